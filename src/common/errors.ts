@@ -1,0 +1,64 @@
+/**
+ * The one error class of project_llm. Every error the program means to show a user carries a code from
+ * a closed list, a message that names the values involved and says what to do, and optional details.
+ */
+export const errorCodes = [
+  // configs
+  "config-not-found",
+  "config-parse",
+  "config-schema",
+  "config-invalid",
+  "config-too-large",
+  "pipeline-not-found",
+  "model-missing",
+  "model-outside-directory",
+  "model-not-gguf",
+  // runtime
+  "worker-crashed",
+  "model-load-failed",
+  "out-of-memory",
+  "context-overflow",
+  "generation-failed",
+  // engine
+  "cancelled",
+  "upstream-failed",
+  "aggregation-failed",
+  // store and usage
+  "session-not-found",
+  "invalid-id",
+  "usage",
+  "internal",
+] as const;
+export type ErrorCode = (typeof errorCodes)[number];
+
+const marker = Symbol.for("project-llm.error");
+
+export class ProjectLlmError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: Record<string, unknown>;
+  readonly [marker] = true;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "ProjectLlmError";
+    this.code = code;
+    this.details = options?.details;
+  }
+
+  /** True for a ProjectLlmError, even one made by another copy of this module (Next.js bundles, workers). */
+  static isInstance(value: unknown): value is ProjectLlmError {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[marker] === true;
+  }
+}
+
+/** True when `error` is an abort (from an AbortSignal or our own `cancelled` code). */
+export function isAbortError(error: unknown): boolean {
+  if (ProjectLlmError.isInstance(error)) return error.code === "cancelled";
+  return error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError");
+}
+
+/** A one-line message for any thrown value. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,156 @@
+/**
+ * The zod schemas of `config/models.yaml` and `config/pipeline.yaml` (and `config/pipelines/NAME.yaml`).
+ * Every object is strict: an unknown key is an error, never silently ignored.
+ */
+import { z } from "zod";
+
+/** Sampling and length parameters; every one optional so that a stage or a model can override a few. */
+export const generationParamsSchema = z
+  .strictObject({
+    temperature: z.number().min(0).max(5),
+    top_p: z.number().gt(0).max(1),
+    top_k: z.number().int().min(0),
+    min_p: z.number().min(0).max(1),
+    repeat_penalty: z.number().min(0).max(5),
+    max_tokens: z.number().int().positive().max(1_000_000),
+    seed: z.number().int().min(0).max(2 ** 32 - 1),
+    stop: z.array(z.string().min(1)).max(16),
+  })
+  .partial();
+export type GenerationParams = z.infer<typeof generationParamsSchema>;
+
+/** Load parameters of a model: how it is placed in memory. */
+export const loadParamsSchema = z
+  .strictObject({
+    context_size: z.number().int().min(64).max(1_048_576),
+    gpu_layers: z.union([z.literal("auto"), z.literal("max"), z.number().int().min(0)]),
+    threads: z.union([z.literal("auto"), z.number().int().min(1).max(1024)]),
+    batch_size: z.number().int().min(1).max(65_536),
+  })
+  .partial();
+export type LoadParams = z.infer<typeof loadParamsSchema>;
+
+/** Every parameter a model can take: load and generation. */
+export const modelParamsSchema = z.strictObject({
+  ...loadParamsSchema.shape,
+  ...generationParamsSchema.shape,
+});
+export type ModelParams = z.infer<typeof modelParamsSchema>;
+
+/** A model entry in `models.yaml`. */
+export const modelEntrySchema = z.strictObject({
+  /** Path of the GGUF file, relative to `models_directory` (it must stay inside it). */
+  file: z.string().min(1),
+  /** Declared quantization (such as `Q4_K_M`, `F32`): checked against the file, a mismatch is a warning. */
+  quantization: z.string().min(1).optional(),
+  /** The base pipeline refuses to run while a model marked so is missing. */
+  required_for_base: z.boolean().default(false),
+  /** Per-model parameters over `defaults`. */
+  overrides: modelParamsSchema.partial().default({}),
+  /** Free text shown in listings. */
+  description: z.string().optional(),
+});
+export type ModelEntry = z.infer<typeof modelEntrySchema>;
+
+export const modelNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "a model name is 1-64 letters, digits, '.', '_' or '-'");
+
+/** `config/models.yaml`. */
+export const modelsConfigSchema = z.strictObject({
+  models_directory: z.string().min(1).default("models"),
+  defaults: modelParamsSchema.partial().default({}),
+  /** Share of free memory a model may take: 0.8 means "fits if it needs at most 80% of what is free". */
+  memory_safety: z
+    .strictObject({
+      ram: z.number().gt(0).max(1).default(0.8),
+      vram: z.number().gt(0).max(1).default(0.9),
+    })
+    .default({ ram: 0.8, vram: 0.9 }),
+  runtime: z
+    .strictObject({
+      /** `auto` uses a GPU when there is one; `false` forces the CPU. */
+      gpu: z.union([z.literal("auto"), z.literal(false), z.literal("cuda"), z.literal("vulkan"), z.literal("metal")]).default("auto"),
+      /** Seconds after which an unused model is unloaded; 0 keeps it until evicted. */
+      idle_unload_seconds: z.number().int().min(0).default(600),
+      /** Most models kept loaded at once (least recently used is evicted first). */
+      max_loaded_models: z.number().int().min(1).default(4),
+      /** Generations run at once in the worker; `auto` is 1 on a CPU and 4 on a GPU. */
+      parallel: z.union([z.literal("auto"), z.number().int().min(1).max(64)]).default("auto"),
+    })
+    .default({ gpu: "auto", idle_unload_seconds: 600, max_loaded_models: 4, parallel: "auto" }),
+  models: z.record(modelNameSchema, modelEntrySchema).default({}),
+});
+export type ModelsConfig = z.infer<typeof modelsConfigSchema>;
+
+export const stageIdSchema = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, "a stage id starts with a letter and has up to 64 letters, digits, '_' or '-'");
+
+export const aggregationSchema = z.discriminatedUnion("method", [
+  z.strictObject({
+    method: z.literal("concat"),
+    /** Put between answers; each answer is labelled with its model unless `labels: false`. */
+    separator: z.string().default("\n\n"),
+    labels: z.boolean().default(true),
+  }),
+  z.strictObject({ method: z.literal("vote") }),
+  z.strictObject({
+    method: z.literal("synthesis"),
+    /** The model that reads every answer and writes one. */
+    model: modelNameSchema,
+    /** Prompt of the synthesis; placeholders `{{input}}`, `{{answers}}`, `{{answer.N}}`, `{{model.N}}`. */
+    prompt: z.string().optional(),
+    params: generationParamsSchema.default({}),
+  }),
+  z.strictObject({
+    method: z.literal("template"),
+    /** Placeholders `{{input}}`, `{{answers}}`, `{{answer.N}}`, `{{model.N}}`, `{{answer.MODEL}}`. */
+    template: z.string().min(1),
+  }),
+]);
+export type Aggregation = z.infer<typeof aggregationSchema>;
+
+const stageCommon = {
+  id: stageIdSchema,
+  /** Shown on the canvas and in the CLI; defaults to the id. */
+  name: z.string().max(200).optional(),
+  /** Prompt template. `{{input}}` is the stage's input; `{{stage.ID}}` an upstream stage's output. */
+  prompt: z.string().optional(),
+  /** System prompt for chat models (ignored by plain completion models). */
+  system: z.string().optional(),
+  params: generationParamsSchema.default({}),
+  /** One stage id or a list; absent means the user's input. */
+  input_from: z.union([stageIdSchema, z.array(stageIdSchema).min(1)]).optional(),
+  output_mode: z.enum(["answer_only", "input_plus_answer"]).default("answer_only"),
+  /** Canvas position, written by the editor. */
+  position: z.strictObject({ x: z.number(), y: z.number() }).optional(),
+};
+
+export const singleStageSchema = z.strictObject({
+  ...stageCommon,
+  type: z.literal("single"),
+  model: modelNameSchema,
+});
+export const multiStageSchema = z.strictObject({
+  ...stageCommon,
+  type: z.literal("multi"),
+  models: z.array(modelNameSchema).min(1),
+  aggregation: aggregationSchema,
+});
+export const stageSchema = z.discriminatedUnion("type", [singleStageSchema, multiStageSchema]);
+export type SingleStage = z.infer<typeof singleStageSchema>;
+export type MultiStage = z.infer<typeof multiStageSchema>;
+export type Stage = z.infer<typeof stageSchema>;
+
+export const pipelineSchema = z.strictObject({
+  name: z.string().max(200).optional(),
+  description: z.string().optional(),
+  stages: z.array(stageSchema).min(1),
+});
+export type Pipeline = z.infer<typeof pipelineSchema>;
+
+/** `config/pipeline.yaml`. */
+export const basePipelineFileSchema = z.strictObject({ base_pipeline: pipelineSchema });
+/** `config/pipelines/NAME.yaml`. */
+export const namedPipelineFileSchema = z.strictObject({ pipeline: pipelineSchema });

@@ -1,0 +1,72 @@
+/**
+ * The engine's view of inference: a small interface of ours, implemented by the node-llama-cpp runtime
+ * (src/runtime) and, in unit tests, by a fake. The engine never imports the runtime.
+ */
+import type { GenerationParams, LoadParams } from "../config/schema.js";
+
+/** A model as the runtime needs it: where the file is and how to load it. */
+export interface ResolvedModel {
+  /** The name in models.yaml. */
+  name: string;
+  /** Absolute path of the GGUF file, already checked to be inside the models directory. */
+  path: string;
+  /** Load parameters after defaults and overrides. */
+  load: Required<Pick<LoadParams, "context_size" | "gpu_layers" | "threads">> & Pick<LoadParams, "batch_size">;
+}
+
+/** Generation parameters after defaults, model overrides and stage parameters. */
+export type ResolvedGenerationParams = GenerationParams & { max_tokens: number; temperature: number };
+
+export interface GenerateRequest {
+  model: ResolvedModel;
+  prompt: string;
+  /** System prompt; used only by models that have a chat template. */
+  system?: string;
+  params: ResolvedGenerationParams;
+}
+
+/** What happened when the model was brought into memory for this call. */
+export interface LoadReport {
+  /** True when this call loaded the model; false when it was already warm in the pool. */
+  loaded: boolean;
+  loadMs: number;
+  /** GPU layers in the end (0 on a CPU). */
+  gpuLayers: number;
+  threads: number;
+  /** Set when the load had to fall back (fewer GPU layers, then CPU) after running out of memory. */
+  fallback?: string;
+}
+
+export interface GenerateMetrics {
+  tokensIn: number;
+  tokensOut: number;
+  /** From the call's start (after the model is loaded) to the first token, in ms. */
+  timeToFirstTokenMs: number;
+  /** Generated tokens per second, from the first token to the last. */
+  tokensPerSecond: number;
+  durationMs: number;
+}
+
+export interface GenerateResult extends GenerateMetrics {
+  text: string;
+  stopReason: "eos" | "max-tokens" | "stop-string" | "other";
+  /** Whether a chat template was applied (false: plain completion). */
+  chat: boolean;
+  load: LoadReport;
+}
+
+export interface GenerateOptions {
+  signal?: AbortSignal;
+  /** Text as it is generated, in chunks of one or more tokens. */
+  onText?: (text: string) => void;
+  /** Model loading progress, 0..1; only called when the call loads the model. */
+  onLoadProgress?: (progress: number) => void;
+}
+
+/**
+ * Runs generations. Errors are `ProjectLlmError`s with codes `worker-crashed`, `model-load-failed`,
+ * `out-of-memory`, `context-overflow`, `generation-failed` or `cancelled` (when the signal aborted).
+ */
+export interface InferencePort {
+  generate(request: GenerateRequest, options?: GenerateOptions): Promise<GenerateResult>;
+}
