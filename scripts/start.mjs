@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Builds the app when no build is there (or it is older than the sources), then serves it on
+// HOST:PORT (default 127.0.0.1:3000).
+import { spawnSync, spawn } from "node:child_process";
+import { existsSync, statSync, readdirSync } from "node:fs";
+import path from "node:path";
+
+const root = process.cwd();
+const buildId = path.join(root, ".next", "BUILD_ID");
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+const stale = !existsSync(buildId) || statSync(buildId).mtimeMs < newestMtime(path.join(root, "src"));
+const env = { ...process.env, NEXT_TELEMETRY_DISABLED: "1" };
+if (stale) {
+  const build = spawnSync("npm", ["run", "build"], { stdio: "inherit", env });
+  if (build.status !== 0) process.exit(build.status ?? 1);
+}
+const host = process.env.HOST ?? "127.0.0.1";
+const port = process.env.PORT ?? "3000";
+const server = spawn("npx", ["next", "start", "--hostname", host, "--port", port], { stdio: "inherit", env });
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => server.kill(signal));
+server.on("exit", (code) => process.exit(code ?? 0));

@@ -1,0 +1,6 @@
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+export function GET(): Response {
+  return Response.json({ status: "ok" });
+}

@@ -1,0 +1,62 @@
+import { readFile } from "node:fs/promises";
+import { ProjectLlmError } from "../../common/index.js";
+import { Studio } from "../../core/index.js";
+import { parse, readStdin, studioOptions } from "../args.js";
+import { createEventRenderer } from "../render-events.js";
+
+export const runHelp = `Usage: project-llm run [--input TEXT | --input-file FILE | < stdin] [--pipeline NAME|FILE] [--json]
+
+Runs a pipeline and keeps the run as a session in the sessions folder.
+  -i, --input TEXT        the user's input
+  -f, --input-file FILE   read the input from a file
+  -p, --pipeline NAME     "base" (default: config/pipeline.yaml), NAME (config/pipelines/NAME.yaml),
+                          or a path to a pipeline file
+      --models DIR        the folder of GGUF files (over models_directory)
+      --json              print the session record as JSON instead of streaming text
+Each stage's tokens stream under a stage header; Ctrl+C cancels the run (the session is kept).
+Exit codes: 0 success, 1 the run failed or was cancelled, 2 bad config or usage.`;
+
+/** Runs with Ctrl+C cancelling the run rather than killing the process mid-write. */
+export async function withCancelOnInterrupt<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onInterrupt = () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write("\ncancelling… (Ctrl+C again to quit at once)\n");
+    controller.abort(new ProjectLlmError("cancelled", "cancelled by the user"));
+  };
+  process.on("SIGINT", onInterrupt);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off("SIGINT", onInterrupt);
+  }
+}
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    input: { type: "string", short: "i" },
+    "input-file": { type: "string", short: "f" },
+    pipeline: { type: "string", short: "p" },
+  });
+  if (values.help) return void console.log(runHelp), 0;
+  let input: string;
+  if (values.input !== undefined) input = values.input;
+  else if (values["input-file"] !== undefined) input = await readFile(values["input-file"], "utf8");
+  else if (positionals.length > 0) input = positionals.join(" ");
+  else if (!process.stdin.isTTY) input = await readStdin();
+  else throw new ProjectLlmError("usage", "no input: give --input TEXT, --input-file FILE, or pipe text on stdin");
+  if (input.trim().length === 0) throw new ProjectLlmError("usage", "the input is empty");
+
+  const studio = Studio.open(studioOptions(values));
+  try {
+    const created = await studio.ensureConfig();
+    for (const file of created) process.stderr.write(`created ${file} from its example\n`);
+    const session = await withCancelOnInterrupt((signal) =>
+      studio.run({ pipeline: values.pipeline, input, signal, onEvent: values.json ? undefined : createEventRenderer() }),
+    );
+    if (values.json) console.log(JSON.stringify(session, null, 2));
+    return session.status === "completed" ? 0 : 1;
+  } finally {
+    await studio.dispose();
+  }
+}

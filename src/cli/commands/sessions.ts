@@ -1,0 +1,117 @@
+import { ProjectLlmError } from "../../common/index.js";
+import { Studio } from "../../core/index.js";
+import { sessionToText, type SessionTreeNode } from "../../store/index.js";
+import { parse, studioOptions } from "../args.js";
+import { formatDuration, table } from "../format.js";
+import { createEventRenderer } from "../render-events.js";
+import { withCancelOnInterrupt } from "./run.js";
+
+export const sessionsHelp = `Usage: project-llm sessions <command>
+
+  list [--search TEXT] [--status S] [--pipeline NAME] [--limit N] [--offset N] [--json]
+  show ID [--json | --text]         a session: input, each stage's output, figures
+  rerun ID --from STAGE [--input TEXT] [--json]
+                                    a new branch reusing every stage not downstream of STAGE
+  tree ID                           the family tree of a session's branches
+  delete ID`;
+
+const statusOrder = ["running", "completed", "failed", "cancelled", "interrupted"] as const;
+
+export async function sessionsCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === "--help" || sub === "-h" || sub === "help") return void console.log(sessionsHelp), 0;
+  const { values, positionals } = parse(rest, {
+    search: { type: "string", short: "s" },
+    status: { type: "string" },
+    pipeline: { type: "string", short: "p" },
+    limit: { type: "string" },
+    offset: { type: "string" },
+    text: { type: "boolean" },
+    from: { type: "string" },
+    input: { type: "string", short: "i" },
+  });
+  if (values.help) return void console.log(sessionsHelp), 0;
+  const studio = Studio.open(studioOptions(values));
+  try {
+    const id = positionals[0];
+    const needId = () => {
+      if (!id) throw new ProjectLlmError("usage", `sessions ${sub} needs a session id (see "project-llm sessions list")`);
+      return id;
+    };
+    switch (sub) {
+      case "list": {
+        if (values.status && !(statusOrder as readonly string[]).includes(values.status)) {
+          throw new ProjectLlmError("usage", `--status must be one of ${statusOrder.join(", ")}`);
+        }
+        const page = await studio.sessions.list({
+          query: values.search,
+          status: values.status as (typeof statusOrder)[number] | undefined,
+          pipeline: values.pipeline,
+          limit: numberOption(values.limit, "--limit", 20),
+          offset: numberOption(values.offset, "--offset", 0),
+        });
+        if (values.json) return void console.log(JSON.stringify(page, null, 2)), 0;
+        if (page.total === 0) return void console.log('no sessions yet: run one with project-llm run --input "Once upon a time"'), 0;
+        console.log(
+          table(
+            ["id", "pipeline", "status", "started", "duration", "parent", "input"],
+            page.items.map((item) => [
+              item.id,
+              item.pipelineName,
+              item.status,
+              item.startedAt.replace("T", " ").slice(0, 19),
+              formatDuration(item.durationMs),
+              item.parentRunId ?? "",
+              item.inputPreview.replace(/\s+/g, " ").slice(0, 40),
+            ]),
+          ),
+        );
+        console.log(`${page.items.length} of ${page.total}`);
+        return 0;
+      }
+      case "show": {
+        const session = await studio.sessions.get(needId());
+        if (values.json) console.log(JSON.stringify(session, null, 2));
+        else if (values.text) console.log(session.finalAnswer ?? "");
+        else console.log(sessionToText(session));
+        return 0;
+      }
+      case "rerun": {
+        if (!values.from) throw new ProjectLlmError("usage", "sessions rerun needs --from STAGE");
+        const session = await withCancelOnInterrupt((signal) =>
+          studio.rerun(needId(), { fromStage: values.from!, input: values.input, signal, onEvent: values.json ? undefined : createEventRenderer() }),
+        );
+        if (values.json) console.log(JSON.stringify(session, null, 2));
+        return session.status === "completed" ? 0 : 1;
+      }
+      case "tree": {
+        const tree = await studio.sessions.tree(needId());
+        if (values.json) return void console.log(JSON.stringify(tree, null, 2)), 0;
+        const lines: string[] = [];
+        const draw = (node: SessionTreeNode, prefix: string, last: boolean, root: boolean) => {
+          const label = `${node.id}  ${node.status}${node.rerunFromStage ? `  (rerun from ${node.rerunFromStage})` : ""}${node.id === id ? "  ◀" : ""}`;
+          lines.push(root ? label : `${prefix}${last ? "└─ " : "├─ "}${label}`);
+          node.children.forEach((child, index) => draw(child, root ? "" : `${prefix}${last ? "   " : "│  "}`, index === node.children.length - 1, false));
+        };
+        draw(tree, "", true, true);
+        console.log(lines.join("\n"));
+        return 0;
+      }
+      case "delete":
+        await studio.sessions.delete(needId());
+        console.log(`deleted ${id}`);
+        return 0;
+      default:
+        throw new ProjectLlmError("usage", `unknown sessions command "${sub}" (list, show, rerun, tree, delete)`);
+    }
+  } finally {
+    await studio.dispose();
+  }
+}
+
+function numberOption(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) throw new ProjectLlmError("usage", `${name} must be a whole number, got "${value}"`);
+  return number;
+}

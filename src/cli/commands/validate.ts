@@ -1,0 +1,26 @@
+import { Studio } from "../../core/index.js";
+import { parse, studioOptions } from "../args.js";
+import { formatConfigIssue as formatIssue } from "../../config/index.js";
+import { green, yellow } from "../format.js";
+
+export const validateHelp = `Usage: project-llm validate [--pipeline NAME|FILE] [--config DIR] [--models DIR]
+
+Checks models.yaml and the pipelines (all of them, or the one named) before any model loads:
+schema, references, cycles, model files (inside the models folder, GGUF). Exit 2 on an error.`;
+
+export async function validateCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { pipeline: { type: "string", short: "p" } });
+  if (values.help) return void console.log(validateHelp), 0;
+  const studio = Studio.open(studioOptions(values));
+  try {
+    const { errors, warnings } = await studio.validate(values.pipeline);
+    for (const warning of warnings) process.stderr.write(`${yellow(process.stderr, "warning:")} ${formatIssue(warning)}\n`);
+    for (const error of errors) process.stderr.write(`${formatIssue(error)}\n`);
+    if (values.json) console.log(JSON.stringify({ ok: errors.length === 0, errors, warnings }, null, 2));
+    if (errors.length > 0) return 2;
+    if (!values.json) console.log(green(process.stdout, `ok: configuration is valid${warnings.length ? ` (${warnings.length} warning${warnings.length > 1 ? "s" : ""})` : ""}`));
+    return 0;
+  } finally {
+    await studio.dispose();
+  }
+}

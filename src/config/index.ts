@@ -1,0 +1,23 @@
+export { ConfigError, closest, editDistance, formatConfigIssue, formatPath, type ConfigIssue } from "./issues.js";
+export {
+  ensureWorkingConfig,
+  listPipelines,
+  loadModelsConfig,
+  loadPipeline,
+  loadPipelineFile,
+  type LoadedModelsConfig,
+  type LoadedPipeline,
+} from "./load.js";
+export { resolvePaths, type ProjectPaths } from "./paths.js";
+export * from "./schema.js";
+export {
+  assertValid,
+  builtInDefaults,
+  checkGgufHeader,
+  modelPath,
+  resolveGenerationParams,
+  resolveModel,
+  validateSetup,
+  type ValidationResult,
+} from "./validate.js";
+export { maxAliasCount, maxConfigBytes, parseYaml, readYamlFile, type YamlFile } from "./yaml-file.js";

@@ -1,0 +1,76 @@
+/**
+ * Config problems: each names the file, line and column, the path of the key, what is wrong, what was
+ * expected, and the close name when it looks like a typo.
+ */
+import { ProjectLlmError, type ErrorCode } from "../common/index.js";
+
+export interface ConfigIssue {
+  file: string;
+  /** 1-based; 0 when the problem has no place in the file (a whole missing file). */
+  line: number;
+  column: number;
+  /** Like `base_pipeline.stages[2].model`. */
+  path: string;
+  message: string;
+  expected?: string;
+  suggestion?: string;
+  /** The stage the problem belongs to, when it belongs to one. */
+  stageId?: string;
+}
+
+/** `file:line:column: path: message (expected …) — did you mean "x"?` */
+export function formatConfigIssue(issue: ConfigIssue): string {
+  const where = issue.line > 0 ? `${issue.file}:${issue.line}:${issue.column}` : issue.file;
+  const expected = issue.expected ? ` (expected ${issue.expected})` : "";
+  const suggestion = issue.suggestion ? ` — did you mean "${issue.suggestion}"?` : "";
+  return `${where}: ${issue.path ? `${issue.path}: ` : ""}${issue.message}${expected}${suggestion}`;
+}
+
+/** An error carrying one or more config issues; its message is one line per issue. */
+export class ConfigError extends ProjectLlmError {
+  readonly issues: ConfigIssue[];
+  constructor(code: ErrorCode, issues: ConfigIssue[]) {
+    super(code, issues.map(formatConfigIssue).join("\n"), { details: { issues } });
+    this.issues = issues;
+  }
+}
+
+/** `a.b[2].c` from `["a", "b", 2, "c"]`. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let text = "";
+  for (const segment of path) {
+    if (typeof segment === "number") text += `[${segment}]`;
+    else text += text ? `.${String(segment)}` : String(segment);
+  }
+  return text;
+}
+
+/** Edit distance (Levenshtein), for "did you mean". */
+export function editDistance(a: string, b: string): number {
+  const previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = previous[0]!;
+    previous[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = previous[j]!;
+      previous[j] = Math.min(previous[j]! + 1, previous[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return previous[b.length]!;
+}
+
+/** The closest candidate within a small distance (a third of the word, at least 1, at most 3), if any. */
+export function closest(word: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  const limit = Math.min(3, Math.max(1, Math.floor(word.length / 3)));
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance && distance <= limit) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}

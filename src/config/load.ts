@@ -1,0 +1,130 @@
+/**
+ * Loading `models.yaml` and pipelines: YAML with limits, then the strict zod schema, with every problem
+ * reported at its line and column.
+ */
+import { constants } from "node:fs";
+import { copyFile, mkdir, readdir } from "node:fs/promises";
+import path from "node:path";
+import type { z } from "zod";
+import { ProjectLlmError } from "../common/index.js";
+import { ConfigError } from "./issues.js";
+import { basePipelineFileSchema, modelsConfigSchema, namedPipelineFileSchema, type ModelsConfig, type Pipeline } from "./schema.js";
+import { zodIssuesToConfigIssues } from "./schema-errors.js";
+import { readYamlFile, type YamlFile } from "./yaml-file.js";
+
+export interface LoadedModelsConfig {
+  config: ModelsConfig;
+  file: string;
+  /** Absolute; `PROJECT_LLM_MODELS_DIR` wins over `models_directory`. */
+  modelsDirectory: string;
+  yaml?: YamlFile;
+}
+
+export interface LoadedPipeline {
+  /** `base`, a pipeline's name, or the file's path. */
+  name: string;
+  pipeline: Pipeline;
+  file: string;
+  /** Where the pipeline sits in the file: `["base_pipeline"]` or `["pipeline"]`. */
+  root: string[];
+  yaml?: YamlFile;
+}
+
+const pipelineNamePattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+function parseWith<T extends z.ZodType>(schema: T, yaml: YamlFile): z.infer<T> {
+  const result = schema.safeParse(yaml.value ?? {});
+  if (!result.success) throw new ConfigError("config-schema", zodIssuesToConfigIssues(result.error, schema, yaml));
+  return result.data;
+}
+
+/**
+ * Reads `models.yaml`. A relative `models_directory` is resolved against the folder that holds the config
+ * folder (the project root: `config/../models`).
+ */
+export async function loadModelsConfig(configDir: string, options: { modelsDirOverride?: string } = {}): Promise<LoadedModelsConfig> {
+  const file = path.join(configDir, "models.yaml");
+  const yaml = await readYamlFile(file).catch((error: unknown) => {
+    if (ProjectLlmError.isInstance(error) && error.code === "config-not-found") {
+      throw new ProjectLlmError("config-not-found", `${file}: no such file; copy config/models.example.yaml there, or run "project-llm run" once to create it`);
+    }
+    throw error;
+  });
+  const config = parseWith(modelsConfigSchema, yaml);
+  const modelsDirectory = options.modelsDirOverride ?? path.resolve(/*turbopackIgnore: true*/ path.dirname(configDir), config.models_directory);
+  return { config, file, modelsDirectory, yaml };
+}
+
+/** `base` is `pipeline.yaml` (key `base_pipeline`); any other name is `pipelines/NAME.yaml` (key `pipeline`). */
+export async function loadPipeline(configDir: string, name = "base"): Promise<LoadedPipeline> {
+  if (name === "base") {
+    const file = path.join(configDir, "pipeline.yaml");
+    const yaml = await readYamlFile(file).catch((error: unknown) => {
+      if (ProjectLlmError.isInstance(error) && error.code === "config-not-found") {
+        throw new ProjectLlmError("config-not-found", `${file}: no such file; copy config/pipeline.example.yaml there, or run "project-llm run" once to create it`);
+      }
+      throw error;
+    });
+    return { name, pipeline: parseWith(basePipelineFileSchema, yaml).base_pipeline, file, root: ["base_pipeline"], yaml };
+  }
+  if (!pipelineNamePattern.test(name)) {
+    throw new ProjectLlmError("pipeline-not-found", `"${name.slice(0, 80)}" is not a pipeline name (letters, digits, "_" and "-"; or a path ending in .yaml)`);
+  }
+  const file = path.join(configDir, "pipelines", `${name}.yaml`);
+  try {
+    return await loadPipelineFile(file, name);
+  } catch (error) {
+    if (ProjectLlmError.isInstance(error) && error.code === "config-not-found") {
+      const known = await listPipelines(configDir);
+      throw new ProjectLlmError("pipeline-not-found", `no pipeline "${name}" (${file} does not exist); known pipelines: ${known.join(", ")}`);
+    }
+    throw error;
+  }
+}
+
+/** A pipeline file given by path: `pipeline:` (or `base_pipeline:`) at its top. */
+export async function loadPipelineFile(file: string, name = file): Promise<LoadedPipeline> {
+  const yaml = await readYamlFile(file);
+  const value = yaml.value as Record<string, unknown> | null;
+  if (value && typeof value === "object" && "base_pipeline" in value) {
+    return { name, pipeline: parseWith(basePipelineFileSchema, yaml).base_pipeline, file, root: ["base_pipeline"], yaml };
+  }
+  return { name, pipeline: parseWith(namedPipelineFileSchema, yaml).pipeline, file, root: ["pipeline"], yaml };
+}
+
+/** `base` (when pipeline.yaml exists) then the names in `pipelines/`, sorted. */
+export async function listPipelines(configDir: string): Promise<string[]> {
+  const names: string[] = [];
+  const entries = await readdir(configDir).catch(() => [] as string[]);
+  if (entries.includes("pipeline.yaml")) names.push("base");
+  const others = await readdir(path.join(configDir, "pipelines")).catch(() => [] as string[]);
+  for (const entry of others.sort()) {
+    const name = entry.replace(/\.yaml$/, "");
+    if (entry.endsWith(".yaml") && pipelineNamePattern.test(name)) names.push(name);
+  }
+  return names;
+}
+
+/**
+ * Creates `models.yaml` and `pipeline.yaml` from `*.example.yaml` when they are absent; never overwrites.
+ * Examples are looked for in `configDir`, then in `examplesDir`. Returns the files it created.
+ */
+export async function ensureWorkingConfig(configDir: string, examplesDir: string): Promise<string[]> {
+  const created: string[] = [];
+  await mkdir(configDir, { recursive: true });
+  for (const base of ["models", "pipeline"]) {
+    const target = path.join(configDir, `${base}.yaml`);
+    for (const folder of [configDir, examplesDir]) {
+      try {
+        await copyFile(path.join(folder, `${base}.example.yaml`), target, constants.COPYFILE_EXCL);
+        created.push(target);
+        break;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "EEXIST") break;
+        if (code !== "ENOENT") throw error;
+      }
+    }
+  }
+  return created;
+}

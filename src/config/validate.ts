@@ -1,0 +1,209 @@
+/**
+ * Validation before any model loads: the graph (unique ids, known inputs, no cycle), the models named
+ * (known, vote with two or more, synthesis named), and each model file used (inside the models folder,
+ * a regular file, a GGUF by its header). Also how a model's parameters resolve.
+ */
+import { open, stat } from "node:fs/promises";
+import path from "node:path";
+import { findCycle, inputIds } from "../engine/graph.js";
+import type { ResolvedGenerationParams, ResolvedModel } from "../engine/ports.js";
+import { templatePlaceholders } from "../engine/templates.js";
+import { closest, ConfigError, formatPath, type ConfigIssue } from "./issues.js";
+import type { LoadedModelsConfig, LoadedPipeline } from "./load.js";
+import type { GenerationParams, ModelParams } from "./schema.js";
+
+/** Parameters when neither models.yaml nor a stage sets them. */
+export const builtInDefaults = {
+  context_size: 2048,
+  gpu_layers: "auto",
+  threads: "auto",
+  temperature: 0.7,
+  top_p: 0.95,
+  top_k: 40,
+  min_p: 0.05,
+  repeat_penalty: 1.1,
+  max_tokens: 256,
+} as const satisfies ModelParams;
+
+const loadKeys = ["context_size", "gpu_layers", "threads", "batch_size"] as const;
+
+function mergedParams(models: LoadedModelsConfig, name: string): ModelParams {
+  const entry = models.config.models[name];
+  return { ...builtInDefaults, ...models.config.defaults, ...(entry?.overrides ?? {}) };
+}
+
+/** The absolute path of a model file; undefined when the configured path would leave the models folder. */
+export function modelPath(modelsDirectory: string, file: string): string | undefined {
+  if (path.isAbsolute(file) || file.split(/[\\/]/).includes("..")) return undefined;
+  const resolved = path.resolve(/*turbopackIgnore: true*/ modelsDirectory, file);
+  const relative = path.relative(modelsDirectory, resolved);
+  if (relative === "" || relative.startsWith("..") || path.isAbsolute(relative)) return undefined;
+  return resolved;
+}
+
+/** A model as the runtime needs it: path and load parameters after defaults and overrides. */
+export function resolveModel(models: LoadedModelsConfig, name: string): ResolvedModel {
+  const entry = models.config.models[name];
+  if (!entry) throw new ConfigError("config-invalid", [{ file: models.file, line: 0, column: 0, path: `models.${name}`, message: `no model "${name}"` }]);
+  const filePath = modelPath(models.modelsDirectory, entry.file);
+  if (!filePath) {
+    throw new ConfigError("model-outside-directory", [
+      { file: models.file, ...(models.yaml?.locate(["models", name, "file"]) ?? { line: 0, column: 0 }), path: `models.${name}.file`, message: `"${entry.file}" is outside the models folder ${models.modelsDirectory}` },
+    ]);
+  }
+  const params = mergedParams(models, name);
+  return {
+    name,
+    path: filePath,
+    load: {
+      context_size: params.context_size ?? builtInDefaults.context_size,
+      gpu_layers: params.gpu_layers ?? builtInDefaults.gpu_layers,
+      threads: params.threads ?? builtInDefaults.threads,
+      ...(params.batch_size !== undefined ? { batch_size: params.batch_size } : {}),
+    },
+  };
+}
+
+/** Generation parameters: built-in < models.yaml defaults < the model's overrides < the stage's. */
+export function resolveGenerationParams(models: LoadedModelsConfig, name: string, stageParams: GenerationParams = {}): ResolvedGenerationParams {
+  const merged: Record<string, unknown> = { ...mergedParams(models, name), ...stageParams };
+  for (const key of loadKeys) delete merged[key];
+  return merged as ResolvedGenerationParams;
+}
+
+const ggufMagic = Buffer.from("GGUF", "ascii");
+
+/** Checks the first 8 bytes: the magic "GGUF" and a version from 1 to 3. Returns a problem or undefined. */
+export async function checkGgufHeader(file: string): Promise<string | undefined> {
+  const handle = await open(file, "r");
+  try {
+    const header = Buffer.alloc(8);
+    const { bytesRead } = await handle.read(header, 0, 8, 0);
+    if (bytesRead < 8 || !header.subarray(0, 4).equals(ggufMagic)) return "is not a GGUF file (it does not start with the GGUF magic bytes)";
+    const version = header.readUInt32LE(4);
+    if (version < 1 || version > 3) return `has GGUF version ${version}; versions 1 to 3 are supported`;
+    return undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+export interface ValidationResult {
+  errors: ConfigIssue[];
+  warnings: ConfigIssue[];
+}
+
+export async function validateSetup(options: { models: LoadedModelsConfig; pipeline: LoadedPipeline; isBase: boolean }): Promise<ValidationResult> {
+  const { models, pipeline } = options;
+  const errors: ConfigIssue[] = [];
+  const warnings: ConfigIssue[] = [];
+  const stages = pipeline.pipeline.stages;
+  const at = (stageIndex: number, keys: PropertyKey[], message: string, extra: Partial<ConfigIssue> = {}): ConfigIssue => {
+    const keyPath = [...pipeline.root, "stages", stageIndex, ...keys];
+    const place = pipeline.yaml?.locate(keyPath) ?? { line: 0, column: 0 };
+    return { file: pipeline.file, ...place, path: formatPath(keyPath), message, stageId: stages[stageIndex]?.id, ...extra };
+  };
+  const modelNames = Object.keys(models.config.models);
+
+  const seen = new Map<string, number>();
+  stages.forEach((stage, index) => {
+    const first = seen.get(stage.id);
+    if (first !== undefined) errors.push(at(index, ["id"], `stage id "${stage.id}" is already used by stage ${first + 1}`));
+    else seen.set(stage.id, index);
+  });
+  const ids = [...seen.keys()];
+
+  stages.forEach((stage, index) => {
+    const inputs = inputIds(stage);
+    inputs.forEach((id, position) => {
+      const keys = typeof stage.input_from === "string" ? ["input_from"] : ["input_from", position];
+      if (id === stage.id) errors.push(at(index, keys, `stage "${stage.id}" cannot take its input from itself`));
+      else if (!seen.has(id)) errors.push(at(index, keys, `unknown stage "${id}"`, { expected: `one of ${ids.join(", ")}`, suggestion: closest(id, ids) }));
+    });
+    if (new Set(inputs).size !== inputs.length) errors.push(at(index, ["input_from"], "a stage is named twice"));
+    const checkModel = (name: string, keys: PropertyKey[]) => {
+      if (!(name in models.config.models)) {
+        errors.push(at(index, keys, `unknown model "${name}": it is not in ${path.basename(models.file)}`, { expected: modelNames.length ? `one of ${modelNames.join(", ")}` : "a model defined in models.yaml", suggestion: closest(name, modelNames) }));
+      }
+    };
+    if (stage.type === "single") checkModel(stage.model, ["model"]);
+    else {
+      stage.models.forEach((name, position) => checkModel(name, ["models", position]));
+      if (stage.aggregation.method === "vote" && stage.models.length < 2) errors.push(at(index, ["models"], "a vote needs at least two models"));
+      if (stage.aggregation.method === "synthesis") checkModel(stage.aggregation.model, ["aggregation", "model"]);
+      if (stage.aggregation.method === "template") {
+        const allowed = /^(input|answers|answer\.\d+|model\.\d+|answer\.[A-Za-z0-9._-]+)$/;
+        for (const name of templatePlaceholders(stage.aggregation.template)) {
+          if (!allowed.test(name)) errors.push(at(index, ["aggregation", "template"], `unknown placeholder {{${name}}}`, { expected: "{{input}}, {{answers}}, {{answer.N}}, {{model.N}} or {{answer.MODEL}}" }));
+          const number = /^(answer|model)\.(\d+)$/.exec(name);
+          if (number && (Number(number[2]) < 1 || Number(number[2]) > stage.models.length)) {
+            errors.push(at(index, ["aggregation", "template"], `{{${name}}}: the stage has ${stage.models.length} models`));
+          }
+        }
+      }
+    }
+    if (stage.prompt !== undefined) {
+      const allowed = new Set(["input", ...inputs.map((id) => `stage.${id}`)]);
+      for (const name of templatePlaceholders(stage.prompt)) {
+        if (!allowed.has(name)) errors.push(at(index, ["prompt"], `unknown placeholder {{${name}}}`, { expected: [...allowed].map((item) => `{{${item}}}`).join(", "), suggestion: closest(name, allowed) }));
+      }
+    }
+  });
+
+  const cycle = findCycle(stages);
+  if (cycle) {
+    const index = stages.findIndex((stage) => stage.id === cycle[0]);
+    errors.push(at(index, ["input_from"], `the stages form a cycle: ${cycle.join(" → ")}`));
+  }
+
+  // Model files: only the models this pipeline uses must be there.
+  const used = new Map<string, { index: number; keys: PropertyKey[] }>();
+  stages.forEach((stage, index) => {
+    const names = stage.type === "single" ? [stage.model] : [...stage.models, ...(stage.aggregation.method === "synthesis" ? [stage.aggregation.model] : [])];
+    for (const name of names) if (!used.has(name) && name in models.config.models) used.set(name, { index, keys: stage.type === "single" ? ["model"] : ["models"] });
+  });
+  const modelIssue = (name: string, message: string): ConfigIssue => {
+    const keyPath = ["models", name, "file"];
+    return { file: models.file, ...(models.yaml?.locate(keyPath) ?? { line: 0, column: 0 }), path: formatPath(keyPath), message };
+  };
+  const missing: string[] = [];
+  for (const name of new Set([...used.keys(), ...(options.isBase ? modelNames.filter((model) => models.config.models[model]!.required_for_base) : [])])) {
+    const entry = models.config.models[name]!;
+    const file = modelPath(models.modelsDirectory, entry.file);
+    if (!file) {
+      errors.push(modelIssue(name, `"${entry.file}" leaves the models folder ${models.modelsDirectory}: give a path inside it (a symlink placed in the folder may point elsewhere)`));
+      continue;
+    }
+    let info;
+    try {
+      info = await stat(file);
+    } catch {
+      missing.push(name);
+      if (used.has(name) && !(options.isBase && entry.required_for_base)) errors.push(modelIssue(name, `model file ${file} is missing`));
+      continue;
+    }
+    if (!info.isFile()) {
+      errors.push(modelIssue(name, `${file} is not a regular file`));
+      continue;
+    }
+    const problem = await checkGgufHeader(file);
+    if (problem) errors.push(modelIssue(name, `${file} ${problem}`));
+  }
+  if (options.isBase) {
+    const required = missing.filter((name) => models.config.models[name]!.required_for_base);
+    if (required.length > 0) {
+      errors.push({
+        ...modelIssue(required[0]!, ""),
+        message: `the base pipeline needs ${required.length === 1 ? "a model that is" : "models that are"} missing: ${required
+          .map((name) => `${name} (${models.config.models[name]!.file})`)
+          .join(", ")}; put the GGUF files in ${models.modelsDirectory}`,
+      });
+    }
+  }
+  return { errors, warnings };
+}
+
+/** Throws a ConfigError (`config-invalid`) listing every error, when there is one. */
+export function assertValid(result: ValidationResult): void {
+  if (result.errors.length > 0) throw new ConfigError("config-invalid", result.errors);
+}

@@ -1,0 +1,105 @@
+/**
+ * YAML parsing with limits: a size cap, an alias cap (no alias bombs), unique keys, and keys that could
+ * pollute prototypes refused. The parsed document is kept so that any key path maps to line:column.
+ */
+import { readFile, stat } from "node:fs/promises";
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
+import { ProjectLlmError } from "../common/index.js";
+import { ConfigError, formatPath, type ConfigIssue } from "./issues.js";
+
+export const maxConfigBytes = 1024 * 1024;
+export const maxAliasCount = 100;
+const forbiddenKeys = new Set(["__proto__", "constructor", "prototype"]);
+
+export interface YamlFile {
+  file: string;
+  text: string;
+  document: Document;
+  value: unknown;
+  /** Line and column (1-based) of the node at `path`, or of its nearest existing parent. */
+  locate(path: ReadonlyArray<PropertyKey>, options?: { key?: boolean }): { line: number; column: number };
+  issue(path: ReadonlyArray<PropertyKey>, message: string, extra?: Partial<ConfigIssue> & { key?: boolean }): ConfigIssue;
+}
+
+export async function readYamlFile(file: string): Promise<YamlFile> {
+  let size: number;
+  try {
+    size = (await stat(file)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new ProjectLlmError("config-not-found", `${file}: no such file`);
+    throw error;
+  }
+  if (size > maxConfigBytes) {
+    throw new ProjectLlmError("config-too-large", `${file}: ${size} bytes is more than the ${maxConfigBytes} bytes a config file may have`);
+  }
+  return parseYaml(await readFile(file, "utf8"), file);
+}
+
+export function parseYaml(text: string, file: string): YamlFile {
+  if (Buffer.byteLength(text) > maxConfigBytes) {
+    throw new ProjectLlmError("config-too-large", `${file}: more than the ${maxConfigBytes} bytes a config file may have`);
+  }
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const position = (offset: number) => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, column: col };
+  };
+  const problems: ConfigIssue[] = document.errors.map((error) => ({
+    file,
+    ...position(error.pos[0]),
+    path: "",
+    message: error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""),
+  }));
+  visit(document, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && forbiddenKeys.has(String(pair.key.value))) {
+        problems.push({ file, ...position(pair.key.range?.[0] ?? 0), path: "", message: `the key "${String(pair.key.value)}" is not allowed` });
+      }
+    },
+  });
+  if (problems.length > 0) throw new ConfigError("config-parse", problems);
+
+  let value: unknown;
+  try {
+    value = document.toJS({ maxAliasCount });
+  } catch (error) {
+    throw new ConfigError("config-parse", [{ file, line: 1, column: 1, path: "", message: `${(error as Error).message} (at most ${maxAliasCount} alias uses)` }]);
+  }
+
+  const find = (path: ReadonlyArray<PropertyKey>, key: boolean) => {
+    let node: unknown = document.contents;
+    let found: Node | undefined = document.contents ?? undefined;
+    for (let index = 0; index < path.length; index++) {
+      const segment = path[index];
+      if (isMap(node)) {
+        const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment));
+        if (!pair) break;
+        const last = index === path.length - 1;
+        found = (last && key ? pair.key : (pair.value ?? pair.key)) as Node;
+        node = pair.value;
+      } else if (isSeq(node) && typeof segment === "number") {
+        const item = node.items[segment];
+        if (!item) break;
+        found = item as Node;
+        node = item;
+      } else break;
+    }
+    return found;
+  };
+  const locate = (path: ReadonlyArray<PropertyKey>, options: { key?: boolean } = {}) => {
+    const node = find(path, options.key ?? false);
+    return node?.range ? position(node.range[0]) : { line: 1, column: 1 };
+  };
+  return {
+    file,
+    text,
+    document,
+    value,
+    locate,
+    issue: (path, message, extra = {}) => {
+      const { key, ...rest } = extra;
+      return { file, ...locate(path, { key }), path: formatPath(path), message, ...rest };
+    },
+  };
+}

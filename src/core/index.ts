@@ -1,0 +1,1 @@
+export { Studio, type RerunOptions, type RunOptions, type StudioOptions } from "./studio.js";

@@ -1,0 +1,291 @@
+/**
+ * The one place that wires configs, the inference runtime, the engine and the session store together.
+ * The CLI and the web server are thin adapters over a `Studio`.
+ */
+import { ProjectLlmError, errorMessage } from "../common/index.js";
+import {
+  assertValid,
+  ensureWorkingConfig,
+  listPipelines,
+  loadModelsConfig,
+  loadPipeline,
+  loadPipelineFile,
+  resolveGenerationParams,
+  resolveModel,
+  resolvePaths,
+  validateSetup,
+  type ConfigIssue,
+  type GenerationParams,
+  type LoadedModelsConfig,
+  type LoadedPipeline,
+  type Pipeline,
+} from "../config/index.js";
+import { downstreamOf, inputIds, runPipeline, stageModels, type RunEvent, type StageRecord } from "../engine/index.js";
+import { createRuntime, inspectModels, type Runtime } from "../runtime/index.js";
+import { FileSessionStore, modelIdentity, newRunId, type SessionRecord, type SessionStore } from "../store/index.js";
+import path from "node:path";
+
+export interface StudioOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /**
+   * The project's own folder, with `config/*.example.yaml` and the compiled worker `dist/runtime/worker.js`;
+   * default `cwd`. The CLI sets it, since it may run from any folder.
+   */
+  packageRoot?: string;
+  /** A runtime to share (tests); by default the studio creates and owns one. */
+  runtime?: Runtime;
+}
+
+export interface RunOptions {
+  /** `base` (default), another pipeline's name, or a path to a pipeline file (ends in .yaml or .yml). */
+  pipeline?: string;
+  input: string;
+  signal?: AbortSignal;
+  onEvent?: (event: RunEvent) => void;
+  /** Called once the session file exists, before any stage runs. */
+  onSession?: (id: string) => void;
+}
+
+export interface RerunOptions {
+  fromStage: string;
+  /** A new input; stages that read the user's input are then recomputed too. */
+  input?: string;
+  /** Generation parameters over each named stage's own. */
+  params?: Record<string, GenerationParams>;
+  signal?: AbortSignal;
+  onEvent?: (event: RunEvent) => void;
+  onSession?: (id: string) => void;
+}
+
+const isPipelineFile = (name: string) => /\.ya?ml$/i.test(name);
+
+export class Studio {
+  readonly paths: ReturnType<typeof resolvePaths>;
+  readonly sessions: SessionStore;
+  #runtime: Runtime | undefined;
+  readonly #ownsRuntime: boolean;
+  readonly #cwd: string;
+  readonly #packageRoot: string;
+  #configEnsured = false;
+
+  private constructor(options: StudioOptions, runtime: Runtime | undefined) {
+    this.#cwd = options.cwd ?? process.cwd();
+    this.#packageRoot = options.packageRoot ?? this.#cwd;
+    this.paths = resolvePaths(options.env ?? process.env, this.#cwd);
+    this.sessions = new FileSessionStore(this.paths.sessionsDir);
+    this.#ownsRuntime = runtime === undefined;
+    this.#runtime = runtime;
+  }
+
+  /** The inference runtime, created on first use with the `runtime` settings of models.yaml. */
+  async runtime(): Promise<Runtime> {
+    if (!this.#runtime) {
+      const settings = (await this.loadModels()).config.runtime;
+      this.#runtime ??= createRuntime({
+        workerPath: path.join(this.#packageRoot, "dist", "runtime", "worker.js"),
+        gpu: settings.gpu,
+        maxLoadedModels: settings.max_loaded_models,
+        idleUnloadSeconds: settings.idle_unload_seconds,
+        parallel: settings.parallel,
+      });
+    }
+    return this.#runtime;
+  }
+
+  /** Opens a studio over the folders named by the environment (see `resolvePaths`). */
+  static open(options: StudioOptions = {}): Studio {
+    return new Studio(options, options.runtime);
+  }
+
+  /** Creates `models.yaml` and `pipeline.yaml` from the examples when they are absent. */
+  async ensureConfig(): Promise<string[]> {
+    if (this.#configEnsured) return [];
+    const created = await ensureWorkingConfig(this.paths.configDir, path.join(this.#packageRoot, "config"));
+    this.#configEnsured = true;
+    return created;
+  }
+
+  async loadModels(): Promise<LoadedModelsConfig> {
+    await this.ensureConfig();
+    return loadModelsConfig(this.paths.configDir, { modelsDirOverride: this.paths.modelsDirOverride });
+  }
+
+  async loadPipeline(name = "base"): Promise<LoadedPipeline> {
+    await this.ensureConfig();
+    return isPipelineFile(name) ? loadPipelineFile(path.resolve(this.#cwd, name)) : loadPipeline(this.paths.configDir, name);
+  }
+
+  async listPipelines(): Promise<string[]> {
+    await this.ensureConfig();
+    return listPipelines(this.paths.configDir);
+  }
+
+  /** Every error and warning of the configs and of one pipeline (all pipelines when none is named). */
+  async validate(name?: string): Promise<{ errors: ConfigIssue[]; warnings: ConfigIssue[] }> {
+    const models = await this.loadModels();
+    const names = name ? [name] : await this.listPipelines();
+    const errors: ConfigIssue[] = [];
+    const warnings: ConfigIssue[] = [];
+    for (const pipelineName of names) {
+      const pipeline = await this.loadPipeline(pipelineName);
+      const result = await validateSetup({ models, pipeline, isBase: pipelineName === "base" });
+      errors.push(...result.errors);
+      warnings.push(...result.warnings);
+    }
+    return { errors, warnings };
+  }
+
+  /** The model registry: every configured model with its file's facts, memory needs and fit. */
+  async models() {
+    const models = await this.loadModels();
+    const entries = Object.fromEntries(
+      Object.entries(models.config.models).map(([name, entry]) => {
+        const resolved = resolveModel(models, name);
+        return [name, { file: entry.file, path: resolved.path, declaredQuantization: entry.quantization, load: resolved.load, requiredForBase: entry.required_for_base }];
+      }),
+    );
+    return inspectModels({ models: entries, runtime: await this.runtime(), memorySafety: models.config.memory_safety });
+  }
+
+  /** Runs a pipeline and keeps it as a session; resolves with the session once the run has ended. */
+  async run(options: RunOptions): Promise<SessionRecord> {
+    const pipelineName = options.pipeline ?? "base";
+    const models = await this.loadModels();
+    const pipeline = await this.loadPipeline(pipelineName);
+    await assertValid(await validateSetup({ models, pipeline, isBase: pipelineName === "base" }));
+    return this.#execute({
+      pipelineName,
+      pipeline: pipeline.pipeline,
+      models,
+      input: options.input,
+      reuse: {},
+      signal: options.signal,
+      onEvent: options.onEvent,
+      onSession: options.onSession,
+    });
+  }
+
+  /**
+   * Reruns a session from one stage as a new branch: the stored outputs of every stage that is not
+   * downstream of `fromStage` are reused, not recomputed. With a new input, the stages that read the
+   * user's input (and everything downstream of them) are recomputed too.
+   */
+  async rerun(parentId: string, options: RerunOptions): Promise<SessionRecord> {
+    const parent = await this.sessions.get(parentId);
+    const pipeline = structuredClone(parent.pipeline as Pipeline);
+    if (!pipeline.stages.some((stage) => stage.id === options.fromStage)) {
+      throw new ProjectLlmError("usage", `session ${parentId} has no stage "${options.fromStage}"; its stages are ${pipeline.stages.map((stage) => stage.id).join(", ")}`);
+    }
+    for (const [stageId, params] of Object.entries(options.params ?? {})) {
+      const stage = pipeline.stages.find((candidate) => candidate.id === stageId);
+      if (!stage) throw new ProjectLlmError("usage", `no stage "${stageId}" to set parameters on`);
+      stage.params = { ...stage.params, ...params };
+    }
+    const input = options.input ?? parent.input;
+    const recompute = downstreamOf(pipeline, options.fromStage);
+    for (const stageId of Object.keys(options.params ?? {})) for (const id of downstreamOf(pipeline, stageId)) recompute.add(id);
+    if (input !== parent.input) {
+      for (const stage of pipeline.stages) if (inputIds(stage).length === 0) for (const id of downstreamOf(pipeline, stage.id)) recompute.add(id);
+    }
+    const reuse: Record<string, StageRecord> = {};
+    for (const stage of pipeline.stages) {
+      const record = parent.stages[stage.id];
+      if (!recompute.has(stage.id) && record?.status === "completed") reuse[stage.id] = record;
+    }
+    const models = await this.loadModels();
+    const check = await validateSetup({
+      models,
+      pipeline: { name: parent.pipelineName, pipeline, file: `session ${parent.id}`, root: ["pipeline"] },
+      isBase: parent.pipelineName === "base",
+    });
+    // Models of reused stages need not be present any more: only the stages that run are checked.
+    await assertValid({ ...check, errors: check.errors.filter((issue) => !issue.stageId || !(issue.stageId in reuse)) });
+    return this.#execute({
+      pipelineName: parent.pipelineName,
+      pipeline,
+      models,
+      input,
+      reuse,
+      parentRunId: parent.id,
+      rerunFromStage: options.fromStage,
+      signal: options.signal,
+      onEvent: options.onEvent,
+      onSession: options.onSession,
+    });
+  }
+
+  async #execute(job: {
+    pipelineName: string;
+    pipeline: Pipeline;
+    models: LoadedModelsConfig;
+    input: string;
+    reuse: Record<string, StageRecord>;
+    parentRunId?: string;
+    rerunFromStage?: string;
+    signal?: AbortSignal;
+    onEvent?: (event: RunEvent) => void;
+    onSession?: (id: string) => void;
+  }): Promise<SessionRecord> {
+    const runId = newRunId();
+    const usedModels = [...new Set(job.pipeline.stages.filter((stage) => !(stage.id in job.reuse)).flatMap(stageModels))];
+    const modelRecords: SessionRecord["models"] = {};
+    for (const name of usedModels) {
+      const resolved = resolveModel(job.models, name);
+      modelRecords[name] = { ...(await modelIdentity(resolved.path)), file: job.models.config.models[name]!.file, load: resolved.load, params: resolveGenerationParams(job.models, name, {}) };
+    }
+    const startedAt = Date.now();
+    const session: SessionRecord = {
+      version: 1,
+      id: runId,
+      parentRunId: job.parentRunId,
+      rerunFromStage: job.rerunFromStage,
+      pipelineName: job.pipelineName,
+      input: job.input,
+      status: "running",
+      startedAt: new Date(startedAt).toISOString(),
+      pipeline: job.pipeline,
+      modelsConfig: job.models.config,
+      models: modelRecords,
+      stages: {},
+      events: [],
+    };
+    await this.sessions.save(session);
+    job.onSession?.(runId);
+
+    const result = await runPipeline({
+      runId,
+      pipeline: job.pipeline,
+      pipelineName: job.pipelineName,
+      input: job.input,
+      port: await this.runtime(),
+      resolveModel: (name) => resolveModel(job.models, name),
+      resolveParams: (name, params) => resolveGenerationParams(job.models, name, params),
+      reuse: job.reuse,
+      parentRunId: job.parentRunId,
+      signal: job.signal,
+      onEvent: (event) => {
+        session.events!.push(event);
+        try {
+          job.onEvent?.(event);
+        } catch (error) {
+          console.error(`event listener failed: ${errorMessage(error)}`);
+        }
+      },
+    });
+    const endedAt = Date.now();
+    session.status = result.status;
+    session.stages = result.stages;
+    session.finalAnswer = result.finalAnswer;
+    session.endedAt = new Date(endedAt).toISOString();
+    session.durationMs = endedAt - startedAt;
+    const failure = session.events!.find((event) => event.type === "run-end");
+    if (failure?.type === "run-end" && failure.error) session.error = failure.error;
+    await this.sessions.save(session);
+    return session;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#ownsRuntime) await this.#runtime?.dispose();
+  }
+}

@@ -1,0 +1,49 @@
+/** The messages between the supervisor (parent) and the inference worker (child) over IPC. */
+import type { ErrorCode } from "../common/index.js";
+import type { GenerateRequest, GenerateResult } from "../engine/index.js";
+
+export interface WorkerSettings {
+  gpu: "auto" | false | "cuda" | "vulkan" | "metal";
+  maxLoadedModels: number;
+  idleUnloadSeconds: number;
+  /** Generations run at once; also the number of sequences of each context. */
+  parallel: number;
+}
+
+/** GGUF facts and memory estimates of one file, from node-llama-cpp's own readers. */
+export interface ModelFacts {
+  architecture?: string;
+  parameters?: number;
+  /** The file's type as node-llama-cpp names it (for example `MOSTLY_Q8_0`, `ALL_F32`). */
+  fileType?: string;
+  trainContextSize?: number;
+  hasChatTemplate: boolean;
+  layers: number;
+  /** Estimates at the configured context size, in bytes (GgufInsights). */
+  memory: { modelRam: number; modelVram: number; contextRam: number; contextVram: number; totalRam: number; totalVram: number };
+  gpuLayers: number;
+  threads: number;
+}
+
+export interface WorkerStatus {
+  gpu: string | false;
+  vram?: { total: number; used: number; free: number };
+  loaded: Array<{ path: string; contextSize: number; threads: number; gpuLayers: number; lastUsedAt: number; busy: number }>;
+  modelLoads: number;
+  generations: number;
+}
+
+export type ParentMessage =
+  | { type: "generate"; id: number; request: GenerateRequest }
+  | { type: "cancel"; id: number }
+  | { type: "inspect"; id: number; path: string; contextSize: number; gpuLayers: "auto" | "max" | number; threads: "auto" | number }
+  | { type: "unload"; id: number; path?: string }
+  | { type: "status"; id: number };
+
+export type WorkerMessage =
+  | { type: "ready"; gpu: string | false }
+  | { type: "load-progress"; id: number; progress: number }
+  | { type: "text"; id: number; text: string }
+  | { type: "result"; id: number; result: GenerateResult }
+  | { type: "reply"; id: number; value: unknown }
+  | { type: "error"; id: number; code: ErrorCode; message: string };

@@ -1,0 +1,114 @@
+/**
+ * The model registry: every configured model, present or missing, with its GGUF's own facts, the memory
+ * it needs at the configured context size (node-llama-cpp's GgufInsights, run in the worker) and whether
+ * that fits in free RAM and VRAM after the safety coefficient.
+ */
+import { stat } from "node:fs/promises";
+import os from "node:os";
+import { errorMessage } from "../common/index.js";
+import type { LoadParams } from "../config/schema.js";
+import type { ModelFacts } from "./protocol.js";
+import type { Runtime } from "./supervisor.js";
+
+export interface RegistryEntryInput {
+  /** The config's path (as written) and the absolute one. */
+  file: string;
+  path: string;
+  declaredQuantization?: string;
+  load: { context_size: number; gpu_layers: NonNullable<LoadParams["gpu_layers"]>; threads: NonNullable<LoadParams["threads"]> };
+  requiredForBase: boolean;
+}
+
+export interface RegistryEntry {
+  name: string;
+  file: string;
+  path: string;
+  present: boolean;
+  fileSize?: number;
+  requiredForBase: boolean;
+  declaredQuantization?: string;
+  /** The file's own type, e.g. `MOSTLY_Q4_K_M` or `ALL_F32`. */
+  quantization?: string;
+  architecture?: string;
+  parameters?: number;
+  trainContextSize?: number;
+  hasChatTemplate?: boolean;
+  contextSize: number;
+  threads?: number;
+  gpuLayers?: number;
+  memory?: ModelFacts["memory"];
+  /** Fits in free RAM (and in free VRAM on a GPU) after the safety coefficients. */
+  fitsRam?: boolean;
+  fitsVram?: boolean;
+  freeRam: number;
+  freeVram?: number;
+  loaded: boolean;
+  warnings: string[];
+  error?: string;
+}
+
+/** Declared and actual quantization agree when one names the other, ignoring case and the MOSTLY_/ALL_ prefix. */
+export function quantizationMatches(declared: string, fileType: string): boolean {
+  const normalise = (value: string) => value.toUpperCase().replace(/^(MOSTLY|ALL)_/, "").replace(/[^A-Z0-9]/g, "");
+  return normalise(declared) === normalise(fileType);
+}
+
+export async function inspectModels(options: {
+  models: Record<string, RegistryEntryInput>;
+  runtime: Runtime;
+  memorySafety: { ram: number; vram: number };
+}): Promise<RegistryEntry[]> {
+  const status = await options.runtime.status();
+  const loaded = new Set(status.loaded.map((entry) => entry.path));
+  const freeRam = os.freemem();
+  const freeVram = status.vram?.free;
+  const entries: RegistryEntry[] = [];
+  for (const [name, input] of Object.entries(options.models)) {
+    const entry: RegistryEntry = {
+      name,
+      file: input.file,
+      path: input.path,
+      present: false,
+      requiredForBase: input.requiredForBase,
+      declaredQuantization: input.declaredQuantization,
+      contextSize: input.load.context_size,
+      freeRam,
+      freeVram,
+      loaded: loaded.has(input.path),
+      warnings: [],
+    };
+    entries.push(entry);
+    try {
+      const info = await stat(input.path);
+      if (!info.isFile()) throw new Error("not a regular file");
+      entry.present = true;
+      entry.fileSize = info.size;
+    } catch {
+      continue;
+    }
+    try {
+      const facts = await options.runtime.inspect(input.path, { contextSize: input.load.context_size, gpuLayers: input.load.gpu_layers, threads: input.load.threads });
+      Object.assign(entry, {
+        quantization: facts.fileType,
+        architecture: facts.architecture,
+        parameters: facts.parameters,
+        trainContextSize: facts.trainContextSize,
+        hasChatTemplate: facts.hasChatTemplate,
+        threads: facts.threads,
+        gpuLayers: facts.gpuLayers,
+        memory: facts.memory,
+        fitsRam: facts.memory.totalRam <= freeRam * options.memorySafety.ram,
+        fitsVram: freeVram === undefined ? undefined : facts.memory.totalVram <= freeVram * options.memorySafety.vram,
+      });
+      if (input.declaredQuantization && facts.fileType && !quantizationMatches(input.declaredQuantization, facts.fileType)) {
+        entry.warnings.push(`declared quantization ${input.declaredQuantization} but the file is ${facts.fileType}`);
+      }
+      if (facts.trainContextSize && input.load.context_size > facts.trainContextSize) {
+        entry.warnings.push(`context_size ${input.load.context_size} is larger than the ${facts.trainContextSize} tokens the model was trained on`);
+      }
+    } catch (error) {
+      entry.error = errorMessage(error);
+    }
+  }
+  return entries;
+}

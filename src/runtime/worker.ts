@@ -1,0 +1,371 @@
+/**
+ * The inference worker: a child process that owns node-llama-cpp, so that a native abort inside
+ * llama.cpp (out of memory, an assertion on a bad file) ends this process and not the server or the CLI.
+ * It keeps a warm pool of loaded models, each with a context that is reused across calls.
+ */
+import { statSync } from "node:fs";
+import {
+  getLlama,
+  GgufInsights,
+  InsufficientMemoryError,
+  LlamaChat,
+  LlamaCompletion,
+  LlamaLogLevel,
+  readGgufFileInfo,
+  type ChatHistoryItem,
+  type Llama,
+  type LlamaContext,
+  type LlamaContextSequence,
+  type LlamaModel,
+  type Token,
+} from "node-llama-cpp";
+import type { ErrorCode } from "../common/index.js";
+import type { GenerateRequest, GenerateResult } from "../engine/index.js";
+import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerStatus } from "./protocol.js";
+import { chooseThreads } from "./threads.js";
+
+const settings = JSON.parse(process.env.PROJECT_LLM_WORKER_SETTINGS ?? "{}") as WorkerSettings;
+/** Text is sent to the parent in batches at most this far apart: one message per token costs ~10%. */
+const flushIntervalMs = 5;
+
+class WorkerError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function send(message: WorkerMessage): void {
+  process.send?.(message);
+}
+
+interface PoolEntry {
+  key: string;
+  path: string;
+  model: LlamaModel;
+  context: LlamaContext;
+  contextSize: number;
+  threads: number;
+  gpuLayers: number;
+  lastUsedAt: number;
+  busy: number;
+  hasChatTemplate: boolean;
+  fallback?: string;
+}
+
+let llamaPromise: Promise<Llama> | undefined;
+const pool = new Map<string, PoolEntry>();
+const loading = new Map<string, Promise<PoolEntry>>();
+const calls = new Map<number, AbortController>();
+let modelLoads = 0;
+let generations = 0;
+
+function llama(): Promise<Llama> {
+  llamaPromise ??= getLlama({ gpu: settings.gpu ?? "auto", build: "never", logLevel: LlamaLogLevel.error });
+  return llamaPromise;
+}
+
+function poolKey(request: GenerateRequest, threads: number): string {
+  const load = request.model.load;
+  return JSON.stringify([request.model.path, load.context_size, load.gpu_layers, threads, load.batch_size ?? null]);
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    throw new WorkerError("model-missing", `model file ${path} is missing`);
+  }
+}
+
+async function unloadEntry(entry: PoolEntry): Promise<void> {
+  pool.delete(entry.key);
+  await entry.context.dispose();
+  await entry.model.dispose();
+}
+
+/** Least recently used idle models go first, until at most `room` stay loaded. */
+async function evict(room: number): Promise<void> {
+  const idle = [...pool.values()].filter((entry) => entry.busy === 0).sort((a, b) => a.lastUsedAt - b.lastUsedAt);
+  while (pool.size > room && idle.length > 0) await unloadEntry(idle.shift()!);
+}
+
+async function acquire(request: GenerateRequest, onProgress: (progress: number) => void): Promise<{ entry: PoolEntry; loaded: boolean; loadMs: number }> {
+  const threads = chooseThreads({ configured: request.model.load.threads, weightBytes: fileSize(request.model.path), parallel: settings.parallel });
+  const key = poolKey(request, threads);
+  const warm = pool.get(key);
+  if (warm) return { entry: warm, loaded: false, loadMs: 0 };
+  const started = performance.now();
+  let pending = loading.get(key);
+  const first = pending === undefined;
+  if (!pending) {
+    pending = load(request, threads, key, onProgress);
+    loading.set(key, pending);
+    pending.finally(() => loading.delete(key)).catch(() => undefined);
+  }
+  const entry = await pending;
+  return { entry, loaded: first, loadMs: performance.now() - started };
+}
+
+async function load(request: GenerateRequest, threads: number, key: string, onProgress: (progress: number) => void): Promise<PoolEntry> {
+  const instance = await llama();
+  await evict(settings.maxLoadedModels - 1);
+  const configured = request.model.load.gpu_layers;
+  // Out of memory: retry with half the GPU layers, then on the CPU alone.
+  const attempts: Array<"auto" | "max" | "half" | number> = [configured];
+  if (instance.gpu !== false && configured !== 0) attempts.push("half", 0);
+  let fallback: string | undefined;
+  let lastError: unknown;
+  for (let attempt = 0; attempt < attempts.length; attempt++) {
+    let gpuLayers = attempts[attempt]!;
+    let model: LlamaModel | undefined;
+    try {
+      if (gpuLayers === "half") {
+        const insights = await GgufInsights.from(await readGgufFileInfo(request.model.path), instance);
+        gpuLayers = Math.floor(insights.totalLayers / 2);
+      }
+      model = await instance.loadModel({
+        modelPath: request.model.path,
+        gpuLayers: instance.gpu === false ? 0 : gpuLayers,
+        onLoadProgress: (progress) => onProgress(progress),
+      });
+      const context = await model.createContext({
+        contextSize: request.model.load.context_size,
+        threads,
+        sequences: settings.parallel,
+        ...(request.model.load.batch_size ? { batchSize: request.model.load.batch_size } : {}),
+      });
+      modelLoads++;
+      const entry: PoolEntry = {
+        key,
+        path: request.model.path,
+        model,
+        context,
+        contextSize: context.contextSize,
+        threads,
+        gpuLayers: model.gpuLayers,
+        lastUsedAt: Date.now(),
+        busy: 0,
+        hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
+        fallback,
+      };
+      pool.set(key, entry);
+      return entry;
+    } catch (error) {
+      await model?.dispose().catch(() => undefined);
+      lastError = error;
+      const outOfMemory = error instanceof InsufficientMemoryError || /memory|alloc/i.test(String((error as Error)?.message));
+      if (!outOfMemory || attempt === attempts.length - 1) break;
+      fallback = `out of memory with gpu_layers ${String(gpuLayers)}; retried with ${attempts[attempt + 1] === 0 ? "the CPU alone" : "half the layers on the GPU"}`;
+    }
+  }
+  const message = (lastError as Error)?.message ?? String(lastError);
+  const outOfMemory = lastError instanceof InsufficientMemoryError || /memory|alloc/i.test(message);
+  throw new WorkerError(outOfMemory ? "out-of-memory" : "model-load-failed", `cannot load ${request.model.path}: ${message}`);
+}
+
+async function generate(id: number, request: GenerateRequest, signal: AbortSignal): Promise<GenerateResult> {
+  const { entry, loaded, loadMs } = await acquire(request, (progress) => send({ type: "load-progress", id, progress }));
+  entry.busy++;
+  let sequence: LlamaContextSequence | undefined;
+  let pending = "";
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    timer = undefined;
+    if (pending.length > 0) send({ type: "text", id, text: pending });
+    pending = "";
+  };
+  try {
+    signal.throwIfAborted();
+    sequence = entry.context.getSequence();
+    const params = request.params;
+    const promptTokens = entry.model.tokenize(request.prompt, false).length + (request.system ? entry.model.tokenize(request.system, false).length : 0);
+    if (promptTokens >= entry.contextSize) {
+      throw new WorkerError(
+        "context-overflow",
+        `the prompt has ${promptTokens} tokens, more than the context of ${entry.contextSize}: shorten the input or raise context_size`,
+      );
+    }
+    const start = performance.now();
+    let firstTokenAt: number | undefined;
+    let lastTokenAt = start;
+    let tokensOut = 0;
+    const meterBefore = sequence.tokenMeter.getState();
+    const common = {
+      signal,
+      maxTokens: params.max_tokens,
+      temperature: params.temperature,
+      topK: params.top_k,
+      topP: params.top_p,
+      minP: params.min_p,
+      seed: params.seed,
+      ...(params.repeat_penalty !== undefined && params.repeat_penalty !== 1 ? { repeatPenalty: { penalty: params.repeat_penalty } } : {}),
+      ...(params.stop && params.stop.length > 0 ? { customStopTriggers: params.stop } : {}),
+      onTextChunk: (text: string) => {
+        pending += text;
+        timer ??= setTimeout(flush, flushIntervalMs);
+      },
+      onToken: (tokens: Token[]) => {
+        const now = performance.now();
+        firstTokenAt ??= now;
+        lastTokenAt = now;
+        tokensOut += tokens.length;
+      },
+    };
+    let text: string;
+    let stopReason: string;
+    if (entry.hasChatTemplate) {
+      // Exactly the turns this call needs: no default system prompt, no earlier history.
+      const chat = new LlamaChat({ contextSequence: sequence, autoDisposeSequence: false });
+      const history: ChatHistoryItem[] = [
+        ...(request.system ? [{ type: "system" as const, text: request.system }] : []),
+        { type: "user", text: request.prompt },
+        { type: "model", response: [] },
+      ];
+      const response = await chat.generateResponse(history, common);
+      text = response.response;
+      stopReason = response.metadata.stopReason;
+      chat.dispose({ disposeSequence: false });
+    } else {
+      const completion = new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false });
+      const response = await completion.generateCompletionWithMeta(request.prompt, common);
+      text = response.response;
+      stopReason = response.metadata.stopReason;
+      completion.dispose({ disposeSequence: false });
+    }
+    if (stopReason === "abort") signal.throwIfAborted();
+    flush();
+    const end = performance.now();
+    const meter = sequence.tokenMeter.getState();
+    generations++;
+    const decodeSeconds = (lastTokenAt - (firstTokenAt ?? start)) / 1000;
+    return {
+      text,
+      tokensIn: Math.max(promptTokens, meter.usedInputTokens - meterBefore.usedInputTokens - Math.max(0, tokensOut - 1)),
+      tokensOut,
+      timeToFirstTokenMs: (firstTokenAt ?? end) - start,
+      // The decode rate: tokens after the first over the time from the first to the last.
+      tokensPerSecond: tokensOut > 1 && decodeSeconds > 0 ? (tokensOut - 1) / decodeSeconds : 0,
+      durationMs: end - start,
+      stopReason: stopReason === "maxTokens" ? "max-tokens" : stopReason === "customStopTrigger" ? "stop-string" : stopReason === "eogToken" ? "eos" : "other",
+      chat: entry.hasChatTemplate,
+      load: { loaded, loadMs, gpuLayers: entry.gpuLayers, threads: entry.threads, ...(entry.fallback ? { fallback: entry.fallback } : {}) },
+    };
+  } finally {
+    if (timer) clearTimeout(timer);
+    sequence?.dispose();
+    entry.busy--;
+    entry.lastUsedAt = Date.now();
+  }
+}
+
+async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Promise<ModelFacts> {
+  const instance = await llama();
+  const info = await readGgufFileInfo(message.path);
+  const insights = await GgufInsights.from(info, instance);
+  const gpuLayers =
+    instance.gpu === false
+      ? 0
+      : message.gpuLayers === "max"
+        ? insights.totalLayers
+        : message.gpuLayers === "auto"
+          ? (await insights.configurationResolver.resolveModelGpuLayersV2("auto", { getVramState: () => instance.getVramState() })).gpuLayers
+          : Math.min(message.gpuLayers, insights.totalLayers);
+  const model = insights.estimateModelResourceRequirements({ gpuLayers });
+  const context = insights.estimateContextResourceRequirements({ contextSize: message.contextSize, modelGpuLayers: gpuLayers, sequences: settings.parallel });
+  const metadata = info.metadata as { general?: { architecture?: string; file_type?: number }; tokenizer?: { chat_template?: unknown } };
+  const fileType = metadata.general?.file_type;
+  const { GgufFileType } = await import("node-llama-cpp");
+  return {
+    architecture: metadata.general?.architecture,
+    parameters: insights.totalParameters || undefined,
+    fileType: fileType === undefined ? undefined : (GgufFileType as Record<number, string>)[fileType],
+    trainContextSize: insights.trainContextSize,
+    hasChatTemplate: typeof metadata.tokenizer?.chat_template === "string",
+    layers: insights.totalLayers,
+    memory: {
+      modelRam: model.cpuRam,
+      modelVram: model.gpuVram,
+      contextRam: context.cpuRam,
+      contextVram: context.gpuVram,
+      totalRam: model.cpuRam + context.cpuRam,
+      totalVram: model.gpuVram + context.gpuVram,
+    },
+    gpuLayers,
+    threads: chooseThreads({ configured: message.threads, weightBytes: statSync(message.path).size, parallel: settings.parallel }),
+  };
+}
+
+async function status(): Promise<WorkerStatus> {
+  const instance = await llama();
+  return {
+    gpu: instance.gpu,
+    vram: instance.gpu === false ? undefined : await instance.getVramState(),
+    loaded: [...pool.values()].map(({ path, contextSize, threads, gpuLayers, lastUsedAt, busy }) => ({ path, contextSize, threads, gpuLayers, lastUsedAt, busy })),
+    modelLoads,
+    generations,
+  };
+}
+
+function errorReply(id: number, error: unknown): WorkerMessage {
+  if (error instanceof WorkerError) return { type: "error", id, code: error.code, message: error.message };
+  if ((error as Error)?.name === "AbortError" || calls.get(id)?.signal.aborted) return { type: "error", id, code: "cancelled", message: "cancelled" };
+  return { type: "error", id, code: "generation-failed", message: (error as Error)?.message ?? String(error) };
+}
+
+process.on("message", (message: ParentMessage) => {
+  switch (message.type) {
+    case "generate": {
+      const controller = new AbortController();
+      calls.set(message.id, controller);
+      generate(message.id, message.request, controller.signal).then(
+        (result) => send({ type: "result", id: message.id, result }),
+        (error: unknown) => send(errorReply(message.id, error)),
+      ).finally(() => calls.delete(message.id));
+      break;
+    }
+    case "cancel":
+      calls.get(message.id)?.abort();
+      break;
+    case "inspect":
+      inspect(message).then(
+        (value) => send({ type: "reply", id: message.id, value }),
+        (error: unknown) => send(errorReply(message.id, error)),
+      );
+      break;
+    case "unload": {
+      const entries = [...pool.values()].filter((entry) => message.path === undefined || entry.path === message.path);
+      Promise.all(entries.filter((entry) => entry.busy === 0).map(unloadEntry)).then(
+        () => send({ type: "reply", id: message.id, value: entries.length }),
+        (error: unknown) => send(errorReply(message.id, error)),
+      );
+      break;
+    }
+    case "status":
+      status().then(
+        (value) => send({ type: "reply", id: message.id, value }),
+        (error: unknown) => send(errorReply(message.id, error)),
+      );
+      break;
+  }
+});
+
+// An unused model is unloaded after the idle time.
+if (settings.idleUnloadSeconds > 0) {
+  setInterval(() => {
+    const cutoff = Date.now() - settings.idleUnloadSeconds * 1000;
+    for (const entry of pool.values()) if (entry.busy === 0 && entry.lastUsedAt < cutoff) void unloadEntry(entry);
+  }, Math.min(30_000, settings.idleUnloadSeconds * 1000)).unref();
+}
+
+// Never outlive the parent.
+process.on("disconnect", () => process.exit(0));
+llama().then(
+  (instance) => send({ type: "ready", gpu: instance.gpu }),
+  (error: unknown) => {
+    process.stderr.write(`inference worker: cannot start node-llama-cpp: ${String(error)}\n`);
+    process.exit(70);
+  },
+);
