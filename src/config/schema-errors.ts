@@ -118,9 +118,11 @@ export function zodIssuesToConfigIssues(error: z.ZodError, schema: z.ZodType, ya
         if ("discriminator" in issue && issue.discriminator) {
           const key = issue.discriminator;
           const options = ((issue as { options?: unknown[] }).options ?? []).map(String);
-          const current = valueAt(yaml.value, [...path, key]);
+          // zod puts the discriminator at the end of the path already.
+          const keyPath = path.at(-1) === key ? path : [...path, key];
+          const current = valueAt(yaml.value, keyPath);
           issues.push(
-            yaml.issue([...path, key], current === undefined ? `"${key}" is required` : `found ${describe(current)}`, {
+            yaml.issue(keyPath, current === undefined ? `"${key}" is required` : `found ${describe(current)}`, {
               expected: `one of ${options.map((option) => JSON.stringify(option)).join(", ")}`,
               suggestion: typeof current === "string" ? closest(current, options) : undefined,
             }),

@@ -1,0 +1,215 @@
+import { copyFile, readFile, symlink, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ProjectLlmError } from "../common/index.js";
+import { storiesFile, tempDir, testModelsDir, writeFiles } from "../testing/fixtures.js";
+import {
+  ConfigError,
+  ensureWorkingConfig,
+  loadModelsConfig,
+  loadPipeline,
+  parseYaml,
+  resolveGenerationParams,
+  resolveModel,
+  resolvePaths,
+  validateSetup,
+  type ConfigIssue,
+} from "./index.js";
+
+let root: string;
+let cleanup: () => Promise<void>;
+beforeEach(async () => {
+  ({ dir: root, cleanup } = await tempDir());
+});
+afterEach(async () => cleanup());
+
+const configDir = () => path.join(root, "config");
+const modelsYaml = (models: string, extra = "") => `models_directory: models\n${extra}models:\n${models}`;
+
+async function captureIssues(work: Promise<unknown>): Promise<ConfigIssue[]> {
+  const error = await work.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(ConfigError);
+  return (error as ConfigError).issues;
+}
+
+async function setup(files: Record<string, string>, withModel = true) {
+  await writeFiles(configDir(), files);
+  if (withModel) {
+    await writeFiles(root, { "models/.keep": "" });
+    await copyFile(path.join(testModelsDir, storiesFile), path.join(root, "models", storiesFile));
+  }
+}
+
+async function validate(pipelineYaml: string, models = `  m1:\n    file: ${storiesFile}\n  m2:\n    file: ${storiesFile}\n`) {
+  await setup({ "models.yaml": modelsYaml(models), "pipeline.yaml": pipelineYaml });
+  const loadedModels = await loadModelsConfig(configDir());
+  const pipeline = await loadPipeline(configDir());
+  return validateSetup({ models: loadedModels, pipeline, isBase: true });
+}
+
+describe("schema errors", () => {
+  it("names file, line, column and path of a typo'd key and suggests the right one", async () => {
+    await setup({ "models.yaml": modelsYaml(`  m1:\n    file: ${storiesFile}\n    overides:\n      temperature: 0\n`) });
+    const [issue, ...rest] = await captureIssues(loadModelsConfig(configDir()));
+    expect(rest).toHaveLength(0);
+    expect(issue).toMatchObject({ file: path.join(configDir(), "models.yaml"), line: 5, column: 5, path: "models.m1.overides", suggestion: "overrides" });
+    expect(issue!.message).toContain('unknown key "overides"');
+  });
+
+  it("reports a wrong type with what was expected, and every issue at once", async () => {
+    await setup({
+      "models.yaml": modelsYaml(`  m1:\n    file: ${storiesFile}\n    overrides:\n      temperature: hot\n      max_tokens: -3\n`, "defaults:\n  top_k: [1]\n"),
+    });
+    const issues = await captureIssues(loadModelsConfig(configDir()));
+    const byPath = Object.fromEntries(issues.map((issue) => [issue.path, issue]));
+    expect(byPath["models.m1.overrides.temperature"]).toMatchObject({ line: 8, column: 20, expected: "number" });
+    expect(byPath["models.m1.overrides.max_tokens"]).toMatchObject({ line: 9, column: 19 });
+    expect(byPath["defaults.top_k"]).toMatchObject({ line: 3, column: 10, expected: "number" });
+    expect(new ConfigError("config-schema", issues).message.split("\n")).toHaveLength(3);
+  });
+
+  it("lists the allowed values of a bad stage type and suggests the close one", async () => {
+    await setup({
+      "models.yaml": modelsYaml(`  m1:\n    file: ${storiesFile}\n`),
+      "pipeline.yaml": "base_pipeline:\n  stages:\n    - id: a\n      type: singel\n      model: m1\n",
+    });
+    const [issue] = await captureIssues(loadPipeline(configDir()));
+    expect(issue).toMatchObject({ line: 4, column: 13, path: "base_pipeline.stages[0].type", suggestion: "single" });
+    expect(issue!.expected).toContain('"multi"');
+  });
+
+  it("refuses an alias bomb, a __proto__ key, a duplicate key and an oversized file", () => {
+    const bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]", ..."bcdefgh".split("").map((name, index) => `${name}: &${name} [${Array(10).fill(`*${"abcdefgh"[index]}`).join(", ")}]`)].join("\n");
+    expect(() => parseYaml(bomb, "bomb.yaml")).toThrow(/alias/i);
+    expect(() => parseYaml("a:\n  __proto__:\n    polluted: 1\n", "p.yaml")).toThrow(/p\.yaml:2:3: the key "__proto__" is not allowed/);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(() => parseYaml("a: 1\na: 2\n", "d.yaml")).toThrow(/d\.yaml:2:1/);
+    expect(() => parseYaml(`a: "${"x".repeat(1024 * 1024)}"`, "big.yaml")).toThrow(ProjectLlmError);
+  });
+});
+
+describe("validation", () => {
+  it("accepts a valid pipeline", async () => {
+    const result = await validate("base_pipeline:\n  stages:\n    - id: a\n      type: single\n      model: m1\n    - id: b\n      type: multi\n      input_from: a\n      models: [m1, m2]\n      aggregation: { method: vote }\n");
+    expect(result.errors).toEqual([]);
+  });
+
+  it("finds duplicate ids, unknown inputs with a suggestion, and unknown models", async () => {
+    const { errors } = await validate(
+      "base_pipeline:\n  stages:\n    - id: draft\n      type: single\n      model: m1\n    - id: draft\n      type: single\n      model: m3\n      input_from: drat\n",
+    );
+    const messages = errors.map((issue) => `${issue.line}:${issue.column} ${issue.message}${issue.suggestion ? ` ~${issue.suggestion}` : ""}`);
+    expect(messages).toContain('6:11 stage id "draft" is already used by stage 1');
+    expect(messages).toContain('9:19 unknown stage "drat" ~draft');
+    expect(messages.some((message) => message.startsWith("8:14 unknown model \"m3\""))).toBe(true);
+  });
+
+  it("rejects a cycle and names the stages in it", async () => {
+    const { errors } = await validate(
+      "base_pipeline:\n  stages:\n    - id: a\n      type: single\n      model: m1\n      input_from: c\n    - id: b\n      type: single\n      model: m1\n      input_from: a\n    - id: c\n      type: single\n      model: m1\n      input_from: b\n",
+    );
+    expect(errors.map((issue) => issue.message)).toContain("the stages form a cycle: a → b → c → a");
+    expect(errors[0]).toMatchObject({ line: 6, column: 19 });
+  });
+
+  it("needs two models for a vote, a known synthesis model, and known template placeholders", async () => {
+    const { errors } = await validate(
+      "base_pipeline:\n  stages:\n    - id: v\n      type: multi\n      models: [m1]\n      aggregation: { method: vote }\n    - id: s\n      type: multi\n      models: [m1, m2]\n      aggregation: { method: synthesis, model: judge }\n    - id: t\n      type: single\n      model: m1\n      prompt: \"{{inptu}}\"\n",
+    );
+    const messages = errors.map((issue) => issue.message);
+    expect(messages).toContain("a vote needs at least two models");
+    expect(messages.some((message) => message.startsWith('unknown model "judge"'))).toBe(true);
+    expect(errors.find((issue) => issue.message.includes("{{inptu}}"))).toMatchObject({ suggestion: "input", line: 14 });
+  });
+
+  it("refuses a model file outside the models folder, by absolute path or by ..", async () => {
+    const { errors } = await validate("base_pipeline:\n  stages:\n    - id: a\n      type: multi\n      models: [abs, up]\n      aggregation: { method: concat }\n", `  abs:\n    file: ${path.join(testModelsDir, storiesFile)}\n  up:\n    file: ../${storiesFile}\n`);
+    expect(errors).toHaveLength(2);
+    for (const issue of errors) expect(issue.message).toContain("leaves the models folder");
+    expect(errors[0]).toMatchObject({ line: 4, column: 11, path: "models.abs.file" });
+    expect(() => resolveModel({ config: { models: { up: { file: "../x.gguf" } } }, modelsDirectory: "/m", file: "models.yaml" } as never, "up")).toThrow(/outside the models folder/);
+  });
+
+  it("follows a symlink the owner put in the models folder, even to another disk", async () => {
+    await writeFiles(root, { "models/.keep": "" });
+    await symlink(path.join(testModelsDir, storiesFile), path.join(root, "models", "linked.gguf"));
+    await writeFiles(configDir(), {
+      "models.yaml": modelsYaml("  m1:\n    file: linked.gguf\n"),
+      "pipeline.yaml": "base_pipeline:\n  stages:\n    - id: a\n      type: single\n      model: m1\n",
+    });
+    const result = await validateSetup({ models: await loadModelsConfig(configDir()), pipeline: await loadPipeline(configDir()), isBase: true });
+    expect(result.errors).toEqual([]);
+  });
+
+  it("refuses a file that is not a GGUF before any loader sees it", async () => {
+    await writeFiles(root, { "models/fake.gguf": "this is not a model at all" });
+    await writeFiles(configDir(), {
+      "models.yaml": modelsYaml("  m1:\n    file: fake.gguf\n"),
+      "pipeline.yaml": "base_pipeline:\n  stages:\n    - id: a\n      type: single\n      model: m1\n",
+    });
+    const { errors } = await validateSetup({ models: await loadModelsConfig(configDir()), pipeline: await loadPipeline(configDir()), isBase: true });
+    expect(errors[0]!.message).toContain("is not a GGUF file");
+  });
+
+  it("lists every missing model the base pipeline requires", async () => {
+    await setup(
+      {
+        "models.yaml": modelsYaml(`  a:\n    file: a.gguf\n    required_for_base: true\n  b:\n    file: b.gguf\n    required_for_base: true\n  c:\n    file: ${storiesFile}\n`),
+        "pipeline.yaml": "base_pipeline:\n  stages:\n    - id: s\n      type: single\n      model: c\n",
+      },
+      true,
+    );
+    const models = await loadModelsConfig(configDir());
+    const pipeline = await loadPipeline(configDir());
+    const base = await validateSetup({ models, pipeline, isBase: true });
+    expect(base.errors).toHaveLength(1);
+    expect(base.errors[0]!.message).toMatch(/the base pipeline needs models that are missing: a \(a\.gguf\), b \(b\.gguf\)/);
+    expect((await validateSetup({ models, pipeline, isBase: false })).errors).toEqual([]);
+  });
+});
+
+describe("loading and parameters", () => {
+  it("takes folders from the environment", () => {
+    const paths = resolvePaths({ PROJECT_LLM_CONFIG_DIR: "c", PROJECT_LLM_SESSIONS_DIR: "/s", PROJECT_LLM_MODELS_DIR: "m" }, "/w");
+    expect(paths).toEqual({ configDir: "/w/c", sessionsDir: "/s", modelsDirOverride: "/w/m" });
+    expect(resolvePaths({}, "/w")).toEqual({ configDir: "/w/config", sessionsDir: "/w/sessions", modelsDirOverride: undefined });
+  });
+
+  it("creates the working config from the examples and never overwrites it", async () => {
+    await writeFiles(root, { "examples/models.example.yaml": "models: {}\n", "examples/pipeline.example.yaml": "x: 1\n" });
+    const created = await ensureWorkingConfig(configDir(), path.join(root, "examples"));
+    expect(created.map((file) => path.basename(file))).toEqual(["models.yaml", "pipeline.yaml"]);
+    await writeFile(path.join(configDir(), "models.yaml"), "mine: true\n");
+    expect(await ensureWorkingConfig(configDir(), path.join(root, "examples"))).toEqual([]);
+    expect(await readFile(path.join(configDir(), "models.yaml"), "utf8")).toBe("mine: true\n");
+  });
+
+  it("refuses a pipeline name that would leave the pipelines folder", async () => {
+    await expect(loadPipeline(configDir(), "../models")).rejects.toMatchObject({ code: "pipeline-not-found" });
+    await expect(loadPipeline(configDir(), "nothere")).rejects.toMatchObject({ code: "pipeline-not-found" });
+  });
+
+  it("layers parameters: built-in, defaults, model overrides, stage", async () => {
+    await setup({ "models.yaml": modelsYaml(`  m1:\n    file: ${storiesFile}\n    overrides: { temperature: 0, context_size: 512 }\n`, "defaults:\n  max_tokens: 10\n  top_k: 5\n") });
+    const models = await loadModelsConfig(configDir());
+    expect(models.modelsDirectory).toBe(path.join(root, "models"));
+    expect(resolveModel(models, "m1").load).toEqual({ context_size: 512, gpu_layers: "auto", threads: "auto" });
+    const params = resolveGenerationParams(models, "m1", { top_k: 7 });
+    expect(params).toMatchObject({ temperature: 0, max_tokens: 10, top_k: 7, top_p: 0.95 });
+    expect(params).not.toHaveProperty("context_size");
+  });
+
+  it("loads and validates the example configs on the test model", async () => {
+    const repo = path.resolve(".");
+    await copyFile(path.join(repo, "config", "models.example.yaml"), path.join(root, "models.yaml"));
+    await copyFile(path.join(repo, "config", "pipeline.example.yaml"), path.join(root, "pipeline.yaml"));
+    const models = await loadModelsConfig(root, { modelsDirOverride: testModelsDir });
+    const pipeline = await loadPipeline(root);
+    expect(pipeline.pipeline.stages.length).toBeGreaterThanOrEqual(3);
+    expect(pipeline.pipeline.stages.some((stage) => stage.type === "multi")).toBe(true);
+    expect((await validateSetup({ models, pipeline, isBase: true })).errors).toEqual([]);
+  });
+});

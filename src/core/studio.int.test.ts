@@ -1,0 +1,233 @@
+/**
+ * Integration: real pipelines on the real model (stories260K.gguf), through the real inference worker
+ * process and the file session store.
+ */
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { RunEvent } from "../engine/index.js";
+import { createRuntime, type Runtime } from "../runtime/index.js";
+import { storiesFile, tempDir, testModelsDir, writeFiles } from "../testing/fixtures.js";
+import { Studio } from "./studio.js";
+
+const modelsYaml = `models_directory: models
+defaults:
+  context_size: 512
+  max_tokens: 24
+  temperature: 0
+models:
+  greedy:
+    file: ${storiesFile}
+    required_for_base: true
+  warm:
+    file: ${storiesFile}
+    overrides: { temperature: 0.9, seed: 11 }
+  cool:
+    file: ${storiesFile}
+    overrides: { temperature: 0.6, seed: 5, top_k: 5 }
+`;
+
+const basePipeline = `base_pipeline:
+  stages:
+    - id: draft
+      type: single
+      model: greedy
+      output_mode: input_plus_answer
+    - id: panel
+      type: multi
+      input_from: draft
+      models: [greedy, warm, cool]
+      aggregation: { method: synthesis, model: greedy, prompt: "{{answer.1}} {{answer.2}}" }
+    - id: ending
+      type: single
+      model: warm
+      input_from: [draft, panel]
+      params: { max_tokens: 16 }
+`;
+
+let runtime: Runtime;
+let root: string;
+let cleanup: () => Promise<void>;
+let studio: Studio;
+
+beforeAll(() => {
+  runtime = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false });
+});
+afterAll(async () => runtime.dispose());
+beforeEach(async () => {
+  ({ dir: root, cleanup } = await tempDir());
+  await writeFiles(root, { "config/models.yaml": modelsYaml, "config/pipeline.yaml": basePipeline });
+  studio = Studio.open({
+    cwd: root,
+    runtime,
+    env: { PROJECT_LLM_CONFIG_DIR: path.join(root, "config"), PROJECT_LLM_MODELS_DIR: testModelsDir, PROJECT_LLM_SESSIONS_DIR: path.join(root, "sessions") },
+  });
+});
+afterEach(async () => {
+  await studio.dispose();
+  await cleanup();
+});
+
+async function addPipeline(name: string, yaml: string) {
+  await writeFiles(root, { [`config/pipelines/${name}.yaml`]: yaml });
+}
+
+describe("a real pipeline", () => {
+  it("runs three stages on one model, loading it once, and a second run loads nothing", async () => {
+    const before = runtime.stats().modelLoads;
+    const events: RunEvent[] = [];
+    const first = await studio.run({ input: "Once upon a time", onEvent: (event) => events.push(event) });
+    expect(first.status).toBe("completed");
+    expect(runtime.stats().modelLoads - before).toBeLessThanOrEqual(1);
+    for (const id of ["draft", "panel", "ending"]) expect(first.stages[id]!.status).toBe("completed");
+    // Tokens stream stage by stage, each before its stage ends.
+    for (const id of ["draft", "panel", "ending"]) {
+      const firstDelta = events.findIndex((event) => event.type === "stage-delta" && event.stageId === id);
+      const end = events.findIndex((event) => event.type === "stage-end" && event.stageId === id);
+      expect(firstDelta).toBeGreaterThan(-1);
+      expect(firstDelta).toBeLessThan(end);
+    }
+    expect(first.stages.panel!.models.map((output) => output.model)).toEqual(["greedy", "warm", "cool"]);
+    expect(first.stages.panel!.aggregation?.method).toBe("synthesis");
+    expect(first.stages.draft!.metrics!.tokensOut).toBeGreaterThan(0);
+    expect(first.stages.draft!.models[0]!.chat).toBe(false);
+    // The session is on disk with model identities and the resolved parameters.
+    const stored = await studio.sessions.get(first.id);
+    expect(stored.models.greedy!.headerSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(stored.stages.draft!.models[0]!.params).toMatchObject({ temperature: 0, max_tokens: 24 });
+
+    const loads = runtime.stats().modelLoads;
+    const second = await studio.run({ input: "Once upon a time" });
+    expect(second.status).toBe("completed");
+    expect(runtime.stats().modelLoads).toBe(loads);
+    expect(second.stages.draft!.models[0]!.load?.loaded).toBe(false);
+  });
+
+  it("gives the same text twice at temperature 0", async () => {
+    await addPipeline("one", "pipeline:\n  stages:\n    - id: only\n      type: single\n      model: greedy\n");
+    const a = await studio.run({ pipeline: "one", input: "The little dog" });
+    const b = await studio.run({ pipeline: "one", input: "The little dog" });
+    expect(a.finalAnswer!.length).toBeGreaterThan(10);
+    expect(b.finalAnswer).toBe(a.finalAnswer);
+  });
+
+  it("passes on the input plus the answer, or the answer alone", async () => {
+    await addPipeline(
+      "modes",
+      "pipeline:\n  stages:\n    - id: plus\n      type: single\n      model: greedy\n      output_mode: input_plus_answer\n    - id: alone\n      type: single\n      model: greedy\n      input_from: plus\n",
+    );
+    const session = await studio.run({ pipeline: "modes", input: "Tom had a ball." });
+    const plus = session.stages.plus!;
+    expect(plus.output).toBe(`Tom had a ball.\n\n${plus.answer}`);
+    expect(session.stages.alone!.output).toBe(session.stages.alone!.answer);
+    expect(session.stages.alone!.models[0]!.prompt).toBe(plus.output);
+  });
+
+  it("merges a list input_from in the labelled format", async () => {
+    await addPipeline(
+      "merge",
+      "pipeline:\n  stages:\n    - id: a\n      type: single\n      model: greedy\n    - id: b\n      type: single\n      model: cool\n    - id: c\n      type: single\n      model: greedy\n      input_from: [a, b]\n",
+    );
+    const session = await studio.run({ pipeline: "merge", input: "Lily saw a bird." });
+    expect(session.stages.c!.models[0]!.prompt).toBe(`[stage: a]\n${session.stages.a!.output}\n\n[stage: b]\n${session.stages.b!.output}`);
+  });
+
+  it("votes, concatenates and fills a template over real answers", async () => {
+    await addPipeline(
+      "aggregations",
+      `pipeline:
+  stages:
+    - id: vote
+      type: multi
+      models: [greedy, greedy, warm]
+      aggregation: { method: vote }
+    - id: concat
+      type: multi
+      models: [greedy, cool]
+      aggregation: { method: concat, separator: "\\n--\\n" }
+    - id: template
+      type: multi
+      models: [greedy, cool]
+      aggregation: { method: template, template: "1={{answer.1}}|2={{answer.cool}}" }
+`,
+    );
+    const session = await studio.run({ pipeline: "aggregations", input: "The sun was" });
+    expect(session.status).toBe("completed");
+    const vote = session.stages.vote!;
+    // Two greedy runs agree, so their answer wins 2 to 1 (or 3 if the warm one happened to agree).
+    expect(vote.aggregation).toMatchObject({ method: "vote" });
+    expect(vote.answer).toBe(vote.models[0]!.answer.trim());
+    const tallies = (vote.aggregation as { tallies: Array<{ votes: number; models: string[] }> }).tallies;
+    expect(tallies[0]!.votes).toBeGreaterThanOrEqual(2);
+    const concat = session.stages.concat!;
+    expect(concat.answer).toBe(`[model: greedy]\n${concat.models[0]!.answer}\n--\n[model: cool]\n${concat.models[1]!.answer}`);
+    const template = session.stages.template!;
+    expect(template.answer).toBe(`1=${template.models[0]!.answer}|2=${template.models[1]!.answer}`);
+  });
+
+  it("reruns from a stage as a branch, reusing the stages upstream without recomputing them", async () => {
+    const parent = await studio.run({ input: "Once upon a time" });
+    const generations = runtime.stats().generations;
+    const events: RunEvent[] = [];
+    const branch = await studio.rerun(parent.id, { fromStage: "panel", onEvent: (event) => events.push(event) });
+    expect(branch.status).toBe("completed");
+    expect(branch.parentRunId).toBe(parent.id);
+    expect(branch.stages.draft).toMatchObject({ reused: true, output: parent.stages.draft!.output });
+    // panel: 3 models + synthesis; ending: 1. draft is not generated again.
+    expect(runtime.stats().generations - generations).toBe(5);
+    expect(events.some((event) => event.type === "stage-delta" && event.stageId === "draft")).toBe(false);
+    expect(events.find((event) => event.type === "stage-end" && event.stageId === "draft")).toMatchObject({ reused: true });
+    const tree = await studio.sessions.tree(branch.id);
+    expect(tree.id).toBe(parent.id);
+    expect(tree.children.map((child) => child.id)).toEqual([branch.id]);
+
+    const edited = await studio.rerun(parent.id, { fromStage: "ending", input: "A cat sat" });
+    expect(edited.stages.draft!.reused).toBe(false);
+    expect(edited.input).toBe("A cat sat");
+  });
+
+  it("cancels mid-stream, keeps the session as cancelled, and runs again after", async () => {
+    const controller = new AbortController();
+    const session = await studio.run({
+      input: "Once upon a time",
+      signal: controller.signal,
+      onEvent: (event) => {
+        if (event.type === "stage-delta") controller.abort();
+      },
+    });
+    expect(session.status).toBe("cancelled");
+    expect(session.stages.draft!.status).toBe("cancelled");
+    expect((await studio.sessions.get(session.id)).status).toBe("cancelled");
+    expect((await studio.run({ input: "Once upon a time" })).status).toBe("completed");
+  });
+
+  it("fails the run cleanly when the worker is killed mid-run, and the next run succeeds", async () => {
+    await addPipeline("long", "pipeline:\n  stages:\n    - id: long\n      type: single\n      model: greedy\n      params: { max_tokens: 400 }\n    - id: next\n      type: single\n      model: greedy\n      input_from: long\n");
+    await studio.run({ pipeline: "long", input: "warm up" });
+    let killed = false;
+    const session = await studio.run({
+      pipeline: "long",
+      input: "Once upon a time",
+      onEvent: (event) => {
+        if (event.type === "stage-delta" && !killed) {
+          killed = true;
+          process.kill(runtime.stats().workerPid!, "SIGKILL");
+        }
+      },
+    });
+    expect(session.status).toBe("failed");
+    expect(session.stages.long).toMatchObject({ status: "failed", error: { code: "worker-crashed" } });
+    expect(session.stages.long!.error!.message).toMatch(/SIGKILL/);
+    expect(session.stages.next).toMatchObject({ status: "skipped", error: { code: "upstream-failed", causeStageId: "long" } });
+    const after = await studio.run({ pipeline: "long", input: "Once upon a time" });
+    expect(after.status).toBe("completed");
+  });
+
+  it("refuses a model file outside the models folder before loading anything", async () => {
+    await writeFiles(root, { "config/models.yaml": modelsYaml.replace(`greedy:\n    file: ${storiesFile}`, `greedy:\n    file: ../models/${storiesFile}`) });
+    const starts = runtime.stats().workerStarts;
+    const generations = runtime.stats().generations;
+    await expect(studio.run({ input: "x" })).rejects.toMatchObject({ code: "config-invalid", message: expect.stringMatching(/models\.yaml:\d+:\d+: models\.greedy\.file: .*leaves the models folder/) });
+    expect(runtime.stats().generations).toBe(generations);
+    expect(runtime.stats().workerStarts).toBe(starts);
+  });
+});

@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { downstreamOf, findCycle, inputIds, sinkIds, topologicalOrder } from "./graph.js";
+
+const stages = [
+  { id: "a" },
+  { id: "b", input_from: "a" },
+  { id: "c", input_from: ["a", "b"] },
+  { id: "d" },
+];
+
+describe("graph", () => {
+  it("reads input_from as one id or a list", () => {
+    expect(inputIds({ input_from: "a" })).toEqual(["a"]);
+    expect(inputIds({ input_from: ["a", "b"] })).toEqual(["a", "b"]);
+    expect(inputIds({})).toEqual([]);
+  });
+
+  it("orders stages after their inputs", () => {
+    expect(topologicalOrder({ stages: [stages[2]!, stages[1]!, stages[0]!, stages[3]!] as never })).toEqual(["a", "b", "c", "d"]);
+  });
+
+  it("rejects a cycle and names the stages in it", () => {
+    expect(findCycle([{ id: "x", input_from: "z" }, { id: "y", input_from: "x" }, { id: "z", input_from: "y" }, { id: "w" }])).toEqual(["x", "y", "z", "x"]);
+    expect(findCycle(stages)).toBeUndefined();
+    expect(() => topologicalOrder({ stages: [{ id: "p", input_from: "q" }, { id: "q", input_from: "p" }] as never })).toThrow(/cycle/);
+  });
+
+  it("finds everything downstream of a stage, and the sinks", () => {
+    expect([...downstreamOf({ stages } as never, "b")].sort()).toEqual(["b", "c"]);
+    expect([...downstreamOf({ stages } as never, "a")].sort()).toEqual(["a", "b", "c"]);
+    expect(sinkIds({ stages } as never)).toEqual(["c", "d"]);
+  });
+});

@@ -1,0 +1,22 @@
+/** Test helpers: temp folders and the path of the real test models. */
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+
+/** The folder of the real GGUF test models (`PROJECT_LLM_TEST_MODELS`, default `../shared/models`). */
+export const testModelsDir = path.resolve(process.env.PROJECT_LLM_TEST_MODELS ?? "../shared/models");
+export const storiesFile = "stories260K.gguf";
+
+/** A temp folder; remove it with the returned function. */
+export async function tempDir(prefix = "project-llm-"): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Writes files (path relative to `root` -> content), creating folders. */
+export async function writeFiles(root: string, files: Record<string, string>): Promise<void> {
+  for (const [name, content] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(root, name)), { recursive: true });
+    await writeFile(path.join(root, name), content);
+  }
+}
