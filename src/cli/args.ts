@@ -26,7 +26,7 @@ export function parse<T extends Options>(argv: string[], options: T) {
 }
 
 /** Environment for the core after `--config`, `--models` and `--sessions`. */
-export function environmentFor(values: { config?: string; models?: string; sessions?: string }): NodeJS.ProcessEnv {
+export function environmentFor(values: { config?: string; models?: string; sessions?: string }): Record<string, string | undefined> {
   const env = { ...process.env };
   if (values.config) env.PROJECT_LLM_CONFIG_DIR = values.config;
   if (values.models) env.PROJECT_LLM_MODELS_DIR = values.models;

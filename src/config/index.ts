@@ -8,7 +8,7 @@ export {
   type LoadedModelsConfig,
   type LoadedPipeline,
 } from "./load.js";
-export { resolvePaths, type ProjectPaths } from "./paths.js";
+export { resolvePaths, type Environment, type ProjectPaths } from "./paths.js";
 export * from "./schema.js";
 export {
   assertValid,

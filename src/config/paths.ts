@@ -1,5 +1,8 @@
 import path from "node:path";
 
+/** Environment variables (a plain record, so tests need not give every variable). */
+export type Environment = Record<string, string | undefined>;
+
 export interface ProjectPaths {
   /** Where models.yaml, pipeline.yaml and pipelines/ live. */
   configDir: string;
@@ -13,7 +16,7 @@ export interface ProjectPaths {
  * (default `sessions`), `PROJECT_LLM_MODELS_DIR` (over models_directory). Relative paths are resolved
  * against `cwd`.
  */
-export function resolvePaths(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): ProjectPaths {
+export function resolvePaths(env: Environment = process.env, cwd: string = process.cwd()): ProjectPaths {
   const resolve = (value: string) => path.resolve(/*turbopackIgnore: true*/ cwd, value);
   return {
     configDir: resolve(env.PROJECT_LLM_CONFIG_DIR || "config"),

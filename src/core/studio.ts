@@ -15,6 +15,7 @@ import {
   resolvePaths,
   validateSetup,
   type ConfigIssue,
+  type Environment,
   type GenerationParams,
   type LoadedModelsConfig,
   type LoadedPipeline,
@@ -26,7 +27,7 @@ import { FileSessionStore, modelIdentity, newRunId, type SessionRecord, type Ses
 import path from "node:path";
 
 export interface StudioOptions {
-  env?: NodeJS.ProcessEnv;
+  env?: Environment;
   cwd?: string;
   /**
    * The project's own folder, with `config/*.example.yaml` and the compiled worker `dist/runtime/worker.js`;

@@ -277,11 +277,18 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
   const context = insights.estimateContextResourceRequirements({ contextSize: message.contextSize, modelGpuLayers: gpuLayers, sequences: settings.parallel });
   const metadata = info.metadata as { general?: { architecture?: string; file_type?: number }; tokenizer?: { chat_template?: unknown } };
   const fileType = metadata.general?.file_type;
-  const { GgufFileType } = await import("node-llama-cpp");
+  const { GgufFileType, GgmlType } = await import("node-llama-cpp");
+  // Files without `general.file_type` (older converters) are named by their dominant tensor type.
+  const dominant = insights.dominantTensorType;
   return {
     architecture: metadata.general?.architecture,
     parameters: insights.totalParameters || undefined,
-    fileType: fileType === undefined ? undefined : (GgufFileType as Record<number, string>)[fileType],
+    fileType:
+      fileType !== undefined
+        ? (GgufFileType as Record<number, string>)[fileType]
+        : dominant !== undefined
+          ? (GgmlType as Record<number, string>)[dominant]
+          : undefined,
     trainContextSize: insights.trainContextSize,
     hasChatTemplate: typeof metadata.tokenizer?.chat_template === "string",
     layers: insights.totalLayers,

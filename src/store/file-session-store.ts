@@ -77,7 +77,7 @@ export class FileSessionStore extends SummaryIndex {
       if (name.endsWith(tempSuffix)) await rm(path.join(this.directory, name), { force: true });
     }
     this.#db = new Low<IndexData>(new JSONFile(path.join(this.directory, "index.json")), { version: indexVersion, sessions: [] });
-    let valid = false;
+    let valid: boolean;
     try {
       await this.#db.read();
       valid = this.#db.data.version === indexVersion && Array.isArray(this.#db.data.sessions);

@@ -1,0 +1,78 @@
+/** Integration: the inference worker process on the real model. */
+import { copyFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProjectLlmError } from "../common/index.js";
+import type { GenerateRequest } from "../engine/index.js";
+import { storiesFile, tempDir, testModelsDir } from "../testing/fixtures.js";
+import { createRuntime, type Runtime } from "./index.js";
+
+let runtime: Runtime;
+const modelPath = path.join(testModelsDir, storiesFile);
+const request = (prompt: string, maxTokens = 32, file = modelPath): GenerateRequest => ({
+  model: { name: "stories", path: file, load: { context_size: 256, gpu_layers: 0, threads: "auto" } },
+  prompt,
+  params: { temperature: 0, max_tokens: maxTokens },
+});
+
+beforeAll(() => {
+  runtime = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false });
+});
+afterAll(async () => runtime.dispose());
+
+describe("the inference runtime", () => {
+  it("streams a completion in chunks with its figures", async () => {
+    const chunks: string[] = [];
+    const result = await runtime.generate(request("Once upon a time"), { onText: (text) => chunks.push(text) });
+    expect(chunks.join("")).toBe(result.text);
+    expect(result.text).toMatch(/^, there was a little girl/);
+    expect(result).toMatchObject({ tokensOut: 32, stopReason: "max-tokens", chat: false });
+    expect(result.tokensIn).toBeGreaterThan(2);
+    expect(result.tokensPerSecond).toBeGreaterThan(0);
+    expect(result.load.threads).toBe(1);
+  });
+
+  it("keeps the model warm: later calls load nothing", async () => {
+    await runtime.generate(request("A"));
+    const loads = runtime.stats().modelLoads;
+    const second = await runtime.generate(request("B"));
+    expect(second.load.loaded).toBe(false);
+    expect(runtime.stats().modelLoads).toBe(loads);
+    expect((await runtime.status()).loaded.map((entry) => entry.path)).toEqual([modelPath]);
+    expect(await runtime.unload()).toBe(1);
+    expect((await runtime.generate(request("C"))).load.loaded).toBe(true);
+  });
+
+  it("cancels mid-stream quickly, and the next call works", async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    const call = runtime.generate(request("Once upon a time", 2000), { signal: controller.signal, onText: () => controller.abort() });
+    await expect(call).rejects.toMatchObject({ code: "cancelled" });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect((await runtime.generate(request("Once upon a time", 4))).tokensOut).toBe(4);
+  });
+
+  it("refuses a prompt longer than the context", async () => {
+    await expect(runtime.generate(request("story ".repeat(400)))).rejects.toMatchObject({ code: "context-overflow" });
+  });
+
+  it("survives a file that is not a model: the call fails, the parent lives, the next call works", async () => {
+    const { dir, cleanup } = await tempDir();
+    const bad = path.join(dir, "bad.gguf");
+    await copyFile(modelPath, bad);
+    await writeFile(bad, Buffer.concat([Buffer.from("GGUF"), Buffer.alloc(4, 3), Buffer.alloc(64, 0xff)]));
+    const error = await runtime.generate(request("x", 4, bad)).catch((caught: unknown) => caught);
+    expect(ProjectLlmError.isInstance(error)).toBe(true);
+    expect(["model-load-failed", "worker-crashed"]).toContain((error as ProjectLlmError).code);
+    expect((await runtime.generate(request("Once upon a time", 4))).tokensOut).toBe(4);
+    await cleanup();
+  });
+
+  it("reads the GGUF's facts and estimates its memory", async () => {
+    const facts = await runtime.inspect(modelPath, { contextSize: 2048, gpuLayers: "auto", threads: "auto" });
+    expect(facts).toMatchObject({ architecture: "llama", hasChatTemplate: false, trainContextSize: 2048, gpuLayers: 0, threads: 1 });
+    expect(facts.fileType).toMatch(/^(ALL_)?F32$/);
+    expect(facts.parameters).toBeGreaterThan(200_000);
+    expect(facts.memory.totalRam).toBeGreaterThan(facts.memory.modelRam);
+  });
+});
