@@ -1,0 +1,172 @@
+/**
+ * `npm run bench [-- MODEL.gguf ...]`: decode speed through the engine against a minimal direct
+ * node-llama-cpp script, the runtime's own thread choice against the best measured, model loads across
+ * runs of a three-stage pipeline, and node-llama-cpp's memory estimate against the worker's measured
+ * growth. Models come from the arguments, else every .gguf in PROJECT_LLM_MODELS_DIR (or
+ * PROJECT_LLM_TEST_MODELS, or ./models). Prints a Markdown report and writes it as JSON to
+ * bench-results/latest.json. Not a test: figures go in BENCHMARKS.md.
+ */
+import { execFile } from "node:child_process";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type { Pipeline } from "../config/index.js";
+import { runPipeline, type RunEvent } from "../engine/index.js";
+import { createRuntime, type Runtime } from "../runtime/index.js";
+
+const run = promisify(execFile);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const prompt = "Once upon a time, there was a little girl named Lily. She loved to play outside";
+const repeats = Number(process.env.BENCH_REPEATS ?? 3);
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+async function direct(modelPath: string, threads: number, maxTokens: number): Promise<number> {
+  const { stdout } = await run(process.execPath, [path.join(here, "direct-decode.js"), JSON.stringify({ modelPath, threads, prompt, maxTokens })], {
+    env: { ...process.env, NODE_OPTIONS: "" },
+    maxBuffer: 1 << 20,
+  });
+  const line = stdout.trim().split("\n").pop()!;
+  return (JSON.parse(line) as { decodeTokensPerSecond: number }).decodeTokensPerSecond;
+}
+
+async function throughEngine(runtime: Runtime, modelPath: string, threads: "auto" | number, maxTokens: number): Promise<{ tokensPerSecond: number; threads: number }> {
+  const pipeline: Pipeline = { stages: [{ id: "decode", type: "single", model: "m", params: {}, output_mode: "answer_only" }] };
+  let end: Extract<RunEvent, { type: "stage-end" }> | undefined;
+  const result = await runPipeline({
+    runId: "bench",
+    pipeline,
+    pipelineName: "bench",
+    input: prompt,
+    port: runtime,
+    resolveModel: (name) => ({ name, path: modelPath, load: { context_size: 2048, gpu_layers: 0, threads } }),
+    resolveParams: () => ({ temperature: 0, max_tokens: maxTokens }),
+    onEvent: (event) => {
+      if (event.type === "stage-end") end = event;
+    },
+  });
+  if (result.status !== "completed" || !end) throw new Error(`bench run ${result.status}: ${result.error?.message}`);
+  return { tokensPerSecond: end.models[0]!.metrics.tokensPerSecond, threads: end.models[0]!.load!.threads };
+}
+
+async function rssBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+async function benchModel(modelPath: string) {
+  const size = (await stat(modelPath)).size;
+  // Enough tokens for a steady rate, few enough to finish in seconds on a large model.
+  const maxTokens = size > 64 * 1024 * 1024 ? 96 : 400;
+  const cores = os.availableParallelism();
+  const sweep: Record<number, number> = {};
+  for (let threads = 1; threads <= cores; threads++) {
+    const rates: number[] = [];
+    for (let index = 0; index < repeats; index++) rates.push(await direct(modelPath, threads, maxTokens));
+    sweep[threads] = median(rates);
+  }
+  const [bestThreads, bestRate] = Object.entries(sweep).reduce((best, entry) => (entry[1] > best[1] ? entry : best));
+
+  const fixed = createRuntime({ workerPath: path.join(here, "..", "runtime", "worker.js"), gpu: false, idleUnloadSeconds: 0 });
+  await throughEngine(fixed, modelPath, Number(bestThreads), 8);
+  const engineRates: number[] = [];
+  for (let index = 0; index < repeats; index++) engineRates.push((await throughEngine(fixed, modelPath, Number(bestThreads), maxTokens)).tokensPerSecond);
+  await fixed.dispose();
+
+  const auto = createRuntime({ workerPath: path.join(here, "..", "runtime", "worker.js"), gpu: false, idleUnloadSeconds: 0 });
+  const status = await auto.status();
+  const pid = auto.stats().workerPid!;
+  const rssBefore = await rssBytes(pid);
+  const facts = await auto.inspect(modelPath, { contextSize: 2048, gpuLayers: 0, threads: "auto" });
+  const warm = await throughEngine(auto, modelPath, "auto", 8);
+  const rssAfter = await rssBytes(pid);
+  const autoRates: number[] = [];
+  for (let index = 0; index < repeats; index++) autoRates.push((await throughEngine(auto, modelPath, "auto", maxTokens)).tokensPerSecond);
+  await auto.dispose();
+  void status;
+
+  const engineRate = median(engineRates);
+  const autoRate = median(autoRates);
+  return {
+    model: path.basename(modelPath),
+    sizeBytes: size,
+    maxTokens,
+    directByThreads: sweep,
+    bestThreads: Number(bestThreads),
+    bestDirect: bestRate,
+    engine: engineRate,
+    engineRatio: engineRate / bestRate,
+    autoThreads: warm.threads,
+    auto: autoRate,
+    autoRatio: autoRate / bestRate,
+    memoryEstimate: facts.memory.totalRam,
+    memoryMeasured: rssAfter - rssBefore,
+  };
+}
+
+async function loadsAcrossRuns(modelPath: string) {
+  const runtime = createRuntime({ workerPath: path.join(here, "..", "runtime", "worker.js"), gpu: false });
+  const pipeline: Pipeline = {
+    stages: [
+      { id: "a", type: "single", model: "m", params: {}, output_mode: "answer_only" },
+      { id: "b", type: "single", model: "m", input_from: "a", params: {}, output_mode: "answer_only" },
+      { id: "c", type: "single", model: "m", input_from: "b", params: {}, output_mode: "answer_only" },
+    ],
+  };
+  const loads: number[] = [];
+  for (let index = 0; index < 2; index++) {
+    const before = runtime.stats().modelLoads;
+    await runPipeline({
+      runId: `loads-${index}`,
+      pipeline,
+      pipelineName: "bench",
+      input: prompt,
+      port: runtime,
+      resolveModel: (name) => ({ name, path: modelPath, load: { context_size: 2048, gpu_layers: 0, threads: "auto" } }),
+      resolveParams: () => ({ temperature: 0, max_tokens: 16 }),
+      onEvent: () => undefined,
+    });
+    loads.push(runtime.stats().modelLoads - before);
+  }
+  await runtime.dispose();
+  return { firstRun: loads[0]!, secondRun: loads[1]! };
+}
+
+async function modelFiles(args: string[]): Promise<string[]> {
+  if (args.length > 0) return args.map((file) => path.resolve(file));
+  const dir = path.resolve(process.env.PROJECT_LLM_MODELS_DIR ?? process.env.PROJECT_LLM_TEST_MODELS ?? "models");
+  return (await readdir(dir)).filter((name) => name.endsWith(".gguf")).map((name) => path.join(dir, name));
+}
+
+const files = await modelFiles(process.argv.slice(2));
+if (files.length === 0) {
+  console.error("bench: no .gguf files: give them as arguments or set PROJECT_LLM_MODELS_DIR");
+  process.exit(2);
+}
+const results = [];
+for (const file of files) {
+  console.error(`bench: ${path.basename(file)} …`);
+  results.push(await benchModel(file));
+}
+const loads = await loadsAcrossRuns(files[0]!);
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const lines = [
+  `Machine: ${os.cpus()[0]?.model ?? "cpu"}, ${os.availableParallelism()} cores, ${mib(os.totalmem())} RAM, Node ${process.version}; median of ${repeats}.`,
+  "",
+  "| model | size | tokens | direct tok/s by threads | best | engine (best threads) | engine / direct | auto threads | auto tok/s | auto / best | memory estimate | worker growth |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  ...results.map(
+    (result) =>
+      `| ${result.model} | ${mib(result.sizeBytes)} | ${result.maxTokens} | ${Object.entries(result.directByThreads)
+        .map(([threads, rate]) => `${threads}: ${rate.toFixed(1)}`)
+        .join(", ")} | ${result.bestThreads} | ${result.engine.toFixed(1)} | ${result.engineRatio.toFixed(3)} | ${result.autoThreads} | ${result.auto.toFixed(1)} | ${result.autoRatio.toFixed(3)} | ${mib(result.memoryEstimate)} | ${mib(result.memoryMeasured)} |`,
+  ),
+  "",
+  `Three-stage pipeline on one model (${path.basename(files[0]!)}): model loads on the first run ${loads.firstRun}, on the second ${loads.secondRun}.`,
+];
+console.log(lines.join("\n"));
+await mkdir("bench-results", { recursive: true });
+await writeFile(path.join("bench-results", "latest.json"), JSON.stringify({ at: new Date().toISOString(), results, loads }, null, 2));
