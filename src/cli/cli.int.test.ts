@@ -59,8 +59,16 @@ describe("project-llm", () => {
     expect(branch.stages.draft!.reused).toBe(true);
     expect(branch.stages.ending!.reused).toBe(false);
 
+    const tuned = await run(["sessions", "rerun", session.id, "--from", "ending", "--param", "ending.temperature=0", "--param", "ending.max_tokens=5", "--json"]);
+    const tunedSession = JSON.parse(tuned.stdout) as { stages: Record<string, { models: Array<{ params: Record<string, unknown> }>; reused: boolean }> };
+    expect(tunedSession.stages.ending!.models[0]!.params).toMatchObject({ temperature: 0, max_tokens: 5 });
+    expect(tunedSession.stages.voices!.reused).toBe(true);
+    const badParam = await run(["sessions", "rerun", session.id, "--from", "ending", "--param", "ending.temprature=0"]);
+    expect(badParam.code).toBe(2);
+    expect(badParam.stderr).toContain("temprature");
+
     const tree = await run(["sessions", "tree", branch.id]);
-    expect(tree.stdout).toMatch(new RegExp(`^${session.id}.*\\n└─ ${branch.id}.*rerun from ending`, "m"));
+    expect(tree.stdout).toMatch(new RegExp(`^${session.id}.*\\n├─ ${branch.id}.*rerun from ending`, "m"));
   });
 
   it("lists the models with their facts", async () => {

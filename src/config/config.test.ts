@@ -213,3 +213,16 @@ describe("loading and parameters", () => {
     expect((await validateSetup({ models, pipeline, isBase: true })).errors).toEqual([]);
   });
 });
+
+describe("declared quantization", () => {
+  it("warns, without failing, when the file's own type differs", async () => {
+    const result = await validate(
+      "base_pipeline:\n  stages:\n    - id: a\n      type: multi\n      models: [m1, m2]\n      aggregation: { method: concat }\n",
+      `  m1:\n    file: ${storiesFile}\n    quantization: Q4_K_M\n  m2:\n    file: ${storiesFile}\n    quantization: f32\n`,
+    );
+    expect(result.errors).toEqual([]);
+    expect(result.warnings).toHaveLength(1);
+    expect(result.warnings[0]).toMatchObject({ path: "models.m1.quantization", line: 5, column: 19 });
+    expect(result.warnings[0]!.message).toMatch(/declared Q4_K_M, but stories260K\.gguf is (ALL_)?F32/);
+  });
+});

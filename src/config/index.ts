@@ -8,6 +8,7 @@ export {
   type LoadedModelsConfig,
   type LoadedPipeline,
 } from "./load.js";
+export { fileQuantization, quantizationMatches } from "./quantization.js";
 export { resolvePaths, type Environment, type ProjectPaths } from "./paths.js";
 export * from "./schema.js";
 export {

@@ -9,6 +9,7 @@ import { findCycle, inputIds } from "../engine/graph.js";
 import type { ResolvedGenerationParams, ResolvedModel } from "../engine/ports.js";
 import { templatePlaceholders } from "../engine/templates.js";
 import { closest, ConfigError, formatPath, type ConfigIssue } from "./issues.js";
+import { fileQuantization, quantizationMatches } from "./quantization.js";
 import type { LoadedModelsConfig, LoadedPipeline } from "./load.js";
 import type { GenerationParams, ModelParams } from "./schema.js";
 
@@ -187,7 +188,22 @@ export async function validateSetup(options: { models: LoadedModelsConfig; pipel
       continue;
     }
     const problem = await checkGgufHeader(file);
-    if (problem) errors.push(modelIssue(name, `${file} ${problem}`));
+    if (problem) {
+      errors.push(modelIssue(name, `${file} ${problem}`));
+      continue;
+    }
+    if (entry.quantization) {
+      const actual = await fileQuantization(file).catch(() => undefined);
+      if (actual && !quantizationMatches(entry.quantization, actual)) {
+        const keyPath = ["models", name, "quantization"];
+        warnings.push({
+          file: models.file,
+          ...(models.yaml?.locate(keyPath) ?? { line: 0, column: 0 }),
+          path: formatPath(keyPath),
+          message: `declared ${entry.quantization}, but ${entry.file} is ${actual}`,
+        });
+      }
+    }
   }
   if (options.isBase) {
     const required = missing.filter((name) => models.config.models[name]!.required_for_base);

@@ -24,6 +24,7 @@ import {
 import { downstreamOf, inputIds, runPipeline, stageModels, type RunEvent, type StageRecord } from "../engine/index.js";
 import { createRuntime, inspectModels, type Runtime } from "../runtime/index.js";
 import { FileSessionStore, modelIdentity, newRunId, type SessionRecord, type SessionStore } from "../store/index.js";
+import os from "node:os";
 import path from "node:path";
 
 export interface StudioOptions {
@@ -82,13 +83,15 @@ export class Studio {
   /** The inference runtime, created on first use with the `runtime` settings of models.yaml. */
   async runtime(): Promise<Runtime> {
     if (!this.#runtime) {
-      const settings = (await this.loadModels()).config.runtime;
+      const config = (await this.loadModels()).config;
+      const settings = config.runtime;
       this.#runtime ??= createRuntime({
         workerPath: path.join(this.#packageRoot, "dist", "runtime", "worker.js"),
         gpu: settings.gpu,
         maxLoadedModels: settings.max_loaded_models,
         idleUnloadSeconds: settings.idle_unload_seconds,
         parallel: settings.parallel,
+        memoryBudgetBytes: os.totalmem() * config.memory_safety.ram,
       });
     }
     return this.#runtime;

@@ -2,6 +2,7 @@
  * Aggregations of a multi stage's answers that need no model: concat, vote, template.
  * (Synthesis calls a model, so the scheduler runs it.)
  */
+import { ProjectLlmError } from "../common/index.js";
 import type { Aggregation } from "../config/schema.js";
 import type { AggregationResult } from "./events.js";
 import { answerValues, labelledAnswers, renderTemplate } from "./templates.js";
@@ -11,32 +12,49 @@ export interface Answer {
   answer: string;
 }
 
-/** `concat`: the answers in model order, each under `[model: NAME]` unless `labels` is false. */
+/**
+ * `concat`: the answers in model order joined by `separator`, each under a `[model: NAME]` line unless
+ * `labels` is false.
+ */
 export function concatAnswers(answers: readonly Answer[], options: { separator: string; labels: boolean }): string {
   if (options.labels) return labelledAnswers(answers, options.separator);
   return answers.map(({ answer }) => answer).join(options.separator);
 }
 
 /**
- * How answers are compared in a vote: trimmed, lower case, runs of white space made one space, surrounding
- * quotes and trailing punctuation removed. "Yes." and " yes" are the same vote.
+ * How answers are compared in a vote: trimmed, lower case, runs of white space made one space, then
+ * surrounding quotes and trailing punctuation (`. ! ? , ; : …`) removed until none is left.
+ * "Yes.", " yes", `"Yes".` and "YES!" are the same vote.
  */
 export function normaliseAnswer(answer: string): string {
-  return answer
-    .trim()
-    .toLowerCase()
-    .replace(/\s+/g, " ")
-    .replace(/^["'`“”‘’]+|["'`“”‘’]+$/g, "")
-    .replace(/[\s.!?,;:…]+$/u, "")
-    .trim();
+  let text = answer.trim().toLowerCase().replace(/\s+/g, " ");
+  for (;;) {
+    const next = text
+      .replace(/^["'`“”‘’«»]+|["'`“”‘’«»]+$/gu, "")
+      .replace(/[.!?,;:…]+$/u, "")
+      .trim();
+    if (next === text) return text;
+    text = next;
+  }
+}
+
+/** The result of a vote: the winning answer's text and the tallies. */
+export interface VoteOutcome {
+  /** The original (not normalised) answer of the first model, in the stage's order, that gave the winner. */
+  winner: string;
+  result: Extract<AggregationResult, { method: "vote" }>;
 }
 
 /**
- * `vote`: the answer most models gave (after `normaliseAnswer`). Tie-break: among answers with the top
- * count, the one given first in the stage's model order wins. The winner is the original text of the
- * first model that gave it. Tallies are listed in first-seen order.
+ * `vote`: the answer most models gave, compared after `normaliseAnswer`.
+ * - Tallies are listed in first-seen order (the order of `answers`, which is the stage's `models` order),
+ *   each with its normalised answer, its count and the models that gave it.
+ * - Tie-break: among the answers sharing the top count, the one given first in that order wins, and
+ *   `tie` is true.
+ * - The winner's text is the original answer, as written, of the first model that gave it.
  */
-export function voteAnswers(answers: readonly Answer[]): { winner: string; result: Extract<AggregationResult, { method: "vote" }> } {
+export function voteAnswers(answers: readonly Answer[]): VoteOutcome {
+  if (answers.length === 0) throw new ProjectLlmError("aggregation-failed", "a vote needs at least one answer");
   const tallies = new Map<string, { answer: string; votes: number; models: string[]; original: string }>();
   for (const { model, answer } of answers) {
     const key = normaliseAnswer(answer);
@@ -53,7 +71,7 @@ export function voteAnswers(answers: readonly Answer[]): { winner: string; resul
   // Map keeps insertion order, so the first with the top count is the first given in model order.
   const winner = ordered.find((tally) => tally.votes === top)!;
   return {
-    winner: winner.original.trim(),
+    winner: winner.original,
     result: {
       method: "vote",
       tallies: ordered.map(({ answer, votes, models }) => ({ answer, votes, models })),
@@ -63,7 +81,10 @@ export function voteAnswers(answers: readonly Answer[]): { winner: string; resul
   };
 }
 
-/** Runs an aggregation that needs no model. */
+/**
+ * Runs an aggregation that needs no model: concat, vote or template. `where` names the stage in errors
+ * (an unknown placeholder in the template is a `config-invalid` error).
+ */
 export function aggregateWithoutModel(
   aggregation: Exclude<Aggregation, { method: "synthesis" }>,
   input: string,

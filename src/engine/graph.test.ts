@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { downstreamOf, findCycle, inputIds, sinkIds, topologicalOrder } from "./graph.js";
+import { downstreamOf, findCycle, inputIds, sinkIds, stageModels, topologicalOrder } from "./graph.js";
 
 const stages = [
   { id: "a" },
@@ -29,5 +29,23 @@ describe("graph", () => {
     expect([...downstreamOf({ stages } as never, "b")].sort()).toEqual(["b", "c"]);
     expect([...downstreamOf({ stages } as never, "a")].sort()).toEqual(["a", "b", "c"]);
     expect(sinkIds({ stages } as never)).toEqual(["c", "d"]);
+  });
+});
+
+describe("graph errors and models", () => {
+  it("names the cycle or the unknown stage when it cannot order the stages, with config-invalid", () => {
+    expect(() => topologicalOrder({ stages: [{ id: "p", input_from: "q" }, { id: "q", input_from: "p" }] as never })).toThrow(
+      expect.objectContaining({ code: "config-invalid", message: expect.stringMatching(/cycle: (p → q → p|q → p → q)/) }),
+    );
+    expect(() => topologicalOrder({ stages: [{ id: "p", input_from: "ghost" }] as never })).toThrow(/p reads unknown stage "ghost"/);
+  });
+
+  it("lists a stage's models once each, the synthesis model last", () => {
+    expect(stageModels({ id: "s", type: "multi", models: ["m1", "m2", "m1"], aggregation: { method: "synthesis", model: "judge", params: {} } } as never)).toEqual([
+      "m1",
+      "m2",
+      "judge",
+    ]);
+    expect(stageModels({ id: "s", type: "single", model: "m1" } as never)).toEqual(["m1"]);
   });
 });

@@ -2,6 +2,7 @@
  * Graph maths over a pipeline's stages: plain functions, no I/O. An edge runs from each stage named in
  * `input_from` to the stage that names it.
  */
+import { ProjectLlmError } from "../common/index.js";
 import type { Pipeline, Stage } from "../config/schema.js";
 
 /** The ids a stage reads from; empty means the user's input. */
@@ -48,14 +49,26 @@ export function findCycle(stages: ReadonlyArray<Pick<Stage, "id" | "input_from">
   return undefined;
 }
 
-/** Stage ids in an order where every stage comes after its inputs (file order among independent ones). */
+/**
+ * Stage ids in an order where every stage comes after its inputs (file order among independent ones).
+ * A cycle or an `input_from` naming no stage is a `config-invalid` error that names the stages.
+ */
 export function topologicalOrder(pipeline: Pick<Pipeline, "stages">): string[] {
   const order: string[] = [];
   const placed = new Set<string>();
   const remaining = [...pipeline.stages];
   while (remaining.length > 0) {
     const index = remaining.findIndex((stage) => inputIds(stage).every((id) => placed.has(id)));
-    if (index === -1) throw new Error(`stages ${remaining.map((stage) => stage.id).join(", ")} form a cycle or read an unknown stage`);
+    if (index === -1) {
+      const cycle = findCycle(remaining);
+      const known = new Set(pipeline.stages.map((stage) => stage.id));
+      const unknown = remaining.flatMap((stage) => inputIds(stage).filter((id) => !known.has(id)).map((id) => `${stage.id} reads unknown stage "${id}"`));
+      throw new ProjectLlmError(
+        "config-invalid",
+        cycle ? `the stages form a cycle: ${cycle.join(" → ")}` : unknown.length > 0 ? unknown.join("; ") : `stages ${remaining.map((stage) => stage.id).join(", ")} cannot be ordered`,
+        { details: { cycle, stageIds: remaining.map((stage) => stage.id) } },
+      );
+    }
     const [stage] = remaining.splice(index, 1);
     order.push(stage!.id);
     placed.add(stage!.id);

@@ -1,5 +1,24 @@
-export { aggregateWithoutModel, concatAnswers, normaliseAnswer, voteAnswers, type Answer } from "./aggregate.js";
-export * from "./events.js";
+/**
+ * The engine: graph maths, templates, aggregations and the scheduler that runs a pipeline through an
+ * InferencePort. Pure TypeScript; nothing outside imports past this file.
+ */
+export { aggregateWithoutModel, concatAnswers, normaliseAnswer, voteAnswers, type Answer, type VoteOutcome } from "./aggregate.js";
+export {
+  aggregationResultSchema,
+  loadReportSchema,
+  metricsSchema,
+  modelOutputSchema,
+  runEventSchema,
+  stageRecordSchema,
+  stageSummarySchema,
+  type AggregationResult,
+  type ModelOutput,
+  type RunEvent,
+  type RunEventBody,
+  type RunEventType,
+  type StageMetrics,
+  type StageRecord,
+} from "./events.js";
 export { downstreamOf, findCycle, inputIds, sinkIds, stageModels, topologicalOrder } from "./graph.js";
 export type {
   GenerateMetrics,
@@ -11,13 +30,17 @@ export type {
   ResolvedGenerationParams,
   ResolvedModel,
 } from "./ports.js";
-export { runPipeline, stageOutput, type RunPipelineOptions, type RunResult, type RunStatus } from "./run-pipeline.js";
+export { pipelineProblems, runPipeline, stageOutput, type RunPipelineOptions, type RunResult, type RunStatus } from "./run-pipeline.js";
 export {
+  aggregationTemplateNames,
   answerValues,
+  checkStageTemplates,
   defaultSynthesisPrompt,
   labelledAnswers,
   mergeInputs,
   renderTemplate,
   stagePromptNames,
   templatePlaceholders,
+  unknownPlaceholders,
+  type TemplateIssue,
 } from "./templates.js";

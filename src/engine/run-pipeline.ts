@@ -1,29 +1,39 @@
 /**
  * The scheduler: runs a pipeline's stages as a DAG. Each stage starts as soon as all of its inputs are
- * done, so independent stages run at once (the runtime queues what it cannot run in parallel).
+ * done, so independent stages run at once (the runtime queues what it cannot run in parallel); a multi
+ * stage calls every one of its models at once, then aggregates their answers.
  */
 import { ProjectLlmError, errorMessage, isAbortError, mergeSignals } from "../common/index.js";
 import type { GenerationParams, Pipeline, Stage } from "../config/schema.js";
 import { aggregateWithoutModel } from "./aggregate.js";
 import type { AggregationResult, ModelOutput, RunEvent, RunEventBody, StageMetrics, StageRecord } from "./events.js";
-import { inputIds, sinkIds, stageModels, topologicalOrder } from "./graph.js";
+import { findCycle, inputIds, sinkIds, stageModels, topologicalOrder } from "./graph.js";
 import type { InferencePort, ResolvedGenerationParams, ResolvedModel } from "./ports.js";
-import { answerValues, defaultSynthesisPrompt, mergeInputs, renderTemplate } from "./templates.js";
+import { answerValues, checkStageTemplates, defaultSynthesisPrompt, mergeInputs, renderTemplate } from "./templates.js";
 
 export interface RunPipelineOptions {
   runId: string;
   pipeline: Pipeline;
+  /** The name shown for the pipeline in `run-start`. */
   pipelineName: string;
+  /** The user's input: the input of every stage without `input_from`. */
   input: string;
   port: InferencePort;
+  /** The model entry of `name`; may throw a ProjectLlmError (`model-missing`), which fails the stage. */
   resolveModel: (name: string) => ResolvedModel;
   /** Generation parameters of `modelName` with the stage's own on top. */
   resolveParams: (modelName: string, stageParams: GenerationParams) => ResolvedGenerationParams;
+  /** Called synchronously with every event, in `seq` order. It must not throw. */
   onEvent: (event: RunEvent) => void;
+  /** Aborting it cancels the run: calls in flight get the abort and unfinished stages end `cancelled`. */
   signal?: AbortSignal;
-  /** Stored records of stages not to recompute (a rerun from a later stage). */
+  /**
+   * Stored records of stages not to recompute (a rerun from a later stage), by stage id. Only completed
+   * records are reused; their stored output feeds the stages downstream and the port is never called.
+   */
   reuse?: Record<string, StageRecord>;
   parentRunId?: string;
+  /** Clock in ms (default `Date.now`); stamps `at` on events and the times in records. */
   now?: () => number;
 }
 
@@ -32,26 +42,68 @@ export type RunStatus = "completed" | "failed" | "cancelled";
 export interface RunResult {
   runId: string;
   status: RunStatus;
+  /** The sink stage's output; with several sinks, their outputs merged as by `mergeInputs`. Set only when completed. */
   finalAnswer?: string;
   stages: Record<string, StageRecord>;
   startedAt: number;
   endedAt: number;
+  /** How many events were emitted (the last one, `run-end`, has seq `eventCount - 1`). */
+  eventCount: number;
+  /** Set when failed (naming the first failed stage) or cancelled. */
   error?: { code: string; message: string; stageId?: string };
 }
 
 /**
- * What a stage passes on. `answer_only`: its answer. `input_plus_answer`: its input, a blank line, then
- * its answer.
+ * What a stage passes on, by its `output_mode`. `answer_only`: its answer. `input_plus_answer`: its input,
+ * a blank line, then its answer (`${input}\n\n${answer}`).
  */
 export function stageOutput(stage: Pick<Stage, "output_mode">, input: string, answer: string): string {
   return stage.output_mode === "input_plus_answer" ? `${input}\n\n${answer}` : answer;
 }
 
-/** Runs a pipeline to its end. It resolves, never rejects, on failure or cancellation. */
+/**
+ * Why a pipeline cannot run at all, one line per problem: a duplicate stage id, an `input_from` naming
+ * itself or no stage, a cycle, an unknown placeholder in a template. Empty when it can run.
+ */
+export function pipelineProblems(pipeline: Pick<Pipeline, "stages">): string[] {
+  const problems: string[] = [];
+  const ids = new Set<string>();
+  for (const stage of pipeline.stages) {
+    if (ids.has(stage.id)) problems.push(`stage id "${stage.id}" is used twice`);
+    ids.add(stage.id);
+  }
+  for (const stage of pipeline.stages) {
+    for (const id of inputIds(stage)) {
+      if (id === stage.id) problems.push(`stage ${stage.id} takes its input from itself`);
+      else if (!ids.has(id)) problems.push(`stage ${stage.id} reads unknown stage "${id}"`);
+    }
+    problems.push(...checkStageTemplates(stage).map((issue) => issue.message));
+  }
+  const cycle = findCycle(pipeline.stages);
+  if (cycle && cycle.length > 2) problems.push(`the stages form a cycle: ${cycle.join(" → ")}`);
+  return problems;
+}
+
+const zeroMetrics: StageMetrics = { tokensIn: 0, tokensOut: 0, timeToFirstTokenMs: 0, tokensPerSecond: 0, durationMs: 0 };
+
+/**
+ * Runs a pipeline to its end and resolves with the result; it resolves, never rejects, when a stage
+ * fails or the run is cancelled. It rejects (with `config-invalid`, before any event) only when the
+ * pipeline cannot run at all (see `pipelineProblems`).
+ *
+ * Events: `run-start`; per stage `stage-start`, `stage-load` (while a call loads its model, then
+ * `done: true`), `stage-delta` (part `model` per model, part `aggregation` for a synthesis) and
+ * `stage-end`, or `stage-error`; then `run-end`. A failed stage's dependents end with `upstream-failed`
+ * naming it (`causeStageId`); independent branches keep running.
+ */
 export async function runPipeline(options: RunPipelineOptions): Promise<RunResult> {
   const { pipeline, runId, port } = options;
+  const problems = pipelineProblems(pipeline);
+  if (problems.length > 0) {
+    throw new ProjectLlmError("config-invalid", `pipeline ${options.pipelineName} cannot run: ${problems.join("; ")}`, { details: { problems } });
+  }
   const now = options.now ?? Date.now;
-  const reuse = options.reuse ?? {};
+  const reuse = Object.fromEntries(Object.entries(options.reuse ?? {}).filter(([, record]) => record.status === "completed"));
   let seq = 0;
   const emit = (body: RunEventBody) => options.onEvent({ ...body, runId, seq: seq++, at: now() } as RunEvent);
   const run = mergeSignals(options.signal);
@@ -82,14 +134,15 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     return record;
   };
 
-  const fail = (stageId: string, error: unknown, startedAtStage: number, input?: string, models: ModelOutput[] = []): StageRecord => {
-    const cancelled = run.signal.aborted || isAbortError(error);
-    const code = cancelled ? "cancelled" : ProjectLlmError.isInstance(error) ? error.code : "generation-failed";
-    const message = cancelled ? "cancelled" : errorMessage(error);
+  const fail = (stageId: string, error: unknown, stageStart: number, input?: string, models: ModelOutput[] = []): StageRecord => {
+    // Only the run's own signal makes a stage "cancelled"; an abort nobody asked for is a failure.
+    const cancelled = run.signal.aborted;
+    const code = cancelled ? "cancelled" : ProjectLlmError.isInstance(error) && error.code !== "cancelled" ? error.code : "generation-failed";
+    const message = cancelled ? `stage ${stageId} was cancelled before it finished` : isAbortError(error) ? `aborted unexpectedly: ${errorMessage(error)}` : errorMessage(error);
     const model = ProjectLlmError.isInstance(error) && typeof error.details?.model === "string" ? error.details.model : undefined;
     emit({ type: "stage-error", stageId, code, message, model });
     if (!cancelled) firstFailure ??= { code, message: `stage ${stageId} failed: ${message}`, stageId };
-    return finish({ stageId, status: cancelled ? "cancelled" : "failed", reused: false, input, models, error: { code, message }, startedAt: startedAtStage, endedAt: now() });
+    return finish({ stageId, status: cancelled ? "cancelled" : "failed", reused: false, input, models, error: { code, message }, startedAt: stageStart, endedAt: now() });
   };
 
   const callModel = async (
@@ -100,18 +153,33 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     part: "model" | "aggregation",
     signal: AbortSignal,
   ): Promise<ModelOutput> => {
-    const model = options.resolveModel(modelName);
-    const params = options.resolveParams(modelName, stageParams);
     try {
+      const model = options.resolveModel(modelName);
+      const params = options.resolveParams(modelName, stageParams);
+      let loading = false;
+      let loaded = false;
+      const markLoaded = () => {
+        if (loaded) return;
+        loaded = true;
+        emit({ type: "stage-load", stageId: stage.id, model: modelName, progress: 1, done: true });
+      };
       const result = await port.generate(
         { model, prompt, system: stage.system, params },
         {
           signal,
-          onText: (text) => emit({ type: "stage-delta", stageId: stage.id, model: modelName, part, text }),
-          onLoadProgress: (progress) => emit({ type: "stage-load", stageId: stage.id, model: modelName, progress, done: false }),
+          onText: (text) => {
+            // The first text after load progress means the model is in memory: say so before the text.
+            if (loading) markLoaded();
+            emit({ type: "stage-delta", stageId: stage.id, model: modelName, part, text });
+          },
+          onLoadProgress: (progress) => {
+            if (loaded) return;
+            loading = true;
+            emit({ type: "stage-load", stageId: stage.id, model: modelName, progress, done: false });
+          },
         },
       );
-      if (result.load.loaded) emit({ type: "stage-load", stageId: stage.id, model: modelName, progress: 1, done: true });
+      if (result.load.loaded || loading) markLoaded();
       return {
         model: modelName,
         prompt,
@@ -132,23 +200,42 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
       if (ProjectLlmError.isInstance(error) && error.details?.model === undefined) {
         throw new ProjectLlmError(error.code, `${modelName}: ${error.message}`, { cause: error, details: { ...error.details, model: modelName } });
       }
+      if (!ProjectLlmError.isInstance(error) && !isAbortError(error)) {
+        throw new ProjectLlmError("generation-failed", `${modelName}: ${errorMessage(error)}`, { cause: error, details: { model: modelName } });
+      }
       throw error;
+    }
+  };
+
+  /** Calls every model of a multi stage at once; the first failure aborts the others and is the one reported. */
+  const callModels = async (stage: Stage & { type: "multi" }, prompt: string, signal: AbortSignal): Promise<ModelOutput[]> => {
+    const stageAbort = new AbortController();
+    const siblings = mergeSignals(signal, stageAbort.signal);
+    let firstError: { error: unknown } | undefined;
+    try {
+      const settled = await Promise.allSettled(
+        stage.models.map((modelName) =>
+          callModel(stage, modelName, prompt, stage.params, "model", siblings.signal).catch((error: unknown) => {
+            if (firstError === undefined) {
+              firstError = { error };
+              stageAbort.abort(error);
+            }
+            throw error;
+          }),
+        ),
+      );
+      if (firstError !== undefined) throw firstError.error;
+      return settled.map((result) => (result as PromiseFulfilledResult<ModelOutput>).value);
+    } finally {
+      siblings.dispose();
     }
   };
 
   const runStage = async (stage: Stage, upstream: Array<Promise<StageRecord>>): Promise<StageRecord> => {
     const inputs = await Promise.all(upstream);
     const stageStart = now();
-    const broken = inputs.find((record) => record.status !== "completed");
-    if (broken || run.signal.aborted) {
-      if (run.signal.aborted || broken?.status === "cancelled") return fail(stage.id, new ProjectLlmError("cancelled", "cancelled"), stageStart);
-      const cause = broken!.error?.code === "upstream-failed" && broken!.error.causeStageId ? broken!.error.causeStageId : broken!.stageId;
-      const message = `not run: stage ${broken!.stageId} failed${cause !== broken!.stageId ? ` (because ${cause} failed)` : ""}`;
-      emit({ type: "stage-error", stageId: stage.id, code: "upstream-failed", message, causeStageId: cause });
-      return finish({ stageId: stage.id, status: "skipped", reused: false, models: [], error: { code: "upstream-failed", message, causeStageId: cause } });
-    }
-
     const input = inputs.length === 0 ? options.input : mergeInputs(inputs.map((record) => ({ stageId: record.stageId, output: record.output ?? "" })));
+
     const stored = reuse[stage.id];
     if (stored) {
       emit({ type: "stage-start", stageId: stage.id, input: stored.input ?? input, reused: true });
@@ -159,49 +246,45 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
         reused: true,
         output: record.output ?? "",
         answer: record.answer ?? record.output ?? "",
-        metrics: record.metrics ?? { tokensIn: 0, tokensOut: 0, timeToFirstTokenMs: 0, tokensPerSecond: 0, durationMs: 0 },
+        metrics: record.metrics ?? zeroMetrics,
         models: record.models,
         aggregation: record.aggregation,
       });
       return finish(record);
     }
 
+    const broken = inputs.find((record) => record.status !== "completed");
+    if (run.signal.aborted || broken?.status === "cancelled") {
+      const message = `stage ${stage.id} was cancelled before it started`;
+      emit({ type: "stage-error", stageId: stage.id, code: "cancelled", message });
+      return finish({ stageId: stage.id, status: "cancelled", reused: false, models: [], error: { code: "cancelled", message } });
+    }
+    if (broken) {
+      const cause = broken.error?.causeStageId ?? broken.stageId;
+      const message = `stage ${stage.id} did not run: stage ${cause} failed${cause !== broken.stageId ? ` (so its input ${broken.stageId} did not run)` : ""}`;
+      emit({ type: "stage-error", stageId: stage.id, code: "upstream-failed", message, causeStageId: cause });
+      return finish({ stageId: stage.id, status: "skipped", reused: false, models: [], error: { code: "upstream-failed", message, causeStageId: cause } });
+    }
+
     emit({ type: "stage-start", stageId: stage.id, input, reused: false });
     const values: Record<string, string> = { input };
     for (const record of inputs) values[`stage.${record.stageId}`] = record.output ?? "";
-    const models: ModelOutput[] = [];
-    const stageSignal = mergeSignals(run.signal);
+    let models: ModelOutput[] = [];
     try {
       const prompt = stage.prompt === undefined ? input : renderTemplate(stage.prompt, values, `stage ${stage.id} prompt`);
       let answer: string;
       let aggregation: AggregationResult | undefined;
       if (stage.type === "single") {
-        models.push(await callModel(stage, stage.model, prompt, stage.params, "model", stageSignal.signal));
+        models = [await callModel(stage, stage.model, prompt, stage.params, "model", run.signal)];
         answer = models[0]!.answer;
       } else {
-        // The first failing model aborts its siblings; their aborts are not reported as failures.
-        const stageAbort = new AbortController();
-        const siblings = mergeSignals(stageSignal.signal, stageAbort.signal);
-        let firstError: unknown;
-        const settled = await Promise.allSettled(
-          stage.models.map((modelName) =>
-            callModel(stage, modelName, prompt, stage.params, "model", siblings.signal).catch((error: unknown) => {
-              if (firstError === undefined) {
-                firstError = error;
-                stageAbort.abort(error);
-              }
-              throw error;
-            }),
-          ),
-        );
-        siblings.dispose();
-        for (const result of settled) if (result.status === "fulfilled") models.push(result.value);
-        if (firstError !== undefined) throw firstError;
-        const answers = models.map(({ model, answer: text }) => ({ model, answer: text }));
+        models = await callModels(stage, prompt, run.signal);
+        const answers = models.map((output) => ({ model: output.model, answer: output.answer }));
         if (stage.aggregation.method === "synthesis") {
           const template = stage.aggregation.prompt ?? defaultSynthesisPrompt;
           const synthesisPrompt = renderTemplate(template, answerValues(input, answers), `stage ${stage.id} synthesis prompt`);
-          const output = await callModel(stage, stage.aggregation.model, synthesisPrompt, { ...stage.params, ...stage.aggregation.params }, "aggregation", stageSignal.signal);
+          const params = { ...stage.params, ...stage.aggregation.params };
+          const output = await callModel(stage, stage.aggregation.model, synthesisPrompt, params, "aggregation", run.signal);
           answer = output.answer;
           aggregation = { method: "synthesis", output };
         } else {
@@ -210,15 +293,14 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
           aggregation = aggregated.result;
         }
       }
-      const all = aggregation?.method === "synthesis" ? [...models, aggregation.output] : models;
-      const metrics = stageMetrics(all, now() - stageStart);
+      const calls = aggregation?.method === "synthesis" ? [...models, aggregation.output] : models;
+      const endedAt = now();
+      const metrics = stageMetrics(calls, endedAt - stageStart);
       const output = stageOutput(stage, input, answer);
       emit({ type: "stage-end", stageId: stage.id, reused: false, output, answer, metrics, models, aggregation });
-      return finish({ stageId: stage.id, status: "completed", reused: false, input, output, answer, metrics, models, aggregation, startedAt: stageStart, endedAt: now() });
+      return finish({ stageId: stage.id, status: "completed", reused: false, input, output, answer, metrics, models, aggregation, startedAt: stageStart, endedAt });
     } catch (error) {
       return fail(stage.id, error, stageStart, input, models);
-    } finally {
-      stageSignal.dispose();
     }
   };
 
@@ -230,27 +312,28 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
   await Promise.all(promises.values());
   run.dispose();
 
-  const cancelled = options.signal?.aborted === true || Object.values(records).some((record) => record.status === "cancelled");
+  const cancelled = Object.values(records).some((record) => record.status === "cancelled");
   const status: RunStatus = firstFailure ? "failed" : cancelled ? "cancelled" : "completed";
   const finalAnswer =
     status === "completed" ? mergeInputs(sinkIds(pipeline).map((stageId) => ({ stageId, output: records[stageId]?.output ?? "" }))) : undefined;
   const endedAt = now();
   const error = firstFailure ?? (status === "cancelled" ? { code: "cancelled", message: "the run was cancelled" } : undefined);
   emit({ type: "run-end", status, finalAnswer, durationMs: endedAt - startedAt, error });
-  return { runId, status, finalAnswer, stages: records, startedAt, endedAt, error };
+  return { runId, status, finalAnswer, stages: records, startedAt, endedAt, eventCount: seq, error };
 }
 
 /**
- * A stage's figures from its model calls: tokens summed; time to first token the earliest; tokens/s the
- * tokens out over the stage's wall time when several models ran, else the model's own rate.
+ * A stage's figures from its model calls (a synthesis call included). One call: that call's figures,
+ * with the stage's wall time as `durationMs`. Several: tokens in and out summed, time to first token the
+ * first model's (the stage's first in `models` order), tokens/s the tokens out over the stage's wall time.
  */
-function stageMetrics(outputs: readonly ModelOutput[], wallMs: number): StageMetrics {
-  if (outputs.length === 1) return { ...outputs[0]!.metrics, durationMs: wallMs };
-  const tokensOut = outputs.reduce((sum, output) => sum + output.metrics.tokensOut, 0);
+function stageMetrics(calls: readonly ModelOutput[], wallMs: number): StageMetrics {
+  if (calls.length === 1) return { ...calls[0]!.metrics, durationMs: wallMs };
+  const tokensOut = calls.reduce((sum, call) => sum + call.metrics.tokensOut, 0);
   return {
-    tokensIn: outputs.reduce((sum, output) => sum + output.metrics.tokensIn, 0),
+    tokensIn: calls.reduce((sum, call) => sum + call.metrics.tokensIn, 0),
     tokensOut,
-    timeToFirstTokenMs: Math.min(...outputs.map((output) => output.metrics.timeToFirstTokenMs)),
+    timeToFirstTokenMs: calls[0]?.metrics.timeToFirstTokenMs ?? 0,
     tokensPerSecond: wallMs > 0 ? tokensOut / (wallMs / 1000) : 0,
     durationMs: wallMs,
   };

@@ -8,6 +8,8 @@ export interface WorkerSettings {
   idleUnloadSeconds: number;
   /** Generations run at once; also the number of sequences of each context. */
   parallel: number;
+  /** Bytes of RAM the loaded models may take together (their estimates); past it the least recently used go. */
+  memoryBudgetBytes: number;
 }
 
 /** GGUF facts and memory estimates of one file, from node-llama-cpp's own readers. */
@@ -28,7 +30,7 @@ export interface ModelFacts {
 export interface WorkerStatus {
   gpu: string | false;
   vram?: { total: number; used: number; free: number };
-  loaded: Array<{ path: string; contextSize: number; threads: number; gpuLayers: number; lastUsedAt: number; busy: number }>;
+  loaded: Array<{ path: string; contextSize: number; threads: number; gpuLayers: number; lastUsedAt: number; busy: number; memoryBytes: number }>;
   modelLoads: number;
   generations: number;
 }

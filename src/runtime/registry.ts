@@ -6,7 +6,7 @@
 import { stat } from "node:fs/promises";
 import os from "node:os";
 import { errorMessage } from "../common/index.js";
-import type { LoadParams } from "../config/schema.js";
+import { quantizationMatches, type LoadParams } from "../config/index.js";
 import type { ModelFacts } from "./protocol.js";
 import type { Runtime } from "./supervisor.js";
 
@@ -45,12 +45,6 @@ export interface RegistryEntry {
   loaded: boolean;
   warnings: string[];
   error?: string;
-}
-
-/** Declared and actual quantization agree when one names the other, ignoring case and the MOSTLY_/ALL_ prefix. */
-export function quantizationMatches(declared: string, fileType: string): boolean {
-  const normalise = (value: string) => value.toUpperCase().replace(/^(MOSTLY|ALL)_/, "").replace(/[^A-Z0-9]/g, "");
-  return normalise(declared) === normalise(fileType);
 }
 
 export async function inspectModels(options: {

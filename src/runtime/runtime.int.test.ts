@@ -76,3 +76,30 @@ describe("the inference runtime", () => {
     expect(facts.memory.totalRam).toBeGreaterThan(facts.memory.modelRam);
   });
 });
+
+describe("the model pool's limits", () => {
+  it("unloads the least recently used model past the memory budget", async () => {
+    const tight = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, memoryBudgetBytes: 1 });
+    try {
+      const small = (contextSize: number): GenerateRequest => ({ ...request("A", 2), model: { ...request("A").model, load: { context_size: contextSize, gpu_layers: 0, threads: 1 } } });
+      await tight.generate(small(256));
+      await tight.generate(small(512));
+      const loaded = (await tight.status()).loaded;
+      expect(loaded.map((entry) => entry.contextSize)).toEqual([512]);
+      expect(loaded[0]!.memoryBytes).toBeGreaterThan(0);
+      expect(tight.stats().modelLoads).toBe(2);
+    } finally {
+      await tight.dispose();
+    }
+  });
+
+  it("keeps at most max_loaded_models", async () => {
+    const few = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, maxLoadedModels: 2 });
+    try {
+      for (const contextSize of [256, 512, 768]) await few.generate({ ...request("A", 2), model: { ...request("A").model, load: { context_size: contextSize, gpu_layers: 0, threads: 1 } } });
+      expect((await few.status()).loaded.map((entry) => entry.contextSize).sort()).toEqual([512, 768]);
+    } finally {
+      await few.dispose();
+    }
+  });
+});

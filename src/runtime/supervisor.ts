@@ -5,6 +5,7 @@
  * next call.
  */
 import { fork, type ChildProcess } from "node:child_process";
+import os from "node:os";
 import path from "node:path";
 import { ProjectLlmError } from "../common/index.js";
 import type { GenerateOptions, GenerateRequest, GenerateResult, InferencePort } from "../engine/index.js";
@@ -19,6 +20,8 @@ export interface RuntimeOptions {
   idleUnloadSeconds?: number;
   /** Generations at once; `auto` is 1 (a CPU shares its cores better one at a time). */
   parallel?: "auto" | number;
+  /** RAM the loaded models may take together, by node-llama-cpp's estimates; default 80% of the total. */
+  memoryBudgetBytes?: number;
 }
 
 export interface RuntimeStats {
@@ -64,6 +67,7 @@ export class Runtime implements InferencePort {
       maxLoadedModels: options.maxLoadedModels ?? 4,
       idleUnloadSeconds: options.idleUnloadSeconds ?? 600,
       parallel: options.parallel === undefined || options.parallel === "auto" ? 1 : options.parallel,
+      memoryBudgetBytes: options.memoryBudgetBytes ?? os.totalmem() * 0.8,
     };
   }
 

@@ -52,6 +52,8 @@ interface PoolEntry {
   lastUsedAt: number;
   busy: number;
   hasChatTemplate: boolean;
+  /** node-llama-cpp's estimate of the RAM this model and its context take. */
+  memoryBytes: number;
   fallback?: string;
 }
 
@@ -86,10 +88,28 @@ async function unloadEntry(entry: PoolEntry): Promise<void> {
   await entry.model.dispose();
 }
 
-/** Least recently used idle models go first, until at most `room` stay loaded. */
-async function evict(room: number): Promise<void> {
+/**
+ * Makes room for a model that needs `incomingBytes`: least recently used idle models go first, until at
+ * most `maxLoadedModels - 1` stay loaded and the estimates fit in the memory budget with the new one.
+ */
+async function evict(incomingBytes: number): Promise<void> {
   const idle = [...pool.values()].filter((entry) => entry.busy === 0).sort((a, b) => a.lastUsedAt - b.lastUsedAt);
-  while (pool.size > room && idle.length > 0) await unloadEntry(idle.shift()!);
+  const used = () => [...pool.values()].reduce((sum, entry) => sum + entry.memoryBytes, 0);
+  while (idle.length > 0 && (pool.size > settings.maxLoadedModels - 1 || used() + incomingBytes > settings.memoryBudgetBytes)) {
+    await unloadEntry(idle.shift()!);
+  }
+}
+
+/** node-llama-cpp's RAM estimate for a model and its context (0 when the file cannot be read for it). */
+async function estimateRam(instance: Llama, request: GenerateRequest, gpuLayers: number): Promise<number> {
+  try {
+    const insights = await GgufInsights.from(await readGgufFileInfo(request.model.path, { logWarnings: false }), instance);
+    const model = insights.estimateModelResourceRequirements({ gpuLayers });
+    const context = insights.estimateContextResourceRequirements({ contextSize: request.model.load.context_size, modelGpuLayers: gpuLayers, sequences: settings.parallel });
+    return model.cpuRam + context.cpuRam;
+  } catch {
+    return 0;
+  }
 }
 
 async function acquire(request: GenerateRequest, onProgress: (progress: number) => void): Promise<{ entry: PoolEntry; loaded: boolean; loadMs: number }> {
@@ -111,7 +131,9 @@ async function acquire(request: GenerateRequest, onProgress: (progress: number) 
 
 async function load(request: GenerateRequest, threads: number, key: string, onProgress: (progress: number) => void): Promise<PoolEntry> {
   const instance = await llama();
-  await evict(settings.maxLoadedModels - 1);
+  const configuredLayers = request.model.load.gpu_layers;
+  const estimate = await estimateRam(instance, request, instance.gpu === false || typeof configuredLayers !== "number" ? 0 : configuredLayers);
+  await evict(estimate);
   const configured = request.model.load.gpu_layers;
   // Out of memory: retry with half the GPU layers, then on the CPU alone.
   const attempts: Array<"auto" | "max" | "half" | number> = [configured];
@@ -149,6 +171,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
         lastUsedAt: Date.now(),
         busy: 0,
         hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
+        memoryBytes: estimate,
         fallback,
       };
       pool.set(key, entry);
@@ -310,7 +333,7 @@ async function status(): Promise<WorkerStatus> {
   return {
     gpu: instance.gpu,
     vram: instance.gpu === false ? undefined : await instance.getVramState(),
-    loaded: [...pool.values()].map(({ path, contextSize, threads, gpuLayers, lastUsedAt, busy }) => ({ path, contextSize, threads, gpuLayers, lastUsedAt, busy })),
+    loaded: [...pool.values()].map(({ path, contextSize, threads, gpuLayers, lastUsedAt, busy, memoryBytes }) => ({ path, contextSize, threads, gpuLayers, lastUsedAt, busy, memoryBytes })),
     modelLoads,
     generations,
   };

@@ -1,68 +1,195 @@
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { writeFileSync } from "node:fs";
+import { access, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../testing/fixtures.js";
-import { FileSessionStore } from "./file-session-store.js";
-import { makeSession, sessionStoreConformance } from "./session-store.conformance.js";
-import { summarize } from "./session.js";
+import { FileSessionStore, writeFileDurably } from "./file-session-store.js";
+import { makeFullSession, makeSession, sessionStoreConformance } from "./session-store.conformance.js";
 
 sessionStoreConformance("FileSessionStore", async () => {
-  const { dir, cleanup } = await tempDir();
+  const { dir, cleanup } = await tempDir("project-llm-store-");
   return { store: new FileSessionStore(dir), cleanup };
 });
 
+/** A temp folder for one test, removed afterwards even when the test fails. */
+async function inTempDir(work: (dir: string) => Promise<void>): Promise<void> {
+  const { dir, cleanup } = await tempDir("project-llm-store-");
+  try {
+    await work(dir);
+  } finally {
+    await cleanup();
+  }
+}
+
+const exists = (file: string) => access(file).then(() => true, () => false);
+
 describe("FileSessionStore on disk", () => {
-  it("writes one whole JSON file per session and leaves no temp file", async () => {
-    const { dir, cleanup } = await tempDir();
-    const store = new FileSessionStore(dir);
-    const session = makeSession();
-    await store.save(session);
-    expect(JSON.parse(await readFile(path.join(dir, `${session.id}.json`), "utf8"))).toEqual(session);
-    expect((await readdir(dir)).sort()).toEqual([`${session.id}.json`, "index.json"].sort());
-    await cleanup();
-  });
+  it("writes one whole JSON file per session and leaves no temp file", () =>
+    inTempDir(async (dir) => {
+      const store = new FileSessionStore(dir);
+      const session = makeFullSession();
+      await store.save(session);
+      await store.save({ ...session, finalAnswer: "a second version" });
+      expect(JSON.parse(await readFile(path.join(dir, `${session.id}.json`), "utf8"))).toEqual({ ...session, finalAnswer: "a second version" });
+      const index = JSON.parse(await readFile(path.join(dir, "index.json"), "utf8"));
+      expect(index).toMatchObject({ version: 1, sessions: [{ id: session.id, finalPreview: "a second version" }] });
+      expect((await readdir(dir)).sort()).toEqual([`${session.id}.json`, "index.json"].sort());
+    }));
 
-  it("rebuilds a missing or damaged index from the session files, ignoring torn temp files", async () => {
-    const { dir, cleanup } = await tempDir();
-    const sessions = [makeSession(), makeSession({ status: "failed" }), makeSession()];
-    const first = new FileSessionStore(dir);
-    for (const session of sessions) await first.save(session);
-    const listing = await first.list();
-    await writeFile(path.join(dir, "index.json"), "{ torn");
-    await writeFile(path.join(dir, `${sessions[0]!.id}.json.123.456.tmp`), "{ half a ses");
-    const second = new FileSessionStore(dir);
-    expect(await second.list()).toEqual(listing);
-    expect((await readdir(dir)).some((name) => name.endsWith(".tmp"))).toBe(false);
-    await writeFile(path.join(dir, "index.json"), JSON.stringify({ version: 1, sessions: [] }));
-    expect((await new FileSessionStore(dir).list()).total).toBe(3);
-    await cleanup();
-  });
+  it("writeFileDurably replaces a file whole and cleans up its temp file when the write fails", () =>
+    inTempDir(async (dir) => {
+      const file = path.join(dir, "target.json");
+      await writeFileDurably(file, "old");
+      await writeFileDurably(file, "new");
+      expect(await readFile(file, "utf8")).toBe("new");
+      await expect(writeFileDurably(path.join(dir, "missing-folder", "x.json"), "x")).rejects.toMatchObject({ code: "ENOENT" });
+      expect(await readdir(dir)).toEqual(["target.json"]);
+    }));
 
-  it("refuses an id that would leave its folder before touching the disk", async () => {
-    const { dir, cleanup } = await tempDir();
-    const store = new FileSessionStore(dir);
-    await expect(store.save({ ...makeSession(), id: "../escape" })).rejects.toMatchObject({ code: "invalid-id" });
-    await expect(store.delete("../../etc/passwd")).rejects.toMatchObject({ code: "invalid-id" });
-    expect(await readdir(path.dirname(dir))).not.toContain("escape.json");
-    await cleanup();
-  });
+  it("keeps sessions across instances (a new process sees what the last one wrote)", () =>
+    inTempDir(async (dir) => {
+      const root = makeFullSession();
+      const branch = makeSession({ parentRunId: root.id, rerunFromStage: "draft" });
+      const first = new FileSessionStore(dir);
+      await first.save(root);
+      await first.save(branch);
+      const second = new FileSessionStore(dir);
+      expect(await second.get(root.id)).toEqual(root);
+      expect(await second.list()).toEqual(await first.list());
+      expect(await second.tree(branch.id)).toMatchObject({ id: root.id, children: [{ id: branch.id, rerunFromStage: "draft", children: [] }] });
+    }));
 
-  it("lists a filtered page of 10,000 sessions quickly from the index", async () => {
-    const { dir, cleanup } = await tempDir();
-    const summaries = Array.from({ length: 10_000 }, (_, index) => summarize(makeSession({ status: index % 10 === 0 ? "failed" : "completed", input: `story number ${index}` })));
-    // The index alone (session files are not opened to list); its size must match for it to be trusted,
-    // so the files are written as empty placeholders.
-    await writeFile(path.join(dir, "index.json"), JSON.stringify({ version: 1, sessions: summaries }));
-    await Promise.all(summaries.map((summary) => writeFile(path.join(dir, `${summary.id}.json`), "{}")));
-    const store = new FileSessionStore(dir);
-    await store.list({ limit: 1 });
-    const started = performance.now();
-    const page = await store.list({ status: "failed", query: "story", limit: 50, offset: 100 });
-    const elapsed = performance.now() - started;
-    expect(page.total).toBe(1000);
-    expect(page.items).toHaveLength(50);
-    console.log(`list of 10,000 sessions, filtered page: ${elapsed.toFixed(1)} ms`);
-    expect(elapsed).toBeLessThan(500);
-    await cleanup();
-  });
+  for (const [damage, write] of [
+    ["missing", (file: string) => rm(file)],
+    ["not JSON", (file: string) => writeFile(file, "{ torn")],
+    ["not the index schema", (file: string) => writeFile(file, JSON.stringify({ version: 1, sessions: [{ id: "../x" }] }))],
+    ["of another version", (file: string) => writeFile(file, JSON.stringify({ version: 2, entries: [] }))],
+  ] as const) {
+    it(`rebuilds an index that is ${damage} from the session files, with the same listing`, () =>
+      inTempDir(async (dir) => {
+        const sessions = [makeFullSession(), makeSession({ status: "failed", finalAnswer: undefined }), makeSession({ pipelineName: "other" })];
+        const first = new FileSessionStore(dir);
+        for (const session of sessions) await first.save(session);
+        const listing = await first.list();
+        await write(path.join(dir, "index.json"));
+        const second = new FileSessionStore(dir);
+        expect(await second.list()).toEqual(listing);
+        expect(await second.list({ status: "failed" })).toMatchObject({ total: 1, items: [{ id: sessions[1]!.id }] });
+        // The rebuilt index was written back: a third instance reads it as valid.
+        const stored = JSON.parse(await readFile(path.join(dir, "index.json"), "utf8"));
+        expect(stored.sessions.map((summary: { id: string }) => summary.id)).toEqual(sessions.map((session) => session.id));
+      }));
+  }
+
+  it("reconciles an index that is out of step: files it lacks are added, entries without a file dropped, running entries refreshed", () =>
+    inTempDir(async (dir) => {
+      const kept = makeSession({ status: "running", finalAnswer: undefined, endedAt: undefined, durationMs: undefined });
+      const removed = makeSession();
+      const first = new FileSessionStore(dir);
+      await first.save(kept);
+      await first.save(removed);
+      // As if a process crashed after writing session files but before writing the index:
+      const added = makeSession({ input: "written by hand" });
+      await writeFile(path.join(dir, `${added.id}.json`), JSON.stringify(added));
+      await writeFile(path.join(dir, `${kept.id}.json`), JSON.stringify({ ...kept, status: "completed", finalAnswer: "finished" }));
+      await rm(path.join(dir, `${removed.id}.json`));
+      const second = new FileSessionStore(dir);
+      const page = await second.list();
+      expect(page.items.map((item) => [item.id, item.status])).toEqual([
+        [added.id, "completed"],
+        [kept.id, "completed"],
+      ]);
+      expect(page.items[1]!.finalPreview).toBe("finished");
+    }));
+
+  it("ignores a torn temp file and removes it when it opens", () =>
+    inTempDir(async (dir) => {
+      const session = makeFullSession();
+      await new FileSessionStore(dir).save(session);
+      const torn = path.join(dir, `.${session.id}.json.4242-deadbeef.tmp`);
+      await writeFile(torn, '{ "version": 1, "id": "half a ses');
+      const store = new FileSessionStore(dir);
+      expect(await store.get(session.id)).toEqual(session);
+      expect((await store.list()).items.map((item) => item.id)).toEqual([session.id]);
+      expect(await exists(torn)).toBe(false);
+      expect((await readdir(dir)).sort()).toEqual([`${session.id}.json`, "index.json"].sort());
+    }));
+
+  it("leaves a damaged session file out of the listing, reports it on rebuild, and says so on get", () =>
+    inTempDir(async (dir) => {
+      const good = makeSession();
+      const bad = makeSession();
+      const store = new FileSessionStore(dir);
+      await store.save(good);
+      await writeFile(path.join(dir, `${bad.id}.json`), "{ torn");
+      expect(await store.rebuildIndex()).toEqual({ indexed: 1, damaged: [`${bad.id}.json`] });
+      expect((await store.list()).items.map((item) => item.id)).toEqual([good.id]);
+      await expect(store.get(bad.id)).rejects.toMatchObject({ code: "internal", message: expect.stringContaining("damaged") });
+    }));
+
+  it("refuses ids that would leave its folder before touching the disk", () =>
+    inTempDir(async (parent) => {
+      const dir = path.join(parent, "sessions");
+      const store = new FileSessionStore(dir);
+      for (const bad of ["../etc/passwd", "../../etc/passwd", "a/b", "", `../${makeSession().id}`]) {
+        await expect(store.get(bad)).rejects.toMatchObject({ code: "invalid-id" });
+        await expect(store.delete(bad)).rejects.toMatchObject({ code: "invalid-id" });
+        await expect(store.save(makeSession({ id: bad }))).rejects.toMatchObject({ code: "invalid-id" });
+      }
+      // The store creates its folder when it first opens: it never did.
+      expect(await exists(dir)).toBe(false);
+      expect(await readdir(parent)).toEqual([]);
+    }));
+
+  it("marks running sessions interrupted on disk, and leaves a session finished since then alone", () =>
+    inTempDir(async (dir) => {
+      const store = new FileSessionStore(dir);
+      const stale = makeSession({ status: "running", finalAnswer: undefined, endedAt: undefined, durationMs: undefined });
+      const finished = makeSession({ status: "running", finalAnswer: undefined, endedAt: undefined, durationMs: undefined });
+      await store.save(stale);
+      await store.save(finished);
+      // Another writer finished this one after our index was loaded.
+      await writeFile(path.join(dir, `${finished.id}.json`), JSON.stringify({ ...finished, status: "completed", finalAnswer: "done" }));
+      expect(await store.interruptRunning()).toEqual([stale.id]);
+      expect(JSON.parse(await readFile(path.join(dir, `${stale.id}.json`), "utf8")).status).toBe("interrupted");
+      expect((await store.get(finished.id)).status).toBe("completed");
+      expect((await new FileSessionStore(dir).list()).items.map((item) => item.status).sort()).toEqual(["completed", "interrupted"]);
+    }));
+
+  it("lists a filtered page of 10,000 sessions quickly once the index is loaded", () =>
+    inTempDir(async (dir) => {
+      const sessions = Array.from({ length: 10_000 }, (_, index) =>
+        makeSession({ status: index % 10 === 0 ? "failed" : "completed", input: `story number n${index}x`, pipelineName: index % 2 === 0 ? "even" : "odd" }),
+      );
+      for (const session of sessions) writeFileSync(path.join(dir, `${session.id}.json`), JSON.stringify(session));
+
+      let started = performance.now();
+      const building = new FileSessionStore(dir);
+      await building.open();
+      const rebuildMs = performance.now() - started;
+
+      started = performance.now();
+      const store = new FileSessionStore(dir);
+      await store.open();
+      const loadMs = performance.now() - started;
+
+      started = performance.now();
+      const page = await store.list({ status: "failed", pipeline: "even", query: "story", limit: 50, offset: 100 });
+      const listMs = performance.now() - started;
+      started = performance.now();
+      const searched = await store.list({ query: "number n9999x" });
+      const searchMs = performance.now() - started;
+
+      console.log(
+        `10,000 sessions: index rebuilt from files in ${rebuildMs.toFixed(0)} ms, loaded from index.json in ${loadMs.toFixed(0)} ms; ` +
+          `filtered page ${listMs.toFixed(1)} ms, search ${searchMs.toFixed(1)} ms`,
+      );
+      expect(page.total).toBe(1000);
+      expect(page.items).toHaveLength(50);
+      const failedEven = sessions.filter((session) => session.status === "failed" && session.pipelineName === "even").reverse();
+      expect(page.items.map((item) => item.id)).toEqual(failedEven.slice(100, 150).map((session) => session.id));
+      expect(searched.items.map((item) => item.id)).toEqual([sessions[9999]!.id]);
+      expect(listMs).toBeLessThan(500);
+      expect(searchMs).toBeLessThan(500);
+    }));
 });

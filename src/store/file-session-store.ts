@@ -1,61 +1,144 @@
 /**
- * Sessions as one JSON file per run in a folder, and a lowdb index (`index.json`) of their summaries
- * that serves listing and search without opening every file. One writer process.
+ * Sessions as one JSON file per run (`<dir>/<id>.json`) and a lowdb index (`<dir>/index.json`) of their
+ * summaries that serves listing, search and filters without opening the session files.
+ *
+ * - The session files are the truth; the index is derived from them. It is read once and kept in memory;
+ *   when it is missing or damaged (not JSON, or not the index schema) it is rebuilt from the files, and
+ *   when it is out of step with them (a crash between writing a session and writing the index) the
+ *   difference is read back: files it lacks are added, entries without a file dropped, and entries still
+ *   `running` refreshed from their files.
+ * - Every write is durable (`writeFileDurably`): a crash leaves the old file or the new one, never a torn
+ *   one. A temp file left by a crash is ignored, and removed when the store opens.
+ * - Writes are serialized within the process. One writer process per folder: lowdb's lock and ours are
+ *   in-process only, so two processes writing the same folder can lose index entries (the next open
+ *   reconciles added and removed files, but not every update).
  */
-import { mkdirSync } from "node:fs";
-import { open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { access, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
-import { Low } from "lowdb";
-import { JSONFile } from "lowdb/node";
+import { Low, type Adapter } from "lowdb";
+import { z } from "zod";
 import { ProjectLlmError } from "../common/index.js";
-import { assertRunId, isValidRunId, sessionSchema, summarize, type SessionRecord, type SessionSummary } from "./session.js";
-import { notFound, SummaryIndex } from "./session-store.js";
+import { assertRunId, isValidRunId, sessionSchema, sessionSummarySchema, summarize, type SessionRecord } from "./session.js";
+import {
+  checkSession,
+  interrupted,
+  SessionIndex,
+  sessionIdTaken,
+  sessionNotFound,
+  type ListOptions,
+  type RebuildReport,
+  type SessionPage,
+  type SessionStore,
+  type SessionTreeNode,
+} from "./session-store.js";
 
-interface IndexData {
-  version: 1;
-  sessions: SessionSummary[];
-}
-
-const indexVersion = 1;
+const indexFileName = "index.json";
 const tempSuffix = ".tmp";
+/** Session files read at once while rebuilding the index. */
+const readConcurrency = 32;
+
+const indexFileSchema = z.object({ version: z.literal(1), sessions: z.array(sessionSummarySchema) });
+type IndexFile = z.infer<typeof indexFileSchema>;
 
 /**
- * Writes a file so that a crash leaves the old content or the new one, never a torn file: a temp file in
- * the same folder, fsync, rename over the target, fsync of the folder (so the rename itself is durable).
+ * Writes a file so that a crash leaves either its old content or the new one, never a torn file: write a
+ * temp file in the same folder, fsync it, rename it over the target, then fsync the folder so that the
+ * rename itself survives a power cut.
  */
 export async function writeFileDurably(file: string, content: string): Promise<void> {
-  const temp = `${file}.${process.pid}.${Date.now()}${tempSuffix}`;
-  const handle = await open(temp, "w", 0o600);
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString("hex")}${tempSuffix}`);
+  const handle = await open(temp, "wx", 0o600);
   try {
-    await handle.writeFile(content, "utf8");
-    await handle.sync();
-  } finally {
-    await handle.close();
+    try {
+      await handle.writeFile(content, "utf8");
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
   }
-  await rename(temp, file);
-  const folder = await open(path.dirname(file), "r");
+  await syncDirectory(path.dirname(file));
+}
+
+async function syncDirectory(directory: string): Promise<void> {
+  let handle;
   try {
-    await folder.sync();
+    handle = await open(directory, "r");
+    await handle.sync();
+  } catch (error) {
+    // Some platforms and file systems (Windows, some network mounts) cannot open or fsync a folder.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EISDIR" && code !== "EPERM" && code !== "EINVAL" && code !== "EBADF") throw error;
   } finally {
-    await folder.close();
+    await handle?.close();
   }
 }
 
-export class FileSessionStore extends SummaryIndex {
+/** A lowdb adapter for a JSON file written with `writeFileDurably` (lowdb's own writes do not fsync). */
+class DurableJsonFile<T> implements Adapter<T> {
+  constructor(readonly file: string) {}
+
+  async read(): Promise<T | null> {
+    let text: string;
+    try {
+      text = await readFile(this.file, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw error;
+    }
+    return JSON.parse(text) as T;
+  }
+
+  write(data: T): Promise<void> {
+    return writeFileDurably(this.file, JSON.stringify(data));
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+}
+
+export class FileSessionStore implements SessionStore {
   readonly directory: string;
-  #index: Map<string, SessionSummary> | undefined;
-  #loading: Promise<Map<string, SessionSummary>> | undefined;
-  #db: Low<IndexData> | undefined;
-  /** Writes are chained so that two saves never interleave (lowdb's lock is per process only). */
+  readonly #db: Low<IndexFile | null>;
+  #index: SessionIndex | undefined;
+  #opening: Promise<SessionIndex> | undefined;
+  /** The tail of the write queue: each write starts when the one before it has ended. */
   #queue: Promise<unknown> = Promise.resolve();
 
+  /** Nothing touches the disk until the first call (or `open()`); the folder is created then. */
   constructor(directory: string) {
-    super();
     this.directory = path.resolve(/*turbopackIgnore: true*/ directory);
+    this.#db = new Low<IndexFile | null>(new DurableJsonFile<IndexFile | null>(path.join(this.directory, indexFileName)), null);
+  }
+
+  /**
+   * Opens the folder: creates it if needed, removes temp files left by a crash, reads the index and
+   * rebuilds or reconciles it (see the module comment). Every other method opens the store by itself;
+   * call this to do it at a moment of your choosing.
+   */
+  async open(): Promise<void> {
+    await this.#ready();
   }
 
   #file(id: string): string {
     return path.join(this.directory, `${assertRunId(id)}.json`);
+  }
+
+  #ready(): Promise<SessionIndex> {
+    if (this.#index) return Promise.resolve(this.#index);
+    this.#opening ??= this.#load().then(
+      (index) => (this.#index = index),
+      (error: unknown) => {
+        this.#opening = undefined;
+        throw error;
+      },
+    );
+    return this.#opening;
   }
 
   #serial<T>(work: () => Promise<T>): Promise<T> {
@@ -64,93 +147,193 @@ export class FileSessionStore extends SummaryIndex {
     return next;
   }
 
-  protected summaries(): Promise<Map<string, SessionSummary>> {
-    if (this.#index) return Promise.resolve(this.#index);
-    this.#loading ??= this.#open();
-    return this.#loading;
-  }
+  async #load(): Promise<SessionIndex> {
+    const created = await mkdir(this.directory, { recursive: true });
+    if (created !== undefined) await syncDirectory(path.dirname(this.directory));
+    // A temp file is what a crash mid-write leaves: its target still holds the last whole version.
+    const names = await readdir(this.directory);
+    for (const name of names) if (name.endsWith(tempSuffix)) await rm(path.join(this.directory, name), { force: true });
+    const onDisk = this.#sessionIds(names);
 
-  async #open(): Promise<Map<string, SessionSummary>> {
-    mkdirSync(this.directory, { recursive: true });
-    // Temp files left by a crash mid-write are garbage: the target still holds the last whole version.
-    for (const name of await readdir(this.directory)) {
-      if (name.endsWith(tempSuffix)) await rm(path.join(this.directory, name), { force: true });
-    }
-    this.#db = new Low<IndexData>(new JSONFile(path.join(this.directory, "index.json")), { version: indexVersion, sessions: [] });
-    let valid: boolean;
+    let stored: IndexFile | undefined;
     try {
       await this.#db.read();
-      valid = this.#db.data.version === indexVersion && Array.isArray(this.#db.data.sessions);
+      const parsed = indexFileSchema.safeParse(this.#db.data);
+      if (parsed.success) stored = parsed.data;
     } catch {
-      valid = false;
+      // Not JSON: rebuilt below.
     }
-    if (valid) {
-      const fileCount = (await readdir(this.directory)).filter((name) => name.endsWith(".json") && isValidRunId(name.slice(0, -5))).length;
-      valid = fileCount === this.#db.data.sessions.length;
+    if (!stored) {
+      const { index } = await this.#rebuild(onDisk);
+      return index;
     }
-    this.#index = valid ? new Map(this.#db.data.sessions.map((summary) => [summary.id, summary])) : await this.#rebuild();
-    return this.#index;
-  }
 
-  /** Rebuilds the index from the session files (when it is missing, damaged or out of step). */
-  async rebuildIndex(): Promise<number> {
-    await this.summaries();
-    this.#index = await this.#rebuild();
-    return this.#index.size;
-  }
-
-  async #rebuild(): Promise<Map<string, SessionSummary>> {
-    const index = new Map<string, SessionSummary>();
-    for (const name of await readdir(this.directory)) {
-      if (!name.endsWith(".json") || !isValidRunId(name.slice(0, -5))) continue;
-      try {
-        const session = sessionSchema.parse(JSON.parse(await readFile(path.join(this.directory, name), "utf8")));
-        index.set(session.id, summarize(session));
-      } catch {
-        // A damaged session file is left on disk for a person to look at, but not listed.
+    const index = new SessionIndex(stored.sessions);
+    let changed = false;
+    for (const summary of index.values()) {
+      if (!onDisk.has(summary.id)) changed = index.delete(summary.id) || changed;
+    }
+    const toRead = [...onDisk].filter((id) => !index.has(id) || index.get(id)!.status === "running");
+    await forEachLimited(toRead, readConcurrency, async (id) => {
+      const session = await this.#readQuietly(id);
+      if (!session) return;
+      const summary = summarize(session);
+      if (JSON.stringify(summary) !== JSON.stringify(index.get(id))) {
+        index.set(summary);
+        changed = true;
       }
-    }
-    await this.#writeIndex(index);
+    });
+    if (changed) await this.#writeIndex(index);
     return index;
   }
 
-  async #writeIndex(index: Map<string, SessionSummary>): Promise<void> {
-    this.#db!.data = { version: indexVersion, sessions: [...index.values()] };
-    await writeFileDurably(path.join(this.directory, "index.json"), JSON.stringify(this.#db!.data));
+  #sessionIds(names: string[]): Set<string> {
+    const ids = new Set<string>();
+    for (const name of names) if (name.endsWith(".json") && isValidRunId(name.slice(0, -5))) ids.add(name.slice(0, -5));
+    return ids;
   }
 
-  async save(session: SessionRecord): Promise<void> {
-    const file = this.#file(session.id);
-    const index = await this.summaries();
-    await this.#serial(async () => {
-      await writeFileDurably(file, JSON.stringify(session, null, 1));
-      index.set(session.id, summarize(session));
-      await this.#writeIndex(index);
+  async #rebuild(ids: Iterable<string>): Promise<{ index: SessionIndex; damaged: string[] }> {
+    const index = new SessionIndex();
+    const damaged: string[] = [];
+    await forEachLimited([...ids], readConcurrency, async (id) => {
+      const session = await this.#readQuietly(id);
+      if (session) index.set(summarize(session));
+      else damaged.push(`${id}.json`);
     });
+    await this.#writeIndex(index);
+    return { index, damaged: damaged.sort() };
   }
 
-  async get(id: string): Promise<SessionRecord> {
+  async #writeIndex(index: SessionIndex): Promise<void> {
+    this.#db.data = { version: 1, sessions: index.list({ order: "oldest", limit: Number.POSITIVE_INFINITY }).items };
+    await this.#db.write();
+  }
+
+  async #read(id: string): Promise<SessionRecord> {
     const file = this.#file(id);
     let text: string;
     try {
       text = await readFile(file, "utf8");
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") throw notFound(id);
+      if (isMissing(error)) throw sessionNotFound(id);
       throw error;
     }
-    const parsed = sessionSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new ProjectLlmError("internal", `session file ${file} is damaged: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+    let parsed;
+    try {
+      parsed = sessionSchema.safeParse(JSON.parse(text));
+    } catch (error) {
+      throw new ProjectLlmError("internal", `session file ${file} is damaged (not JSON): move it away, then run rebuildIndex`, { cause: error });
+    }
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ProjectLlmError("internal", `session file ${file} is damaged at ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`);
+    }
     return parsed.data;
+  }
+
+  /** The session in a file, or undefined when the file is gone or damaged. */
+  async #readQuietly(id: string): Promise<SessionRecord | undefined> {
+    try {
+      return await this.#read(id);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async create(session: SessionRecord): Promise<void> {
+    const checked = checkSession(session);
+    const file = this.#file(checked.id);
+    const index = await this.#ready();
+    await this.#serial(async () => {
+      const exists = index.has(checked.id) || (await access(file).then(() => true, () => false));
+      if (exists) throw sessionIdTaken(checked.id);
+      await this.#put(index, file, checked);
+    });
+  }
+
+  async save(session: SessionRecord): Promise<void> {
+    const checked = checkSession(session);
+    const file = this.#file(checked.id);
+    const index = await this.#ready();
+    await this.#serial(() => this.#put(index, file, checked));
+  }
+
+  async #put(index: SessionIndex, file: string, session: SessionRecord): Promise<void> {
+    await writeFileDurably(file, JSON.stringify(session, null, 1));
+    index.set(summarize(session));
+    await this.#writeIndex(index);
+  }
+
+  get(id: string): Promise<SessionRecord> {
+    // Reads need no queue: a rename is atomic, so a reader sees the old file or the new one.
+    return this.#read(id);
+  }
+
+  async list(options?: ListOptions): Promise<SessionPage> {
+    return (await this.#ready()).list(options);
   }
 
   async delete(id: string): Promise<void> {
     const file = this.#file(id);
-    const index = await this.summaries();
+    const index = await this.#ready();
     await this.#serial(async () => {
-      if (!index.has(id)) throw notFound(id);
-      await rm(file, { force: true });
+      try {
+        await rm(file);
+      } catch (error) {
+        if (!isMissing(error)) throw error;
+        if (!index.has(id)) throw sessionNotFound(id);
+      }
+      await syncDirectory(this.directory);
       index.delete(id);
       await this.#writeIndex(index);
     });
   }
+
+  async tree(id: string): Promise<SessionTreeNode> {
+    assertRunId(id);
+    return (await this.#ready()).tree(id);
+  }
+
+  async rebuildIndex(): Promise<RebuildReport> {
+    const index = await this.#ready();
+    return this.#serial(async () => {
+      const { index: rebuilt, damaged } = await this.#rebuild(this.#sessionIds(await readdir(this.directory)));
+      index.clear();
+      for (const summary of rebuilt.values()) index.set(summary);
+      return { indexed: index.size, damaged };
+    });
+  }
+
+  async interruptRunning(): Promise<string[]> {
+    const index = await this.#ready();
+    return this.#serial(async () => {
+      const ids: string[] = [];
+      let changed = false;
+      for (const summary of index.values()) {
+        if (summary.status !== "running") continue;
+        const session = await this.#readQuietly(summary.id);
+        if (!session) continue;
+        changed = true;
+        if (session.status === "running") {
+          const updated = interrupted(session);
+          await writeFileDurably(this.#file(session.id), JSON.stringify(updated, null, 1));
+          index.set(summarize(updated));
+          ids.push(session.id);
+        } else {
+          index.set(summarize(session));
+        }
+      }
+      if (changed) await this.#writeIndex(index);
+      return ids.sort();
+    });
+  }
+}
+
+async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

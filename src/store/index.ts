@@ -1,17 +1,29 @@
 export { FileSessionStore, writeFileDurably } from "./file-session-store.js";
+export { MemorySessionStore } from "./memory-session-store.js";
 export {
   assertRunId,
   isValidRunId,
+  modelHeaderBytes,
   modelIdentity,
   modelIdentitySchema,
   newRunId,
+  previewLength,
   sessionSchema,
   sessionStatuses,
+  sessionSummarySchema,
   sessionToText,
   summarize,
   type ModelIdentity,
   type SessionRecord,
   type SessionStatus,
   type SessionSummary,
+  type SessionTextOptions,
 } from "./session.js";
-export { MemorySessionStore, type ListOptions, type SessionPage, type SessionStore, type SessionTreeNode } from "./session-store.js";
+export {
+  sessionNotFound,
+  type ListOptions,
+  type RebuildReport,
+  type SessionPage,
+  type SessionStore,
+  type SessionTreeNode,
+} from "./session-store.js";

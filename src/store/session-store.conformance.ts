@@ -1,10 +1,15 @@
-/** The behaviour every SessionStore must have: run by each implementation's test file. */
+/**
+ * The behaviour every SessionStore must have, run by each implementation's test file:
+ * `sessionStoreConformance("Name", async () => ({ store, cleanup }))`.
+ */
 import { describe, expect, it } from "vitest";
+import type { RunEvent, StageRecord } from "../engine/index.js";
 import { newRunId, type SessionRecord } from "./session.js";
 import type { SessionStore } from "./session-store.js";
 
 let clock = Date.UTC(2026, 0, 1);
-/** A session with a fresh id a second after the last one. */
+
+/** A session with a fresh id, started a second after the last one made. */
 export function makeSession(overrides: Partial<SessionRecord> = {}): SessionRecord {
   clock += 1000;
   return {
@@ -16,8 +21,8 @@ export function makeSession(overrides: Partial<SessionRecord> = {}): SessionReco
     startedAt: new Date(clock).toISOString(),
     endedAt: new Date(clock + 500).toISOString(),
     durationMs: 500,
-    pipeline: { stages: [] },
-    modelsConfig: {},
+    pipeline: { stages: [{ id: "draft", type: "single", model: "tiny" }] },
+    modelsConfig: { models: { tiny: { file: "stories260K.gguf" } } },
     models: {},
     stages: {},
     finalAnswer: "there was a cat",
@@ -25,7 +30,46 @@ export function makeSession(overrides: Partial<SessionRecord> = {}): SessionReco
   };
 }
 
-export function sessionStoreConformance(name: string, open: () => Promise<{ store: SessionStore; cleanup: () => Promise<void> }>) {
+const metrics = { tokensIn: 4, tokensOut: 3, timeToFirstTokenMs: 2, tokensPerSecond: 1500, durationMs: 4 };
+
+/** A completed stage record, as the engine stores it. */
+export function makeStageRecord(stageId: string, output: string): StageRecord {
+  return {
+    stageId,
+    status: "completed",
+    reused: false,
+    input: "Once upon a time",
+    output,
+    answer: output,
+    metrics,
+    models: [{ model: "tiny", prompt: "Once upon a time", answer: output, params: { temperature: 0 }, metrics, stopReason: "eos", chat: false }],
+    startedAt: 1,
+    endedAt: 5,
+  };
+}
+
+/** A whole run with a model identity, a stage and its events. */
+export function makeFullSession(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  const session = makeSession(overrides);
+  const events: RunEvent[] = [
+    { runId: session.id, seq: 0, at: 1, type: "run-start", pipeline: "base", input: session.input, stages: [], reusedStageIds: [] },
+    { runId: session.id, seq: 1, at: 2, type: "stage-delta", stageId: "draft", model: "tiny", part: "model", text: "there was" },
+    { runId: session.id, seq: 2, at: 3, type: "run-end", status: "completed", finalAnswer: "there was a cat", durationMs: 4 },
+  ];
+  return {
+    ...session,
+    models: {
+      tiny: { file: "stories260K.gguf", path: "/models/stories260K.gguf", size: 1185376, mtimeMs: 1700000000000, headerSha256: "a".repeat(64), params: { temperature: 0 } },
+    },
+    stages: { draft: makeStageRecord("draft", "there was a cat") },
+    events,
+    ...overrides,
+  };
+}
+
+export type StoreFactory = () => Promise<{ store: SessionStore; cleanup: () => Promise<void> }>;
+
+export function sessionStoreConformance(name: string, open: StoreFactory): void {
   describe(`${name} (SessionStore conformance)`, () => {
     const withStore = async (work: (store: SessionStore) => Promise<void>) => {
       const { store, cleanup } = await open();
@@ -36,70 +80,181 @@ export function sessionStoreConformance(name: string, open: () => Promise<{ stor
       }
     };
 
-    it("saves and gets a session, and an update replaces it", () =>
+    it("saves and gets a whole session, and a second save replaces it", () =>
       withStore(async (store) => {
-        const session = makeSession({ status: "running", finalAnswer: undefined });
+        const session = makeFullSession({ status: "running", finalAnswer: undefined, endedAt: undefined, durationMs: undefined });
         await store.save(session);
         expect(await store.get(session.id)).toEqual(session);
-        await store.save({ ...session, status: "completed", finalAnswer: "done" });
-        expect(await store.get(session.id)).toMatchObject({ status: "completed", finalAnswer: "done" });
+        await store.save({ ...session, status: "completed", finalAnswer: "done", endedAt: new Date().toISOString() });
+        expect(await store.get(session.id)).toMatchObject({ status: "completed", finalAnswer: "done", events: session.events });
+        const page = await store.list();
+        expect(page.total).toBe(1);
+        expect(page.items[0]).toMatchObject({ id: session.id, status: "completed", finalPreview: "done" });
+      }));
+
+    it("hands out copies: changing a session read or saved does not change the stored one", () =>
+      withStore(async (store) => {
+        const session = makeFullSession();
+        await store.save(session);
+        session.input = "changed after save";
+        const read = await store.get(session.id);
+        read.stages.draft!.output = "changed after get";
+        const again = await store.get(session.id);
+        expect(again.input).toBe("Once upon a time");
+        expect(again.stages.draft!.output).toBe("there was a cat");
+      }));
+
+    it("creates a new session and refuses to create one whose id is taken", () =>
+      withStore(async (store) => {
+        const session = makeSession();
+        await store.create(session);
+        await expect(store.create({ ...session, input: "other" })).rejects.toMatchObject({ code: "invalid-id" });
+        expect((await store.get(session.id)).input).toBe(session.input);
         expect((await store.list()).total).toBe(1);
       }));
 
-    it("says session-not-found for an unknown id and invalid-id for a malformed one", () =>
+    it("says session-not-found for an unknown id", () =>
       withStore(async (store) => {
-        await expect(store.get(newRunId())).rejects.toMatchObject({ code: "session-not-found" });
-        for (const bad of ["../etc/passwd", "a/b", "", "20260101-000000-zzzzzz"]) await expect(store.get(bad)).rejects.toMatchObject({ code: "invalid-id" });
+        const unknown = newRunId();
+        await expect(store.get(unknown)).rejects.toMatchObject({ code: "session-not-found" });
+        await expect(store.delete(unknown)).rejects.toMatchObject({ code: "session-not-found" });
+        await expect(store.tree(unknown)).rejects.toMatchObject({ code: "session-not-found" });
+      }));
+
+    it("refuses malformed ids with invalid-id in every method", () =>
+      withStore(async (store) => {
+        for (const bad of ["../etc/passwd", "a/b", "", "20260101-000000-zzzzzz", "20260101-000000-abcdef/../x", "20260101-000000-ABCDEF"]) {
+          await expect(store.get(bad)).rejects.toMatchObject({ code: "invalid-id" });
+          await expect(store.delete(bad)).rejects.toMatchObject({ code: "invalid-id" });
+          await expect(store.tree(bad)).rejects.toMatchObject({ code: "invalid-id" });
+          await expect(store.save(makeSession({ id: bad }))).rejects.toMatchObject({ code: "invalid-id" });
+          await expect(store.create(makeSession({ id: bad }))).rejects.toMatchObject({ code: "invalid-id" });
+        }
+        expect((await store.list()).total).toBe(0);
+      }));
+
+    it("refuses to store a record that does not match the session schema", () =>
+      withStore(async (store) => {
+        const bad = { ...makeSession(), status: "finished" } as unknown as SessionRecord;
+        await expect(store.save(bad)).rejects.toMatchObject({ code: "internal" });
+        await expect(store.save({ ...makeSession(), startedAt: "yesterday" })).rejects.toMatchObject({ code: "internal" });
+        expect((await store.list()).total).toBe(0);
       }));
 
     it("lists newest first with filters, search and paging", () =>
       withStore(async (store) => {
         const a = makeSession({ input: "a dragon story" });
-        const b = makeSession({ status: "failed", pipelineName: "other" });
-        const c = makeSession({ input: "A DRAGON and a cat" });
-        for (const session of [a, b, c]) await store.save(session);
-        expect((await store.list()).items.map((item) => item.id)).toEqual([c.id, b.id, a.id]);
-        expect((await store.list({ order: "oldest" })).items[0]!.id).toBe(a.id);
-        expect((await store.list({ status: "failed" })).items.map((item) => item.id)).toEqual([b.id]);
-        expect((await store.list({ pipeline: "base" })).total).toBe(2);
-        expect((await store.list({ query: "DRAGON and" })).items.map((item) => item.id)).toEqual([c.id]);
-        const page = await store.list({ limit: 1, offset: 1 });
-        expect(page).toMatchObject({ total: 3, items: [{ id: b.id }] });
+        const b = makeSession({ status: "failed", pipelineName: "other", finalAnswer: undefined });
+        const c = makeSession({ input: "A DRAGON and a cat", finalAnswer: "the end of the dragon" });
+        const d = makeSession({ parentRunId: a.id, rerunFromStage: "draft", finalAnswer: "a unicorn" });
+        for (const session of [c, a, d, b]) await store.save(session);
+        const ids = async (options: Parameters<SessionStore["list"]>[0]) => (await store.list(options)).items.map((item) => item.id);
+        expect(await ids({})).toEqual([d.id, c.id, b.id, a.id]);
+        expect(await ids({ order: "oldest" })).toEqual([a.id, b.id, c.id, d.id]);
+        expect(await ids({ status: "failed" })).toEqual([b.id]);
+        expect(await ids({ pipeline: "base" })).toEqual([d.id, c.id, a.id]);
+        expect(await ids({ parentRunId: a.id })).toEqual([d.id]);
+        expect(await ids({ query: "DRAGON and" })).toEqual([c.id]);
+        expect(await ids({ query: "dragon" })).toEqual([c.id, a.id]);
+        expect(await ids({ query: "unicorn" })).toEqual([d.id]);
+        expect(await ids({ query: b.id.slice(-6) })).toEqual([b.id]);
+        expect(await ids({ query: "dragon", status: "failed" })).toEqual([]);
+        expect(await store.list({ limit: 2, offset: 1 })).toMatchObject({ total: 4, items: [{ id: c.id }, { id: b.id }] });
+        expect(await store.list({ limit: 2, offset: 3, order: "oldest" })).toMatchObject({ total: 4, items: [{ id: d.id }] });
+        expect(await store.list({ offset: 10 })).toEqual({ total: 4, items: [] });
+        expect(await store.list({ limit: 0 })).toEqual({ total: 4, items: [] });
       }));
 
-    it("deletes a session", () =>
+    it("summarizes a session with previews of its input and final answer", () =>
       withStore(async (store) => {
-        const session = makeSession();
+        const session = makeSession({ input: "x".repeat(500), finalAnswer: "y".repeat(300), parentRunId: newRunId(), rerunFromStage: "draft" });
         await store.save(session);
-        await store.delete(session.id);
-        await expect(store.get(session.id)).rejects.toMatchObject({ code: "session-not-found" });
-        expect((await store.list()).total).toBe(0);
+        const [summary] = (await store.list()).items;
+        expect(summary).toEqual({
+          id: session.id,
+          parentRunId: session.parentRunId,
+          rerunFromStage: "draft",
+          pipelineName: "base",
+          status: "completed",
+          startedAt: session.startedAt,
+          endedAt: session.endedAt,
+          durationMs: 500,
+          inputPreview: "x".repeat(200),
+          finalPreview: "y".repeat(200),
+        });
+      }));
+
+    it("deletes a session, and its branches stay as roots of their own", () =>
+      withStore(async (store) => {
+        const parent = makeSession();
+        const branch = makeSession({ parentRunId: parent.id, rerunFromStage: "draft" });
+        await store.save(parent);
+        await store.save(branch);
+        await store.delete(parent.id);
+        await expect(store.get(parent.id)).rejects.toMatchObject({ code: "session-not-found" });
+        expect((await store.list()).items.map((item) => item.id)).toEqual([branch.id]);
+        expect(await store.tree(branch.id)).toMatchObject({ id: branch.id, parentRunId: parent.id, children: [] });
       }));
 
     it("draws the family tree from the root through every branch", () =>
       withStore(async (store) => {
         const root = makeSession();
         const branch = makeSession({ parentRunId: root.id, rerunFromStage: "b" });
-        const twig = makeSession({ parentRunId: branch.id, rerunFromStage: "c" });
+        const twig = makeSession({ parentRunId: branch.id, rerunFromStage: "c", status: "failed" });
         const sibling = makeSession({ parentRunId: root.id, rerunFromStage: "a" });
         const stranger = makeSession();
-        for (const session of [root, branch, twig, sibling, stranger]) await store.save(session);
-        const tree = await store.tree(twig.id);
-        expect(tree.id).toBe(root.id);
-        expect(tree.children.map((child) => child.id)).toEqual([branch.id, sibling.id]);
-        expect(tree.children[0]!.children.map((child) => [child.id, child.rerunFromStage])).toEqual([[twig.id, "c"]]);
-        expect((await store.tree(stranger.id)).children).toEqual([]);
+        for (const session of [twig, stranger, sibling, root, branch]) await store.save(session);
+        const expected = {
+          id: root.id,
+          status: "completed",
+          startedAt: root.startedAt,
+          pipelineName: "base",
+          children: [
+            {
+              id: branch.id,
+              parentRunId: root.id,
+              rerunFromStage: "b",
+              status: "completed",
+              startedAt: branch.startedAt,
+              pipelineName: "base",
+              children: [{ id: twig.id, parentRunId: branch.id, rerunFromStage: "c", status: "failed", startedAt: twig.startedAt, pipelineName: "base", children: [] }],
+            },
+            { id: sibling.id, parentRunId: root.id, rerunFromStage: "a", status: "completed", startedAt: sibling.startedAt, pipelineName: "base", children: [] },
+          ],
+        };
+        for (const member of [root, branch, twig, sibling]) expect(await store.tree(member.id)).toEqual(expected);
+        expect(await store.tree(stranger.id)).toMatchObject({ id: stranger.id, children: [] });
       }));
 
-    it("marks sessions left running as interrupted", () =>
+    it("marks sessions left running as interrupted, once", () =>
       withStore(async (store) => {
-        const running = makeSession({ status: "running" });
+        const running = makeSession({ status: "running", endedAt: undefined, durationMs: undefined, finalAnswer: undefined });
         const done = makeSession();
         await store.save(running);
         await store.save(done);
         expect(await store.interruptRunning()).toEqual([running.id]);
-        expect((await store.get(running.id)).status).toBe("interrupted");
-        expect((await store.get(done.id)).status).toBe("completed");
+        const after = await store.get(running.id);
+        expect(after.status).toBe("interrupted");
+        expect(Date.parse(after.endedAt!)).toBeGreaterThanOrEqual(Date.parse(running.startedAt));
+        expect(after.durationMs).toBe(Date.parse(after.endedAt!) - Date.parse(running.startedAt));
+        expect(await store.get(done.id)).toEqual(done);
+        expect((await store.list({ status: "interrupted" })).items.map((item) => item.id)).toEqual([running.id]);
+        expect(await store.interruptRunning()).toEqual([]);
+      }));
+
+    it("rebuilds its index to the same listing", () =>
+      withStore(async (store) => {
+        for (let index = 0; index < 5; index++) await store.save(makeSession({ status: index % 2 === 0 ? "completed" : "failed" }));
+        const before = await store.list();
+        expect(await store.rebuildIndex()).toEqual({ indexed: 5, damaged: [] });
+        expect(await store.list()).toEqual(before);
+      }));
+
+    it("keeps every one of many concurrent saves", () =>
+      withStore(async (store) => {
+        const sessions = Array.from({ length: 20 }, () => makeSession());
+        await Promise.all(sessions.map((session) => store.save(session)));
+        expect((await store.list({ limit: 100, order: "oldest" })).items.map((item) => item.id)).toEqual(sessions.map((session) => session.id));
       }));
   });
 }

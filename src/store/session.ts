@@ -1,8 +1,10 @@
 /**
- * A session: the complete, durable record of one run.
+ * A session: the complete, durable record of one run, and the helpers around it (run ids, model
+ * identity, plain-text export).
  */
 import { createHash, randomBytes } from "node:crypto";
-import { open, stat } from "node:fs/promises";
+import { open } from "node:fs/promises";
+import nodePath from "node:path";
 import { z } from "zod";
 import { ProjectLlmError } from "../common/index.js";
 import { runEventSchema, stageRecordSchema } from "../engine/index.js";
@@ -10,30 +12,46 @@ import { runEventSchema, stageRecordSchema } from "../engine/index.js";
 export const sessionStatuses = ["running", "completed", "failed", "cancelled", "interrupted"] as const;
 export type SessionStatus = (typeof sessionStatuses)[number];
 
+/** How many bytes of a model file `headerSha256` covers: the GGUF header and its metadata. */
+export const modelHeaderBytes = 1024 * 1024;
+
 export const modelIdentitySchema = z.object({
+  /** The file name as written in models.yaml. */
   file: z.string(),
+  /** The absolute path the run loaded. */
   path: z.string(),
   size: z.number(),
   mtimeMs: z.number(),
-  /** sha256 of the file's first `min(size, 1 MiB)` bytes: the GGUF header and metadata, cheap to compute. */
-  headerSha256: z.string(),
+  /**
+   * sha256 (hex) of the file's first `min(size, 1 MiB)` bytes. That span holds the GGUF magic, version,
+   * tensor count and the metadata (architecture, tokenizer, quantization), so a different model almost
+   * always hashes differently, while hashing a multi-GiB file whole would cost seconds per run. It does
+   * not prove the weights are bit-identical: together with `size` it identifies the model, not its bytes.
+   */
+  headerSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** How the model was loaded (GPU layers, context size, ...), as resolved for this run. */
   load: z.record(z.string(), z.unknown()).optional(),
+  /** The generation parameters the model's config gave it. */
   params: z.record(z.string(), z.unknown()).optional(),
 });
 export type ModelIdentity = z.infer<typeof modelIdentitySchema>;
 
+const isoTime = z.iso.datetime({ offset: true });
+
 export const sessionSchema = z.object({
   version: z.literal(1),
-  id: z.string(),
+  id: z.string().refine((id) => isValidRunId(id), { message: "not a run id (like 20261124-120102-3fa9c1)" }),
+  /** The session this one was rerun from (a branch of it). */
   parentRunId: z.string().optional(),
+  /** The stage the rerun started from: the stages before it were reused from the parent. */
   rerunFromStage: z.string().optional(),
   pipelineName: z.string(),
   input: z.string(),
   status: z.enum(sessionStatuses),
-  startedAt: z.string(),
-  endedAt: z.string().optional(),
+  startedAt: isoTime,
+  endedAt: isoTime.optional(),
   durationMs: z.number().optional(),
-  /** The pipeline as it ran (a snapshot: later edits of the file do not change it). */
+  /** The pipeline as it ran (a snapshot: later edits of its file do not change it). */
   pipeline: z.unknown(),
   /** models.yaml as it was when the run started. */
   modelsConfig: z.unknown(),
@@ -46,75 +64,101 @@ export const sessionSchema = z.object({
 });
 export type SessionRecord = z.infer<typeof sessionSchema>;
 
+/** How many characters of the input and of the final answer a summary keeps (and search looks at). */
+export const previewLength = 200;
+
 /** What the index keeps of a session: enough to list, search and filter without opening its file. */
-export interface SessionSummary {
-  id: string;
-  parentRunId?: string;
-  rerunFromStage?: string;
-  pipelineName: string;
-  status: SessionStatus;
-  startedAt: string;
-  endedAt?: string;
-  durationMs?: number;
-  inputPreview: string;
-  finalPreview?: string;
-}
+export const sessionSummarySchema = z.object({
+  id: z.string().refine((id) => isValidRunId(id)),
+  parentRunId: z.string().optional(),
+  rerunFromStage: z.string().optional(),
+  pipelineName: z.string(),
+  status: z.enum(sessionStatuses),
+  startedAt: z.string(),
+  endedAt: z.string().optional(),
+  durationMs: z.number().optional(),
+  /** The first 200 characters of the input. */
+  inputPreview: z.string(),
+  /** The first 200 characters of the final answer. */
+  finalPreview: z.string().optional(),
+});
+export type SessionSummary = z.infer<typeof sessionSummarySchema>;
 
-const previewLength = 200;
-
+/** The summary of a session, as the index keeps it (absent fields are left out, not `undefined`). */
 export function summarize(session: SessionRecord): SessionSummary {
-  return {
+  const summary: SessionSummary = {
     id: session.id,
-    parentRunId: session.parentRunId,
-    rerunFromStage: session.rerunFromStage,
     pipelineName: session.pipelineName,
     status: session.status,
     startedAt: session.startedAt,
-    endedAt: session.endedAt,
-    durationMs: session.durationMs,
     inputPreview: session.input.slice(0, previewLength),
-    finalPreview: session.finalAnswer?.slice(0, previewLength),
   };
+  if (session.parentRunId !== undefined) summary.parentRunId = session.parentRunId;
+  if (session.rerunFromStage !== undefined) summary.rerunFromStage = session.rerunFromStage;
+  if (session.endedAt !== undefined) summary.endedAt = session.endedAt;
+  if (session.durationMs !== undefined) summary.durationMs = session.durationMs;
+  if (session.finalAnswer !== undefined) summary.finalPreview = session.finalAnswer.slice(0, previewLength);
+  return summary;
 }
 
 const runIdPattern = /^\d{8}-\d{6}-[0-9a-f]{6}$/;
 
-/** A time-sortable, unique run id: UTC date and time, then 6 random hex digits (`20261124-120102-3fa9c1`). */
+/**
+ * A new run id: the UTC date and time to the second, then 6 random hex digits
+ * (`20261124-120102-3fa9c1`). Ids sort by start time as strings, and are safe as file names.
+ */
 export function newRunId(date = new Date()): string {
   const stamp = date.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
   return `${stamp}-${randomBytes(3).toString("hex")}`;
 }
 
-export function isValidRunId(id: string): boolean {
-  return runIdPattern.test(id);
+/** True for a well-formed run id (`YYYYMMDD-HHMMSS-xxxxxx`, lower-case hex), and for nothing else. */
+export function isValidRunId(id: unknown): id is string {
+  return typeof id === "string" && runIdPattern.test(id);
 }
 
-/** Refuses anything but a run id, before the id is ever used to build a path. */
-export function assertRunId(id: string): string {
-  if (!isValidRunId(id)) throw new ProjectLlmError("invalid-id", `"${id.slice(0, 80)}" is not a session id (they look like 20261124-120102-3fa9c1)`);
+/** Returns `id` when it is a run id; otherwise throws `invalid-id` (before the id is used to build a path). */
+export function assertRunId(id: unknown): string {
+  if (!isValidRunId(id)) {
+    const shown = typeof id === "string" ? `"${id.slice(0, 80)}"` : String(id);
+    throw new ProjectLlmError("invalid-id", `${shown} is not a session id (they look like 20261124-120102-3fa9c1)`);
+  }
   return id;
 }
 
-const headerBytes = 1024 * 1024;
-
-/** The identity of a model file: size, modification time and a hash of its header. */
+/**
+ * The identity of a model file, to record which model a run used: its size, modification time and the
+ * sha256 of its first `min(size, 1 MiB)` bytes (see `modelIdentitySchema.headerSha256`).
+ */
 export async function modelIdentity(path: string): Promise<Pick<ModelIdentity, "path" | "size" | "mtimeMs" | "headerSha256">> {
-  const info = await stat(path);
   const handle = await open(path, "r");
   try {
-    const buffer = Buffer.alloc(Math.min(info.size, headerBytes));
-    await handle.read(buffer, 0, buffer.length, 0);
-    return { path, size: info.size, mtimeMs: info.mtimeMs, headerSha256: createHash("sha256").update(buffer).digest("hex") };
+    const info = await handle.stat();
+    const buffer = Buffer.alloc(Math.min(info.size, modelHeaderBytes));
+    let filled = 0;
+    while (filled < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    const headerSha256 = createHash("sha256").update(buffer.subarray(0, filled)).digest("hex");
+    return { path: nodePath.resolve(path), size: info.size, mtimeMs: info.mtimeMs, headerSha256 };
   } finally {
     await handle.close();
   }
 }
 
-/** The session as plain text: input, each stage's output, then the final answer. */
-export function sessionToText(session: SessionRecord): string {
+export interface SessionTextOptions {
+  /** `full` (default): header, input, each stage's output and figures, final answer. `answer`: the final answer alone. */
+  detail?: "full" | "answer";
+}
+
+/** A session as plain text, for export: the final answer alone, or the whole run (`detail: "full"`). */
+export function sessionToText(session: SessionRecord, options: SessionTextOptions = {}): string {
+  if (options.detail === "answer") return session.finalAnswer ?? "";
   const lines = [
     `session ${session.id}  ${session.status}  pipeline ${session.pipelineName}  ${session.startedAt}`,
-    ...(session.parentRunId ? [`branch of ${session.parentRunId}, rerun from stage ${session.rerunFromStage}`] : []),
+    ...(session.parentRunId ? [`branch of ${session.parentRunId}, rerun from stage ${session.rerunFromStage ?? "?"}`] : []),
     "",
     "## input",
     session.input,
@@ -132,9 +176,12 @@ export function sessionToText(session: SessionRecord): string {
     if (record.error) lines.push(`error: ${record.error.message}`);
     if (record.metrics) {
       const metrics = record.metrics;
-      lines.push(`(${metrics.tokensIn} tokens in, ${metrics.tokensOut} out, ${metrics.tokensPerSecond.toFixed(0)} tok/s, first token ${metrics.timeToFirstTokenMs.toFixed(0)} ms, ${metrics.durationMs.toFixed(0)} ms)`);
+      lines.push(
+        `(${metrics.tokensIn} tokens in, ${metrics.tokensOut} out, ${metrics.tokensPerSecond.toFixed(0)} tok/s, first token ${metrics.timeToFirstTokenMs.toFixed(0)} ms, ${metrics.durationMs.toFixed(0)} ms)`,
+      );
     }
   }
+  if (session.error) lines.push("", `## error`, `${session.error.code}: ${session.error.message}`);
   lines.push("", "## final answer", session.finalAnswer ?? `(none: the run ${session.status})`);
   return lines.join("\n");
 }

@@ -1,4 +1,6 @@
+import { parse as parseYaml } from "yaml";
 import { ProjectLlmError } from "../../common/index.js";
+import { generationParamsSchema, type GenerationParams } from "../../config/index.js";
 import { Studio } from "../../core/index.js";
 import { sessionToText, type SessionTreeNode } from "../../store/index.js";
 import { parse, studioOptions } from "../args.js";
@@ -10,8 +12,10 @@ export const sessionsHelp = `Usage: project-llm sessions <command>
 
   list [--search TEXT] [--status S] [--pipeline NAME] [--limit N] [--offset N] [--json]
   show ID [--json | --text]         a session: input, each stage's output, figures
-  rerun ID --from STAGE [--input TEXT] [--json]
-                                    a new branch reusing every stage not downstream of STAGE
+  rerun ID --from STAGE [--input TEXT] [--param STAGE.KEY=VALUE ...] [--json]
+                                    a new branch reusing every stage not downstream of STAGE;
+                                    --param sets a generation parameter of a stage (repeatable),
+                                    e.g. --param ending.temperature=0.2
   tree ID                           the family tree of a session's branches
   delete ID`;
 
@@ -29,6 +33,7 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
     text: { type: "boolean" },
     from: { type: "string" },
     input: { type: "string", short: "i" },
+    param: { type: "string", multiple: true },
   });
   if (values.help) return void console.log(sessionsHelp), 0;
   const studio = Studio.open(studioOptions(values));
@@ -79,7 +84,7 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
       case "rerun": {
         if (!values.from) throw new ProjectLlmError("usage", "sessions rerun needs --from STAGE");
         const session = await withCancelOnInterrupt((signal) =>
-          studio.rerun(needId(), { fromStage: values.from!, input: values.input, signal, onEvent: values.json ? undefined : createEventRenderer() }),
+          studio.rerun(needId(), { fromStage: values.from!, input: values.input, params: parseParams(values.param ?? []), signal, onEvent: values.json ? undefined : createEventRenderer() }),
         );
         if (values.json) console.log(JSON.stringify(session, null, 2));
         return session.status === "completed" ? 0 : 1;
@@ -107,6 +112,27 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
   } finally {
     await studio.dispose();
   }
+}
+
+/** `--param STAGE.KEY=VALUE` options as parameters per stage, checked against the schema. */
+function parseParams(items: string[]): Record<string, GenerationParams> {
+  const byStage: Record<string, Record<string, unknown>> = {};
+  for (const item of items) {
+    const match = /^([A-Za-z][A-Za-z0-9_-]*)\.([a-z_]+)=(.*)$/s.exec(item);
+    if (!match) throw new ProjectLlmError("usage", `--param "${item}": expected STAGE.KEY=VALUE, like ending.temperature=0.2`);
+    const [, stage, key, text] = match;
+    (byStage[stage!] ??= {})[key!] = parseYaml(text!);
+  }
+  const result: Record<string, GenerationParams> = {};
+  for (const [stage, params] of Object.entries(byStage)) {
+    const parsed = generationParamsSchema.safeParse(params);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new ProjectLlmError("usage", `--param ${stage}.${issue.path.join(".") || Object.keys(params).join(",")}: ${issue.message}`);
+    }
+    result[stage] = parsed.data;
+  }
+  return result;
 }
 
 function numberOption(value: string | undefined, name: string, fallback: number): number {

@@ -1,68 +1,108 @@
 /**
  * A FAKE InferencePort for the engine's unit tests (the real one needs a model process): it answers from
- * a script per model, streams the answer in chunks with an optional delay, honours abort signals, and
- * records every call.
+ * a script per model, streams the answer in chunks with an optional delay, reports load progress when
+ * told, honours abort signals, can be told to fail, and records every call.
  */
 import { ProjectLlmError } from "../../common/index.js";
 import type { GenerateOptions, GenerateRequest, GenerateResult, InferencePort } from "../ports.js";
 
+type FailureCode = "generation-failed" | "out-of-memory" | "worker-crashed" | "model-load-failed" | "context-overflow";
+
 export interface FakeScript {
-  /** The answer of a model to a prompt (default: `<model>(<prompt>)`). */
-  answer?: (model: string, prompt: string) => string;
-  /** Milliseconds between chunks (default 0). */
-  chunkDelayMs?: number;
-  /** Models whose calls fail with this code. */
-  failing?: Record<string, "generation-failed" | "out-of-memory" | "worker-crashed">;
+  /** The answer of a model to a prompt: a function, or a text per model (default: `<model>(<prompt>)`). */
+  answer?: ((model: string, prompt: string) => string) | Record<string, string>;
+  /** Characters per streamed chunk (default 4). */
+  chunkSize?: number;
+  /** Milliseconds before each chunk: one figure, or one per model (default 0). */
+  chunkDelayMs?: number | Record<string, number>;
+  /** Models whose calls fail with this code, after `afterChunks` chunks (default 0: before any text). */
+  failing?: Record<string, FailureCode | { code: FailureCode; afterChunks: number }>;
+  /** Models that load on their first call, reporting these progress steps (then `load.loaded: true`). */
+  loading?: Record<string, number[]>;
 }
 
 export interface FakeCall {
   model: string;
   prompt: string;
+  system?: string;
   params: GenerateRequest["params"];
   startedAt: number;
   endedAt?: number;
+  /** True when the call ended because its signal aborted. */
+  aborted?: boolean;
 }
 
-export function createFakePort(script: FakeScript = {}): InferencePort & { calls: FakeCall[] } {
+export type FakePort = InferencePort & { calls: FakeCall[] };
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(new ProjectLlmError("cancelled", "cancelled"));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new ProjectLlmError("cancelled", "cancelled"));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Creates a FAKE port following `script` (see FakeScript). Its figures: tokens in = prompt length, tokens
+ * out = chunks, time to first token = the model name's length in ms (so each model's differs).
+ */
+export function createFakePort(script: FakeScript = {}): FakePort {
   const calls: FakeCall[] = [];
-  const sleep = (ms: number, signal?: AbortSignal) =>
-    new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) return reject(new ProjectLlmError("cancelled", "cancelled"));
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(new ProjectLlmError("cancelled", "cancelled"));
-      };
-      const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      }, ms);
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
+  const loadedModels = new Set<string>();
   return {
     calls,
     async generate(request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
-      const call: FakeCall = { model: request.model.name, prompt: request.prompt, params: request.params, startedAt: Date.now() };
+      const model = request.model.name;
+      const call: FakeCall = { model, prompt: request.prompt, system: request.system, params: request.params, startedAt: Date.now() };
       calls.push(call);
-      const text = script.answer ? script.answer(request.model.name, request.prompt) : `${request.model.name}(${request.prompt})`;
-      const chunks = text.match(/.{1,4}/gs) ?? [""];
-      for (const chunk of chunks) {
-        await sleep(script.chunkDelayMs ?? 0, options.signal);
-        const failure = script.failing?.[request.model.name];
-        if (failure) throw new ProjectLlmError(failure, `${request.model.name} broke`);
-        options.onText?.(chunk);
+      const delay = typeof script.chunkDelayMs === "number" ? script.chunkDelayMs : (script.chunkDelayMs?.[model] ?? 0);
+      try {
+        const steps = script.loading?.[model];
+        const loads = steps !== undefined && !loadedModels.has(model);
+        if (loads) {
+          for (const progress of steps) {
+            await sleep(delay, options.signal);
+            options.onLoadProgress?.(progress);
+          }
+          loadedModels.add(model);
+        }
+        const text =
+          typeof script.answer === "function" ? script.answer(model, request.prompt) : (script.answer?.[model] ?? `${model}(${request.prompt})`);
+        const size = script.chunkSize ?? 4;
+        const chunks: string[] = [];
+        for (let index = 0; index < text.length; index += size) chunks.push(text.slice(index, index + size));
+        const failure = script.failing?.[model];
+        const fail = typeof failure === "string" ? { code: failure, afterChunks: 0 } : failure;
+        for (const [index, chunk] of chunks.entries()) {
+          await sleep(delay, options.signal);
+          if (fail && index >= fail.afterChunks) throw new ProjectLlmError(fail.code, `${model} broke`);
+          options.onText?.(chunk);
+        }
+        if (fail) throw new ProjectLlmError(fail.code, `${model} broke`);
+        call.endedAt = Date.now();
+        return {
+          text,
+          tokensIn: request.prompt.length,
+          tokensOut: chunks.length,
+          timeToFirstTokenMs: model.length,
+          tokensPerSecond: 100,
+          durationMs: call.endedAt - call.startedAt,
+          stopReason: "eos",
+          chat: request.system !== undefined,
+          load: { loaded: loads, loadMs: loads ? 5 : 0, gpuLayers: 0, threads: 1 },
+        };
+      } catch (error) {
+        call.endedAt = Date.now();
+        call.aborted = options.signal?.aborted === true;
+        throw error;
       }
-      call.endedAt = Date.now();
-      return {
-        text,
-        tokensIn: request.prompt.length,
-        tokensOut: chunks.length,
-        timeToFirstTokenMs: 1,
-        tokensPerSecond: 100,
-        durationMs: call.endedAt - call.startedAt,
-        stopReason: "max-tokens",
-        chat: false,
-        load: { loaded: calls.length === 1, loadMs: 0, gpuLayers: 0, threads: 1 },
-      };
     },
   };
 }

@@ -1,0 +1,45 @@
+/** The chat path: a model whose GGUF carries a chat template is prompted through it. */
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeGgufWithChatTemplate } from "../testing/gguf-with-chat-template.js";
+import { storiesFile, tempDir, testModelsDir } from "../testing/fixtures.js";
+import { createRuntime, type Runtime } from "./index.js";
+
+let runtime: Runtime;
+let chatModel: string;
+let cleanup: () => Promise<void>;
+
+beforeAll(async () => {
+  const temp = await tempDir();
+  cleanup = temp.cleanup;
+  chatModel = path.join(temp.dir, "stories-chat.gguf");
+  await writeGgufWithChatTemplate(path.join(testModelsDir, storiesFile), chatModel);
+  runtime = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false });
+});
+afterAll(async () => {
+  await runtime.dispose();
+  await cleanup();
+});
+
+const request = (file: string, system?: string) => ({
+  model: { name: "m", path: file, load: { context_size: 512, gpu_layers: 0 as const, threads: 1 } },
+  prompt: "Tell me a story",
+  system,
+  params: { temperature: 0, max_tokens: 12 },
+});
+
+describe("chat templates", () => {
+  it("applies the model's chat template, with the stage's system prompt and nothing else", async () => {
+    expect((await runtime.inspect(chatModel, { contextSize: 512, gpuLayers: 0, threads: 1 })).hasChatTemplate).toBe(true);
+    const plain = await runtime.generate(request(path.join(testModelsDir, storiesFile)));
+    const chat = await runtime.generate(request(chatModel));
+    const withSystem = await runtime.generate(request(chatModel, "You are a kind storyteller."));
+    expect(plain.chat).toBe(false);
+    expect(chat.chat).toBe(true);
+    // The template wraps the prompt in role markers, so the chat call reads more tokens than plain text,
+    // and a system prompt adds its own turn.
+    expect(chat.tokensIn).toBeGreaterThan(plain.tokensIn + 5);
+    expect(withSystem.tokensIn).toBeGreaterThan(chat.tokensIn + 5);
+    expect(chat.tokensOut).toBeGreaterThan(0);
+  });
+});
