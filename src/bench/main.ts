@@ -100,6 +100,10 @@ async function benchModel(modelPath: string) {
     directByThreads: directBest,
     directMedianByThreads: Object.fromEntries(threadCounts.map((threads) => [threads, median(direct[threads]!)])),
     engineByThreads: Object.fromEntries(threadCounts.map((threads) => [threads, best(engine[threads]!)])),
+    engineMedianByThreads: Object.fromEntries(threadCounts.map((threads) => [threads, median(engine[threads]!)])),
+    engineMedianRatio: median(engine[bestThreads]!) / median(direct[bestThreads]!),
+    autoMedianRatio: median(auto) / Math.max(...threadCounts.map((threads) => median(direct[threads]!))),
+    samples: { direct, engine, auto },
     bestThreads,
     bestDirect,
     engine: engineAtBest,
@@ -172,6 +176,19 @@ const lines = [
         .map(([threads, rate]) => `${threads}: ${rate.toFixed(1)}`)
         .join(", ")} | ${result.bestThreads} | ${result.engineRatio.toFixed(3)} | ${result.autoThreads} | ${result.auto.toFixed(1)} | ${result.autoRatio.toFixed(3)} | ${mib(result.memoryEstimate)} | ${mib(result.memoryMeasured)} |`,
   ),
+  "",
+  "Medians (the same rounds): " +
+    results
+      .map(
+        (result) =>
+          `${result.model}: direct ${Object.entries(result.directMedianByThreads)
+            .map(([threads, rate]) => `${threads}t ${rate.toFixed(1)}`)
+            .join(", ")}; engine ${Object.entries(result.engineMedianByThreads)
+            .map(([threads, rate]) => `${threads}t ${rate.toFixed(1)}`)
+            .join(", ")}; engine / direct at best threads ${result.engineMedianRatio.toFixed(3)}; auto / best ${result.autoMedianRatio.toFixed(3)}`,
+      )
+      .join(". ") +
+    ".",
   "",
   `Three-stage pipeline on one model (${path.basename(files[0]!)}): model loads on the first run ${loads.firstRun}, on the second ${loads.secondRun}.`,
 ];
