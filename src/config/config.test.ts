@@ -125,6 +125,14 @@ describe("validation", () => {
     expect(errors.find((issue) => issue.message.includes("{{inptu}}"))).toMatchObject({ suggestion: "input", line: 14 });
   });
 
+  it("checks the placeholders of a synthesis prompt against the stage's models", async () => {
+    const { errors } = await validate(
+      "base_pipeline:\n  stages:\n    - id: s\n      type: multi\n      models: [m1, m2]\n      aggregation:\n        method: synthesis\n        model: m1\n        prompt: \"{{answer.m3}} {{answers}}\"\n",
+    );
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ line: 9, path: "base_pipeline.stages[0].aggregation.prompt", message: "unknown placeholder {{answer.m3}}" });
+  });
+
   it("refuses a model file outside the models folder, by absolute path or by ..", async () => {
     const { errors } = await validate("base_pipeline:\n  stages:\n    - id: a\n      type: multi\n      models: [abs, up]\n      aggregation: { method: concat }\n", `  abs:\n    file: ${path.join(testModelsDir, storiesFile)}\n  up:\n    file: ../${storiesFile}\n`);
     expect(errors).toHaveLength(2);

@@ -7,7 +7,7 @@ import { open, stat } from "node:fs/promises";
 import path from "node:path";
 import { findCycle, inputIds } from "../engine/graph.js";
 import type { ResolvedGenerationParams, ResolvedModel } from "../engine/ports.js";
-import { templatePlaceholders } from "../engine/templates.js";
+import { checkStageTemplates } from "../engine/templates.js";
 import { closest, ConfigError, formatPath, type ConfigIssue } from "./issues.js";
 import { fileQuantization, quantizationMatches } from "./quantization.js";
 import type { LoadedModelsConfig, LoadedPipeline } from "./load.js";
@@ -132,22 +132,15 @@ export async function validateSetup(options: { models: LoadedModelsConfig; pipel
       stage.models.forEach((name, position) => checkModel(name, ["models", position]));
       if (stage.aggregation.method === "vote" && stage.models.length < 2) errors.push(at(index, ["models"], "a vote needs at least two models"));
       if (stage.aggregation.method === "synthesis") checkModel(stage.aggregation.model, ["aggregation", "model"]);
-      if (stage.aggregation.method === "template") {
-        const allowed = /^(input|answers|answer\.\d+|model\.\d+|answer\.[A-Za-z0-9._-]+)$/;
-        for (const name of templatePlaceholders(stage.aggregation.template)) {
-          if (!allowed.test(name)) errors.push(at(index, ["aggregation", "template"], `unknown placeholder {{${name}}}`, { expected: "{{input}}, {{answers}}, {{answer.N}}, {{model.N}} or {{answer.MODEL}}" }));
-          const number = /^(answer|model)\.(\d+)$/.exec(name);
-          if (number && (Number(number[2]) < 1 || Number(number[2]) > stage.models.length)) {
-            errors.push(at(index, ["aggregation", "template"], `{{${name}}}: the stage has ${stage.models.length} models`));
-          }
-        }
-      }
     }
-    if (stage.prompt !== undefined) {
-      const allowed = new Set(["input", ...inputs.map((id) => `stage.${id}`)]);
-      for (const name of templatePlaceholders(stage.prompt)) {
-        if (!allowed.has(name)) errors.push(at(index, ["prompt"], `unknown placeholder {{${name}}}`, { expected: [...allowed].map((item) => `{{${item}}}`).join(", "), suggestion: closest(name, allowed) }));
-      }
+    // Placeholders of the prompt, an aggregation template and a synthesis prompt: the engine's own check.
+    for (const problem of checkStageTemplates(stage)) {
+      errors.push(
+        at(index, problem.field.split("."), `unknown placeholder {{${problem.placeholder}}}`, {
+          expected: problem.allowed.map((name) => `{{${name}}}`).join(", "),
+          suggestion: closest(problem.placeholder, problem.allowed),
+        }),
+      );
     }
   });
 

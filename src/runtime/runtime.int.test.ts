@@ -102,4 +102,16 @@ describe("the model pool's limits", () => {
       await few.dispose();
     }
   });
+
+  it("unloads a model left idle past idle_unload_seconds", async () => {
+    const brief = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, idleUnloadSeconds: 1 });
+    try {
+      await brief.generate(request("A", 2));
+      expect((await brief.status()).loaded).toHaveLength(1);
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      expect((await brief.status()).loaded).toHaveLength(0);
+    } finally {
+      await brief.dispose();
+    }
+  });
 });
