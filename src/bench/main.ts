@@ -64,7 +64,7 @@ async function rssBytes(pid: number): Promise<number> {
 async function benchModel(modelPath: string) {
   const size = (await stat(modelPath)).size;
   // Enough tokens for a steady rate, few enough to finish in seconds on a large model.
-  const maxTokens = size > 64 * 1024 * 1024 ? 96 : 400;
+  const maxTokens = size > 64 * 1024 * 1024 ? 192 : 400;
   const cores = os.availableParallelism();
   const threadCounts = Array.from({ length: cores }, (_, index) => index + 1);
   const runtime = createRuntime({ workerPath: path.join(here, "..", "runtime", "worker.js"), gpu: false, idleUnloadSeconds: 0, maxLoadedModels: cores + 1 });

@@ -6,8 +6,8 @@ export interface WorkerSettings {
   gpu: "auto" | false | "cuda" | "vulkan" | "metal";
   maxLoadedModels: number;
   idleUnloadSeconds: number;
-  /** Generations run at once; also the number of sequences of each context. */
-  parallel: number;
+  /** Generations run at once; also the number of sequences of each context. `auto`: 1 on a CPU, 4 on a GPU. */
+  parallel: number | "auto";
   /** Bytes of RAM the loaded models may take together (their estimates); past it the least recently used go. */
   memoryBudgetBytes: number;
 }
@@ -29,6 +29,8 @@ export interface ModelFacts {
 
 export interface WorkerStatus {
   gpu: string | false;
+  /** Generations run at once (the configured count, or what `auto` resolved to). */
+  parallel: number;
   vram?: { total: number; used: number; free: number };
   loaded: Array<{ path: string; contextSize: number; threads: number; gpuLayers: number; lastUsedAt: number; busy: number; memoryBytes: number }>;
   modelLoads: number;
@@ -39,11 +41,15 @@ export type ParentMessage =
   | { type: "generate"; id: number; request: GenerateRequest }
   | { type: "cancel"; id: number }
   | { type: "inspect"; id: number; path: string; contextSize: number; gpuLayers: "auto" | "max" | number; threads: "auto" | number }
+  /** Unloads one model (every pool entry of that path) or, without a path, every idle model. */
   | { type: "unload"; id: number; path?: string }
-  | { type: "status"; id: number };
+  | { type: "status"; id: number }
+  /** Disposes every model and exits; the reply comes just before the exit. */
+  | { type: "shutdown"; id: number };
 
 export type WorkerMessage =
-  | { type: "ready"; gpu: string | false }
+  /** Sent once node-llama-cpp is up: the GPU in use and the resolved parallelism. */
+  | { type: "ready"; gpu: string | false; parallel: number }
   | { type: "load-progress"; id: number; progress: number }
   | { type: "text"; id: number; text: string }
   | { type: "result"; id: number; result: GenerateResult }

@@ -18,7 +18,10 @@ export interface RuntimeOptions {
   gpu?: WorkerSettings["gpu"];
   maxLoadedModels?: number;
   idleUnloadSeconds?: number;
-  /** Generations at once; `auto` is 1 (a CPU shares its cores better one at a time). */
+  /**
+   * Generations at once; more calls wait in a queue. `auto` (the default) is 1 on a CPU (its cores are
+   * better spent on one generation) and 4 on a GPU; the worker resolves it once it knows which it has.
+   */
   parallel?: "auto" | number;
   /** RAM the loaded models may take together, by node-llama-cpp's estimates; default 80% of the total. */
   memoryBudgetBytes?: number;
@@ -27,9 +30,15 @@ export interface RuntimeOptions {
 export interface RuntimeStats {
   /** Models loaded by workers since this runtime started (all workers together). */
   modelLoads: number;
+  /** Generations that completed. */
   generations: number;
+  /** Workers forked, the first included. */
   workerStarts: number;
+  /** Workers forked after the first (after a crash or a kill). */
+  workerRestarts: number;
+  /** Workers that stopped while calls were in flight. */
   workerCrashes: number;
+  /** The current worker's process id, when one runs. */
   workerPid?: number;
 }
 
@@ -48,6 +57,9 @@ interface Worker {
   child: ChildProcess;
   pending: Map<number, Pending>;
   exited: boolean;
+  /** Resolves with the worker's parallelism once node-llama-cpp is up; rejects when it dies first. */
+  ready: Promise<number>;
+  onReady: (parallel: number) => void;
 }
 
 export class Runtime implements InferencePort {
@@ -55,10 +67,12 @@ export class Runtime implements InferencePort {
   readonly #settings: WorkerSettings;
   #worker: Worker | undefined;
   #nextId = 1;
+  /** Slots for generations at once; unknown until the worker has resolved `auto`. */
+  #limit: number | undefined;
   #running = 0;
   #queue: Array<() => void> = [];
   #disposed = false;
-  #stats: RuntimeStats = { modelLoads: 0, generations: 0, workerStarts: 0, workerCrashes: 0 };
+  #stats: RuntimeStats = { modelLoads: 0, generations: 0, workerStarts: 0, workerRestarts: 0, workerCrashes: 0 };
 
   constructor(options: RuntimeOptions = {}) {
     this.#options = options;
@@ -66,18 +80,20 @@ export class Runtime implements InferencePort {
       gpu: options.gpu ?? "auto",
       maxLoadedModels: options.maxLoadedModels ?? 4,
       idleUnloadSeconds: options.idleUnloadSeconds ?? 600,
-      parallel: options.parallel === undefined || options.parallel === "auto" ? 1 : options.parallel,
+      parallel: options.parallel ?? "auto",
       memoryBudgetBytes: options.memoryBudgetBytes ?? os.totalmem() * 0.8,
     };
+    this.#limit = typeof options.parallel === "number" ? options.parallel : undefined;
   }
 
-  get parallel(): number {
-    return this.#settings.parallel;
+  /** Generations at once: the configured count, or what `auto` resolved to (undefined until a worker has started). */
+  get parallel(): number | undefined {
+    return this.#limit;
   }
 
   #spawn(): Worker {
     if (this.#disposed) throw new ProjectLlmError("internal", "the inference runtime has been disposed");
-    if (this.#worker && !this.#worker.exited) return this.#worker;
+    if (this.#worker && !this.#worker.exited && this.#worker.child.connected) return this.#worker;
     const workerPath = this.#options.workerPath ?? path.join(/*turbopackIgnore: true*/ this.#options.cwd ?? process.cwd(), "dist", "runtime", "worker.js");
     const child = fork(workerPath, [], {
       // Next.js dev sets NODE_OPTIONS and execArgv that a plain Node worker must not inherit.
@@ -86,7 +102,15 @@ export class Runtime implements InferencePort {
       stdio: ["ignore", "inherit", "pipe", "ipc"],
       serialization: "advanced",
     });
-    const worker: Worker = { child, pending: new Map(), exited: false };
+    let onReady: (parallel: number) => void = () => undefined;
+    let onFailure: (error: unknown) => void = () => undefined;
+    const ready = new Promise<number>((resolve, reject) => {
+      onReady = resolve;
+      onFailure = reject;
+    });
+    // Nobody may be waiting on it (a numeric `parallel`): its rejection must not go unhandled.
+    ready.catch(() => undefined);
+    const worker: Worker = { child, pending: new Map(), exited: false, ready, onReady };
     let stderrTail = "";
     child.stderr?.on("data", (chunk: Buffer) => {
       const text = chunk.toString("utf8");
@@ -95,24 +119,29 @@ export class Runtime implements InferencePort {
       if (!/bad special token/.test(text)) process.stderr.write(text);
     });
     child.on("message", (message: WorkerMessage) => this.#onMessage(worker, message));
+    // Every listener here closes over this child's own record: an old worker's exit never touches a new one's calls.
     child.on("exit", (code, signal) => {
       worker.exited = true;
       if (this.#worker === worker) this.#worker = undefined;
-      if (worker.pending.size === 0) return;
-      this.#stats.workerCrashes++;
       const reason = signal ? `signal ${signal}` : `exit code ${code}`;
       const last = stderrTail.trim().split("\n").filter((line) => !/bad special token/.test(line)).pop();
-      for (const pending of worker.pending.values()) {
-        pending.reject(
-          new ProjectLlmError("worker-crashed", `the inference worker stopped (${reason})${last ? `: ${last.slice(0, 300)}` : ""}; it restarts on the next run`),
+      const crash = () =>
+        new ProjectLlmError(
+          "worker-crashed",
+          `the inference worker (pid ${child.pid}) stopped with ${reason}${last ? `: ${last.slice(0, 300)}` : ""}; the next call starts a new one`,
+          { details: { pid: child.pid, exitCode: code, signal } },
         );
-      }
+      onFailure(crash());
+      if (worker.pending.size === 0) return;
+      this.#stats.workerCrashes++;
+      for (const pending of worker.pending.values()) pending.reject(crash());
       worker.pending.clear();
     });
     child.on("error", (error) => {
       for (const pending of worker.pending.values()) pending.reject(new ProjectLlmError("worker-crashed", `the inference worker failed: ${error.message}`));
       worker.pending.clear();
     });
+    if (this.#stats.workerStarts > 0) this.#stats.workerRestarts++;
     this.#stats.workerStarts++;
     this.#stats.workerPid = child.pid;
     this.#worker = worker;
@@ -120,7 +149,11 @@ export class Runtime implements InferencePort {
   }
 
   #onMessage(worker: Worker, message: WorkerMessage): void {
-    if (message.type === "ready") return;
+    if (message.type === "ready") {
+      this.#limit ??= message.parallel;
+      worker.onReady(message.parallel);
+      return;
+    }
     const pending = worker.pending.get(message.id);
     if (!pending) return;
     switch (message.type) {
@@ -159,7 +192,8 @@ export class Runtime implements InferencePort {
 
   /** Waits for a free generation slot; resolves to a release function. */
   async #slot(signal: AbortSignal | undefined): Promise<() => void> {
-    if (this.#running >= this.#settings.parallel) {
+    const limit = this.#limit ?? (await this.#spawn().ready);
+    if (this.#running >= limit) {
       await new Promise<void>((resolve, reject) => {
         const start = () => {
           signal?.removeEventListener("abort", onAbort);
@@ -167,7 +201,7 @@ export class Runtime implements InferencePort {
         };
         const onAbort = () => {
           this.#queue = this.#queue.filter((entry) => entry !== start);
-          reject(new ProjectLlmError("cancelled", "cancelled"));
+          reject(new ProjectLlmError("cancelled", "the generation was cancelled while it waited for a free slot"));
         };
         signal?.addEventListener("abort", onAbort, { once: true });
         this.#queue.push(start);
@@ -185,30 +219,51 @@ export class Runtime implements InferencePort {
 
   async generate(request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
     const { signal } = options;
-    if (signal?.aborted) throw new ProjectLlmError("cancelled", "cancelled");
+    const cancelled = () => new ProjectLlmError("cancelled", `the generation on ${request.model.name} was cancelled`);
+    if (signal?.aborted) throw cancelled();
     const release = await this.#slot(signal);
+    let call: { id: number; worker: Worker; promise: Promise<GenerateResult> };
     try {
-      const { id, worker, promise } = this.#request<GenerateResult>(
+      call = this.#request<GenerateResult>(
         { type: "generate", request },
         { onText: options.onText, onLoadProgress: options.onLoadProgress, isGenerate: true },
       );
-      const onAbort = () => {
-        if (!worker.exited) worker.child.send({ type: "cancel", id } satisfies ParentMessage);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      try {
-        return await promise;
-      } finally {
-        signal?.removeEventListener("abort", onAbort);
-      }
-    } finally {
+    } catch (error) {
       release();
+      throw error;
+    }
+    const { id, worker, promise } = call;
+    // The slot stays taken until the worker has really stopped the call (its reply or its exit),
+    // even when the caller is answered at once on abort.
+    promise.then(release, release);
+    if (!signal) return promise;
+    let onAbort: () => void = () => undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        const pending = worker.pending.get(id);
+        if (pending) {
+          pending.onText = undefined;
+          pending.onLoadProgress = undefined;
+        }
+        if (!worker.exited && worker.child.connected) worker.child.send({ type: "cancel", id } satisfies ParentMessage);
+        reject(cancelled());
+      };
+    });
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await Promise.race([promise, aborted]);
+    } catch (error) {
+      // A worker's own `cancelled` or a crash after the abort: the caller asked to stop, so it is a cancel.
+      if (signal.aborted && !(ProjectLlmError.isInstance(error) && error.code === "cancelled")) throw cancelled();
+      throw error;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
     }
   }
 
   /** GGUF facts and memory estimates of a file, at a context size. */
-  async inspect(file: string, options: { contextSize: number; gpuLayers: "auto" | "max" | number; threads: "auto" | number }): Promise<ModelFacts> {
-    return this.#request<ModelFacts>({ type: "inspect", path: file, ...options }).promise;
+  async inspect(file: string, options: { contextSize: number; gpuLayers: "auto" | "max" | number; threads?: "auto" | number }): Promise<ModelFacts> {
+    return this.#request<ModelFacts>({ type: "inspect", path: file, contextSize: options.contextSize, gpuLayers: options.gpuLayers, threads: options.threads ?? "auto" }).promise;
   }
 
   /** What the worker holds now (starts it when none runs). */
@@ -232,9 +287,10 @@ export class Runtime implements InferencePort {
     return { ...this.#stats };
   }
 
-  /** Stops the worker; calls in flight fail with `worker-crashed`. */
+  /** Stops the worker (a `shutdown` message, then SIGKILL after 3 s); calls in flight fail with `worker-crashed`. */
   async dispose(): Promise<void> {
     this.#disposed = true;
+    for (const start of this.#queue.splice(0)) start();
     const worker = this.#worker;
     this.#worker = undefined;
     if (!worker || worker.exited) return;
@@ -244,7 +300,14 @@ export class Runtime implements InferencePort {
         clearTimeout(timer);
         resolve();
       });
-      worker.child.disconnect();
+      if (worker.child.connected) {
+        const id = this.#nextId++;
+        worker.child.send({ type: "shutdown", id } satisfies ParentMessage, (error) => {
+          if (error) worker.child.kill("SIGKILL");
+        });
+      } else {
+        worker.child.kill("SIGKILL");
+      }
     });
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chooseThreads, smallModelBytes } from "./threads.js";
+import { chooseThreads, resolveParallel, smallModelBytes } from "./threads.js";
 
 describe("chooseThreads", () => {
   it("keeps a configured count", () => {
@@ -10,9 +10,22 @@ describe("chooseThreads", () => {
     expect(chooseThreads({ configured: "auto", weightBytes: 1_200_000, parallel: 1, cores: 16 })).toBe(1);
   });
 
-  it("shares the cores among the generations that run at once for a large model", () => {
-    expect(chooseThreads({ configured: "auto", weightBytes: smallModelBytes * 8, parallel: 1, cores: 2 })).toBe(2);
-    expect(chooseThreads({ configured: "auto", weightBytes: smallModelBytes * 8, parallel: 4, cores: 16 })).toBe(4);
+  it("gives a large model every core but one, shared among the generations that run at once", () => {
+    expect(chooseThreads({ configured: "auto", weightBytes: smallModelBytes * 8, parallel: 1, cores: 2 })).toBe(1);
+    expect(chooseThreads({ configured: "auto", weightBytes: smallModelBytes * 8, parallel: 1, cores: 16 })).toBe(15);
+    expect(chooseThreads({ configured: "auto", weightBytes: smallModelBytes * 8, parallel: 4, cores: 16 })).toBe(3);
     expect(chooseThreads({ configured: "auto", weightBytes: smallModelBytes * 8, parallel: 8, cores: 2 })).toBe(1);
+  });
+});
+
+describe("resolveParallel", () => {
+  it("keeps a configured count", () => {
+    expect(resolveParallel(3, false)).toBe(3);
+    expect(resolveParallel(2, "cuda")).toBe(2);
+  });
+
+  it("runs one generation at a time on a CPU and four on a GPU", () => {
+    expect(resolveParallel("auto", false)).toBe(1);
+    expect(resolveParallel("auto", "cuda")).toBe(4);
   });
 });

@@ -22,7 +22,7 @@ import {
 import type { ErrorCode } from "../common/index.js";
 import type { GenerateRequest, GenerateResult } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerStatus } from "./protocol.js";
-import { chooseThreads } from "./threads.js";
+import { chooseThreads, resolveParallel } from "./threads.js";
 
 const settings = JSON.parse(process.env.PROJECT_LLM_WORKER_SETTINGS ?? "{}") as WorkerSettings;
 /** Text is sent to the parent in batches at most this far apart: one message per token costs ~10%. */
@@ -63,10 +63,30 @@ const loading = new Map<string, Promise<PoolEntry>>();
 const calls = new Map<number, AbortController>();
 let modelLoads = 0;
 let generations = 0;
+/** Generations at once, resolved from the settings once the GPU (or its absence) is known. */
+let parallel = 1;
 
 function llama(): Promise<Llama> {
-  llamaPromise ??= getLlama({ gpu: settings.gpu ?? "auto", build: "never", logLevel: LlamaLogLevel.error });
+  // `build: "never"`: never try to download and compile llama.cpp; the prebuilt binaries are used.
+  llamaPromise ??= getLlama({ gpu: settings.gpu ?? "auto", build: "never", logLevel: LlamaLogLevel.error }).then((instance) => {
+    parallel = resolveParallel(settings.parallel ?? "auto", instance.gpu);
+    return instance;
+  });
   return llamaPromise;
+}
+
+/** The file's GGUF facts; a file that is not a readable GGUF fails here, before llama.cpp touches it. */
+async function readInsights(instance: Llama, path: string): Promise<GgufInsights> {
+  let info: Awaited<ReturnType<typeof readGgufFileInfo>>;
+  try {
+    info = await readGgufFileInfo(path, { logWarnings: false });
+  } catch (error) {
+    throw new WorkerError(
+      "model-load-failed",
+      `cannot read ${path} as a GGUF model (${(error as Error)?.message ?? String(error)}): check that the file is a complete .gguf model`,
+    );
+  }
+  return GgufInsights.from(info, instance);
 }
 
 function poolKey(request: GenerateRequest, threads: number): string {
@@ -100,12 +120,11 @@ async function evict(incomingBytes: number): Promise<void> {
   }
 }
 
-/** node-llama-cpp's RAM estimate for a model and its context (0 when the file cannot be read for it). */
-async function estimateRam(instance: Llama, request: GenerateRequest, gpuLayers: number): Promise<number> {
+/** node-llama-cpp's RAM estimate for a model and its context (0 when it cannot estimate). */
+function estimateRam(insights: GgufInsights, contextSize: number, gpuLayers: number): number {
   try {
-    const insights = await GgufInsights.from(await readGgufFileInfo(request.model.path, { logWarnings: false }), instance);
     const model = insights.estimateModelResourceRequirements({ gpuLayers });
-    const context = insights.estimateContextResourceRequirements({ contextSize: request.model.load.context_size, modelGpuLayers: gpuLayers, sequences: settings.parallel });
+    const context = insights.estimateContextResourceRequirements({ contextSize, modelGpuLayers: gpuLayers, sequences: parallel });
     return model.cpuRam + context.cpuRam;
   } catch {
     return 0;
@@ -113,7 +132,8 @@ async function estimateRam(instance: Llama, request: GenerateRequest, gpuLayers:
 }
 
 async function acquire(request: GenerateRequest, onProgress: (progress: number) => void): Promise<{ entry: PoolEntry; loaded: boolean; loadMs: number }> {
-  const threads = chooseThreads({ configured: request.model.load.threads, weightBytes: fileSize(request.model.path), parallel: settings.parallel });
+  await llama();
+  const threads = chooseThreads({ configured: request.model.load.threads, weightBytes: fileSize(request.model.path), parallel });
   const key = poolKey(request, threads);
   const warm = pool.get(key);
   if (warm) return { entry: warm, loaded: false, loadMs: 0 };
@@ -131,10 +151,11 @@ async function acquire(request: GenerateRequest, onProgress: (progress: number) 
 
 async function load(request: GenerateRequest, threads: number, key: string, onProgress: (progress: number) => void): Promise<PoolEntry> {
   const instance = await llama();
-  const configuredLayers = request.model.load.gpu_layers;
-  const estimate = await estimateRam(instance, request, instance.gpu === false || typeof configuredLayers !== "number" ? 0 : configuredLayers);
-  await evict(estimate);
+  const insights = await readInsights(instance, request.model.path);
   const configured = request.model.load.gpu_layers;
+  // RAM is what the budget counts: with layers on the GPU ("auto", "max") the CPU-only estimate is an upper bound.
+  const estimate = estimateRam(insights, request.model.load.context_size, instance.gpu === false || typeof configured !== "number" ? 0 : configured);
+  await evict(estimate);
   // Out of memory: retry with half the GPU layers, then on the CPU alone.
   const attempts: Array<"auto" | "max" | "half" | number> = [configured];
   if (instance.gpu !== false && configured !== 0) attempts.push("half", 0);
@@ -144,10 +165,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
     let gpuLayers = attempts[attempt]!;
     let model: LlamaModel | undefined;
     try {
-      if (gpuLayers === "half") {
-        const insights = await GgufInsights.from(await readGgufFileInfo(request.model.path), instance);
-        gpuLayers = Math.floor(insights.totalLayers / 2);
-      }
+      if (gpuLayers === "half") gpuLayers = Math.floor(insights.totalLayers / 2);
       model = await instance.loadModel({
         modelPath: request.model.path,
         gpuLayers: instance.gpu === false ? 0 : gpuLayers,
@@ -156,7 +174,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
       const context = await model.createContext({
         contextSize: request.model.load.context_size,
         threads,
-        sequences: settings.parallel,
+        sequences: parallel,
         ...(request.model.load.batch_size ? { batchSize: request.model.load.batch_size } : {}),
       });
       modelLoads++;
@@ -286,8 +304,9 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
 
 async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Promise<ModelFacts> {
   const instance = await llama();
-  const info = await readGgufFileInfo(message.path);
-  const insights = await GgufInsights.from(info, instance);
+  const size = fileSize(message.path);
+  const insights = await readInsights(instance, message.path);
+  const info = insights.ggufFileInfo;
   const gpuLayers =
     instance.gpu === false
       ? 0
@@ -297,7 +316,7 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
           ? (await insights.configurationResolver.resolveModelGpuLayersV2("auto", { getVramState: () => instance.getVramState() })).gpuLayers
           : Math.min(message.gpuLayers, insights.totalLayers);
   const model = insights.estimateModelResourceRequirements({ gpuLayers });
-  const context = insights.estimateContextResourceRequirements({ contextSize: message.contextSize, modelGpuLayers: gpuLayers, sequences: settings.parallel });
+  const context = insights.estimateContextResourceRequirements({ contextSize: message.contextSize, modelGpuLayers: gpuLayers, sequences: parallel });
   const metadata = info.metadata as { general?: { architecture?: string; file_type?: number }; tokenizer?: { chat_template?: unknown } };
   const fileType = metadata.general?.file_type;
   const { GgufFileType, GgmlType } = await import("node-llama-cpp");
@@ -324,7 +343,7 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
       totalVram: model.gpuVram + context.gpuVram,
     },
     gpuLayers,
-    threads: chooseThreads({ configured: message.threads, weightBytes: statSync(message.path).size, parallel: settings.parallel }),
+    threads: chooseThreads({ configured: message.threads, weightBytes: size, parallel }),
   };
 }
 
@@ -332,6 +351,7 @@ async function status(): Promise<WorkerStatus> {
   const instance = await llama();
   return {
     gpu: instance.gpu,
+    parallel,
     vram: instance.gpu === false ? undefined : await instance.getVramState(),
     loaded: [...pool.values()].map(({ path, contextSize, threads, gpuLayers, lastUsedAt, busy, memoryBytes }) => ({ path, contextSize, threads, gpuLayers, lastUsedAt, busy, memoryBytes })),
     modelLoads,
@@ -339,10 +359,10 @@ async function status(): Promise<WorkerStatus> {
   };
 }
 
-function errorReply(id: number, error: unknown): WorkerMessage {
+function errorReply(id: number, error: unknown, otherwise: ErrorCode = "generation-failed"): WorkerMessage {
   if (error instanceof WorkerError) return { type: "error", id, code: error.code, message: error.message };
-  if ((error as Error)?.name === "AbortError" || calls.get(id)?.signal.aborted) return { type: "error", id, code: "cancelled", message: "cancelled" };
-  return { type: "error", id, code: "generation-failed", message: (error as Error)?.message ?? String(error) };
+  if ((error as Error)?.name === "AbortError" || calls.get(id)?.signal.aborted) return { type: "error", id, code: "cancelled", message: "the generation was cancelled" };
+  return { type: "error", id, code: otherwise, message: (error as Error)?.message ?? String(error) };
 }
 
 process.on("message", (message: ParentMessage) => {
@@ -362,7 +382,7 @@ process.on("message", (message: ParentMessage) => {
     case "inspect":
       inspect(message).then(
         (value) => send({ type: "reply", id: message.id, value }),
-        (error: unknown) => send(errorReply(message.id, error)),
+        (error: unknown) => send(errorReply(message.id, error, "model-load-failed")),
       );
       break;
     case "unload": {
@@ -379,6 +399,11 @@ process.on("message", (message: ParentMessage) => {
         (error: unknown) => send(errorReply(message.id, error)),
       );
       break;
+    case "shutdown":
+      // The process's exit frees the models; only the calls in flight need telling.
+      for (const controller of calls.values()) controller.abort();
+      process.send?.({ type: "reply", id: message.id, value: true } satisfies WorkerMessage, () => process.exit(0));
+      break;
   }
 });
 
@@ -393,7 +418,7 @@ if (settings.idleUnloadSeconds > 0) {
 // Never outlive the parent.
 process.on("disconnect", () => process.exit(0));
 llama().then(
-  (instance) => send({ type: "ready", gpu: instance.gpu }),
+  (instance) => send({ type: "ready", gpu: instance.gpu, parallel }),
   (error: unknown) => {
     process.stderr.write(`inference worker: cannot start node-llama-cpp: ${String(error)}\n`);
     process.exit(70);
