@@ -6,7 +6,7 @@ import { existsSync, statSync, readdirSync } from "node:fs";
 import path from "node:path";
 
 const root = process.cwd();
-const buildId = path.join(root, ".next", "BUILD_ID");
+const buildId = path.join(root, process.env.NEXT_DIST_DIR ?? ".next", "BUILD_ID");
 
 function newestMtime(dir) {
   let newest = 0;
@@ -18,13 +18,16 @@ function newestMtime(dir) {
 }
 
 const stale = !existsSync(buildId) || statSync(buildId).mtimeMs < newestMtime(path.join(root, "src"));
-const env = { ...process.env, NEXT_TELEMETRY_DISABLED: "1" };
+// NEXT_MANUAL_SIG_HANDLE: the studio handles SIGTERM and SIGINT itself (runs in flight are marked
+// interrupted, the inference worker stops) instead of Next.js exiting at once.
+const env = { ...process.env, NEXT_TELEMETRY_DISABLED: "1", NEXT_MANUAL_SIG_HANDLE: "1" };
 if (stale) {
   const build = spawnSync("npm", ["run", "build"], { stdio: "inherit", env });
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
 const host = process.env.HOST ?? "127.0.0.1";
 const port = process.env.PORT ?? "3000";
-const server = spawn("npx", ["next", "start", "--hostname", host, "--port", port], { stdio: "inherit", env });
+const nextBin = path.join(root, "node_modules", "next", "dist", "bin", "next");
+const server = spawn(process.execPath, [nextBin, "start", "--hostname", host, "--port", port], { stdio: "inherit", env });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => server.kill(signal));
-server.on("exit", (code) => process.exit(code ?? 0));
+server.on("exit", (code, signal) => process.exit(code ?? (signal ? 0 : 1)));

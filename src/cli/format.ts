@@ -1,4 +1,5 @@
 /** Terminal formatting helpers: colours only on a terminal, sizes and durations for people. */
+import { formatBytes as formatBytesShared } from "../common/format.js";
 
 const useColour = (stream: NodeJS.WriteStream) => stream.isTTY === true && !process.env.NO_COLOR;
 
@@ -11,17 +12,8 @@ export const red = (stream: NodeJS.WriteStream, text: string) => paint(stream, "
 export const green = (stream: NodeJS.WriteStream, text: string) => paint(stream, "32", text);
 export const yellow = (stream: NodeJS.WriteStream, text: string) => paint(stream, "33", text);
 
-export function formatBytes(bytes: number | undefined): string {
-  if (bytes === undefined || !Number.isFinite(bytes)) return "-";
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value >= 10 || unit === 0 ? value.toFixed(0) : value.toFixed(1)} ${units[unit]}`;
-}
+/** A size, or "-" when unknown. */
+export const formatBytes = (bytes: number | undefined): string => formatBytesShared(bytes, "-");
 
 export function formatDuration(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms)) return "-";

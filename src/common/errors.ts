@@ -26,6 +26,7 @@ export const errorCodes = [
   // store and usage
   "session-not-found",
   "invalid-id",
+  "conflict",
   "usage",
   "internal",
 ] as const;
@@ -61,4 +62,13 @@ export function isAbortError(error: unknown): boolean {
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/** The abort reason of a run stopped because its process is stopping: its session is marked `interrupted`. */
+export function interruption(message = "the server stopped before the run ended"): ProjectLlmError {
+  return new ProjectLlmError("cancelled", message, { details: { interrupted: true } });
+}
+
+export function isInterruption(reason: unknown): boolean {
+  return ProjectLlmError.isInstance(reason) && reason.details?.interrupted === true;
 }

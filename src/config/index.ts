@@ -22,3 +22,13 @@ export {
   type ValidationResult,
 } from "./validate.js";
 export { maxAliasCount, maxConfigBytes, parseYaml, readYamlFile, type YamlFile } from "./yaml-file.js";
+export {
+  deletePipelineSource,
+  pipelineFile,
+  readPipelineSource,
+  reconcile,
+  savePipelineSource,
+  textVersion,
+  type PipelineSource,
+  type SaveOptions,
+} from "./pipeline-source.js";

@@ -30,7 +30,7 @@ export interface LoadedPipeline {
   yaml?: YamlFile;
 }
 
-const pipelineNamePattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+export const pipelineNamePattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 function parseWith<T extends z.ZodType>(schema: T, yaml: YamlFile): z.infer<T> {
   const result = schema.safeParse(yaml.value ?? {});

@@ -3,12 +3,13 @@
  * no native code), to check the `quantization` a model declares.
  */
 import { GgmlType, GgufFileType, readGgufFileInfo } from "node-llama-cpp";
+import { fileMemo } from "../common/index.js";
 
 /**
  * `general.file_type` as node-llama-cpp names it (`MOSTLY_Q4_K_M`, `ALL_F32`), or, for files without one,
  * the tensor type that holds the most weights (`F32`, `Q8_0`).
  */
-export async function fileQuantization(file: string): Promise<string | undefined> {
+export const fileQuantization = fileMemo(async (file: string): Promise<string | undefined> => {
   const info = await readGgufFileInfo(file, { logWarnings: false });
   const fileType = (info.metadata as { general?: { file_type?: number } }).general?.file_type;
   if (fileType !== undefined) return (GgufFileType as Record<number, string>)[fileType];
@@ -19,7 +20,7 @@ export async function fileQuantization(file: string): Promise<string | undefined
   }
   const dominant = [...weights.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
   return dominant === undefined ? undefined : (GgmlType as Record<number, string>)[dominant];
-}
+});
 
 /** Declared and actual agree when one names the other, ignoring case and the MOSTLY_/ALL_ prefix. */
 export function quantizationMatches(declared: string, actual: string): boolean {

@@ -5,6 +5,7 @@
  */
 import { open, stat } from "node:fs/promises";
 import path from "node:path";
+import { fileMemo } from "../common/index.js";
 import { findCycle, inputIds } from "../engine/graph.js";
 import type { ResolvedGenerationParams, ResolvedModel } from "../engine/ports.js";
 import { checkStageTemplates } from "../engine/templates.js";
@@ -75,7 +76,7 @@ export function resolveGenerationParams(models: LoadedModelsConfig, name: string
 const ggufMagic = Buffer.from("GGUF", "ascii");
 
 /** Checks the first 8 bytes: the magic "GGUF" and a version from 1 to 3. Returns a problem or undefined. */
-export async function checkGgufHeader(file: string): Promise<string | undefined> {
+export const checkGgufHeader = fileMemo(async (file: string): Promise<string | undefined> => {
   const handle = await open(file, "r");
   try {
     const header = Buffer.alloc(8);
@@ -87,7 +88,7 @@ export async function checkGgufHeader(file: string): Promise<string | undefined>
   } finally {
     await handle.close();
   }
-}
+});
 
 export interface ValidationResult {
   errors: ConfigIssue[];

@@ -4,7 +4,7 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
-import { ProjectLlmError } from "../common/index.js";
+import { ProjectLlmError, fileMemo } from "../common/index.js";
 import { ConfigError, formatPath, type ConfigIssue } from "./issues.js";
 
 export const maxConfigBytes = 1024 * 1024;
@@ -21,7 +21,10 @@ export interface YamlFile {
   issue(path: ReadonlyArray<PropertyKey>, message: string, extra?: Partial<ConfigIssue> & { key?: boolean }): ConfigIssue;
 }
 
-export async function readYamlFile(file: string): Promise<YamlFile> {
+/** A config file, parsed once for as long as it is unchanged on disk (runs read their configs each time). */
+export const readYamlFile = fileMemo(readYamlFileFresh);
+
+async function readYamlFileFresh(file: string): Promise<YamlFile> {
   let size: number;
   try {
     size = (await stat(file)).size;

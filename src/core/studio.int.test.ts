@@ -6,25 +6,11 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { RunEvent } from "../engine/index.js";
 import { createRuntime, type Runtime } from "../runtime/index.js";
-import { storiesFile, tempDir, testModelsDir, writeFiles } from "../testing/fixtures.js";
+import { storiesFile, tempDir, testModelsYaml, writeFiles } from "../testing/fixtures.js";
+import { openTestStudio } from "../testing/studio.js";
 import { Studio } from "./studio.js";
 
-const modelsYaml = `models_directory: models
-defaults:
-  context_size: 512
-  max_tokens: 24
-  temperature: 0
-models:
-  greedy:
-    file: ${storiesFile}
-    required_for_base: true
-  warm:
-    file: ${storiesFile}
-    overrides: { temperature: 0.9, seed: 11 }
-  cool:
-    file: ${storiesFile}
-    overrides: { temperature: 0.6, seed: 5, top_k: 5 }
-`;
+const modelsYaml = testModelsYaml();
 
 const basePipeline = `base_pipeline:
   stages:
@@ -55,12 +41,7 @@ beforeAll(() => {
 afterAll(async () => runtime.dispose());
 beforeEach(async () => {
   ({ dir: root, cleanup } = await tempDir());
-  await writeFiles(root, { "config/models.yaml": modelsYaml, "config/pipeline.yaml": basePipeline });
-  studio = Studio.open({
-    cwd: root,
-    runtime,
-    env: { PROJECT_LLM_CONFIG_DIR: path.join(root, "config"), PROJECT_LLM_MODELS_DIR: testModelsDir, PROJECT_LLM_SESSIONS_DIR: path.join(root, "sessions") },
-  });
+  studio = await openTestStudio(root, runtime, { modelsYaml, pipelineYaml: basePipeline });
 });
 afterEach(async () => {
   await studio.dispose();

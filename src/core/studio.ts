@@ -2,7 +2,7 @@
  * The one place that wires configs, the inference runtime, the engine and the session store together.
  * The CLI and the web server are thin adapters over a `Studio`.
  */
-import { ProjectLlmError, errorMessage } from "../common/index.js";
+import { ProjectLlmError, errorMessage, isInterruption, mergeSignals } from "../common/index.js";
 import {
   assertValid,
   ensureWorkingConfig,
@@ -23,7 +23,7 @@ import {
 } from "../config/index.js";
 import { downstreamOf, inputIds, runPipeline, stageModels, type RunEvent, type StageRecord } from "../engine/index.js";
 import { createRuntime, inspectModels, type Runtime } from "../runtime/index.js";
-import { FileSessionStore, modelIdentity, newRunId, type SessionRecord, type SessionStore } from "../store/index.js";
+import { FileSessionStore, assertRunId, modelIdentity, newRunId, type SessionRecord, type SessionStore } from "../store/index.js";
 import os from "node:os";
 import path from "node:path";
 
@@ -43,6 +43,8 @@ export interface RunOptions {
   /** `base` (default), another pipeline's name, or a path to a pipeline file (ends in .yaml or .yml). */
   pipeline?: string;
   input: string;
+  /** The run's id, chosen by the caller (a new one, see `newRunId`); one is made when absent. */
+  id?: string;
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   /** Called once the session file exists, before any stage runs. */
@@ -51,6 +53,8 @@ export interface RunOptions {
 
 export interface RerunOptions {
   fromStage: string;
+  /** The new run's id, chosen by the caller; one is made when absent. */
+  id?: string;
   /** A new input; stages that read the user's input are then recomputed too. */
   input?: string;
   /** Generation parameters over each named stage's own. */
@@ -163,6 +167,7 @@ export class Studio {
       pipeline: pipeline.pipeline,
       models,
       input: options.input,
+      id: options.id,
       reuse: {},
       signal: options.signal,
       onEvent: options.onEvent,
@@ -210,6 +215,7 @@ export class Studio {
       pipeline,
       models,
       input,
+      id: options.id,
       reuse,
       parentRunId: parent.id,
       rerunFromStage: options.fromStage,
@@ -224,6 +230,7 @@ export class Studio {
     pipeline: Pipeline;
     models: LoadedModelsConfig;
     input: string;
+    id?: string;
     reuse: Record<string, StageRecord>;
     parentRunId?: string;
     rerunFromStage?: string;
@@ -231,7 +238,7 @@ export class Studio {
     onEvent?: (event: RunEvent) => void;
     onSession?: (id: string) => void;
   }): Promise<SessionRecord> {
-    const runId = newRunId();
+    const runId = job.id === undefined ? newRunId() : assertRunId(job.id);
     const usedModels = [...new Set(job.pipeline.stages.filter((stage) => !(stage.id in job.reuse)).flatMap(stageModels))];
     const modelRecords: SessionRecord["models"] = {};
     for (const name of usedModels) {
@@ -254,8 +261,18 @@ export class Studio {
       stages: {},
       events: [],
     };
-    await this.sessions.save(session);
-    job.onSession?.(runId);
+    // The session file is written while the run starts (the write and its fsync are not on the path to the
+    // first token); `create` refuses an id already taken, and then the run is stopped at once.
+    const stop = new AbortController();
+    const { signal, dispose } = mergeSignals(job.signal, stop.signal);
+    const created = this.sessions.create(session).then(
+      () => job.onSession?.(runId),
+      (error: unknown) => {
+        stop.abort(error);
+        throw error;
+      },
+    );
+    created.catch(() => undefined);
 
     const result = await runPipeline({
       runId,
@@ -267,7 +284,7 @@ export class Studio {
       resolveParams: (name, params) => resolveGenerationParams(job.models, name, params),
       reuse: job.reuse,
       parentRunId: job.parentRunId,
-      signal: job.signal,
+      signal,
       onEvent: (event) => {
         session.events!.push(event);
         try {
@@ -277,8 +294,11 @@ export class Studio {
         }
       },
     });
+    dispose();
+    await created;
     const endedAt = Date.now();
-    session.status = result.status;
+    // A run stopped because the process is stopping is `interrupted`, not cancelled by its user.
+    session.status = result.status === "cancelled" && isInterruption(job.signal?.reason) ? "interrupted" : result.status;
     session.stages = result.stages;
     session.finalAnswer = result.finalAnswer;
     session.endedAt = new Date(endedAt).toISOString();
@@ -290,6 +310,7 @@ export class Studio {
   }
 
   async dispose(): Promise<void> {
+    await this.sessions.flush();
     if (this.#ownsRuntime) await this.#runtime?.dispose();
   }
 }

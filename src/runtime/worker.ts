@@ -208,7 +208,13 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
 }
 
 async function generate(id: number, request: GenerateRequest, signal: AbortSignal): Promise<GenerateResult> {
-  const { entry, loaded, loadMs } = await acquire(request, (progress) => send({ type: "load-progress", id, progress }));
+  // llama.cpp reports load progress per tensor (hundreds of calls): pass on steps of 5% at most.
+  let reported = -1;
+  const { entry, loaded, loadMs } = await acquire(request, (progress) => {
+    if (progress < 1 && progress - reported < 0.05) return;
+    reported = progress;
+    send({ type: "load-progress", id, progress });
+  });
   entry.busy++;
   let sequence: LlamaContextSequence | undefined;
   let pending = "";
@@ -230,6 +236,7 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
       );
     }
     const start = performance.now();
+    let sentFirstText = false;
     let firstTokenAt: number | undefined;
     let lastTokenAt = start;
     let tokensOut = 0;
@@ -246,6 +253,12 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
       ...(params.stop && params.stop.length > 0 ? { customStopTriggers: params.stop } : {}),
       onTextChunk: (text: string) => {
         pending += text;
+        if (!sentFirstText) {
+          // The first text goes at once (time to first token is what a user waits for); later text in batches.
+          sentFirstText = true;
+          flush();
+          return;
+        }
         timer ??= setTimeout(flush, flushIntervalMs);
       },
       onToken: (tokens: Token[]) => {

@@ -3,7 +3,8 @@ import { access, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../testing/fixtures.js";
-import { FileSessionStore, writeFileDurably } from "./file-session-store.js";
+import { writeFileDurably } from "../common/index.js";
+import { FileSessionStore } from "./file-session-store.js";
 import { makeFullSession, makeSession, sessionStoreConformance } from "./session-store.conformance.js";
 
 sessionStoreConformance("FileSessionStore", async () => {
@@ -31,6 +32,10 @@ describe("FileSessionStore on disk", () => {
       await store.save(session);
       await store.save({ ...session, finalAnswer: "a second version" });
       expect(JSON.parse(await readFile(path.join(dir, `${session.id}.json`), "utf8"))).toEqual({ ...session, finalAnswer: "a second version" });
+      // The index follows later, in one write; a store opened before that reads the session files themselves.
+      const reopened = new FileSessionStore(dir);
+      expect((await reopened.list()).items.map((item) => item.finalPreview)).toEqual(["a second version"]);
+      await store.flush();
       const index = JSON.parse(await readFile(path.join(dir, "index.json"), "utf8"));
       expect(index).toMatchObject({ version: 1, sessions: [{ id: session.id, finalPreview: "a second version" }] });
       expect((await readdir(dir)).sort()).toEqual([`${session.id}.json`, "index.json"].sort());

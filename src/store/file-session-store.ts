@@ -13,12 +13,11 @@
  *   in-process only, so two processes writing the same folder can lose index entries (the next open
  *   reconciles added and removed files, but not every update).
  */
-import { randomBytes } from "node:crypto";
-import { access, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { access, mkdir, readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { Low, type Adapter } from "lowdb";
 import { z } from "zod";
-import { ProjectLlmError } from "../common/index.js";
+import { ProjectLlmError, syncDirectory, tempSuffix, writeFileDurably } from "../common/index.js";
 import { assertRunId, isValidRunId, sessionSchema, sessionSummarySchema, summarize, type SessionRecord } from "./session.js";
 import {
   checkSession,
@@ -34,49 +33,14 @@ import {
 } from "./session-store.js";
 
 const indexFileName = "index.json";
-const tempSuffix = ".tmp";
 /** Session files read at once while rebuilding the index. */
 const readConcurrency = 32;
 
+/** How long index.json may lag the session files while the process runs. */
+const indexWriteDelayMs = 1000;
+
 const indexFileSchema = z.object({ version: z.literal(1), sessions: z.array(sessionSummarySchema) });
 type IndexFile = z.infer<typeof indexFileSchema>;
-
-/**
- * Writes a file so that a crash leaves either its old content or the new one, never a torn file: write a
- * temp file in the same folder, fsync it, rename it over the target, then fsync the folder so that the
- * rename itself survives a power cut.
- */
-export async function writeFileDurably(file: string, content: string): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString("hex")}${tempSuffix}`);
-  const handle = await open(temp, "wx", 0o600);
-  try {
-    try {
-      await handle.writeFile(content, "utf8");
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  await syncDirectory(path.dirname(file));
-}
-
-async function syncDirectory(directory: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(directory, "r");
-    await handle.sync();
-  } catch (error) {
-    // Some platforms and file systems (Windows, some network mounts) cannot open or fsync a folder.
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== "EISDIR" && code !== "EPERM" && code !== "EINVAL" && code !== "EBADF") throw error;
-  } finally {
-    await handle?.close();
-  }
-}
 
 /** A lowdb adapter for a JSON file written with `writeFileDurably` (lowdb's own writes do not fsync). */
 class DurableJsonFile<T> implements Adapter<T> {
@@ -109,6 +73,9 @@ export class FileSessionStore implements SessionStore {
   #opening: Promise<SessionIndex> | undefined;
   /** The tail of the write queue: each write starts when the one before it has ended. */
   #queue: Promise<unknown> = Promise.resolve();
+  /** A write of the index is due (see `#indexChanged`). */
+  #indexTimer: NodeJS.Timeout | undefined;
+  #indexDirty = false;
 
   /** Nothing touches the disk until the first call (or `open()`); the folder is created then. */
   constructor(directory: string) {
@@ -262,7 +229,45 @@ export class FileSessionStore implements SessionStore {
   async #put(index: SessionIndex, file: string, session: SessionRecord): Promise<void> {
     await writeFileDurably(file, JSON.stringify(session, null, 1));
     index.set(summarize(session));
-    await this.#writeIndex(index);
+    this.#indexChanged();
+  }
+
+  /**
+   * The session files are the truth and are written durably at once; index.json follows within
+   * `indexWriteDelayMs`, in one write for any number of changes. Rewriting it (5 MB for 10,000 sessions,
+   * ~30 ms) on every save would hold up each run's start and end. When the process stops before the
+   * index caught up, opening the store reconciles it: a session file the index lacks, or one the index
+   * lists as `running`, is read again, and that covers every change a session goes through (created
+   * `running`, saved once more when it ends, or removed).
+   */
+  #indexChanged(): void {
+    this.#indexDirty = true;
+    if (this.#indexTimer) return;
+    this.#indexTimer = setTimeout(() => {
+      this.#indexTimer = undefined;
+      void this.flush().catch((error: unknown) => console.error(`sessions: cannot write ${indexFileName}: ${(error as Error)?.message ?? String(error)}`));
+    }, indexWriteDelayMs);
+    // A pending index write never keeps a process alive: `flush()` (or the next open) takes care of it.
+    this.#indexTimer.unref();
+  }
+
+  /** Writes index.json now if a change is pending (call before the process exits). */
+  async flush(): Promise<void> {
+    if (this.#indexTimer) clearTimeout(this.#indexTimer);
+    this.#indexTimer = undefined;
+    const index = this.#index;
+    if (!index) return;
+    await this.#serial(async () => {
+      if (!this.#indexDirty) return;
+      this.#indexDirty = false;
+      await this.#writeIndex(index);
+    });
+  }
+
+  async has(id: string): Promise<boolean> {
+    const file = this.#file(id);
+    const index = await this.#ready();
+    return index.has(id) || (await access(file).then(() => true, () => false));
   }
 
   get(id: string): Promise<SessionRecord> {
@@ -286,7 +291,7 @@ export class FileSessionStore implements SessionStore {
       }
       await syncDirectory(this.directory);
       index.delete(id);
-      await this.#writeIndex(index);
+      this.#indexChanged();
     });
   }
 
@@ -324,7 +329,7 @@ export class FileSessionStore implements SessionStore {
           index.set(summarize(session));
         }
       }
-      if (changed) await this.#writeIndex(index);
+      if (changed) this.#indexChanged();
       return ids.sort();
     });
   }

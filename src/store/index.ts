@@ -1,4 +1,5 @@
-export { FileSessionStore, writeFileDurably } from "./file-session-store.js";
+export { FileSessionStore } from "./file-session-store.js";
+export { writeFileDurably } from "../common/index.js";
 export { MemorySessionStore } from "./memory-session-store.js";
 export {
   assertRunId,

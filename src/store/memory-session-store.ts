@@ -32,6 +32,10 @@ export class MemorySessionStore implements SessionStore {
     this.#index.set(summarize(session));
   }
 
+  async has(id: string): Promise<boolean> {
+    return this.#sessions.has(assertRunId(id));
+  }
+
   async get(id: string): Promise<SessionRecord> {
     const session = this.#sessions.get(assertRunId(id));
     if (!session) throw sessionNotFound(id);
@@ -65,5 +69,9 @@ export class MemorySessionStore implements SessionStore {
       ids.push(session.id);
     }
     return ids;
+  }
+
+  async flush(): Promise<void> {
+    // Nothing is kept for later in memory.
   }
 }

@@ -107,7 +107,9 @@ export function sessionStoreConformance(name: string, open: StoreFactory): void 
     it("creates a new session and refuses to create one whose id is taken", () =>
       withStore(async (store) => {
         const session = makeSession();
+        expect(await store.has(session.id)).toBe(false);
         await store.create(session);
+        expect(await store.has(session.id)).toBe(true);
         await expect(store.create({ ...session, input: "other" })).rejects.toMatchObject({ code: "invalid-id" });
         expect((await store.get(session.id)).input).toBe(session.input);
         expect((await store.list()).total).toBe(1);
@@ -125,6 +127,7 @@ export function sessionStoreConformance(name: string, open: StoreFactory): void 
       withStore(async (store) => {
         for (const bad of ["../etc/passwd", "a/b", "", "20260101-000000-zzzzzz", "20260101-000000-abcdef/../x", "20260101-000000-ABCDEF"]) {
           await expect(store.get(bad)).rejects.toMatchObject({ code: "invalid-id" });
+          await expect(store.has(bad)).rejects.toMatchObject({ code: "invalid-id" });
           await expect(store.delete(bad)).rejects.toMatchObject({ code: "invalid-id" });
           await expect(store.tree(bad)).rejects.toMatchObject({ code: "invalid-id" });
           await expect(store.save(makeSession({ id: bad }))).rejects.toMatchObject({ code: "invalid-id" });

@@ -42,6 +42,8 @@ export interface SessionStore {
   create(session: SessionRecord): Promise<void>;
   /** Writes a session (new or updated) durably, replacing any session with its id. */
   save(session: SessionRecord): Promise<void>;
+  /** Whether a session with this id is stored (without reading it); `invalid-id` for a malformed id. */
+  has(id: string): Promise<boolean>;
   /** The session; `session-not-found` when there is none, `invalid-id` for a malformed id. */
   get(id: string): Promise<SessionRecord>;
   /** A page of summaries, newest first unless told otherwise, with the count of all that match. */
@@ -57,6 +59,8 @@ export interface SessionStore {
    * their ids. Call it only where no run is in progress, e.g. when the one writer process starts.
    */
   interruptRunning(): Promise<string[]>;
+  /** Writes whatever the store keeps for later (a file store's index); call it before the process exits. */
+  flush(): Promise<void>;
 }
 
 export function sessionNotFound(id: string): ProjectLlmError {

@@ -2,11 +2,12 @@
  * A session: the complete, durable record of one run, and the helpers around it (run ids, model
  * identity, plain-text export).
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
+import { isValidRunId } from "./run-id.js";
 import { open } from "node:fs/promises";
 import nodePath from "node:path";
 import { z } from "zod";
-import { ProjectLlmError } from "../common/index.js";
+import { ProjectLlmError, fileMemo } from "../common/index.js";
 import { runEventSchema, stageRecordSchema } from "../engine/index.js";
 
 export const sessionStatuses = ["running", "completed", "failed", "cancelled", "interrupted"] as const;
@@ -101,21 +102,7 @@ export function summarize(session: SessionRecord): SessionSummary {
   return summary;
 }
 
-const runIdPattern = /^\d{8}-\d{6}-[0-9a-f]{6}$/;
-
-/**
- * A new run id: the UTC date and time to the second, then 6 random hex digits
- * (`20261124-120102-3fa9c1`). Ids sort by start time as strings, and are safe as file names.
- */
-export function newRunId(date = new Date()): string {
-  const stamp = date.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
-  return `${stamp}-${randomBytes(3).toString("hex")}`;
-}
-
-/** True for a well-formed run id (`YYYYMMDD-HHMMSS-xxxxxx`, lower-case hex), and for nothing else. */
-export function isValidRunId(id: unknown): id is string {
-  return typeof id === "string" && runIdPattern.test(id);
-}
+export { isValidRunId, newRunId } from "./run-id.js";
 
 /** Returns `id` when it is a run id; otherwise throws `invalid-id` (before the id is used to build a path). */
 export function assertRunId(id: unknown): string {
@@ -130,7 +117,7 @@ export function assertRunId(id: unknown): string {
  * The identity of a model file, to record which model a run used: its size, modification time and the
  * sha256 of its first `min(size, 1 MiB)` bytes (see `modelIdentitySchema.headerSha256`).
  */
-export async function modelIdentity(path: string): Promise<Pick<ModelIdentity, "path" | "size" | "mtimeMs" | "headerSha256">> {
+export const modelIdentity = fileMemo(async (path: string): Promise<Pick<ModelIdentity, "path" | "size" | "mtimeMs" | "headerSha256">> => {
   const handle = await open(path, "r");
   try {
     const info = await handle.stat();
@@ -146,7 +133,7 @@ export async function modelIdentity(path: string): Promise<Pick<ModelIdentity, "
   } finally {
     await handle.close();
   }
-}
+});
 
 export interface SessionTextOptions {
   /** `full` (default): header, input, each stage's output and figures, final answer. `answer`: the final answer alone. */

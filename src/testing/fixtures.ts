@@ -20,3 +20,26 @@ export async function writeFiles(root: string, files: Record<string, string>): P
     await writeFile(path.join(root, name), content);
   }
 }
+
+/**
+ * A models.yaml for integration tests: three names for stories260K (greedy; warm and seeded; cool and
+ * seeded), short contexts and answers. `extraModels` is appended under `models:`.
+ */
+export function testModelsYaml(extraModels = ""): string {
+  return `models_directory: models
+defaults:
+  context_size: 512
+  max_tokens: 24
+  temperature: 0
+models:
+  greedy:
+    file: ${storiesFile}
+    required_for_base: true
+  warm:
+    file: ${storiesFile}
+    overrides: { temperature: 0.9, seed: 11 }
+  cool:
+    file: ${storiesFile}
+    overrides: { temperature: 0.6, seed: 5, top_k: 5 }
+${extraModels}`;
+}

@@ -1,0 +1,196 @@
+/**
+ * The pipeline editor (/editor) in a real browser against the real server: build a pipeline with the mouse,
+ * save it, find it on disk and after a reload; and a cycle drawn on the canvas is refused.
+ */
+import { expect, test, type Locator, type Page } from "@playwright/test";
+import { appendFile, readFile } from "node:fs/promises";
+import path from "node:path";
+import { parse } from "yaml";
+
+const configDir = path.resolve(process.env.E2E_WORK ?? "e2e/.work", "config");
+
+/** Drags from the centre of one handle to the centre of another, as a user does. */
+async function dragHandle(page: Page, from: Locator, to: Locator) {
+  const start = await from.boundingBox();
+  const end = await to.boundingBox();
+  if (!start || !end) throw new Error("a handle is not on screen");
+  await page.mouse.move(start.x + start.width / 2, start.y + start.height / 2);
+  await page.mouse.down();
+  await page.mouse.move((start.x + end.x) / 2, (start.y + end.y) / 2 + 20, { steps: 5 });
+  await page.mouse.move(end.x + end.width / 2, end.y + end.height / 2, { steps: 10 });
+  await page.mouse.up();
+}
+
+/**
+ * Console errors of the page: the editor must not log any. `expected` lists errors the browser itself logs
+ * for a failed request that the test provokes on purpose.
+ */
+function collectConsoleErrors(page: Page, expected: RegExp[] = []): string[] {
+  const errors: string[] = [];
+  page.on("console", (message) => {
+    const text = `${message.text()} (${message.location().url})`;
+    // The browser's own request for /favicon.ico (the app has none) is not the editor's error.
+    if (message.type() === "error" && !message.location().url.endsWith("/favicon.ico") && !expected.some((pattern) => pattern.test(text))) errors.push(text);
+  });
+  page.on("pageerror", (error) => errors.push(error.message));
+  return errors;
+}
+
+test("build a three-stage pipeline on the canvas with the mouse, save it as a new pipeline, and find it after a reload and on disk", async ({ page }) => {
+  const consoleErrors = collectConsoleErrors(page);
+  const name = `three-${Date.now().toString(36)}`;
+  await page.goto("/editor");
+  await expect(page.getByTestId("stage-node-draft")).toBeVisible();
+
+  await page.getByRole("button", { name: "New pipeline" }).click();
+  await page.getByTestId("pipeline-name-input").fill(name);
+  await page.getByRole("button", { name: "Create" }).click();
+  await expect(page).toHaveURL(new RegExp(`pipeline=${name}`));
+  await expect(page.getByTestId("stage-node-draft")).toHaveCount(0);
+
+  // Add: single, multi, single; then lay them out so that every handle is on screen.
+  await page.getByTestId("add-single").click();
+  await page.getByTestId("add-multi").click();
+  await page.getByTestId("add-single").click();
+  for (const id of ["stage1", "stage2", "stage3"]) await expect(page.getByTestId(`stage-node-${id}`)).toBeVisible();
+  await expect(page.getByTestId("stage-node-stage2")).toContainText("concat");
+  await expect(page.getByTestId("stage-node-stage1").getByTestId("model-badge")).toHaveText("present");
+  await expect(page.getByTestId("dirty-marker")).toBeVisible();
+  await page.getByRole("button", { name: "Auto layout" }).click();
+  await page.waitForTimeout(300);
+
+  // Connect: stage1 → stage2, stage1 → stage3, stage2 → stage3.
+  await dragHandle(page, page.getByTestId("source-stage1"), page.getByTestId("target-stage2"));
+  await expect(page.getByTestId("rf__edge-stage1->stage2")).toHaveCount(1);
+  await dragHandle(page, page.getByTestId("source-stage1"), page.getByTestId("target-stage3"));
+  await expect(page.getByTestId("rf__edge-stage1->stage3")).toHaveCount(1);
+  await dragHandle(page, page.getByTestId("source-stage2"), page.getByTestId("target-stage3"));
+  await expect(page.getByTestId("rf__edge-stage2->stage3")).toHaveCount(1);
+  await page.getByRole("button", { name: "Auto layout" }).click();
+
+  // Configure: the last stage's prompt and max_tokens, the multi stage's aggregation, then rename the first.
+  await page.getByTestId("stage-node-stage3").click();
+  await expect(page.getByTestId("inspector")).toContainText("Stage stage3");
+  await page.getByTestId("stage-prompt").fill("{{stage.stage1}} and then {{stage.stage2}}");
+  await page.getByLabel("max_tokens").fill("24");
+  await page.getByTestId("stage-node-stage2").click();
+  await page.getByTestId("aggregation-method").selectOption("vote");
+  await expect(page.getByTestId("stage-node-stage2")).toContainText("vote");
+  await page.getByTestId("stage-node-stage1").click();
+  await page.getByTestId("stage-id").fill("opening");
+  await page.getByTestId("stage-id").press("Enter");
+  await expect(page.getByTestId("stage-node-opening")).toBeVisible();
+  await expect(page.getByTestId("rf__edge-opening->stage3")).toHaveCount(1);
+  await expect(page.getByTestId("issues")).toContainText("No problems found.");
+
+  await page.keyboard.press("Control+s");
+  await expect(page.getByTestId("notice")).toContainText("Saved to");
+  await expect(page.getByTestId("dirty-marker")).toHaveCount(0);
+
+  const file = path.join(configDir, "pipelines", `${name}.yaml`);
+  const onDisk = parse(await readFile(file, "utf8")) as { pipeline: { stages: Array<Record<string, unknown>> } };
+  const stages = onDisk.pipeline.stages;
+  expect(stages.map((stage) => stage.id)).toEqual(["opening", "stage2", "stage3"]);
+  expect(stages[0]).toMatchObject({ type: "single", model: "storyteller" });
+  expect(stages[0]!.input_from).toBeUndefined();
+  expect(stages[1]).toMatchObject({ type: "multi", input_from: "opening", aggregation: { method: "vote" } });
+  expect(stages[1]!.models).toHaveLength(2);
+  expect(stages[2]).toMatchObject({ input_from: ["opening", "stage2"], prompt: "{{stage.opening}} and then {{stage.stage2}}", params: { max_tokens: 24 } });
+  for (const stage of stages) expect(stage.position).toEqual({ x: expect.any(Number), y: expect.any(Number) });
+
+  await page.reload();
+  for (const id of ["opening", "stage2", "stage3"]) await expect(page.getByTestId(`stage-node-${id}`)).toBeVisible();
+  await expect(page.getByTestId("rf__edge-opening->stage2")).toHaveCount(1);
+  await expect(page.getByTestId("rf__edge-stage2->stage3")).toHaveCount(1);
+  await expect(page.getByTestId("pipeline-picker")).toHaveValue(name);
+  await expect(page.getByTestId("dirty-marker")).toHaveCount(0);
+  await expect(page.getByTestId("issues")).toContainText("No problems found.");
+  await page.getByTestId("stage-node-stage3").click();
+  await page.screenshot({ path: "e2e/screenshots/editor-three-stages.png", fullPage: true });
+
+  // Run it: one click from the editor to the Run page, then each stage's tokens and the final answer.
+  await page.getByRole("button", { name: "Run ▶" }).click();
+  await expect(page).toHaveURL(new RegExp(`/\\?pipeline=${name}`));
+  await expect(page.getByLabel("Pipeline", { exact: true })).toHaveValue(name);
+  await page.getByLabel("Input").fill("Once upon a time");
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
+  for (const id of ["opening", "stage2", "stage3"]) await expect(page.getByTestId(`stage-${id}`)).toHaveAttribute("data-state", "done");
+  await expect(page.getByTestId("text-opening-storyteller")).not.toBeEmpty();
+  await expect(page.getByTestId("answer-stage2")).not.toBeEmpty();
+  await expect(page.getByTestId("text-stage3-storyteller")).not.toBeEmpty();
+  await page.screenshot({ path: "e2e/screenshots/editor-pipeline-run.png", fullPage: true });
+  expect(consoleErrors).toEqual([]);
+});
+
+test("drawing an edge that closes a cycle is refused with a message", async ({ page }) => {
+  const consoleErrors = collectConsoleErrors(page);
+  await page.goto("/editor?pipeline=base");
+  await expect(page.getByTestId("stage-node-ending")).toBeVisible();
+  await expect(page.getByTestId("dirty-marker")).toHaveCount(0);
+
+  // ending reads draft: an edge ending → draft would close draft → ending → draft.
+  await dragHandle(page, page.getByTestId("source-ending"), page.getByTestId("target-draft"));
+  const alert = page.getByTestId("canvas-alert");
+  await expect(alert).toHaveAttribute("role", "alert");
+  await expect(alert).toContainText("would make a cycle: ending → draft → ending");
+  await expect(page.getByTestId("rf__edge-ending->draft")).toHaveCount(0);
+  await expect(page.getByTestId("dirty-marker")).toHaveCount(0);
+  await page.screenshot({ path: "e2e/screenshots/editor-cycle-refused.png", fullPage: true });
+
+  // A self-loop is refused too.
+  await dragHandle(page, page.getByTestId("source-voices"), page.getByTestId("target-voices"));
+  await expect(alert).toContainText("voices → voices");
+  await expect(page.getByTestId("dirty-marker")).toHaveCount(0);
+
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.getByTestId("stage-node-voices").click();
+  await page.screenshot({ path: "e2e/screenshots/editor-cycle-refused-dark.png", fullPage: true });
+  expect(consoleErrors).toEqual([]);
+});
+
+test("delete an edge with the keyboard, undo and redo it, and a save over a file changed on disk is refused and keeps the edits", async ({ page }) => {
+  const consoleErrors = collectConsoleErrors(page, [/status of 409 \(Conflict\).*pipelines\.save/]);
+  const name = `conflict-${Date.now().toString(36)}`;
+  await page.goto("/editor?pipeline=base");
+  await expect(page.getByTestId("stage-node-voices")).toBeVisible();
+  await page.getByRole("button", { name: "Save as…" }).click();
+  await page.getByTestId("pipeline-name-input").fill(name);
+  await page.getByRole("button", { name: "Save as", exact: true }).click();
+  await expect(page).toHaveURL(new RegExp(`pipeline=${name}`));
+  await expect(page.getByTestId("notice")).toContainText(`${name}.yaml`);
+
+  await page.getByTestId("rf__edge-draft->voices").click();
+  await expect(page.getByTestId("inspector")).toHaveCount(0);
+  await page.keyboard.press("Delete");
+  await expect(page.getByTestId("rf__edge-draft->voices")).toHaveCount(0);
+  await expect(page.getByTestId("rf__edge-__input__->voices")).toHaveCount(1);
+  await expect(page.getByTestId("dirty-marker")).toBeVisible();
+  await page.keyboard.press("Control+z");
+  await expect(page.getByTestId("rf__edge-draft->voices")).toHaveCount(1);
+  await expect(page.getByTestId("dirty-marker")).toHaveCount(0);
+  await page.keyboard.press("Control+Shift+z");
+  await expect(page.getByTestId("rf__edge-draft->voices")).toHaveCount(0);
+  await page.keyboard.press("Control+y");
+  await page.keyboard.press("Control+z");
+  await expect(page.getByTestId("rf__edge-draft->voices")).toHaveCount(1);
+
+  await page.getByTestId("stage-node-draft").click();
+  await page.getByTestId("stage-name").fill("The first draft");
+  await expect(page.getByTestId("stage-node-draft")).toContainText("The first draft");
+  await appendFile(path.join(configDir, "pipelines", `${name}.yaml`), "# edited by hand meanwhile\n");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  const conflict = page.getByTestId("conflict");
+  await expect(conflict).toHaveAttribute("role", "alert");
+  await expect(conflict).toContainText("changed since it was opened");
+  await expect(page.getByTestId("dirty-marker")).toBeVisible();
+  await expect(page.getByTestId("stage-node-draft")).toContainText("The first draft");
+  await page.screenshot({ path: "e2e/screenshots/editor-conflict.png", fullPage: true });
+
+  page.once("dialog", (dialog) => void dialog.accept());
+  await conflict.getByRole("button", { name: "Reload from disk" }).click();
+  await expect(conflict).toHaveCount(0);
+  await expect(page.getByTestId("stage-node-draft")).not.toContainText("The first draft");
+  await expect(page.getByTestId("dirty-marker")).toHaveCount(0);
+  expect(consoleErrors).toEqual([]);
+});

@@ -1,0 +1,47 @@
+// Makes e2e/.work afresh: a config folder from the examples, plus one model whose file is missing (the
+// Models page must show it as such), and an empty sessions folder.
+import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+
+const work = path.resolve(process.env.E2E_WORK ?? "e2e/.work");
+await rm(work, { recursive: true, force: true });
+await mkdir(path.join(work, "config"), { recursive: true });
+await mkdir(path.join(work, "sessions"), { recursive: true });
+const models = await readFile("config/models.example.yaml", "utf8");
+await writeFile(
+  path.join(work, "config", "models.yaml"),
+  `${models.trimEnd()}\n  absent:\n    file: not-downloaded-yet.gguf\n    quantization: Q4_K_M\n    description: a model whose file is not there\n`,
+);
+await copyFile("config/pipeline.example.yaml", path.join(work, "config", "pipeline.yaml"));
+// A three-stage pipeline with longer answers, so that a browser sees each stage while it generates.
+await mkdir(path.join(work, "config", "pipelines"), { recursive: true });
+await writeFile(
+  path.join(work, "config", "pipelines", "story.yaml"),
+  `pipeline:
+  name: Long story
+  stages:
+    - id: opening
+      type: single
+      model: storyteller
+      params: { max_tokens: 200 }
+    - id: voices
+      type: multi
+      input_from: opening
+      models: [storyteller, dreamer]
+      aggregation: { method: vote }
+      params: { max_tokens: 120 }
+    - id: ending
+      type: single
+      model: dreamer
+      input_from: [opening, voices]
+      params: { max_tokens: 200 }
+`,
+);
+// Three long, independent stages (the worker runs them one after another): seconds of generation, to cancel.
+await writeFile(
+  path.join(work, "config", "pipelines", "long.yaml"),
+  `pipeline:
+  name: Long and slow
+  stages:
+${["one", "two", "three"].map((id) => `    - id: ${id}\n      type: single\n      model: storyteller\n      params: { max_tokens: 1500 }\n`).join("")}`,
+);

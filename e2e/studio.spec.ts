@@ -1,0 +1,147 @@
+/**
+ * The Run, History and Models pages in a real browser against the real server and model.
+ */
+import { expect, test, type Page } from "@playwright/test";
+import { mkdir } from "node:fs/promises";
+
+const shots = "e2e/screenshots";
+
+async function shot(page: Page, name: string) {
+  await mkdir(shots, { recursive: true });
+  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+}
+
+/** Fails the test on any error in the browser's console or an uncaught exception in the page. */
+function watchConsole(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
+  page.on("pageerror", (error) => errors.push(String(error)));
+  return errors;
+}
+
+/** Records, for every stage, whether its text was on screen while the stage was still generating. */
+async function recordLiveText(page: Page) {
+  await page.evaluate(() => {
+    const seen: Record<string, boolean> = {};
+    (window as unknown as { __liveText: Record<string, boolean> }).__liveText = seen;
+    new MutationObserver(() => {
+      for (const stage of document.querySelectorAll<HTMLElement>("section[data-testid^='stage-']")) {
+        const id = stage.dataset.testid!.slice("stage-".length);
+        const text = [...stage.querySelectorAll("pre[data-testid^='text-']")].map((pre) => pre.textContent ?? "").join("");
+        if (stage.dataset.state === "generating" && text.trim().length > 0) seen[id] = true;
+      }
+    }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+  });
+}
+
+test("b. a run streams each stage's tokens while it runs, then the final answer", async ({ page }) => {
+  const errors = watchConsole(page);
+  await page.goto("/?pipeline=story");
+  await expect(page.getByLabel("Pipeline")).toHaveValue("story");
+  await page.getByLabel("Input").fill("Once upon a time");
+  await recordLiveText(page);
+  await page.getByLabel("Input").press("Control+Enter");
+  await expect(page).toHaveURL(/run=\d{8}-\d{6}-[0-9a-f]{6}/);
+  await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
+  const live = await page.evaluate(() => (window as unknown as { __liveText: Record<string, boolean> }).__liveText);
+  expect(live).toEqual({ opening: true, voices: true, ending: true });
+  for (const stage of ["opening", "voices", "ending"]) await expect(page.getByTestId(`stage-${stage}`)).toHaveAttribute("data-state", "done");
+  await expect(page.getByRole("table", { name: "Vote tallies of voices" })).toBeVisible();
+  await expect(page.getByRole("region", { name: "Timeline" })).toBeVisible();
+
+  // A reload after the end shows the same run from its stored events.
+  const answer = await page.getByTestId("final-answer").textContent();
+  await page.reload();
+  await expect(page.getByTestId("final-answer")).toHaveText(answer!);
+  await shot(page, "run");
+  expect(errors).toEqual([]);
+});
+
+test("b. reloading mid-run reattaches to the live stream, and Cancel stops it", async ({ page }) => {
+  const errors = watchConsole(page);
+  await page.goto("/?pipeline=long");
+  await page.getByLabel("Input").fill("A long time ago");
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  await expect(page).toHaveURL(/run=/);
+  await expect(page.getByTestId("stage-one")).toHaveAttribute("data-state", "generating");
+  await page.reload();
+  // Back on the same run, still live: the text so far, then more of it.
+  await expect(page.getByRole("region", { name: "Pipeline graph" })).toBeVisible();
+  const text = page.getByTestId("text-one-storyteller");
+  await expect(text).not.toBeEmpty();
+  const before = (await text.textContent())!.length;
+  await expect.poll(async () => (await text.textContent())!.length).toBeGreaterThan(before);
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await expect(page.getByRole("region", { name: "Result" })).toContainText("cancelled");
+  await expect(page.getByTestId("stage-three")).toHaveAttribute("data-state", "cancelled");
+  const id = new URL(page.url()).searchParams.get("run")!;
+  const session = await (await page.request.get(`/api/sessions/${id}`)).json();
+  expect(session.status).toBe("cancelled");
+  expect(errors).toEqual([]);
+});
+
+test("c. History lists the session; a rerun from the second stage is a branch the tree shows", async ({ page }) => {
+  const errors = watchConsole(page);
+  await page.goto("/?pipeline=story");
+  await page.getByLabel("Input").fill("The little dog");
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
+  const parentId = new URL(page.url()).searchParams.get("run")!;
+
+  await page.getByRole("link", { name: "History" }).click();
+  await expect(page.getByTestId(`session-row-${parentId}`)).toBeVisible();
+  await expect(page.getByTestId(`session-row-${parentId}`)).toContainText("The little dog");
+  await page.getByLabel("Search").fill("little dog");
+  await expect(page.getByRole("table", { name: "Sessions" }).locator("tbody tr")).toHaveCount(1);
+  await shot(page, "history");
+
+  await page.getByTestId(`session-row-${parentId}`).getByRole("link").first().click();
+  await expect(page.getByRole("heading", { name: "Session" })).toBeVisible();
+  await page.getByLabel("From stage").selectOption("voices");
+  await page.getByRole("button", { name: "Rerun", exact: true }).click();
+  await expect(page).toHaveURL(/\/\?run=/);
+  await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
+  await expect(page.getByTestId("stage-opening")).toHaveAttribute("data-state", "reused");
+  const branchId = new URL(page.url()).searchParams.get("run")!;
+  expect(branchId).not.toBe(parentId);
+
+  await page.goto(`/history/${branchId}`);
+  const tree = page.getByRole("region", { name: "Family tree" });
+  await expect(tree.getByTestId(`tree-node-${parentId}`)).toBeVisible();
+  await expect(tree.getByTestId(`tree-node-${branchId}`)).toContainText("rerun from voices");
+  await shot(page, "session");
+
+  await page.getByRole("link", { name: "Compare with its parent" }).click();
+  await expect(page.getByRole("heading", { name: "Compare sessions" })).toBeVisible();
+  await expect(page.getByRole("region", { name: "Stage opening difference" })).toContainText("same answer");
+  await shot(page, "compare");
+  expect(errors).toEqual([]);
+});
+
+test("d. the Models page shows a present model and a missing one as such", async ({ page }) => {
+  const errors = watchConsole(page);
+  await page.goto("/models");
+  const present = page.getByTestId("model-storyteller");
+  await expect(present).toContainText("present");
+  await expect(present).toContainText("llama");
+  await expect(present.getByRole("meter", { name: "RAM needed" })).toBeVisible();
+  const missing = page.getByTestId("model-absent");
+  await expect(missing).toContainText("missing");
+  await expect(missing).toContainText("not-downloaded-yet.gguf");
+  await shot(page, "models");
+  expect(errors).toEqual([]);
+});
+
+test("model text is shown as text, never run as markup", async ({ page, request }) => {
+  // The input is echoed by a stage with output_mode input_plus_answer; the page must show it literally.
+  const input = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
+  const started = await request.post("/api/runs", { data: { pipeline: "base", input } });
+  expect(started.status()).toBe(202);
+  const { id } = (await started.json()) as { id: string };
+  await page.goto(`/history/${id}`);
+  await expect(page.getByRole("region", { name: "Input" })).toContainText(input);
+  await expect(page.getByTestId("final-answer")).toBeVisible({ timeout: 60_000 });
+  expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+});

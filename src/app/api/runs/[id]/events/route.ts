@@ -1,0 +1,56 @@
+import { getServer } from "@/server/instance";
+import { jsonError } from "@/server/http";
+import { assertRunId } from "@/store/index";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+/**
+ * The run's events as `text/event-stream`: `id:` is the event's sequence number, `event:` its type, `data:`
+ * the event as JSON. A client that reconnects with `Last-Event-ID` (or `?lastEventId=`) gets what it
+ * missed, then the live events. The stream ends after `run-end`.
+ */
+export async function GET(request: Request, context: { params: Promise<{ id: string }> }): Promise<Response> {
+  const { id } = await context.params;
+  const url = new URL(request.url);
+  const last = request.headers.get("last-event-id") ?? url.searchParams.get("lastEventId");
+  const afterSeq = last !== null && /^\d{1,12}$/.test(last) ? Number(last) : undefined;
+  let server;
+  try {
+    assertRunId(id);
+    server = await getServer();
+    // Fails here, as JSON with a 404, for an unknown run, instead of inside the stream.
+    if (!server.runs.list().some((run) => run.id === id)) await server.studio.sessions.get(id);
+  } catch (error) {
+    return jsonError(error);
+  }
+  const encoder = new TextEncoder();
+  const abort = new AbortController();
+  request.signal.addEventListener("abort", () => abort.abort(), { once: true });
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const ping = setInterval(() => controller.enqueue(encoder.encode(": ping\n\n")), 10_000);
+      try {
+        controller.enqueue(encoder.encode("retry: 1000\n\n"));
+        for await (const event of server.runs.events(id, { afterSeq, signal: abort.signal })) {
+          controller.enqueue(encoder.encode(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`));
+        }
+      } catch (error) {
+        controller.enqueue(encoder.encode(`event: error\ndata: ${JSON.stringify({ message: error instanceof Error ? error.message : String(error) })}\n\n`));
+      } finally {
+        clearInterval(ping);
+        try {
+          controller.close();
+        } catch {
+          // Already closed by the client going away.
+        }
+      }
+    },
+    cancel() {
+      abort.abort();
+    },
+  });
+  return new Response(stream, {
+    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform", connection: "keep-alive", "x-accel-buffering": "no" },
+  });
+}

@@ -1,0 +1,37 @@
+import { z } from "zod";
+import { getServer } from "@/server/instance";
+import { jsonError, usageError } from "@/server/http";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+const body = z.strictObject({
+  pipeline: z.string().min(1).max(64).default("base"),
+  input: z.string().max(1_000_000),
+});
+
+/** Starts a run: `{"pipeline": NAME, "input": TEXT}` answers `{"id": ...}` (202), then follow `/api/runs/ID/events`. */
+export async function POST(request: Request): Promise<Response> {
+  // JSON only: a cross-site HTML form cannot send it without the browser asking first.
+  if (!request.headers.get("content-type")?.toLowerCase().startsWith("application/json")) {
+    return usageError('send the body as JSON with "Content-Type: application/json": {"pipeline": "base", "input": "..."}', 415);
+  }
+  let parsed: z.infer<typeof body>;
+  try {
+    const result = body.safeParse(await request.json());
+    if (!result.success) {
+      const issue = result.error.issues[0]!;
+      return usageError(`${issue.path.join(".") || "body"}: ${issue.message} (expected {"pipeline": NAME, "input": TEXT})`);
+    }
+    parsed = result.data;
+  } catch {
+    return usageError("the body is not valid JSON");
+  }
+  try {
+    const server = await getServer();
+    const { id } = await server.runs.start(parsed);
+    return Response.json({ id, events: `/api/runs/${id}/events`, session: `/api/sessions/${id}` }, { status: 202 });
+  } catch (error) {
+    return jsonError(error);
+  }
+}

@@ -1,0 +1,16 @@
+import { getServer } from "@/server/instance";
+import { jsonError } from "@/server/http";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+/** The session record of a run (in progress or ended). */
+export async function GET(_request: Request, context: { params: Promise<{ id: string }> }): Promise<Response> {
+  const { id } = await context.params;
+  try {
+    const server = await getServer();
+    return Response.json(await server.studio.sessions.get(id));
+  } catch (error) {
+    return jsonError(error);
+  }
+}

@@ -1,0 +1,5 @@
+import { ModelsPage } from "@/components/models-page";
+
+export default function Page() {
+  return <ModelsPage />;
+}

@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import type { RunEvent } from "../engine/index.js";
+import { applyEvents, emptyRunView, stageColumns } from "./run-view.js";
+
+const runId = "20261127-120000-abcdef";
+let seq = 0;
+const at = 1_000;
+function event<T extends RunEvent["type"]>(type: T, body: Omit<Extract<RunEvent, { type: T }>, "type" | "runId" | "seq" | "at">): RunEvent {
+  return { type, runId, seq: seq++, at: at + seq, ...body } as unknown as RunEvent;
+}
+const metrics = { tokensIn: 3, tokensOut: 2, timeToFirstTokenMs: 1, tokensPerSecond: 100, durationMs: 5 };
+
+function events(): RunEvent[] {
+  seq = 0;
+  return [
+    event("run-start", {
+      pipeline: "base",
+      input: "Hi",
+      reusedStageIds: [],
+      stages: [
+        { id: "a", type: "single", models: ["m"], inputFrom: [] },
+        { id: "b", type: "multi", models: ["m", "n"], inputFrom: ["a"], aggregation: "synthesis" },
+        { id: "c", type: "single", models: ["n"], inputFrom: ["a", "b"] },
+      ],
+    }),
+    event("stage-start", { stageId: "a", input: "Hi", reused: false }),
+    event("stage-load", { stageId: "a", model: "m", progress: 0.5, done: false }),
+    event("stage-delta", { stageId: "a", model: "m", part: "model", text: "Hel" }),
+    event("stage-delta", { stageId: "a", model: "m", part: "model", text: "lo" }),
+  ];
+}
+
+describe("the run view", () => {
+  it("folds events into stages, appending streamed text per model", () => {
+    const view = applyEvents(emptyRunView, events());
+    expect(view.status).toBe("running");
+    expect(view.order).toEqual(["a", "b", "c"]);
+    expect(view.stages.a).toMatchObject({ state: "generating", input: "Hi" });
+    expect(view.stages.a!.lanes.m!.text).toBe("Hello");
+    expect(view.stages.b!.state).toBe("waiting");
+    expect(view.firstTextAt).toBeDefined();
+  });
+
+  it("applies each event once, and keeps the objects of stages that did not change", () => {
+    const all = events();
+    const first = applyEvents(emptyRunView, all);
+    // A replay of events already applied (a reconnect) changes nothing.
+    expect(applyEvents(first, all.slice(2))).toEqual(first);
+    const next = applyEvents(first, [event("stage-delta", { stageId: "a", model: "m", part: "model", text: "!" })]);
+    expect(next.stages.a!.lanes.m!.text).toBe("Hello!");
+    expect(next.stages.b).toBe(first.stages.b);
+    expect(next.stages.a).not.toBe(first.stages.a);
+    expect(first.stages.a!.lanes.m!.text).toBe("Hello");
+  });
+
+  it("takes the stored answer at the stage's end and ends the run", () => {
+    const view = applyEvents(emptyRunView, [
+      ...events(),
+      event("stage-end", {
+        stageId: "a",
+        reused: false,
+        output: "Hello there",
+        answer: "Hello there",
+        metrics,
+        models: [{ model: "m", prompt: "Hi", answer: "Hello there", params: {}, metrics, stopReason: "maxTokens", chat: false }],
+      }),
+      event("stage-error", { stageId: "b", code: "generation-failed", message: "boom", model: "n" }),
+      event("stage-error", { stageId: "c", code: "upstream-failed", message: 'stage "b" failed', causeStageId: "b" }),
+      event("run-end", { status: "failed", durationMs: 9, error: { code: "generation-failed", message: "boom", stageId: "b" } }),
+    ]);
+    expect(view.stages.a).toMatchObject({ state: "done" });
+    expect(view.stages.a!.lanes.m!.text).toBe("Hello there");
+    expect(view.stages.b!.state).toBe("failed");
+    expect(view.stages.c!.error?.causeStageId).toBe("b");
+    expect(view.status).toBe("failed");
+  });
+
+  it("lays stages out in columns by depth", () => {
+    const view = applyEvents(emptyRunView, events());
+    expect(stageColumns(view)).toEqual([["a"], ["b"], ["c"]]);
+  });
+});

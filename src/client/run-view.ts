@@ -1,0 +1,193 @@
+/**
+ * A run as the browser shows it, folded from its events. `applyEvents` returns a new view in which only
+ * the stages that changed are new objects, so that a stage panel re-renders only when its own stage moved.
+ */
+import type { RunEvent } from "@/engine/events";
+
+export type StageState = "waiting" | "loading" | "generating" | "done" | "failed" | "cancelled" | "reused";
+
+export interface ModelLane {
+  model: string;
+  text: string;
+  /** For the timeline (ms since epoch): when its call started (first text less its time to first token), its first and last text, its end. */
+  startAt?: number;
+  firstAt?: number;
+  lastAt?: number;
+  endAt?: number;
+  loadProgress?: number;
+  loading: boolean;
+}
+
+export interface StageView {
+  id: string;
+  name?: string;
+  type: "single" | "multi";
+  models: string[];
+  inputFrom: string[];
+  aggregationMethod?: string;
+  state: StageState;
+  input?: string;
+  lanes: Record<string, ModelLane>;
+  /** The synthesis model's streaming answer (multi stages with synthesis). */
+  aggregationText: string;
+  /** The synthesis call's timing, like a model lane's. */
+  aggregationTiming?: { startAt?: number; firstAt?: number; lastAt?: number };
+  startedAt?: number;
+  endedAt?: number;
+  end?: Extract<RunEvent, { type: "stage-end" }>;
+  error?: { code: string; message: string; model?: string; causeStageId?: string };
+}
+
+export interface RunView {
+  runId?: string;
+  pipeline?: string;
+  input?: string;
+  parentRunId?: string;
+  order: string[];
+  stages: Record<string, StageView>;
+  status: "connecting" | "running" | "completed" | "failed" | "cancelled";
+  startedAt?: number;
+  endedAt?: number;
+  finalAnswer?: string;
+  error?: { code: string; message: string; stageId?: string };
+  /** The last sequence number applied (events come in order, each once). */
+  lastSeq: number;
+  /** When the first model text of the run arrived, for the time-to-first-token figure. */
+  firstTextAt?: number;
+}
+
+export const emptyRunView: RunView = { order: [], stages: {}, status: "connecting", lastSeq: -1 };
+
+function lane(stage: StageView, model: string): ModelLane {
+  return stage.lanes[model] ?? { model, text: "", loading: false };
+}
+
+export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView {
+  if (events.length === 0) return view;
+  let next: RunView = { ...view };
+  let stages = view.stages;
+  const touched = new Set<string>();
+  const stage = (id: string): StageView | undefined => {
+    const current = stages[id];
+    if (!current) return undefined;
+    if (!touched.has(id)) {
+      if (stages === view.stages) stages = { ...view.stages };
+      const copy = { ...current, lanes: { ...current.lanes } };
+      stages[id] = copy;
+      touched.add(id);
+      return copy;
+    }
+    return current;
+  };
+  for (const event of events) {
+    if (event.seq <= next.lastSeq) continue;
+    next.lastSeq = event.seq;
+    switch (event.type) {
+      case "run-start": {
+        stages = {};
+        touched.clear();
+        for (const summary of event.stages) {
+          stages[summary.id] = {
+            id: summary.id,
+            name: summary.name,
+            type: summary.type,
+            models: summary.models,
+            inputFrom: summary.inputFrom,
+            aggregationMethod: summary.aggregation,
+            state: "waiting",
+            lanes: Object.fromEntries(summary.models.map((model) => [model, { model, text: "", loading: false }])),
+            aggregationText: "",
+          };
+          touched.add(summary.id);
+        }
+        next = { ...next, runId: event.runId, pipeline: event.pipeline, input: event.input, parentRunId: event.parentRunId, order: event.stages.map((s) => s.id), status: "running", startedAt: event.at };
+        break;
+      }
+      case "stage-start": {
+        const s = stage(event.stageId);
+        if (s) {
+          s.state = event.reused ? "reused" : "waiting";
+          s.input = event.input;
+          s.startedAt = event.at;
+        }
+        break;
+      }
+      case "stage-load": {
+        const s = stage(event.stageId);
+        if (s) {
+          s.lanes[event.model] = { ...lane(s, event.model), loading: !event.done, loadProgress: event.progress };
+          if (s.state === "waiting" && !event.done) s.state = "loading";
+        }
+        break;
+      }
+      case "stage-delta": {
+        const s = stage(event.stageId);
+        if (s) {
+          if (s.state === "waiting" || s.state === "loading") s.state = "generating";
+          if (event.part === "aggregation") {
+            s.aggregationText += event.text;
+            s.aggregationTiming = { firstAt: s.aggregationTiming?.firstAt ?? event.at, lastAt: event.at };
+          } else {
+            const current = lane(s, event.model);
+            s.lanes[event.model] = { ...current, loading: false, text: current.text + event.text, firstAt: current.firstAt ?? event.at, lastAt: event.at };
+          }
+          next.firstTextAt ??= event.at;
+        }
+        break;
+      }
+      case "stage-end": {
+        const s = stage(event.stageId);
+        if (s) {
+          s.state = event.reused ? "reused" : "done";
+          s.end = event;
+          s.endedAt = event.at;
+          for (const output of event.models) {
+            const current = lane(s, output.model);
+            // The stored answer is the truth (a reused stage streams nothing).
+            const startAt = current.firstAt !== undefined ? current.firstAt - output.metrics.timeToFirstTokenMs : undefined;
+            s.lanes[output.model] = { ...current, loading: false, text: output.answer, startAt, endAt: current.lastAt ?? event.at };
+          }
+          if (event.aggregation?.method === "synthesis") {
+            s.aggregationText = event.aggregation.output.answer;
+            const timing = s.aggregationTiming;
+            if (timing?.firstAt !== undefined) s.aggregationTiming = { ...timing, startAt: timing.firstAt - event.aggregation.output.metrics.timeToFirstTokenMs };
+          }
+        }
+        break;
+      }
+      case "stage-error": {
+        const s = stage(event.stageId);
+        if (s) {
+          s.state = event.code === "cancelled" ? "cancelled" : "failed";
+          s.error = { code: event.code, message: event.message, model: event.model, causeStageId: event.causeStageId };
+          s.endedAt = event.at;
+        }
+        break;
+      }
+      case "run-end":
+        next = { ...next, status: event.status, endedAt: event.at, finalAnswer: event.finalAnswer, error: event.error };
+        break;
+    }
+  }
+  next.stages = stages;
+  return next;
+}
+
+/** Stages in columns by depth (the longest path from the user's input), for the run graph. */
+export function stageColumns(view: Pick<RunView, "order" | "stages">): string[][] {
+  const depth = new Map<string, number>();
+  const visit = (id: string, trail: Set<string>): number => {
+    const known = depth.get(id);
+    if (known !== undefined) return known;
+    if (trail.has(id)) return 0;
+    trail.add(id);
+    const inputs = view.stages[id]?.inputFrom ?? [];
+    const value = inputs.length === 0 ? 0 : 1 + Math.max(...inputs.map((input) => visit(input, trail)));
+    trail.delete(id);
+    depth.set(id, value);
+    return value;
+  };
+  const columns: string[][] = [];
+  for (const id of view.order) (columns[visit(id, new Set())] ??= []).push(id);
+  return columns.filter(Boolean);
+}

@@ -1,0 +1,30 @@
+import { stat } from "node:fs/promises";
+
+/**
+ * Remembers what `compute` found in a file for as long as the file is the same one: same device, inode,
+ * size and modification time (a replaced or rewritten file is read again). Model files are large and
+ * change rarely, while their headers are read before every run: this keeps runs from starting late.
+ */
+export function fileMemo<T>(compute: (file: string) => Promise<T>, limit = 256): (file: string) => Promise<T> {
+  const cache = new Map<string, { identity: string; value: Promise<T> }>();
+  return async (file) => {
+    let info;
+    try {
+      info = await stat(file);
+    } catch {
+      // Missing or unreadable: `compute` says why, in its own words.
+      return compute(file);
+    }
+    const identity = `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`;
+    const hit = cache.get(file);
+    if (hit?.identity === identity) return hit.value;
+    const value = compute(file);
+    cache.delete(file);
+    cache.set(file, { identity, value });
+    value.catch(() => {
+      if (cache.get(file)?.value === value) cache.delete(file);
+    });
+    if (cache.size > limit) cache.delete(cache.keys().next().value!);
+    return value;
+  };
+}

@@ -1,0 +1,112 @@
+"use client";
+import { useEffect, useState } from "react";
+import { flushSync } from "react-dom";
+import { applyEvents, emptyRunView, type RunView } from "@/client/run-view";
+import { describeError, useTRPCClient } from "@/client/trpc";
+import type { RunEvent } from "@/engine/events";
+
+type Client = ReturnType<typeof useTRPCClient>;
+
+/** A run's event stream, opened before any component shows the run, and what it received so far. */
+interface OpenStream {
+  events: RunEvent[];
+  error: unknown;
+  onEvent?: (event: RunEvent) => void;
+  onError?: (error: unknown) => void;
+  close(): void;
+}
+
+const opened = new Map<string, OpenStream>();
+
+function open(client: Client, id: string): OpenStream {
+  const stream: OpenStream = { events: [], error: undefined, close: () => undefined };
+  const subscription = client.runs.events.subscribe(
+    { id },
+    {
+      onData(envelope) {
+        const event = envelope.data as RunEvent;
+        if (stream.onEvent) stream.onEvent(event);
+        else stream.events.push(event);
+      },
+      onError(error) {
+        stream.error = error;
+        stream.onError?.(error);
+      },
+    },
+  );
+  stream.close = () => subscription.unsubscribe();
+  return stream;
+}
+
+/**
+ * Starts following a run now, before the page shows it: the run page calls this the moment it names a
+ * new run, so that the stream is open by the time the run's first token comes (opening it from an
+ * effect after the next render costs tens of milliseconds). `useRunStream` adopts it.
+ */
+export function followRunEarly(client: Client, id: string): void {
+  opened.get(id)?.close();
+  opened.set(id, open(client, id));
+  // Not adopted (the page went elsewhere): let it go.
+  setTimeout(() => {
+    const stream = opened.get(id);
+    if (stream && !stream.onEvent) {
+      stream.close();
+      opened.delete(id);
+    }
+  }, 10_000);
+}
+
+/**
+ * Follows a run's events over server-sent events. Events are queued and applied once per animation frame,
+ * so that a fast stream (thousands of tokens a second) costs one render per frame, not one per token.
+ * EventSource reconnects by itself after a network drop and resumes after the last event id it saw.
+ */
+export function useRunStream(runId: string | null): { view: RunView; error: string | null; firstTextPaintedAt: number | null } {
+  const client = useTRPCClient();
+  const [state, setState] = useState<{ runId: string | null; view: RunView; error: string | null; firstTextPaintedAt: number | null }>({
+    runId,
+    view: emptyRunView,
+    error: null,
+    firstTextPaintedAt: null,
+  });
+  // A new run starts from an empty view (state derived from the prop, reset during render).
+  if (state.runId !== runId) setState({ runId, view: emptyRunView, error: null, firstTextPaintedAt: null });
+
+  useEffect(() => {
+    if (!runId) return;
+    let queue: RunEvent[] = [];
+    let frame = 0;
+    let painted = false;
+    const flush = () => {
+      frame = 0;
+      const batch = queue;
+      queue = [];
+      // Rendered now, inside the animation frame, so that this frame paints it (not the next one).
+      flushSync(() => setState((current) => (current.runId === runId ? { ...current, view: applyEvents(current.view, batch) } : current)));
+      if (!painted && batch.some((event) => event.type === "stage-delta")) {
+        // The DOM holds the first text now; the browser paints it as this frame ends.
+        painted = true;
+        const at = performance.now();
+        setState((current) => (current.runId === runId ? { ...current, firstTextPaintedAt: at } : current));
+      }
+    };
+    const onEvent = (event: RunEvent) => {
+      queue.push(event);
+      if (!frame) frame = requestAnimationFrame(flush);
+    };
+    const onError = (error: unknown) => setState((current) => (current.runId === runId ? { ...current, error: describeError(error) } : current));
+
+    const stream = opened.get(runId) ?? open(client, runId);
+    opened.delete(runId);
+    for (const event of stream.events.splice(0)) onEvent(event);
+    stream.onEvent = onEvent;
+    stream.onError = onError;
+    if (stream.error !== undefined) onError(stream.error);
+    return () => {
+      stream.close();
+      if (frame) cancelAnimationFrame(frame);
+    };
+  }, [client, runId]);
+
+  return { view: state.view, error: state.error, firstTextPaintedAt: state.firstTextPaintedAt };
+}

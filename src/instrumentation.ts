@@ -1,0 +1,7 @@
+/** Next.js calls this once when the server starts: the studio comes up (and marks sessions left running) before the first request. */
+export async function register(): Promise<void> {
+  if (process.env.NEXT_RUNTIME === "nodejs") {
+    const { getServer } = await import("./server/instance");
+    await getServer();
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * Runs started by the web server: each keeps its events in memory while it runs (and for a while after),
+ * so that any number of clients can follow it, and a client that reconnects with the last event id it
+ * saw gets the missed events, then the live ones. Finished runs that have left memory are replayed from
+ * their session file.
+ */
+import { ProjectLlmError, errorMessage, interruption } from "../common/index.js";
+import type { Studio } from "../core/index.js";
+import type { RunEvent } from "../engine/index.js";
+import { assertRunId, sessionNotFound, type SessionRecord } from "../store/index.js";
+
+interface LiveRun {
+  id: string;
+  pipeline: string;
+  startedAt: number;
+  events: RunEvent[];
+  done: boolean;
+  /** Why the run could not start (a bad config, an id taken): its followers get this error. */
+  error?: unknown;
+  controller: AbortController;
+  /** Wakes the clients that wait for the next event. */
+  waiters: Set<() => void>;
+  finished: Promise<SessionRecord | undefined>;
+}
+
+export interface RunSummary {
+  id: string;
+  pipeline: string;
+  startedAt: number;
+  done: boolean;
+  events: number;
+}
+
+export interface RunManagerOptions {
+  /** Finished runs kept in memory for fast replay; older ones are read from their session files. */
+  keepFinished?: number;
+  /**
+   * How long a client may follow a run id before the run exists: a browser names its run, then asks for
+   * its events and for its start at once, and either request may reach the server first.
+   */
+  arrivalGraceMs?: number;
+}
+
+export class RunManager {
+  readonly studio: Studio;
+  readonly #runs = new Map<string, LiveRun>();
+  readonly #keepFinished: number;
+  readonly #arrivalGraceMs: number;
+  /** Clients waiting for a run id to appear. */
+  readonly #arrivals = new Map<string, Set<() => void>>();
+  #stopping = false;
+
+  constructor(studio: Studio, options: RunManagerOptions = {}) {
+    this.studio = studio;
+    this.#keepFinished = options.keepFinished ?? 20;
+    this.#arrivalGraceMs = options.arrivalGraceMs ?? 10_000;
+  }
+
+  /**
+   * Starts a run of a pipeline; resolves with its id once its session exists (a bad config rejects here).
+   * `id` is the run's id when the caller chose it (a new, well-formed one).
+   */
+  async start(options: { pipeline: string; input: string; id?: string }): Promise<{ id: string }> {
+    if (options.id !== undefined) await this.#assertNewId(options.id);
+    return this.#launch(options.pipeline, options.id, (hooks) => this.studio.run({ pipeline: options.pipeline, input: options.input, ...hooks }));
+  }
+
+  /** A caller's run id must be new: not a run in memory, not a stored session. */
+  async #assertNewId(id: string): Promise<void> {
+    assertRunId(id);
+    if (this.#runs.has(id) || (await this.studio.sessions.has(id))) throw new ProjectLlmError("invalid-id", `run id ${id} is already used; make a new one`);
+  }
+
+  /** Reruns a session from one of its stages as a new branch; resolves with the new run's id. */
+  async rerun(parentId: string, options: { fromStage: string; input?: string; id?: string }): Promise<{ id: string }> {
+    assertRunId(parentId);
+    if (options.id !== undefined) await this.#assertNewId(options.id);
+    const parent = await this.studio.sessions.get(parentId);
+    return this.#launch(parent.pipelineName, options.id, (hooks) => this.studio.rerun(parentId, { fromStage: options.fromStage, input: options.input, ...hooks }));
+  }
+
+  #register(id: string, pipeline: string, controller: AbortController, events: RunEvent[]): LiveRun {
+    const run: LiveRun = { id, pipeline, startedAt: Date.now(), events, done: false, controller, waiters: new Set(), finished: Promise.resolve(undefined) };
+    this.#runs.set(id, run);
+    const waiting = this.#arrivals.get(id);
+    this.#arrivals.delete(id);
+    for (const wake of waiting ?? []) wake();
+    return run;
+  }
+
+  #launch(
+    pipeline: string,
+    chosenId: string | undefined,
+    execute: (hooks: { id?: string; signal: AbortSignal; onEvent: (event: RunEvent) => void; onSession: (id: string) => void }) => Promise<SessionRecord>,
+  ): Promise<{ id: string }> {
+    if (this.#stopping) return Promise.reject(new ProjectLlmError("usage", "the server is stopping; start the run again once it is back"));
+    if (chosenId !== undefined) {
+      assertRunId(chosenId);
+      if (this.#runs.has(chosenId)) return Promise.reject(new ProjectLlmError("invalid-id", `run id ${chosenId} is already used; make a new one`));
+    }
+    const controller = new AbortController();
+    return new Promise((resolve, reject) => {
+      const early: RunEvent[] = [];
+      // A run whose id the caller chose is followable at once, before its session exists.
+      let run: LiveRun | undefined = chosenId === undefined ? undefined : this.#register(chosenId, pipeline, controller, early);
+      let started = false;
+      let runEnd: RunEvent | undefined;
+      const finished = execute({
+        id: chosenId,
+        signal: controller.signal,
+        onSession: (id) => {
+          started = true;
+          run ??= this.#register(id, pipeline, controller, early);
+          run.finished = finished;
+          resolve({ id });
+        },
+        onEvent: (event) => {
+          // `run-end` goes out once the session is written, so that a client that sees it can read the
+          // session's final state at once.
+          if (event.type === "run-end") {
+            runEnd = event;
+            return;
+          }
+          (run?.events ?? early).push(event);
+          if (run) this.#wake(run);
+        },
+      }).then(
+        (session) => session,
+        (error: unknown) => {
+          if (!started) {
+            reject(error);
+            // Its followers get the reason too.
+            if (run) run.error = error;
+          } else {
+            console.error(`run ${run?.id} failed outside its stages: ${errorMessage(error)}`);
+          }
+          return undefined;
+        },
+      );
+      void finished.finally(() => {
+        if (!run) return;
+        if (runEnd) run.events.push(runEnd);
+        run.done = true;
+        this.#wake(run);
+        this.#forgetOldRuns();
+      });
+    });
+  }
+
+  #wake(run: LiveRun): void {
+    const waiters = [...run.waiters];
+    run.waiters.clear();
+    for (const wake of waiters) wake();
+  }
+
+  #forgetOldRuns(): void {
+    const finished = [...this.#runs.values()].filter((run) => run.done).sort((a, b) => a.startedAt - b.startedAt);
+    for (const run of finished.slice(0, Math.max(0, finished.length - this.#keepFinished))) this.#runs.delete(run.id);
+  }
+
+  /** Cancels a run in progress; false when it has already ended. */
+  cancel(id: string): boolean {
+    assertRunId(id);
+    const run = this.#runs.get(id);
+    if (!run) return false;
+    if (run.done) return false;
+    run.controller.abort(new ProjectLlmError("cancelled", "the run was cancelled by its user"));
+    return true;
+  }
+
+  /** Runs in memory, newest first. */
+  list(): RunSummary[] {
+    return [...this.#runs.values()]
+      .filter((run) => run.error === undefined)
+      .sort((a, b) => b.startedAt - a.startedAt)
+      .map((run) => ({ id: run.id, pipeline: run.pipeline, startedAt: run.startedAt, done: run.done, events: run.events.length }));
+  }
+
+  /**
+   * The events of a run after sequence number `afterSeq` (all of them when it is absent), then the live
+   * ones until `run-end`. A run no longer in memory is replayed from its session file. `session-not-found`
+   * for an unknown id.
+   */
+  async *events(id: string, options: { afterSeq?: number; signal?: AbortSignal } = {}): AsyncGenerator<RunEvent> {
+    assertRunId(id);
+    const { signal } = options;
+    let next = options.afterSeq === undefined ? 0 : options.afterSeq + 1;
+    let run = this.#runs.get(id);
+    if (!run) {
+      let session: SessionRecord | undefined;
+      try {
+        session = await this.studio.sessions.get(id);
+      } catch (error) {
+        if (!(ProjectLlmError.isInstance(error) && error.code === "session-not-found")) throw error;
+      }
+      if (session && !this.#runs.has(id)) {
+        for (const event of session.events ?? []) if (event.seq >= next) yield event;
+        return;
+      }
+      // Not started yet: its start may be on its way.
+      run = this.#runs.get(id) ?? (await this.#arrival(id, signal));
+      if (!run) throw sessionNotFound(id);
+    }
+    while (!signal?.aborted) {
+      // Events are numbered 0, 1, 2, ... in order, so the next one to send is at index `next`.
+      while (next < run.events.length) {
+        const event = run.events[next++]!;
+        yield event;
+        if (event.type === "run-end") return;
+      }
+      if (run.error !== undefined) throw run.error;
+      if (run.done) return;
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          signal?.removeEventListener("abort", wake);
+          run.waiters.delete(wake);
+          resolve();
+        };
+        run.waiters.add(wake);
+        signal?.addEventListener("abort", wake, { once: true });
+      });
+    }
+  }
+
+  /** Waits up to the grace time for a run with this id to be registered. */
+  async #arrival(id: string, signal: AbortSignal | undefined): Promise<LiveRun | undefined> {
+    await new Promise<void>((resolve) => {
+      const waiting = this.#arrivals.get(id) ?? new Set<() => void>();
+      this.#arrivals.set(id, waiting);
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        waiting.delete(done);
+        if (waiting.size === 0 && this.#arrivals.get(id) === waiting) this.#arrivals.delete(id);
+        resolve();
+      };
+      const timer = setTimeout(done, this.#arrivalGraceMs);
+      waiting.add(done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+    return this.#runs.get(id);
+  }
+
+  /**
+   * Stops every run in progress (their sessions are marked `interrupted`) and waits for their sessions
+   * to be written, at most `timeoutMs`.
+   */
+  async shutdown(timeoutMs = 5000): Promise<void> {
+    this.#stopping = true;
+    const running = [...this.#runs.values()].filter((run) => !run.done);
+    for (const run of running) run.controller.abort(interruption());
+    await Promise.race([Promise.allSettled(running.map((run) => run.finished)), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+  }
+}

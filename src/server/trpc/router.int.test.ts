@@ -1,0 +1,224 @@
+/**
+ * Integration: the tRPC routers through `createCaller`, on the real model (stories260K.gguf) in the real
+ * inference worker, with real files for configs and sessions.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { TRPCError } from "@trpc/server";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { Studio } from "../../core/index.js";
+import type { RunEvent } from "../../engine/index.js";
+import { createRuntime, type Runtime } from "../../runtime/index.js";
+import { tempDir, testModelsYaml, writeFiles } from "../../testing/fixtures.js";
+import { openTestStudio } from "../../testing/studio.js";
+import { newRunId } from "../../store/index.js";
+import { RunManager } from "../run-manager.js";
+import { createCallerFactory } from "./init.js";
+import { appRouter } from "./router.js";
+
+const modelsYaml = testModelsYaml("  absent:\n    file: nowhere.gguf\n");
+
+const basePipeline = `# the base pipeline of the router tests
+base_pipeline:
+  stages:
+    - id: draft # first
+      type: single
+      model: greedy
+    - id: panel
+      type: multi
+      input_from: draft
+      models: [greedy, warm]
+      aggregation: { method: vote }
+    - id: ending
+      type: single
+      model: warm
+      input_from: [draft, panel]
+      params: { max_tokens: 12 }
+`;
+
+let runtime: Runtime;
+let root: string;
+let cleanup: () => Promise<void>;
+let studio: Studio;
+let runs: RunManager;
+const createCaller = createCallerFactory(appRouter);
+let caller: ReturnType<typeof createCaller>;
+
+beforeAll(() => {
+  runtime = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false });
+});
+afterAll(async () => runtime.dispose());
+beforeEach(async () => {
+  ({ dir: root, cleanup } = await tempDir());
+  studio = await openTestStudio(root, runtime, { modelsYaml, pipelineYaml: basePipeline });
+  runs = new RunManager(studio);
+  caller = createCaller({ studio, runs });
+});
+afterEach(async () => {
+  await runs.shutdown();
+  await studio.dispose();
+  await cleanup();
+});
+
+/**
+ * A tracked event as the caller yields it: tRPC types it as `{ id, data }` (what the HTTP link delivers),
+ * while on the server side it is the envelope `[id, data, marker]`.
+ */
+function unwrap(envelope: unknown): { id: string; data: RunEvent } {
+  if (Array.isArray(envelope)) return { id: envelope[0] as string, data: envelope[1] as RunEvent };
+  return envelope as { id: string; data: RunEvent };
+}
+
+/** Collects a run's events from the subscription until `run-end`, with their SSE ids. */
+async function follow(id: string, lastEventId?: string): Promise<Array<{ id: string; event: RunEvent }>> {
+  const seen: Array<{ id: string; event: RunEvent }> = [];
+  for await (const envelope of await caller.runs.events({ id, lastEventId })) {
+    const { id: eventId, data: event } = unwrap(envelope);
+    seen.push({ id: eventId, event });
+    if (event.type === "run-end") break;
+  }
+  return seen;
+}
+
+describe("the tRPC routers on the real model", () => {
+  it("starts a run, streams its events with ids, and replays from a last event id", async () => {
+    const { id } = await caller.runs.start({ pipeline: "base", input: "Once upon a time" });
+    const all = await follow(id);
+    expect(all[0]!.event.type).toBe("run-start");
+    expect(all.at(-1)!.event).toMatchObject({ type: "run-end", status: "completed" });
+    expect(all.map((entry) => entry.id)).toEqual(all.map((_, index) => String(index)));
+    expect(all.some((entry) => entry.event.type === "stage-delta")).toBe(true);
+
+    // A client that saw up to event 5 gets exactly the rest, in order.
+    const rest = await follow(id, "5");
+    expect(rest.map((entry) => entry.event.seq)).toEqual(all.slice(6).map((entry) => entry.event.seq));
+
+    const session = await caller.sessions.get({ id });
+    expect(session.status).toBe("completed");
+    expect(session.finalAnswer).toBe((all.at(-1)!.event as Extract<RunEvent, { type: "run-end" }>).finalAnswer);
+    const page = await caller.sessions.list({ query: "upon" });
+    expect(page.items.map((item) => item.id)).toContain(id);
+
+    // A run that has left memory is replayed from its session file.
+    const fresh = new RunManager(studio);
+    const replayed: RunEvent[] = [];
+    for await (const event of fresh.events(id, { afterSeq: 2 })) replayed.push(event);
+    expect(replayed.map((event) => event.seq)).toEqual(all.slice(3).map((entry) => entry.event.seq));
+  });
+
+  it("follows a run named by the client before its start request arrives, and refuses a taken id", async () => {
+    const id = newRunId();
+    // The events are asked for first: the server waits for the run, then streams it from its first event.
+    const following = follow(id);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await caller.runs.start({ pipeline: "base", input: "Once upon a time", id })).id).toBe(id);
+    const events = await following;
+    expect(events.map((entry) => entry.event.seq)).toEqual(events.map((_, index) => index));
+    expect(events.at(-1)!.event).toMatchObject({ type: "run-end", status: "completed" });
+    await expect(caller.runs.start({ pipeline: "base", input: "again", id })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("already used") });
+
+    // A named run whose start fails: its follower gets the reason, not a silent wait.
+    await writeFiles(root, { "config/pipelines/broken.yaml": "pipeline:\n  stages:\n    - id: one\n      type: single\n      model: nobody\n" });
+    const doomed = newRunId();
+    const followed = follow(doomed).catch((error: unknown) => error);
+    await expect(caller.runs.start({ pipeline: "broken", input: "x", id: doomed })).rejects.toMatchObject({ code: "UNPROCESSABLE_CONTENT" });
+    expect(String(await followed)).toMatch(/unknown model "nobody"/);
+  });
+
+  it("reruns a session from its second stage as a branch that the tree shows", async () => {
+    const { id } = await caller.runs.start({ pipeline: "base", input: "The cat" });
+    await follow(id);
+    const generationsBefore = runtime.stats().generations;
+    const branch = await caller.sessions.rerun({ id, fromStage: "panel" });
+    const events = await follow(branch.id);
+    const runStart = events[0]!.event as Extract<RunEvent, { type: "run-start" }>;
+    expect(runStart.reusedStageIds).toEqual(["draft"]);
+    // panel (2 models) and ending (1) ran again; draft did not.
+    expect(runtime.stats().generations - generationsBefore).toBe(3);
+    const tree = await caller.sessions.tree({ id: branch.id });
+    expect(tree.id).toBe(id);
+    expect(tree.children.map((child) => child.id)).toEqual([branch.id]);
+    expect((await caller.sessions.get({ id: branch.id })).parentRunId).toBe(id);
+  });
+
+  it("cancels a run in progress", async () => {
+    await writeFiles(root, {
+      "config/pipelines/long.yaml": "pipeline:\n  stages:\n    - id: long\n      type: single\n      model: greedy\n      params: { max_tokens: 400 }\n",
+    });
+    const { id } = await caller.runs.start({ pipeline: "long", input: "Once" });
+    let end: RunEvent | undefined;
+    for await (const envelope of await caller.runs.events({ id })) {
+      const { data } = unwrap(envelope);
+      if (data.type === "stage-delta") await caller.runs.cancel({ id });
+      if (data.type === "run-end") {
+        end = data;
+        break;
+      }
+    }
+    expect(end).toMatchObject({ type: "run-end", status: "cancelled" });
+    expect((await caller.sessions.get({ id })).status).toBe("cancelled");
+  });
+
+  it("marks runs in flight as interrupted when the server stops", async () => {
+    await writeFiles(root, {
+      "config/pipelines/long.yaml": "pipeline:\n  stages:\n    - id: long\n      type: single\n      model: greedy\n      params: { max_tokens: 400 }\n",
+    });
+    const { id } = await caller.runs.start({ pipeline: "long", input: "Once" });
+    for await (const envelope of await caller.runs.events({ id })) if (unwrap(envelope).data.type === "stage-delta") break;
+    await runs.shutdown();
+    expect((await caller.sessions.get({ id })).status).toBe("interrupted");
+    await expect(caller.runs.start({ pipeline: "base", input: "x" })).rejects.toThrow(/stopping/);
+  });
+
+  it("refuses a run of a bad pipeline with its issues, as a client error", async () => {
+    await writeFiles(root, { "config/pipelines/bad.yaml": "pipeline:\n  stages:\n    - id: one\n      type: single\n      model: greedy\n      input_from: nowhere\n" });
+    const error = await caller.runs.start({ pipeline: "bad", input: "x" }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(TRPCError);
+    expect((error as TRPCError).code).toBe("UNPROCESSABLE_CONTENT");
+    expect((error as TRPCError).message).toMatch(/bad\.yaml:6:\d+: .*unknown stage "nowhere"/);
+    await expect(caller.sessions.get({ id: "../../etc/passwd" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(caller.sessions.get({ id: "20990101-000000-abcdef" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  it("gets, validates and saves pipelines, keeping comments and refusing a stale save", async () => {
+    const list = await caller.pipelines.list();
+    expect(list.map((entry) => entry.name)).toEqual(["base"]);
+    const opened = await caller.pipelines.get({ name: "base" });
+    expect(opened.pipeline?.stages.map((stage) => stage.id)).toEqual(["draft", "panel", "ending"]);
+
+    const edited = structuredClone(opened.pipeline!);
+    edited.stages[2]!.input_from = ["draft", "ending"];
+    const check = await caller.pipelines.validate({ name: "base", pipeline: edited });
+    expect(check.errors.map((issue) => issue.message).join("\n")).toMatch(/ending/);
+
+    const good = structuredClone(opened.pipeline!);
+    good.stages[0]!.params = { max_tokens: 30 };
+    const saved = await caller.pipelines.save({ name: "base", pipeline: good, baseVersion: opened.version });
+    const text = await readFile(path.join(root, "config", "pipeline.yaml"), "utf8");
+    expect(text).toContain("# the base pipeline of the router tests");
+    expect(text).toContain("- id: draft # first");
+    expect(text).toContain("max_tokens: 30");
+
+    // An edit on disk since: a save from the old version is refused, and the disk keeps the edit.
+    await writeFile(path.join(root, "config", "pipeline.yaml"), `${text}# edited by hand\n`);
+    await expect(caller.pipelines.save({ name: "base", pipeline: good, baseVersion: saved.version })).rejects.toMatchObject({ code: "CONFLICT" });
+    expect(await readFile(path.join(root, "config", "pipeline.yaml"), "utf8")).toContain("# edited by hand");
+
+    const created = await caller.pipelines.save({ name: "copy", pipeline: good, baseVersion: null });
+    expect(created.file).toBe(path.join(root, "config", "pipelines", "copy.yaml"));
+    expect((await caller.pipelines.list()).map((entry) => entry.name)).toEqual(["base", "copy"]);
+    await expect(caller.pipelines.save({ name: "../x", pipeline: good, baseVersion: null })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+  });
+
+  it("lists the models with their facts, and unloads a loaded one", async () => {
+    const { id } = await caller.runs.start({ pipeline: "base", input: "Hi" });
+    await follow(id);
+    const { models } = await caller.models.list();
+    const greedy = models.find((model) => model.name === "greedy")!;
+    expect(greedy).toMatchObject({ present: true, architecture: "llama", hasChatTemplate: false, loaded: true, requiredForBase: true });
+    expect(greedy.memory!.totalRam).toBeGreaterThan(0);
+    expect(models.find((model) => model.name === "absent")).toMatchObject({ present: false });
+    expect((await caller.models.unload({ name: "greedy" })).unloaded).toBeGreaterThan(0);
+    expect((await caller.models.list()).models.find((model) => model.name === "greedy")!.loaded).toBe(false);
+  });
+});

@@ -1,0 +1,161 @@
+/**
+ * The studio's tRPC API: models, pipelines, runs (with events streamed over server-sent events) and sessions.
+ * Every input is checked by zod; ids are checked again by the store before any path is built from them.
+ */
+import os from "node:os";
+import { tracked } from "@trpc/server";
+import { z } from "zod";
+import { ProjectLlmError } from "../../common/index.js";
+import { ConfigError, deletePipelineSource, pipelineSchema, readPipelineSource, savePipelineSource, validateSetup, type ConfigIssue } from "../../config/index.js";
+import { sessionStatuses } from "../../store/index.js";
+import { procedure, router, toTRPCError } from "./init.js";
+
+const pipelineName = z.string().min(1).max(64);
+const runId = z.string().min(1).max(64);
+const modelName = z.string().min(1).max(128);
+
+/** A config problem as data: the editor shows it where it belongs instead of failing. */
+function issuesOf(error: unknown): ConfigIssue[] {
+  if (error instanceof ConfigError) return error.issues;
+  throw error;
+}
+
+const modelsRouter = router({
+  /** Every configured model with its facts, memory needs, fit and whether it is loaded. */
+  list: procedure.query(async ({ ctx }) => {
+    const [entries, runtime, models] = await Promise.all([ctx.studio.models(), ctx.studio.runtime(), ctx.studio.loadModels()]);
+    const status = await runtime.status();
+    return {
+      models: entries,
+      modelsDirectory: models.modelsDirectory,
+      memorySafety: models.config.memory_safety,
+      gpu: status.gpu,
+      vram: status.vram ?? null,
+      totalRam: os.totalmem(),
+    };
+  }),
+  /** What the inference worker holds now. */
+  status: procedure.query(async ({ ctx }) => {
+    const runtime = await ctx.studio.runtime();
+    return { ...(await runtime.status()), stats: runtime.stats() };
+  }),
+  inspect: procedure.input(z.object({ name: modelName })).query(async ({ ctx, input }) => {
+    const entry = (await ctx.studio.models()).find((model) => model.name === input.name);
+    if (!entry) throw toTRPCError(new ProjectLlmError("model-missing", `no model "${input.name}" in models.yaml`));
+    return entry;
+  }),
+  /** Unloads one model from the worker's pool; answers how many pool entries went. */
+  unload: procedure.input(z.object({ name: modelName })).mutation(async ({ ctx, input }) => {
+    const entry = (await ctx.studio.models()).find((model) => model.name === input.name);
+    if (!entry) throw toTRPCError(new ProjectLlmError("model-missing", `no model "${input.name}" in models.yaml`));
+    const runtime = await ctx.studio.runtime();
+    return { unloaded: await runtime.unload(entry.path) };
+  }),
+});
+
+const pipelinesRouter = router({
+  /** Every pipeline: its name, title, stage count, and whether its file parses. */
+  list: procedure.query(async ({ ctx }) => {
+    const names = await ctx.studio.listPipelines();
+    return Promise.all(
+      names.map(async (name) => {
+        try {
+          const loaded = await ctx.studio.loadPipeline(name);
+          return { name, title: loaded.pipeline.name ?? null, description: loaded.pipeline.description ?? null, stages: loaded.pipeline.stages.length, error: null };
+        } catch (error) {
+          return { name, title: null, description: null, stages: 0, error: error instanceof Error ? error.message : String(error) };
+        }
+      }),
+    );
+  }),
+  /** A pipeline with its file's text and version; a file that does not parse comes back with its issues. */
+  get: procedure.input(z.object({ name: pipelineName })).query(async ({ ctx, input }) => {
+    await ctx.studio.ensureConfig();
+    const source = await readPipelineSource(ctx.studio.paths.configDir, input.name);
+    if (source.text === null) throw toTRPCError(new ProjectLlmError("pipeline-not-found", `no pipeline "${input.name}" (${source.file} does not exist)`));
+    try {
+      const loaded = await ctx.studio.loadPipeline(input.name);
+      return { ...source, pipeline: loaded.pipeline, issues: [] as ConfigIssue[] };
+    } catch (error) {
+      return { ...source, pipeline: null, issues: issuesOf(error) };
+    }
+  }),
+  /** Validates a pipeline being edited (not yet saved) against the models config. */
+  validate: procedure.input(z.object({ name: pipelineName, pipeline: pipelineSchema })).query(async ({ ctx, input }) => {
+    const models = await ctx.studio.loadModels();
+    return validateSetup({ models, pipeline: { name: input.name, pipeline: input.pipeline, file: `pipeline ${input.name}`, root: [] }, isBase: input.name === "base" });
+  }),
+  /**
+   * Writes a pipeline, keeping the file's comments and key order. `baseVersion` is the version it was
+   * opened at (null for a new pipeline): a file changed since is not overwritten (`CONFLICT`).
+   */
+  save: procedure
+    .input(z.object({ name: pipelineName, pipeline: pipelineSchema, baseVersion: z.string().max(64).nullable() }))
+    .mutation(async ({ ctx, input }) => {
+      await ctx.studio.ensureConfig();
+      const saved = await savePipelineSource(ctx.studio.paths.configDir, input.name, input.pipeline, { baseVersion: input.baseVersion });
+      return { name: saved.name, file: saved.file, version: saved.version! };
+    }),
+  delete: procedure.input(z.object({ name: pipelineName, baseVersion: z.string().max(64) })).mutation(async ({ ctx, input }) => {
+    await deletePipelineSource(ctx.studio.paths.configDir, input.name, input.baseVersion);
+    return { deleted: input.name };
+  }),
+});
+
+const runsRouter = router({
+  /**
+   * Starts a run; answers its id once its session exists (a bad config fails here, with its issues). A
+   * client may name the run (`id`, a new run id) and follow its events while this call is on its way.
+   */
+  start: procedure
+    .input(z.object({ pipeline: pipelineName, input: z.string().max(1_000_000), id: runId.optional() }))
+    .mutation(({ ctx, input }) => ctx.runs.start(input)),
+  cancel: procedure.input(z.object({ id: runId })).mutation(({ ctx, input }) => ({ cancelled: ctx.runs.cancel(input.id) })),
+  /** Runs in this server's memory (in progress or recently ended), newest first. */
+  list: procedure.query(({ ctx }) => ctx.runs.list()),
+  /**
+   * The run's events, each with its sequence number as the event id: a client that reconnects with the
+   * last id it saw gets the events it missed, then the live ones. Ends after `run-end`.
+   */
+  events: procedure.input(z.object({ id: runId, lastEventId: z.string().max(20).nullish() })).subscription(async function* ({ ctx, input, signal }) {
+    const afterSeq = input.lastEventId ? Number.parseInt(input.lastEventId, 10) : undefined;
+    for await (const event of ctx.runs.events(input.id, { afterSeq: Number.isFinite(afterSeq) ? afterSeq : undefined, signal })) {
+      yield tracked(String(event.seq), event);
+    }
+  }),
+});
+
+const sessionsRouter = router({
+  list: procedure
+    .input(
+      z.object({
+        query: z.string().max(200).optional(),
+        status: z.enum(sessionStatuses).optional(),
+        pipeline: z.string().max(64).optional(),
+        parentRunId: runId.optional(),
+        limit: z.number().int().min(1).max(200).default(50),
+        offset: z.number().int().min(0).default(0),
+        order: z.enum(["newest", "oldest"]).default("newest"),
+      }),
+    )
+    .query(({ ctx, input }) => ctx.studio.sessions.list(input)),
+  get: procedure.input(z.object({ id: runId })).query(({ ctx, input }) => ctx.studio.sessions.get(input.id)),
+  tree: procedure.input(z.object({ id: runId })).query(({ ctx, input }) => ctx.studio.sessions.tree(input.id)),
+  /** Reruns a session from a stage as a new branch (optionally with a new input); answers the new run's id. */
+  rerun: procedure
+    .input(z.object({ id: runId, fromStage: z.string().min(1).max(64), input: z.string().max(1_000_000).optional(), newId: runId.optional() }))
+    .mutation(({ ctx, input }) => ctx.runs.rerun(input.id, { fromStage: input.fromStage, input: input.input, id: input.newId })),
+  delete: procedure.input(z.object({ id: runId })).mutation(async ({ ctx, input }) => {
+    await ctx.studio.sessions.delete(input.id);
+    return { deleted: input.id };
+  }),
+});
+
+export const appRouter = router({
+  models: modelsRouter,
+  pipelines: pipelinesRouter,
+  runs: runsRouter,
+  sessions: sessionsRouter,
+});
+
+export type AppRouter = typeof appRouter;
