@@ -108,12 +108,11 @@ test("build a three-stage pipeline on the canvas with the mouse, save it as a ne
   await page.getByTestId("stage-node-stage3").click();
   await page.screenshot({ path: "e2e/screenshots/editor-three-stages.png", fullPage: true });
 
-  // Run it: one click from the editor to the Run page, then each stage's tokens and the final answer.
+  // Run it in one click from the editor: the Run page follows it, each stage's tokens, then the final answer.
+  await page.getByLabel("Input for a run").fill("Once upon a time");
   await page.getByRole("button", { name: "Run ▶" }).click();
-  await expect(page).toHaveURL(new RegExp(`/\\?pipeline=${name}`));
+  await expect(page).toHaveURL(new RegExp(`/\\?pipeline=${name}&run=\\d{8}-\\d{6}-[0-9a-f]{6}`));
   await expect(page.getByLabel("Pipeline", { exact: true })).toHaveValue(name);
-  await page.getByLabel("Input").fill("Once upon a time");
-  await page.getByRole("button", { name: "Run", exact: true }).click();
   await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
   for (const id of ["opening", "stage2", "stage3"]) await expect(page.getByTestId(`stage-${id}`)).toHaveAttribute("data-state", "done");
   await expect(page.getByTestId("text-opening-storyteller")).not.toBeEmpty();

@@ -45,3 +45,8 @@ await writeFile(
   stages:
 ${["one", "two", "three"].map((id) => `    - id: ${id}\n      type: single\n      model: storyteller\n      params: { max_tokens: 1500 }\n`).join("")}`,
 );
+// A pipeline that does not validate (an unknown stage in input_from, line 6), for the API's 422.
+await writeFile(
+  path.join(work, "config", "pipelines", "broken.yaml"),
+  "pipeline:\n  stages:\n    - id: one\n      type: single\n      model: storyteller\n      input_from: nowhere\n",
+);

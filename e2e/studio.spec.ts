@@ -29,7 +29,7 @@ async function recordLiveText(page: Page) {
     new MutationObserver(() => {
       for (const stage of document.querySelectorAll<HTMLElement>("section[data-testid^='stage-']")) {
         const id = stage.dataset.testid!.slice("stage-".length);
-        const text = [...stage.querySelectorAll("pre[data-testid^='text-']")].map((pre) => pre.textContent ?? "").join("");
+        const text = [...stage.querySelectorAll("[data-testid^='text-']")].map((pre) => pre.textContent ?? "").join("");
         if (stage.dataset.state === "generating" && text.trim().length > 0) seen[id] = true;
       }
     }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
@@ -79,21 +79,23 @@ test("b. reloading mid-run reattaches to the live stream, and Cancel stops it", 
   const id = new URL(page.url()).searchParams.get("run")!;
   const session = await (await page.request.get(`/api/sessions/${id}`)).json();
   expect(session.status).toBe("cancelled");
+  await shot(page, "run-cancelled");
   expect(errors).toEqual([]);
 });
 
 test("c. History lists the session; a rerun from the second stage is a branch the tree shows", async ({ page }) => {
   const errors = watchConsole(page);
   await page.goto("/?pipeline=story");
-  await page.getByLabel("Input").fill("The little dog");
+  const tag = Date.now().toString(36);
+  await page.getByLabel("Input").fill(`The little dog ${tag}`);
   await page.getByRole("button", { name: "Run", exact: true }).click();
   await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
   const parentId = new URL(page.url()).searchParams.get("run")!;
 
   await page.getByRole("link", { name: "History" }).click();
   await expect(page.getByTestId(`session-row-${parentId}`)).toBeVisible();
-  await expect(page.getByTestId(`session-row-${parentId}`)).toContainText("The little dog");
-  await page.getByLabel("Search").fill("little dog");
+  await expect(page.getByTestId(`session-row-${parentId}`)).toContainText(`The little dog ${tag}`);
+  await page.getByLabel("Search").fill(`little dog ${tag}`);
   await expect(page.getByRole("table", { name: "Sessions" }).locator("tbody tr")).toHaveCount(1);
   await shot(page, "history");
 
@@ -116,7 +118,26 @@ test("c. History lists the session; a rerun from the second stage is a branch th
   await page.getByRole("link", { name: "Compare with its parent" }).click();
   await expect(page.getByRole("heading", { name: "Compare sessions" })).toBeVisible();
   await expect(page.getByRole("region", { name: "Stage opening difference" })).toContainText("same answer");
+
+  // A second branch from the first stage with an edited input: every stage runs again, and the
+  // comparison marks what changed.
+  await page.goto(`/history/${parentId}`);
+  await page.getByLabel("From stage").selectOption("opening");
+  await page.getByLabel("with an edited input").check();
+  await page.getByRole("textbox", { name: "Edited input" }).fill(`The little cat ${tag}`);
+  await page.getByRole("button", { name: "Rerun", exact: true }).click();
+  await expect(page).toHaveURL(/\/\?run=/);
+  await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
+  const editedId = new URL(page.url()).searchParams.get("run")!;
+  await expect(page.getByTestId("stage-opening")).toHaveAttribute("data-state", "done");
+  await page.goto(`/history/compare?a=${parentId}&b=${editedId}`);
+  const input = page.getByRole("region", { name: "Input difference" });
+  await expect(input.locator("del")).toHaveText("dog");
+  await expect(input.locator("ins")).toHaveText("cat");
+  await expect(page.getByRole("region", { name: "Stage opening difference" })).toContainText("answers differ");
   await shot(page, "compare");
+  await page.goto(`/history/${editedId}`);
+  await expect(page.getByRole("region", { name: "Family tree" }).getByTestId(`tree-node-${editedId}`)).toContainText("rerun from opening");
   expect(errors).toEqual([]);
 });
 
@@ -144,4 +165,5 @@ test("model text is shown as text, never run as markup", async ({ page, request 
   await expect(page.getByRole("region", { name: "Input" })).toContainText(input);
   await expect(page.getByTestId("final-answer")).toBeVisible({ timeout: 60_000 });
   expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  await shot(page, "session-markup-as-text");
 });

@@ -17,7 +17,15 @@ function newestMtime(dir) {
   return newest;
 }
 
-const stale = !existsSync(buildId) || statSync(buildId).mtimeMs < newestMtime(path.join(root, "src"));
+// What the build is made of: the sources, the public files, the config and the installed packages.
+const inputs = [
+  newestMtime(path.join(root, "src")),
+  ...["public"].filter((dir) => existsSync(path.join(root, dir))).map((dir) => newestMtime(path.join(root, dir))),
+  ...["next.config.mjs", "package.json", "package-lock.json", "postcss.config.mjs", "tailwind.config.ts", "tsconfig.json"]
+    .filter((file) => existsSync(path.join(root, file)))
+    .map((file) => statSync(path.join(root, file)).mtimeMs),
+];
+const stale = !existsSync(buildId) || statSync(buildId).mtimeMs < Math.max(...inputs);
 // NEXT_MANUAL_SIG_HANDLE: the studio handles SIGTERM and SIGINT itself (runs in flight are marked
 // interrupted, the inference worker stops) instead of Next.js exiting at once.
 const env = { ...process.env, NEXT_TELEMETRY_DISABLED: "1", NEXT_MANUAL_SIG_HANDLE: "1" };

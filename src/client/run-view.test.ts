@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RunEvent } from "../engine/index.js";
-import { applyEvents, emptyRunView, stageColumns } from "./run-view.js";
+import { applyEvents, emptyRunView, stageColumns, textBlocks } from "./run-view.js";
 
 const runId = "20261127-120000-abcdef";
 let seq = 0;
@@ -78,5 +78,31 @@ describe("the run view", () => {
   it("lays stages out in columns by depth", () => {
     const view = applyEvents(emptyRunView, events());
     expect(stageColumns(view)).toEqual([["a"], ["b"], ["c"]]);
+  });
+});
+
+describe("text blocks", () => {
+  it("cut after a line break past the size, keep every character, and never move an earlier cut", () => {
+    const text = Array.from({ length: 400 }, (_, index) => `line ${index} of a long answer`).join("\n");
+    const blocks = textBlocks(text, 256);
+    expect(blocks.join("")).toBe(text);
+    expect(blocks.length).toBeGreaterThan(10);
+    for (const block of blocks.slice(0, -1)) {
+      expect(block.endsWith("\n")).toBe(true);
+      expect(block.length).toBeGreaterThanOrEqual(256);
+    }
+    // Growing the text changes the last block only.
+    for (const cut of [1000, 5000, 9000]) {
+      const before = textBlocks(text.slice(0, cut), 256);
+      const after = textBlocks(text, 256);
+      expect(after.slice(0, before.length - 1)).toEqual(before.slice(0, -1));
+    }
+  });
+
+  it("cuts a text without line breaks at four times the size", () => {
+    const blocks = textBlocks("x".repeat(5000), 256);
+    expect(blocks.slice(0, -1).every((block) => block.length === 1024)).toBe(true);
+    expect(blocks.join("")).toHaveLength(5000);
+    expect(textBlocks("")).toEqual([]);
   });
 });

@@ -191,3 +191,26 @@ export function stageColumns(view: Pick<RunView, "order" | "stages">): string[][
   for (const id of view.order) (columns[visit(id, new Set())] ??= []).push(id);
   return columns.filter(Boolean);
 }
+
+/**
+ * Cuts text into blocks for display: each block ends just after a line break found once it holds `size`
+ * characters, or at `4 * size` characters when no line break comes. The cuts depend only on the text
+ * before them, so appending text never moves an earlier cut: the blocks before the last stay the same.
+ */
+export function textBlocks(text: string, size = 1024): string[] {
+  const blocks: string[] = [];
+  let start = 0;
+  while (start < text.length) {
+    const newline = text.indexOf("\n", start + size);
+    let end = newline === -1 ? text.length : newline + 1;
+    if (end - start > 4 * size) end = start + 4 * size;
+    // The last block may still grow: it ends where the text ends.
+    if (end >= text.length) {
+      blocks.push(text.slice(start));
+      break;
+    }
+    blocks.push(text.slice(start, end));
+    start = end;
+  }
+  return blocks;
+}

@@ -28,6 +28,8 @@ export const errorCodes = [
   "invalid-id",
   "conflict",
   "usage",
+  /** The server cannot take the request now (it is stopping). */
+  "unavailable",
   "internal",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

@@ -39,7 +39,8 @@ export function ModelsPage() {
   if (list.error) return <ErrorBox title="Cannot read the models" message={describeError(list.error)} />;
   if (!list.data) return <p className="text-sm text-neutral-500">Reading the models' files…</p>;
   const { models, modelsDirectory, memorySafety, gpu, vram } = list.data;
-  const missingRequired = models.filter((model) => !model.present && model.requiredForBase);
+  // Missing and needed by the base pipeline: marked `required_for_base`, or used by one of its stages.
+  const missingRequired = models.filter((model) => !model.present && (model.requiredForBase || model.baseStages.length > 0));
   return (
     <div className="space-y-4">
       <div className="flex flex-wrap items-baseline gap-3">
@@ -69,7 +70,11 @@ export function ModelsPage() {
             <div className="flex flex-wrap items-center gap-2">
               <h2 className="font-medium">{model.name}</h2>
               <Badge state={model.present ? "present" : "missing"}>{model.present ? "present" : "missing"}</Badge>
-              {model.requiredForBase ? <Badge state={model.present ? "waiting" : "failed"}>required by the base pipeline</Badge> : null}
+              {model.requiredForBase || model.baseStages.length > 0 ? (
+                <Badge state={model.present ? "waiting" : "failed"}>
+                  {model.requiredForBase ? "required by the base pipeline" : `used by the base pipeline (${model.baseStages.join(", ")})`}
+                </Badge>
+              ) : null}
               {model.loaded ? <Badge state="generating">loaded</Badge> : null}
             </div>
             <div className="font-mono text-xs text-neutral-600 dark:text-neutral-400">

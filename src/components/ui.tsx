@@ -48,18 +48,24 @@ export function ErrorBox({ title, message }: { title: string; message: string })
 }
 
 export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
-  const [copied, setCopied] = useState(false);
+  const [state, setState] = useState<"idle" | "copied" | "failed">("idle");
+  const show = (next: "copied" | "failed") => {
+    setState(next);
+    setTimeout(() => setState("idle"), 1500);
+  };
   return (
     <Button
       aria-label={label}
       onClick={() => {
-        void navigator.clipboard?.writeText(text).then(() => {
-          setCopied(true);
-          setTimeout(() => setCopied(false), 1500);
-        });
+        // The clipboard needs a secure context (localhost is one) and the page's focus.
+        if (!navigator.clipboard) return show("failed");
+        navigator.clipboard.writeText(text).then(
+          () => show("copied"),
+          () => show("failed"),
+        );
       }}
     >
-      {copied ? "Copied" : label}
+      {state === "copied" ? "Copied" : state === "failed" ? "Copy failed: select the text" : label}
     </Button>
   );
 }

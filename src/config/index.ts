@@ -5,6 +5,7 @@ export {
   loadModelsConfig,
   loadPipeline,
   loadPipelineFile,
+  pipelineNamePattern,
   type LoadedModelsConfig,
   type LoadedPipeline,
 } from "./load.js";

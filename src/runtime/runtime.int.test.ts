@@ -52,6 +52,23 @@ describe("the inference runtime", () => {
     expect((await runtime.generate(request("Once upon a time", 4))).tokensOut).toBe(4);
   });
 
+  it("cancels calls whose signal aborts while a new worker starts, and calls waiting for a slot", async () => {
+    const fresh = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, parallel: 1 });
+    try {
+      const controller = new AbortController();
+      const started = performance.now();
+      // Three calls, one slot: the first would load the model and write 1,000 tokens, the others wait.
+      const calls = [1000, 1000, 1000].map((tokens) => fresh.generate(request("Once upon a time", tokens), { signal: controller.signal }));
+      controller.abort();
+      for (const call of calls) await expect(call).rejects.toMatchObject({ code: "cancelled" });
+      expect(performance.now() - started).toBeLessThan(5000);
+      // The next call works.
+      expect((await fresh.generate(request("Once upon a time", 8))).tokensOut).toBe(8);
+    } finally {
+      await fresh.dispose();
+    }
+  });
+
   it("refuses a prompt longer than the context", async () => {
     await expect(runtime.generate(request("story ".repeat(400)))).rejects.toMatchObject({ code: "context-overflow" });
   });

@@ -193,6 +193,8 @@ export class Runtime implements InferencePort {
   /** Waits for a free generation slot; resolves to a release function. */
   async #slot(signal: AbortSignal | undefined): Promise<() => void> {
     const limit = this.#limit ?? (await this.#spawn().ready);
+    // Aborted while the worker started: an abort listener added now would never fire.
+    if (signal?.aborted) throw new ProjectLlmError("cancelled", "the generation was cancelled before it started");
     if (this.#running >= limit) {
       await new Promise<void>((resolve, reject) => {
         const start = () => {
@@ -250,6 +252,8 @@ export class Runtime implements InferencePort {
       };
     });
     signal.addEventListener("abort", onAbort, { once: true });
+    // Aborted between the slot and now: the listener above would never fire.
+    if (signal.aborted) onAbort();
     try {
       return await Promise.race([promise, aborted]);
     } catch (error) {

@@ -430,6 +430,9 @@ if (settings.idleUnloadSeconds > 0) {
 
 // Never outlive the parent.
 process.on("disconnect", () => process.exit(0));
+// Ctrl+C in a terminal signals the whole process group: the parent decides when the worker stops (it
+// first stops the runs, then sends `shutdown`), and the worker exits anyway when the parent goes.
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => undefined);
 llama().then(
   (instance) => send({ type: "ready", gpu: instance.gpu, parallel }),
   (error: unknown) => {

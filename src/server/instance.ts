@@ -1,8 +1,7 @@
 /**
  * The one studio of the server process: configs, the inference worker, the session store and the runs in
- * progress. It lives on `globalThis`, so that Next.js hot reload (which evaluates modules again) reuses it
- * instead of forking another worker; when the run manager's own code changed, the old instance is stopped
- * and replaced.
+ * progress. It lives on `globalThis`, so that every copy of this module (see `getServer`) shares it instead
+ * of forking another worker.
  */
 import { errorMessage } from "../common/index.js";
 import { Studio } from "../core/index.js";
@@ -39,12 +38,24 @@ function create(): ServerInstance {
   return { studio, runs, ready, stop };
 }
 
-let signalsInstalled = false;
+const signalsKey = Symbol.for("project-llm.server.signals");
+type SignalHolder = { [signalsKey]?: boolean };
+
+/**
+ * SIGTERM or SIGINT: stop the runs in progress (their sessions are marked `interrupted`), write what the
+ * session store keeps for later, stop the worker, exit. A second signal while stopping changes nothing
+ * (Ctrl+C reaches both this process and its launcher, which forwards it); 8 s is the most it waits.
+ * Installed once per process (hot reload evaluates this module again).
+ */
 function installSignalHandlers(): void {
-  if (signalsInstalled) return;
-  signalsInstalled = true;
+  const holder = globalThis as SignalHolder;
+  if (holder[signalsKey]) return;
+  holder[signalsKey] = true;
+  let stopping = false;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
       const instance = (globalThis as Holder)[key];
       console.log(`project_llm: ${signal}: stopping the runs in progress and the inference worker`);
       const exit = () => process.exit(signal === "SIGINT" ? 130 : 143);
@@ -54,16 +65,16 @@ function installSignalHandlers(): void {
   }
 }
 
-/** The process-wide instance, created on first use. */
+/**
+ * The process-wide instance, created on first use and kept for the life of the process. Next.js evaluates
+ * this module more than once (the instrumentation hook and the routes are separate bundles, and hot reload
+ * evaluates changed modules again): every copy finds the one instance on `globalThis`, so there is one
+ * worker and one writer of the sessions folder. (In development, a change to the server's own code takes
+ * effect after a restart of `npm run dev`.)
+ */
 export async function getServer(): Promise<ServerInstance> {
   const holder = globalThis as Holder;
   let instance = holder[key];
-  if (instance && !(instance.runs instanceof RunManager)) {
-    // Hot reload brought new code for the run manager: stop the old one and its worker.
-    const old = instance;
-    void old.stop();
-    instance = undefined;
-  }
   if (!instance) {
     instance = create();
     holder[key] = instance;

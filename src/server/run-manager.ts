@@ -5,6 +5,7 @@
  * their session file.
  */
 import { ProjectLlmError, errorMessage, interruption } from "../common/index.js";
+import { pipelineNamePattern } from "../config/index.js";
 import type { Studio } from "../core/index.js";
 import type { RunEvent } from "../engine/index.js";
 import { assertRunId, sessionNotFound, type SessionRecord } from "../store/index.js";
@@ -61,6 +62,10 @@ export class RunManager {
    * `id` is the run's id when the caller chose it (a new, well-formed one).
    */
   async start(options: { pipeline: string; input: string; id?: string }): Promise<{ id: string }> {
+    // A name, never a path: the web may run the pipelines of the config folder, not any YAML file.
+    if (!pipelineNamePattern.test(options.pipeline)) {
+      throw new ProjectLlmError("usage", `"${options.pipeline.slice(0, 80)}" is not a pipeline name: use "base" or a name of config/pipelines/`);
+    }
     if (options.id !== undefined) await this.#assertNewId(options.id);
     return this.#launch(options.pipeline, options.id, (hooks) => this.studio.run({ pipeline: options.pipeline, input: options.input, ...hooks }));
   }
@@ -93,7 +98,7 @@ export class RunManager {
     chosenId: string | undefined,
     execute: (hooks: { id?: string; signal: AbortSignal; onEvent: (event: RunEvent) => void; onSession: (id: string) => void }) => Promise<SessionRecord>,
   ): Promise<{ id: string }> {
-    if (this.#stopping) return Promise.reject(new ProjectLlmError("usage", "the server is stopping; start the run again once it is back"));
+    if (this.#stopping) return Promise.reject(new ProjectLlmError("unavailable", "the server is stopping; start the run again once it is back"));
     if (chosenId !== undefined) {
       assertRunId(chosenId);
       if (this.#runs.has(chosenId)) return Promise.reject(new ProjectLlmError("invalid-id", `run id ${chosenId} is already used; make a new one`));
@@ -105,6 +110,7 @@ export class RunManager {
       let run: LiveRun | undefined = chosenId === undefined ? undefined : this.#register(chosenId, pipeline, controller, early);
       let started = false;
       let runEnd: RunEvent | undefined;
+      let failure: unknown;
       const finished = execute({
         id: chosenId,
         signal: controller.signal,
@@ -133,13 +139,28 @@ export class RunManager {
             if (run) run.error = error;
           } else {
             console.error(`run ${run?.id} failed outside its stages: ${errorMessage(error)}`);
+            failure = error;
           }
           return undefined;
         },
       );
+      // Shutdown waits for this run from now on, session written or not.
+      if (run) run.finished = finished;
       void finished.finally(() => {
         if (!run) return;
         if (runEnd) run.events.push(runEnd);
+        else if (failure !== undefined) {
+          // The engine never said how it ended: its followers still get an end, as a failure.
+          run.events.push({
+            type: "run-end",
+            runId: run.id,
+            seq: run.events.length,
+            at: Date.now(),
+            status: "failed",
+            durationMs: Date.now() - run.startedAt,
+            error: { code: ProjectLlmError.isInstance(failure) ? failure.code : "internal", message: errorMessage(failure) },
+          });
+        }
         run.done = true;
         this.#wake(run);
         this.#forgetOldRuns();
@@ -181,11 +202,15 @@ export class RunManager {
    * ones until `run-end`. A run no longer in memory is replayed from its session file. `session-not-found`
    * for an unknown id.
    */
-  async *events(id: string, options: { afterSeq?: number; signal?: AbortSignal } = {}): AsyncGenerator<RunEvent> {
+  async *events(id: string, options: { afterSeq?: number; signal?: AbortSignal; pace?: "instant" | "recorded" } = {}): AsyncGenerator<RunEvent> {
     assertRunId(id);
     const { signal } = options;
     let next = options.afterSeq === undefined ? 0 : options.afterSeq + 1;
     let run = this.#runs.get(id);
+    if (run?.done && run.error === undefined && options.pace === "recorded") {
+      yield* paced(run.events.filter((event) => event.seq >= next), signal);
+      return;
+    }
     if (!run) {
       let session: SessionRecord | undefined;
       try {
@@ -194,7 +219,9 @@ export class RunManager {
         if (!(ProjectLlmError.isInstance(error) && error.code === "session-not-found")) throw error;
       }
       if (session && !this.#runs.has(id)) {
-        for (const event of session.events ?? []) if (event.seq >= next) yield event;
+        const stored = (session.events ?? []).filter((event) => event.seq >= next);
+        if (options.pace === "recorded") yield* paced(stored, signal);
+        else yield* stored;
         return;
       }
       // Not started yet: its start may be on its way.
@@ -251,4 +278,34 @@ export class RunManager {
     for (const run of running) run.controller.abort(interruption());
     await Promise.race([Promise.allSettled(running.map((run) => run.finished)), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
   }
+}
+
+/** Longest pause a paced replay keeps (a model that loaded for a minute replays its wait in a second). */
+const maxReplayGapMs = 1000;
+
+/** Yields stored events at the pace they were made (`at`), with pauses capped at `maxReplayGapMs`. */
+async function* paced(events: RunEvent[], signal: AbortSignal | undefined): AsyncGenerator<RunEvent> {
+  const startedAt = performance.now();
+  let offset = 0;
+  let previous: number | undefined;
+  for (const event of events) {
+    if (signal?.aborted) return;
+    if (previous !== undefined) offset += Math.min(Math.max(0, event.at - previous), maxReplayGapMs);
+    previous = event.at;
+    const wait = startedAt + offset - performance.now();
+    if (wait > 1) await sleep(wait, signal);
+    yield event;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }

@@ -149,9 +149,11 @@ export class SessionIndex {
     this.#children = undefined;
   }
 
-  /** Oldest first: ids begin with their UTC start time. */
+  /** Oldest first, by start time to the millisecond (ids carry it to the second only), then by id. */
   #inOrder(): SessionSummary[] {
-    this.#sorted ??= [...this.#summaries.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    // ISO times in UTC compare as strings.
+    this.#sorted ??= [...this.#summaries.values()].sort((a, b) => compare(a.startedAt, b.startedAt) || compare(a.id, b.id));
     return this.#sorted;
   }
 

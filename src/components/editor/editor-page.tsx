@@ -21,7 +21,9 @@ import {
 } from "@xyflow/react";
 import { useRouter, useSearchParams } from "next/navigation";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { describeError, useTRPC } from "@/client/trpc";
+import { describeError, useTRPC, useTRPCClient } from "@/client/trpc";
+import { followRunEarly } from "@/components/run/use-run-stream";
+import { newRunId } from "@/store/run-id";
 import type { Pipeline, Stage } from "@/config/schema";
 import { buttonClass, inputClass, primaryButtonClass } from "./fields";
 import { createHistory, pushHistory, redoHistory, undoHistory, type History } from "./history";
@@ -97,8 +99,13 @@ function Editor() {
   const urlName = searchParams.get("pipeline") || "base";
   const router = useRouter();
   const trpc = useTRPC();
+  const client = useTRPCClient();
   const queryClient = useQueryClient();
   const { fitView, screenToFlowPosition } = useReactFlow();
+  // The input of "Run ▶": the last run's input to start with.
+  const latest = useQuery(trpc.sessions.list.queryOptions({ limit: 1 }));
+  const [runInput, setRunInput] = useState<string | null>(null);
+  const runText = runInput ?? latest.data?.items[0]?.inputPreview ?? "";
 
   const [editing, setEditing] = useState<EditorDocument | null>(null);
   const [broken, setBroken] = useState<BrokenFile | null>(null);
@@ -358,10 +365,23 @@ function Editor() {
     [editing, saveMutation, queryClient, trpc, router, urlName],
   );
 
+  /** One click: saves if needed, starts a run of this pipeline with the input beside the button, and follows it on the Run page. */
   const run = async () => {
     if (!editing) return;
     if (dirty && !(await save())) return;
-    router.push(`/?pipeline=${encodeURIComponent(editing.name)}`);
+    const name = editing.name;
+    if (!runText.trim()) {
+      router.push(`/?pipeline=${encodeURIComponent(name)}`);
+      return;
+    }
+    const id = newRunId();
+    followRunEarly(client, id);
+    try {
+      await client.runs.start.mutate({ pipeline: name, input: runText, id });
+      router.push(`/?pipeline=${encodeURIComponent(name)}&run=${id}`);
+    } catch (error) {
+      setNotice({ kind: "error", text: `The run could not start: ${describeError(error)}` });
+    }
   };
 
   const reloadFromDisk = () => {
@@ -481,7 +501,18 @@ function Editor() {
           <button type="button" className={primaryButtonClass} onClick={() => void save()} disabled={!editing || saveMutation.isPending} title="Save (Ctrl+S)">
             {saveMutation.isPending ? "Saving…" : "Save"}
           </button>
-          <button type="button" className={buttonClass} onClick={() => void run()} disabled={!editing || saveMutation.isPending} title="Save if needed, then open the Run page">
+          <input
+            aria-label="Input for a run"
+            data-testid="run-input"
+            className={inputClass.replace("w-full", "w-48")}
+            placeholder="input for Run ▶"
+            value={runText}
+            onChange={(event) => setRunInput(event.target.value)}
+            onKeyDown={(event) => {
+              if (event.key === "Enter") void run();
+            }}
+          />
+          <button type="button" className={buttonClass} onClick={() => void run()} disabled={!editing || saveMutation.isPending} title="Save if needed, run this pipeline on the input beside, and follow it">
             Run ▶
           </button>
         </div>

@@ -4,7 +4,7 @@ import { useState } from "react";
 import type { Aggregation, GenerationParams, MultiStage, Pipeline, Stage } from "@/config/schema";
 import { buttonClass, Field, inputClass, NumberField, SelectField, StringListField, TextField } from "./fields";
 import { ModelBadge, type ModelPresence } from "./model-badge";
-import { defaultAggregation, inputIds, switchStageType, type EditorIssue } from "./pipeline-graph";
+import { connectStages, defaultAggregation, inputIds, switchStageType, type EditorIssue } from "./pipeline-graph";
 
 export interface InspectorProps {
   stage: Stage;
@@ -151,6 +151,7 @@ function AggregationFields({ stage, modelNames, presence, onChange }: { stage: M
 export function Inspector({ stage, pipeline, modelNames, presence, issues, onChange, onRename, onDelete }: InspectorProps) {
   const [idDraft, setIdDraft] = useState(stage.id);
   const [idError, setIdError] = useState<string | null>(null);
+  const [inputError, setInputError] = useState<string | null>(null);
   const key = (field: string) => `${stage.id}:${field}`;
   const update = (patch: Partial<Stage>, field: string) => onChange({ ...stage, ...patch } as Stage, key(field));
   const clear = (field: "name" | "prompt" | "system", value: string | undefined) => {
@@ -249,7 +250,19 @@ export function Inspector({ stage, pipeline, modelNames, presence, issues, onCha
                   type="checkbox"
                   checked={upstream.includes(other.id)}
                   onChange={(event) => {
-                    const ids = event.target.checked ? [...upstream, other.id] : upstream.filter((id) => id !== other.id);
+                    if (event.target.checked) {
+                      // The same rule as an edge drawn on the canvas: a cycle is refused, with the stages in it.
+                      const result = connectStages(pipeline, other.id, stage.id);
+                      if (!result.ok) {
+                        setInputError(result.message);
+                        return;
+                      }
+                      setInputError(null);
+                      onChange(result.pipeline.stages.find((candidate) => candidate.id === stage.id)!, key("input_from"));
+                      return;
+                    }
+                    setInputError(null);
+                    const ids = upstream.filter((id) => id !== other.id);
                     const { input_from: _previous, ...rest } = stage;
                     onChange((ids.length === 0 ? rest : { ...rest, input_from: ids.length === 1 ? ids[0]! : ids }) as Stage, key("input_from"));
                   }}
@@ -258,6 +271,11 @@ export function Inspector({ stage, pipeline, modelNames, presence, issues, onCha
               </label>
             ))}
           </div>
+        ) : null}
+        {inputError ? (
+          <p role="alert" className="text-xs text-red-700 dark:text-red-300">
+            {inputError}
+          </p>
         ) : null}
       </Section>
       <Section title="Prompt">

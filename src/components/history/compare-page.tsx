@@ -7,25 +7,39 @@ import { describeError, useTRPC } from "@/client/trpc";
 import { Badge, ErrorBox, formatMs } from "@/components/ui";
 import type { Pipeline } from "@/config/schema";
 
-/** Word differences from `before` to `after`: removed words struck through in red, added ones in green. */
-function Diff({ before, after }: { before: string; after: string }) {
+const box = "whitespace-pre-wrap break-words rounded bg-neutral-50 p-2 font-mono text-[13px] dark:bg-neutral-900";
+
+/**
+ * Two texts side by side with their word differences marked: on the left what the right one no longer
+ * has (struck through, red), on the right what it added (green).
+ */
+function SideBySide({ before, after, label }: { before: string; after: string; label: string }) {
   const parts = diffWordsWithSpace(before, after);
   return (
-    <pre className="whitespace-pre-wrap break-words rounded bg-neutral-50 p-2 font-mono text-[13px] dark:bg-neutral-900">
-      {parts.map((part, index) =>
-        part.added ? (
-          <ins key={index} className="bg-green-200 no-underline dark:bg-green-900/60">
-            {part.value}
-          </ins>
-        ) : part.removed ? (
-          <del key={index} className="bg-red-200 dark:bg-red-900/60">
-            {part.value}
-          </del>
-        ) : (
-          <span key={index}>{part.value}</span>
-        ),
-      )}
-    </pre>
+    <div className="grid grid-cols-2 gap-4" role="group" aria-label={label}>
+      <pre className={box} data-side="left">
+        {parts.map((part, index) =>
+          part.added ? null : part.removed ? (
+            <del key={index} className="bg-red-200 dark:bg-red-900/60">
+              {part.value}
+            </del>
+          ) : (
+            <span key={index}>{part.value}</span>
+          ),
+        )}
+      </pre>
+      <pre className={box} data-side="right">
+        {parts.map((part, index) =>
+          part.removed ? null : part.added ? (
+            <ins key={index} className="bg-green-200 no-underline dark:bg-green-900/60">
+              {part.value}
+            </ins>
+          ) : (
+            <span key={index}>{part.value}</span>
+          ),
+        )}
+      </pre>
+    </div>
   );
 }
 
@@ -57,27 +71,43 @@ export function ComparePage() {
         {header(l)}
         {header(r)}
       </div>
-      <p className="text-xs text-neutral-500">Differences are marked from the left session to the right one: <del className="bg-red-200 dark:bg-red-900/60">removed</del> and <ins className="bg-green-200 no-underline dark:bg-green-900/60">added</ins>.</p>
+      <p className="text-xs text-neutral-500">
+        Left, the first session; right, the second. Marked: <del className="bg-red-200 dark:bg-red-900/60">what the second no longer has</del> and{" "}
+        <ins className="bg-green-200 no-underline dark:bg-green-900/60">what it added</ins>.
+      </p>
       <section aria-label="Input difference">
         <h2 className="mb-1 font-medium">Input {l.input === r.input ? <span className="text-xs font-normal text-neutral-500">(same)</span> : null}</h2>
-        <Diff before={l.input} after={r.input} />
+        <SideBySide before={l.input} after={r.input} label="input" />
       </section>
       {stageIds.map((stageId) => {
         const before = l.stages[stageId];
         const after = r.stages[stageId];
+        const models = [...new Set([...(before?.models ?? []).map((output) => output.model), ...(after?.models ?? []).map((output) => output.model)])];
+        const answerOf = (record: typeof before, model: string) => record?.models.find((output) => output.model === model)?.answer ?? "";
         return (
-          <section key={stageId} aria-label={`Stage ${stageId} difference`} className="rounded border border-neutral-200 p-3 dark:border-neutral-800">
-            <h2 className="mb-1 font-medium">
+          <section key={stageId} aria-label={`Stage ${stageId} difference`} className="space-y-2 rounded border border-neutral-200 p-3 dark:border-neutral-800">
+            <h2 className="font-medium">
               Stage {stageId}{" "}
               <span className="text-xs font-normal text-neutral-500">
                 {before?.status ?? "absent"}
                 {before?.reused ? " (reused)" : ""} → {after?.status ?? "absent"}
                 {after?.reused ? " (reused)" : ""}
-                {before?.answer === after?.answer ? " · same answer" : ""}
+                {before?.answer === after?.answer ? " · same answer" : " · answers differ"}
               </span>
             </h2>
-            <Diff before={before?.answer ?? ""} after={after?.answer ?? ""} />
-            <div className="mt-1 grid grid-cols-2 gap-4 text-xs text-neutral-500">
+            {models.length > 1
+              ? models.map((model) => (
+                  <div key={model}>
+                    <div className="mb-1 text-xs text-neutral-500">{model}</div>
+                    <SideBySide before={answerOf(before, model)} after={answerOf(after, model)} label={`${stageId} ${model}`} />
+                  </div>
+                ))
+              : null}
+            <div>
+              {models.length > 1 ? <div className="mb-1 text-xs text-neutral-500">stage answer</div> : null}
+              <SideBySide before={before?.answer ?? ""} after={after?.answer ?? ""} label={`${stageId} answer`} />
+            </div>
+            <div className="grid grid-cols-2 gap-4 text-xs text-neutral-500">
               <span>{before?.metrics ? `${before.metrics.tokensOut} tokens, ${before.metrics.tokensPerSecond.toFixed(0)} tok/s, ${formatMs(before.metrics.durationMs)}` : ""}</span>
               <span>{after?.metrics ? `${after.metrics.tokensOut} tokens, ${after.metrics.tokensPerSecond.toFixed(0)} tok/s, ${formatMs(after.metrics.durationMs)}` : ""}</span>
             </div>
@@ -86,7 +116,7 @@ export function ComparePage() {
       })}
       <section aria-label="Final answer difference">
         <h2 className="mb-1 font-medium">Final answer</h2>
-        <Diff before={l.finalAnswer ?? ""} after={r.finalAnswer ?? ""} />
+        <SideBySide before={l.finalAnswer ?? ""} after={r.finalAnswer ?? ""} label="final answer" />
       </section>
     </div>
   );

@@ -32,7 +32,9 @@ export function HistoryList() {
   const params = useSearchParams();
   const [query, setQuery] = useState(params.get("q") ?? "");
   const [debounced, setDebounced] = useState(query);
-  const status = (params.get("status") ?? "") as (typeof statuses)[number] | "";
+  // A status from the address bar counts only when it is one of the statuses.
+  const statusParam = params.get("status") ?? "";
+  const status = (statuses as readonly string[]).includes(statusParam) ? (statusParam as (typeof statuses)[number]) : "";
   const pipeline = params.get("pipeline") ?? "";
   const page = Math.max(0, Number.parseInt(params.get("page") ?? "0", 10) || 0);
   const [compare, setCompare] = useState<string[]>([]);

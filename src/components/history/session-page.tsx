@@ -98,6 +98,14 @@ export function SessionPage({ id }: { id: string }) {
             </span>
           ) : null}
         </div>
+        {data.status !== "running" ? (
+          <p className="text-sm">
+            <Link href={`/?run=${data.id}&pace=recorded`} prefetch={false} className="text-blue-700 hover:underline dark:text-blue-300">
+              Replay this run as it ran
+            </Link>{" "}
+            <span className="text-neutral-500">(its stages streaming at their recorded pace)</span>
+          </p>
+        ) : null}
         <section aria-label="Input" className="rounded border border-neutral-200 p-3 dark:border-neutral-800">
           <div className="flex items-center justify-between">
             <h2 className="text-sm font-medium">Input</h2>
@@ -176,11 +184,11 @@ export function SessionPage({ id }: { id: string }) {
             <p className="text-sm text-neutral-500">Loading…</p>
           )}
         </section>
-        <div className="flex gap-2">
-          <Link href={`/history/compare?a=${data.parentRunId ?? ""}&b=${data.id}`} className="text-sm text-blue-700 hover:underline dark:text-blue-300">
-            {data.parentRunId ? "Compare with its parent" : ""}
+        {data.parentRunId ? (
+          <Link href={`/history/compare?a=${data.parentRunId}&b=${data.id}`} className="block text-sm text-blue-700 hover:underline dark:text-blue-300">
+            Compare with its parent
           </Link>
-        </div>
+        ) : null}
         <Button
           variant="danger"
           onClick={() => {

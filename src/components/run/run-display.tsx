@@ -5,8 +5,8 @@
  * a timeline. Used live on the Run page and for a stored session in History. Model text is rendered as
  * text (React escapes it): nothing a model writes can run in the page.
  */
-import { memo } from "react";
-import { stageColumns, type RunView, type StageView } from "@/client/run-view";
+import { memo, useMemo, type ReactNode } from "react";
+import { stageColumns, textBlocks, type RunView, type StageView } from "@/client/run-view";
 import { Badge, CopyButton, Figure, formatMs } from "@/components/ui";
 
 const stateLabel: Record<StageView["state"], string> = {
@@ -79,15 +79,31 @@ function StageFigures({ stage }: { stage: StageView }) {
   );
 }
 
-function Text({ text, testId, pending }: { text: string; testId: string; pending: boolean }) {
+/** A block of streamed text; memoised, so that blocks before the last one are never rendered again. */
+const TextBlock = memo(function TextBlock({ text, children }: { text: string; children?: ReactNode }) {
   return (
-    <pre
+    <div>
+      {text}
+      {children}
+    </div>
+  );
+});
+
+/**
+ * Streamed text, as a column of blocks that each end at a line break (see `textBlocks`): text appended
+ * at the end changes the last block only, so a long answer costs the browser the same per frame as a
+ * short one (one block of text laid out again, not the whole answer).
+ */
+function Text({ text, testId, pending }: { text: string; testId: string; pending: boolean }) {
+  const blocks = useMemo(() => textBlocks(text), [text]);
+  const cursor = pending ? <span aria-hidden className="ml-0.5 inline-block h-3.5 w-1.5 animate-pulse bg-blue-500 align-middle" /> : null;
+  return (
+    <div
       data-testid={testId}
       className="max-h-96 min-h-12 overflow-auto whitespace-pre-wrap break-words rounded bg-neutral-50 p-2 font-mono text-[13px] leading-relaxed dark:bg-neutral-900"
     >
-      {text}
-      {pending ? <span aria-hidden className="ml-0.5 inline-block h-3.5 w-1.5 animate-pulse bg-blue-500 align-middle" /> : null}
-    </pre>
+      {blocks.length === 0 ? cursor : blocks.map((block, index) => <TextBlock key={index} text={block}>{index === blocks.length - 1 ? cursor : null}</TextBlock>)}
+    </div>
   );
 }
 

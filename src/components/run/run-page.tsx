@@ -2,7 +2,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { describeError, useTRPC, useTRPCClient } from "@/client/trpc";
 import { newRunId } from "@/store/run-id";
 import { Badge, Button, ErrorBox, formatMs } from "@/components/ui";
@@ -15,17 +15,19 @@ export function RunPage() {
   const queryClient = useQueryClient();
   const params = useSearchParams();
   const runId = params.get("run");
+  const pace = params.get("pace") === "recorded" ? "recorded" : "instant";
   const pipelines = useQuery(trpc.pipelines.list.queryOptions());
   const recent = useQuery(trpc.sessions.list.queryOptions({ limit: 8 }));
   const [pipeline, setPipeline] = useState(params.get("pipeline") ?? "base");
   const [input, setInput] = useState("");
   const [clicked, setClicked] = useState<{ id: string; at: number } | null>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
-  const { view, error: streamError, firstTextPaintedAt } = useRunStream(runId);
+  const { view, error: streamError, firstTextPaintedAt } = useRunStream(runId, pace);
 
   // The start request goes out from the click handler itself (the vanilla client sends at once; a
   // TanStack mutation would send it after the re-render the click causes).
   const [start, setStart] = useState<{ pending: boolean; error: unknown }>({ pending: false, error: null });
+  const [pastError, setPastError] = useState<string | null>(null);
   const cancel = useMutation(trpc.runs.cancel.mutationOptions());
 
   // The run's own input, when the page opens on a run (a reload mid-run, a link).
@@ -67,97 +69,113 @@ export function RunPage() {
   // Time from the click to the first model text painted: shown by the run (and read by the browser bench).
   const firstPaint = clicked !== null && clicked.id === runId && firstTextPaintedAt !== null ? firstTextPaintedAt - clicked.at : null;
 
+  // The form does not change while a run streams: kept as one element, React skips it on every frame.
+  const cancelPending = cancel.isPending;
+  const cancelRun = cancel.mutate;
+  const form = useMemo(
+    () => (
+          <form
+            aria-label="Start a run"
+            className="space-y-3"
+            onSubmit={(event) => {
+              event.preventDefault();
+              submit();
+            }}
+          >
+            <div>
+              <label htmlFor="pipeline" className="mb-1 block text-sm font-medium">
+                Pipeline
+              </label>
+              <div className="flex gap-2">
+                <select
+                  id="pipeline"
+                  value={pipeline}
+                  onChange={(event) => setPipeline(event.target.value)}
+                  className="min-w-0 flex-1 rounded border border-neutral-300 bg-white px-2 py-1.5 text-sm dark:border-neutral-700 dark:bg-neutral-900"
+                >
+                  {(pipelines.data ?? [{ name: pipeline, title: null, error: null, stages: 0, description: null }]).map((entry) => (
+                    <option key={entry.name} value={entry.name}>
+                      {entry.name}
+                      {entry.title ? ` — ${entry.title}` : ""}
+                      {entry.error ? " (has errors)" : ""}
+                    </option>
+                  ))}
+                </select>
+                <Link href={`/editor?pipeline=${encodeURIComponent(pipeline)}`} prefetch={false} className="rounded px-2 py-1.5 text-sm text-blue-700 hover:underline dark:text-blue-300">
+                  Edit
+                </Link>
+              </div>
+            </div>
+            <div>
+              <label htmlFor="input" className="mb-1 block text-sm font-medium">
+                Input
+              </label>
+              <textarea
+                id="input"
+                ref={inputRef}
+                value={input}
+                onChange={(event) => setInput(event.target.value)}
+                onKeyDown={(event) => {
+                  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+                    event.preventDefault();
+                    submit();
+                  }
+                }}
+                rows={8}
+                placeholder="Once upon a time"
+                className="w-full rounded border border-neutral-300 bg-white p-2 font-mono text-sm dark:border-neutral-700 dark:bg-neutral-900"
+              />
+              <p className="mt-1 text-xs text-neutral-500">Ctrl+Enter runs.</p>
+            </div>
+            <div className="flex gap-2">
+              <Button type="submit" variant="primary" disabled={start.pending || !input.trim()}>
+                {start.pending ? "Starting…" : "Run"}
+              </Button>
+              {active ? (
+                <Button variant="danger" onClick={() => cancelRun({ id: runId! })} disabled={cancelPending}>
+                  Cancel
+                </Button>
+              ) : null}
+            </div>
+            {start.error ? <ErrorBox title="The run could not start" message={describeError(start.error)} /> : null}
+            {pastError ? <ErrorBox title="Cannot read that session" message={pastError} /> : null}
+            {recent.data && recent.data.items.length > 0 ? (
+              <div>
+                <h2 className="mb-1 text-sm font-medium">Past inputs</h2>
+                <ul className="space-y-1">
+                  {recent.data.items.map((item) => (
+                    <li key={item.id}>
+                      <button
+                        type="button"
+                        className="w-full truncate rounded px-2 py-1 text-left text-xs text-neutral-600 hover:bg-neutral-100 focus-visible:outline-2 focus-visible:outline-blue-500 dark:text-neutral-400 dark:hover:bg-neutral-900"
+                        title={item.inputPreview}
+                        onClick={() => {
+                          client.sessions.get.query({ id: item.id }).then(
+                            (session) => {
+                              setInput(session.input);
+                              setPipeline(session.pipelineName);
+                              inputRef.current?.focus();
+                            },
+                            (error: unknown) => setPastError(describeError(error)),
+                          );
+                        }}
+                      >
+                        {item.inputPreview || "(empty input)"} <span className="text-neutral-400">· {item.pipelineName}</span>
+                      </button>
+                    </li>
+                  ))}
+                </ul>
+              </div>
+            ) : null}
+          </form>
+    ),
+    // `submit` reads pipeline, input, start and client; the rest is what the form shows.
+    [pipeline, input, start, pastError, active, runId, cancelPending, pipelines.data, recent.data, client],
+  );
+
   return (
     <div className="grid gap-4 lg:grid-cols-[360px_minmax(0,1fr)]">
-      <form
-        aria-label="Start a run"
-        className="space-y-3"
-        onSubmit={(event) => {
-          event.preventDefault();
-          submit();
-        }}
-      >
-        <div>
-          <label htmlFor="pipeline" className="mb-1 block text-sm font-medium">
-            Pipeline
-          </label>
-          <div className="flex gap-2">
-            <select
-              id="pipeline"
-              value={pipeline}
-              onChange={(event) => setPipeline(event.target.value)}
-              className="min-w-0 flex-1 rounded border border-neutral-300 bg-white px-2 py-1.5 text-sm dark:border-neutral-700 dark:bg-neutral-900"
-            >
-              {(pipelines.data ?? [{ name: pipeline, title: null, error: null, stages: 0, description: null }]).map((entry) => (
-                <option key={entry.name} value={entry.name}>
-                  {entry.name}
-                  {entry.title ? ` — ${entry.title}` : ""}
-                  {entry.error ? " (has errors)" : ""}
-                </option>
-              ))}
-            </select>
-            <Link href={`/editor?pipeline=${encodeURIComponent(pipeline)}`} prefetch={false} className="rounded px-2 py-1.5 text-sm text-blue-700 hover:underline dark:text-blue-300">
-              Edit
-            </Link>
-          </div>
-        </div>
-        <div>
-          <label htmlFor="input" className="mb-1 block text-sm font-medium">
-            Input
-          </label>
-          <textarea
-            id="input"
-            ref={inputRef}
-            value={input}
-            onChange={(event) => setInput(event.target.value)}
-            onKeyDown={(event) => {
-              if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-                event.preventDefault();
-                submit();
-              }
-            }}
-            rows={8}
-            placeholder="Once upon a time"
-            className="w-full rounded border border-neutral-300 bg-white p-2 font-mono text-sm dark:border-neutral-700 dark:bg-neutral-900"
-          />
-          <p className="mt-1 text-xs text-neutral-500">Ctrl+Enter runs.</p>
-        </div>
-        <div className="flex gap-2">
-          <Button type="submit" variant="primary" disabled={start.pending || !input.trim()}>
-            {start.pending ? "Starting…" : "Run"}
-          </Button>
-          {active ? (
-            <Button variant="danger" onClick={() => cancel.mutate({ id: runId! })} disabled={cancel.isPending}>
-              Cancel
-            </Button>
-          ) : null}
-        </div>
-        {start.error ? <ErrorBox title="The run could not start" message={describeError(start.error)} /> : null}
-        {recent.data && recent.data.items.length > 0 ? (
-          <div>
-            <h2 className="mb-1 text-sm font-medium">Past inputs</h2>
-            <ul className="space-y-1">
-              {recent.data.items.map((item) => (
-                <li key={item.id}>
-                  <button
-                    type="button"
-                    className="w-full truncate rounded px-2 py-1 text-left text-xs text-neutral-600 hover:bg-neutral-100 focus-visible:outline-2 focus-visible:outline-blue-500 dark:text-neutral-400 dark:hover:bg-neutral-900"
-                    title={item.inputPreview}
-                    onClick={async () => {
-                      const session = await client.sessions.get.query({ id: item.id });
-                      setInput(session.input);
-                      setPipeline(session.pipelineName);
-                      inputRef.current?.focus();
-                    }}
-                  >
-                    {item.inputPreview || "(empty input)"} <span className="text-neutral-400">· {item.pipelineName}</span>
-                  </button>
-                </li>
-              ))}
-            </ul>
-          </div>
-        ) : null}
-      </form>
+      {form}
 
       <div className="min-w-0 space-y-3">
         {!runId ? (

@@ -18,10 +18,13 @@ interface OpenStream {
 
 const opened = new Map<string, OpenStream>();
 
-function open(client: Client, id: string): OpenStream {
+/** `recorded`: a run that has ended is replayed at the pace it ran (else at once). */
+export type Pace = "instant" | "recorded";
+
+function open(client: Client, id: string, pace: Pace = "instant"): OpenStream {
   const stream: OpenStream = { events: [], error: undefined, close: () => undefined };
   const subscription = client.runs.events.subscribe(
-    { id },
+    { id, ...(pace === "recorded" ? { pace } : {}) },
     {
       onData(envelope) {
         const event = envelope.data as RunEvent;
@@ -61,7 +64,7 @@ export function followRunEarly(client: Client, id: string): void {
  * so that a fast stream (thousands of tokens a second) costs one render per frame, not one per token.
  * EventSource reconnects by itself after a network drop and resumes after the last event id it saw.
  */
-export function useRunStream(runId: string | null): { view: RunView; error: string | null; firstTextPaintedAt: number | null } {
+export function useRunStream(runId: string | null, pace: Pace = "instant"): { view: RunView; error: string | null; firstTextPaintedAt: number | null } {
   const client = useTRPCClient();
   const [state, setState] = useState<{ runId: string | null; view: RunView; error: string | null; firstTextPaintedAt: number | null }>({
     runId,
@@ -84,10 +87,13 @@ export function useRunStream(runId: string | null): { view: RunView; error: stri
       // Rendered now, inside the animation frame, so that this frame paints it (not the next one).
       flushSync(() => setState((current) => (current.runId === runId ? { ...current, view: applyEvents(current.view, batch) } : current)));
       if (!painted && batch.some((event) => event.type === "stage-delta")) {
-        // The DOM holds the first text now; the browser paints it as this frame ends.
+        // The DOM holds the first text now and the browser paints it as this frame ends; a task queued
+        // from inside the frame runs once that paint is done: its time is when the text was on screen.
         painted = true;
-        const at = performance.now();
-        setState((current) => (current.runId === runId ? { ...current, firstTextPaintedAt: at } : current));
+        setTimeout(() => {
+          const at = performance.now();
+          setState((current) => (current.runId === runId ? { ...current, firstTextPaintedAt: at } : current));
+        }, 0);
       }
     };
     const onEvent = (event: RunEvent) => {
@@ -96,7 +102,7 @@ export function useRunStream(runId: string | null): { view: RunView; error: stri
     };
     const onError = (error: unknown) => setState((current) => (current.runId === runId ? { ...current, error: describeError(error) } : current));
 
-    const stream = opened.get(runId) ?? open(client, runId);
+    const stream = opened.get(runId) ?? open(client, runId, pace);
     opened.delete(runId);
     for (const event of stream.events.splice(0)) onEvent(event);
     stream.onEvent = onEvent;
@@ -106,7 +112,7 @@ export function useRunStream(runId: string | null): { view: RunView; error: stri
       stream.close();
       if (frame) cancelAnimationFrame(frame);
     };
-  }, [client, runId]);
+  }, [client, runId, pace]);
 
   return { view: state.view, error: state.error, firstTextPaintedAt: state.firstTextPaintedAt };
 }

@@ -29,6 +29,7 @@ const statusOf: Partial<Record<ErrorCode, TRPC_ERROR_CODE_KEY>> = {
   usage: "BAD_REQUEST",
   conflict: "CONFLICT",
   cancelled: "CLIENT_CLOSED_REQUEST",
+  unavailable: "SERVICE_UNAVAILABLE",
 };
 
 /** A tRPC error for anything thrown by the studio; unknown errors stay internal. */

@@ -210,6 +210,45 @@ describe("the tRPC routers on the real model", () => {
     await expect(caller.pipelines.save({ name: "../x", pipeline: good, baseVersion: null })).rejects.toMatchObject({ code: "BAD_REQUEST" });
   });
 
+  it("pages and filters sessions, deletes one, and deletes a named pipeline", async () => {
+    const ids: string[] = [];
+    for (const input of ["alpha one", "beta two", "alpha three"]) {
+      const { id } = await caller.runs.start({ pipeline: "base", input });
+      await follow(id);
+      ids.push(id);
+    }
+    const firstPage = await caller.sessions.list({ limit: 2, offset: 0 });
+    expect(firstPage.total).toBe(3);
+    expect(firstPage.items.map((item) => item.id)).toEqual([ids[2], ids[1]]);
+    expect((await caller.sessions.list({ limit: 2, offset: 2 })).items.map((item) => item.id)).toEqual([ids[0]]);
+    expect((await caller.sessions.list({ query: "alpha" })).total).toBe(2);
+    expect((await caller.sessions.list({ status: "failed" })).total).toBe(0);
+    expect((await caller.sessions.list({ pipeline: "base", status: "completed" })).total).toBe(3);
+
+    await caller.sessions.delete({ id: ids[1]! });
+    expect((await caller.sessions.list({})).items.map((item) => item.id)).toEqual([ids[2], ids[0]]);
+    await expect(caller.sessions.get({ id: ids[1]! })).rejects.toMatchObject({ code: "NOT_FOUND" });
+
+    const created = await caller.pipelines.save({ name: "scratch", pipeline: (await caller.pipelines.get({ name: "base" })).pipeline!, baseVersion: null });
+    await expect(caller.pipelines.delete({ name: "scratch", baseVersion: "stale" })).rejects.toMatchObject({ code: "CONFLICT" });
+    await caller.pipelines.delete({ name: "scratch", baseVersion: created.version });
+    expect((await caller.pipelines.list()).map((entry) => entry.name)).toEqual(["base"]);
+    await expect(caller.pipelines.delete({ name: "base", baseVersion: "x" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    // A web caller names pipelines, never files.
+    await expect(caller.runs.start({ pipeline: "../config/pipeline.yaml", input: "x" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+  });
+
+  it("replays a finished run at the pace it ran", async () => {
+    const { id } = await caller.runs.start({ pipeline: "base", input: "Once upon a time" });
+    const all = await follow(id);
+    const span = Math.min(all.at(-1)!.event.at - all[0]!.event.at, 3000);
+    const started = performance.now();
+    const replayed: RunEvent[] = [];
+    for await (const event of new RunManager(studio).events(id, { pace: "recorded" })) replayed.push(event);
+    expect(replayed.map((event) => event.seq)).toEqual(all.map((entry) => entry.event.seq));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(span * 0.8);
+  });
+
   it("lists the models with their facts, and unloads a loaded one", async () => {
     const { id } = await caller.runs.start({ pipeline: "base", input: "Hi" });
     await follow(id);
@@ -218,7 +257,14 @@ describe("the tRPC routers on the real model", () => {
     expect(greedy).toMatchObject({ present: true, architecture: "llama", hasChatTemplate: false, loaded: true, requiredForBase: true });
     expect(greedy.memory!.totalRam).toBeGreaterThan(0);
     expect(models.find((model) => model.name === "absent")).toMatchObject({ present: false });
+    expect(greedy.baseStages).toEqual(["draft", "panel"]);
+    expect(await caller.models.inspect({ name: "warm" })).toMatchObject({ name: "warm", present: true, architecture: "llama" });
+    await expect(caller.models.inspect({ name: "nobody" })).rejects.toMatchObject({ code: "PRECONDITION_FAILED" });
+    const status = await caller.models.status();
+    expect(status.loaded.map((entry) => path.basename(entry.path))).toContain("stories260K.gguf");
+    expect(status.stats.generations).toBeGreaterThan(0);
     expect((await caller.models.unload({ name: "greedy" })).unloaded).toBeGreaterThan(0);
     expect((await caller.models.list()).models.find((model) => model.name === "greedy")!.loaded).toBe(false);
+    expect((await caller.models.status()).loaded).toEqual([]);
   });
 });

@@ -6,17 +6,27 @@ import os from "node:os";
 import { tracked } from "@trpc/server";
 import { z } from "zod";
 import { ProjectLlmError } from "../../common/index.js";
-import { ConfigError, deletePipelineSource, pipelineSchema, readPipelineSource, savePipelineSource, validateSetup, type ConfigIssue } from "../../config/index.js";
+import { deletePipelineSource, pipelineNamePattern, pipelineSchema, readPipelineSource, savePipelineSource, validateSetup, type ConfigIssue } from "../../config/index.js";
+import { stageModels } from "../../engine/index.js";
 import { sessionStatuses } from "../../store/index.js";
 import { procedure, router, toTRPCError } from "./init.js";
 
-const pipelineName = z.string().min(1).max(64);
+/**
+ * `base` or a name of `config/pipelines/`: never a path. (The CLI may run a pipeline file by path; a web
+ * request may not name a file.)
+ */
+const pipelineName = z
+  .string()
+  .max(64)
+  .regex(pipelineNamePattern, 'a pipeline is "base" or a name of config/pipelines/ (letters, digits, "_" and "-")');
 const runId = z.string().min(1).max(64);
 const modelName = z.string().min(1).max(128);
 
 /** A config problem as data: the editor shows it where it belongs instead of failing. */
 function issuesOf(error: unknown): ConfigIssue[] {
-  if (error instanceof ConfigError) return error.issues;
+  // Not `instanceof`: the studio may come from another bundle of this code (see server/instance.ts).
+  const issues = ProjectLlmError.isInstance(error) ? (error.details?.issues as ConfigIssue[] | undefined) : undefined;
+  if (issues) return issues;
   throw error;
 }
 
@@ -25,8 +35,11 @@ const modelsRouter = router({
   list: procedure.query(async ({ ctx }) => {
     const [entries, runtime, models] = await Promise.all([ctx.studio.models(), ctx.studio.runtime(), ctx.studio.loadModels()]);
     const status = await runtime.status();
+    // The stages of the base pipeline that use each model (none when the base pipeline does not load).
+    const base = await ctx.studio.loadPipeline("base").catch(() => undefined);
+    const baseStages = (name: string) => base?.pipeline.stages.filter((stage) => stageModels(stage).includes(name)).map((stage) => stage.id) ?? [];
     return {
-      models: entries,
+      models: entries.map((entry) => ({ ...entry, baseStages: baseStages(entry.name) })),
       modelsDirectory: models.modelsDirectory,
       memorySafety: models.config.memory_safety,
       gpu: status.gpu,
@@ -117,12 +130,21 @@ const runsRouter = router({
    * The run's events, each with its sequence number as the event id: a client that reconnects with the
    * last id it saw gets the events it missed, then the live ones. Ends after `run-end`.
    */
-  events: procedure.input(z.object({ id: runId, lastEventId: z.string().max(20).nullish() })).subscription(async function* ({ ctx, input, signal }) {
-    const afterSeq = input.lastEventId ? Number.parseInt(input.lastEventId, 10) : undefined;
-    for await (const event of ctx.runs.events(input.id, { afterSeq: Number.isFinite(afterSeq) ? afterSeq : undefined, signal })) {
-      yield tracked(String(event.seq), event);
-    }
-  }),
+  events: procedure
+    .input(
+      z.object({
+        id: runId,
+        lastEventId: z.string().max(20).nullish(),
+        /** For a run that has ended: `recorded` replays it at the pace it ran (pauses capped at a second). */
+        pace: z.enum(["instant", "recorded"]).optional(),
+      }),
+    )
+    .subscription(async function* ({ ctx, input, signal }) {
+      const afterSeq = input.lastEventId ? Number.parseInt(input.lastEventId, 10) : undefined;
+      for await (const event of ctx.runs.events(input.id, { afterSeq: Number.isFinite(afterSeq) ? afterSeq : undefined, signal, pace: input.pace })) {
+        yield tracked(String(event.seq), event);
+      }
+    }),
 });
 
 const sessionsRouter = router({

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { pipelineNamePattern } from "@/config/index";
 import { getServer } from "@/server/instance";
 import { jsonError, usageError } from "@/server/http";
 
@@ -6,7 +7,11 @@ export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
 const body = z.strictObject({
-  pipeline: z.string().min(1).max(64).default("base"),
+  // `base` or a name of config/pipelines/: never a path.
+  pipeline: z
+    .string()
+    .regex(pipelineNamePattern, 'is "base" or the name of a pipeline in config/pipelines/ (letters, digits, "_" and "-")')
+    .default("base"),
   input: z.string().max(1_000_000),
 });
 

@@ -1,6 +1,6 @@
 import { getServer } from "@/server/instance";
 import { jsonError } from "@/server/http";
-import { assertRunId } from "@/store/index";
+import { assertRunId, sessionNotFound } from "@/store/index";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
@@ -8,19 +8,22 @@ export const dynamic = "force-dynamic";
 /**
  * The run's events as `text/event-stream`: `id:` is the event's sequence number, `event:` its type, `data:`
  * the event as JSON. A client that reconnects with `Last-Event-ID` (or `?lastEventId=`) gets what it
- * missed, then the live events. The stream ends after `run-end`.
+ * missed, then the live events. The stream ends after `run-end`. `?pace=recorded` replays a run that has
+ * ended at the pace it ran.
  */
 export async function GET(request: Request, context: { params: Promise<{ id: string }> }): Promise<Response> {
   const { id } = await context.params;
   const url = new URL(request.url);
   const last = request.headers.get("last-event-id") ?? url.searchParams.get("lastEventId");
   const afterSeq = last !== null && /^\d{1,12}$/.test(last) ? Number(last) : undefined;
+  // `?pace=recorded` replays a run that has ended at the pace it ran.
+  const pace = url.searchParams.get("pace") === "recorded" ? "recorded" : "instant";
   let server;
   try {
     assertRunId(id);
     server = await getServer();
     // Fails here, as JSON with a 404, for an unknown run, instead of inside the stream.
-    if (!server.runs.list().some((run) => run.id === id)) await server.studio.sessions.get(id);
+    if (!server.runs.list().some((run) => run.id === id) && !(await server.studio.sessions.has(id))) throw sessionNotFound(id);
   } catch (error) {
     return jsonError(error);
   }
@@ -29,10 +32,16 @@ export async function GET(request: Request, context: { params: Promise<{ id: str
   request.signal.addEventListener("abort", () => abort.abort(), { once: true });
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
-      const ping = setInterval(() => controller.enqueue(encoder.encode(": ping\n\n")), 10_000);
+      const ping = setInterval(() => {
+        try {
+          controller.enqueue(encoder.encode(": ping\n\n"));
+        } catch {
+          // The client went away; the loop below ends on the abort.
+        }
+      }, 10_000);
       try {
         controller.enqueue(encoder.encode("retry: 1000\n\n"));
-        for await (const event of server.runs.events(id, { afterSeq, signal: abort.signal })) {
+        for await (const event of server.runs.events(id, { afterSeq, signal: abort.signal, pace })) {
           controller.enqueue(encoder.encode(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`));
         }
       } catch (error) {
