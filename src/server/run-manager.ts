@@ -36,8 +36,8 @@ export interface RunManagerOptions {
   /** Finished runs kept in memory for fast replay; older ones are read from their session files. */
   keepFinished?: number;
   /**
-   * How long a client may follow a run id before the run exists: a browser names its run, then asks for
-   * its events and for its start at once, and either request may reach the server first.
+   * How long a client may follow a run id before the run exists: a browser names its next run and opens
+   * its stream ahead (renewed every minute), so that the stream is there when the run starts.
    */
   arrivalGraceMs?: number;
 }
@@ -54,7 +54,7 @@ export class RunManager {
   constructor(studio: Studio, options: RunManagerOptions = {}) {
     this.studio = studio;
     this.#keepFinished = options.keepFinished ?? 20;
-    this.#arrivalGraceMs = options.arrivalGraceMs ?? 10_000;
+    this.#arrivalGraceMs = options.arrivalGraceMs ?? 90_000;
   }
 
   /**
@@ -226,6 +226,8 @@ export class RunManager {
       }
       // Not started yet: its start may be on its way.
       run = this.#runs.get(id) ?? (await this.#arrival(id, signal));
+      // The follower went away while it waited: nothing to say.
+      if (!run && signal?.aborted) return;
       if (!run) throw sessionNotFound(id);
     }
     while (!signal?.aborted) {
@@ -251,6 +253,8 @@ export class RunManager {
 
   /** Waits up to the grace time for a run with this id to be registered. */
   async #arrival(id: string, signal: AbortSignal | undefined): Promise<LiveRun | undefined> {
+    // Followers of runs to come are few (one per open Run page); a flood of them is refused at once.
+    if (this.#arrivals.size >= maxAwaitedRuns && !this.#arrivals.has(id)) return undefined;
     await new Promise<void>((resolve) => {
       const waiting = this.#arrivals.get(id) ?? new Set<() => void>();
       this.#arrivals.set(id, waiting);
@@ -279,6 +283,9 @@ export class RunManager {
     await Promise.race([Promise.allSettled(running.map((run) => run.finished)), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
   }
 }
+
+/** Run ids followed before their run exists, at most. */
+const maxAwaitedRuns = 256;
 
 /** Longest pause a paced replay keeps (a model that loaded for a minute replays its wait in a second). */
 const maxReplayGapMs = 1000;

@@ -7,7 +7,7 @@ import { describeError, useTRPC, useTRPCClient } from "@/client/trpc";
 import { newRunId } from "@/store/run-id";
 import { Badge, Button, ErrorBox, formatMs } from "@/components/ui";
 import { RunDisplay } from "./run-display";
-import { followRunEarly, useRunStream } from "./use-run-stream";
+import { followRunEarly, stopFollowingEarly, useRunStream } from "./use-run-stream";
 
 export function RunPage() {
   const trpc = useTRPC();
@@ -23,6 +23,27 @@ export function RunPage() {
   const [clicked, setClicked] = useState<{ id: string; at: number } | null>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const { view, error: streamError, firstTextPaintedAt } = useRunStream(runId, pace);
+
+  // The next run's id is chosen ahead and its event stream opened while the page is idle (the server
+  // waits for a run it does not know yet), so that Run does not wait for a new connection before the
+  // first tokens can come. Renewed every minute, so the id's time stamp stays close to the run's start.
+  const prepared = useRef<string | null>(null);
+  useEffect(() => {
+    const prepare = () => {
+      if (prepared.current) stopFollowingEarly(prepared.current);
+      prepared.current = newRunId();
+      followRunEarly(client, prepared.current, 75_000);
+    };
+    // Not while a run has just started: its own stream comes first.
+    const first = setTimeout(prepare, runId ? 1500 : 0);
+    const timer = setInterval(prepare, 60_000);
+    return () => {
+      clearTimeout(first);
+      clearInterval(timer);
+      if (prepared.current) stopFollowingEarly(prepared.current);
+      prepared.current = null;
+    };
+  }, [client, runId]);
 
   // The start request goes out from the click handler itself (the vanilla client sends at once; a
   // TanStack mutation would send it after the re-render the click causes).
@@ -50,8 +71,10 @@ export function RunPage() {
     // The page names the run and follows its events while the start request is on its way (the server
     // waits briefly for a run it does not know yet), so the first tokens are not a round trip late. The
     // history API, not router.push: a router navigation would fetch the page's server payload first.
-    const id = newRunId();
-    followRunEarly(client, id);
+    // The run takes the id whose stream is already open (see `prepared`), or a new one.
+    const id = prepared.current ?? newRunId();
+    if (prepared.current === null) followRunEarly(client, id);
+    prepared.current = null;
     const chosen = pipeline;
     client.runs.start.mutate({ pipeline: chosen, input, id }).then(
       () => setStart({ pending: false, error: null }),

@@ -46,17 +46,20 @@ function open(client: Client, id: string, pace: Pace = "instant"): OpenStream {
  * new run, so that the stream is open by the time the run's first token comes (opening it from an
  * effect after the next render costs tens of milliseconds). `useRunStream` adopts it.
  */
-export function followRunEarly(client: Client, id: string): void {
+export function followRunEarly(client: Client, id: string, keepMs = 10_000): void {
   opened.get(id)?.close();
-  opened.set(id, open(client, id));
-  // Not adopted (the page went elsewhere): let it go.
-  setTimeout(() => {
-    const stream = opened.get(id);
-    if (stream && !stream.onEvent) {
-      stream.close();
-      opened.delete(id);
-    }
-  }, 10_000);
+  const stream = open(client, id);
+  opened.set(id, stream);
+  // Not adopted in time (the page went elsewhere, or the run never came): let it go.
+  setTimeout(() => stopFollowingEarly(id, stream), keepMs);
+}
+
+/** Closes a stream opened by `followRunEarly` that no view has adopted. */
+export function stopFollowingEarly(id: string, stream = opened.get(id)): void {
+  if (stream && opened.get(id) === stream && !stream.onEvent) {
+    stream.close();
+    opened.delete(id);
+  }
 }
 
 /**

@@ -141,8 +141,13 @@ const runsRouter = router({
     )
     .subscription(async function* ({ ctx, input, signal }) {
       const afterSeq = input.lastEventId ? Number.parseInt(input.lastEventId, 10) : undefined;
-      for await (const event of ctx.runs.events(input.id, { afterSeq: Number.isFinite(afterSeq) ? afterSeq : undefined, signal, pace: input.pace })) {
-        yield tracked(String(event.seq), event);
+      try {
+        for await (const event of ctx.runs.events(input.id, { afterSeq: Number.isFinite(afterSeq) ? afterSeq : undefined, signal, pace: input.pace })) {
+          yield tracked(String(event.seq), event);
+        }
+      } catch (error) {
+        // Thrown while streaming, past the error middleware: mapped here (an unknown run is NOT_FOUND).
+        throw toTRPCError(error);
       }
     }),
 });
