@@ -25,7 +25,7 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM ${BASE_IMAGE}
 WORKDIR /app
-ENV NODE_ENV=production NEXT_TELEMETRY_DISABLED=1 HOST=0.0.0.0 PORT=3000 \
+ENV NODE_ENV=production NEXT_TELEMETRY_DISABLED=1 NEXT_MANUAL_SIG_HANDLE=1 HOST=0.0.0.0 PORT=3000 \
     PROJECT_LLM_CONFIG_DIR=/data/config PROJECT_LLM_MODELS_DIR=/data/models PROJECT_LLM_SESSIONS_DIR=/data/sessions
 COPY --from=build /app/package.json /app/next.config.mjs ./
 COPY --from=build /app/node_modules ./node_modules
@@ -40,6 +40,7 @@ USER node
 EXPOSE 3000
 VOLUME ["/data"]
 HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/api/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# node is PID 1: `next start` handles SIGTERM itself; inside a container it listens on all interfaces,
-# and `docker run -p 127.0.0.1:3000:3000` keeps it to the host's loopback.
+# node is PID 1. On SIGTERM (`docker stop`) the studio marks the runs in flight interrupted, writes the
+# session index and stops the worker, within 8 s (NEXT_MANUAL_SIG_HANDLE leaves the signal to it). Inside a
+# container it listens on all interfaces; `docker run -p 127.0.0.1:3000:3000` keeps it to the host's loopback.
 CMD ["sh", "-c", "exec node_modules/.bin/next start --hostname \"$HOST\" --port \"$PORT\""]
