@@ -27,21 +27,30 @@ export function RunPage() {
   // The next run's id is chosen ahead and its event stream opened while the page is idle (the server
   // waits for a run it does not know yet), so that Run does not wait for a new connection before the
   // first tokens can come. Renewed every minute, so the id's time stamp stays close to the run's start.
+  // Only while the page is visible: a browser allows few connections per server (6 over HTTP/1.1), and
+  // tabs in the background must not hold them.
   const prepared = useRef<string | null>(null);
   useEffect(() => {
-    const prepare = () => {
+    const release = () => {
       if (prepared.current) stopFollowingEarly(prepared.current);
+      prepared.current = null;
+    };
+    const prepare = () => {
+      release();
+      if (document.visibilityState !== "visible") return;
       prepared.current = newRunId();
       followRunEarly(client, prepared.current, 75_000);
     };
+    const onVisibility = () => (document.visibilityState === "visible" ? prepare() : release());
     // Not while a run has just started: its own stream comes first.
     const first = setTimeout(prepare, runId ? 1500 : 0);
     const timer = setInterval(prepare, 60_000);
+    document.addEventListener("visibilitychange", onVisibility);
     return () => {
       clearTimeout(first);
       clearInterval(timer);
-      if (prepared.current) stopFollowingEarly(prepared.current);
-      prepared.current = null;
+      document.removeEventListener("visibilitychange", onVisibility);
+      release();
     };
   }, [client, runId]);
 
