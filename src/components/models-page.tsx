@@ -52,7 +52,13 @@ export function ModelsPage() {
       {missingRequired.length > 0 ? (
         <div role="alert" className="rounded border border-red-300 bg-red-50 p-3 text-sm text-red-900 dark:border-red-800 dark:bg-red-950 dark:text-red-200">
           The base pipeline needs {missingRequired.map((model) => model.name).join(", ")}, whose file{missingRequired.length > 1 ? "s are" : " is"} missing: put{" "}
-          {missingRequired.map((model) => <code key={model.name} className="font-mono">{model.file}</code>)} in <code className="font-mono">{modelsDirectory}</code> (or fix <code>file</code> in models.yaml), then reload this page.
+          {[...new Set(missingRequired.map((model) => model.file))].map((file, index) => (
+            <span key={file}>
+              {index > 0 ? ", " : ""}
+              <code className="font-mono">{file}</code>
+            </span>
+          ))}{" "}
+          in <code className="font-mono">{modelsDirectory}</code> (or fix <code>file</code> in models.yaml), then reload this page.
         </div>
       ) : null}
       {models.length === 0 ? (
