@@ -5,7 +5,6 @@ export {
   loadModelsConfig,
   loadPipeline,
   loadPipelineFile,
-  pipelineNamePattern,
   type LoadedModelsConfig,
   type LoadedPipeline,
 } from "./load.js";

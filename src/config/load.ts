@@ -8,7 +8,7 @@ import path from "node:path";
 import type { z } from "zod";
 import { ProjectLlmError } from "../common/index.js";
 import { ConfigError } from "./issues.js";
-import { basePipelineFileSchema, modelsConfigSchema, namedPipelineFileSchema, type ModelsConfig, type Pipeline } from "./schema.js";
+import { basePipelineFileSchema, modelsConfigSchema, namedPipelineFileSchema, pipelineNamePattern, type ModelsConfig, type Pipeline } from "./schema.js";
 import { zodIssuesToConfigIssues } from "./schema-errors.js";
 import { readYamlFile, type YamlFile } from "./yaml-file.js";
 
@@ -30,7 +30,6 @@ export interface LoadedPipeline {
   yaml?: YamlFile;
 }
 
-export const pipelineNamePattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 function parseWith<T extends z.ZodType>(schema: T, yaml: YamlFile): z.infer<T> {
   const result = schema.safeParse(yaml.value ?? {});

@@ -7,8 +7,7 @@ import { mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isScalar, isSeq, parseDocument, type Document, type Node } from "yaml";
 import { ProjectLlmError, writeFileDurably } from "../common/index.js";
-import { pipelineNamePattern } from "./load.js";
-import type { Pipeline } from "./schema.js";
+import { pipelineNamePattern, type Pipeline } from "./schema.js";
 import { maxConfigBytes } from "./yaml-file.js";
 
 export interface PipelineSource {

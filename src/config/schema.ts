@@ -83,9 +83,14 @@ export const modelsConfigSchema = z.strictObject({
 });
 export type ModelsConfig = z.infer<typeof modelsConfigSchema>;
 
+/** A stage id: a letter, then up to 63 letters, digits, "_" or "-". */
+export const stageIdPattern = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+/** A pipeline name (`base`, or the NAME of config/pipelines/NAME.yaml): never a path. */
+export const pipelineNamePattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
 export const stageIdSchema = z
   .string()
-  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, "a stage id starts with a letter and has up to 64 letters, digits, '_' or '-'");
+  .regex(stageIdPattern, "a stage id starts with a letter and has up to 64 letters, digits, '_' or '-'");
 
 export const aggregationSchema = z.discriminatedUnion("method", [
   z.strictObject({

@@ -144,14 +144,16 @@ export class Studio {
     return { errors, warnings };
   }
 
-  /** The model registry: every configured model with its file's facts, memory needs and fit. */
-  async models() {
+  /** The model registry: every configured model (or the one named) with its file's facts, memory needs and fit. */
+  async models(only?: string) {
     const models = await this.loadModels();
     const entries = Object.fromEntries(
-      Object.entries(models.config.models).map(([name, entry]) => {
-        const resolved = resolveModel(models, name);
-        return [name, { file: entry.file, path: resolved.path, declaredQuantization: entry.quantization, load: resolved.load, requiredForBase: entry.required_for_base }];
-      }),
+      Object.entries(models.config.models)
+        .filter(([name]) => only === undefined || name === only)
+        .map(([name, entry]) => {
+          const resolved = resolveModel(models, name);
+          return [name, { file: entry.file, path: resolved.path, declaredQuantization: entry.quantization, load: resolved.load, requiredForBase: entry.required_for_base }];
+        }),
     );
     return inspectModels({ models: entries, runtime: await this.runtime(), memorySafety: models.config.memory_safety });
   }

@@ -2,7 +2,8 @@
  * Graph maths over a pipeline's stages: plain functions, no I/O. An edge runs from each stage named in
  * `input_from` to the stage that names it.
  */
-import { ProjectLlmError } from "../common/index.js";
+// errors.js, not index.js: the index also exports Node file code, and the browser uses these helpers.
+import { ProjectLlmError } from "../common/errors.js";
 import type { Pipeline, Stage } from "../config/schema.js";
 
 /** The ids a stage reads from; empty means the user's input. */

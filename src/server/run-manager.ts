@@ -189,6 +189,12 @@ export class RunManager {
     return true;
   }
 
+  /** Whether a run with this id is in memory (in progress, or ended a short while ago). */
+  has(id: string): boolean {
+    const run = this.#runs.get(id);
+    return run !== undefined && run.error === undefined;
+  }
+
   /** Runs in memory, newest first. */
   list(): RunSummary[] {
     return [...this.#runs.values()]

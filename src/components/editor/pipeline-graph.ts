@@ -3,23 +3,17 @@
  * per stage plus a fixed input node; an edge A → B means B's `input_from` names A, and an edge from the
  * input node (or no edge at all) means the stage reads the user's input (`input_from` absent).
  */
-import { pipelineSchema, type Aggregation, type MultiStage, type Pipeline, type SingleStage, type Stage } from "../../config/schema";
+import { pipelineNamePattern, pipelineSchema, stageIdPattern, type Aggregation, type MultiStage, type Pipeline, type SingleStage, type Stage } from "../../config/schema";
+import { inputIds } from "../../engine/graph";
+
+export { inputIds, pipelineNamePattern, stageIdPattern };
 
 /** Id of the fixed input node; a stage id starts with a letter, so no stage can take it. */
 export const inputNodeId = "__input__";
 
-export const stageIdPattern = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
-export const pipelineNamePattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-
 export interface Point {
   x: number;
   y: number;
-}
-
-/** The ids a stage reads from; empty means the user's input. */
-export function inputIds(stage: Pick<Stage, "input_from">): string[] {
-  if (stage.input_from === undefined) return [];
-  return typeof stage.input_from === "string" ? [stage.input_from] : [...stage.input_from];
 }
 
 /** `input_from` for a list of ids: absent for none, one id for one, a list for several. */

@@ -15,30 +15,30 @@ const box = "whitespace-pre-wrap break-words rounded bg-neutral-50 p-2 font-mono
  */
 function SideBySide({ before, after, label }: { before: string; after: string; label: string }) {
   const parts = diffWordsWithSpace(before, after);
-  return (
-    <div className="grid grid-cols-2 gap-4" role="group" aria-label={label}>
-      <pre className={box} data-side="left">
-        {parts.map((part, index) =>
-          part.added ? null : part.removed ? (
+  // Each side shows the words both share, and its own: the left what was removed, the right what was added.
+  const side = (own: "removed" | "added") => (
+    <pre className={box} data-side={own === "removed" ? "left" : "right"}>
+      {parts.map((part, index) => {
+        if (part.added || part.removed) {
+          if (!part[own]) return null;
+          return own === "removed" ? (
             <del key={index} className="bg-red-200 dark:bg-red-900/60">
               {part.value}
             </del>
           ) : (
-            <span key={index}>{part.value}</span>
-          ),
-        )}
-      </pre>
-      <pre className={box} data-side="right">
-        {parts.map((part, index) =>
-          part.removed ? null : part.added ? (
             <ins key={index} className="bg-green-200 no-underline dark:bg-green-900/60">
               {part.value}
             </ins>
-          ) : (
-            <span key={index}>{part.value}</span>
-          ),
-        )}
-      </pre>
+          );
+        }
+        return <span key={index}>{part.value}</span>;
+      })}
+    </pre>
+  );
+  return (
+    <div className="grid grid-cols-2 gap-4" role="group" aria-label={label}>
+      {side("removed")}
+      {side("added")}
     </div>
   );
 }

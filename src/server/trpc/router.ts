@@ -6,7 +6,7 @@ import os from "node:os";
 import { tracked } from "@trpc/server";
 import { z } from "zod";
 import { ProjectLlmError } from "../../common/index.js";
-import { deletePipelineSource, pipelineNamePattern, pipelineSchema, readPipelineSource, savePipelineSource, validateSetup, type ConfigIssue } from "../../config/index.js";
+import { deletePipelineSource, pipelineNamePattern, resolveModel, pipelineSchema, readPipelineSource, savePipelineSource, validateSetup, type ConfigIssue } from "../../config/index.js";
 import { stageModels } from "../../engine/index.js";
 import { sessionStatuses } from "../../store/index.js";
 import { procedure, router, toTRPCError } from "./init.js";
@@ -53,16 +53,17 @@ const modelsRouter = router({
     return { ...(await runtime.status()), stats: runtime.stats() };
   }),
   inspect: procedure.input(z.object({ name: modelName })).query(async ({ ctx, input }) => {
-    const entry = (await ctx.studio.models()).find((model) => model.name === input.name);
+    const [entry] = await ctx.studio.models(input.name);
     if (!entry) throw toTRPCError(new ProjectLlmError("model-missing", `no model "${input.name}" in models.yaml`));
     return entry;
   }),
   /** Unloads one model from the worker's pool; answers how many pool entries went. */
   unload: procedure.input(z.object({ name: modelName })).mutation(async ({ ctx, input }) => {
-    const entry = (await ctx.studio.models()).find((model) => model.name === input.name);
-    if (!entry) throw toTRPCError(new ProjectLlmError("model-missing", `no model "${input.name}" in models.yaml`));
+    // The file's path is all it needs: no inspection of the file.
+    const models = await ctx.studio.loadModels();
+    if (!Object.hasOwn(models.config.models, input.name)) throw toTRPCError(new ProjectLlmError("model-missing", `no model "${input.name}" in models.yaml`));
     const runtime = await ctx.studio.runtime();
-    return { unloaded: await runtime.unload(entry.path) };
+    return { unloaded: await runtime.unload(resolveModel(models, input.name).path) };
   }),
 });
 

@@ -23,7 +23,7 @@ export async function GET(request: Request, context: { params: Promise<{ id: str
     assertRunId(id);
     server = await getServer();
     // Fails here, as JSON with a 404, for an unknown run, instead of inside the stream.
-    if (!server.runs.list().some((run) => run.id === id) && !(await server.studio.sessions.has(id))) throw sessionNotFound(id);
+    if (!server.runs.has(id) && !(await server.studio.sessions.has(id))) throw sessionNotFound(id);
   } catch (error) {
     return jsonError(error);
   }
