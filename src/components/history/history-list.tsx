@@ -1,7 +1,7 @@
 "use client";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
-import { useRouter, useSearchParams } from "next/navigation";
+import { useSearchParams } from "next/navigation";
 import { useEffect, useState } from "react";
 import { describeError, useTRPC } from "@/client/trpc";
 import { Badge, Button, ErrorBox, formatMs } from "@/components/ui";
@@ -28,7 +28,6 @@ const pageSize = 50;
 
 export function HistoryList() {
   const trpc = useTRPC();
-  const router = useRouter();
   const params = useSearchParams();
   const [query, setQuery] = useState(params.get("q") ?? "");
   const [debounced, setDebounced] = useState(query);
@@ -50,7 +49,9 @@ export function HistoryList() {
       if (value) next.set(key, value);
       else next.delete(key);
     }
-    router.replace(`/history?${next.toString()}`);
+    // The history API, not router.replace: the filters live in the address only, and a router navigation
+    // (a server round trip) landing late would undo a click made meanwhile, such as opening a session.
+    window.history.replaceState(null, "", `/history?${next.toString()}`);
   };
   useEffect(() => {
     if ((params.get("q") ?? "") !== debounced) setParam({ q: debounced, page: "" });
