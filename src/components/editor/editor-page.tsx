@@ -25,13 +25,14 @@ import { describeError, useTRPC, useTRPCClient } from "@/client/trpc";
 import { followRunEarly } from "@/components/run/use-run-stream";
 import { newRunId } from "@/store/run-id";
 import type { Pipeline, Stage } from "@/config/schema";
-import { buttonClass, inputClass, primaryButtonClass } from "./fields";
+import { buttonClass, headingClass, inputClass, primaryButtonClass } from "./fields";
 import { createHistory, pushHistory, redoHistory, undoHistory, type History } from "./history";
 import { Inspector } from "./inspector";
 import {
   applyLayout,
   connectStages,
   disconnectStages,
+  edgeLabel,
   freePosition,
   inputNodeId,
   inputNodePosition,
@@ -43,6 +44,7 @@ import {
   renameStage,
   sameValue,
   schemaIssues,
+  stageLabel,
   withPositions,
   type EditorIssue,
 } from "./pipeline-graph";
@@ -77,10 +79,27 @@ function useDebounced<T>(value: T, delayMs: number): T {
   return debounced;
 }
 
+/** A field with its own undo (text typed in it): Ctrl+Z there is the browser's, not the editor's. */
 function isTextTarget(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
-  return target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
+  if (target.isContentEditable || target instanceof HTMLTextAreaElement) return true;
+  return target instanceof HTMLInputElement && !["checkbox", "radio", "button", "submit", "reset", "range", "color", "file"].includes(target.type);
 }
+
+/** A keyboard focus ring on React Flow's node wrapper, whose own style sets `outline: none`. */
+const nodeFocusClass = "rounded-lg focus-visible:outline-3! focus-visible:outline-offset-4! focus-visible:outline-blue-500! focus-visible:outline-solid!";
+/** A focused edge: thicker and blue, through the variables React Flow's edge styles read. */
+const edgeClass = "[--xy-edge-stroke-width:2px] focus-visible:[--xy-edge-stroke-width:4px] focus-visible:[--xy-edge-stroke-selected:var(--color-blue-500)]";
+
+/** What React Flow tells a screen reader about a node or an edge, for this editor's keys. */
+const nodeDescription = "Focus selects the stage and shows it in the inspector; Enter moves to its fields there. Arrow keys move it (with Shift, faster). Delete removes it, Escape deselects.";
+const ariaLabelConfig = {
+  // React Flow reads one key or the other depending on its version and disableKeyboardA11y: the same text for both.
+  "node.a11yDescription.default": nodeDescription,
+  "node.a11yDescription.keyboardDisabled": nodeDescription,
+  "edge.a11yDescription.default": "Focus selects the edge; Enter moves to the inspector. Delete removes it, Escape deselects.",
+  "node.a11yDescription.ariaLiveMessage": ({ direction, x, y }: { direction: string; x: number; y: number }) => `Moved the stage ${direction}, to x ${x}, y ${y}.`,
+};
 
 function isConflict(error: unknown): boolean {
   return error instanceof TRPCClientError && (error.data as { code?: string } | undefined)?.code === "CONFLICT";
@@ -119,6 +138,7 @@ function Editor() {
   const [sizes, setSizes] = useState<Record<string, { width: number; height: number }>>({});
   const [fitRequest, setFitRequest] = useState(0);
   const canvasRef = useRef<HTMLDivElement>(null);
+  const inspectorRef = useRef<HTMLElement>(null);
   /** The name of the pipeline in the editor, read by the loader without making it re-run. */
   const editingName = useRef<string | null>(null);
   editingName.current = editing?.name ?? null;
@@ -210,25 +230,25 @@ function Editor() {
       draggable: false,
       deletable: false,
       selectable: false,
+      // Nothing to do with it by keyboard; each stage's name says whether it reads the user's input.
+      focusable: false,
       ariaLabel: "The user's input",
     });
     return [
       input,
-      ...pipeline.stages.map((stage) =>
-        withSize<EditorFlowNode>({
+      ...pipeline.stages.map((stage) => {
+        const errors = issues.filter((issue) => issue.stageId === stage.id && issue.severity === "error").map((issue) => issue.message);
+        const warnings = issues.filter((issue) => issue.stageId === stage.id && issue.severity === "warning").map((issue) => issue.message);
+        return withSize<EditorFlowNode>({
           id: stage.id,
           type: "stage",
           position: stage.position ?? { x: 0, y: 0 },
           selected: selectedNodes.includes(stage.id),
-          ariaLabel: `Stage ${stage.id}`,
-          data: {
-            stage,
-            presence,
-            errors: issues.filter((issue) => issue.stageId === stage.id && issue.severity === "error").map((issue) => issue.message),
-            warnings: issues.filter((issue) => issue.stageId === stage.id && issue.severity === "warning").map((issue) => issue.message),
-          },
-        }),
-      ),
+          className: nodeFocusClass,
+          ariaLabel: stageLabel(stage, { errors: errors.length, warnings: warnings.length }),
+          data: { stage, presence, errors, warnings },
+        });
+      }),
     ];
   }, [pipeline, sizes, selectedNodes, presence, issues]);
 
@@ -241,10 +261,12 @@ function Editor() {
             target: edge.target,
             deletable: !edge.fromInput,
             selectable: !edge.fromInput,
+            focusable: !edge.fromInput,
+            className: edge.fromInput ? undefined : edgeClass,
             selected: selectedEdges.includes(edge.id),
             markerEnd: { type: MarkerType.ArrowClosed, width: 18, height: 18 },
-            style: edge.fromInput ? { strokeDasharray: "5 4" } : { strokeWidth: 2 },
-            ariaLabel: edge.fromInput ? `The user's input to ${edge.target}` : `Edge from ${edge.source} to ${edge.target}`,
+            style: edge.fromInput ? { strokeDasharray: "5 4" } : undefined,
+            ariaLabel: edgeLabel(edge),
           }))
         : [],
     [pipeline, selectedEdges],
@@ -453,6 +475,31 @@ function Editor() {
     };
   }, [dirty]);
 
+  // Selection follows keyboard focus on the canvas, so that Delete and the inspector act on what has the focus.
+  const onCanvasFocus = (event: React.FocusEvent<HTMLDivElement>) => {
+    const target = event.target;
+    if (!(target instanceof Element) || !target.matches(":focus-visible")) return;
+    const id = target.getAttribute("data-id");
+    if (id === null) return;
+    if (target.classList.contains("react-flow__node") && id !== inputNodeId) {
+      setSelectedNodes([id]);
+      setSelectedEdges([]);
+    } else if (target.classList.contains("react-flow__edge") && target.classList.contains("selectable")) {
+      setSelectedEdges([id]);
+      setSelectedNodes([]);
+    }
+  };
+  // Enter on the selected node or edge moves the focus to the inspector (React Flow's Enter only selects).
+  const onCanvasKeyDown = (event: React.KeyboardEvent<HTMLDivElement>) => {
+    const target = event.target;
+    if (event.key !== "Enter" || !(target instanceof Element)) return;
+    const id = target.getAttribute("data-id");
+    const selection = target.classList.contains("react-flow__node") ? selectedNodes : target.classList.contains("react-flow__edge") ? selectedEdges : [];
+    if (id === null || selection.length !== 1 || selection[0] !== id) return;
+    event.preventDefault();
+    inspectorRef.current?.querySelector<HTMLElement>("[data-inspector-heading]")?.focus();
+  };
+
   const selectedStage = pipeline && selectedNodes.length === 1 ? pipeline.stages.find((stage) => stage.id === selectedNodes[0]) : undefined;
   const selectedEdge = selectedEdges.length === 1 ? edges.find((edge) => edge.id === selectedEdges[0]) : undefined;
   const pipelineNames = useMemo(() => {
@@ -565,7 +612,17 @@ function Editor() {
       {pipeline ? (
         <div className="grid grid-cols-1 gap-3 lg:grid-cols-[minmax(0,1fr)_24rem]">
           <div className="flex min-w-0 flex-col gap-3">
-            <div ref={canvasRef} data-testid="canvas" className="relative h-[calc(100vh-16rem)] min-h-[420px] overflow-hidden rounded-lg border border-neutral-200 dark:border-neutral-800">
+            <div ref={canvasRef} data-testid="canvas" onFocus={onCanvasFocus} onKeyDown={onCanvasKeyDown} className="relative h-[calc(100vh-16rem)] min-h-[420px] overflow-hidden rounded-lg border border-neutral-200 dark:border-neutral-800">
+              {/* Before the canvas in the page, so that Tab reaches it before the nodes and edges. */}
+              <div className="absolute left-4 top-4 z-10 flex flex-col gap-1.5 rounded-lg border border-neutral-200 bg-white/90 p-2 shadow-sm dark:border-neutral-800 dark:bg-neutral-900/90" role="group" aria-label="Palette">
+                <span className="text-[10px] font-semibold uppercase tracking-wide text-neutral-500 dark:text-neutral-400">Add a stage</span>
+                <button type="button" className={buttonClass} onClick={() => addStage("single")} data-testid="add-single">
+                  + Single stage
+                </button>
+                <button type="button" className={buttonClass} onClick={() => addStage("multi")} data-testid="add-multi">
+                  + Multi stage
+                </button>
+              </div>
               {alert ? (
                 <div role="alert" data-testid="canvas-alert" className="absolute left-1/2 top-2 z-10 flex max-w-[90%] -translate-x-1/2 items-center gap-3 rounded border border-red-400 bg-red-50 px-3 py-2 text-sm text-red-900 shadow dark:border-red-700 dark:bg-red-950 dark:text-red-100">
                   <span>{alert}</span>
@@ -583,6 +640,7 @@ function Editor() {
                 onConnect={onConnect}
                 onDelete={({ nodes: removedNodes, edges: removedEdges }) => deleteElements(removedNodes.map((node) => node.id), removedEdges)}
                 deleteKeyCode={["Delete", "Backspace"]}
+                ariaLabelConfig={ariaLabelConfig}
                 colorMode="system"
                 fitView
                 fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
@@ -590,18 +648,7 @@ function Editor() {
                 proOptions={{ hideAttribution: true }}
               >
                 <Background />
-                <Controls />
-                <Panel position="top-left">
-                  <div className="flex flex-col gap-1.5 rounded-lg border border-neutral-200 bg-white/90 p-2 shadow-sm dark:border-neutral-800 dark:bg-neutral-900/90" role="group" aria-label="Palette">
-                    <span className="text-[10px] font-semibold uppercase tracking-wide text-neutral-500 dark:text-neutral-400">Add a stage</span>
-                    <button type="button" className={buttonClass} onClick={() => addStage("single")} data-testid="add-single">
-                      + Single stage
-                    </button>
-                    <button type="button" className={buttonClass} onClick={() => addStage("multi")} data-testid="add-multi">
-                      + Multi stage
-                    </button>
-                  </div>
-                </Panel>
+                <Controls className="[&_button:focus-visible]:outline-2 [&_button:focus-visible]:-outline-offset-2 [&_button:focus-visible]:outline-blue-500" />
                 {pipeline.stages.length === 0 ? (
                   <Panel position="top-center">
                     <p className="mt-10 rounded bg-white/90 px-3 py-2 text-sm text-neutral-600 dark:bg-neutral-900/90 dark:text-neutral-300">An empty pipeline: add a stage from the palette, then draw edges from a node&apos;s right handle to another&apos;s left handle.</p>
@@ -611,7 +658,7 @@ function Editor() {
             </div>
             <IssueList issues={issues} pending={validation.isFetching} onSelect={(stageId) => setSelectedNodes([stageId])} />
           </div>
-          <aside aria-label="Inspector" className="max-h-[calc(100vh-8rem)] overflow-y-auto rounded-lg border border-neutral-200 p-3 dark:border-neutral-800">
+          <aside ref={inspectorRef} aria-label="Inspector" className="max-h-[calc(100vh-8rem)] overflow-y-auto rounded-lg border border-neutral-200 p-3 dark:border-neutral-800">
             {selectedStage ? (
               <Inspector
                 key={selectedStage.id}
@@ -632,7 +679,7 @@ function Editor() {
               />
             ) : selectedEdge ? (
               <div className="space-y-3">
-                <h2 className="text-sm font-semibold">
+                <h2 tabIndex={-1} data-inspector-heading className={headingClass}>
                   Edge {selectedEdge.source} → {selectedEdge.target}
                 </h2>
                 <p className="text-sm text-neutral-600 dark:text-neutral-400">
@@ -646,7 +693,7 @@ function Editor() {
               <PipelineFields pipeline={pipeline} onChange={(next, key) => edit(() => next, key)} />
             )}
             <p className="mt-4 border-t border-neutral-200 pt-2 text-xs text-neutral-500 dark:border-neutral-800 dark:text-neutral-400">
-              {errorCount > 0 ? `${errorCount} error${errorCount > 1 ? "s" : ""}. ` : ""}Select a node to edit it. Delete or Backspace removes the selection; Ctrl+Z undoes, Ctrl+Shift+Z redoes, Ctrl+S saves.
+              {errorCount > 0 ? `${errorCount} error${errorCount > 1 ? "s" : ""}. ` : ""}Select a node to edit it: click it, or Tab to it (Enter then moves here). Arrow keys move the selected node; Delete or Backspace removes the selection; Ctrl+Z undoes, Ctrl+Shift+Z or Ctrl+Y redoes, Ctrl+S saves.
             </p>
           </aside>
         </div>

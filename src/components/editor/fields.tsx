@@ -6,6 +6,9 @@ export const inputClass =
   "w-full rounded border border-neutral-300 bg-white px-2 py-1 text-sm text-neutral-900 focus-visible:outline-2 focus-visible:outline-blue-500 dark:border-neutral-700 dark:bg-neutral-900 dark:text-neutral-100";
 export const buttonClass =
   "rounded border border-neutral-300 bg-white px-2.5 py-1 text-sm text-neutral-800 hover:bg-neutral-100 focus-visible:outline-2 focus-visible:outline-blue-500 disabled:cursor-not-allowed disabled:opacity-50 dark:border-neutral-700 dark:bg-neutral-900 dark:text-neutral-200 dark:hover:bg-neutral-800";
+/** A heading that takes focus from a script (tabIndex -1), with the same ring as the controls. */
+export const headingClass = "rounded text-sm font-semibold focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-blue-500";
+export const checkboxClass = "focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-blue-500";
 export const primaryButtonClass =
   "rounded bg-blue-600 px-3 py-1 text-sm font-medium text-white hover:bg-blue-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-blue-500 disabled:cursor-not-allowed disabled:opacity-50";
 

@@ -2,9 +2,9 @@
 /** The inspector: every field of the selected stage. */
 import { useState } from "react";
 import type { Aggregation, GenerationParams, MultiStage, Pipeline, Stage } from "@/config/schema";
-import { buttonClass, Field, inputClass, NumberField, SelectField, StringListField, TextField } from "./fields";
+import { buttonClass, checkboxClass, Field, headingClass, inputClass, NumberField, SelectField, StringListField, TextField } from "./fields";
 import { ModelBadge, type ModelPresence } from "./model-badge";
-import { connectStages, defaultAggregation, inputIds, switchStageType, type EditorIssue } from "./pipeline-graph";
+import { connectStages, defaultAggregation, disconnectStages, inputIds, inputNodeId, switchStageType, type EditorIssue } from "./pipeline-graph";
 
 export interface InspectorProps {
   stage: Stage;
@@ -123,7 +123,7 @@ function AggregationFields({ stage, modelNames, presence, onChange }: { stage: M
         <>
           <TextField label="separator (\n for a line break)" value={aggregation.separator.replace(/\n/g, "\\n")} onChange={(value) => onChange({ ...aggregation, separator: (value ?? "").replace(/\\n/g, "\n") }, "aggregation.separator")} />
           <label className="flex items-center gap-2 text-sm">
-            <input type="checkbox" checked={aggregation.labels} onChange={(event) => onChange({ ...aggregation, labels: event.target.checked }, "aggregation.labels")} />
+            <input type="checkbox" className={checkboxClass} checked={aggregation.labels} onChange={(event) => onChange({ ...aggregation, labels: event.target.checked }, "aggregation.labels")} />
             label each answer with its model
           </label>
         </>
@@ -165,11 +165,25 @@ export function Inspector({ stage, pipeline, modelNames, presence, issues, onCha
   };
   const upstream = inputIds(stage);
   const others = pipeline.stages.filter((other) => other.id !== stage.id);
+  const stageIn = (next: Pipeline) => next.stages.find((candidate) => candidate.id === stage.id)!;
+  // The same rules as an edge drawn or deleted on the canvas: a cycle is refused, with the stages in it.
+  const connect = (source: string) => {
+    const result = connectStages(pipeline, source, stage.id);
+    setInputError(result.ok ? null : result.message);
+    if (result.ok) onChange(stageIn(result.pipeline), key("input_from"));
+  };
+  const disconnect = (source: string) => {
+    setInputError(null);
+    onChange(stageIn(disconnectStages(pipeline, source, stage.id)), key("input_from"));
+  };
 
   return (
     <div className="space-y-3" data-testid="inspector">
       <div className="flex items-center justify-between gap-2">
-        <h2 className="text-sm font-semibold">Stage {stage.id}</h2>
+        {/* Focused from the canvas (Enter on a selected node), so a keyboard user lands on the stage's fields. */}
+        <h2 tabIndex={-1} data-inspector-heading className={headingClass}>
+          Stage {stage.id}
+        </h2>
         <button type="button" className={`${buttonClass} text-red-700 dark:text-red-300`} onClick={onDelete}>
           Delete stage
         </button>
@@ -240,40 +254,28 @@ export function Inspector({ stage, pipeline, modelNames, presence, issues, onCha
       {stage.type === "multi" ? <AggregationFields stage={stage} modelNames={modelNames} presence={presence} onChange={(aggregation, field) => update({ aggregation }, field)} /> : null}
       <Section title="Input">
         <p className="text-xs text-neutral-600 dark:text-neutral-400">
-          {upstream.length === 0 ? "Reads the user's input." : `Reads ${upstream.join(", ")}${upstream.length > 1 ? " (merged as [stage: ID] blocks)" : ""}.`} Draw edges on the canvas to change it.
+          {upstream.length === 0 ? "Reads the user's input." : `Reads ${upstream.join(", ")}${upstream.length > 1 ? " (merged as [stage: ID] blocks)" : ""}.`} Tick what it reads, or draw edges on the canvas.
         </p>
-        {others.length > 0 ? (
-          <div className="flex flex-wrap gap-x-3 gap-y-1 text-sm">
-            {others.map((other) => (
-              <label key={other.id} className="flex items-center gap-1">
-                <input
-                  type="checkbox"
-                  checked={upstream.includes(other.id)}
-                  onChange={(event) => {
-                    if (event.target.checked) {
-                      // The same rule as an edge drawn on the canvas: a cycle is refused, with the stages in it.
-                      const result = connectStages(pipeline, other.id, stage.id);
-                      if (!result.ok) {
-                        setInputError(result.message);
-                        return;
-                      }
-                      setInputError(null);
-                      onChange(result.pipeline.stages.find((candidate) => candidate.id === stage.id)!, key("input_from"));
-                      return;
-                    }
-                    setInputError(null);
-                    const ids = upstream.filter((id) => id !== other.id);
-                    const { input_from: _previous, ...rest } = stage;
-                    onChange((ids.length === 0 ? rest : { ...rest, input_from: ids.length === 1 ? ids[0]! : ids }) as Stage, key("input_from"));
-                  }}
-                />
-                <span className="font-mono">{other.id}</span>
-              </label>
-            ))}
-          </div>
-        ) : null}
+        <div className="flex flex-wrap gap-x-3 gap-y-1 text-sm" data-testid="stage-inputs">
+          {/* Ticked while input_from is absent; ticking a stage unticks it (the input node's edge cannot be deleted either). */}
+          <label className="flex items-center gap-1" title={upstream.length === 0 ? "Read while no stage is ticked" : "Read only the user's input"}>
+            <input type="checkbox" className={checkboxClass} checked={upstream.length === 0} disabled={upstream.length === 0} onChange={() => connect(inputNodeId)} />
+            <span>user input</span>
+          </label>
+          {others.map((other) => (
+            <label key={other.id} className="flex items-center gap-1">
+              <input
+                type="checkbox"
+                className={checkboxClass}
+                checked={upstream.includes(other.id)}
+                onChange={(event) => (event.target.checked ? connect(other.id) : disconnect(other.id))}
+              />
+              <span className="font-mono">{other.id}</span>
+            </label>
+          ))}
+        </div>
         {inputError ? (
-          <p role="alert" className="text-xs text-red-700 dark:text-red-300">
+          <p role="alert" data-testid="input-error" className="text-xs text-red-700 dark:text-red-300">
             {inputError}
           </p>
         ) : null}

@@ -4,6 +4,7 @@ import {
   applyLayout,
   connectStages,
   disconnectStages,
+  edgeLabel,
   freePosition,
   inputNodeId,
   layeredLayout,
@@ -14,6 +15,7 @@ import {
   renameStage,
   sameValue,
   schemaIssues,
+  stageLabel,
   switchStageType,
   uniqueStageId,
 } from "./pipeline-graph";
@@ -184,5 +186,20 @@ describe("sameValue", () => {
     expect(sameValue({ a: 1, b: [1, { c: 2 }] }, { b: [1, { c: 2 }], a: 1, d: undefined })).toBe(true);
     expect(sameValue({ a: 1 }, { a: 2 })).toBe(false);
     expect(sameValue([1, 2], [2, 1])).toBe(false);
+  });
+});
+
+describe("stageLabel and edgeLabel", () => {
+  it("name a stage by id, type, models and inputs, and count its problems", () => {
+    expect(stageLabel(stage(story, "draft"))).toBe("Stage draft, single, model storyteller, reads the user's input");
+    expect(stageLabel(stage(story, "ending"), { errors: 2, warnings: 1 })).toBe("Stage ending, single, model storyteller, reads draft and voices, 2 errors, 1 warning");
+    const multi = newMultiStage(story, ["storyteller", "dreamer"], { x: 0, y: 0 });
+    expect(stageLabel({ ...multi, name: "Chorus", input_from: ["draft", "voices", "ending"] })).toBe(
+      "Stage stage4 (Chorus), multi, models storyteller and dreamer, aggregation concat, reads draft, voices and ending",
+    );
+  });
+
+  it("name an edge by its two ends", () => {
+    expect(pipelineEdges(story).map(edgeLabel)).toEqual(["The user's input to draft", "Edge from draft to voices", "Edge from draft to ending", "Edge from voices to ending"]);
   });
 });

@@ -263,6 +263,32 @@ export function freePosition(stages: readonly Stage[], preferred: Point): Point 
   return point;
 }
 
+function listText(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
+}
+
+/**
+ * The accessible name of a stage's node, what a keyboard or screen-reader user hears on focus:
+ * "Stage summarize, single, model tiny, reads draft, 1 error".
+ */
+export function stageLabel(stage: Stage, problems: { errors: number; warnings: number } = { errors: 0, warnings: 0 }): string {
+  const upstream = inputIds(stage);
+  const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+  return [
+    `Stage ${stage.id}${stage.name && stage.name !== stage.id ? ` (${stage.name})` : ""}`,
+    stage.type,
+    stage.type === "single" ? `model ${stage.model || "not chosen"}` : `models ${listText(stage.models)}, aggregation ${stage.aggregation.method}`,
+    upstream.length === 0 ? "reads the user's input" : `reads ${listText(upstream)}`,
+    ...(problems.errors > 0 ? [count(problems.errors, "error")] : []),
+    ...(problems.warnings > 0 ? [count(problems.warnings, "warning")] : []),
+  ].join(", ");
+}
+
+/** The accessible name of an edge: "Edge from draft to voices" (from the input node: "The user's input to draft"). */
+export function edgeLabel(edge: Pick<PipelineEdge, "source" | "target" | "fromInput">): string {
+  return edge.fromInput ? `The user's input to ${edge.target}` : `Edge from ${edge.source} to ${edge.target}`;
+}
+
 /** A problem of the pipeline being edited, with the stage it belongs to when it belongs to one. */
 export interface EditorIssue {
   severity: "error" | "warning";
