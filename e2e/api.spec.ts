@@ -4,11 +4,10 @@
  * server of the same build, stopped with SIGTERM mid-run: the run is marked interrupted and the worker goes.
  */
 import { expect, test } from "@playwright/test";
-import { spawn, execFileSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { spawnStudio, work, workerPids } from "./studio-process";
 
-const work = path.resolve(process.env.E2E_WORK ?? "e2e/.work");
 
 /** The events of a text/event-stream body: `id`, `event` and the parsed `data` of each. */
 function parseStream(body: string): Array<{ id: string; event: string; data: { type: string; seq: number } }> {
@@ -40,6 +39,16 @@ test("POST /api/runs, its event stream (and a resume by Last-Event-ID), its sess
 
   const session = await (await request.get(`/api/sessions/${id}`)).json();
   expect(session).toMatchObject({ id, status: "completed", pipelineName: "base", input: "Once upon a time" });
+
+  // A run id the caller chose is the run's id; one already used is refused.
+  const chosen = `${id.slice(0, -1)}${id.endsWith("0") ? "1" : "0"}`;
+  const named = await request.post("/api/runs", { data: { pipeline: "base", input: "Once upon a time", id: chosen } });
+  expect(named.status()).toBe(202);
+  expect(await named.json()).toMatchObject({ id: chosen });
+  const again = await request.post("/api/runs", { data: { pipeline: "base", input: "Once upon a time", id: chosen } });
+  expect(again.status()).toBe(400);
+  expect(await again.json()).toMatchObject({ error: { code: "invalid-id", message: expect.stringContaining("already used") } });
+  await request.get(`/api/runs/${chosen}/events`);
 });
 
 test("errors are JSON with a code, a message and the right status", async ({ request }) => {
@@ -51,6 +60,7 @@ test("errors are JSON with a code, a message and the right status", async ({ req
     [request.get("/api/sessions/20990101-000000-abcdef"), 404, "session-not-found"],
     [request.get("/api/sessions/..%2F..%2Fetc"), 400, "invalid-id"],
     [request.get("/api/runs/20990101-000000-abcdef/events"), 404, "session-not-found"],
+    [request.post("/api/runs", { data: { pipeline: "base", input: "x", id: "../../etc/passwd" } }), 400, "invalid-id"],
   ];
   for (const [pending, status, code] of cases) {
     const response = await pending;
@@ -67,24 +77,7 @@ test("errors are JSON with a code, a message and the right status", async ({ req
 
 test("SIGTERM mid-run: the session is marked interrupted and the inference worker exits", async ({ request }) => {
   test.setTimeout(120_000);
-  const port = Number(process.env.E2E_PORT ?? 3123) + 1;
-  const server = spawn(process.execPath, ["scripts/start.mjs"], {
-    env: {
-      ...process.env,
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      PROJECT_LLM_CONFIG_DIR: path.join(work, "config"),
-      // Its own sessions folder: one writer process per folder.
-      PROJECT_LLM_SESSIONS_DIR: path.join(work, "sessions-sigterm"),
-      PROJECT_LLM_MODELS_DIR: path.resolve(process.env.PROJECT_LLM_TEST_MODELS ?? "../shared/models"),
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  server.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  server.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => server.on("exit", (code) => resolve(code)));
-  const base = `http://127.0.0.1:${port}`;
+  const { server, base, output, exited } = spawnStudio({ args: ["scripts/start.mjs"], portOffset: 1, sessions: "sessions-sigterm" });
   await expect.poll(async () => (await request.get(`${base}/api/health`).catch(() => undefined))?.status(), { timeout: 60_000 }).toBe(200);
 
   const { id } = (await (await request.post(`${base}/api/runs`, { data: { pipeline: "long", input: "Once" } })).json()) as { id: string };
@@ -94,18 +87,12 @@ test("SIGTERM mid-run: the session is marked interrupted and the inference worke
     return session.status;
   }).toBe("running");
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const workers = () => {
-    try {
-      return execFileSync("pgrep", ["-f", "dist/runtime/worker.js"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
-    } catch {
-      return [];
-    }
-  };
+  const workers = () => workerPids();
   const before = workers();
   expect(before.length).toBeGreaterThan(0);
   server.kill("SIGTERM");
   expect(await exited).not.toBeNull();
-  expect(output).toContain("SIGTERM: stopping the runs in progress");
+  expect(output()).toContain("SIGTERM: stopping the runs in progress");
   const session = JSON.parse(await readFile(path.join(work, "sessions-sigterm", `${id}.json`), "utf8")) as { status: string };
   expect(session.status).toBe("interrupted");
   // This server's worker is gone (the suite's own server keeps its own).

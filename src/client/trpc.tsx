@@ -8,6 +8,7 @@ import { createTRPCClient, httpBatchLink, httpLink, httpSubscriptionLink, splitL
 import { createTRPCContext } from "@trpc/tanstack-react-query";
 import { useState, type ReactNode } from "react";
 import type { AppRouter } from "@/server/trpc/router";
+import { ApiError } from "./start-run";
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 
@@ -48,12 +49,18 @@ export function Providers({ children }: { children: ReactNode }) {
   );
 }
 
-/** A message for a user from anything a tRPC call throws (with config issues, one per line). */
+/** Config issues, one per line: "path: message (line L, column C)". */
+function describeIssues(issues: ReadonlyArray<{ line?: number; column?: number; path?: string; message: string }>): string {
+  return issues.map((issue) => `${issue.path ? `${issue.path}: ` : ""}${issue.message}${issue.line ? ` (line ${issue.line}, column ${issue.column})` : ""}`).join("\n");
+}
+
+/** A message for a user from anything a tRPC call or the plain HTTP surface throws (config issues one per line). */
 export function describeError(error: unknown): string {
   if (error instanceof TRPCClientError) {
     const issues = (error.data as { issues?: Array<{ file: string; line: number; column: number; path: string; message: string }> | null } | undefined)?.issues;
-    if (issues && issues.length > 0) return issues.map((issue) => `${issue.path ? `${issue.path}: ` : ""}${issue.message}${issue.line ? ` (line ${issue.line}, column ${issue.column})` : ""}`).join("\n");
+    if (issues && issues.length > 0) return describeIssues(issues);
     return error.message;
   }
+  if (error instanceof ApiError && error.issues.length > 0) return describeIssues(error.issues);
   return error instanceof Error ? error.message : String(error);
 }

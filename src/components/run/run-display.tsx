@@ -81,8 +81,9 @@ function StageFigures({ stage }: { stage: StageView }) {
 
 /** A block of streamed text; memoised, so that blocks before the last one are never rendered again. */
 const TextBlock = memo(function TextBlock({ text, children }: { text: string; children?: ReactNode }) {
+  // `elementtiming`: the browser reports when each block's text is first painted (see `useRunStream`).
   return (
-    <div>
+    <div {...{ elementtiming: "run-text" }}>
       {text}
       {children}
     </div>

@@ -4,6 +4,7 @@ import Link from "next/link";
 import { useSearchParams } from "next/navigation";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { describeError, useTRPC, useTRPCClient } from "@/client/trpc";
+import { startRun } from "@/client/start-run";
 import { newRunId } from "@/store/run-id";
 import { Badge, Button, ErrorBox, formatMs } from "@/components/ui";
 import { RunDisplay } from "./run-display";
@@ -14,7 +15,16 @@ export function RunPage() {
   const client = useTRPCClient();
   const queryClient = useQueryClient();
   const params = useSearchParams();
-  const runId = params.get("run");
+  // The run shown: the address's `run` (a link, a reload, back and forward), or the one just started. A
+  // click sets it at once: the router takes a pushState into its search params a render later, in a
+  // transition, and the run's stream would be adopted after that render's paint.
+  const addressRunId = params.get("run");
+  const [runId, setRunId] = useState(addressRunId);
+  const [seenAddressRunId, setSeenAddressRunId] = useState(addressRunId);
+  if (addressRunId !== seenAddressRunId) {
+    setSeenAddressRunId(addressRunId);
+    setRunId(addressRunId);
+  }
   const pace = params.get("pace") === "recorded" ? "recorded" : "instant";
   const pipelines = useQuery(trpc.pipelines.list.queryOptions());
   const recent = useQuery(trpc.sessions.list.queryOptions({ limit: 8 }));
@@ -54,8 +64,8 @@ export function RunPage() {
     };
   }, [client, runId]);
 
-  // The start request goes out from the click handler itself (the vanilla client sends at once; a
-  // TanStack mutation would send it after the re-render the click causes).
+  // The start request goes out from the click handler itself, by a plain `fetch` (see `startRun`): the
+  // tRPC client, and a TanStack mutation, would send it after the re-render the click causes.
   const [start, setStart] = useState<{ pending: boolean; error: unknown }>({ pending: false, error: null });
   const [pastError, setPastError] = useState<string | null>(null);
   const cancel = useMutation(trpc.runs.cancel.mutationOptions());
@@ -74,29 +84,58 @@ export function RunPage() {
 
   const running = view.status === "running" || view.status === "connecting";
   const active = Boolean(runId) && running;
+  // The address names the run (a reload reattaches to it) once its first text is on screen, or after
+  // 300 ms: the router renders the whole page again for a pushState, and that render would compete with
+  // the run's first tokens.
+  const pendingAddress = useRef<{ runId: string; url: string; timer: ReturnType<typeof setTimeout> } | null>(null);
+  const pushAddress = (id?: string) => {
+    const pending = pendingAddress.current;
+    if (!pending || (id !== undefined && pending.runId !== id)) return;
+    pendingAddress.current = null;
+    clearTimeout(pending.timer);
+    window.history.pushState(null, "", pending.url);
+  };
   const submit = () => {
     if (start.pending || !input.trim()) return;
     const clickedAt = performance.now();
     // The page names the run and follows its events while the start request is on its way (the server
-    // waits briefly for a run it does not know yet), so the first tokens are not a round trip late. The
-    // history API, not router.push: a router navigation would fetch the page's server payload first.
+    // waits briefly for a run it does not know yet), so the first tokens are not a round trip late.
     // The run takes the id whose stream is already open (see `prepared`), or a new one.
     const id = prepared.current ?? newRunId();
     if (prepared.current === null) followRunEarly(client, id);
     prepared.current = null;
     const chosen = pipeline;
-    client.runs.start.mutate({ pipeline: chosen, input, id }).then(
+    startRun({ pipeline: chosen, input, id }).then(
       () => setStart({ pending: false, error: null }),
       (error: unknown) => {
         setStart({ pending: false, error });
         // The run never started: leave its (empty) view.
+        if (pendingAddress.current?.runId === id) {
+          clearTimeout(pendingAddress.current.timer);
+          pendingAddress.current = null;
+        }
+        setRunId(null);
         window.history.replaceState(null, "", `/?pipeline=${encodeURIComponent(chosen)}`);
       },
     );
     setStart({ pending: true, error: null });
     setClicked({ id, at: clickedAt });
-    window.history.pushState(null, "", `/?pipeline=${encodeURIComponent(chosen)}&run=${id}`);
+    setRunId(id);
+    // The history API, not router.push: a router navigation would fetch the page's server payload first.
+    pushAddress();
+    pendingAddress.current = { runId: id, url: `/?pipeline=${encodeURIComponent(chosen)}&run=${id}`, timer: setTimeout(() => pushAddress(id), 300) };
   };
+  useEffect(() => {
+    if (firstTextPaintedAt !== null && runId) pushAddress(runId);
+  });
+  // Leaving the page drops an address not pushed yet (it would land on the next page).
+  useEffect(
+    () => () => {
+      if (pendingAddress.current) clearTimeout(pendingAddress.current.timer);
+      pendingAddress.current = null;
+    },
+    [],
+  );
 
   // Time from the click to the first model text painted: shown by the run (and read by the browser bench).
   const firstPaint = clicked !== null && clicked.id === runId && firstTextPaintedAt !== null ? firstTextPaintedAt - clicked.at : null;

@@ -1,5 +1,5 @@
 "use client";
-import { useEffect, useState } from "react";
+import { useLayoutEffect, useState } from "react";
 import { flushSync } from "react-dom";
 import { applyEvents, emptyRunView, type RunView } from "@/client/run-view";
 import { describeError, useTRPCClient } from "@/client/trpc";
@@ -63,6 +63,40 @@ export function stopFollowingEarly(id: string, stream = opened.get(id)): void {
 }
 
 /**
+ * Calls `done` with the time the text just rendered was on screen: where the browser reports paints of
+ * elements (Element Timing: each text block has `elementtiming`), the paint of the first new block; else
+ * the time a task queued from inside the frame runs, once that frame's paint is done.
+ */
+function whenPainted(done: (at: number) => void): void {
+  let frameDone: number | undefined;
+  let reported = false;
+  const report = (at: number) => {
+    if (reported) return;
+    reported = true;
+    done(at);
+  };
+  if (typeof PerformanceObserver !== "undefined" && PerformanceObserver.supportedEntryTypes?.includes("element")) {
+    const observer = new PerformanceObserver((list) => {
+      const entry = list.getEntries().find((candidate) => (candidate as PerformanceEntry & { identifier?: string }).identifier === "run-text") as
+        | (PerformanceEntry & { renderTime: number })
+        | undefined;
+      if (!entry) return;
+      observer.disconnect();
+      report(entry.renderTime || entry.startTime);
+    });
+    observer.observe({ type: "element" });
+    // No report (the block was painted before, or the page is hidden): the end of the frame.
+    setTimeout(() => {
+      observer.disconnect();
+      report(frameDone ?? performance.now());
+    }, 1000);
+    setTimeout(() => (frameDone = performance.now()), 0);
+    return;
+  }
+  setTimeout(() => report(performance.now()), 0);
+}
+
+/**
  * Follows a run's events over server-sent events. Events are queued and applied once per animation frame,
  * so that a fast stream (thousands of tokens a second) costs one render per frame, not one per token.
  * EventSource reconnects by itself after a network drop and resumes after the last event id it saw.
@@ -78,7 +112,8 @@ export function useRunStream(runId: string | null, pace: Pace = "instant"): { vi
   // A new run starts from an empty view (state derived from the prop, reset during render).
   if (state.runId !== runId) setState({ runId, view: emptyRunView, error: null, firstTextPaintedAt: null });
 
-  useEffect(() => {
+  // A layout effect: the stream is adopted in the commit that shows the run, not after its paint.
+  useLayoutEffect(() => {
     if (!runId) return;
     let queue: RunEvent[] = [];
     let frame = 0;
@@ -90,13 +125,10 @@ export function useRunStream(runId: string | null, pace: Pace = "instant"): { vi
       // Rendered now, inside the animation frame, so that this frame paints it (not the next one).
       flushSync(() => setState((current) => (current.runId === runId ? { ...current, view: applyEvents(current.view, batch) } : current)));
       if (!painted && batch.some((event) => event.type === "stage-delta")) {
-        // The DOM holds the first text now and the browser paints it as this frame ends; a task queued
-        // from inside the frame runs once that paint is done: its time is when the text was on screen.
         painted = true;
-        setTimeout(() => {
-          const at = performance.now();
+        whenPainted((at) => {
           setState((current) => (current.runId === runId ? { ...current, firstTextPaintedAt: at } : current));
-        }, 0);
+        });
       }
     };
     const onEvent = (event: RunEvent) => {

@@ -13,9 +13,15 @@ const body = z.strictObject({
     .regex(pipelineNamePattern, 'is "base" or the name of a pipeline in config/pipelines/ (letters, digits, "_" and "-")')
     .default("base"),
   input: z.string().max(1_000_000),
+  // The run's id, when the caller chose it (a new one, in the form the studio gives them): the browser
+  // names its next run and follows it over tRPC before it starts.
+  id: z.string().max(64).optional(),
 });
 
-/** Starts a run: `{"pipeline": NAME, "input": TEXT}` answers `{"id": ...}` (202), then follow `/api/runs/ID/events`. */
+/**
+ * Starts a run: `{"pipeline": NAME, "input": TEXT}` (and optionally `"id"`: a new run id the caller chose)
+ * answers `{"id": ...}` (202), then follow `/api/runs/ID/events`.
+ */
 export async function POST(request: Request): Promise<Response> {
   // JSON only: a cross-site HTML form cannot send it without the browser asking first.
   if (!request.headers.get("content-type")?.toLowerCase().startsWith("application/json")) {
@@ -26,7 +32,7 @@ export async function POST(request: Request): Promise<Response> {
     const result = body.safeParse(await request.json());
     if (!result.success) {
       const issue = result.error.issues[0]!;
-      return usageError(`${issue.path.join(".") || "body"}: ${issue.message} (expected {"pipeline": NAME, "input": TEXT})`);
+      return usageError(`${issue.path.join(".") || "body"}: ${issue.message} (expected {"pipeline": NAME, "input": TEXT, "id"?: RUN_ID})`);
     }
     parsed = result.data;
   } catch {

@@ -1,5 +1,6 @@
 import { getServer } from "@/server/instance";
 import { jsonError } from "@/server/http";
+import { eventStream } from "@/server/sse";
 import { assertRunId, sessionNotFound } from "@/store/index";
 
 export const runtime = "nodejs";
@@ -27,38 +28,9 @@ export async function GET(request: Request, context: { params: Promise<{ id: str
   } catch (error) {
     return jsonError(error);
   }
-  const encoder = new TextEncoder();
   const abort = new AbortController();
   request.signal.addEventListener("abort", () => abort.abort(), { once: true });
-  const stream = new ReadableStream<Uint8Array>({
-    async start(controller) {
-      const ping = setInterval(() => {
-        try {
-          controller.enqueue(encoder.encode(": ping\n\n"));
-        } catch {
-          // The client went away; the loop below ends on the abort.
-        }
-      }, 10_000);
-      try {
-        controller.enqueue(encoder.encode("retry: 1000\n\n"));
-        for await (const event of server.runs.events(id, { afterSeq, signal: abort.signal, pace })) {
-          controller.enqueue(encoder.encode(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`));
-        }
-      } catch (error) {
-        controller.enqueue(encoder.encode(`event: error\ndata: ${JSON.stringify({ message: error instanceof Error ? error.message : String(error) })}\n\n`));
-      } finally {
-        clearInterval(ping);
-        try {
-          controller.close();
-        } catch {
-          // Already closed by the client going away.
-        }
-      }
-    },
-    cancel() {
-      abort.abort();
-    },
-  });
+  const stream = eventStream(server.runs.events(id, { afterSeq, signal: abort.signal, pace }), { onCancel: () => abort.abort() });
   return new Response(stream, {
     headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform", connection: "keep-alive", "x-accel-buffering": "no" },
   });

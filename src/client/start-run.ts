@@ -1,0 +1,39 @@
+/**
+ * Starting a run from the browser through `POST /api/runs`. `fetch` is called before `startRun` returns:
+ * the tRPC client sends from a promise chain, after the render a click causes (10-20 ms here), and this
+ * request is on the path from Run to the first token.
+ */
+export interface ApiIssue {
+  file?: string;
+  line?: number;
+  column?: number;
+  path?: string;
+  message: string;
+}
+
+/** An error answered by the plain HTTP surface: `{"error": {"code", "message", "issues"?}}`. */
+export class ApiError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly issues: ApiIssue[];
+
+  constructor(status: number, code: string, message: string, issues: ApiIssue[] = []) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.issues = issues;
+  }
+}
+
+export function startRun(body: { pipeline: string; input: string; id: string }): Promise<{ id: string }> {
+  const sent = fetch("/api/runs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return sent.then(async (response) => {
+    const answer = (await response.json().catch(() => null)) as { id?: string; error?: { code?: string; message?: string; issues?: ApiIssue[] } } | null;
+    if (!response.ok || typeof answer?.id !== "string") {
+      const error = answer?.error;
+      throw new ApiError(response.status, error?.code ?? "internal", error?.message ?? `the server answered ${response.status}`, error?.issues);
+    }
+    return { id: answer.id };
+  });
+}
