@@ -61,6 +61,8 @@ test("errors are JSON with a code, a message and the right status", async ({ req
     [request.get("/api/sessions/..%2F..%2Fetc"), 400, "invalid-id"],
     [request.get("/api/runs/20990101-000000-abcdef/events"), 404, "session-not-found"],
     [request.post("/api/runs", { data: { pipeline: "base", input: "x", id: "../../etc/passwd" } }), 400, "invalid-id"],
+    // A host name the studio does not answer to (what a DNS-rebinding page sends).
+    [request.get("/api/health", { headers: { host: "attacker.example:3123" } }), 403, "forbidden-host"],
   ];
   for (const [pending, status, code] of cases) {
     const response = await pending;

@@ -71,7 +71,7 @@ test("hot reload keeps one studio and one inference worker", async ({ request })
     server.kill("SIGTERM");
     const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("timeout"), 15_000))]);
     if (code === "timeout") server.kill("SIGKILL");
+    await rm(app, { recursive: true, force: true });
+    await expect.poll(workers, { timeout: 10_000 }).toEqual([]);
   }
-  await expect.poll(workers, { timeout: 10_000 }).toEqual([]);
-  await rm(app, { recursive: true, force: true });
 });

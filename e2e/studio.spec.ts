@@ -83,6 +83,62 @@ test("b. reloading mid-run reattaches to the live stream, and Cancel stops it", 
   expect(errors).toEqual([]);
 });
 
+test("the address follows the run: a failed start keeps it, a reload right after Run finds the run", async ({ page }) => {
+  const errors = watchConsole(page);
+  await page.goto("/?pipeline=story");
+  await page.getByLabel("Input").fill("Once upon a time");
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
+  const first = new URL(page.url()).searchParams.get("run");
+  expect(first).toMatch(/^\d{8}-\d{6}-[0-9a-f]{6}$/);
+
+  // A start refused at once: the error says where the config is wrong; the page and its address stay on
+  // the run before, and back still leads where it led.
+  await page.getByLabel("Pipeline", { exact: true }).selectOption("broken");
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "The run could not start" })).toContainText(/broken\.yaml:6:\d+: /);
+  await expect(page.getByTestId("final-answer")).not.toBeEmpty();
+  expect(new URL(page.url()).searchParams.get("run")).toBe(first);
+  await expect(page.getByLabel("Pipeline", { exact: true })).toHaveValue("broken");
+  await shot(page, "run-start-refused");
+
+  // A reload right after Run, before the address names the run, comes back to that run. What the click
+  // leaves for a reload is set here by hand: how soon chromium keeps a write before a reload is its own.
+  const started = (await (await page.request.post("/api/runs", { data: { pipeline: "story", input: "Once upon a time" } })).json()) as { id: string };
+  await page.evaluate((runId) => sessionStorage.setItem("project-llm.pending-run", JSON.stringify({ runId, from: window.location.href, at: Date.now() })), started.id);
+  await page.reload();
+  await expect(page).toHaveURL(new RegExp(`run=${started.id}`));
+  await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
+  await page.goBack();
+  expect(new URL(page.url()).searchParams.get("run")).toBe(first);
+
+  // The refused start's 422 is the only error the browser reports.
+  expect(errors.filter((error) => !/status of 422/.test(error))).toEqual([]);
+});
+
+test("a link followed right after Run is not undone by the run's address", async ({ page }) => {
+  const errors = watchConsole(page);
+  await page.goto("/?pipeline=story");
+  await page.getByLabel("Input").fill("Once upon a time");
+  // The run's address is due while the navigation is on its way (the next page's data comes late here).
+  await page.route(
+    (url) => url.pathname === "/history" && url.searchParams.has("_rsc"),
+    async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      await route.continue();
+    },
+  );
+  await page.evaluate(() => {
+    document.querySelector<HTMLButtonElement>("form[aria-label='Start a run'] button[type=submit]")!.click();
+    document.querySelector<HTMLAnchorElement>("nav a[href='/history']")!.click();
+  });
+  await expect(page).toHaveURL(/\/history$/);
+  await expect(page.getByRole("table", { name: "Sessions" })).toBeVisible();
+  await page.waitForTimeout(500);
+  await expect(page).toHaveURL(/\/history$/);
+  expect(errors).toEqual([]);
+});
+
 test("c. History lists the session; a rerun from the second stage is a branch the tree shows", async ({ page }) => {
   const errors = watchConsole(page);
   await page.goto("/?pipeline=story");

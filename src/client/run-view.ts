@@ -45,7 +45,7 @@ export interface RunView {
   parentRunId?: string;
   order: string[];
   stages: Record<string, StageView>;
-  status: "connecting" | "running" | "completed" | "failed" | "cancelled";
+  status: "connecting" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
   startedAt?: number;
   endedAt?: number;
   finalAnswer?: string;

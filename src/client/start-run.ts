@@ -28,12 +28,18 @@ export class ApiError extends Error {
 
 export function startRun(body: { pipeline: string; input: string; id: string }): Promise<{ id: string }> {
   const sent = fetch("/api/runs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  return sent.then(async (response) => {
-    const answer = (await response.json().catch(() => null)) as { id?: string; error?: { code?: string; message?: string; issues?: ApiIssue[] } } | null;
-    if (!response.ok || typeof answer?.id !== "string") {
-      const error = answer?.error;
-      throw new ApiError(response.status, error?.code ?? "internal", error?.message ?? `the server answered ${response.status}`, error?.issues);
-    }
-    return { id: answer.id };
-  });
+  return sent.then(
+    async (response) => {
+      const answer = (await response.json().catch(() => null)) as { id?: string; error?: { code?: string; message?: string; issues?: ApiIssue[] } } | null;
+      if (!response.ok || typeof answer?.id !== "string") {
+        const error = answer?.error;
+        throw new ApiError(response.status, error?.code ?? "internal", error?.message ?? `the server answered ${response.status}`, error?.issues);
+      }
+      return { id: answer.id };
+    },
+    () => {
+      // `fetch` itself failed: no answer came.
+      throw new ApiError(0, "unreachable", "Cannot reach the studio's server: is it still running? (The run did not start.)");
+    },
+  );
 }

@@ -49,9 +49,15 @@ export function Providers({ children }: { children: ReactNode }) {
   );
 }
 
-/** Config issues, one per line: "path: message (line L, column C)". */
-function describeIssues(issues: ReadonlyArray<{ line?: number; column?: number; path?: string; message: string }>): string {
-  return issues.map((issue) => `${issue.path ? `${issue.path}: ` : ""}${issue.message}${issue.line ? ` (line ${issue.line}, column ${issue.column})` : ""}`).join("\n");
+/** Config issues, one per line: "pipeline.yaml:6:9: stages.0.model: message" (the file by its name). */
+function describeIssues(issues: ReadonlyArray<{ file?: string; line?: number; column?: number; path?: string; message: string }>): string {
+  return issues
+    .map((issue) => {
+      const file = issue.file ? issue.file.split(/[\\/]/).pop() : undefined;
+      const where = file ? `${file}${issue.line ? `:${issue.line}:${issue.column ?? 1}` : ""}: ` : issue.line ? `line ${issue.line}, column ${issue.column ?? 1}: ` : "";
+      return `${where}${issue.path ? `${issue.path}: ` : ""}${issue.message}`;
+    })
+    .join("\n");
 }
 
 /** A message for a user from anything a tRPC call or the plain HTTP surface throws (config issues one per line). */

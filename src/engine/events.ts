@@ -119,7 +119,9 @@ export const runEventSchema = z.discriminatedUnion("type", [
   z.object({
     ...base,
     type: z.literal("run-end"),
-    status: z.enum(["completed", "failed", "cancelled"]),
+    // `interrupted`: the server stopped mid-run (the engine itself ends a run as `cancelled`; the studio,
+    // which knows why, records it as `interrupted`).
+    status: z.enum(["completed", "failed", "cancelled", "interrupted"]),
     finalAnswer: z.string().optional(),
     durationMs: z.number(),
     error: z.object({ code: z.string(), message: z.string(), stageId: z.string().optional() }).optional(),

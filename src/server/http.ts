@@ -1,6 +1,7 @@
 /** The plain HTTP surface's helpers: errors as JSON with a code, a message and the right status. */
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { ProjectLlmError } from "../common/index.js";
+import { hostName, isAllowedHost } from "./allowed-hosts.js";
 import { toTRPCError } from "./trpc/init.js";
 
 export function jsonError(error: unknown): Response {
@@ -22,4 +23,23 @@ export function jsonError(error: unknown): Response {
 
 export function usageError(message: string, status = 400): Response {
   return Response.json({ error: { code: "usage", message } }, { status });
+}
+
+/**
+ * A 403 for a request that names the studio by a host it does not answer to (see `isAllowedHost`), else
+ * null. Every API route calls it first: the pages hold no data, the API does.
+ */
+export function forbiddenHost(request: Request): Response | null {
+  const host = request.headers.get("host");
+  if (isAllowedHost(host, { HOST: process.env.HOST, PROJECT_LLM_ALLOWED_HOSTS: process.env.PROJECT_LLM_ALLOWED_HOSTS })) return null;
+  const name = hostName(host ?? "").slice(0, 100);
+  return Response.json(
+    {
+      error: {
+        code: "forbidden-host",
+        message: `this studio does not answer to the host name "${name}"; if the name is yours, start the studio with PROJECT_LLM_ALLOWED_HOSTS=${name} (a comma-separated list)`,
+      },
+    },
+    { status: 403 },
+  );
 }

@@ -49,6 +49,8 @@ export class RunManager {
   readonly #arrivalGraceMs: number;
   /** Clients waiting for a run id to appear. */
   readonly #arrivals = new Map<string, Set<() => void>>();
+  /** Runs whose caller chose their id, still being checked before they start; `cancelled` by a cancel meanwhile. */
+  readonly #starting = new Map<string, { cancelled: boolean }>();
   #stopping = false;
 
   constructor(studio: Studio, options: RunManagerOptions = {}) {
@@ -66,8 +68,9 @@ export class RunManager {
     if (!pipelineNamePattern.test(options.pipeline)) {
       throw new ProjectLlmError("usage", `"${options.pipeline.slice(0, 80)}" is not a pipeline name: use "base" or a name of config/pipelines/`);
     }
-    if (options.id !== undefined) await this.#assertNewId(options.id);
-    return this.#launch(options.pipeline, options.id, (hooks) => this.studio.run({ pipeline: options.pipeline, input: options.input, ...hooks }));
+    return this.#whileStarting(options.id, async () => {
+      if (options.id !== undefined) await this.#assertNewId(options.id);
+    }, () => this.#launch(options.pipeline, options.id, (hooks) => this.studio.run({ pipeline: options.pipeline, input: options.input, ...hooks })));
   }
 
   /** A caller's run id must be new: not a run in memory, not a stored session. */
@@ -76,12 +79,35 @@ export class RunManager {
     if (this.#runs.has(id) || (await this.studio.sessions.has(id))) throw new ProjectLlmError("invalid-id", `run id ${id} is already used; make a new one`);
   }
 
+  /**
+   * Runs the checks before a run whose id the caller chose, then launches it. A cancel of that id that
+   * comes during the checks (the client knows its id from the start) is kept and stops the run at once.
+   */
+  async #whileStarting(id: string | undefined, check: () => Promise<void>, launch: () => Promise<{ id: string }>): Promise<{ id: string }> {
+    if (id === undefined) {
+      await check();
+      return launch();
+    }
+    const starting = { cancelled: false };
+    this.#starting.set(id, starting);
+    try {
+      await check();
+    } finally {
+      if (this.#starting.get(id) === starting) this.#starting.delete(id);
+    }
+    const launched = launch();
+    if (starting.cancelled) this.cancel(id);
+    return launched;
+  }
+
   /** Reruns a session from one of its stages as a new branch; resolves with the new run's id. */
   async rerun(parentId: string, options: { fromStage: string; input?: string; id?: string }): Promise<{ id: string }> {
     assertRunId(parentId);
-    if (options.id !== undefined) await this.#assertNewId(options.id);
-    const parent = await this.studio.sessions.get(parentId);
-    return this.#launch(parent.pipelineName, options.id, (hooks) => this.studio.rerun(parentId, { fromStage: options.fromStage, input: options.input, ...hooks }));
+    let parent: SessionRecord | undefined;
+    return this.#whileStarting(options.id, async () => {
+      if (options.id !== undefined) await this.#assertNewId(options.id);
+      parent = await this.studio.sessions.get(parentId);
+    }, () => this.#launch(parent!.pipelineName, options.id, (hooks) => this.studio.rerun(parentId, { fromStage: options.fromStage, input: options.input, ...hooks })));
   }
 
   #register(id: string, pipeline: string, controller: AbortController, events: RunEvent[]): LiveRun {
@@ -146,9 +172,10 @@ export class RunManager {
       );
       // Shutdown waits for this run from now on, session written or not.
       if (run) run.finished = finished;
-      void finished.finally(() => {
+      void finished.then((session) => {
         if (!run) return;
-        if (runEnd) run.events.push(runEnd);
+        // The engine ends a run stopped by shutdown as cancelled; its session says why.
+        if (runEnd) run.events.push(runEnd.type === "run-end" && session?.status === "interrupted" ? { ...runEnd, status: "interrupted" } : runEnd);
         else if (failure !== undefined) {
           // The engine never said how it ended: its followers still get an end, as a failure.
           run.events.push({
@@ -183,7 +210,11 @@ export class RunManager {
   cancel(id: string): boolean {
     assertRunId(id);
     const run = this.#runs.get(id);
-    if (!run) return false;
+    if (!run) {
+      const starting = this.#starting.get(id);
+      if (starting) starting.cancelled = true;
+      return starting !== undefined;
+    }
     if (run.done) return false;
     run.controller.abort(new ProjectLlmError("cancelled", "the run was cancelled by its user"));
     return true;
@@ -225,7 +256,7 @@ export class RunManager {
         if (!(ProjectLlmError.isInstance(error) && error.code === "session-not-found")) throw error;
       }
       if (session && !this.#runs.has(id)) {
-        const stored = (session.events ?? []).filter((event) => event.seq >= next);
+        const stored = withRunEnd(session).filter((event) => event.seq >= next);
         if (options.pace === "recorded") yield* paced(stored, signal);
         else yield* stored;
         return;
@@ -321,4 +352,28 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     const timer = setTimeout(done, ms);
     signal?.addEventListener("abort", done, { once: true });
   });
+}
+
+/**
+ * A stored session's events, ending with `run-end`: a session whose process stopped before the run ended
+ * (marked `interrupted` when the next server started) has none, and its followers must still learn how
+ * it ended.
+ */
+function withRunEnd(session: SessionRecord): RunEvent[] {
+  const events = session.events ?? [];
+  if (session.status === "running" || events.some((event) => event.type === "run-end")) return events;
+  const at = Date.parse(session.endedAt ?? session.startedAt);
+  return [
+    ...events,
+    {
+      type: "run-end",
+      runId: session.id,
+      seq: events.length === 0 ? 0 : events[events.length - 1]!.seq + 1,
+      at,
+      status: session.status,
+      finalAnswer: session.finalAnswer,
+      durationMs: session.durationMs ?? Math.max(0, at - Date.parse(session.startedAt)),
+      error: session.error,
+    },
+  ];
 }

@@ -123,8 +123,11 @@ function Editor() {
   const { fitView, screenToFlowPosition } = useReactFlow();
   // The input of "Run ▶": the last run's input to start with.
   const latest = useQuery(trpc.sessions.list.queryOptions({ limit: 1 }));
+  const latestId = latest.data?.items[0]?.id;
+  // The whole input (the list has a preview of it, cut at 200 characters).
+  const latestSession = useQuery({ ...trpc.sessions.get.queryOptions({ id: latestId ?? "" }), enabled: latestId !== undefined, staleTime: Infinity });
   const [runInput, setRunInput] = useState<string | null>(null);
-  const runText = runInput ?? latest.data?.items[0]?.inputPreview ?? "";
+  const runText = runInput ?? latestSession.data?.input ?? "";
 
   const [editing, setEditing] = useState<EditorDocument | null>(null);
   const [broken, setBroken] = useState<BrokenFile | null>(null);

@@ -80,7 +80,7 @@ export function HistoryList() {
             type="search"
             value={query}
             onChange={(event) => setQuery(event.target.value)}
-            placeholder="words in the input, answer, id…"
+            placeholder="words at the start of the input or the answer, an id…"
             className="w-72 rounded border border-neutral-300 bg-white px-2 py-1.5 text-sm dark:border-neutral-700 dark:bg-neutral-900"
           />
         </div>
@@ -105,7 +105,14 @@ export function HistoryList() {
       {list.error ? <ErrorBox title="Cannot list the sessions" message={describeError(list.error)} /> : null}
       {list.data && list.data.items.length === 0 ? (
         <div className="rounded border border-dashed border-neutral-300 p-8 text-center text-sm text-neutral-500 dark:border-neutral-700">
-          {filtered ? (
+          {total > 0 ? (
+            <>
+              No sessions on page {page + 1}: there {pages === 1 ? "is one page" : `are ${pages} pages`}.{" "}
+              <button type="button" className="text-blue-700 underline dark:text-blue-300" onClick={() => setParam({ page: "" })}>
+                Go to the first page
+              </button>
+            </>
+          ) : filtered ? (
             "No session matches these filters."
           ) : (
             <>

@@ -242,10 +242,11 @@ export function FinalAnswer({ view }: { view: RunView }) {
   if (view.status === "connecting" || view.status === "running") {
     if (view.finalAnswer === undefined) return null;
   }
-  if (view.status === "failed" || view.status === "cancelled") {
+  if (view.status === "failed" || view.status === "cancelled" || view.status === "interrupted") {
+    const title = { failed: "The run failed", cancelled: "The run was cancelled", interrupted: "The run was interrupted: the server stopped while it ran" }[view.status];
     return (
       <section aria-label="Result" className="rounded border border-red-300 p-3 dark:border-red-800">
-        <h2 className="font-medium">{view.status === "cancelled" ? "The run was cancelled" : "The run failed"}</h2>
+        <h2 className="font-medium">{title}</h2>
         {view.error ? <p className="mt-1 text-sm text-red-700 dark:text-red-300">{view.error.message}</p> : null}
       </section>
     );

@@ -8,6 +8,7 @@ import { startRun } from "@/client/start-run";
 import { newRunId } from "@/store/run-id";
 import { Badge, Button, ErrorBox, formatMs } from "@/components/ui";
 import { RunDisplay } from "./run-display";
+import { pendingRunAfterReload, useDeferredAddress } from "./deferred-address";
 import { followRunEarly, stopFollowingEarly, useRunStream } from "./use-run-stream";
 
 export function RunPage() {
@@ -70,10 +71,12 @@ export function RunPage() {
   const [pastError, setPastError] = useState<string | null>(null);
   const cancel = useMutation(trpc.runs.cancel.mutationOptions());
 
-  // The run's own input, when the page opens on a run (a reload mid-run, a link).
+  // The run's own input and pipeline, when the page opens on a run (a reload mid-run, a link); not once
+  // the form holds the user's own (a start refused shows the run before again, and keeps the form).
   useEffect(() => {
-    if (view.input !== undefined && input === "") setInput(view.input);
-    if (view.pipeline && runId) setPipeline(view.pipeline);
+    if (view.input === undefined || input !== "") return;
+    setInput(view.input);
+    if (view.pipeline) setPipeline(view.pipeline);
   }, [view.input, view.pipeline]);
 
   // The past inputs and History change once the run has ended (not at its start, where a refetch would
@@ -84,17 +87,19 @@ export function RunPage() {
 
   const running = view.status === "running" || view.status === "connecting";
   const active = Boolean(runId) && running;
-  // The address names the run (a reload reattaches to it) once its first text is on screen, or after
-  // 300 ms: the router renders the whole page again for a pushState, and that render would compete with
-  // the run's first tokens.
-  const pendingAddress = useRef<{ runId: string; url: string; timer: ReturnType<typeof setTimeout> } | null>(null);
-  const pushAddress = (id?: string) => {
-    const pending = pendingAddress.current;
-    if (!pending || (id !== undefined && pending.runId !== id)) return;
-    pendingAddress.current = null;
-    clearTimeout(pending.timer);
-    window.history.pushState(null, "", pending.url);
-  };
+  // The address names the run (a reload reattaches to it) once its first text is on screen: see
+  // `useDeferredAddress`.
+  const address = useDeferredAddress();
+  useEffect(() => {
+    // A reload before the address was written: the run is shown again, and its address written as it
+    // would have been (not at once: the router writes its own address as it starts).
+    const recovered = pendingRunAfterReload();
+    if (!recovered) return;
+    setRunId(recovered);
+    const url = new URL(window.location.href);
+    url.searchParams.set("run", recovered);
+    address.schedule(recovered, `${url.pathname}${url.search}`);
+  }, [address]);
   const submit = () => {
     if (start.pending || !input.trim()) return;
     const clickedAt = performance.now();
@@ -109,33 +114,24 @@ export function RunPage() {
       () => setStart({ pending: false, error: null }),
       (error: unknown) => {
         setStart({ pending: false, error });
-        // The run never started: leave its (empty) view.
-        if (pendingAddress.current?.runId === id) {
-          clearTimeout(pendingAddress.current.timer);
-          pendingAddress.current = null;
+        // The run never started. Its address not written yet: back to the run the address names.
+        if (address.drop(id)) setRunId(new URLSearchParams(window.location.search).get("run"));
+        else if (new URLSearchParams(window.location.search).get("run") === id) {
+          // Written: that history entry is left without a run.
+          setRunId(null);
+          window.history.replaceState(null, "", `/?pipeline=${encodeURIComponent(chosen)}`);
         }
-        setRunId(null);
-        window.history.replaceState(null, "", `/?pipeline=${encodeURIComponent(chosen)}`);
       },
     );
     setStart({ pending: true, error: null });
     setClicked({ id, at: clickedAt });
     setRunId(id);
     // The history API, not router.push: a router navigation would fetch the page's server payload first.
-    pushAddress();
-    pendingAddress.current = { runId: id, url: `/?pipeline=${encodeURIComponent(chosen)}&run=${id}`, timer: setTimeout(() => pushAddress(id), 300) };
+    address.schedule(id, `/?pipeline=${encodeURIComponent(chosen)}&run=${id}`);
   };
   useEffect(() => {
-    if (firstTextPaintedAt !== null && runId) pushAddress(runId);
-  });
-  // Leaving the page drops an address not pushed yet (it would land on the next page).
-  useEffect(
-    () => () => {
-      if (pendingAddress.current) clearTimeout(pendingAddress.current.timer);
-      pendingAddress.current = null;
-    },
-    [],
-  );
+    if (firstTextPaintedAt !== null && runId) address.flush(runId);
+  }, [firstTextPaintedAt, runId, address]);
 
   // Time from the click to the first model text painted: shown by the run (and read by the browser bench).
   const firstPaint = clicked !== null && clicked.id === runId && firstTextPaintedAt !== null ? firstTextPaintedAt - clicked.at : null;

@@ -67,9 +67,10 @@ export function stopFollowingEarly(id: string, stream = opened.get(id)): void {
  * elements (Element Timing: each text block has `elementtiming`), the paint of the first new block; else
  * the time a task queued from inside the frame runs, once that frame's paint is done.
  */
-function whenPainted(done: (at: number) => void): void {
+function whenPainted(done: (at: number) => void): () => void {
   let frameDone: number | undefined;
   let reported = false;
+  const timers: Array<ReturnType<typeof setTimeout>> = [];
   const report = (at: number) => {
     if (reported) return;
     reported = true;
@@ -86,14 +87,20 @@ function whenPainted(done: (at: number) => void): void {
     });
     observer.observe({ type: "element" });
     // No report (the block was painted before, or the page is hidden): the end of the frame.
-    setTimeout(() => {
+    timers.push(
+      setTimeout(() => {
+        observer.disconnect();
+        report(frameDone ?? performance.now());
+      }, 1000),
+      setTimeout(() => (frameDone = performance.now()), 0),
+    );
+    return () => {
       observer.disconnect();
-      report(frameDone ?? performance.now());
-    }, 1000);
-    setTimeout(() => (frameDone = performance.now()), 0);
-    return;
+      timers.forEach(clearTimeout);
+    };
   }
-  setTimeout(() => report(performance.now()), 0);
+  timers.push(setTimeout(() => report(performance.now()), 0));
+  return () => timers.forEach(clearTimeout);
 }
 
 /**
@@ -117,7 +124,9 @@ export function useRunStream(runId: string | null, pace: Pace = "instant"): { vi
     if (!runId) return;
     let queue: RunEvent[] = [];
     let frame = 0;
-    let painted = false;
+    // Measured once per run: a stream opened again for the same run (another pace) keeps the first figure.
+    let painted = state.firstTextPaintedAt !== null;
+    let stopMeasuring = () => undefined as void;
     const flush = () => {
       frame = 0;
       const batch = queue;
@@ -126,8 +135,8 @@ export function useRunStream(runId: string | null, pace: Pace = "instant"): { vi
       flushSync(() => setState((current) => (current.runId === runId ? { ...current, view: applyEvents(current.view, batch) } : current)));
       if (!painted && batch.some((event) => event.type === "stage-delta")) {
         painted = true;
-        whenPainted((at) => {
-          setState((current) => (current.runId === runId ? { ...current, firstTextPaintedAt: at } : current));
+        stopMeasuring = whenPainted((at) => {
+          setState((current) => (current.runId === runId && current.firstTextPaintedAt === null ? { ...current, firstTextPaintedAt: at } : current));
         });
       }
     };
@@ -145,8 +154,10 @@ export function useRunStream(runId: string | null, pace: Pace = "instant"): { vi
     if (stream.error !== undefined) onError(stream.error);
     return () => {
       stream.close();
+      stopMeasuring();
       if (frame) cancelAnimationFrame(frame);
     };
+    // `state.firstTextPaintedAt` is read when the stream opens, not followed.
   }, [client, runId, pace]);
 
   return { view: state.view, error: state.error, firstTextPaintedAt: state.firstTextPaintedAt };

@@ -159,6 +159,31 @@ describe("the tRPC routers on the real model", () => {
     expect((await caller.sessions.get({ id })).status).toBe("cancelled");
   });
 
+  it("keeps a cancel that comes while a run with a chosen id is still starting", async () => {
+    await writeFiles(root, {
+      "config/pipelines/long.yaml": "pipeline:\n  stages:\n    - id: long\n      type: single\n      model: greedy\n      params: { max_tokens: 400 }\n",
+    });
+    const id = newRunId();
+    const started = caller.runs.start({ pipeline: "long", input: "Once", id });
+    // Sent before the start has answered (or registered the run): the browser knows the id from the click.
+    expect(await caller.runs.cancel({ id })).toEqual({ cancelled: true });
+    expect(await started).toEqual({ id });
+    let end: RunEvent | undefined;
+    for await (const envelope of await caller.runs.events({ id })) {
+      const { data } = unwrap(envelope);
+      if (data.type === "run-end") {
+        end = data;
+        break;
+      }
+    }
+    expect(end).toMatchObject({ status: "cancelled" });
+    const session = await caller.sessions.get({ id });
+    expect(session.status).toBe("cancelled");
+    expect(session.stages.long?.metrics?.tokensOut ?? 0).toBeLessThan(400);
+    // An id that nothing is starting: nothing to cancel.
+    expect(await caller.runs.cancel({ id: newRunId() })).toEqual({ cancelled: false });
+  });
+
   it("marks runs in flight as interrupted when the server stops", async () => {
     await writeFiles(root, {
       "config/pipelines/long.yaml": "pipeline:\n  stages:\n    - id: long\n      type: single\n      model: greedy\n      params: { max_tokens: 400 }\n",
@@ -166,8 +191,28 @@ describe("the tRPC routers on the real model", () => {
     const { id } = await caller.runs.start({ pipeline: "long", input: "Once" });
     for await (const envelope of await caller.runs.events({ id })) if (unwrap(envelope).data.type === "stage-delta") break;
     await runs.shutdown();
-    expect((await caller.sessions.get({ id })).status).toBe("interrupted");
+    const session = await caller.sessions.get({ id });
+    expect(session.status).toBe("interrupted");
+    // Its followers, live or later, learn why it ended.
+    expect(session.events?.at(-1)).toMatchObject({ type: "run-end", status: "interrupted" });
+    const followed: RunEvent[] = [];
+    for await (const envelope of await caller.runs.events({ id })) followed.push(unwrap(envelope).data);
+    expect(followed.at(-1)).toMatchObject({ type: "run-end", status: "interrupted" });
     await expect(caller.runs.start({ pipeline: "base", input: "x" })).rejects.toThrow(/stopping/);
+  });
+
+  it("ends the stream of a session whose server stopped before the run could end", async () => {
+    // What a crash leaves: a session still `running`, with none of its events written.
+    const { id } = await caller.runs.start({ pipeline: "base", input: "Once" });
+    for await (const envelope of await caller.runs.events({ id })) if (unwrap(envelope).data.type === "run-end") break;
+    const stored = await studio.sessions.get(id);
+    await studio.sessions.save({ ...stored, status: "running", events: [], endedAt: undefined, durationMs: undefined, finalAnswer: undefined });
+    // The next server marks it interrupted; its followers get an end instead of waiting for ever.
+    expect(await studio.sessions.interruptRunning()).toEqual([id]);
+    const next = createCaller({ studio, runs: new RunManager(studio) });
+    const followed: RunEvent[] = [];
+    for await (const envelope of await next.runs.events({ id })) followed.push(unwrap(envelope).data);
+    expect(followed).toEqual([expect.objectContaining({ type: "run-end", runId: id, seq: 0, status: "interrupted" })]);
   });
 
   it("refuses a run of a bad pipeline with its issues, as a client error", async () => {

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { pipelineNamePattern } from "@/config/index";
 import { getServer } from "@/server/instance";
-import { jsonError, usageError } from "@/server/http";
+import { forbiddenHost, jsonError, usageError } from "@/server/http";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
@@ -23,6 +23,8 @@ const body = z.strictObject({
  * answers `{"id": ...}` (202), then follow `/api/runs/ID/events`.
  */
 export async function POST(request: Request): Promise<Response> {
+  const refused = forbiddenHost(request);
+  if (refused) return refused;
   // JSON only: a cross-site HTML form cannot send it without the browser asking first.
   if (!request.headers.get("content-type")?.toLowerCase().startsWith("application/json")) {
     return usageError('send the body as JSON with "Content-Type: application/json": {"pipeline": "base", "input": "..."}', 415);

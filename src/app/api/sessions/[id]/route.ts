@@ -1,11 +1,13 @@
 import { getServer } from "@/server/instance";
-import { jsonError } from "@/server/http";
+import { forbiddenHost, jsonError } from "@/server/http";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
 /** The session record of a run (in progress or ended). */
-export async function GET(_request: Request, context: { params: Promise<{ id: string }> }): Promise<Response> {
+export async function GET(request: Request, context: { params: Promise<{ id: string }> }): Promise<Response> {
+  const refused = forbiddenHost(request);
+  if (refused) return refused;
   const { id } = await context.params;
   try {
     const server = await getServer();

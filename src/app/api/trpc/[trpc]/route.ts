@@ -1,11 +1,14 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { getServer } from "@/server/instance";
+import { forbiddenHost } from "@/server/http";
 import { appRouter } from "@/server/trpc/router";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
 async function handler(request: Request): Promise<Response> {
+  const refused = forbiddenHost(request);
+  if (refused) return refused;
   return fetchRequestHandler({
     endpoint: "/api/trpc",
     req: request,
