@@ -32,8 +32,12 @@ async function unnamedControls(page: Page): Promise<string[]> {
 test("every control on every page has an accessible name", async ({ page, request }) => {
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(String(error)));
-  const started = await request.post("/api/runs", { data: { pipeline: "base", input: "Once upon a time" } });
-  const { id } = (await started.json()) as { id: string };
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
+  const start = async (input: string) => ((await (await request.post("/api/runs", { data: { pipeline: "base", input } })).json()) as { id: string }).id;
+  const id = await start("Once upon a time");
+  const other = await start("The little dog");
   // Each page, and a text that shows it is there.
   for (const [url, shown] of [
     ["/", "Pipeline"],
@@ -41,6 +45,7 @@ test("every control on every page has an accessible name", async ({ page, reques
     ["/editor", "Add a stage"],
     ["/history", "History"],
     [`/history/${id}`, "Branches"],
+    [`/history/compare?a=${id}&b=${other}`, "Final answer"],
     ["/models", "Models"],
   ] as const) {
     await page.goto(url);
@@ -48,5 +53,10 @@ test("every control on every page has an accessible name", async ({ page, reques
     await expect(page.locator("body")).toContainText(shown);
     expect(await unnamedControls(page), url).toEqual([]);
   }
+  // The editor's inspector, with a stage in it.
+  await page.goto("/editor");
+  await page.locator(".react-flow__node-stage").first().click();
+  await expect(page.getByRole("complementary", { name: "Inspector" })).toContainText("prompt template");
+  expect(await unnamedControls(page), "/editor with a stage selected").toEqual([]);
   expect(errors).toEqual([]);
 });

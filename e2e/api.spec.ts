@@ -77,10 +77,14 @@ test("errors are JSON with a code, a message and the right status", async ({ req
   expect(body.error.issues[0]).toMatchObject({ file: expect.stringContaining("broken.yaml"), line: 6, column: expect.any(Number) });
 });
 
-test("SIGTERM mid-run: the session is marked interrupted and the inference worker exits", async ({ request }) => {
+test("SIGTERM mid-run: the session is marked interrupted and the inference worker exits", async ({ request, page }) => {
   test.setTimeout(120_000);
   const { server, base, output, exited } = spawnStudio({ args: ["scripts/start.mjs"], portOffset: 1, sessions: "sessions-sigterm" });
   await expect.poll(async () => (await request.get(`${base}/api/health`).catch(() => undefined))?.status(), { timeout: 60_000 }).toBe(200);
+  // A studio with no sessions yet says how to make the first.
+  await page.goto(`${base}/history`);
+  await expect(page.getByText("No sessions yet")).toBeVisible();
+  await expect(page.getByRole("link", { name: "run a pipeline" })).toHaveAttribute("href", "/");
 
   const { id } = (await (await request.post(`${base}/api/runs`, { data: { pipeline: "long", input: "Once" } })).json()) as { id: string };
   // Wait until it generates, then stop the server.
