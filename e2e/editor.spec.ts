@@ -6,6 +6,7 @@ import { expect, test, type Locator, type Page } from "@playwright/test";
 import { appendFile, readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse } from "yaml";
+import { liveText, recordLiveText } from "./live-text";
 
 const configDir = path.resolve(process.env.E2E_WORK ?? "e2e/.work", "config");
 
@@ -110,11 +111,16 @@ test("build a three-stage pipeline on the canvas with the mouse, save it as a ne
 
   // Run it in one click from the editor: the Run page follows it, each stage's tokens, then the final answer.
   await page.getByLabel("Input for a run").fill("Once upon a time");
+  await recordLiveText(page);
   await page.getByRole("button", { name: "Run ▶" }).click();
   await expect(page).toHaveURL(new RegExp(`/\\?pipeline=${name}&run=\\d{8}-\\d{6}-[0-9a-f]{6}`));
   await expect(page.getByLabel("Pipeline", { exact: true })).toHaveValue(name);
   await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
   for (const id of ["opening", "stage2", "stage3"]) await expect(page.getByTestId(`stage-${id}`)).toHaveAttribute("data-state", "done");
+  // The later stages' text was on screen while they were generated (the page is the same window: a
+  // client-side navigation). The first stage can end while the Run page is still on its way; runs started
+  // from the Run page itself show every stage live (studio.spec.ts, b).
+  expect(await liveText(page)).toMatchObject({ stage2: true, stage3: true });
   await expect(page.getByTestId("text-opening-storyteller")).not.toBeEmpty();
   await expect(page.getByTestId("answer-stage2")).not.toBeEmpty();
   await expect(page.getByTestId("text-stage3-storyteller")).not.toBeEmpty();

@@ -3,6 +3,7 @@
  */
 import { expect, test, type Page } from "@playwright/test";
 import { mkdir } from "node:fs/promises";
+import { liveText, recordLiveText } from "./live-text";
 
 const shots = "e2e/screenshots";
 
@@ -21,21 +22,6 @@ function watchConsole(page: Page): string[] {
   return errors;
 }
 
-/** Records, for every stage, whether its text was on screen while the stage was still generating. */
-async function recordLiveText(page: Page) {
-  await page.evaluate(() => {
-    const seen: Record<string, boolean> = {};
-    (window as unknown as { __liveText: Record<string, boolean> }).__liveText = seen;
-    new MutationObserver(() => {
-      for (const stage of document.querySelectorAll<HTMLElement>("section[data-testid^='stage-']")) {
-        const id = stage.dataset.testid!.slice("stage-".length);
-        const text = [...stage.querySelectorAll("[data-testid^='text-']")].map((pre) => pre.textContent ?? "").join("");
-        if (stage.dataset.state === "generating" && text.trim().length > 0) seen[id] = true;
-      }
-    }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
-  });
-}
-
 test("b. a run streams each stage's tokens while it runs, then the final answer", async ({ page }) => {
   const errors = watchConsole(page);
   await page.goto("/?pipeline=story");
@@ -45,7 +31,7 @@ test("b. a run streams each stage's tokens while it runs, then the final answer"
   await page.getByLabel("Input").press("Control+Enter");
   await expect(page).toHaveURL(/run=\d{8}-\d{6}-[0-9a-f]{6}/);
   await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
-  const live = await page.evaluate(() => (window as unknown as { __liveText: Record<string, boolean> }).__liveText);
+  const live = await liveText(page);
   expect(live).toEqual({ opening: true, voices: true, ending: true });
   for (const stage of ["opening", "voices", "ending"]) await expect(page.getByTestId(`stage-${stage}`)).toHaveAttribute("data-state", "done");
   await expect(page.getByRole("table", { name: "Vote tallies of voices" })).toBeVisible();
