@@ -73,7 +73,7 @@ test("build a three-stage pipeline on the canvas with the mouse, save it as a ne
   await page.getByTestId("stage-node-stage3").click();
   await expect(page.getByTestId("inspector")).toContainText("Stage stage3");
   await page.getByTestId("stage-prompt").fill("{{stage.stage1}} and then {{stage.stage2}}");
-  await page.getByLabel("max_tokens").fill("24");
+  await page.getByLabel("max_tokens").fill("160");
   await page.getByTestId("stage-node-stage2").click();
   await page.getByTestId("aggregation-method").selectOption("vote");
   await expect(page.getByTestId("stage-node-stage2")).toContainText("vote");
@@ -96,7 +96,7 @@ test("build a three-stage pipeline on the canvas with the mouse, save it as a ne
   expect(stages[0]!.input_from).toBeUndefined();
   expect(stages[1]).toMatchObject({ type: "multi", input_from: "opening", aggregation: { method: "vote" } });
   expect(stages[1]!.models).toHaveLength(2);
-  expect(stages[2]).toMatchObject({ input_from: ["opening", "stage2"], prompt: "{{stage.opening}} and then {{stage.stage2}}", params: { max_tokens: 24 } });
+  expect(stages[2]).toMatchObject({ input_from: ["opening", "stage2"], prompt: "{{stage.opening}} and then {{stage.stage2}}", params: { max_tokens: 160 } });
   for (const stage of stages) expect(stage.position).toEqual({ x: expect.any(Number), y: expect.any(Number) });
 
   await page.reload();
