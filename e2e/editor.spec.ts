@@ -117,10 +117,10 @@ test("build a three-stage pipeline on the canvas with the mouse, save it as a ne
   await expect(page.getByLabel("Pipeline", { exact: true })).toHaveValue(name);
   await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
   for (const id of ["opening", "stage2", "stage3"]) await expect(page.getByTestId(`stage-${id}`)).toHaveAttribute("data-state", "done");
-  // The later stages' text was on screen while they were generated (the page is the same window: a
-  // client-side navigation). The first stage can end while the Run page is still on its way; runs started
-  // from the Run page itself show every stage live (studio.spec.ts, b).
-  expect(await liveText(page)).toMatchObject({ stage2: true, stage3: true });
+  // The last stage's text (160 tokens) was on screen while it was generated (the page is the same window:
+  // a client-side navigation). The earlier, shorter stages can end while the Run page is still on its
+  // way; runs started from the Run page itself show every stage live (studio.spec.ts, b).
+  expect(await liveText(page)).toMatchObject({ stage3: true });
   await expect(page.getByTestId("text-opening-storyteller")).not.toBeEmpty();
   await expect(page.getByTestId("answer-stage2")).not.toBeEmpty();
   await expect(page.getByTestId("text-stage3-storyteller")).not.toBeEmpty();

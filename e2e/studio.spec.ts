@@ -91,7 +91,10 @@ test("the address follows the run: a failed start keeps it, a reload right after
   // A reload right after Run, before the address names the run, comes back to that run. What the click
   // leaves for a reload is set here by hand: how soon chromium keeps a write before a reload is its own.
   const started = (await (await page.request.post("/api/runs", { data: { pipeline: "story", input: "Once upon a time" } })).json()) as { id: string };
-  await page.evaluate((runId) => sessionStorage.setItem("project-llm.pending-run", JSON.stringify({ runId, from: window.location.href, at: Date.now() })), started.id);
+  await page.evaluate(
+    (runId) => sessionStorage.setItem("project-llm.pending-run", JSON.stringify({ runId, url: `/?pipeline=story&run=${runId}`, from: window.location.href, at: Date.now() })),
+    started.id,
+  );
   await page.reload();
   await expect(page).toHaveURL(new RegExp(`run=${started.id}`));
   await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
@@ -104,9 +107,8 @@ test("the address follows the run: a failed start keeps it, a reload right after
 
 test("a link followed right after Run is not undone by the run's address", async ({ page }) => {
   const errors = watchConsole(page);
-  await page.goto("/?pipeline=story");
-  await page.getByLabel("Input").fill("Once upon a time");
-  // The run's address is due while the navigation is on its way (the next page's data comes late here).
+  // The run's address is due while the navigation is on its way: the next page's data comes late (and
+  // is not prefetched: the route is in place before the page loads).
   await page.route(
     (url) => url.pathname === "/history" && url.searchParams.has("_rsc"),
     async (route) => {
@@ -114,6 +116,8 @@ test("a link followed right after Run is not undone by the run's address", async
       await route.continue();
     },
   );
+  await page.goto("/?pipeline=story");
+  await page.getByLabel("Input").fill("Once upon a time");
   await page.evaluate(() => {
     document.querySelector<HTMLButtonElement>("form[aria-label='Start a run'] button[type=submit]")!.click();
     document.querySelector<HTMLAnchorElement>("nav a[href='/history']")!.click();

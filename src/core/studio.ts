@@ -301,7 +301,10 @@ export class Studio {
     const endedAt = Date.now();
     // A run stopped because the process is stopping is `interrupted`, not cancelled by its user.
     session.status = result.status === "cancelled" && isInterruption(job.signal?.reason) ? "interrupted" : result.status;
-    if (session.status === "interrupted") session.events = session.events!.map((event) => (event.type === "run-end" ? { ...event, status: "interrupted" } : event));
+    if (session.status === "interrupted") {
+      const error = { code: "interrupted", message: errorMessage(job.signal?.reason) };
+      session.events = session.events!.map((event) => (event.type === "run-end" ? { ...event, status: "interrupted", error } : event));
+    }
     session.stages = result.stages;
     session.finalAnswer = result.finalAnswer;
     session.endedAt = new Date(endedAt).toISOString();

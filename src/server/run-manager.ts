@@ -174,8 +174,9 @@ export class RunManager {
       if (run) run.finished = finished;
       void finished.then((session) => {
         if (!run) return;
-        // The engine ends a run stopped by shutdown as cancelled; its session says why.
-        if (runEnd) run.events.push(runEnd.type === "run-end" && session?.status === "interrupted" ? { ...runEnd, status: "interrupted" } : runEnd);
+        // The engine ends a run stopped by shutdown as cancelled; its session says why (see Studio).
+        const stored = session?.status === "interrupted" ? session.events?.find((event) => event.type === "run-end") : undefined;
+        if (runEnd) run.events.push(stored ?? runEnd);
         else if (failure !== undefined) {
           // The engine never said how it ended: its followers still get an end, as a failure.
           run.events.push({
@@ -256,7 +257,7 @@ export class RunManager {
         if (!(ProjectLlmError.isInstance(error) && error.code === "session-not-found")) throw error;
       }
       if (session && !this.#runs.has(id)) {
-        const stored = withRunEnd(session).filter((event) => event.seq >= next);
+        const stored = withRunEnd(session, next).filter((event) => event.seq >= next);
         if (options.pace === "recorded") yield* paced(stored, signal);
         else yield* stored;
         return;
@@ -357,9 +358,9 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 /**
  * A stored session's events, ending with `run-end`: a session whose process stopped before the run ended
  * (marked `interrupted` when the next server started) has none, and its followers must still learn how
- * it ended.
+ * it ended: those that start over, and those that reconnect with the last event id they saw live.
  */
-function withRunEnd(session: SessionRecord): RunEvent[] {
+function withRunEnd(session: SessionRecord, next: number): RunEvent[] {
   const events = session.events ?? [];
   if (session.status === "running" || events.some((event) => event.type === "run-end")) return events;
   const at = Date.parse(session.endedAt ?? session.startedAt);
@@ -368,7 +369,9 @@ function withRunEnd(session: SessionRecord): RunEvent[] {
     {
       type: "run-end",
       runId: session.id,
-      seq: events.length === 0 ? 0 : events[events.length - 1]!.seq + 1,
+      // After the last event stored, and after the last one a reconnecting follower saw live (events the
+      // crash kept from the file).
+      seq: Math.max(events.length === 0 ? 0 : events[events.length - 1]!.seq + 1, next),
       at,
       status: session.status,
       finalAnswer: session.finalAnswer,

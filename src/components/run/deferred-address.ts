@@ -2,13 +2,14 @@
 import { useEffect, useRef } from "react";
 
 /**
- * The address of a run just started (`/?run=ID`) is written a little later than the click: once the run's
- * first text is on screen, or after `maxDelayMs`. The router renders the whole page again for a pushState
- * (in a transition), and that render would compete with the run's first tokens.
+ * The address of a run just started (`/?run=ID`) is written a little later than the click: once the
+ * server has taken the run and its first text is on screen (or 300 ms have passed). The router renders the
+ * whole page again for a pushState (in a transition), and that render would compete with the run's first
+ * tokens.
  *
- * Until it is written, the page must behave as if it were: a click on a link or back/forward drops it (a
- * late pushState would cancel that navigation or cut the forward history), a second run replaces it, and a
- * reload finds the run again through `sessionStorage`.
+ * Until it is written, the page must behave as if it were: a navigation (a link, back or forward) drops
+ * it (a late pushState would cancel that navigation or cut the forward history), a refused start drops
+ * it, a second run replaces it, and a reload finds the run again through `sessionStorage`.
  */
 const storageKey = "project-llm.pending-run";
 /** A reload this long after the click still finds the run. */
@@ -19,14 +20,20 @@ interface Pending {
   url: string;
   /** The address when the run started: the one a reload comes back to. */
   from: string;
+  /** The server took the run. */
+  confirmed: boolean;
+  /** Its first text is on screen, or the delay has passed. */
+  due: boolean;
   timer: ReturnType<typeof setTimeout>;
   stopListening: () => void;
 }
 
 export interface DeferredAddress {
   /** Writes `url` as the address of `runId` soon (replacing any run whose address is still to come). */
-  schedule(runId: string, url: string): void;
-  /** Writes the address of `runId` now, if it is still to come. */
+  schedule(runId: string, url: string, options?: { confirmed?: boolean }): void;
+  /** The server took the run: its address may be written. */
+  confirm(runId: string): void;
+  /** The run's first text is on screen: its address may be written. */
   flush(runId: string): void;
   /** Drops the address of `runId` if it is still to come; true when it was (nothing was written). */
   drop(runId: string): boolean;
@@ -41,80 +48,97 @@ function forget(): void {
 }
 
 /**
- * The run whose address was still to come when this page was reloaded, if the reload is of the same
- * address and soon after the run started.
+ * The run whose address was still to come when this page was reloaded (and the address it was to have),
+ * if the reload is of the same address and soon after the run started.
  */
-export function pendingRunAfterReload(): string | null {
+export function pendingRunAfterReload(): { runId: string; url: string } | null {
   try {
-    const stored = JSON.parse(sessionStorage.getItem(storageKey) ?? "null") as { runId?: string; from?: string; at?: number } | null;
-    forget();
-    if (!stored?.runId || stored.from !== window.location.href || typeof stored.at !== "number") return null;
-    return Date.now() - stored.at < recoverWithinMs ? stored.runId : null;
+    const stored = JSON.parse(sessionStorage.getItem(storageKey) ?? "null") as { runId?: string; url?: string; from?: string; at?: number } | null;
+    if (!stored?.runId || !stored.url || stored.from !== window.location.href || typeof stored.at !== "number") return null;
+    return Date.now() - stored.at < recoverWithinMs ? { runId: stored.runId, url: stored.url } : null;
   } catch {
     return null;
   }
 }
 
+/** A click that navigates this tab away from the page (not one that opens a new tab, or a `#` link). */
+function leavesPage(event: MouseEvent): boolean {
+  if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return false;
+  const link = event.target instanceof Element ? event.target.closest<HTMLAnchorElement>("a[href]") : null;
+  if (!link || link.hasAttribute("download") || (link.target && link.target !== "_self")) return false;
+  const to = new URL(link.href, window.location.href);
+  return !(to.hash && to.pathname === window.location.pathname && to.search === window.location.search);
+}
+
 export function useDeferredAddress(maxDelayMs = 300): DeferredAddress {
   const pending = useRef<Pending | null>(null);
   const api = useRef<DeferredAddress | null>(null);
+  const stopRef = useRef<(keepForReload?: boolean) => void>(() => undefined);
   if (!api.current) {
-    const clear = () => {
+    /** Stops waiting; `keepForReload` leaves what a reload would find. */
+    const stop = (stopRef.current = (keepForReload = false) => {
       const current = pending.current;
       if (!current) return;
       pending.current = null;
       clearTimeout(current.timer);
       current.stopListening();
-      forget();
-    };
-    const flush = (runId: string) => {
+      if (!keepForReload) forget();
+    });
+    const writeIfReady = () => {
       const current = pending.current;
-      if (!current || current.runId !== runId) return;
-      clear();
+      if (!current || !current.confirmed || !current.due) return;
+      stop();
       // Only over the address the run started from: anything else means the user went elsewhere.
       if (window.location.href === current.from) window.history.pushState(null, "", current.url);
     };
     api.current = {
-      schedule(runId, url) {
-        clear();
+      schedule(runId, url, options = {}) {
+        stop();
         const from = window.location.href;
-        // A navigation that starts before the address is written wins: drop it.
+        // A navigation that starts before the address is written wins.
         const onClick = (event: MouseEvent) => {
-          if (event.target instanceof Element && event.target.closest("a[href]")) clear();
+          if (leavesPage(event)) stop();
         };
-        const onPopState = () => clear();
+        const onPopState = () => stop();
         document.addEventListener("click", onClick, true);
         window.addEventListener("popstate", onPopState);
         pending.current = {
           runId,
           url,
           from,
-          timer: setTimeout(() => flush(runId), maxDelayMs),
+          confirmed: options.confirmed ?? false,
+          due: false,
+          timer: setTimeout(() => api.current!.flush(runId), maxDelayMs),
           stopListening: () => {
             document.removeEventListener("click", onClick, true);
             window.removeEventListener("popstate", onPopState);
           },
         };
         try {
-          sessionStorage.setItem(storageKey, JSON.stringify({ runId, from, at: Date.now() }));
+          sessionStorage.setItem(storageKey, JSON.stringify({ runId, url, from, at: Date.now() }));
         } catch {
           // See `forget`.
         }
       },
-      flush,
+      confirm(runId) {
+        if (pending.current?.runId !== runId) return;
+        pending.current.confirmed = true;
+        writeIfReady();
+      },
+      flush(runId) {
+        if (pending.current?.runId !== runId) return;
+        pending.current.due = true;
+        writeIfReady();
+      },
       drop(runId) {
         if (pending.current?.runId !== runId) return false;
-        clear();
+        stop();
         return true;
       },
     };
   }
-  // Leaving the page drops an address still to come (it would land on the next page).
-  useEffect(() => {
-    const current = api.current!;
-    return () => {
-      if (pending.current) current.drop(pending.current.runId);
-    };
-  }, []);
+  // Leaving the page stops waiting (the address would land on the next page). What a reload would find
+  // is kept: React's development mode unmounts and mounts again once, and reads it on the second mount.
+  useEffect(() => () => stopRef.current(true), []);
   return api.current;
 }

@@ -21,9 +21,11 @@ export function RunPage() {
   // transition, and the run's stream would be adopted after that render's paint.
   const addressRunId = params.get("run");
   const [runId, setRunId] = useState(addressRunId);
-  const [seenAddressRunId, setSeenAddressRunId] = useState(addressRunId);
-  if (addressRunId !== seenAddressRunId) {
-    setSeenAddressRunId(addressRunId);
+  // Any change of the address (a link to `/`, back, forward) shows what it names.
+  const search = params.toString();
+  const [seenSearch, setSeenSearch] = useState(search);
+  if (search !== seenSearch) {
+    setSeenSearch(search);
     setRunId(addressRunId);
   }
   const pace = params.get("pace") === "recorded" ? "recorded" : "instant";
@@ -95,11 +97,11 @@ export function RunPage() {
     // would have been (not at once: the router writes its own address as it starts).
     const recovered = pendingRunAfterReload();
     if (!recovered) return;
-    setRunId(recovered);
-    const url = new URL(window.location.href);
-    url.searchParams.set("run", recovered);
-    address.schedule(recovered, `${url.pathname}${url.search}`);
+    setRunId(recovered.runId);
+    address.schedule(recovered.runId, recovered.url, { confirmed: true });
   }, [address]);
+  // A Cancel pressed before the server answered the start: sent again once it has.
+  const cancelOnStart = useRef<string | null>(null);
   const submit = () => {
     if (start.pending || !input.trim()) return;
     const clickedAt = performance.now();
@@ -111,16 +113,18 @@ export function RunPage() {
     prepared.current = null;
     const chosen = pipeline;
     startRun({ pipeline: chosen, input, id }).then(
-      () => setStart({ pending: false, error: null }),
+      () => {
+        setStart({ pending: false, error: null });
+        address.confirm(id);
+        if (cancelOnStart.current === id) cancel.mutate({ id });
+        cancelOnStart.current = null;
+      },
       (error: unknown) => {
         setStart({ pending: false, error });
-        // The run never started. Its address not written yet: back to the run the address names.
+        cancelOnStart.current = null;
+        // The run never started (its address is written only once it has): back to the run the
+        // address names, if the page is still where the run was started.
         if (address.drop(id)) setRunId(new URLSearchParams(window.location.search).get("run"));
-        else if (new URLSearchParams(window.location.search).get("run") === id) {
-          // Written: that history entry is left without a run.
-          setRunId(null);
-          window.history.replaceState(null, "", `/?pipeline=${encodeURIComponent(chosen)}`);
-        }
       },
     );
     setStart({ pending: true, error: null });
@@ -199,7 +203,15 @@ export function RunPage() {
                 {start.pending ? "Starting…" : "Run"}
               </Button>
               {active ? (
-                <Button variant="danger" onClick={() => cancelRun({ id: runId! })} disabled={cancelPending}>
+                <Button
+                  variant="danger"
+                  onClick={() => {
+                    // The start may reach the server after this cancel: it is sent again once it has.
+                    if (start.pending) cancelOnStart.current = runId;
+                    cancelRun({ id: runId! });
+                  }}
+                  disabled={cancelPending}
+                >
                   Cancel
                 </Button>
               ) : null}

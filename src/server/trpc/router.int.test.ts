@@ -194,7 +194,7 @@ describe("the tRPC routers on the real model", () => {
     const session = await caller.sessions.get({ id });
     expect(session.status).toBe("interrupted");
     // Its followers, live or later, learn why it ended.
-    expect(session.events?.at(-1)).toMatchObject({ type: "run-end", status: "interrupted" });
+    expect(session.events?.at(-1)).toMatchObject({ type: "run-end", status: "interrupted", error: { code: "interrupted", message: expect.stringMatching(/stop/) } });
     const followed: RunEvent[] = [];
     for await (const envelope of await caller.runs.events({ id })) followed.push(unwrap(envelope).data);
     expect(followed.at(-1)).toMatchObject({ type: "run-end", status: "interrupted" });
@@ -213,6 +213,10 @@ describe("the tRPC routers on the real model", () => {
     const followed: RunEvent[] = [];
     for await (const envelope of await next.runs.events({ id })) followed.push(unwrap(envelope).data);
     expect(followed).toEqual([expect.objectContaining({ type: "run-end", runId: id, seq: 0, status: "interrupted" })]);
+    // A page that followed it live and reconnects with the last event id it saw gets the end too.
+    const resumed: RunEvent[] = [];
+    for await (const envelope of await next.runs.events({ id, lastEventId: "57" })) resumed.push(unwrap(envelope).data);
+    expect(resumed).toEqual([expect.objectContaining({ type: "run-end", seq: 58, status: "interrupted" })]);
   });
 
   it("refuses a run of a bad pipeline with its issues, as a client error", async () => {
