@@ -1,5 +1,5 @@
 "use client";
-import { useEffect, useRef } from "react";
+import { useEffect, useState } from "react";
 
 /**
  * The address of a run just started (`/?run=ID`) is written a little later than the click: once the
@@ -70,75 +70,78 @@ function leavesPage(event: MouseEvent): boolean {
   return !(to.hash && to.pathname === window.location.pathname && to.search === window.location.search);
 }
 
-export function useDeferredAddress(maxDelayMs = 300): DeferredAddress {
-  const pending = useRef<Pending | null>(null);
-  const api = useRef<DeferredAddress | null>(null);
-  const stopRef = useRef<(keepForReload?: boolean) => void>(() => undefined);
-  if (!api.current) {
-    /** Stops waiting; `keepForReload` leaves what a reload would find. */
-    const stop = (stopRef.current = (keepForReload = false) => {
-      const current = pending.current;
-      if (!current) return;
-      pending.current = null;
-      clearTimeout(current.timer);
-      current.stopListening();
-      if (!keepForReload) forget();
-    });
-    const writeIfReady = () => {
-      const current = pending.current;
-      if (!current || !current.confirmed || !current.due) return;
+/** The pending address of one page; `dispose` stops waiting and keeps what a reload would find. */
+function createDeferredAddress(maxDelayMs: number): DeferredAddress & { dispose(): void } {
+  let pending: Pending | null = null;
+  /** Stops waiting; `keepForReload` leaves what a reload would find. */
+  const stop = (keepForReload = false) => {
+    if (!pending) return;
+    const current = pending;
+    pending = null;
+    clearTimeout(current.timer);
+    current.stopListening();
+    if (!keepForReload) forget();
+  };
+  const writeIfReady = () => {
+    const current = pending;
+    if (!current || !current.confirmed || !current.due) return;
+    stop();
+    // Only over the address the run started from: anything else means the user went elsewhere.
+    if (window.location.href === current.from) window.history.pushState(null, "", current.url);
+  };
+  const address = {
+    schedule(runId: string, url: string, options: { confirmed?: boolean } = {}) {
       stop();
-      // Only over the address the run started from: anything else means the user went elsewhere.
-      if (window.location.href === current.from) window.history.pushState(null, "", current.url);
-    };
-    api.current = {
-      schedule(runId, url, options = {}) {
-        stop();
-        const from = window.location.href;
-        // A navigation that starts before the address is written wins.
-        const onClick = (event: MouseEvent) => {
-          if (leavesPage(event)) stop();
-        };
-        const onPopState = () => stop();
-        document.addEventListener("click", onClick, true);
-        window.addEventListener("popstate", onPopState);
-        pending.current = {
-          runId,
-          url,
-          from,
-          confirmed: options.confirmed ?? false,
-          due: false,
-          timer: setTimeout(() => api.current!.flush(runId), maxDelayMs),
-          stopListening: () => {
-            document.removeEventListener("click", onClick, true);
-            window.removeEventListener("popstate", onPopState);
-          },
-        };
-        try {
-          sessionStorage.setItem(storageKey, JSON.stringify({ runId, url, from, at: Date.now() }));
-        } catch {
-          // See `forget`.
-        }
-      },
-      confirm(runId) {
-        if (pending.current?.runId !== runId) return;
-        pending.current.confirmed = true;
-        writeIfReady();
-      },
-      flush(runId) {
-        if (pending.current?.runId !== runId) return;
-        pending.current.due = true;
-        writeIfReady();
-      },
-      drop(runId) {
-        if (pending.current?.runId !== runId) return false;
-        stop();
-        return true;
-      },
-    };
-  }
+      const from = window.location.href;
+      // A navigation that starts before the address is written wins.
+      const onClick = (event: MouseEvent) => {
+        if (leavesPage(event)) stop();
+      };
+      const onPopState = () => stop();
+      document.addEventListener("click", onClick, true);
+      window.addEventListener("popstate", onPopState);
+      pending = {
+        runId,
+        url,
+        from,
+        confirmed: options.confirmed ?? false,
+        due: false,
+        timer: setTimeout(() => address.flush(runId), maxDelayMs),
+        stopListening: () => {
+          document.removeEventListener("click", onClick, true);
+          window.removeEventListener("popstate", onPopState);
+        },
+      };
+      try {
+        sessionStorage.setItem(storageKey, JSON.stringify({ runId, url, from, at: Date.now() }));
+      } catch {
+        // See `forget`.
+      }
+    },
+    confirm(runId: string) {
+      if (pending?.runId !== runId) return;
+      pending.confirmed = true;
+      writeIfReady();
+    },
+    flush(runId: string) {
+      if (pending?.runId !== runId) return;
+      pending.due = true;
+      writeIfReady();
+    },
+    drop(runId: string) {
+      if (pending?.runId !== runId) return false;
+      stop();
+      return true;
+    },
+    dispose: () => stop(true),
+  };
+  return address;
+}
+
+export function useDeferredAddress(maxDelayMs = 300): DeferredAddress {
+  const [address] = useState(() => createDeferredAddress(maxDelayMs));
   // Leaving the page stops waiting (the address would land on the next page). What a reload would find
   // is kept: React's development mode unmounts and mounts again once, and reads it on the second mount.
-  useEffect(() => () => stopRef.current(true), []);
-  return api.current;
+  useEffect(() => () => address.dispose(), [address]);
+  return address;
 }
