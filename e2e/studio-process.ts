@@ -27,7 +27,7 @@ export function spawnStudio(options: { args: string[]; cwd?: string; portOffset:
       NEXT_TELEMETRY_DISABLED: "1",
       PROJECT_LLM_CONFIG_DIR: path.join(work, "config"),
       PROJECT_LLM_SESSIONS_DIR: path.join(work, options.sessions),
-      PROJECT_LLM_MODELS_DIR: path.resolve(process.env.PROJECT_LLM_TEST_MODELS ?? "../shared/models"),
+      PROJECT_LLM_MODELS_DIR: path.resolve(process.env.PROJECT_LLM_TEST_MODELS || "models"),
       ...options.env,
     },
     stdio: ["pipe", "pipe", "pipe"],

@@ -14,7 +14,7 @@ import { chromium } from "@playwright/test";
 const port = Number(process.env.BENCH_PORT ?? 3300);
 const base = `http://127.0.0.1:${port}`;
 const work = path.resolve("e2e/.work-bench");
-const models = path.resolve(process.env.PROJECT_LLM_TEST_MODELS ?? process.env.PROJECT_LLM_MODELS_DIR ?? "../shared/models");
+const models = path.resolve(process.env.PROJECT_LLM_TEST_MODELS || process.env.PROJECT_LLM_MODELS_DIR || "models");
 const rounds = Number(process.env.BENCH_REPEATS ?? 10);
 /** `BENCH_PARTS=first,browsers,server,frames,live` (a comma list) measures those parts alone. */
 const parts = process.env.BENCH_PARTS ?? "all";

@@ -1,5 +1,6 @@
 "use client";
 /** Small shared pieces: buttons, badges, figures, the copy button, error boxes. */
+import { useTranslations } from "next-intl";
 import { useState, type ButtonHTMLAttributes, type ReactNode } from "react";
 
 export function Button({ variant = "default", className = "", ...props }: ButtonHTMLAttributes<HTMLButtonElement> & { variant?: "default" | "primary" | "danger" | "ghost" }) {
@@ -34,8 +35,17 @@ const stateStyles: Record<string, string> = {
   missing: "bg-red-100 text-red-900 dark:bg-red-900/40 dark:text-red-200",
 };
 
+const stateNames = new Set(["waiting", "loading", "generating", "running", "connecting", "done", "completed", "reused", "failed", "cancelled", "interrupted", "present", "missing", "replaying", "queued"] as const);
+type StateName = typeof stateNames extends Set<infer T> ? T : never;
+
+/** A state as a coloured label; without children it shows the state's name in the page's language. */
 export function Badge({ state, children }: { state: string; children?: ReactNode }) {
-  return <span className={`inline-block rounded px-1.5 py-0.5 text-xs font-medium ${stateStyles[state] ?? stateStyles.waiting}`}>{children ?? state}</span>;
+  const t = useTranslations("common.states");
+  return (
+    <span className={`inline-block rounded px-1.5 py-0.5 text-xs font-medium ${stateStyles[state] ?? stateStyles.waiting}`}>
+      {children ?? (stateNames.has(state as StateName) ? t(state as StateName) : state)}
+    </span>
+  );
 }
 
 export function ErrorBox({ title, message }: { title: string; message: string }) {
@@ -47,7 +57,8 @@ export function ErrorBox({ title, message }: { title: string; message: string })
   );
 }
 
-export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
+export function CopyButton({ text, label }: { text: string; label?: string }) {
+  const t = useTranslations("common.copy");
   const [state, setState] = useState<"idle" | "copied" | "failed">("idle");
   const show = (next: "copied" | "failed") => {
     setState(next);
@@ -55,7 +66,7 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
   };
   return (
     <Button
-      aria-label={label}
+      aria-label={label ?? t("copy")}
       onClick={() => {
         // The clipboard needs a secure context (localhost is one) and the page's focus.
         if (!navigator.clipboard) return show("failed");
@@ -65,16 +76,20 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
         );
       }}
     >
-      {state === "copied" ? "Copied" : state === "failed" ? "Copy failed: select the text" : label}
+      {state === "copied" ? t("copied") : state === "failed" ? t("failed") : (label ?? t("copy"))}
     </Button>
   );
 }
 
+export { useFormat, type Format } from "./use-format";
+
+/** @deprecated English only: use `useFormat().ms`. */
 export function formatMs(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms)) return "—";
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 }
 
+/** @deprecated English only: use `useFormat().bytes`. */
 export { formatBytes } from "@/common/format";
 
 export function Figure({ label, value }: { label: string; value: ReactNode }) {

@@ -9,6 +9,7 @@ import {
   loadModelsConfig,
   loadPipeline,
   parseYaml,
+  pipelineFromValue,
   resolveGenerationParams,
   resolveModel,
   resolvePaths,
@@ -232,5 +233,25 @@ describe("declared quantization", () => {
     expect(result.warnings).toHaveLength(1);
     expect(result.warnings[0]).toMatchObject({ path: "models.m1.quantization", line: 5, column: 19 });
     expect(result.warnings[0]!.message).toMatch(/declared Q4_K_M, but stories260K\.gguf is (ALL_)?F32/);
+  });
+});
+
+describe("a pipeline sent as a value", () => {
+  it("is checked by the pipeline schema, its issues named by key path", () => {
+    const error = (() => {
+      try {
+        pipelineFromValue({ stages: [{ id: "one", type: "single", modle: "greedy" }] });
+      } catch (caught) {
+        return caught as ProjectLlmError;
+      }
+    })();
+    expect(error?.code).toBe("config-schema");
+    expect(error?.message.split("\n")).toContain('unsaved pipeline: stages[0].modle: unknown key "modle" (expected one of id, name, prompt, system, params, input_from, output_mode, position, type, model) — did you mean "model"?');
+    expect(pipelineFromValue({ stages: [{ id: "one", type: "single", model: "greedy" }] }).pipeline.stages[0]).toMatchObject({ id: "one", output_mode: "answer_only" });
+  });
+
+  it("refuses prototype keys and more than a config file may hold", () => {
+    expect(() => pipelineFromValue(JSON.parse('{"stages": [{"id": "a", "type": "single", "model": "m", "__proto__": {}}]}'))).toThrow(/stages\[0\]: the key "__proto__" is not allowed/);
+    expect(() => pipelineFromValue({ stages: [{ id: "a", type: "single", model: "m", prompt: "x".repeat(1024 * 1024) }] })).toThrow(/more than the 1048576 bytes/);
   });
 });

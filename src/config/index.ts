@@ -5,6 +5,7 @@ export {
   loadModelsConfig,
   loadPipeline,
   loadPipelineFile,
+  pipelineFromValue,
   type LoadedModelsConfig,
   type LoadedPipeline,
 } from "./load.js";
@@ -21,7 +22,7 @@ export {
   validateSetup,
   type ValidationResult,
 } from "./validate.js";
-export { maxAliasCount, maxConfigBytes, parseYaml, readYamlFile, type YamlFile } from "./yaml-file.js";
+export { maxAliasCount, maxConfigBytes, parseYaml, readYamlFile, valueAsFile, type YamlFile } from "./yaml-file.js";
 export {
   deletePipelineSource,
   pipelineFile,

@@ -8,9 +8,9 @@ import path from "node:path";
 import type { z } from "zod";
 import { ProjectLlmError } from "../common/index.js";
 import { ConfigError } from "./issues.js";
-import { basePipelineFileSchema, modelsConfigSchema, namedPipelineFileSchema, pipelineNamePattern, type ModelsConfig, type Pipeline } from "./schema.js";
+import { basePipelineFileSchema, modelsConfigSchema, namedPipelineFileSchema, pipelineNamePattern, pipelineSchema, type ModelsConfig, type Pipeline } from "./schema.js";
 import { zodIssuesToConfigIssues } from "./schema-errors.js";
-import { readYamlFile, type YamlFile } from "./yaml-file.js";
+import { readYamlFile, valueAsFile, type YamlFile } from "./yaml-file.js";
 
 export interface LoadedModelsConfig {
   config: ModelsConfig;
@@ -89,6 +89,15 @@ export async function loadPipelineFile(file: string, name = file): Promise<Loade
     return { name, pipeline: parseWith(basePipelineFileSchema, yaml).base_pipeline, file, root: ["base_pipeline"], yaml };
   }
   return { name, pipeline: parseWith(namedPipelineFileSchema, yaml).pipeline, file, root: ["pipeline"], yaml };
+}
+
+/**
+ * A pipeline sent as a value (the editor's canvas, run without saving), checked as a file is: the same
+ * limits and schema; issues name `label` and the key path (there are no lines).
+ */
+export function pipelineFromValue(value: unknown, label = "unsaved pipeline"): LoadedPipeline {
+  const file = valueAsFile(value, label);
+  return { name: label, pipeline: parseWith(pipelineSchema, file), file: label, root: [], yaml: file };
 }
 
 /** `base` (when pipeline.yaml exists) then the names in `pipelines/`, sorted. */

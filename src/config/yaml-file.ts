@@ -3,7 +3,7 @@
  * pollute prototypes refused. The parsed document is kept so that any key path maps to line:column.
  */
 import { readFile, stat } from "node:fs/promises";
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
+import { Document, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Node } from "yaml";
 import { ProjectLlmError, fileMemo } from "../common/index.js";
 import { ConfigError, formatPath, type ConfigIssue } from "./issues.js";
 
@@ -103,6 +103,38 @@ export function parseYaml(text: string, file: string): YamlFile {
     issue: (path, message, extra = {}) => {
       const { key, ...rest } = extra;
       return { file, ...locate(path, { key }), path: formatPath(path), message, ...rest };
+    },
+  };
+}
+
+/**
+ * A config sent as a value (a pipeline in a web request) checked like a file: the same size cap and
+ * forbidden keys; its issues have a key path and no line (`line` 0), and name the source `label`.
+ */
+export function valueAsFile(value: unknown, label: string): YamlFile {
+  const text = JSON.stringify(value ?? null) ?? "null";
+  if (Buffer.byteLength(text) > maxConfigBytes) throw new ProjectLlmError("config-too-large", `${label}: more than the ${maxConfigBytes} bytes a config may have`);
+  const problems: ConfigIssue[] = [];
+  const walk = (node: unknown, path: PropertyKey[]) => {
+    if (Array.isArray(node)) node.forEach((item, index) => walk(item, [...path, index]));
+    else if (node && typeof node === "object") {
+      for (const [key, child] of Object.entries(node)) {
+        if (forbiddenKeys.has(key)) problems.push({ file: label, line: 0, column: 0, path: formatPath(path), message: `the key "${key}" is not allowed` });
+        else walk(child, [...path, key]);
+      }
+    }
+  };
+  walk(value, []);
+  if (problems.length > 0) throw new ConfigError("config-parse", problems);
+  return {
+    file: label,
+    text,
+    document: new Document(value),
+    value,
+    locate: () => ({ line: 0, column: 0 }),
+    issue: (path, message, extra = {}) => {
+      const { key: _key, ...rest } = extra;
+      return { file: label, line: 0, column: 0, path: formatPath(path), message, ...rest };
     },
   };
 }

@@ -10,6 +10,7 @@ import {
   loadModelsConfig,
   loadPipeline,
   loadPipelineFile,
+  pipelineFromValue,
   resolveGenerationParams,
   resolveModel,
   resolvePaths,
@@ -39,9 +40,19 @@ export interface StudioOptions {
   runtime?: Runtime;
 }
 
+/** A pipeline sent with a run instead of named (the editor's canvas, unsaved): checked as a file is. */
+export interface InlinePipeline {
+  /** The pipeline object (`{ name?, description?, stages }`), as a pipeline file holds it. */
+  pipeline: unknown;
+  /** The saved pipeline it was edited from, if any: the session's `pipelineName` (default "unsaved"). */
+  basedOn?: string;
+}
+
 export interface RunOptions {
   /** `base` (default), another pipeline's name, or a path to a pipeline file (ends in .yaml or .yml). */
   pipeline?: string;
+  /** A pipeline given whole instead of by `pipeline`; its session is marked `inlinePipeline`. */
+  inline?: InlinePipeline;
   input: string;
   /** The run's id, chosen by the caller (a new one, see `newRunId`); one is made when absent. */
   id?: string;
@@ -160,12 +171,16 @@ export class Studio {
 
   /** Runs a pipeline and keeps it as a session; resolves with the session once the run has ended. */
   async run(options: RunOptions): Promise<SessionRecord> {
-    const pipelineName = options.pipeline ?? "base";
+    const inline = options.inline;
+    if (inline && options.pipeline !== undefined) throw new ProjectLlmError("usage", "name a pipeline or send one, not both");
+    const pipelineName = inline ? (inline.basedOn ?? "unsaved") : (options.pipeline ?? "base");
     const models = await this.loadModels();
-    const pipeline = await this.loadPipeline(pipelineName);
-    await assertValid(await validateSetup({ models, pipeline, isBase: pipelineName === "base" }));
+    const pipeline = inline ? pipelineFromValue(inline.pipeline) : await this.loadPipeline(pipelineName);
+    // An unsaved pipeline is not the base pipeline, even when it was edited from it.
+    await assertValid(await validateSetup({ models, pipeline, isBase: !inline && pipelineName === "base" }));
     return this.#execute({
       pipelineName,
+      inlinePipeline: inline !== undefined,
       pipeline: pipeline.pipeline,
       models,
       input: options.input,
@@ -208,12 +223,13 @@ export class Studio {
     const check = await validateSetup({
       models,
       pipeline: { name: parent.pipelineName, pipeline, file: `session ${parent.id}`, root: ["pipeline"] },
-      isBase: parent.pipelineName === "base",
+      isBase: parent.pipelineName === "base" && !parent.inlinePipeline,
     });
     // Models of reused stages need not be present any more: only the stages that run are checked.
     await assertValid({ ...check, errors: check.errors.filter((issue) => !issue.stageId || !(issue.stageId in reuse)) });
     return this.#execute({
       pipelineName: parent.pipelineName,
+      inlinePipeline: parent.inlinePipeline === true,
       pipeline,
       models,
       input,
@@ -229,6 +245,7 @@ export class Studio {
 
   async #execute(job: {
     pipelineName: string;
+    inlinePipeline?: boolean;
     pipeline: Pipeline;
     models: LoadedModelsConfig;
     input: string;
@@ -254,6 +271,7 @@ export class Studio {
       parentRunId: job.parentRunId,
       rerunFromStage: job.rerunFromStage,
       pipelineName: job.pipelineName,
+      ...(job.inlinePipeline ? { inlinePipeline: true } : {}),
       input: job.input,
       status: "running",
       startedAt: new Date(startedAt).toISOString(),

@@ -61,16 +61,20 @@ export class RunManager {
 
   /**
    * Starts a run of a pipeline; resolves with its id once its session exists (a bad config rejects here).
-   * `id` is the run's id when the caller chose it (a new, well-formed one).
+   * `pipeline` names a pipeline of the config folder, or is the pipeline itself (an object, checked as a
+   * file is; `basedOn` names the pipeline it was edited from). `id` is the run's id when the caller chose
+   * it (a new, well-formed one).
    */
-  async start(options: { pipeline: string; input: string; id?: string }): Promise<{ id: string }> {
+  async start(options: { pipeline: string | Record<string, unknown>; basedOn?: string; input: string; id?: string }): Promise<{ id: string }> {
+    const inline = typeof options.pipeline === "object" ? { pipeline: options.pipeline, basedOn: options.basedOn } : undefined;
+    const name = inline ? (inline.basedOn ?? "unsaved") : (options.pipeline as string);
     // A name, never a path: the web may run the pipelines of the config folder, not any YAML file.
-    if (!pipelineNamePattern.test(options.pipeline)) {
-      throw new ProjectLlmError("usage", `"${options.pipeline.slice(0, 80)}" is not a pipeline name: use "base" or a name of config/pipelines/`);
+    if (!pipelineNamePattern.test(name)) {
+      throw new ProjectLlmError("usage", `"${name.slice(0, 80)}" is not a pipeline name: use "base" or a name of config/pipelines/`);
     }
     return this.#whileStarting(options.id, async () => {
       if (options.id !== undefined) await this.#assertNewId(options.id);
-    }, () => this.#launch(options.pipeline, options.id, (hooks) => this.studio.run({ pipeline: options.pipeline, input: options.input, ...hooks })));
+    }, () => this.#launch(name, options.id, (hooks) => this.studio.run({ ...(inline ? { inline } : { pipeline: name }), input: options.input, ...hooks })));
   }
 
   /** A caller's run id must be new: not a run in memory, not a stored session. */

@@ -47,6 +47,11 @@ export const sessionSchema = z.object({
   /** The stage the rerun started from: the stages before it were reused from the parent. */
   rerunFromStage: z.string().optional(),
   pipelineName: z.string(),
+  /**
+   * The pipeline was sent with the run (the editor's canvas, unsaved), not read from a file:
+   * `pipelineName` is then the pipeline it was edited from, or "unsaved".
+   */
+  inlinePipeline: z.boolean().optional(),
   input: z.string(),
   status: z.enum(sessionStatuses),
   startedAt: isoTime,
@@ -74,6 +79,8 @@ export const sessionSummarySchema = z.object({
   parentRunId: z.string().optional(),
   rerunFromStage: z.string().optional(),
   pipelineName: z.string(),
+  /** See `SessionRecord.inlinePipeline`. */
+  inlinePipeline: z.boolean().optional(),
   status: z.enum(sessionStatuses),
   startedAt: z.string(),
   endedAt: z.string().optional(),
@@ -94,6 +101,7 @@ export function summarize(session: SessionRecord): SessionSummary {
     startedAt: session.startedAt,
     inputPreview: session.input.slice(0, previewLength),
   };
+  if (session.inlinePipeline) summary.inlinePipeline = true;
   if (session.parentRunId !== undefined) summary.parentRunId = session.parentRunId;
   if (session.rerunFromStage !== undefined) summary.rerunFromStage = session.rerunFromStage;
   if (session.endedAt !== undefined) summary.endedAt = session.endedAt;

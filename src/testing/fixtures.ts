@@ -3,8 +3,8 @@ import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
-/** The folder of the real GGUF test models (`PROJECT_LLM_TEST_MODELS`, default `../shared/models`). */
-export const testModelsDir = path.resolve(process.env.PROJECT_LLM_TEST_MODELS ?? "../shared/models");
+/** The folder of the real GGUF test models (`PROJECT_LLM_TEST_MODELS`, default the project's own `models/`). */
+export const testModelsDir = path.resolve(process.env.PROJECT_LLM_TEST_MODELS || "models");
 export const storiesFile = "stories260K.gguf";
 
 /** A temp folder; remove it with the returned function. */

@@ -229,6 +229,36 @@ describe("the tRPC routers on the real model", () => {
     await expect(caller.sessions.get({ id: "20990101-000000-abcdef" })).rejects.toMatchObject({ code: "NOT_FOUND" });
   });
 
+
+  it("runs a pipeline sent whole, keeps it in a session marked unsaved, and checks it as a file is", async () => {
+    const pipeline = {
+      name: "On the canvas",
+      stages: [
+        { id: "first", type: "single", model: "greedy", params: { max_tokens: 6 } },
+        { id: "second", type: "single", model: "greedy", input_from: "first", params: { max_tokens: 6 } },
+      ],
+    };
+    const { id } = await caller.runs.start({ pipeline, basedOn: "base", input: "Once upon a time" });
+    const events = await follow(id);
+    expect(events.at(-1)!.event).toMatchObject({ type: "run-end", status: "completed" });
+    const session = await caller.sessions.get({ id });
+    expect(session).toMatchObject({ pipelineName: "base", inlinePipeline: true, status: "completed" });
+    expect((session.pipeline as { stages: Array<{ id: string }> }).stages.map((stage) => stage.id)).toEqual(["first", "second"]);
+    expect((await caller.sessions.list({})).items.find((item) => item.id === id)).toMatchObject({ inlinePipeline: true });
+    // A branch of it is unsaved too.
+    const branch = await caller.sessions.rerun({ id, fromStage: "second" });
+    await follow(branch.id);
+    expect(await caller.sessions.get({ id: branch.id })).toMatchObject({ inlinePipeline: true, parentRunId: id });
+
+    // Without a name it is "unsaved"; a typo is named with its key path and the close key.
+    const typo = { stages: [{ id: "first", type: "single", modle: "greedy" }] };
+    const error = (await caller.runs.start({ pipeline: typo, input: "x" }).catch((caught: unknown) => caught)) as TRPCError;
+    expect(error.code).toBe("UNPROCESSABLE_CONTENT");
+    expect(error.message).toContain('unsaved pipeline: stages[0].modle: unknown key "modle"');
+    expect(error.message).toContain('did you mean "model"?');
+    // The graph and the models are checked too.
+    await expect(caller.runs.start({ pipeline: { stages: [{ id: "a", type: "single", model: "nobody" }] }, input: "x" })).rejects.toThrow(/unknown model "nobody"/);
+  });
   it("gets, validates and saves pipelines, keeping comments and refusing a stale save", async () => {
     const list = await caller.pipelines.list();
     expect(list.map((entry) => entry.name)).toEqual(["base"]);

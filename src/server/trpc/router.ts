@@ -20,6 +20,8 @@ const pipelineName = z
   .max(64)
   .regex(pipelineNamePattern, 'a pipeline is "base" or a name of config/pipelines/ (letters, digits, "_" and "-")');
 const runId = z.string().min(1).max(64);
+/** A pipeline object sent whole; its contents are checked by the studio, as a file's are (issues with key paths). */
+const inlinePipeline = z.record(z.string(), z.unknown());
 const modelName = z.string().min(1).max(128);
 
 /** A config problem as data: the editor shows it where it belongs instead of failing. */
@@ -122,7 +124,16 @@ const runsRouter = router({
    * client may name the run (`id`, a new run id) and follow its events while this call is on its way.
    */
   start: procedure
-    .input(z.object({ pipeline: pipelineName, input: z.string().max(1_000_000), id: runId.optional() }))
+    .input(
+      z.object({
+        /** A pipeline's name, or the pipeline itself (the editor's canvas, unsaved): checked as a file is. */
+        pipeline: z.union([pipelineName, inlinePipeline]),
+        /** With a pipeline sent whole: the saved pipeline it was edited from. */
+        basedOn: pipelineName.optional(),
+        input: z.string().max(1_000_000),
+        id: runId.optional(),
+      }),
+    )
     .mutation(({ ctx, input }) => ctx.runs.start(input)),
   cancel: procedure.input(z.object({ id: runId })).mutation(({ ctx, input }) => ({ cancelled: ctx.runs.cancel(input.id) })),
   /** Runs in this server's memory (in progress or recently ended), newest first. */

@@ -6,12 +6,13 @@ import { forbiddenHost, jsonError, usageError } from "@/server/http";
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
+const name = z.string().regex(pipelineNamePattern, 'is "base" or the name of a pipeline in config/pipelines/ (letters, digits, "_" and "-")');
 const body = z.strictObject({
-  // `base` or a name of config/pipelines/: never a path.
-  pipeline: z
-    .string()
-    .regex(pipelineNamePattern, 'is "base" or the name of a pipeline in config/pipelines/ (letters, digits, "_" and "-")')
-    .default("base"),
+  // `base` or a name of config/pipelines/ (never a path), or a pipeline object sent whole (checked as a
+  // pipeline file is; it names models, never files).
+  pipeline: z.union([name, z.record(z.string(), z.unknown())]).default("base"),
+  // With a pipeline sent whole: the saved pipeline it was edited from (the session's pipeline name).
+  basedOn: name.optional(),
   input: z.string().max(1_000_000),
   // The run's id, when the caller chose it (a new one, in the form the studio gives them): the browser
   // names its next run and follows it over tRPC before it starts.
@@ -20,7 +21,8 @@ const body = z.strictObject({
 
 /**
  * Starts a run: `{"pipeline": NAME, "input": TEXT}` (and optionally `"id"`: a new run id the caller chose)
- * answers `{"id": ...}` (202), then follow `/api/runs/ID/events`.
+ * answers `{"id": ...}` (202), then follow `/api/runs/ID/events`. `"pipeline"` may be the pipeline object
+ * itself, `{"stages": [...]}`, as a pipeline file holds it.
  */
 export async function POST(request: Request): Promise<Response> {
   const refused = forbiddenHost(request);
@@ -34,7 +36,7 @@ export async function POST(request: Request): Promise<Response> {
     const result = body.safeParse(await request.json());
     if (!result.success) {
       const issue = result.error.issues[0]!;
-      return usageError(`${issue.path.join(".") || "body"}: ${issue.message} (expected {"pipeline": NAME, "input": TEXT, "id"?: RUN_ID})`);
+      return usageError(`${issue.path.join(".") || "body"}: ${issue.message} (expected {"pipeline": NAME or {"stages": [...]}, "input": TEXT, "id"?: RUN_ID})`);
     }
     parsed = result.data;
   } catch {
