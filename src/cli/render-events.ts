@@ -2,6 +2,7 @@
  * Renders run events on a terminal: each stage's tokens on stdout under a stage header, a sub-header
  * whenever another model of a multi stage speaks, loading progress and figures on stderr.
  */
+import { formatConfigIssue } from "../config/index.js";
 import type { RunEvent } from "../engine/index.js";
 import { bold, dim, formatDuration, green, red, yellow } from "./format.js";
 
@@ -30,6 +31,7 @@ export function createEventRenderer(out: NodeJS.WriteStream = process.stdout, er
       case "run-start":
         for (const stage of event.stages) stages.set(stage.id, { type: stage.type, models: stage.models });
         err.write(dim(err, `run ${event.runId} · pipeline ${event.pipeline} · ${event.stages.length} stages\n`));
+        for (const warning of event.warnings ?? []) err.write(`${yellow(err, "warning:")} ${formatConfigIssue(warning)}\n`);
         break;
       case "stage-start": {
         const stage = stages.get(event.stageId);
@@ -86,3 +88,4 @@ export function createEventRenderer(out: NodeJS.WriteStream = process.stdout, er
     }
   };
 }
+

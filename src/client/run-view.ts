@@ -2,7 +2,7 @@
  * A run as the browser shows it, folded from its events. `applyEvents` returns a new view in which only
  * the stages that changed are new objects, so that a stage panel re-renders only when its own stage moved.
  */
-import type { RunEvent } from "@/engine/events";
+import type { RunEvent, RunWarning } from "@/engine/events";
 
 export type StageState = "waiting" | "loading" | "generating" | "done" | "failed" | "cancelled" | "reused";
 
@@ -54,6 +54,8 @@ export interface RunView {
   lastSeq: number;
   /** When the first model text of the run arrived, for the time-to-first-token figure. */
   firstTextAt?: number;
+  /** Config warnings of the pipeline that ran. */
+  warnings?: RunWarning[];
 }
 
 export const emptyRunView: RunView = { order: [], stages: {}, status: "connecting", lastSeq: -1 };
@@ -100,7 +102,17 @@ export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView
           };
           touched.add(summary.id);
         }
-        next = { ...next, runId: event.runId, pipeline: event.pipeline, input: event.input, parentRunId: event.parentRunId, order: event.stages.map((s) => s.id), status: "running", startedAt: event.at };
+        next = {
+          ...next,
+          runId: event.runId,
+          pipeline: event.pipeline,
+          input: event.input,
+          parentRunId: event.parentRunId,
+          order: event.stages.map((s) => s.id),
+          status: "running",
+          startedAt: event.at,
+          warnings: event.warnings,
+        };
         break;
       }
       case "stage-start": {

@@ -9,6 +9,10 @@ export interface ApiIssue {
   column?: number;
   path?: string;
   message: string;
+  expected?: string;
+  suggestion?: string;
+  code?: string;
+  params?: Record<string, string | number>;
 }
 
 /** An error answered by the plain HTTP surface: `{"error": {"code", "message", "issues"?}}`. */
@@ -16,13 +20,16 @@ export class ApiError extends Error {
   readonly code: string;
   readonly status: number;
   readonly issues: ApiIssue[];
+  /** The values the message names (see `useDescribeError`). */
+  readonly params?: Record<string, string | number>;
 
-  constructor(status: number, code: string, message: string, issues: ApiIssue[] = []) {
+  constructor(status: number, code: string, message: string, issues: ApiIssue[] = [], params?: Record<string, string | number>) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.issues = issues;
+    this.params = params;
   }
 }
 
@@ -30,10 +37,10 @@ export function startRun(body: { pipeline: string; input: string; id: string }):
   const sent = fetch("/api/runs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   return sent.then(
     async (response) => {
-      const answer = (await response.json().catch(() => null)) as { id?: string; error?: { code?: string; message?: string; issues?: ApiIssue[] } } | null;
+      const answer = (await response.json().catch(() => null)) as { id?: string; error?: { code?: string; message?: string; issues?: ApiIssue[]; params?: Record<string, string | number> } } | null;
       if (!response.ok || typeof answer?.id !== "string") {
         const error = answer?.error;
-        throw new ApiError(response.status, error?.code ?? "internal", error?.message ?? `the server answered ${response.status}`, error?.issues);
+        throw new ApiError(response.status, error?.code ?? "internal", error?.message ?? `the server answered ${response.status}`, error?.issues, error?.params);
       }
       return { id: answer.id };
     },

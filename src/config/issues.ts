@@ -16,6 +16,12 @@ export interface ConfigIssue {
   suggestion?: string;
   /** The stage the problem belongs to, when it belongs to one. */
   stageId?: string;
+  /**
+   * What kind of problem it is (`unknown-model`, `single-braces`, ...), and the values its message names:
+   * the pages say it in their own language from these, and fall back to `message`.
+   */
+  code?: string;
+  params?: Record<string, string | number>;
 }
 
 /** `file:line:column: path: message (expected …) — did you mean "x"?` */

@@ -177,8 +177,10 @@ export class Studio {
     const models = await this.loadModels();
     const pipeline = inline ? pipelineFromValue(inline.pipeline) : await this.loadPipeline(pipelineName);
     // An unsaved pipeline is not the base pipeline, even when it was edited from it.
-    await assertValid(await validateSetup({ models, pipeline, isBase: !inline && pipelineName === "base" }));
+    const check = await validateSetup({ models, pipeline, isBase: !inline && pipelineName === "base" });
+    await assertValid(check);
     return this.#execute({
+      warnings: check.warnings,
       pipelineName,
       inlinePipeline: inline !== undefined,
       pipeline: pipeline.pipeline,
@@ -228,6 +230,7 @@ export class Studio {
     // Models of reused stages need not be present any more: only the stages that run are checked.
     await assertValid({ ...check, errors: check.errors.filter((issue) => !issue.stageId || !(issue.stageId in reuse)) });
     return this.#execute({
+      warnings: check.warnings,
       pipelineName: parent.pipelineName,
       inlinePipeline: parent.inlinePipeline === true,
       pipeline,
@@ -246,6 +249,8 @@ export class Studio {
   async #execute(job: {
     pipelineName: string;
     inlinePipeline?: boolean;
+    /** Config warnings: carried by the run's `run-start` event (and so by its session). */
+    warnings?: ConfigIssue[];
     pipeline: Pipeline;
     models: LoadedModelsConfig;
     input: string;
@@ -304,6 +309,7 @@ export class Studio {
       resolveParams: (name, params) => resolveGenerationParams(job.models, name, params),
       reuse: job.reuse,
       parentRunId: job.parentRunId,
+      warnings: job.warnings,
       signal,
       onEvent: (event) => {
         session.events!.push(event);

@@ -52,6 +52,24 @@ export type AggregationResult = z.infer<typeof aggregationResultSchema>;
 
 const base = { runId: z.string(), seq: z.number().int().min(0), at: z.number() };
 
+/**
+ * A config warning carried by a run (the shape of a config issue): where it is, what it says, and, for
+ * the pages' languages, its code and the values its message names.
+ */
+export const runWarningSchema = z.object({
+  file: z.string(),
+  line: z.number(),
+  column: z.number(),
+  path: z.string(),
+  message: z.string(),
+  expected: z.string().optional(),
+  suggestion: z.string().optional(),
+  stageId: z.string().optional(),
+  code: z.string().optional(),
+  params: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+});
+export type RunWarning = z.infer<typeof runWarningSchema>;
+
 export const stageSummarySchema = z.object({
   id: z.string(),
   name: z.string().optional(),
@@ -71,6 +89,8 @@ export const runEventSchema = z.discriminatedUnion("type", [
     parentRunId: z.string().optional(),
     /** Stages whose stored output is reused (rerun from a later stage). */
     reusedStageIds: z.array(z.string()),
+    /** Config warnings of the pipeline that ran (a prompt with `{input}` in single braces, ...). */
+    warnings: z.array(runWarningSchema).optional(),
   }),
   z.object({ ...base, type: z.literal("stage-start"), stageId: z.string(), input: z.string(), reused: z.boolean() }),
   z.object({

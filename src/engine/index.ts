@@ -9,6 +9,7 @@ export {
   metricsSchema,
   modelOutputSchema,
   runEventSchema,
+  runWarningSchema,
   stageRecordSchema,
   stageSummarySchema,
   type AggregationResult,
@@ -16,6 +17,7 @@ export {
   type RunEvent,
   type RunEventBody,
   type RunEventType,
+  type RunWarning,
   type StageMetrics,
   type StageRecord,
 } from "./events.js";

@@ -6,7 +6,7 @@
 import { ProjectLlmError, errorMessage, isAbortError, mergeSignals } from "../common/index.js";
 import type { GenerationParams, Pipeline, Stage } from "../config/schema.js";
 import { aggregateWithoutModel } from "./aggregate.js";
-import type { AggregationResult, ModelOutput, RunEvent, RunEventBody, StageMetrics, StageRecord } from "./events.js";
+import type { AggregationResult, ModelOutput, RunEvent, RunEventBody, RunWarning, StageMetrics, StageRecord } from "./events.js";
 import { findCycle, inputIds, sinkIds, stageModels, topologicalOrder } from "./graph.js";
 import type { InferencePort, ResolvedGenerationParams, ResolvedModel } from "./ports.js";
 import { answerValues, checkStageTemplates, defaultSynthesisPrompt, mergeInputs, renderTemplate } from "./templates.js";
@@ -33,6 +33,8 @@ export interface RunPipelineOptions {
    */
   reuse?: Record<string, StageRecord>;
   parentRunId?: string;
+  /** Config warnings to carry in `run-start` (the run goes on: they are not errors). */
+  warnings?: RunWarning[];
   /** Clock in ms (default `Date.now`); stamps `at` on events and the times in records. */
   now?: () => number;
 }
@@ -127,6 +129,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     })),
     parentRunId: options.parentRunId,
     reusedStageIds: order.filter((id) => id in reuse),
+    ...(options.warnings && options.warnings.length > 0 ? { warnings: options.warnings } : {}),
   });
 
   const finish = (record: StageRecord): StageRecord => {

@@ -15,6 +15,7 @@ export function jsonError(error: unknown): Response {
         code: project?.code ?? (status >= 500 ? "internal" : "usage"),
         message: status >= 500 && !project ? "internal error; see the server's log" : trpcError.message,
         ...(project?.details?.issues ? { issues: project.details.issues } : {}),
+        ...(project?.details?.params ? { params: project.details.params } : {}),
       },
     },
     { status },

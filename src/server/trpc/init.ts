@@ -56,6 +56,8 @@ const t = initTRPC.context<Context>().create({
         stack: undefined,
         appCode: project?.code ?? null,
         issues: (project?.details?.issues as ConfigIssue[] | undefined) ?? null,
+        // The values the message names, for the pages to say it in their own language.
+        params: (project?.details?.params as Record<string, string | number> | undefined) ?? null,
       },
     };
   },
