@@ -1,4 +1,4 @@
-export { ConfigError, closest, editDistance, formatConfigIssue, formatPath, type ConfigIssue } from "./issues.js";
+export { ConfigError, closest, configIssueCodes, editDistance, formatConfigIssue, formatPath, type ConfigIssue, type ConfigIssueCode } from "./issues.js";
 export {
   ensureWorkingConfig,
   listPipelines,
