@@ -187,8 +187,8 @@ describe("validation", () => {
 describe("loading and parameters", () => {
   it("takes folders from the environment", () => {
     const paths = resolvePaths({ PROJECT_LLM_CONFIG_DIR: "c", PROJECT_LLM_SESSIONS_DIR: "/s", PROJECT_LLM_MODELS_DIR: "m" }, "/w");
-    expect(paths).toEqual({ configDir: "/w/c", sessionsDir: "/s", modelsDirOverride: "/w/m" });
-    expect(resolvePaths({}, "/w")).toEqual({ configDir: "/w/config", sessionsDir: "/w/sessions", modelsDirOverride: undefined });
+    expect(paths).toEqual({ configDir: "/w/c", configDirNamed: true, sessionsDir: "/s", modelsDirOverride: "/w/m" });
+    expect(resolvePaths({}, "/w")).toEqual({ configDir: "/w/config", configDirNamed: false, sessionsDir: "/w/sessions", modelsDirOverride: undefined });
   });
 
   it("creates the working config from the examples and never overwrites it", async () => {

@@ -3,11 +3,14 @@ export {
   ensureWorkingConfig,
   listPipelines,
   loadModelsConfig,
+  loadModelsFile,
   loadPipeline,
   loadPipelineFile,
+  pipelineFileKeys,
   pipelineFromValue,
   type LoadedModelsConfig,
   type LoadedPipeline,
+  type PipelineFileOptions,
 } from "./load.js";
 export { fileQuantization, quantizationMatches } from "./quantization.js";
 export { resolvePaths, type Environment, type ProjectPaths } from "./paths.js";
