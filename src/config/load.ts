@@ -37,18 +37,6 @@ function parseWith<T extends z.ZodType>(schema: T, yaml: YamlFile): z.infer<T> {
   return result.data;
 }
 
-/** A config file that is not there: `config-not-found`, naming the file (also as a value, for the pages). */
-function missing(file: string): ProjectLlmError {
-  return new ProjectLlmError("config-not-found", `${file}: no such file`, { details: { params: { file } } });
-}
-
-function rethrowMissing(file: string) {
-  return (error: unknown): never => {
-    if (ProjectLlmError.isInstance(error) && error.code === "config-not-found") throw missing(file);
-    throw error;
-  };
-}
-
 /** Reads `models.yaml` of a config folder (see `loadModelsFile`). */
 export async function loadModelsConfig(configDir: string, options: { modelsDirOverride?: string } = {}): Promise<LoadedModelsConfig> {
   return loadModelsFile(path.join(configDir, "models.yaml"), options);
@@ -59,7 +47,7 @@ export async function loadModelsConfig(configDir: string, options: { modelsDirOv
  * resolved against the folder that holds the file's folder (the project root: `config/../models`).
  */
 export async function loadModelsFile(file: string, options: { modelsDirOverride?: string } = {}): Promise<LoadedModelsConfig> {
-  const yaml = await readYamlFile(file).catch(rethrowMissing(file));
+  const yaml = await readYamlFile(file);
   const config = parseWith(modelsConfigSchema, yaml);
   const modelsDirectory = options.modelsDirOverride ?? path.resolve(/*turbopackIgnore: true*/ path.dirname(path.dirname(file)), config.models_directory);
   return { config, file, modelsDirectory, yaml };
@@ -69,7 +57,7 @@ export async function loadModelsFile(file: string, options: { modelsDirOverride?
 export async function loadPipeline(configDir: string, name = "base"): Promise<LoadedPipeline> {
   if (name === "base") {
     const file = path.join(configDir, "pipeline.yaml");
-    const yaml = await readYamlFile(file).catch(rethrowMissing(file));
+    const yaml = await readYamlFile(file);
     return { name, pipeline: parseWith(basePipelineFileSchema, yaml).base_pipeline, file, root: ["base_pipeline"], yaml };
   }
   if (!pipelineNamePattern.test(name)) {
@@ -100,7 +88,7 @@ export interface PipelineFileOptions {
 /** A pipeline file given by path: `base_pipeline:` or `pipeline:` at its top (or any one key, see `keys`). */
 export async function loadPipelineFile(file: string, options: PipelineFileOptions = {}): Promise<LoadedPipeline> {
   const name = options.name ?? file;
-  const yaml = await readYamlFile(file).catch(rethrowMissing(file));
+  const yaml = await readYamlFile(file);
   const value = yaml.value as Record<string, unknown> | null;
   const topKeys = value && typeof value === "object" && !Array.isArray(value) ? Object.keys(value) : [];
   if (topKeys.includes("base_pipeline")) {
@@ -115,7 +103,7 @@ export async function loadPipelineFile(file: string, options: PipelineFileOption
 
 /** The top keys of a pipeline file (to tell whether it has a `base_pipeline` before reading it as one). */
 export async function pipelineFileKeys(file: string): Promise<string[]> {
-  const { value } = await readYamlFile(file).catch(rethrowMissing(file));
+  const { value } = await readYamlFile(file);
   return value && typeof value === "object" && !Array.isArray(value) ? Object.keys(value) : [];
 }
 

@@ -35,7 +35,7 @@ async function readYamlFileFresh(file: string): Promise<YamlFile> {
   try {
     size = (await stat(file)).size;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new ProjectLlmError("config-not-found", `${file}: no such file`);
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new ProjectLlmError("config-not-found", `${file}: no such file`, { details: { params: { file } } });
     throw error;
   }
   if (size > maxConfigBytes) {
