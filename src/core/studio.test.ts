@@ -2,7 +2,7 @@
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { tempDir, writeFiles } from "../testing/fixtures.js";
+import { storiesFile, tempDir, testModelsDir, writeFiles } from "../testing/fixtures.js";
 import { Studio } from "./studio.js";
 
 const repo = path.resolve(".");
@@ -57,5 +57,16 @@ describe("pipelines by mode", () => {
     expect(await studio.loadPipeline("flows/named.yaml", "manual")).toMatchObject({ root: ["pipeline"] });
     await expect(studio.loadPipeline("flows/named.yaml", "base")).rejects.toThrow(/named\.yaml has no base_pipeline \(its top key is "pipeline"\).*--mode manual/);
     await expect(studio.loadPipeline("flows/own.yaml")).rejects.toMatchObject({ code: "config-schema" });
+  });
+
+  it("checks the models the base pipeline requires in the base mode only", async () => {
+    await writeFiles(root, {
+      "config/models.yaml": `models_directory: ${JSON.stringify(testModelsDir)}\nmodels:\n  m:\n    file: ${storiesFile}\n  big:\n    file: not-here.gguf\n    required_for_base: true\n`,
+      "flows/base.yaml": `base_pipeline:\n${stages}`,
+    });
+    const studio = Studio.open({ cwd: root, packageRoot: repo, env: {} });
+    expect((await studio.validate("flows/base.yaml", "base")).errors).toMatchObject([{ code: "base-models-missing", params: { models: "big (not-here.gguf)" } }]);
+    expect((await studio.validate("flows/base.yaml", "manual")).errors).toEqual([]);
+    expect((await studio.validate("flows/base.yaml")).errors).toEqual([]);
   });
 });
