@@ -37,13 +37,14 @@ export interface FolderFlags {
 }
 
 /**
- * What `--models` names: a models file (a path ending in .yaml or .yml, as the original project's
- * `--models config/models.yaml`), or else the folder of the GGUF files (the older spelling of
- * `--models-dir`). A folder whose name ends in .yaml is still a folder.
+ * What `--models` names: a models file (as the original project's `--models config/models.yaml`), or a
+ * folder of GGUF files (the older spelling of `--models-dir`). An existing path is what it is; a path
+ * not there yet is a file when it ends in .yaml or .yml (then the error says that file is missing).
  */
 export function modelsFlag(values: FolderFlags): { modelsFile?: string; modelsDir?: string } {
   const models = values.models;
-  const isFile = models !== undefined && /\.ya?ml$/i.test(models) && !statSync(models, { throwIfNoEntry: false })?.isDirectory();
+  const found = models === undefined ? undefined : statSync(models, { throwIfNoEntry: false });
+  const isFile = models !== undefined && (found ? !found.isDirectory() : /\.ya?ml$/i.test(models));
   const modelsDir = isFile ? values["models-dir"] : (values["models-dir"] ?? models);
   if (!isFile && models !== undefined && values["models-dir"] !== undefined) {
     throw new ProjectLlmError("usage", `--models ${models} and --models-dir ${values["models-dir"]} both name the models folder: give one (--models FILE.yaml names models.yaml)`);

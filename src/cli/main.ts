@@ -31,8 +31,8 @@ Options for every command:
   --config DIR       folder of models.yaml, pipeline.yaml, pipelines/ (env PROJECT_LLM_CONFIG_DIR, default
                      ./config). Config files are made from the examples only in the project's own config
                      folder or one named here; elsewhere, "project-llm init" makes them
-  --models FILE.yaml the models file instead of the config folder's models.yaml (a path that does not end
-                     in .yaml or .yml is the models folder, as --models-dir)
+  --models FILE.yaml the models file instead of the config folder's models.yaml (a folder, or a path not
+                     there that does not end in .yaml or .yml, is the models folder, as --models-dir)
   --models-dir DIR   folder of the GGUF files (env PROJECT_LLM_MODELS_DIR, over models_directory)
   --sessions DIR     folder of the sessions (env PROJECT_LLM_SESSIONS_DIR, default ./sessions)
   --json             machine-readable output

@@ -18,7 +18,7 @@ Runs a pipeline and keeps the run as a session in the sessions folder. "run" may
                           required_for_base is missing; manual: the pipeline the file holds, whatever
                           its top key. Default: base for the base pipeline, manual for any other
       --models FILE.yaml  the models file (default config/models.yaml); its models_directory is relative
-                          to the folder above the file's own. --models DIR (not .yaml) is --models-dir DIR
+                          to the folder above the file's own. --models DIR (a folder) is --models-dir DIR
       --models-dir DIR    the folder of GGUF files (over models_directory)
       --json              print the session record as JSON instead of streaming text
 Each stage's tokens stream under a stage header; config warnings and figures go to stderr; Ctrl+C
