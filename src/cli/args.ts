@@ -1,9 +1,11 @@
 /**
  * Argument parsing on node's own `util.parseArgs` (no framework: the CLI has a handful of flags).
  */
+import { statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ProjectLlmError } from "../common/index.js";
+import type { PipelineMode } from "../core/index.js";
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -11,6 +13,7 @@ export type Options = NonNullable<ParseArgsConfig["options"]>;
 export const globalOptions = {
   config: { type: "string" },
   models: { type: "string" },
+  "models-dir": { type: "string" },
   sessions: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -25,11 +28,36 @@ export function parse<T extends Options>(argv: string[], options: T) {
   }
 }
 
-/** Environment for the core after `--config`, `--models` and `--sessions`. */
-export function environmentFor(values: { config?: string; models?: string; sessions?: string }): Record<string, string | undefined> {
+/** The folder flags of every command. */
+export interface FolderFlags {
+  config?: string;
+  models?: string;
+  "models-dir"?: string;
+  sessions?: string;
+}
+
+/**
+ * What `--models` names: a models file (as the original project's `--models config/models.yaml`), or a
+ * folder of GGUF files (the older spelling of `--models-dir`). An existing path is what it is; a path
+ * not there yet is a file when it ends in .yaml or .yml (then the error says that file is missing).
+ */
+export function modelsFlag(values: FolderFlags): { modelsFile?: string; modelsDir?: string } {
+  const models = values.models;
+  const found = models === undefined ? undefined : statSync(models, { throwIfNoEntry: false });
+  const isFile = models !== undefined && (found ? !found.isDirectory() : /\.ya?ml$/i.test(models));
+  const modelsDir = isFile ? values["models-dir"] : (values["models-dir"] ?? models);
+  if (!isFile && models !== undefined && values["models-dir"] !== undefined) {
+    throw new ProjectLlmError("usage", `--models ${models} and --models-dir ${values["models-dir"]} both name the models folder: give one (--models FILE.yaml names models.yaml)`);
+  }
+  return { ...(isFile ? { modelsFile: models } : {}), ...(modelsDir !== undefined ? { modelsDir } : {}) };
+}
+
+/** Environment for the core after `--config`, `--models-dir` (or `--models DIR`) and `--sessions`. */
+export function environmentFor(values: FolderFlags): Record<string, string | undefined> {
   const env = { ...process.env };
+  const { modelsDir } = modelsFlag(values);
   if (values.config) env.PROJECT_LLM_CONFIG_DIR = values.config;
-  if (values.models) env.PROJECT_LLM_MODELS_DIR = values.models;
+  if (modelsDir) env.PROJECT_LLM_MODELS_DIR = modelsDir;
   if (values.sessions) env.PROJECT_LLM_SESSIONS_DIR = values.sessions;
   return env;
 }
@@ -44,7 +72,14 @@ export async function readStdin(): Promise<string> {
 /** The installed package's folder (this file is `dist/cli/args.js` in it). */
 export const packageRoot = fileURLToPath(new URL("../../", import.meta.url));
 
-/** Studio options for a command: folders from the flags and environment, the package's own files. */
-export function studioOptions(values: { config?: string; models?: string; sessions?: string }) {
-  return { env: environmentFor(values), packageRoot };
+/** Studio options for a command: folders and the models file from the flags and environment, the package's own files. */
+export function studioOptions(values: FolderFlags) {
+  const { modelsFile } = modelsFlag(values);
+  return { env: environmentFor(values), packageRoot, ...(modelsFile !== undefined ? { modelsFile } : {}) };
+}
+
+/** `--mode`: `base` or `manual` (see `PipelineMode`), or undefined when not given. */
+export function pipelineMode(value: string | undefined): PipelineMode | undefined {
+  if (value === undefined || value === "base" || value === "manual") return value;
+  throw new ProjectLlmError("usage", `--mode ${value}: the modes are base (a file's base_pipeline, with its required models) and manual (the pipeline a file holds)`);
 }

@@ -1,6 +1,6 @@
 /** The CLI as a user runs it: the compiled `project-llm` in a child process, on the real model. */
 import { execFile } from "node:child_process";
-import { readdir } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir, testModelsDir, writeFiles } from "../testing/fixtures.js";
@@ -9,12 +9,12 @@ const cli = path.resolve("dist/cli/main.js");
 let root: string;
 let cleanup: () => Promise<void>;
 
-function run(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(args: string[], input?: string, options: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
       [cli, ...args],
-      { cwd: root, env: { ...process.env, PROJECT_LLM_MODELS_DIR: testModelsDir, NO_COLOR: "1" }, timeout: 60_000 },
+      { cwd: options.cwd ?? root, env: { ...process.env, PROJECT_LLM_MODELS_DIR: testModelsDir, NO_COLOR: "1", ...options.env }, timeout: 60_000 },
       (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
     );
     if (input !== undefined) child.stdin!.end(input);
@@ -26,10 +26,94 @@ beforeAll(async () => {
 });
 afterAll(async () => cleanup());
 
+/** A folder of its own for one test, removed with the others. */
+async function folder(name: string): Promise<string> {
+  const dir = path.join(root, name);
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
 describe("project-llm", () => {
-  it("creates the working config from the examples and streams a run stage by stage", async () => {
+  it("makes no file outside the project's folder: it says which config files are missing and how to make them", async () => {
+    const empty = await folder("empty");
+    const result = await run(["run", "--input", "Once upon a time"], undefined, { cwd: empty });
+    expect(result.code).toBe(2);
+    expect(await readdir(empty)).toEqual([]);
+    expect(result.stderr).toContain(`${path.join(empty, "config", "models.yaml")}: no such file`);
+    expect(result.stderr).toContain(`looked for ${path.join(empty, "config", "models.yaml")} and ${path.join(empty, "config", "pipeline.yaml")}`);
+    expect(result.stderr).toContain('run "project-llm init"');
+    expect(result.stderr).toContain("--config DIR");
+    expect(result.stderr).toContain("--models FILE.yaml --pipeline FILE.yaml");
+    expect((await run(["validate"], undefined, { cwd: empty })).code).toBe(2);
+    expect(await readdir(empty)).toEqual([]);
+  });
+
+  it("writes the example configs with init, never over a file, and makes them by itself in a folder --config names", async () => {
+    const first = await run(["init"]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain(`wrote ${path.join(root, "config", "models.yaml")}`);
+    expect(first.stdout).toContain(`wrote ${path.join(root, "config", "pipeline.yaml")}`);
+    const again = await run(["init", root]);
+    expect(again.stdout).toContain(`kept ${path.join(root, "config", "models.yaml")} (it exists)`);
+    expect(await readFile(path.join(root, "config", "models.yaml"), "utf8")).toBe(await readFile(path.resolve("config", "models.example.yaml"), "utf8"));
+
+    const named = await folder("named");
+    const validated = await run(["validate", "--config", path.join(named, "conf")], undefined, { cwd: named });
+    expect(validated.code).toBe(0);
+    expect((await readdir(path.join(named, "conf"))).sort()).toEqual(["models.yaml", "pipeline.yaml"]);
+  });
+
+  it("runs the original project's command line word for word", async () => {
+    const home = await folder("original");
+    await mkdir(path.join(home, "config"));
+    await copyFile(path.resolve("config", "models.example.yaml"), path.join(home, "config", "models.yaml"));
+    await copyFile(path.resolve("config", "pipeline.example.yaml"), path.join(home, "config", "pipeline.yaml"));
+    const result = await run(["--models", "config/models.yaml", "--pipeline", "config/pipeline.yaml", "--mode", "base", "--input", "Привет", "--json"], undefined, { cwd: home });
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const session = JSON.parse(result.stdout) as { status: string; input: string; pipelineName: string; finalAnswer: string; stages: Record<string, { status: string }> };
+    expect(session).toMatchObject({ status: "completed", input: "Привет", pipelineName: "base" });
+    expect(Object.keys(session.stages)).toEqual(["draft", "voices", "ending"]);
+    expect(session.finalAnswer.length).toBeGreaterThan(0);
+  });
+
+  it("runs a file's base_pipeline in the base mode and the pipeline a file holds in the manual mode", async () => {
+    const home = await folder("modes");
+    await writeFiles(home, {
+      "flows/mine.yaml":
+        "my_flow:\n  stages:\n    - id: tell\n      type: multi\n      models: [storyteller, critic]\n      aggregation: vote\n      prompt: 'Once upon a time {input}'\n      params: { max_tokens: 4 }\n",
+      "flows/named.yaml": "pipeline:\n  stages:\n    - id: a\n      type: single\n      model: storyteller\n",
+    });
+    const models = ["--models", path.join(root, "config", "models.yaml")];
+    const manual = await run([...models, "--pipeline", "flows/mine.yaml", "--mode", "manual", "--input", "a cat", "--json"], undefined, { cwd: home });
+    expect(manual.code).toBe(0);
+    expect(JSON.parse(manual.stdout)).toMatchObject({ status: "completed", pipeline: { stages: [{ aggregation: { method: "vote" } }] } });
+    // The placeholder in single braces is sent as it is, and said on stderr at its place.
+    expect(manual.stderr).toContain(`warning: ${path.join(home, "flows", "mine.yaml")}:7:33: my_flow.stages[0].prompt: {input} is sent to the model as it is: did you mean {{input}}?`);
+
+    const base = await run([...models, "--pipeline", "flows/named.yaml", "--mode", "base", "--input", "x"], undefined, { cwd: home });
+    expect(base.code).toBe(2);
+    expect(base.stderr).toContain('has no base_pipeline (its top key is "pipeline")');
+    expect(base.stderr).toContain("--mode manual");
+    expect((await run([...models, "--pipeline", "flows/mine.yaml", "--input", "x"], undefined, { cwd: home })).stderr).toContain('unknown key "my_flow"');
+    expect((await run([...models, "--mode", "fast", "--input", "x"], undefined, { cwd: home })).code).toBe(2);
+  });
+
+  it("reads --models DIR as the models folder, as before, and refuses it beside --models-dir", async () => {
+    const env = { PROJECT_LLM_MODELS_DIR: "" };
+    const viaModels = await run(["validate", "--models", testModelsDir], undefined, { env });
+    expect(viaModels.code).toBe(0);
+    expect((await run(["validate", "--models-dir", testModelsDir], undefined, { env })).code).toBe(0);
+    const missing = await run(["validate"], undefined, { env });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(path.join(root, "models", "stories260K.gguf"));
+    const both = await run(["validate", "--models", testModelsDir, "--models-dir", testModelsDir], undefined, { env });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("both name the models folder");
+  });
+
+  it("streams a run stage by stage", async () => {
     const result = await run(["run", "--input", "Once upon a time"]);
-    expect(result.stderr).toContain("created");
     expect(result.code).toBe(0);
     const draft = result.stdout.indexOf("── draft");
     const voices = result.stdout.indexOf("── voices");

@@ -3,8 +3,13 @@
  * whenever another model of a multi stage speaks, loading progress and figures on stderr.
  */
 import { formatConfigIssue } from "../config/index.js";
-import type { RunEvent } from "../engine/index.js";
+import type { RunEvent, RunWarning } from "../engine/index.js";
 import { bold, dim, formatDuration, green, red, yellow } from "./format.js";
+
+/** A config warning as one line: "warning: file:line:column: path: message". */
+export function writeWarning(stream: NodeJS.WriteStream, warning: RunWarning): void {
+  stream.write(`${yellow(stream, "warning:")} ${formatConfigIssue(warning)}\n`);
+}
 
 export function createEventRenderer(out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr) {
   let lastSpeaker: string | undefined;
@@ -31,7 +36,7 @@ export function createEventRenderer(out: NodeJS.WriteStream = process.stdout, er
       case "run-start":
         for (const stage of event.stages) stages.set(stage.id, { type: stage.type, models: stage.models });
         err.write(dim(err, `run ${event.runId} · pipeline ${event.pipeline} · ${event.stages.length} stages\n`));
-        for (const warning of event.warnings ?? []) err.write(`${yellow(err, "warning:")} ${formatConfigIssue(warning)}\n`);
+        for (const warning of event.warnings ?? []) writeWarning(err, warning);
         break;
       case "stage-start": {
         const stage = stages.get(event.stageId);

@@ -1,10 +1,14 @@
 import { copyFile, readFile, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { IntlMessageFormat } from "intl-messageformat";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ProjectLlmError } from "../common/index.js";
+import englishErrors from "../i18n/messages/en/errors.json";
 import { storiesFile, tempDir, testModelsDir, writeFiles } from "../testing/fixtures.js";
 import {
   ConfigError,
+  configIssueCodes,
+  formatConfigIssue,
   ensureWorkingConfig,
   loadModelsConfig,
   loadPipeline,
@@ -183,8 +187,8 @@ describe("validation", () => {
 describe("loading and parameters", () => {
   it("takes folders from the environment", () => {
     const paths = resolvePaths({ PROJECT_LLM_CONFIG_DIR: "c", PROJECT_LLM_SESSIONS_DIR: "/s", PROJECT_LLM_MODELS_DIR: "m" }, "/w");
-    expect(paths).toEqual({ configDir: "/w/c", sessionsDir: "/s", modelsDirOverride: "/w/m" });
-    expect(resolvePaths({}, "/w")).toEqual({ configDir: "/w/config", sessionsDir: "/w/sessions", modelsDirOverride: undefined });
+    expect(paths).toEqual({ configDir: "/w/c", configDirNamed: true, sessionsDir: "/s", modelsDirOverride: "/w/m" });
+    expect(resolvePaths({}, "/w")).toEqual({ configDir: "/w/config", configDirNamed: false, sessionsDir: "/w/sessions", modelsDirOverride: undefined });
   });
 
   it("creates the working config from the examples and never overwrites it", async () => {
@@ -253,5 +257,161 @@ describe("a pipeline sent as a value", () => {
   it("refuses prototype keys and more than a config file may hold", () => {
     expect(() => pipelineFromValue(JSON.parse('{"stages": [{"id": "a", "type": "single", "model": "m", "__proto__": {}}]}'))).toThrow(/stages\[0\]: the key "__proto__" is not allowed/);
     expect(() => pipelineFromValue({ stages: [{ id: "a", type: "single", model: "m", prompt: "x".repeat(1024 * 1024) }] })).toThrow(/more than the 1048576 bytes/);
+  });
+});
+
+describe("aggregation shorthand", () => {
+  const multi = (aggregation: string) => `base_pipeline:\n  stages:\n    - id: a\n      type: multi\n      models: [m1, m2]\n      aggregation: ${aggregation}\n`;
+
+  it("reads a bare vote or concat as the method with its defaults", async () => {
+    const vote = await validate(multi("vote"));
+    expect(vote.errors).toEqual([]);
+    expect((await loadPipeline(configDir())).pipeline.stages[0]).toMatchObject({ aggregation: { method: "vote" } });
+    await writeFiles(configDir(), { "pipeline.yaml": multi("concat") });
+    expect((await loadPipeline(configDir())).pipeline.stages[0]).toMatchObject({ aggregation: { method: "concat", separator: "\n\n", labels: true } });
+  });
+
+  it("says what a bare synthesis or template lacks, at the method's place", async () => {
+    await setup({ "models.yaml": modelsYaml(`  m1:\n    file: ${storiesFile}\n`), "pipeline.yaml": multi("synthesis") });
+    const [synthesis, ...rest] = await captureIssues(loadPipeline(configDir()));
+    expect(rest).toEqual([]);
+    expect(synthesis).toMatchObject({ line: 6, column: 20, path: "base_pipeline.stages[0].aggregation", code: "aggregation-needs", params: { method: "synthesis", needs: "model" } });
+    expect(synthesis!.message).toContain("a synthesis needs the model that writes it");
+    await writeFiles(configDir(), { "pipeline.yaml": multi("template") });
+    const [template] = await captureIssues(loadPipeline(configDir()));
+    expect(template).toMatchObject({ line: 6, column: 20, params: { method: "template", needs: "template" } });
+    expect(template!.message).toContain("needs its template");
+  });
+
+  it("points a misspelt bare method at its place, with the methods and the close one", async () => {
+    await setup({ "models.yaml": modelsYaml(`  m1:\n    file: ${storiesFile}\n`), "pipeline.yaml": multi("vot") });
+    const [issue] = await captureIssues(loadPipeline(configDir()));
+    expect(issue).toMatchObject({ line: 6, column: 20, path: "base_pipeline.stages[0].aggregation", suggestion: "vote", code: "wrong-value" });
+    expect(issue!.message).toBe('found the text "vot"');
+    expect(issue!.expected).toBe('one of "concat", "vote", "synthesis", "template"');
+  });
+
+  it("still names the allowed keys of an aggregation mapping", async () => {
+    await setup({ "models.yaml": modelsYaml(`  m1:\n    file: ${storiesFile}\n`), "pipeline.yaml": multi("{ method: vote, tally: yes }") });
+    const [issue] = await captureIssues(loadPipeline(configDir()));
+    expect(issue).toMatchObject({ line: 6, column: 36, path: "base_pipeline.stages[0].aggregation.tally", code: "unknown-key", params: { key: "tally", allowed: "method" } });
+  });
+});
+
+describe("a placeholder in single braces", () => {
+  const prompts = (promptLines: string) =>
+    `base_pipeline:\n  stages:\n    - id: draft\n      type: single\n      model: m1\n    - id: s\n      type: single\n      model: m1\n      input_from: draft\n${promptLines}`;
+  const places = (warnings: ConfigIssue[]) => warnings.map((issue) => `${issue.line}:${issue.column} ${issue.params?.text}`);
+
+  it("is a warning at the brace itself in a plain, a quoted and a block scalar", async () => {
+    const plain = await validate(prompts("      prompt: Go on from {input} please\n"));
+    expect(plain.errors).toEqual([]);
+    expect(places(plain.warnings)).toEqual(["10:26 {input}"]);
+    expect(plain.warnings[0]).toMatchObject({ path: "base_pipeline.stages[1].prompt", stageId: "s", code: "single-braces", params: { placeholder: "{{input}}" } });
+    expect(formatConfigIssue(plain.warnings[0]!)).toBe(`${path.join(configDir(), "pipeline.yaml")}:10:26: base_pipeline.stages[1].prompt: {input} is sent to the model as it is: did you mean {{input}}?`);
+
+    expect(places((await validate(prompts('      prompt: "Say \\"hi\\" to {{input}} and {stage.draft}"\n'))).warnings)).toEqual(["10:44 {stage.draft}"]);
+    expect(places((await validate(prompts("      prompt: 'it''s {input}'\n"))).warnings)).toEqual(["10:22 {input}"]);
+    expect(places((await validate(prompts("      prompt: |\n        First {{input}}\n          then {input}\n"))).warnings)).toEqual(["12:16 {input}"]);
+    expect(places((await validate(prompts("      prompt: >-\n        one {input}\n        two {{stage.draft}\n"))).warnings)).toEqual(["11:13 {input}", "12:13 {{stage.draft}"]);
+    expect(places((await validate(prompts("      prompt: a {{input}} b\n        c {input}\n"))).warnings)).toEqual(["11:11 {input}"]);
+  });
+
+  it("is found in an aggregation template and a synthesis prompt, and leaves other braces alone", async () => {
+    const { errors, warnings } = await validate(
+      'base_pipeline:\n  stages:\n    - id: t\n      type: multi\n      models: [m1, m2]\n      aggregation: { method: template, template: "{answer.1} vs {{answer.2}}" }\n    - id: y\n      type: multi\n      models: [m1, m2]\n      prompt: \'Answer as JSON like {"input": 1} for {name}\'\n      aggregation:\n        method: synthesis\n        model: m1\n        prompt: "{{answers}} {answers}"\n',
+    );
+    expect(errors).toEqual([]);
+    expect(warnings.map((issue) => `${issue.path} ${issue.line}:${issue.column} ${issue.message}`)).toEqual([
+      "base_pipeline.stages[0].aggregation.template 6:51 {answer.1} is sent to the model as it is: did you mean {{answer.1}}?",
+      "base_pipeline.stages[1].aggregation.prompt 14:30 {answers} is sent to the model as it is: did you mean {{answers}}?",
+    ]);
+  });
+
+  it("is a warning on a pipeline sent as a value too, by key path", async () => {
+    await setup({ "models.yaml": modelsYaml(`  m1:\n    file: ${storiesFile}\n`) });
+    const pipeline = pipelineFromValue({ stages: [{ id: "a", type: "single", model: "m1", prompt: "{input}" }] });
+    const { warnings } = await validateSetup({ models: await loadModelsConfig(configDir()), pipeline, isBase: false });
+    expect(warnings).toMatchObject([{ file: "unsaved pipeline", line: 0, path: "stages[0].prompt", code: "single-braces" }]);
+  });
+});
+
+describe("issue codes", () => {
+  /** The arguments of the English page message of each issue's code. */
+  const argumentsOf = (code: string) => {
+    const names = new Set<string>();
+    const walk = (elements: unknown[]) => {
+      for (const element of elements as Array<{ type: number; value?: unknown; options?: Record<string, { value: unknown[] }> }>) {
+        if (element.type !== 0 && element.type !== 7 && typeof element.value === "string") names.add(element.value);
+        for (const option of Object.values(element.options ?? {})) walk(option.value);
+      }
+    };
+    walk(new IntlMessageFormat((englishErrors.issues as Record<string, string>)[code]!, "en").getAst() as unknown[]);
+    return [...names].sort();
+  };
+  const speakable = (issues: ConfigIssue[]) =>
+    issues.map((issue) => (issue.code && configIssueCodes.includes(issue.code) ? argumentsOf(issue.code).filter((name) => !issue.params || !(name in issue.params)) : [`no code: ${issue.message}`]));
+
+  it("gives every problem a user meets a code and the values its page message names", async () => {
+    const found: ConfigIssue[] = [];
+    const collect = async (work: Promise<unknown> | (() => unknown)) => {
+      try {
+        await (typeof work === "function" ? work() : work);
+      } catch (error) {
+        found.push(...(error as ConfigError).issues);
+      }
+    };
+    await collect(() => parseYaml("a:\n\tb: 1\n", "tab.yaml"));
+    await collect(() => parseYaml("a: 1\na: 2\n", "dup.yaml"));
+    await collect(() => parseYaml("constructor: 1\n", "proto.yaml"));
+    await setup({
+      "models.yaml": modelsYaml(`  m1:\n    file: ${storiesFile}\n    overides: {}\n    overrides: { temperature: hot, top_k: -1 }\n  "bad name":\n    file: x.gguf\n`, "runtime:\n  gpu: yes\n"),
+      "pipeline.yaml": "base_pipeline:\n  stages:\n    - id: 1st\n      type: single\n    - id: b\n      type: sngle\n    - id: c\n      type: multi\n      models: []\n      aggregation: synthesis\n",
+    });
+    await collect(loadModelsConfig(configDir()));
+    await collect(loadPipeline(configDir()));
+    const result = await validate(
+      "base_pipeline:\n  stages:\n    - id: a\n      type: single\n      model: m9\n      input_from: [a, c, zz, c]\n      prompt: '{{inptu}} {input}'\n    - id: a\n      type: multi\n      models: [m1]\n      aggregation: vote\n    - id: c\n      type: single\n      model: m1\n      input_from: a\n    - id: d\n      type: single\n      model: m1\n      input_from: e\n    - id: e\n      type: single\n      model: m1\n      input_from: d\n",
+      `  m1:\n    file: ${storiesFile}\n    quantization: Q8_0\n  m2:\n    file: ../up.gguf\n  m3:\n    file: gone.gguf\n    required_for_base: true\n`,
+    );
+    found.push(...result.errors, ...result.warnings);
+    expect(speakable(found).flat()).toEqual([]);
+    expect(new Set(found.map((issue) => issue.code))).toEqual(
+      new Set([
+        "yaml-syntax",
+        "yaml-forbidden-key",
+        "unknown-key",
+        "wrong-type",
+        "too-small",
+        "wrong-value",
+        "invalid-model-name",
+        "invalid-stage-id",
+        "required-key",
+        "aggregation-needs",
+        "duplicate-stage-id",
+        "input-from-itself",
+        "unknown-stage",
+        "input-named-twice",
+        "unknown-model",
+        "vote-needs-two-models",
+        "unknown-placeholder",
+        "single-braces",
+        "cycle",
+        "quantization-mismatch",
+        "base-models-missing",
+      ]),
+    );
+    expect(found.find((issue) => issue.code === "wrong-value" && issue.path === "runtime.gpu")).toMatchObject({ params: { value: "yes", allowed: '"auto", false, "cuda", "vulkan", "metal"' } });
+  });
+
+  it("gives the model file problems their codes and values", async () => {
+    await writeFiles(root, { "models/fake.gguf": "not a model", "models/folder.gguf/.keep": "", "models/v9.gguf": "GGUF\u0009\u0000\u0000\u0000" });
+    const result = await validate(
+      "base_pipeline:\n  stages:\n    - id: a\n      type: multi\n      models: [fake, folder, v9, up, gone]\n      aggregation: concat\n",
+      "  fake:\n    file: fake.gguf\n  folder:\n    file: folder.gguf\n  v9:\n    file: v9.gguf\n  up:\n    file: ../x.gguf\n  gone:\n    file: gone.gguf\n",
+    );
+    expect(result.errors.map((issue) => issue.code)).toEqual(["model-not-gguf", "model-not-regular-file", "model-gguf-version", "model-outside-folder", "model-file-missing"]);
+    expect(speakable(result.errors).flat()).toEqual([]);
+    expect(result.errors[2]!.params).toMatchObject({ version: 9 });
   });
 });

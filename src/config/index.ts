@@ -1,13 +1,16 @@
-export { ConfigError, closest, editDistance, formatConfigIssue, formatPath, type ConfigIssue } from "./issues.js";
+export { ConfigError, closest, configIssueCodes, editDistance, formatConfigIssue, formatPath, type ConfigIssue, type ConfigIssueCode } from "./issues.js";
 export {
   ensureWorkingConfig,
   listPipelines,
   loadModelsConfig,
+  loadModelsFile,
   loadPipeline,
   loadPipelineFile,
+  pipelineFileKeys,
   pipelineFromValue,
   type LoadedModelsConfig,
   type LoadedPipeline,
+  type PipelineFileOptions,
 } from "./load.js";
 export { fileQuantization, quantizationMatches } from "./quantization.js";
 export { resolvePaths, type Environment, type ProjectPaths } from "./paths.js";

@@ -4,6 +4,71 @@
  */
 import { ProjectLlmError, type ErrorCode } from "../common/index.js";
 
+/**
+ * Every kind of config issue, each with the values (`params`) its message names. The pages say an issue
+ * in their own language from its code and params (`errors.json`, `issues.<code>`); the CLI, the API and
+ * the logs use its English `message`.
+ */
+export const configIssueCodes = [
+  /** YAML that does not parse: `problem` is the YAML parser's own code (BAD_INDENT, DUPLICATE_KEY, ...). */
+  "yaml-syntax",
+  /** `key`: `__proto__`, `constructor` or `prototype`. */
+  "yaml-forbidden-key",
+  /** `limit`: the most alias uses a file may have. */
+  "yaml-too-many-aliases",
+  /** `key`, and `allowed`: the keys that may be there. */
+  "unknown-key",
+  /** `key`. */
+  "required-key",
+  /** `expected` (number, string, boolean, array, object, ...), `found` (text, number, boolean, list, mapping, null), `value`. */
+  "wrong-type",
+  /** `value`, and `allowed`: the values that may be there. */
+  "wrong-value",
+  /** `origin` (number, string, array), `limit`, `inclusive` (yes or no). */
+  "too-small",
+  /** `origin` (number, string, array), `limit`, `inclusive` (yes or no). */
+  "too-big",
+  /** `value`: not a stage id (a letter, then letters, digits, "_" or "-"). */
+  "invalid-stage-id",
+  /** `value`: not a model name. */
+  "invalid-model-name",
+  /** `method` (synthesis or template) and `needs` (model or template): a bare method name that needs more. */
+  "aggregation-needs",
+  /** `id`, and `stage`: the 1-based position of the stage that has it first. */
+  "duplicate-stage-id",
+  /** `id`, and `stages`: the stage ids there are. */
+  "unknown-stage",
+  /** `id`: a stage that names itself in `input_from`. */
+  "input-from-itself",
+  /** `id`: a stage named twice in one `input_from`. */
+  "input-named-twice",
+  /** `stages`: the stages of the cycle, as `a → b → a`. */
+  "cycle",
+  /** `model`, `file` (models.yaml's name), `models` (the names defined) and `count` (how many). */
+  "unknown-model",
+  /** `count`: how many models the vote has. */
+  "vote-needs-two-models",
+  /** `placeholder`, and `allowed`: the placeholders that template may use. */
+  "unknown-placeholder",
+  /** A warning: `text` (like `{input}`), in single braces, is sent as it is; `placeholder` is what was meant (`{{input}}`). */
+  "single-braces",
+  /** `file` (as configured) and `folder` (the models folder). */
+  "model-outside-folder",
+  /** `path`: the model file that is not there. */
+  "model-file-missing",
+  /** `path`: a folder or a device, not a file. */
+  "model-not-regular-file",
+  /** `path`: no GGUF magic bytes. */
+  "model-not-gguf",
+  /** `path` and `version`: a GGUF version other than 1 to 3. */
+  "model-gguf-version",
+  /** `count`, `models` (`name (file)`, ...) and `folder`: the base pipeline's missing required models. */
+  "base-models-missing",
+  /** A warning: `declared`, `file` and `actual` quantization. */
+  "quantization-mismatch",
+] as const;
+export type ConfigIssueCode = (typeof configIssueCodes)[number];
+
 export interface ConfigIssue {
   file: string;
   /** 1-based; 0 when the problem has no place in the file (a whole missing file). */
@@ -20,12 +85,12 @@ export interface ConfigIssue {
    * What kind of problem it is (`unknown-model`, `single-braces`, ...), and the values its message names:
    * the pages say it in their own language from these, and fall back to `message`.
    */
-  code?: string;
+  code?: ConfigIssueCode;
   params?: Record<string, string | number>;
 }
 
 /** `file:line:column: path: message (expected …) — did you mean "x"?` */
-export function formatConfigIssue(issue: ConfigIssue): string {
+export function formatConfigIssue(issue: Pick<ConfigIssue, "file" | "line" | "column" | "path" | "message" | "expected" | "suggestion">): string {
   const where = issue.line > 0 ? `${issue.file}:${issue.line}:${issue.column}` : issue.file;
   const expected = issue.expected ? ` (expected ${issue.expected})` : "";
   const suggestion = issue.suggestion ? ` — did you mean "${issue.suggestion}"?` : "";

@@ -5,7 +5,7 @@
 import { constants } from "node:fs";
 import { copyFile, mkdir, readdir } from "node:fs/promises";
 import path from "node:path";
-import type { z } from "zod";
+import { z } from "zod";
 import { ProjectLlmError } from "../common/index.js";
 import { ConfigError } from "./issues.js";
 import { basePipelineFileSchema, modelsConfigSchema, namedPipelineFileSchema, pipelineNamePattern, pipelineSchema, type ModelsConfig, type Pipeline } from "./schema.js";
@@ -37,20 +37,19 @@ function parseWith<T extends z.ZodType>(schema: T, yaml: YamlFile): z.infer<T> {
   return result.data;
 }
 
-/**
- * Reads `models.yaml`. A relative `models_directory` is resolved against the folder that holds the config
- * folder (the project root: `config/../models`).
- */
+/** Reads `models.yaml` of a config folder (see `loadModelsFile`). */
 export async function loadModelsConfig(configDir: string, options: { modelsDirOverride?: string } = {}): Promise<LoadedModelsConfig> {
-  const file = path.join(configDir, "models.yaml");
-  const yaml = await readYamlFile(file).catch((error: unknown) => {
-    if (ProjectLlmError.isInstance(error) && error.code === "config-not-found") {
-      throw new ProjectLlmError("config-not-found", `${file}: no such file; copy config/models.example.yaml there, or run "project-llm run" once to create it`);
-    }
-    throw error;
-  });
+  return loadModelsFile(path.join(configDir, "models.yaml"), options);
+}
+
+/**
+ * Reads a models file (`config/models.yaml`, or one named by path). A relative `models_directory` is
+ * resolved against the folder that holds the file's folder (the project root: `config/../models`).
+ */
+export async function loadModelsFile(file: string, options: { modelsDirOverride?: string } = {}): Promise<LoadedModelsConfig> {
+  const yaml = await readYamlFile(file);
   const config = parseWith(modelsConfigSchema, yaml);
-  const modelsDirectory = options.modelsDirOverride ?? path.resolve(/*turbopackIgnore: true*/ path.dirname(configDir), config.models_directory);
+  const modelsDirectory = options.modelsDirOverride ?? path.resolve(/*turbopackIgnore: true*/ path.dirname(path.dirname(file)), config.models_directory);
   return { config, file, modelsDirectory, yaml };
 }
 
@@ -58,12 +57,7 @@ export async function loadModelsConfig(configDir: string, options: { modelsDirOv
 export async function loadPipeline(configDir: string, name = "base"): Promise<LoadedPipeline> {
   if (name === "base") {
     const file = path.join(configDir, "pipeline.yaml");
-    const yaml = await readYamlFile(file).catch((error: unknown) => {
-      if (ProjectLlmError.isInstance(error) && error.code === "config-not-found") {
-        throw new ProjectLlmError("config-not-found", `${file}: no such file; copy config/pipeline.example.yaml there, or run "project-llm run" once to create it`);
-      }
-      throw error;
-    });
+    const yaml = await readYamlFile(file);
     return { name, pipeline: parseWith(basePipelineFileSchema, yaml).base_pipeline, file, root: ["base_pipeline"], yaml };
   }
   if (!pipelineNamePattern.test(name)) {
@@ -71,7 +65,7 @@ export async function loadPipeline(configDir: string, name = "base"): Promise<Lo
   }
   const file = path.join(configDir, "pipelines", `${name}.yaml`);
   try {
-    return await loadPipelineFile(file, name);
+    return await loadPipelineFile(file, { name });
   } catch (error) {
     if (ProjectLlmError.isInstance(error) && error.code === "config-not-found") {
       const known = await listPipelines(configDir);
@@ -81,14 +75,36 @@ export async function loadPipeline(configDir: string, name = "base"): Promise<Lo
   }
 }
 
-/** A pipeline file given by path: `pipeline:` (or `base_pipeline:`) at its top. */
-export async function loadPipelineFile(file: string, name = file): Promise<LoadedPipeline> {
+export interface PipelineFileOptions {
+  /** The pipeline's name (default the file's path). */
+  name?: string;
+  /**
+   * Which top key holds the pipeline: `base_pipeline` or `pipeline` (the default); `any` also takes a file
+   * whose one top key, whatever its name, holds a pipeline.
+   */
+  keys?: "standard" | "any";
+}
+
+/** A pipeline file given by path: `base_pipeline:` or `pipeline:` at its top (or any one key, see `keys`). */
+export async function loadPipelineFile(file: string, options: PipelineFileOptions = {}): Promise<LoadedPipeline> {
+  const name = options.name ?? file;
   const yaml = await readYamlFile(file);
   const value = yaml.value as Record<string, unknown> | null;
-  if (value && typeof value === "object" && "base_pipeline" in value) {
+  const topKeys = value && typeof value === "object" && !Array.isArray(value) ? Object.keys(value) : [];
+  if (topKeys.includes("base_pipeline")) {
     return { name, pipeline: parseWith(basePipelineFileSchema, yaml).base_pipeline, file, root: ["base_pipeline"], yaml };
   }
+  const [only, ...others] = topKeys;
+  if (options.keys === "any" && only !== undefined && only !== "pipeline" && others.length === 0) {
+    return { name, pipeline: parseWith(z.strictObject({ [only]: pipelineSchema }), yaml)[only]!, file, root: [only], yaml };
+  }
   return { name, pipeline: parseWith(namedPipelineFileSchema, yaml).pipeline, file, root: ["pipeline"], yaml };
+}
+
+/** The top keys of a pipeline file (to tell whether it has a `base_pipeline` before reading it as one). */
+export async function pipelineFileKeys(file: string): Promise<string[]> {
+  const { value } = await readYamlFile(file);
+  return value && typeof value === "object" && !Array.isArray(value) ? Object.keys(value) : [];
 }
 
 /**

@@ -6,6 +6,8 @@ export type Environment = Record<string, string | undefined>;
 export interface ProjectPaths {
   /** Where models.yaml, pipeline.yaml and pipelines/ live. */
   configDir: string;
+  /** True when `PROJECT_LLM_CONFIG_DIR` names the config folder (rather than the default `config`). */
+  configDirNamed: boolean;
   sessionsDir: string;
   /** Over `models_directory` of models.yaml, when set. */
   modelsDirOverride?: string;
@@ -20,6 +22,7 @@ export function resolvePaths(env: Environment = process.env, cwd: string = proce
   const resolve = (value: string) => path.resolve(/*turbopackIgnore: true*/ cwd, value);
   return {
     configDir: resolve(env.PROJECT_LLM_CONFIG_DIR || "config"),
+    configDirNamed: Boolean(env.PROJECT_LLM_CONFIG_DIR),
     sessionsDir: resolve(env.PROJECT_LLM_SESSIONS_DIR || "sessions"),
     modelsDirOverride: env.PROJECT_LLM_MODELS_DIR ? resolve(env.PROJECT_LLM_MODELS_DIR) : undefined,
   };

@@ -4,6 +4,7 @@
  */
 import type { z } from "zod";
 import { closest, type ConfigIssue } from "./issues.js";
+import { modelNamePattern, stageIdPattern } from "./schema.js";
 import type { YamlFile } from "./yaml-file.js";
 
 interface ZodDef {
@@ -14,18 +15,19 @@ interface ZodDef {
   innerType?: z.ZodType;
   valueType?: z.ZodType;
   in?: z.ZodType;
+  out?: z.ZodType;
   discriminator?: string;
 }
 
 const def = (schema: z.ZodType) => (schema as unknown as { _zod: { def: ZodDef } })._zod.def;
 
-/** Unwraps defaults, optionals and pipes. */
+/** Unwraps defaults, optionals and pipes (a preprocessed schema, like the aggregation's, to its result). */
 function unwrap(schema: z.ZodType): z.ZodType {
   let current = schema;
   for (;;) {
     const d = def(current);
     if (d.innerType) current = d.innerType;
-    else if (d.type === "pipe" && d.in) current = d.in;
+    else if (d.type === "pipe" && d.in) current = def(d.in).type === "transform" && d.out ? d.out : d.in;
     else return current;
   }
 }
@@ -62,13 +64,30 @@ export function schemaAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey>, va
   return current;
 }
 
-function describe(value: unknown): string {
+/** What a YAML value is, in the words of `wrong-type` (`found`). */
+function kindOf(value: unknown): "nothing" | "null" | "list" | "mapping" | "text" | "number" | "boolean" {
   if (value === undefined) return "nothing";
   if (value === null) return "null";
-  if (Array.isArray(value)) return "a list";
-  if (typeof value === "object") return "a mapping";
-  if (typeof value === "string") return `the text "${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
-  return `${typeof value} ${String(value)}`;
+  if (Array.isArray(value)) return "list";
+  if (typeof value === "object") return "mapping";
+  if (typeof value === "string") return "text";
+  return typeof value === "number" || typeof value === "bigint" ? "number" : "boolean";
+}
+
+/** A scalar as a message shows it (cut at 40 characters); empty for a list or a mapping. */
+function shown(value: unknown): string {
+  if (typeof value === "string") return value.length > 40 ? `${value.slice(0, 40)}…` : value;
+  if (value === null || typeof value === "object" || value === undefined) return "";
+  return String(value);
+}
+
+function describe(value: unknown): string {
+  const kind = kindOf(value);
+  if (kind === "text") return `the text "${shown(value)}"`;
+  if (kind === "list") return "a list";
+  if (kind === "mapping") return "a mapping";
+  if (kind === "number" || kind === "boolean") return `${kind} ${shown(value)}`;
+  return kind;
 }
 
 function valueAt(value: unknown, path: ReadonlyArray<PropertyKey>): unknown {
@@ -77,8 +96,42 @@ function valueAt(value: unknown, path: ReadonlyArray<PropertyKey>): unknown {
   return node;
 }
 
+/** Format messages of the id and name patterns, said in the pages' languages by their own code. */
+const patternCodes = new Map<string, "invalid-stage-id" | "invalid-model-name">([
+  [stageIdPattern.source, "invalid-stage-id"],
+  [modelNamePattern.source, "invalid-model-name"],
+]);
+
+/** The allowed values a plain union's branches name (`"auto"`, `number`), when each branch says one thing. */
+function unionAllowed(branches: ReadonlyArray<ReadonlyArray<z.core.$ZodIssue>>): string[] | undefined {
+  const allowed: string[] = [];
+  for (const branch of branches) {
+    const [only, ...more] = branch;
+    if (!only || more.length > 0 || only.path.length > 0) return undefined;
+    if (only.code === "invalid_value") allowed.push(...only.values.map((value) => JSON.stringify(value)));
+    else if (only.code === "invalid_type") allowed.push(only.expected);
+    else return undefined;
+  }
+  return allowed;
+}
+
+/** The code of a name that does not match its pattern (a stage id, a model name), with the value. */
+function formatCode(issue: z.core.$ZodIssueInvalidStringFormat, value: unknown): Pick<ConfigIssue, "code" | "params"> {
+  const code = issue.pattern === undefined ? undefined : patternCodes.get(issue.pattern.replace(/^\/(.*)\/[a-z]*$/, "$1"));
+  return code ? { code, params: { value: shown(value) } } : {};
+}
+
 export function zodIssuesToConfigIssues(error: z.ZodError, schema: z.ZodType, yaml: YamlFile): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
+  const required = (path: ReadonlyArray<PropertyKey>, key: string, expected?: string) =>
+    yaml.issue(path, `"${key}" is required`, { expected, code: "required-key", params: { key } });
+  const wrongValue = (path: ReadonlyArray<PropertyKey>, found: unknown, allowed: string[], suggestFrom: string[] = []) =>
+    yaml.issue(path, `found ${describe(found)}`, {
+      expected: allowed.length === 1 ? allowed[0] : `one of ${allowed.join(", ")}`,
+      suggestion: typeof found === "string" ? closest(found, suggestFrom) : undefined,
+      code: "wrong-value",
+      params: { found: kindOf(found), value: shown(found), allowed: allowed.join(", ") },
+    });
   const add = (issue: z.core.$ZodIssue, path: PropertyKey[]) => {
     const found = valueAt(yaml.value, path);
     switch (issue.code) {
@@ -94,24 +147,24 @@ export function zodIssuesToConfigIssues(error: z.ZodError, schema: z.ZodType, ya
               key: true,
               expected: allowed.length > 0 ? `one of ${allowed.join(", ")}` : undefined,
               suggestion: closest(key, allowed),
+              ...(allowed.length > 0 ? { code: "unknown-key" as const, params: { key, allowed: allowed.join(", ") } } : {}),
             }),
           );
         }
         return;
       }
       case "invalid_type":
-        issues.push(
-          yaml.issue(path, found === undefined ? `"${String(path.at(-1))}" is required` : `found ${describe(found)}`, { expected: issue.expected }),
-        );
+        if (found === undefined) issues.push(required(path, String(path.at(-1)), issue.expected));
+        else {
+          issues.push(
+            yaml.issue(path, `found ${describe(found)}`, { expected: issue.expected, code: "wrong-type", params: { expected: issue.expected, found: kindOf(found), value: shown(found) } }),
+          );
+        }
         return;
       case "invalid_value": {
-        const values = issue.values.map((value) => JSON.stringify(value));
-        issues.push(
-          yaml.issue(path, found === undefined ? `"${String(path.at(-1))}" is required` : `found ${describe(found)}`, {
-            expected: values.length === 1 ? values[0] : `one of ${values.join(", ")}`,
-            suggestion: typeof found === "string" ? closest(found, issue.values.map(String)) : undefined,
-          }),
-        );
+        const allowed = issue.values.map((value) => JSON.stringify(value));
+        if (found === undefined) issues.push(required(path, String(path.at(-1)), allowed.length === 1 ? allowed[0] : `one of ${allowed.join(", ")}`));
+        else issues.push(wrongValue(path, found, allowed, issue.values.map(String)));
         return;
       }
       case "invalid_union": {
@@ -119,20 +172,60 @@ export function zodIssuesToConfigIssues(error: z.ZodError, schema: z.ZodType, ya
           const key = issue.discriminator;
           const options = ((issue as { options?: unknown[] }).options ?? []).map(String);
           // zod puts the discriminator at the end of the path already.
-          const keyPath = path.at(-1) === key ? path : [...path, key];
-          const current = valueAt(yaml.value, keyPath);
-          issues.push(
-            yaml.issue(keyPath, current === undefined ? `"${key}" is required` : `found ${describe(current)}`, {
-              expected: `one of ${options.map((option) => JSON.stringify(option)).join(", ")}`,
-              suggestion: typeof current === "string" ? closest(current, options) : undefined,
-            }),
-          );
+          let keyPath = path.at(-1) === key ? path : [...path, key];
+          let current = valueAt(yaml.value, keyPath);
+          // A bare method name (`aggregation: votee`) stands for the whole mapping: the name is the value.
+          const parent = valueAt(yaml.value, keyPath.slice(0, -1));
+          if (typeof parent === "string") {
+            keyPath = keyPath.slice(0, -1);
+            current = parent;
+          }
+          const allowed = options.map((option) => JSON.stringify(option));
+          issues.push(current === undefined ? required(keyPath, key, `one of ${allowed.join(", ")}`) : wrongValue(keyPath, current, allowed, options));
           return;
         }
-        // A plain union (like `input_from`: an id or a list): report the first branch's problems.
+        // A plain union of values (`gpu: auto | false | cuda …`): one issue listing every branch's value.
+        const allowed = unionAllowed(issue.errors);
+        if (allowed && found !== undefined) {
+          issues.push(wrongValue(path, found, allowed, allowed.map((value) => value.replace(/^"(.*)"$/, "$1"))));
+          return;
+        }
+        // Otherwise (like `input_from`: an id or a list): report the first branch's problems.
         const branch = issue.errors[0];
         if (branch && branch.length > 0) for (const inner of branch) add(inner, [...path, ...inner.path]);
         else issues.push(yaml.issue(path, `found ${describe(found)}`, { expected: "a valid value" }));
+        return;
+      }
+      case "too_small":
+      case "too_big": {
+        const limit = Number(issue.code === "too_small" ? issue.minimum : issue.maximum);
+        const origin = issue.origin === "int" ? "number" : issue.origin;
+        issues.push(
+          yaml.issue(path, issue.message, {
+            code: issue.code === "too_small" ? "too-small" : "too-big",
+            params: { origin, limit, inclusive: issue.inclusive === false ? "no" : "yes" },
+          }),
+        );
+        return;
+      }
+      case "invalid_format":
+        issues.push(yaml.issue(path, issue.message, formatCode(issue, found)));
+        return;
+      case "invalid_key": {
+        // A bad name as a key (a model named "my model"): the problem is the key, at the key's place.
+        const key = String(path.at(-1));
+        for (const inner of issue.issues) {
+          issues.push(yaml.issue(path, `"${key}": ${inner.message}`, { key: true, ...(inner.code === "invalid_format" ? formatCode(inner, key) : {}) }));
+        }
+        return;
+      }
+      case "custom": {
+        const params = issue.params as { code?: string; method?: string; needs?: string } | undefined;
+        if (params?.code === "aggregation-needs") {
+          issues.push(yaml.issue(path, issue.message, { code: "aggregation-needs", params: { method: params.method ?? "", needs: params.needs ?? "" } }));
+          return;
+        }
+        issues.push(yaml.issue(path, issue.message));
         return;
       }
       default:

@@ -52,9 +52,10 @@ export const modelEntrySchema = z.strictObject({
 });
 export type ModelEntry = z.infer<typeof modelEntrySchema>;
 
-export const modelNameSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "a model name is 1-64 letters, digits, '.', '_' or '-'");
+/** A model name: a letter or digit, then up to 63 letters, digits, ".", "_" or "-". */
+export const modelNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export const modelNameSchema = z.string().regex(modelNamePattern, "a model name is 1-64 letters, digits, '.', '_' or '-'");
 
 /** `config/models.yaml`. */
 export const modelsConfigSchema = z.strictObject({
@@ -92,7 +93,7 @@ export const stageIdSchema = z
   .string()
   .regex(stageIdPattern, "a stage id starts with a letter and has up to 64 letters, digits, '_' or '-'");
 
-export const aggregationSchema = z.discriminatedUnion("method", [
+const aggregationObjectSchema = z.discriminatedUnion("method", [
   z.strictObject({
     method: z.literal("concat"),
     /** Put between answers; each answer is labelled with its model unless `labels: false`. */
@@ -114,6 +115,27 @@ export const aggregationSchema = z.discriminatedUnion("method", [
     template: z.string().min(1),
   }),
 ]);
+/** What `aggregation: synthesis` and `aggregation: template` lack, and how to write it. */
+const shorthandNeeds = {
+  synthesis: { needs: "model", message: "a synthesis needs the model that writes it: write { method: synthesis, model: NAME }" },
+  template: { needs: "template", message: 'a template aggregation needs its template: write { method: template, template: "..." }' },
+} as const;
+
+/**
+ * How a multi stage combines its answers. A bare method name is short for the mapping with that method
+ * alone (`aggregation: vote` is `{ method: vote }`), as the original project's configs wrote it;
+ * `synthesis` and `template` need more than their name, and the error says what.
+ */
+export const aggregationSchema = z.preprocess((value, context) => {
+  if (typeof value !== "string") return value;
+  if (Object.hasOwn(shorthandNeeds, value)) {
+    const method = value as keyof typeof shorthandNeeds;
+    const { needs, message } = shorthandNeeds[method];
+    context.addIssue({ code: "custom", message, params: { code: "aggregation-needs", method, needs } });
+    return value;
+  }
+  return { method: value };
+}, aggregationObjectSchema);
 export type Aggregation = z.infer<typeof aggregationSchema>;
 
 const stageCommon = {

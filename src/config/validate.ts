@@ -8,7 +8,7 @@ import path from "node:path";
 import { fileMemo } from "../common/index.js";
 import { findCycle, inputIds } from "../engine/graph.js";
 import type { ResolvedGenerationParams, ResolvedModel } from "../engine/ports.js";
-import { checkStageTemplates } from "../engine/templates.js";
+import { checkStageTemplates, findBraceSlips } from "../engine/templates.js";
 import { closest, ConfigError, formatPath, type ConfigIssue } from "./issues.js";
 import { fileQuantization, quantizationMatches } from "./quantization.js";
 import type { LoadedModelsConfig, LoadedPipeline } from "./load.js";
@@ -46,11 +46,31 @@ export function modelPath(modelsDirectory: string, file: string): string | undef
 /** A model as the runtime needs it: path and load parameters after defaults and overrides. */
 export function resolveModel(models: LoadedModelsConfig, name: string): ResolvedModel {
   const entry = models.config.models[name];
-  if (!entry) throw new ConfigError("config-invalid", [{ file: models.file, line: 0, column: 0, path: `models.${name}`, message: `no model "${name}"` }]);
+  if (!entry) {
+    const defined = Object.keys(models.config.models);
+    throw new ConfigError("config-invalid", [
+      {
+        file: models.file,
+        line: 0,
+        column: 0,
+        path: `models.${name}`,
+        message: `no model "${name}"`,
+        code: "unknown-model",
+        params: { model: name, file: path.basename(models.file), models: defined.join(", "), count: defined.length },
+      },
+    ]);
+  }
   const filePath = modelPath(models.modelsDirectory, entry.file);
   if (!filePath) {
     throw new ConfigError("model-outside-directory", [
-      { file: models.file, ...(models.yaml?.locate(["models", name, "file"]) ?? { line: 0, column: 0 }), path: `models.${name}.file`, message: `"${entry.file}" is outside the models folder ${models.modelsDirectory}` },
+      {
+        file: models.file,
+        ...(models.yaml?.locate(["models", name, "file"]) ?? { line: 0, column: 0 }),
+        path: `models.${name}.file`,
+        message: `"${entry.file}" is outside the models folder ${models.modelsDirectory}`,
+        code: "model-outside-folder",
+        params: { file: entry.file, folder: models.modelsDirectory },
+      },
     ]);
   }
   const params = mergedParams(models, name);
@@ -75,15 +95,18 @@ export function resolveGenerationParams(models: LoadedModelsConfig, name: string
 
 const ggufMagic = Buffer.from("GGUF", "ascii");
 
-/** Checks the first 8 bytes: the magic "GGUF" and a version from 1 to 3. Returns a problem or undefined. */
-export const checkGgufHeader = fileMemo(async (file: string): Promise<string | undefined> => {
+/**
+ * Checks the first 8 bytes: the magic "GGUF" and a version from 1 to 3. Returns the problem (what the file
+ * is, and its GGUF version when that is the problem), or undefined.
+ */
+export const checkGgufHeader = fileMemo(async (file: string): Promise<{ message: string; version?: number } | undefined> => {
   const handle = await open(file, "r");
   try {
     const header = Buffer.alloc(8);
     const { bytesRead } = await handle.read(header, 0, 8, 0);
-    if (bytesRead < 8 || !header.subarray(0, 4).equals(ggufMagic)) return "is not a GGUF file (it does not start with the GGUF magic bytes)";
+    if (bytesRead < 8 || !header.subarray(0, 4).equals(ggufMagic)) return { message: "is not a GGUF file (it does not start with the GGUF magic bytes)" };
     const version = header.readUInt32LE(4);
-    if (version < 1 || version > 3) return `has GGUF version ${version}; versions 1 to 3 are supported`;
+    if (version < 1 || version > 3) return { message: `has GGUF version ${version}; versions 1 to 3 are supported`, version };
     return undefined;
   } finally {
     await handle.close();
@@ -110,7 +133,7 @@ export async function validateSetup(options: { models: LoadedModelsConfig; pipel
   const seen = new Map<string, number>();
   stages.forEach((stage, index) => {
     const first = seen.get(stage.id);
-    if (first !== undefined) errors.push(at(index, ["id"], `stage id "${stage.id}" is already used by stage ${first + 1}`));
+    if (first !== undefined) errors.push(at(index, ["id"], `stage id "${stage.id}" is already used by stage ${first + 1}`, { code: "duplicate-stage-id", params: { id: stage.id, stage: first + 1 } }));
     else seen.set(stage.id, index);
   });
   const ids = [...seen.keys()];
@@ -119,36 +142,62 @@ export async function validateSetup(options: { models: LoadedModelsConfig; pipel
     const inputs = inputIds(stage);
     inputs.forEach((id, position) => {
       const keys = typeof stage.input_from === "string" ? ["input_from"] : ["input_from", position];
-      if (id === stage.id) errors.push(at(index, keys, `stage "${stage.id}" cannot take its input from itself`));
-      else if (!seen.has(id)) errors.push(at(index, keys, `unknown stage "${id}"`, { expected: `one of ${ids.join(", ")}`, suggestion: closest(id, ids) }));
+      if (id === stage.id) errors.push(at(index, keys, `stage "${stage.id}" cannot take its input from itself`, { code: "input-from-itself", params: { id } }));
+      else if (!seen.has(id)) {
+        errors.push(at(index, keys, `unknown stage "${id}"`, { expected: `one of ${ids.join(", ")}`, suggestion: closest(id, ids), code: "unknown-stage", params: { id, stages: ids.join(", ") } }));
+      }
     });
-    if (new Set(inputs).size !== inputs.length) errors.push(at(index, ["input_from"], "a stage is named twice"));
+    const twice = inputs.find((id, position) => inputs.indexOf(id) !== position);
+    if (twice !== undefined) errors.push(at(index, ["input_from"], "a stage is named twice", { code: "input-named-twice", params: { id: twice } }));
     const checkModel = (name: string, keys: PropertyKey[]) => {
       if (!(name in models.config.models)) {
-        errors.push(at(index, keys, `unknown model "${name}": it is not in ${path.basename(models.file)}`, { expected: modelNames.length ? `one of ${modelNames.join(", ")}` : "a model defined in models.yaml", suggestion: closest(name, modelNames) }));
+        errors.push(
+          at(index, keys, `unknown model "${name}": it is not in ${path.basename(models.file)}`, {
+            expected: modelNames.length ? `one of ${modelNames.join(", ")}` : "a model defined in models.yaml",
+            suggestion: closest(name, modelNames),
+            code: "unknown-model",
+            params: { model: name, file: path.basename(models.file), models: modelNames.join(", "), count: modelNames.length },
+          }),
+        );
       }
     };
     if (stage.type === "single") checkModel(stage.model, ["model"]);
     else {
       stage.models.forEach((name, position) => checkModel(name, ["models", position]));
-      if (stage.aggregation.method === "vote" && stage.models.length < 2) errors.push(at(index, ["models"], "a vote needs at least two models"));
+      if (stage.aggregation.method === "vote" && stage.models.length < 2) {
+        errors.push(at(index, ["models"], "a vote needs at least two models", { code: "vote-needs-two-models", params: { count: stage.models.length } }));
+      }
       if (stage.aggregation.method === "synthesis") checkModel(stage.aggregation.model, ["aggregation", "model"]);
     }
     // Placeholders of the prompt, an aggregation template and a synthesis prompt: the engine's own check.
     for (const problem of checkStageTemplates(stage)) {
+      const allowed = problem.allowed.map((name) => `{{${name}}}`).join(", ");
       errors.push(
         at(index, problem.field.split("."), `unknown placeholder {{${problem.placeholder}}}`, {
-          expected: problem.allowed.map((name) => `{{${name}}}`).join(", "),
+          expected: allowed,
           suggestion: closest(problem.placeholder, problem.allowed),
+          code: "unknown-placeholder",
+          params: { placeholder: `{{${problem.placeholder}}}`, allowed },
         }),
       );
+    }
+    // `{input}` is sent as it is: the run goes on, but never silently.
+    for (const slip of findBraceSlips(stage)) {
+      const keyPath = [...pipeline.root, "stages", index, ...slip.field.split(".")];
+      warnings.push({
+        ...at(index, slip.field.split("."), `${slip.text} is sent to the model as it is: did you mean ${slip.placeholder}?`, {
+          code: "single-braces",
+          params: { text: slip.text, placeholder: slip.placeholder },
+        }),
+        ...(pipeline.yaml?.locateInScalar(keyPath, slip.text, slip.occurrence) ?? { line: 0, column: 0 }),
+      });
     }
   });
 
   const cycle = findCycle(stages);
   if (cycle) {
     const index = stages.findIndex((stage) => stage.id === cycle[0]);
-    errors.push(at(index, ["input_from"], `the stages form a cycle: ${cycle.join(" → ")}`));
+    errors.push(at(index, ["input_from"], `the stages form a cycle: ${cycle.join(" → ")}`, { code: "cycle", params: { stages: cycle.join(" → ") } }));
   }
 
   // Model files: only the models this pipeline uses must be there.
@@ -157,16 +206,21 @@ export async function validateSetup(options: { models: LoadedModelsConfig; pipel
     const names = stage.type === "single" ? [stage.model] : [...stage.models, ...(stage.aggregation.method === "synthesis" ? [stage.aggregation.model] : [])];
     for (const name of names) if (!used.has(name) && name in models.config.models) used.set(name, { index, keys: stage.type === "single" ? ["model"] : ["models"] });
   });
-  const modelIssue = (name: string, message: string): ConfigIssue => {
+  const modelIssue = (name: string, message: string, extra: Pick<ConfigIssue, "code" | "params">): ConfigIssue => {
     const keyPath = ["models", name, "file"];
-    return { file: models.file, ...(models.yaml?.locate(keyPath) ?? { line: 0, column: 0 }), path: formatPath(keyPath), message };
+    return { file: models.file, ...(models.yaml?.locate(keyPath) ?? { line: 0, column: 0 }), path: formatPath(keyPath), message, ...extra };
   };
   const missing: string[] = [];
   for (const name of new Set([...used.keys(), ...(options.isBase ? modelNames.filter((model) => models.config.models[model]!.required_for_base) : [])])) {
     const entry = models.config.models[name]!;
     const file = modelPath(models.modelsDirectory, entry.file);
     if (!file) {
-      errors.push(modelIssue(name, `"${entry.file}" leaves the models folder ${models.modelsDirectory}: give a path inside it (a symlink placed in the folder may point elsewhere)`));
+      errors.push(
+        modelIssue(name, `"${entry.file}" leaves the models folder ${models.modelsDirectory}: give a path inside it (a symlink placed in the folder may point elsewhere)`, {
+          code: "model-outside-folder",
+          params: { file: entry.file, folder: models.modelsDirectory },
+        }),
+      );
       continue;
     }
     let info;
@@ -174,16 +228,18 @@ export async function validateSetup(options: { models: LoadedModelsConfig; pipel
       info = await stat(file);
     } catch {
       missing.push(name);
-      if (used.has(name) && !(options.isBase && entry.required_for_base)) errors.push(modelIssue(name, `model file ${file} is missing`));
+      if (used.has(name) && !(options.isBase && entry.required_for_base)) errors.push(modelIssue(name, `model file ${file} is missing`, { code: "model-file-missing", params: { path: file } }));
       continue;
     }
     if (!info.isFile()) {
-      errors.push(modelIssue(name, `${file} is not a regular file`));
+      errors.push(modelIssue(name, `${file} is not a regular file`, { code: "model-not-regular-file", params: { path: file } }));
       continue;
     }
     const problem = await checkGgufHeader(file);
     if (problem) {
-      errors.push(modelIssue(name, `${file} ${problem}`));
+      errors.push(
+        modelIssue(name, `${file} ${problem.message}`, problem.version === undefined ? { code: "model-not-gguf", params: { path: file } } : { code: "model-gguf-version", params: { path: file, version: problem.version } }),
+      );
       continue;
     }
     if (entry.quantization) {
@@ -195,6 +251,8 @@ export async function validateSetup(options: { models: LoadedModelsConfig; pipel
           ...(models.yaml?.locate(keyPath) ?? { line: 0, column: 0 }),
           path: formatPath(keyPath),
           message: `declared ${entry.quantization}, but ${entry.file} is ${actual}`,
+          code: "quantization-mismatch",
+          params: { declared: entry.quantization, file: entry.file, actual },
         });
       }
     }
@@ -202,12 +260,13 @@ export async function validateSetup(options: { models: LoadedModelsConfig; pipel
   if (options.isBase) {
     const required = missing.filter((name) => models.config.models[name]!.required_for_base);
     if (required.length > 0) {
-      errors.push({
-        ...modelIssue(required[0]!, ""),
-        message: `the base pipeline needs ${required.length === 1 ? "a model that is" : "models that are"} missing: ${required
-          .map((name) => `${name} (${models.config.models[name]!.file})`)
-          .join(", ")}; put the GGUF files in ${models.modelsDirectory}`,
-      });
+      const list = required.map((name) => `${name} (${models.config.models[name]!.file})`).join(", ");
+      errors.push(
+        modelIssue(required[0]!, `the base pipeline needs ${required.length === 1 ? "a model that is" : "models that are"} missing: ${list}; put the GGUF files in ${models.modelsDirectory}`, {
+          code: "base-models-missing",
+          params: { count: required.length, models: list, folder: models.modelsDirectory },
+        }),
+      );
     }
   }
   return { errors, warnings };

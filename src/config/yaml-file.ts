@@ -18,6 +18,12 @@ export interface YamlFile {
   value: unknown;
   /** Line and column (1-based) of the node at `path`, or of its nearest existing parent. */
   locate(path: ReadonlyArray<PropertyKey>, options?: { key?: boolean }): { line: number; column: number };
+  /**
+   * Line and column (1-based) of the `occurrence`-th (0-based) appearance of `text` inside the scalar at
+   * `path`, whatever its style (plain, quoted, block); the scalar's own place when its source does not
+   * show `text` as it is (an escape sequence).
+   */
+  locateInScalar(path: ReadonlyArray<PropertyKey>, text: string, occurrence?: number): { line: number; column: number };
   issue(path: ReadonlyArray<PropertyKey>, message: string, extra?: Partial<ConfigIssue> & { key?: boolean }): ConfigIssue;
 }
 
@@ -29,7 +35,7 @@ async function readYamlFileFresh(file: string): Promise<YamlFile> {
   try {
     size = (await stat(file)).size;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new ProjectLlmError("config-not-found", `${file}: no such file`);
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new ProjectLlmError("config-not-found", `${file}: no such file`, { details: { params: { file } } });
     throw error;
   }
   if (size > maxConfigBytes) {
@@ -53,11 +59,14 @@ export function parseYaml(text: string, file: string): YamlFile {
     ...position(error.pos[0]),
     path: "",
     message: error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""),
+    code: "yaml-syntax",
+    params: { problem: error.code },
   }));
   visit(document, {
     Pair(_, pair) {
       if (isScalar(pair.key) && forbiddenKeys.has(String(pair.key.value))) {
-        problems.push({ file, ...position(pair.key.range?.[0] ?? 0), path: "", message: `the key "${String(pair.key.value)}" is not allowed` });
+        const key = String(pair.key.value);
+        problems.push({ file, ...position(pair.key.range?.[0] ?? 0), path: "", message: `the key "${key}" is not allowed`, code: "yaml-forbidden-key", params: { key } });
       }
     },
   });
@@ -67,7 +76,9 @@ export function parseYaml(text: string, file: string): YamlFile {
   try {
     value = document.toJS({ maxAliasCount });
   } catch (error) {
-    throw new ConfigError("config-parse", [{ file, line: 1, column: 1, path: "", message: `${(error as Error).message} (at most ${maxAliasCount} alias uses)` }]);
+    throw new ConfigError("config-parse", [
+      { file, line: 1, column: 1, path: "", message: `${(error as Error).message} (at most ${maxAliasCount} alias uses)`, code: "yaml-too-many-aliases", params: { limit: maxAliasCount } },
+    ]);
   }
 
   const find = (path: ReadonlyArray<PropertyKey>, key: boolean) => {
@@ -94,12 +105,26 @@ export function parseYaml(text: string, file: string): YamlFile {
     const node = find(path, options.key ?? false);
     return node?.range ? position(node.range[0]) : { line: 1, column: 1 };
   };
+  const locateInScalar = (path: ReadonlyArray<PropertyKey>, needle: string, occurrence = 0) => {
+    const node = find(path, false);
+    if (isScalar(node) && node.range) {
+      const source = text.slice(node.range[0], node.range[1]);
+      let index = -1;
+      for (let seen = 0; seen <= occurrence; seen++) {
+        index = source.indexOf(needle, index + 1);
+        if (index < 0) break;
+      }
+      if (index >= 0) return position(node.range[0] + index);
+    }
+    return locate(path);
+  };
   return {
     file,
     text,
     document,
     value,
     locate,
+    locateInScalar,
     issue: (path, message, extra = {}) => {
       const { key, ...rest } = extra;
       return { file, ...locate(path, { key }), path: formatPath(path), message, ...rest };
@@ -119,7 +144,9 @@ export function valueAsFile(value: unknown, label: string): YamlFile {
     if (Array.isArray(node)) node.forEach((item, index) => walk(item, [...path, index]));
     else if (node && typeof node === "object") {
       for (const [key, child] of Object.entries(node)) {
-        if (forbiddenKeys.has(key)) problems.push({ file: label, line: 0, column: 0, path: formatPath(path), message: `the key "${key}" is not allowed` });
+        if (forbiddenKeys.has(key)) {
+          problems.push({ file: label, line: 0, column: 0, path: formatPath(path), message: `the key "${key}" is not allowed`, code: "yaml-forbidden-key", params: { key } });
+        }
         else walk(child, [...path, key]);
       }
     }
@@ -132,6 +159,7 @@ export function valueAsFile(value: unknown, label: string): YamlFile {
     document: new Document(value),
     value,
     locate: () => ({ line: 0, column: 0 }),
+    locateInScalar: () => ({ line: 0, column: 0 }),
     issue: (path, message, extra = {}) => {
       const { key: _key, ...rest } = extra;
       return { file: label, line: 0, column: 0, path: formatPath(path), message, ...rest };

@@ -1,1 +1,1 @@
-export { Studio, type InlinePipeline, type RerunOptions, type RunOptions, type StudioOptions } from "./studio.js";
+export { Studio, type InlinePipeline, type PipelineMode, type RerunOptions, type RunOptions, type StudioOptions } from "./studio.js";

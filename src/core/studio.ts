@@ -8,8 +8,10 @@ import {
   ensureWorkingConfig,
   listPipelines,
   loadModelsConfig,
+  loadModelsFile,
   loadPipeline,
   loadPipelineFile,
+  pipelineFileKeys,
   pipelineFromValue,
   resolveGenerationParams,
   resolveModel,
@@ -38,7 +40,16 @@ export interface StudioOptions {
   packageRoot?: string;
   /** A runtime to share (tests); by default the studio creates and owns one. */
   runtime?: Runtime;
+  /** A models file named by path (the CLI's `--models FILE`), read instead of the config folder's models.yaml. */
+  modelsFile?: string;
 }
+
+/**
+ * How a pipeline runs. `base`: a file's `base_pipeline`, refused while a model it marks
+ * `required_for_base` is missing. `manual`: the pipeline a file holds, whatever its one top key, without
+ * that check. By default the base pipeline runs as `base` and any other as `manual`.
+ */
+export type PipelineMode = "base" | "manual";
 
 /** A pipeline sent with a run instead of named (the editor's canvas, unsaved): checked as a file is. */
 export interface InlinePipeline {
@@ -51,6 +62,8 @@ export interface InlinePipeline {
 export interface RunOptions {
   /** `base` (default), another pipeline's name, or a path to a pipeline file (ends in .yaml or .yml). */
   pipeline?: string;
+  /** See `PipelineMode`. */
+  mode?: PipelineMode;
   /** A pipeline given whole instead of by `pipeline`; its session is marked `inlinePipeline`. */
   inline?: InlinePipeline;
   input: string;
@@ -77,6 +90,12 @@ export interface RerunOptions {
 
 const isPipelineFile = (name: string) => /\.ya?ml$/i.test(name);
 
+/** A usage error: the base mode asked of a file (or a named pipeline) that has no `base_pipeline`. */
+function noBasePipeline(file: string, keys: readonly string[]): ProjectLlmError {
+  const top = keys.length === 0 ? "it has no top key" : `its top key${keys.length > 1 ? "s are" : " is"} ${keys.map((key) => `"${key}"`).join(", ")}`;
+  return new ProjectLlmError("usage", `${file} has no base_pipeline (${top}): the base mode runs a file's base pipeline; run this one with --mode manual`);
+}
+
 export class Studio {
   readonly paths: ReturnType<typeof resolvePaths>;
   readonly sessions: SessionStore;
@@ -84,11 +103,13 @@ export class Studio {
   readonly #ownsRuntime: boolean;
   readonly #cwd: string;
   readonly #packageRoot: string;
+  readonly #modelsFile: string | undefined;
   #configEnsured = false;
 
   private constructor(options: StudioOptions, runtime: Runtime | undefined) {
     this.#cwd = options.cwd ?? process.cwd();
     this.#packageRoot = options.packageRoot ?? this.#cwd;
+    this.#modelsFile = options.modelsFile === undefined ? undefined : path.resolve(/*turbopackIgnore: true*/ this.#cwd, options.modelsFile);
     this.paths = resolvePaths(options.env ?? process.env, this.#cwd);
     this.sessions = new FileSessionStore(this.paths.sessionsDir);
     this.#ownsRuntime = runtime === undefined;
@@ -117,22 +138,48 @@ export class Studio {
     return new Studio(options, options.runtime);
   }
 
-  /** Creates `models.yaml` and `pipeline.yaml` from the examples when they are absent. */
+  /**
+   * Whether the working config may be made from the examples in the config folder: only in the project's
+   * own `config/` or in a folder named by `PROJECT_LLM_CONFIG_DIR`, never in whatever folder a command
+   * happens to run in.
+   */
+  get createsConfig(): boolean {
+    return this.paths.configDirNamed || this.paths.configDir === path.join(path.resolve(/*turbopackIgnore: true*/ this.#packageRoot), "config");
+  }
+
+  /** Creates `models.yaml` and `pipeline.yaml` from the examples when they are absent (see `createsConfig`). */
   async ensureConfig(): Promise<string[]> {
-    if (this.#configEnsured) return [];
+    if (this.#configEnsured || !this.createsConfig) return [];
     const created = await ensureWorkingConfig(this.paths.configDir, path.join(this.#packageRoot, "config"));
     this.#configEnsured = true;
     return created;
   }
 
   async loadModels(): Promise<LoadedModelsConfig> {
+    if (this.#modelsFile !== undefined) return loadModelsFile(this.#modelsFile, { modelsDirOverride: this.paths.modelsDirOverride });
     await this.ensureConfig();
     return loadModelsConfig(this.paths.configDir, { modelsDirOverride: this.paths.modelsDirOverride });
   }
 
-  async loadPipeline(name = "base"): Promise<LoadedPipeline> {
-    await this.ensureConfig();
-    return isPipelineFile(name) ? loadPipelineFile(path.resolve(this.#cwd, name)) : loadPipeline(this.paths.configDir, name);
+  /**
+   * `base`, a pipeline's name, or a pipeline file's path. In the `base` mode the pipeline must be a
+   * `base_pipeline`; in the `manual` mode a file's one top key may have any name. The config folder's own
+   * `pipeline.yaml`, named by its path, is still `base` (outside the manual mode).
+   */
+  async loadPipeline(name = "base", mode?: PipelineMode): Promise<LoadedPipeline> {
+    if (!isPipelineFile(name)) {
+      await this.ensureConfig();
+      const loaded = await loadPipeline(this.paths.configDir, name);
+      if (mode === "base" && loaded.root[0] !== "base_pipeline") throw noBasePipeline(loaded.file, loaded.root);
+      return loaded;
+    }
+    const file = path.resolve(/*turbopackIgnore: true*/ this.#cwd, name);
+    if (mode === "base") {
+      const keys = await pipelineFileKeys(file);
+      if (!keys.includes("base_pipeline")) throw noBasePipeline(file, keys);
+    }
+    const isBase = mode !== "manual" && file === path.join(this.paths.configDir, "pipeline.yaml");
+    return loadPipelineFile(file, { name: isBase ? "base" : name, keys: mode === "manual" ? "any" : "standard" });
   }
 
   async listPipelines(): Promise<string[]> {
@@ -141,14 +188,16 @@ export class Studio {
   }
 
   /** Every error and warning of the configs and of one pipeline (all pipelines when none is named). */
-  async validate(name?: string): Promise<{ errors: ConfigIssue[]; warnings: ConfigIssue[] }> {
+  async validate(name?: string, mode?: PipelineMode): Promise<{ errors: ConfigIssue[]; warnings: ConfigIssue[] }> {
     const models = await this.loadModels();
-    const names = name ? [name] : await this.listPipelines();
+    const listed = name ? [name] : await this.listPipelines();
+    // With no pipeline at all, loading the base one says which file is missing.
+    const names = listed.length > 0 ? listed : ["base"];
     const errors: ConfigIssue[] = [];
     const warnings: ConfigIssue[] = [];
     for (const pipelineName of names) {
-      const pipeline = await this.loadPipeline(pipelineName);
-      const result = await validateSetup({ models, pipeline, isBase: pipelineName === "base" });
+      const pipeline = await this.loadPipeline(pipelineName, mode);
+      const result = await validateSetup({ models, pipeline, isBase: mode ? mode === "base" : pipeline.name === "base" });
       errors.push(...result.errors);
       warnings.push(...result.warnings);
     }
@@ -173,11 +222,11 @@ export class Studio {
   async run(options: RunOptions): Promise<SessionRecord> {
     const inline = options.inline;
     if (inline && options.pipeline !== undefined) throw new ProjectLlmError("usage", "name a pipeline or send one, not both");
-    const pipelineName = inline ? (inline.basedOn ?? "unsaved") : (options.pipeline ?? "base");
     const models = await this.loadModels();
-    const pipeline = inline ? pipelineFromValue(inline.pipeline) : await this.loadPipeline(pipelineName);
+    const pipeline = inline ? pipelineFromValue(inline.pipeline) : await this.loadPipeline(options.pipeline, options.mode);
+    const pipelineName = inline ? (inline.basedOn ?? "unsaved") : pipeline.name === "base" ? "base" : (options.pipeline ?? "base");
     // An unsaved pipeline is not the base pipeline, even when it was edited from it.
-    const check = await validateSetup({ models, pipeline, isBase: !inline && pipelineName === "base" });
+    const check = await validateSetup({ models, pipeline, isBase: !inline && (options.mode ? options.mode === "base" : pipelineName === "base") });
     await assertValid(check);
     return this.#execute({
       warnings: check.warnings,

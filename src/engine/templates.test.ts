@@ -5,6 +5,7 @@ import {
   aggregationTemplateNames,
   answerValues,
   checkStageTemplates,
+  findBraceSlips,
   labelledAnswers,
   mergeInputs,
   renderTemplate,
@@ -70,5 +71,31 @@ describe("templates", () => {
     expect(unknownPlaceholders("{{answer.m3}}", aggregationTemplateNames(["m1", "m2"]))).toEqual(["answer.m3"]);
     const synthesis = { ...stage, prompt: undefined, aggregation: { method: "synthesis", model: "j", prompt: "{{stage.a}}", params: {} } } as Stage;
     expect(checkStageTemplates(synthesis).map((issue) => issue.field)).toEqual(["aggregation.prompt"]);
+  });
+
+  it("finds placeholder names short of a brace in every template of a stage, and leaves other braces alone", () => {
+    const single = {
+      id: "s",
+      type: "single",
+      model: "m",
+      input_from: "a",
+      prompt: '{input} and {{input}}, {{stage.a}, { stage.a }, {{{input}}}, {name}, {"input": 1}, {{stage.a}}',
+      params: {},
+      output_mode: "answer_only",
+    } as Stage;
+    expect(findBraceSlips(single).map(({ text, placeholder, occurrence }) => `${text}>${placeholder}#${occurrence}`)).toEqual([
+      "{input}>{{input}}#0",
+      "{{stage.a}>{{stage.a}}#0",
+      "{ stage.a }>{{stage.a}}#0",
+    ]);
+    const template = { ...single, type: "multi", models: ["m1", "m2"], prompt: undefined, aggregation: { method: "template", template: "{{answers}} {answer.1}} {model.2} {stage.a}" } } as Stage;
+    expect(findBraceSlips(template).map(({ field, text }) => `${field}:${text}`)).toEqual(["aggregation.template:{answer.1}}", "aggregation.template:{model.2}"]);
+    const synthesis = { ...template, aggregation: { method: "synthesis", model: "j", prompt: "{{input}} then {answers}", params: {} } } as Stage;
+    expect(findBraceSlips(synthesis)).toMatchObject([{ field: "aggregation.prompt", text: "{answers}", placeholder: "{{answers}}" }]);
+  });
+
+  it("counts a slip's earlier appearances inside placeholders too, so that the file place is its own", () => {
+    const stage = { id: "s", type: "single", model: "m", prompt: "{{input}} {input} {input}", params: {}, output_mode: "answer_only" } as Stage;
+    expect(findBraceSlips(stage).map((slip) => slip.occurrence)).toEqual([1, 2]);
   });
 });

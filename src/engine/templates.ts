@@ -114,6 +114,52 @@ export function checkStageTemplates(stage: Stage): TemplateIssue[] {
   );
 }
 
+/**
+ * A placeholder name written without its double braces on one side or both (`{input}`, `{{stage.draft}`,
+ * `{answer.1}}`): it is sent to the model as it is, which is never what was meant.
+ */
+export interface BraceSlip {
+  stageId: string;
+  field: TemplateIssue["field"];
+  /** The text as written, from its first brace to its last: `{input}`. */
+  text: string;
+  /** How many times the same text appears before it in the template, within other text too (to find it in the file). */
+  occurrence: number;
+  /** What was meant: `{{input}}`. */
+  placeholder: string;
+}
+
+const bracedNamePattern = /(\{+)\s*([A-Za-z0-9_.-]+)\s*(\}+)/g;
+/** Names of the placeholder families each kind of template knows; others in braces (`{name}`) are text. */
+const promptNamePattern = /^(input|stage\.[A-Za-z0-9_.-]+)$/;
+const aggregationNamePattern = /^(input|answers|answer\.[A-Za-z0-9_.-]+|model\.\d+)$/;
+
+/**
+ * The placeholder names in a stage's templates (its prompt, a template aggregation's template, a
+ * synthesis's prompt) that lack a brace: `{input}` for `{{input}}`. Text in braces that is no placeholder
+ * name (`{name}`, JSON like `{"input": 1}`) and the placeholders themselves (`{{input}}`, and `{{{input}}}`,
+ * which is `{`, the placeholder, `}`) are left alone.
+ */
+export function findBraceSlips(stage: Stage): BraceSlip[] {
+  const fields: Array<{ field: TemplateIssue["field"]; template: string | undefined; names: RegExp }> = [{ field: "prompt", template: stage.prompt, names: promptNamePattern }];
+  if (stage.type === "multi") {
+    if (stage.aggregation.method === "template") fields.push({ field: "aggregation.template", template: stage.aggregation.template, names: aggregationNamePattern });
+    if (stage.aggregation.method === "synthesis") fields.push({ field: "aggregation.prompt", template: stage.aggregation.prompt, names: aggregationNamePattern });
+  }
+  const slips: BraceSlip[] = [];
+  for (const { field, template, names } of fields) {
+    if (template === undefined) continue;
+    for (const match of template.matchAll(bracedNamePattern)) {
+      const [text, open, name, close] = match as unknown as [string, string, string, string];
+      if ((open.length >= 2 && close.length >= 2) || !names.test(name)) continue;
+      let occurrence = 0;
+      for (let at = template.indexOf(text); at >= 0 && at < match.index; at = template.indexOf(text, at + 1)) occurrence++;
+      slips.push({ stageId: stage.id, field, text, occurrence, placeholder: `{{${name}}}` });
+    }
+  }
+  return slips;
+}
+
 /** The labelled merge of several upstream outputs (see the module comment for the format). */
 export function mergeInputs(outputs: ReadonlyArray<{ stageId: string; output: string }>): string {
   if (outputs.length === 1) return outputs[0]!.output;

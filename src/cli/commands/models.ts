@@ -2,7 +2,7 @@ import { Studio } from "../../core/index.js";
 import { parse, studioOptions } from "../args.js";
 import { formatBytes, formatCount, red, table, yellow } from "../format.js";
 
-export const modelsHelp = `Usage: project-llm models [--json] [--config DIR] [--models DIR]
+export const modelsHelp = `Usage: project-llm models [--json] [--config DIR] [--models FILE.yaml] [--models-dir DIR]
 
 Lists every configured model: present or missing, file size, the GGUF's own facts, the memory it
 needs at the configured context size and whether that fits in free RAM (and VRAM on a GPU).`;

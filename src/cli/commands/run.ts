@@ -1,19 +1,28 @@
 import { readFile } from "node:fs/promises";
 import { ProjectLlmError } from "../../common/index.js";
 import { Studio } from "../../core/index.js";
-import { parse, readStdin, studioOptions } from "../args.js";
-import { createEventRenderer } from "../render-events.js";
+import type { RunEvent } from "../../engine/index.js";
+import { parse, pipelineMode, readStdin, studioOptions } from "../args.js";
+import { createEventRenderer, writeWarning } from "../render-events.js";
 
-export const runHelp = `Usage: project-llm run [--input TEXT | --input-file FILE | < stdin] [--pipeline NAME|FILE] [--json]
+export const runHelp = `Usage: project-llm [run] [--input TEXT | --input-file FILE | < stdin] [--pipeline NAME|FILE]
+                   [--mode base|manual] [--models FILE.yaml] [--json]
 
-Runs a pipeline and keeps the run as a session in the sessions folder.
+Runs a pipeline and keeps the run as a session in the sessions folder. "run" may be left out, as in
+  project-llm --models config/models.yaml --pipeline config/pipeline.yaml --mode base --input "Hi" --json
   -i, --input TEXT        the user's input
   -f, --input-file FILE   read the input from a file
   -p, --pipeline NAME     "base" (default: config/pipeline.yaml), NAME (config/pipelines/NAME.yaml),
                           or a path to a pipeline file
-      --models DIR        the folder of GGUF files (over models_directory)
+      --mode MODE         base: the file's base_pipeline, refused while a model it marks
+                          required_for_base is missing; manual: the pipeline the file holds, whatever
+                          its top key. Default: base for the base pipeline, manual for any other
+      --models FILE.yaml  the models file (default config/models.yaml); its models_directory is relative
+                          to the folder above the file's own. --models DIR (a folder) is --models-dir DIR
+      --models-dir DIR    the folder of GGUF files (over models_directory)
       --json              print the session record as JSON instead of streaming text
-Each stage's tokens stream under a stage header; Ctrl+C cancels the run (the session is kept).
+Each stage's tokens stream under a stage header; config warnings and figures go to stderr; Ctrl+C
+cancels the run (the session is kept).
 Exit codes: 0 success, 1 the run failed or was cancelled, 2 bad config or usage.`;
 
 /** Runs with Ctrl+C cancelling the run rather than killing the process mid-write. */
@@ -32,13 +41,20 @@ export async function withCancelOnInterrupt<T>(work: (signal: AbortSignal) => Pr
   }
 }
 
+function printWarnings(event: RunEvent): void {
+  if (event.type !== "run-start") return;
+  for (const warning of event.warnings ?? []) writeWarning(process.stderr, warning);
+}
+
 export async function runCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     input: { type: "string", short: "i" },
     "input-file": { type: "string", short: "f" },
     pipeline: { type: "string", short: "p" },
+    mode: { type: "string" },
   });
   if (values.help) return void console.log(runHelp), 0;
+  const mode = pipelineMode(values.mode);
   let input: string;
   if (values.input !== undefined) input = values.input;
   else if (values["input-file"] !== undefined) input = await readFile(values["input-file"], "utf8");
@@ -51,9 +67,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   try {
     const created = await studio.ensureConfig();
     for (const file of created) process.stderr.write(`created ${file} from its example\n`);
-    const session = await withCancelOnInterrupt((signal) =>
-      studio.run({ pipeline: values.pipeline, input, signal, onEvent: values.json ? undefined : createEventRenderer() }),
-    );
+    // With --json, stdout is the session alone; the config warnings still reach the user, on stderr.
+    const onEvent = values.json ? printWarnings : createEventRenderer();
+    const session = await withCancelOnInterrupt((signal) => studio.run({ pipeline: values.pipeline, mode, input, signal, onEvent }));
     if (values.json) console.log(JSON.stringify(session, null, 2));
     return session.status === "completed" ? 0 : 1;
   } finally {

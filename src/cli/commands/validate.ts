@@ -1,20 +1,24 @@
 import { Studio } from "../../core/index.js";
-import { parse, studioOptions } from "../args.js";
+import { parse, pipelineMode, studioOptions } from "../args.js";
 import { formatConfigIssue as formatIssue } from "../../config/index.js";
-import { green, yellow } from "../format.js";
+import { green } from "../format.js";
+import { writeWarning } from "../render-events.js";
 
-export const validateHelp = `Usage: project-llm validate [--pipeline NAME|FILE] [--config DIR] [--models DIR]
+export const validateHelp = `Usage: project-llm validate [--pipeline NAME|FILE] [--mode base|manual] [--config DIR] [--models FILE.yaml]
 
 Checks models.yaml and the pipelines (all of them, or the one named) before any model loads:
-schema, references, cycles, model files (inside the models folder, GGUF). Exit 2 on an error.`;
+schema, references, cycles, model files (inside the models folder, GGUF); warns of a placeholder in
+single braces ({input} for {{input}}) and a declared quantization that differs from the file's.
+--mode reads the pipeline as "project-llm run --mode" would. Exit 2 on an error.`;
 
 export async function validateCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { pipeline: { type: "string", short: "p" } });
+  const { values } = parse(argv, { pipeline: { type: "string", short: "p" }, mode: { type: "string" } });
   if (values.help) return void console.log(validateHelp), 0;
+  const mode = pipelineMode(values.mode);
   const studio = Studio.open(studioOptions(values));
   try {
-    const { errors, warnings } = await studio.validate(values.pipeline);
-    for (const warning of warnings) process.stderr.write(`${yellow(process.stderr, "warning:")} ${formatIssue(warning)}\n`);
+    const { errors, warnings } = await studio.validate(values.pipeline, mode);
+    for (const warning of warnings) writeWarning(process.stderr, warning);
     for (const error of errors) process.stderr.write(`${formatIssue(error)}\n`);
     if (values.json) console.log(JSON.stringify({ ok: errors.length === 0, errors, warnings }, null, 2));
     if (errors.length > 0) return 2;

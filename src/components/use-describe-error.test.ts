@@ -1,0 +1,111 @@
+import { createTranslator } from "next-intl";
+import { createElement, Fragment } from "react";
+import { renderToStaticMarkup } from "react-dom/server";
+import { describe, expect, it } from "vitest";
+import { ApiError } from "../client/start-run";
+import { errorCodes } from "../common/errors";
+import { configIssueCodes, type ConfigIssueCode } from "../config/issues";
+import { messages } from "../i18n/messages";
+import { locales, type Locale } from "../i18n/locales";
+import { describeErrors, type ErrorsTranslator } from "./use-describe-error";
+
+/** Values of the kind the config module sends with each code. */
+const samples: Record<ConfigIssueCode, Record<string, string | number>> = {
+  "yaml-syntax": { problem: "BAD_INDENT" },
+  "yaml-forbidden-key": { key: "__proto__" },
+  "yaml-too-many-aliases": { limit: 100 },
+  "unknown-key": { key: "modle", allowed: "id, name, prompt, model" },
+  "required-key": { key: "model" },
+  "wrong-type": { expected: "number", found: "text", value: "hot" },
+  "wrong-value": { found: "text", value: "singel", allowed: '"single", "multi"' },
+  "too-small": { origin: "array", limit: 2, inclusive: "yes" },
+  "too-big": { origin: "number", limit: 5, inclusive: "yes" },
+  "invalid-stage-id": { value: "1st" },
+  "invalid-model-name": { value: "my model" },
+  "aggregation-needs": { method: "synthesis", needs: "model" },
+  "duplicate-stage-id": { id: "draft", stage: 1 },
+  "unknown-stage": { id: "drat", stages: "draft, voices" },
+  "input-from-itself": { id: "draft" },
+  "input-named-twice": { id: "draft" },
+  cycle: { stages: "a → b → a" },
+  "unknown-model": { model: "m3", file: "models.yaml", models: "m1, m2", count: 2 },
+  "vote-needs-two-models": { count: 1 },
+  "unknown-placeholder": { placeholder: "{{inptu}}", allowed: "{{input}}, {{stage.draft}}" },
+  "single-braces": { text: "{input}", placeholder: "{{input}}" },
+  "model-outside-folder": { file: "../x.gguf", folder: "/srv/models" },
+  "model-file-missing": { path: "/srv/models/x.gguf" },
+  "model-not-regular-file": { path: "/srv/models/x.gguf" },
+  "model-not-gguf": { path: "/srv/models/x.gguf" },
+  "model-gguf-version": { path: "/srv/models/x.gguf", version: 9 },
+  "base-models-missing": { count: 2, models: "a (a.gguf), b (b.gguf)", folder: "/srv/models" },
+  "quantization-mismatch": { declared: "Q4_K_M", file: "x.gguf", actual: "F32" },
+};
+
+/** The `errors` translator of a language, recording every error next-intl reports instead of throwing. */
+function translator(locale: Locale) {
+  const problems: string[] = [];
+  const t = createTranslator({ locale, messages: messages[locale], namespace: "errors", onError: (error) => problems.push(error.message) });
+  return { describe: describeErrors(t as unknown as ErrorsTranslator), problems };
+}
+
+/** The Latin words of a rendered text outside `translate="no"` elements (names every language shares aside). */
+function latinOutsideData(html: string): string[] {
+  const words = html.replace(/<span translate="no">.*?<\/span>/g, " ").match(/[A-Za-z][A-Za-z'’-]*/g) ?? [];
+  return words.filter((word) => !["GGUF", "YAML"].includes(word));
+}
+
+describe("errors in the page's language", () => {
+  it("has a message for every config issue code and every error code a page shows, in every language", () => {
+    for (const locale of locales) {
+      const errors = messages[locale].errors as { issues: Record<string, string>; codes: Record<string, string> };
+      expect(configIssueCodes.filter((code) => !errors.issues[code]), locale).toEqual([]);
+      // A usage error's own message says which value is wrong: no one sentence replaces it.
+      expect(errorCodes.filter((code) => code !== "usage" && !errors.codes[code]), locale).toEqual([]);
+    }
+  });
+
+  for (const code of configIssueCodes) {
+    it(`says the issue ${code} in Russian, with its values marked as data`, () => {
+      const { describe: russian, problems } = translator("ru");
+      const issue = { file: "/srv/config/pipeline.yaml", line: 7, column: 9, path: "base_pipeline.stages[0].prompt", message: "the English message", code, params: samples[code] };
+      const text = russian.issue(issue);
+      expect(problems).toEqual([]);
+      expect(text).not.toContain("the English message");
+      expect(text.startsWith("pipeline.yaml:7:9: base_pipeline.stages[0].prompt: ")).toBe(true);
+      const html = renderToStaticMarkup(createElement(Fragment, null, russian.issueContent(issue)));
+      expect(html).toContain('<span translate="no">pipeline.yaml</span>');
+      expect(latinOutsideData(html)).toEqual([]);
+      expect(translator("en").describe.issue(issue)).not.toBe(text);
+    });
+  }
+
+  it("chooses the plural forms of Russian", () => {
+    const { describe: russian } = translator("ru");
+    const vote = (count: number) => russian.issue({ message: "", code: "vote-needs-two-models", params: { count } });
+    expect([vote(1), vote(3), vote(5)]).toEqual([
+      "для голосования нужны хотя бы две модели, а здесь 1 модель",
+      "для голосования нужны хотя бы две модели, а здесь 3 модели",
+      "для голосования нужны хотя бы две модели, а здесь 5 моделей",
+    ]);
+  });
+
+  it("keeps the English message, what was expected and the suggestion when a value is missing or the code is unknown", () => {
+    const { describe: russian, problems } = translator("ru");
+    const english = { file: "m.yaml", line: 3, column: 1, path: "models.x", message: 'unknown model "x"', expected: "one of a, b", suggestion: "a", code: "unknown-model", params: { model: "x" } };
+    expect(russian.issue(english)).toBe('m.yaml:3:1: models.x: unknown model "x" (ожидалось: one of a, b) — может быть, «a»?');
+    expect(russian.issue({ ...english, code: "no-such-code" })).toContain('unknown model "x"');
+    expect(problems).toEqual([]);
+  });
+
+  it("says a whole error by its code, and its own message when there is no translation for it", () => {
+    const { describe: russian } = translator("ru");
+    expect(russian.error(new ApiError(404, "session-not-found", "no session 20261124-120102-3fa9c1"))).toBe("Такой сессии нет: возможно, её удалили.");
+    expect(russian.error(new ApiError(404, "config-not-found", "/x/models.yaml: no such file", [], { file: "/x/models.yaml" }))).toBe("Нет файла конфигурации /x/models.yaml.");
+    expect(russian.error(new ApiError(400, "usage", 'no stage "zz" to set parameters on'))).toBe('no stage "zz" to set parameters on');
+    const issues = [
+      { file: "p.yaml", line: 2, column: 3, path: "a", message: "m1", code: "required-key", params: { key: "model" } },
+      { file: "p.yaml", line: 4, column: 5, path: "b", message: "m2" },
+    ];
+    expect(russian.error(new ApiError(422, "config-schema", "m1\nm2", issues))).toBe("p.yaml:2:3: a: не хватает ключа «model»\np.yaml:4:5: b: m2");
+  });
+});
