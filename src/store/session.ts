@@ -46,6 +46,8 @@ export const sessionSchema = z.object({
   parentRunId: z.string().optional(),
   /** The stage the rerun started from: the stages before it were reused from the parent. */
   rerunFromStage: z.string().optional(),
+  /** A rerun whose input differs from its parent's (the stages that read it were computed again). */
+  inputEdited: z.boolean().optional(),
   pipelineName: z.string(),
   /**
    * The pipeline was sent with the run (the editor's canvas, unsaved), not read from a file:
@@ -78,6 +80,8 @@ export const sessionSummarySchema = z.object({
   id: z.string().refine((id) => isValidRunId(id)),
   parentRunId: z.string().optional(),
   rerunFromStage: z.string().optional(),
+  /** See `SessionRecord.inputEdited`. */
+  inputEdited: z.boolean().optional(),
   pipelineName: z.string(),
   /** See `SessionRecord.inlinePipeline`. */
   inlinePipeline: z.boolean().optional(),
@@ -104,6 +108,7 @@ export function summarize(session: SessionRecord): SessionSummary {
   if (session.inlinePipeline) summary.inlinePipeline = true;
   if (session.parentRunId !== undefined) summary.parentRunId = session.parentRunId;
   if (session.rerunFromStage !== undefined) summary.rerunFromStage = session.rerunFromStage;
+  if (session.inputEdited) summary.inputEdited = true;
   if (session.endedAt !== undefined) summary.endedAt = session.endedAt;
   if (session.durationMs !== undefined) summary.durationMs = session.durationMs;
   if (session.finalAnswer !== undefined) summary.finalPreview = session.finalAnswer.slice(0, previewLength);
