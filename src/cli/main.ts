@@ -18,7 +18,7 @@ Commands:
   run        run a pipeline on an input, streaming each stage      (project-llm run --help)
   validate   check the configs and pipelines; exit 2 on an error
   models     the configured models: present, facts, memory fit
-  sessions   list, show, rerun from a stage, tree
+  sessions   list, show, rerun from a stage, tree, export
 
 Options for every command:
   --config DIR     folder of models.yaml, pipeline.yaml, pipelines/ (env PROJECT_LLM_CONFIG_DIR, default ./config)

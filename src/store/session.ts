@@ -9,6 +9,7 @@ import nodePath from "node:path";
 import { z } from "zod";
 import { ProjectLlmError, fileMemo } from "../common/index.js";
 import { runEventSchema, stageRecordSchema } from "../engine/index.js";
+import { describeMetrics } from "./session-export.js";
 
 export const sessionStatuses = ["running", "completed", "failed", "cancelled", "interrupted"] as const;
 export type SessionStatus = (typeof sessionStatuses)[number];
@@ -174,12 +175,7 @@ export function sessionToText(session: SessionRecord, options: SessionTextOption
     }
     if (record.output !== undefined) lines.push(record.output);
     if (record.error) lines.push(`error: ${record.error.message}`);
-    if (record.metrics) {
-      const metrics = record.metrics;
-      lines.push(
-        `(${metrics.tokensIn} tokens in, ${metrics.tokensOut} out, ${metrics.tokensPerSecond.toFixed(0)} tok/s, first token ${metrics.timeToFirstTokenMs.toFixed(0)} ms, ${metrics.durationMs.toFixed(0)} ms)`,
-      );
-    }
+    if (record.metrics) lines.push(`(${describeMetrics(record.metrics)})`);
   }
   if (session.error) lines.push("", `## error`, `${session.error.code}: ${session.error.message}`);
   lines.push("", "## final answer", session.finalAnswer ?? `(none: the run ${session.status})`);
