@@ -256,6 +256,7 @@ test("screenshots of History, sessions and a comparison: both sizes, light and d
 });
 
 test("screenshot of a session while its run streams", async ({ page, request }) => {
+  await page.setViewportSize({ width: 1400, height: 900 });
   const response = await request.post("/api/runs", { data: { pipeline: "long", input: "Once upon a time" } });
   const { id } = (await response.json()) as { id: string };
   await page.goto(`/history/${id}`);

@@ -102,7 +102,7 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
         if (values.json) return void console.log(JSON.stringify(tree, null, 2)), 0;
         const lines: string[] = [];
         const draw = (node: SessionTreeNode, prefix: string, last: boolean, root: boolean) => {
-          const label = `${node.id}  ${node.status}${node.rerunFromStage ? `  (rerun from ${node.rerunFromStage})` : ""}${node.id === id ? "  ◀" : ""}`;
+          const label = `${node.id}  ${node.status}${node.rerunFromStage ? `  (rerun from ${node.rerunFromStage}${node.inputEdited ? ", edited input" : ""})` : ""}${node.id === id ? "  ◀" : ""}`;
           lines.push(root ? label : `${prefix}${last ? "└─ " : "├─ "}${label}`);
           node.children.forEach((child, index) => draw(child, root ? "" : `${prefix}${last ? "   " : "│  "}`, index === node.children.length - 1, false));
         };

@@ -64,8 +64,10 @@ function SessionRow({ item, compared, onCompare }: { item: SessionSummary; compa
         </div>
       </td>
       <td className="py-1 pr-3 max-sm:col-start-2 max-sm:row-start-2 max-sm:py-0 max-sm:text-xs max-sm:text-neutral-600 dark:max-sm:text-neutral-400">
-        {item.inlinePipeline && item.pipelineName === "unsaved" ? null : <span translate="no">{item.pipelineName}</span>}
-        <SessionMarks summary={item} kind="pipeline" className={item.inlinePipeline && item.pipelineName === "unsaved" ? "" : "ml-1.5"} />
+        <span className="inline-flex flex-wrap items-center gap-x-1.5">
+          {item.inlinePipeline && item.pipelineName === "unsaved" ? null : <span translate="no">{item.pipelineName}</span>}
+          <SessionMarks summary={item} kind="pipeline" />
+        </span>
       </td>
       <td className="py-1 pr-3 max-sm:col-start-3 max-sm:row-start-1 max-sm:pr-0 max-sm:text-right">
         <Badge state={item.status} />
@@ -190,11 +192,11 @@ export function HistoryList() {
               <th className="w-8 py-1 font-normal">
                 <span className="sr-only">{t("columns.compare")}</span>
               </th>
-              <th className="py-1 font-normal">{t("columns.started")}</th>
-              <th className="py-1 font-normal">{t("columns.pipeline")}</th>
-              <th className="py-1 font-normal">{t("columns.status")}</th>
-              <th className="py-1 font-normal">{t("columns.duration")}</th>
-              <th className="py-1 font-normal">{t("columns.input")}</th>
+              <th className="py-1 pr-3 font-normal">{t("columns.started")}</th>
+              <th className="py-1 pr-3 font-normal">{t("columns.pipeline")}</th>
+              <th className="py-1 pr-3 font-normal">{t("columns.status")}</th>
+              <th className="py-1 pr-3 font-normal">{t("columns.duration")}</th>
+              <th className="py-1 pr-3 font-normal">{t("columns.input")}</th>
             </tr>
           </thead>
           <tbody className="max-sm:block">

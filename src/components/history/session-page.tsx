@@ -145,7 +145,7 @@ export function SessionPage({ id }: { id: string }) {
             </a>
           </span>
         </div>
-        {data.inlinePipeline ? <SavePipelineForm session={data} /> : null}
+        {data.inlinePipeline ? <SavePipelineForm key={data.id} session={data} /> : null}
         <section aria-label={t("input")} className="rounded border border-neutral-200 p-3 dark:border-neutral-800">
           <div className="flex items-center justify-between">
             <h2 className="text-sm font-medium">{t("input")}</h2>
@@ -194,7 +194,7 @@ export function SessionPage({ id }: { id: string }) {
         </details>
       </div>
       <aside className="min-w-0 space-y-4">
-        <RerunForm session={data} />
+        <RerunForm key={data.id} session={data} />
         <section aria-label={tree("label")} className="rounded border border-neutral-200 p-3 dark:border-neutral-800">
           <h2 className="mb-1 font-medium">{tree("title")}</h2>
           {family.data ? (
