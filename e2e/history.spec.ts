@@ -6,6 +6,7 @@
 import { expect, test, type APIRequestContext, type Locator, type Page } from "@playwright/test";
 import { unzipSync, strFromU8 } from "fflate";
 import { mkdir, readFile } from "node:fs/promises";
+import { describeLeftOvers, englishLeft } from "./i18n-scan";
 
 const shots = "e2e/screenshots";
 
@@ -221,6 +222,13 @@ test.describe("History", () => {
   });
 });
 
+/** In Russian, fails with every English word left on the page (see `englishLeft`). */
+async function expectNoEnglish(page: Page, locale: string) {
+  if (!locale.startsWith("ru")) return;
+  const left = await englishLeft(page);
+  expect(left, `English left on ${page.url()}:\n${describeLeftOvers(left)}`).toEqual([]);
+}
+
 test("screenshots of History, sessions and a comparison: both sizes, light and dark, English and Russian", async ({ browser, request }) => {
   test.setTimeout(300_000);
   const parent = await finishedRun(request, { pipeline: "story", input: "Once upon a time there was a dog who liked to run" });
@@ -236,6 +244,7 @@ test("screenshots of History, sessions and a comparison: both sizes, light and d
         await page.goto("/history");
         await expect(page.getByTestId(`session-row-${branch}`)).toBeVisible();
         expect(await sidewaysOverflow(page), `History, ${name}`).toBeLessThanOrEqual(0);
+        await expectNoEnglish(page, locale);
         await shot(page, `history-${name}`);
         await page.goto(`/history/${unsaved}`);
         await expect(page.getByTestId("final-answer")).toBeVisible();
@@ -247,6 +256,7 @@ test("screenshots of History, sessions and a comparison: both sizes, light and d
         await page.goto(`/history/compare?a=${parent}&b=${branch}`);
         await expect(page.locator("main h1")).toBeVisible();
         await expect(page.locator("main section").last()).toBeVisible();
+        await expectNoEnglish(page, locale);
         await shot(page, `compare-${name}`);
         expect(errors).toEqual([]);
         await context.close();
