@@ -163,7 +163,7 @@ test("c. History lists the session; a rerun from the second stage is a branch th
 
   await page.getByRole("link", { name: "Compare with its parent" }).click();
   await expect(page.getByRole("heading", { name: "Compare sessions" })).toBeVisible();
-  await expect(page.getByRole("region", { name: "Stage opening difference" })).toContainText("same answer");
+  await expect(page.getByRole("region", { name: "Stage opening" })).toContainText("same answer");
 
   // A second branch from the first stage with an edited input: every stage runs again, and the
   // comparison marks what changed. The edited word is the input's last, so that the greedy model goes
@@ -181,7 +181,7 @@ test("c. History lists the session; a rerun from the second stage is a branch th
   const input = page.getByRole("region", { name: "Input difference" });
   await expect(input.locator("del")).toHaveText("dog");
   await expect(input.locator("ins")).toHaveText("cat");
-  await expect(page.getByRole("region", { name: "Stage opening difference" })).toContainText("answers differ");
+  await expect(page.getByRole("region", { name: "Stage opening" })).toContainText("answers differ");
   await shot(page, "compare");
   await page.goto(`/history/${editedId}`);
   await expect(page.getByRole("region", { name: "Family tree" }).getByTestId(`tree-node-${editedId}`)).toContainText("rerun from opening");

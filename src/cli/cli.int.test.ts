@@ -155,6 +155,53 @@ describe("project-llm", () => {
     expect(tree.stdout).toMatch(new RegExp(`^${session.id}.*\\n├─ ${branch.id}.*rerun from ending`, "m"));
   });
 
+  it("exports a session as files to read, into a folder named after it or the one given, never over other files", async () => {
+    const session = JSON.parse((await run(["run", "--json", "--input", "Once upon a time"])).stdout) as {
+      id: string;
+      input: string;
+      finalAnswer: string;
+      stages: Record<string, { output: string; models: Array<{ model: string; answer: string }>; aggregation: { output: { answer: string } } }>;
+    };
+    const exported = await run(["sessions", "export", session.id]);
+    expect(exported.code).toBe(0);
+    const folder = path.join(root, session.id);
+    const expected = [
+      "input.txt",
+      "01-draft.txt",
+      "02-voices.txt",
+      "02-voices/1-storyteller.txt",
+      "02-voices/2-dreamer.txt",
+      "02-voices/3-critic.txt",
+      "02-voices/synthesis-storyteller.txt",
+      "03-ending.txt",
+      "final.txt",
+      "session.json",
+    ];
+    expect(exported.stdout.trim().split("\n")).toEqual([`wrote session ${session.id} to ${folder}:`, ...expected.map((file) => `  ${file}`)]);
+    expect((await readdir(folder, { recursive: true })).filter((entry) => entry.endsWith(".txt") || entry.endsWith(".json")).sort()).toEqual([...expected].sort());
+    const read = (file: string) => readFile(path.join(folder, file), "utf8");
+    expect(await read("input.txt")).toBe("Once upon a time");
+    expect(await read("01-draft.txt")).toBe(session.stages.draft!.output);
+    expect(await read("02-voices/2-dreamer.txt")).toBe(session.stages.voices!.models[1]!.answer);
+    expect(await read("02-voices/synthesis-storyteller.txt")).toBe(session.stages.voices!.aggregation.output.answer);
+    expect(await read("final.txt")).toBe(session.finalAnswer);
+    expect(JSON.parse(await read("session.json"))).toEqual(session);
+
+    // A folder that holds anything is left alone, unless told.
+    await writeFiles(folder, { "input.txt": "mine" });
+    const refused = await run(["sessions", "export", session.id]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("is not empty");
+    expect(await read("input.txt")).toBe("mine");
+    expect((await run(["sessions", "export", session.id, "--force"])).code).toBe(0);
+    expect(await read("input.txt")).toBe("Once upon a time");
+
+    const elsewhere = await run(["sessions", "export", session.id, "--dir", "out/story", "--json"]);
+    expect(JSON.parse(elsewhere.stdout)).toEqual({ dir: path.join(root, "out", "story"), files: expected });
+    expect(await readFile(path.join(root, "out", "story", "final.txt"), "utf8")).toBe(session.finalAnswer);
+    expect((await run(["sessions", "export", "../../etc"])).code).toBe(2);
+  });
+
   it("lists the models with their facts", async () => {
     const table = await run(["models"]);
     expect(table.code).toBe(0);

@@ -161,9 +161,16 @@ describe("a real pipeline", () => {
     expect(tree.id).toBe(parent.id);
     expect(tree.children.map((child) => child.id)).toEqual([branch.id]);
 
+    expect(branch.inputEdited).toBeUndefined();
     const edited = await studio.rerun(parent.id, { fromStage: "ending", input: "A cat sat" });
     expect(edited.stages.draft!.reused).toBe(false);
     expect(edited.input).toBe("A cat sat");
+    // The branch is marked as made with an edited input, in its record, its summary and the family tree.
+    expect(edited.inputEdited).toBe(true);
+    expect((await studio.sessions.list({ parentRunId: parent.id })).items.find((item) => item.id === edited.id)).toMatchObject({ inputEdited: true });
+    expect((await studio.sessions.tree(edited.id)).children.find((child) => child.id === edited.id)).toMatchObject({ inputEdited: true });
+    // The same input again is no edit.
+    expect((await studio.rerun(parent.id, { fromStage: "ending", input: "Once upon a time" })).inputEdited).toBeUndefined();
   });
 
   it("cancels mid-stream, keeps the session as cancelled, and runs again after", async () => {

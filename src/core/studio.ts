@@ -24,7 +24,7 @@ import {
   type LoadedPipeline,
   type Pipeline,
 } from "../config/index.js";
-import { downstreamOf, inputIds, runPipeline, stageModels, type RunEvent, type StageRecord } from "../engine/index.js";
+import { planRerun, runPipeline, stageModels, type RunEvent, type StageRecord } from "../engine/index.js";
 import { createRuntime, inspectModels, type Runtime } from "../runtime/index.js";
 import { FileSessionStore, assertRunId, modelIdentity, newRunId, type SessionRecord, type SessionStore } from "../store/index.js";
 import os from "node:os";
@@ -246,7 +246,8 @@ export class Studio {
   /**
    * Reruns a session from one stage as a new branch: the stored outputs of every stage that is not
    * downstream of `fromStage` are reused, not recomputed. With a new input, the stages that read the
-   * user's input (and everything downstream of them) are recomputed too.
+   * user's input (and everything downstream of them) are recomputed too, and the branch is marked
+   * `inputEdited` (see `planRerun`).
    */
   async rerun(parentId: string, options: RerunOptions): Promise<SessionRecord> {
     const parent = await this.sessions.get(parentId);
@@ -260,16 +261,15 @@ export class Studio {
       stage.params = { ...stage.params, ...params };
     }
     const input = options.input ?? parent.input;
-    const recompute = downstreamOf(pipeline, options.fromStage);
-    for (const stageId of Object.keys(options.params ?? {})) for (const id of downstreamOf(pipeline, stageId)) recompute.add(id);
-    if (input !== parent.input) {
-      for (const stage of pipeline.stages) if (inputIds(stage).length === 0) for (const id of downstreamOf(pipeline, stage.id)) recompute.add(id);
-    }
+    const inputEdited = input !== parent.input;
+    const plan = planRerun(pipeline, {
+      fromStage: options.fromStage,
+      inputEdited,
+      paramsStageIds: Object.keys(options.params ?? {}),
+      completedStageIds: Object.values(parent.stages).filter((record) => record.status === "completed").map((record) => record.stageId),
+    });
     const reuse: Record<string, StageRecord> = {};
-    for (const stage of pipeline.stages) {
-      const record = parent.stages[stage.id];
-      if (!recompute.has(stage.id) && record?.status === "completed") reuse[stage.id] = record;
-    }
+    for (const step of plan) if (step.reuse) reuse[step.stageId] = parent.stages[step.stageId]!;
     const models = await this.loadModels();
     const check = await validateSetup({
       models,
@@ -289,6 +289,7 @@ export class Studio {
       reuse,
       parentRunId: parent.id,
       rerunFromStage: options.fromStage,
+      inputEdited,
       signal: options.signal,
       onEvent: options.onEvent,
       onSession: options.onSession,
@@ -307,6 +308,8 @@ export class Studio {
     reuse: Record<string, StageRecord>;
     parentRunId?: string;
     rerunFromStage?: string;
+    /** A rerun whose input differs from its parent's. */
+    inputEdited?: boolean;
     signal?: AbortSignal;
     onEvent?: (event: RunEvent) => void;
     onSession?: (id: string) => void;
@@ -324,6 +327,7 @@ export class Studio {
       id: runId,
       parentRunId: job.parentRunId,
       rerunFromStage: job.rerunFromStage,
+      ...(job.inputEdited ? { inputEdited: true } : {}),
       pipelineName: job.pipelineName,
       ...(job.inlinePipeline ? { inlinePipeline: true } : {}),
       input: job.input,

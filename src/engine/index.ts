@@ -22,6 +22,7 @@ export {
   type StageRecord,
 } from "./events.js";
 export { downstreamOf, findCycle, inputIds, sinkIds, stageModels, topologicalOrder } from "./graph.js";
+export { planRerun, type RerunPlanOptions, type RerunReason, type RerunStagePlan } from "./rerun-plan.js";
 export type {
   GenerateMetrics,
   GenerateOptions,

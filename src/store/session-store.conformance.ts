@@ -170,13 +170,22 @@ export function sessionStoreConformance(name: string, open: StoreFactory): void 
 
     it("summarizes a session with previews of its input and final answer", () =>
       withStore(async (store) => {
-        const session = makeSession({ input: "x".repeat(500), finalAnswer: "y".repeat(300), parentRunId: newRunId(), rerunFromStage: "draft" });
+        const session = makeSession({
+          input: "x".repeat(500),
+          finalAnswer: "y".repeat(300),
+          parentRunId: newRunId(),
+          rerunFromStage: "draft",
+          inputEdited: true,
+          inlinePipeline: true,
+        });
         await store.save(session);
         const [summary] = (await store.list()).items;
         expect(summary).toEqual({
           id: session.id,
           parentRunId: session.parentRunId,
           rerunFromStage: "draft",
+          inputEdited: true,
+          inlinePipeline: true,
           pipelineName: "base",
           status: "completed",
           startedAt: session.startedAt,
@@ -203,7 +212,7 @@ export function sessionStoreConformance(name: string, open: StoreFactory): void 
       withStore(async (store) => {
         const root = makeSession();
         const branch = makeSession({ parentRunId: root.id, rerunFromStage: "b" });
-        const twig = makeSession({ parentRunId: branch.id, rerunFromStage: "c", status: "failed" });
+        const twig = makeSession({ parentRunId: branch.id, rerunFromStage: "c", status: "failed", inputEdited: true });
         const sibling = makeSession({ parentRunId: root.id, rerunFromStage: "a" });
         const stranger = makeSession();
         for (const session of [twig, stranger, sibling, root, branch]) await store.save(session);
@@ -220,7 +229,9 @@ export function sessionStoreConformance(name: string, open: StoreFactory): void 
               status: "completed",
               startedAt: branch.startedAt,
               pipelineName: "base",
-              children: [{ id: twig.id, parentRunId: branch.id, rerunFromStage: "c", status: "failed", startedAt: twig.startedAt, pipelineName: "base", children: [] }],
+              children: [
+                { id: twig.id, parentRunId: branch.id, rerunFromStage: "c", inputEdited: true, status: "failed", startedAt: twig.startedAt, pipelineName: "base", children: [] },
+              ],
             },
             { id: sibling.id, parentRunId: root.id, rerunFromStage: "a", status: "completed", startedAt: sibling.startedAt, pipelineName: "base", children: [] },
           ],

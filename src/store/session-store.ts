@@ -25,7 +25,7 @@ export interface SessionPage {
   total: number;
 }
 
-export interface SessionTreeNode extends Pick<SessionSummary, "id" | "parentRunId" | "rerunFromStage" | "status" | "startedAt" | "pipelineName"> {
+export interface SessionTreeNode extends Pick<SessionSummary, "id" | "parentRunId" | "rerunFromStage" | "inputEdited" | "status" | "startedAt" | "pipelineName"> {
   /** Direct branches, oldest first. */
   children: SessionTreeNode[];
 }
@@ -206,6 +206,7 @@ export class SessionIndex {
       const node: SessionTreeNode = { id: summary.id, status: summary.status, startedAt: summary.startedAt, pipelineName: summary.pipelineName, children: [] };
       if (summary.parentRunId !== undefined) node.parentRunId = summary.parentRunId;
       if (summary.rerunFromStage !== undefined) node.rerunFromStage = summary.rerunFromStage;
+      if (summary.inputEdited) node.inputEdited = true;
       for (const child of children.get(summary.id) ?? []) if (!placed.has(child.id)) node.children.push(build(child));
       return node;
     };

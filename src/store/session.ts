@@ -9,6 +9,7 @@ import nodePath from "node:path";
 import { z } from "zod";
 import { ProjectLlmError, fileMemo } from "../common/index.js";
 import { runEventSchema, stageRecordSchema } from "../engine/index.js";
+import { describeMetrics } from "./session-export.js";
 
 export const sessionStatuses = ["running", "completed", "failed", "cancelled", "interrupted"] as const;
 export type SessionStatus = (typeof sessionStatuses)[number];
@@ -46,6 +47,8 @@ export const sessionSchema = z.object({
   parentRunId: z.string().optional(),
   /** The stage the rerun started from: the stages before it were reused from the parent. */
   rerunFromStage: z.string().optional(),
+  /** A rerun whose input differs from its parent's (the stages that read it were computed again). */
+  inputEdited: z.boolean().optional(),
   pipelineName: z.string(),
   /**
    * The pipeline was sent with the run (the editor's canvas, unsaved), not read from a file:
@@ -78,6 +81,8 @@ export const sessionSummarySchema = z.object({
   id: z.string().refine((id) => isValidRunId(id)),
   parentRunId: z.string().optional(),
   rerunFromStage: z.string().optional(),
+  /** See `SessionRecord.inputEdited`. */
+  inputEdited: z.boolean().optional(),
   pipelineName: z.string(),
   /** See `SessionRecord.inlinePipeline`. */
   inlinePipeline: z.boolean().optional(),
@@ -104,6 +109,7 @@ export function summarize(session: SessionRecord): SessionSummary {
   if (session.inlinePipeline) summary.inlinePipeline = true;
   if (session.parentRunId !== undefined) summary.parentRunId = session.parentRunId;
   if (session.rerunFromStage !== undefined) summary.rerunFromStage = session.rerunFromStage;
+  if (session.inputEdited) summary.inputEdited = true;
   if (session.endedAt !== undefined) summary.endedAt = session.endedAt;
   if (session.durationMs !== undefined) summary.durationMs = session.durationMs;
   if (session.finalAnswer !== undefined) summary.finalPreview = session.finalAnswer.slice(0, previewLength);
@@ -169,12 +175,7 @@ export function sessionToText(session: SessionRecord, options: SessionTextOption
     }
     if (record.output !== undefined) lines.push(record.output);
     if (record.error) lines.push(`error: ${record.error.message}`);
-    if (record.metrics) {
-      const metrics = record.metrics;
-      lines.push(
-        `(${metrics.tokensIn} tokens in, ${metrics.tokensOut} out, ${metrics.tokensPerSecond.toFixed(0)} tok/s, first token ${metrics.timeToFirstTokenMs.toFixed(0)} ms, ${metrics.durationMs.toFixed(0)} ms)`,
-      );
-    }
+    if (record.metrics) lines.push(`(${describeMetrics(record.metrics)})`);
   }
   if (session.error) lines.push("", `## error`, `${session.error.code}: ${session.error.message}`);
   lines.push("", "## final answer", session.finalAnswer ?? `(none: the run ${session.status})`);

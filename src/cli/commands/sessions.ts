@@ -1,8 +1,10 @@
+import { mkdir, readdir, writeFile } from "node:fs/promises";
+import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ProjectLlmError } from "../../common/index.js";
 import { generationParamsSchema, type GenerationParams } from "../../config/index.js";
 import { Studio } from "../../core/index.js";
-import { sessionToText, type SessionTreeNode } from "../../store/index.js";
+import { sessionFiles, sessionToText, type ExportFile, type SessionTreeNode } from "../../store/index.js";
 import { parse, studioOptions } from "../args.js";
 import { formatDuration, table } from "../format.js";
 import { createEventRenderer } from "../render-events.js";
@@ -17,6 +19,10 @@ export const sessionsHelp = `Usage: project-llm sessions <command>
                                     --param sets a generation parameter of a stage (repeatable),
                                     e.g. --param ending.temperature=0.2
   tree ID                           the family tree of a session's branches
+  export ID [--dir DIR] [--force]   writes the session as files to read: input.txt, one file per
+                                    stage and per model (01-draft.txt, 02-voices/1-storyteller.txt),
+                                    final.txt and session.json, in DIR (default: ./ID); --force
+                                    writes into a folder that is not empty
   delete ID`;
 
 const statusOrder = ["running", "completed", "failed", "cancelled", "interrupted"] as const;
@@ -34,6 +40,8 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
     from: { type: "string" },
     input: { type: "string", short: "i" },
     param: { type: "string", multiple: true },
+    dir: { type: "string" },
+    force: { type: "boolean" },
   });
   if (values.help) return void console.log(sessionsHelp), 0;
   const studio = Studio.open(studioOptions(values));
@@ -94,7 +102,7 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
         if (values.json) return void console.log(JSON.stringify(tree, null, 2)), 0;
         const lines: string[] = [];
         const draw = (node: SessionTreeNode, prefix: string, last: boolean, root: boolean) => {
-          const label = `${node.id}  ${node.status}${node.rerunFromStage ? `  (rerun from ${node.rerunFromStage})` : ""}${node.id === id ? "  ◀" : ""}`;
+          const label = `${node.id}  ${node.status}${node.rerunFromStage ? `  (rerun from ${node.rerunFromStage}${node.inputEdited ? ", edited input" : ""})` : ""}${node.id === id ? "  ◀" : ""}`;
           lines.push(root ? label : `${prefix}${last ? "└─ " : "├─ "}${label}`);
           node.children.forEach((child, index) => draw(child, root ? "" : `${prefix}${last ? "   " : "│  "}`, index === node.children.length - 1, false));
         };
@@ -102,16 +110,54 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
         console.log(lines.join("\n"));
         return 0;
       }
+      case "export": {
+        const session = await studio.sessions.get(needId());
+        const folder = path.resolve(values.dir ?? session.id);
+        const files = await writeExport(folder, sessionFiles(session), { force: values.force === true });
+        if (values.json) return void console.log(JSON.stringify({ dir: folder, files }, null, 2)), 0;
+        console.log(`wrote session ${session.id} to ${folder}:`);
+        for (const file of files) console.log(`  ${file}`);
+        return 0;
+      }
       case "delete":
         await studio.sessions.delete(needId());
         console.log(`deleted ${id}`);
         return 0;
       default:
-        throw new ProjectLlmError("usage", `unknown sessions command "${sub}" (list, show, rerun, tree, delete)`);
+        throw new ProjectLlmError("usage", `unknown sessions command "${sub}" (list, show, rerun, tree, export, delete)`);
     }
   } finally {
     await studio.dispose();
   }
+}
+
+/**
+ * Writes an exported session's files into `folder` (created when absent) and returns their paths, relative
+ * to it. A folder that holds anything is refused unless `force`; a path that would leave the folder is
+ * refused before anything is written.
+ */
+async function writeExport(folder: string, files: ExportFile[], options: { force: boolean }): Promise<string[]> {
+  const targets = files.map((file) => {
+    const target = path.resolve(folder, file.path);
+    const relative = path.relative(folder, target);
+    if (relative === "" || relative.startsWith("..") || path.isAbsolute(relative)) {
+      throw new ProjectLlmError("internal", `export file "${file.path}" would be written outside ${folder}`);
+    }
+    return { target, file };
+  });
+  const present = await readdir(folder).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return [];
+    if (error.code === "ENOTDIR") throw new ProjectLlmError("usage", `${folder} is a file, not a folder: choose another --dir`);
+    throw error;
+  });
+  if (present.length > 0 && !options.force) {
+    throw new ProjectLlmError("usage", `${folder} is not empty: choose another --dir, or add --force to write the session's files over what is there`);
+  }
+  for (const { target, file } of targets) {
+    await mkdir(path.dirname(target), { recursive: true });
+    await writeFile(target, file.text);
+  }
+  return files.map((file) => file.path);
 }
 
 /** `--param STAGE.KEY=VALUE` options as parameters per stage, checked against the schema. */

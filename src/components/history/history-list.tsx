@@ -2,23 +2,30 @@
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
+import { useTranslations } from "next-intl";
 import { useEffect, useState } from "react";
-import { describeError, useTRPC } from "@/client/trpc";
-import { Badge, Button, ErrorBox, formatMs } from "@/components/ui";
+import { useTRPC } from "@/client/trpc";
+import { Badge, Button, ErrorBox, useFormat } from "@/components/ui";
+import { useDescribeError } from "@/components/use-describe-error";
+import type { SessionSummary } from "@/store/session";
+import { SessionMarks } from "./session-marks";
 
 const statuses = ["running", "completed", "failed", "cancelled", "interrupted"] as const;
 
-/** A filter: "any" or one of the options. */
-function FilterSelect({ id, label, value, options, onChange }: { id: string; label: string; value: string; options: string[]; onChange: (value: string) => void }) {
+/** A filter: "any" or one of the options, each shown by `show` (or as it is: names, not words to translate). */
+function FilterSelect({ id, label, value, options, show, onChange }: { id: string; label: string; value: string; options: string[]; show?: (option: string) => string; onChange: (value: string) => void }) {
+  const t = useTranslations("history.list");
   return (
     <div>
       <label htmlFor={id} className="block text-xs text-neutral-500">
         {label}
       </label>
       <select id={id} value={value} onChange={(event) => onChange(event.target.value)} className="rounded border border-neutral-300 bg-white px-2 py-1.5 text-sm dark:border-neutral-700 dark:bg-neutral-900">
-        <option value="">any</option>
+        <option value="">{t("any")}</option>
         {options.map((option) => (
-          <option key={option}>{option}</option>
+          <option key={option} value={option} translate={show ? undefined : "no"}>
+            {show ? show(option) : option}
+          </option>
         ))}
       </select>
     </div>
@@ -26,8 +33,60 @@ function FilterSelect({ id, label, value, options, onChange }: { id: string; lab
 }
 const pageSize = 50;
 
+/**
+ * One session in the list. The whole row opens the session: its link's hit area covers the row (a real
+ * link: a middle click opens a tab, the keyboard reaches it by Tab), and the compare box sits above it.
+ * Below 640 px the row is a card: start and status, then pipeline and duration, then the input.
+ */
+function SessionRow({ item, compared, onCompare }: { item: SessionSummary; compared: boolean; onCompare: (checked: boolean) => void }) {
+  const t = useTranslations("history.list");
+  const format = useFormat();
+  const started = format.dateTime(item.startedAt);
+  return (
+    <tr
+      className="group relative border-b border-neutral-100 hover:bg-neutral-50 focus-within:bg-neutral-50 max-sm:grid max-sm:grid-cols-[auto_minmax(0,1fr)_auto] max-sm:gap-x-2 max-sm:py-1.5 dark:border-neutral-900 dark:hover:bg-neutral-900 dark:focus-within:bg-neutral-900"
+      data-testid={`session-row-${item.id}`}
+    >
+      <td className="py-1 max-sm:row-span-3 max-sm:py-0">
+        <label className="relative z-10 flex cursor-pointer p-1.5 max-sm:p-2">
+          <input type="checkbox" aria-label={t("compareOne", { started })} checked={compared} onChange={(event) => onCompare(event.target.checked)} />
+        </label>
+      </td>
+      <td className="py-1 pr-3 max-sm:pr-0">
+        <div className="flex flex-wrap items-center gap-x-2 gap-y-0.5">
+          <Link
+            href={`/history/${item.id}`}
+            className="whitespace-nowrap text-blue-700 group-hover:underline focus-visible:outline-none after:absolute after:inset-0 after:rounded focus-visible:after:outline-2 focus-visible:after:outline-blue-500 dark:text-blue-300"
+          >
+            {started}
+          </Link>
+          <SessionMarks summary={item} kind="branch" />
+        </div>
+      </td>
+      <td className="py-1 pr-3 max-sm:col-start-2 max-sm:row-start-2 max-sm:py-0 max-sm:text-xs max-sm:text-neutral-600 dark:max-sm:text-neutral-400">
+        <span className="inline-flex flex-wrap items-center gap-x-1.5">
+          {item.inlinePipeline && item.pipelineName === "unsaved" ? null : <span translate="no">{item.pipelineName}</span>}
+          <SessionMarks summary={item} kind="pipeline" />
+        </span>
+      </td>
+      <td className="py-1 pr-3 max-sm:col-start-3 max-sm:row-start-1 max-sm:pr-0 max-sm:text-right">
+        <Badge state={item.status} />
+      </td>
+      <td className="py-1 pr-3 tabular-nums max-sm:col-start-3 max-sm:row-start-2 max-sm:py-0 max-sm:pr-0 max-sm:text-right max-sm:text-xs max-sm:text-neutral-600 dark:max-sm:text-neutral-400">
+        {format.ms(item.durationMs)}
+      </td>
+      <td className="max-w-xl truncate py-1 text-neutral-600 max-sm:col-span-2 max-sm:col-start-2 max-sm:row-start-3 max-sm:max-w-none max-sm:py-0 dark:text-neutral-400" translate="no">
+        {item.inputPreview}
+      </td>
+    </tr>
+  );
+}
+
 export function HistoryList() {
   const trpc = useTRPC();
+  const t = useTranslations("history.list");
+  const states = useTranslations("common.states");
+  const describe = useDescribeError();
   const params = useSearchParams();
   const [query, setQuery] = useState(params.get("q") ?? "");
   const [debounced, setDebounced] = useState(query);
@@ -66,28 +125,29 @@ export function HistoryList() {
   const total = list.data?.total ?? 0;
   const pages = Math.max(1, Math.ceil(total / pageSize));
   const filtered = Boolean(debounced || status || pipeline);
+  const link = "text-blue-700 underline dark:text-blue-300";
 
   return (
     <div className="space-y-3">
       <div className="flex flex-wrap items-end gap-3">
-        <h1 className="mr-4 text-xl font-semibold">History</h1>
-        <div>
+        <h1 className="mr-4 text-xl font-semibold">{t("title")}</h1>
+        <div className="max-sm:w-full">
           <label htmlFor="search" className="block text-xs text-neutral-500">
-            Search
+            {t("search")}
           </label>
           <input
             id="search"
             type="search"
             value={query}
             onChange={(event) => setQuery(event.target.value)}
-            placeholder="words at the start of the input or the answer, an id…"
-            className="w-72 rounded border border-neutral-300 bg-white px-2 py-1.5 text-sm dark:border-neutral-700 dark:bg-neutral-900"
+            placeholder={t("searchPlaceholder")}
+            className="w-96 rounded border border-neutral-300 bg-white px-2 py-1.5 text-sm max-sm:w-full dark:border-neutral-700 dark:bg-neutral-900"
           />
         </div>
-        <FilterSelect id="status" label="Status" value={status} options={[...statuses]} onChange={(value) => setParam({ status: value, page: "" })} />
+        <FilterSelect id="status" label={t("status")} value={status} options={[...statuses]} show={(option) => states(option as (typeof statuses)[number])} onChange={(value) => setParam({ status: value, page: "" })} />
         <FilterSelect
           id="pipeline-filter"
-          label="Pipeline"
+          label={t("pipeline")}
           value={pipeline}
           options={(pipelines.data ?? []).map((entry) => entry.name)}
           onChange={(value) => setParam({ pipeline: value, page: "" })}
@@ -95,88 +155,74 @@ export function HistoryList() {
         <div className="ml-auto flex items-center gap-2">
           {compare.length === 2 ? (
             <Link href={`/history/compare?a=${compare[0]}&b=${compare[1]}`} className="rounded bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700">
-              Compare the two
+              {t("compareTwo")}
             </Link>
           ) : (
-            <span className="text-xs text-neutral-500">Tick two sessions to compare them.</span>
+            <span className="text-xs text-neutral-500">{t("tickTwo")}</span>
           )}
         </div>
       </div>
-      {list.error ? <ErrorBox title="Cannot list the sessions" message={describeError(list.error)} /> : null}
+      {list.error ? <ErrorBox title={t("cannotList")} message={describe.error(list.error)} /> : null}
       {list.data && list.data.items.length === 0 ? (
         <div className="rounded border border-dashed border-neutral-300 p-8 text-center text-sm text-neutral-500 dark:border-neutral-700">
           {total > 0 ? (
             <>
-              No sessions on page {page + 1}: there {pages === 1 ? "is one page" : `are ${pages} pages`}.{" "}
-              <button type="button" className="text-blue-700 underline dark:text-blue-300" onClick={() => setParam({ page: "" })}>
-                Go to the first page
+              {t("emptyPage", { page: page + 1, pages })}{" "}
+              <button type="button" className={link} onClick={() => setParam({ page: "" })}>
+                {t("firstPage")}
               </button>
             </>
           ) : filtered ? (
-            "No session matches these filters."
+            t("noMatch")
           ) : (
-            <>
-              No sessions yet. Every run is kept here: <Link href="/" className="text-blue-700 underline dark:text-blue-300">run a pipeline</Link> to make the first one.
-            </>
+            t.rich("noSessions", {
+              link: (chunks) => (
+                <Link href="/" className={link}>
+                  {chunks}
+                </Link>
+              ),
+            })
           )}
         </div>
       ) : null}
       {list.data && list.data.items.length > 0 ? (
-        <table className="w-full text-sm" aria-label="Sessions">
-          <thead>
+        <table className="w-full text-sm max-sm:block" aria-label={t("label")}>
+          <thead className="max-sm:sr-only">
             <tr className="border-b border-neutral-200 text-left text-xs text-neutral-500 dark:border-neutral-800">
               <th className="w-8 py-1 font-normal">
-                <span className="sr-only">compare</span>
+                <span className="sr-only">{t("columns.compare")}</span>
               </th>
-              <th className="py-1 font-normal">started</th>
-              <th className="py-1 font-normal">pipeline</th>
-              <th className="py-1 font-normal">status</th>
-              <th className="py-1 font-normal">duration</th>
-              <th className="py-1 font-normal">input</th>
+              <th className="py-1 pr-3 font-normal">{t("columns.started")}</th>
+              <th className="py-1 pr-3 font-normal">{t("columns.pipeline")}</th>
+              <th className="py-1 pr-3 font-normal">{t("columns.status")}</th>
+              <th className="py-1 pr-3 font-normal">{t("columns.duration")}</th>
+              <th className="py-1 pr-3 font-normal">{t("columns.input")}</th>
             </tr>
           </thead>
-          <tbody>
+          <tbody className="max-sm:block">
             {list.data.items.map((item) => (
-              <tr key={item.id} className="border-b border-neutral-100 hover:bg-neutral-50 dark:border-neutral-900 dark:hover:bg-neutral-900" data-testid={`session-row-${item.id}`}>
-                <td className="py-1">
-                  <input
-                    type="checkbox"
-                    aria-label={`compare ${item.id}`}
-                    checked={compare.includes(item.id)}
-                    onChange={(event) => setCompare((current) => (event.target.checked ? [...current.filter((id) => id !== item.id), item.id].slice(-2) : current.filter((id) => id !== item.id)))}
-                  />
-                </td>
-                <td className="whitespace-nowrap py-1 pr-3">
-                  <Link href={`/history/${item.id}`} className="text-blue-700 hover:underline dark:text-blue-300">
-                    {new Date(item.startedAt).toLocaleString()}
-                  </Link>
-                  {item.parentRunId ? <span className="ml-1 text-xs text-neutral-500" title={`branch of ${item.parentRunId}`}>↳ branch</span> : null}
-                </td>
-                <td className="py-1 pr-3">{item.pipelineName}</td>
-                <td className="py-1 pr-3">
-                  <Badge state={item.status} />
-                </td>
-                <td className="py-1 pr-3 tabular-nums">{formatMs(item.durationMs)}</td>
-                <td className="max-w-xl truncate py-1 text-neutral-600 dark:text-neutral-400">{item.inputPreview}</td>
-              </tr>
+              <SessionRow
+                key={item.id}
+                item={item}
+                compared={compare.includes(item.id)}
+                onCompare={(checked) => setCompare((current) => (checked ? [...current.filter((id) => id !== item.id), item.id].slice(-2) : current.filter((id) => id !== item.id)))}
+              />
             ))}
           </tbody>
         </table>
       ) : null}
       {total > pageSize ? (
-        <nav aria-label="Pages" className="flex items-center gap-2 text-sm">
+        <nav aria-label={t("pages")} className="flex items-center gap-2 text-sm">
           <Button disabled={page === 0} onClick={() => setParam({ page: String(page - 1) })}>
-            Previous
+            {t("previous")}
           </Button>
-          <span>
-            page {page + 1} of {pages} · {total} sessions
-          </span>
+          <span>{t("pageOf", { page: page + 1, pages, total })}</span>
           <Button disabled={page + 1 >= pages} onClick={() => setParam({ page: String(page + 1) })}>
-            Next
+            {t("next")}
           </Button>
         </nav>
       ) : list.data ? (
-        <p className="text-xs text-neutral-500">{total} session{total === 1 ? "" : "s"}</p>
+        <p className="text-xs text-neutral-500">{t("count", { count: total })}</p>
       ) : null}
     </div>
   );

@@ -1,0 +1,134 @@
+import { strFromU8, unzipSync } from "fflate";
+import { describe, expect, it } from "vitest";
+import type { ModelOutput, StageRecord } from "../engine/index.js";
+import { makeFullSession, makeStageRecord } from "./session-store.conformance.js";
+import { sessionFiles, sessionToMarkdown, sessionZip } from "./session-export.js";
+
+const metrics = { tokensIn: 12, tokensOut: 1500, timeToFirstTokenMs: 3, tokensPerSecond: 1950.4, durationMs: 1250 };
+
+function answer(model: string, text: string): ModelOutput {
+  return { model, prompt: "p", answer: text, params: {}, metrics, stopReason: "eos", chat: false };
+}
+
+/** A multi stage of two models whose answers a third one synthesised. */
+function voices(): StageRecord {
+  return {
+    stageId: "voices",
+    status: "completed",
+    reused: false,
+    output: "woven together",
+    answer: "woven together",
+    metrics,
+    models: [answer("storyteller", "a fox ran"), answer("dreamer", "a fox ```dreamed```")],
+    aggregation: { method: "synthesis", output: answer("critic", "woven together") },
+  };
+}
+
+/** A draft, the voices reading it, and an ending reading both (listed out of order in the record). */
+function story() {
+  return makeFullSession({
+    input: "Once upon a time",
+    pipeline: {
+      stages: [
+        { id: "draft", type: "single", model: "storyteller" },
+        { id: "voices", type: "multi", models: ["storyteller", "dreamer"], input_from: "draft", aggregation: { method: "synthesis", model: "critic" } },
+        { id: "ending", type: "single", model: "dreamer", input_from: ["draft", "voices"] },
+      ],
+    },
+    stages: { ending: makeStageRecord("ending", "The end."), draft: makeStageRecord("draft", "there was a fox"), voices: voices() },
+    finalAnswer: "The end.",
+  });
+}
+
+describe("sessionFiles", () => {
+  it("lists the input, each stage in the order the stages ran, each model's answer, the final answer and the record", () => {
+    const session = story();
+    const files = sessionFiles(session);
+    expect(files.map((file) => file.path)).toEqual([
+      "input.txt",
+      "01-draft.txt",
+      "02-voices.txt",
+      "02-voices/1-storyteller.txt",
+      "02-voices/2-dreamer.txt",
+      "02-voices/synthesis-critic.txt",
+      "03-ending.txt",
+      "final.txt",
+      "session.json",
+    ]);
+    const text = Object.fromEntries(files.map((file) => [file.path, file.text]));
+    expect(text["input.txt"]).toBe("Once upon a time");
+    expect(text["01-draft.txt"]).toBe("there was a fox");
+    expect(text["02-voices/2-dreamer.txt"]).toBe("a fox ```dreamed```");
+    expect(text["02-voices/synthesis-critic.txt"]).toBe("woven together");
+    expect(text["final.txt"]).toBe("The end.");
+    expect(JSON.parse(text["session.json"]!)).toEqual(session);
+  });
+
+  it("leaves out what a failed run did not write", () => {
+    const failed = makeFullSession({
+      status: "failed",
+      stages: { draft: { ...makeStageRecord("draft", ""), status: "failed", output: undefined, answer: undefined, error: { code: "generation-failed", message: "stopped" } } },
+      finalAnswer: undefined,
+    });
+    expect(sessionFiles(failed).map((file) => file.path)).toEqual(["input.txt", "session.json"]);
+  });
+
+  it("keeps every path inside the folder, even for names edited by hand", () => {
+    const session = story();
+    session.stages = { "../../etc": { ...voices(), stageId: "../../etc", models: [answer("..", "x"), answer("/abs\\path", "y"), answer(".hidden", "z")] } };
+    const paths = sessionFiles(session).map((file) => file.path);
+    expect(paths).toEqual(["input.txt", "01-__.._etc.txt", "01-__.._etc/1-_.txt", "01-__.._etc/2-_abs_path.txt", "01-__.._etc/3-_hidden.txt", "01-__.._etc/synthesis-critic.txt", "final.txt", "session.json"]);
+    for (const path of paths) {
+      expect(path.startsWith("/")).toBe(false);
+      expect(path.split("/").every((segment) => segment !== ".." && segment !== "." && segment !== "" && !segment.startsWith("."))).toBe(true);
+      expect(path).not.toContain("\\");
+    }
+  });
+});
+
+describe("sessionZip", () => {
+  it("holds the same files in a folder named after the session", () => {
+    const session = story();
+    const entries = unzipSync(sessionZip(session));
+    const files = sessionFiles(session);
+    expect(Object.keys(entries)).toEqual(files.map((file) => `${session.id}/${file.path}`));
+    for (const file of files) expect(strFromU8(entries[`${session.id}/${file.path}`]!)).toBe(file.text);
+  });
+});
+
+describe("sessionToMarkdown", () => {
+  it("writes the facts, the input, each stage with its models' answers and figures, and the final answer, in order", () => {
+    const session = { ...story(), parentRunId: "20260101-000000-abcdef", rerunFromStage: "voices", inputEdited: true, inlinePipeline: true };
+    const markdown = sessionToMarkdown(session);
+    const order = ["# Session", "## Input", "## 1. `draft`", "## 2. `voices`", "### `storyteller`", "### `dreamer`", "### Synthesis by `critic`", "### Passed on", "## 3. `ending`", "## Final answer"];
+    const positions = order.map((heading) => markdown.indexOf(`\n${heading}`) === -1 ? markdown.indexOf(heading) : markdown.indexOf(`\n${heading}`));
+    expect(positions.every((position) => position >= 0)).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    expect(markdown).toContain("- Pipeline: `base` (sent with the run, not saved)");
+    expect(markdown).toContain("- Branch of `20260101-000000-abcdef`, rerun from stage `voices` with an edited input");
+    expect(markdown).toContain("2 models, synthesis · completed");
+    expect(markdown).toContain("12 tokens in, 1,500 out, 1,950 tok/s, first token 3 ms, 1.25 s");
+    expect(markdown.endsWith("## Final answer\n\n```text\nThe end.\n```\n")).toBe(true);
+  });
+
+  it("fences model text so that nothing in it is read as Markdown", () => {
+    const markdown = sessionToMarkdown(story());
+    // The dreamer's answer holds a run of three backticks: its fence is four long.
+    expect(markdown).toContain("````text\na fox ```dreamed```\n````");
+    const hostile = sessionToMarkdown(makeFullSession({ input: "# not a heading\n```\n<script>x</script>" }));
+    expect(hostile).toContain("````text\n# not a heading\n```\n<script>x</script>\n````");
+  });
+
+  it("shows a vote's tallies, and says why a failed run has no final answer", () => {
+    const vote: StageRecord = {
+      ...voices(),
+      aggregation: { method: "vote", tallies: [{ answer: "a fox", votes: 2, models: ["storyteller", "dreamer"] }, { answer: "a `cat`", votes: 1, models: ["critic"] }], winner: "a fox", tie: false },
+    };
+    const failed = makeFullSession({ status: "failed", stages: { voices: vote }, finalAnswer: undefined, error: { code: "generation-failed", message: "the model stopped" } });
+    const markdown = sessionToMarkdown(failed);
+    expect(markdown).toContain("- 2 votes (`storyteller`, `dreamer`): `a fox`");
+    expect(markdown).toContain("- 1 vote (`critic`): `` a `cat` ``");
+    expect(markdown).toContain("## Error\n\ngeneration-failed: the model stopped");
+    expect(markdown).toContain("## Final answer\n\nNone: the run failed.");
+  });
+});

@@ -1,0 +1,172 @@
+/**
+ * A session as a person reads it: a folder of text files (its input, what each stage passed on, each
+ * model's answer, the final answer, and the session record), the same files as a ZIP archive, or one
+ * Markdown document. Pure functions: writing the files is the caller's.
+ */
+import { strToU8, zipSync } from "fflate";
+import { ProjectLlmError } from "../common/index.js";
+import type { Pipeline } from "../config/schema.js";
+import { topologicalOrder, type ModelOutput, type StageMetrics, type StageRecord } from "../engine/index.js";
+import type { SessionRecord } from "./session.js";
+
+/** One file of an exported session: a relative path (forward slashes) and its text. */
+export interface ExportFile {
+  path: string;
+  text: string;
+}
+
+/**
+ * A name safe as one path segment on every system: letters, digits, ".", "_" and "-" (anything else
+ * becomes "_"), no leading dot, at most 64 characters. Stage ids and model names already have this form
+ * (the schemas check them); a session file edited by hand may not.
+ */
+function safeSegment(name: string): string {
+  const safe = name.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.+/, "_").slice(0, 64);
+  return safe === "" ? "_" : safe;
+}
+
+/** Refuses a path that could leave the export's folder: absolute, empty, "." or ".." segments, a backslash. */
+function assertRelative(path: string): string {
+  const segments = path.split("/");
+  if (path.includes("\\") || segments.some((segment) => segment === "" || segment === "." || segment === "..")) {
+    throw new ProjectLlmError("internal", `export path "${path.slice(0, 120)}" would leave the session's folder`);
+  }
+  return path;
+}
+
+/** The stages in the order they ran (every stage after its inputs); file order when the graph cannot be ordered. */
+function stagesInOrder(session: SessionRecord): StageRecord[] {
+  const pipeline = session.pipeline as Pick<Pipeline, "stages"> | undefined;
+  let order: string[];
+  try {
+    order = topologicalOrder({ stages: pipeline?.stages ?? [] });
+  } catch {
+    order = [];
+  }
+  for (const id of Object.keys(session.stages)) if (!order.includes(id)) order.push(id);
+  return order.flatMap((id) => (session.stages[id] ? [session.stages[id]] : []));
+}
+
+/** The synthesis call of a stage, when its answers were combined by a model. */
+function synthesisOf(record: StageRecord): ModelOutput | undefined {
+  return record.aggregation?.method === "synthesis" ? record.aggregation.output : undefined;
+}
+
+/**
+ * The files of an exported session, in reading order: `input.txt`; per stage, numbered in the order the
+ * stages ran, `01-draft.txt` (what the stage passed on) and, for a stage of several models, one file per
+ * model (`02-voices/1-storyteller.txt`, and `02-voices/synthesis-storyteller.txt` for the synthesis);
+ * `final.txt` (when the run has a final answer); `session.json` (the whole record). A stage without
+ * output (failed, cancelled) has no file of its own. Every path is checked to stay inside the folder.
+ */
+export function sessionFiles(session: SessionRecord): ExportFile[] {
+  const files: ExportFile[] = [{ path: "input.txt", text: session.input }];
+  const stages = stagesInOrder(session);
+  const width = Math.max(2, String(stages.length).length);
+  stages.forEach((record, index) => {
+    const stem = `${String(index + 1).padStart(width, "0")}-${safeSegment(record.stageId)}`;
+    if (record.output !== undefined) files.push({ path: `${stem}.txt`, text: record.output });
+    const synthesis = synthesisOf(record);
+    if (record.models.length > 1 || synthesis) {
+      record.models.forEach((output, position) => files.push({ path: `${stem}/${position + 1}-${safeSegment(output.model)}.txt`, text: output.answer }));
+      if (synthesis) files.push({ path: `${stem}/synthesis-${safeSegment(synthesis.model)}.txt`, text: synthesis.answer });
+    }
+  });
+  if (session.finalAnswer !== undefined) files.push({ path: "final.txt", text: session.finalAnswer });
+  files.push({ path: "session.json", text: `${JSON.stringify(session, null, 2)}\n` });
+  for (const file of files) assertRelative(file.path);
+  return files;
+}
+
+/**
+ * The exported files as a ZIP archive, inside a folder named after the session (`ID/input.txt`, ...),
+ * dated when the run started.
+ */
+export function sessionZip(session: SessionRecord): Uint8Array {
+  const folder = safeSegment(session.id);
+  const entries = Object.fromEntries(sessionFiles(session).map((file) => [`${folder}/${file.path}`, strToU8(file.text)]));
+  return zipSync(entries, { mtime: new Date(session.startedAt) });
+}
+
+const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+
+/** A duration for people: "850 ms", "1.25 s", "12.5 s". */
+function duration(ms: number): string {
+  return ms < 1000 ? `${integer.format(ms)} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+}
+
+/** A stage's or a model's figures in one line: "5 tokens in, 48 out, 1,950 tok/s, first token 3 ms, 40 ms". */
+export function describeMetrics(metrics: StageMetrics): string {
+  return `${integer.format(metrics.tokensIn)} tokens in, ${integer.format(metrics.tokensOut)} out, ${integer.format(metrics.tokensPerSecond)} tok/s, first token ${duration(metrics.timeToFirstTokenMs)}, ${duration(metrics.durationMs)}`;
+}
+
+/** Text as a fenced block, with a fence longer than any run of backticks inside, so nothing in it is read as Markdown. */
+function codeBlock(text: string): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = "`".repeat(Math.max(3, longest + 1));
+  return `${fence}text\n${text}${text.endsWith("\n") ? "" : "\n"}${fence}`;
+}
+
+/** Text as inline code (a name, an id), with a fence of backticks it cannot close. */
+function inlineCode(text: string): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = "`".repeat(longest + 1);
+  const padded = text.startsWith("`") || text.endsWith("`") ? ` ${text} ` : text;
+  return `${fence}${padded.replace(/\n/g, " ")}${fence}`;
+}
+
+/** One model's answer, under its own heading, with its figures. */
+function modelSection(heading: string, output: ModelOutput): string[] {
+  return [`### ${heading}`, "", describeMetrics(output.metrics) + (output.error ? ` — failed: ${output.error.message}` : ""), "", codeBlock(output.answer)];
+}
+
+/** A stage: what it is, its state and figures, each model's answer, how they were combined, what it passed on. */
+function stageSection(record: StageRecord, number: number, stage: Pipeline["stages"][number] | undefined): string[] {
+  const lines = [`## ${number}. ${inlineCode(record.stageId)}`, ""];
+  const kind = stage ? (stage.type === "single" ? "one model" : `${stage.models.length} models, ${stage.aggregation.method}`) : undefined;
+  lines.push([kind, record.status, record.reused ? "kept from the parent session" : undefined].filter(Boolean).join(" · "));
+  if (record.metrics) lines.push("", describeMetrics(record.metrics));
+  if (record.error) lines.push("", `Error (${record.error.code}): ${record.error.message}`);
+  const synthesis = synthesisOf(record);
+  if (record.models.length > 1 || synthesis) {
+    for (const output of record.models) lines.push("", ...modelSection(inlineCode(output.model), output));
+    if (record.aggregation?.method === "vote") {
+      lines.push("", "### Vote", "");
+      for (const tally of record.aggregation.tallies) {
+        lines.push(`- ${tally.votes} ${tally.votes === 1 ? "vote" : "votes"} (${tally.models.map(inlineCode).join(", ")}): ${inlineCode(tally.answer)}`);
+      }
+      if (record.aggregation.tie) lines.push("", "A tie: the answer given first in the stage's model order won.");
+    }
+    if (synthesis) lines.push("", ...modelSection(`Synthesis by ${inlineCode(synthesis.model)}`, synthesis));
+    if (record.output !== undefined) lines.push("", "### Passed on", "", codeBlock(record.output));
+  } else {
+    const [only] = record.models;
+    if (only) lines.push("", `Model ${inlineCode(only.model)}${only.error ? ` — failed: ${only.error.message}` : ""}`);
+    if (record.output !== undefined) lines.push("", codeBlock(record.output));
+  }
+  return lines;
+}
+
+/**
+ * The session as one Markdown document: its facts, the input, each stage in the order the stages ran
+ * with its models' answers and figures, and the final answer. Model text is fenced, never read as Markdown.
+ */
+export function sessionToMarkdown(session: SessionRecord): string {
+  const pipeline = session.pipeline as Pick<Pipeline, "stages"> | undefined;
+  const facts = [
+    `- Pipeline: ${inlineCode(session.pipelineName)}${session.inlinePipeline ? " (sent with the run, not saved)" : ""}`,
+    `- Status: ${session.status}`,
+    `- Started: ${session.startedAt}`,
+    ...(session.durationMs !== undefined ? [`- Duration: ${duration(session.durationMs)}`] : []),
+    ...(session.parentRunId
+      ? [`- Branch of ${inlineCode(session.parentRunId)}, rerun from stage ${inlineCode(session.rerunFromStage ?? "?")}${session.inputEdited ? " with an edited input" : ""}`]
+      : []),
+  ];
+  const lines = [`# Session ${inlineCode(session.id)}`, "", ...facts, "", "## Input", "", codeBlock(session.input)];
+  stagesInOrder(session).forEach((record, index) => {
+    lines.push("", ...stageSection(record, index + 1, pipeline?.stages.find((stage) => stage.id === record.stageId)));
+  });
+  if (session.error) lines.push("", "## Error", "", `${session.error.code}: ${session.error.message}`);
+  lines.push("", "## Final answer", "", session.finalAnswer !== undefined ? codeBlock(session.finalAnswer) : `None: the run ${session.status}.`);
+  return `${lines.join("\n")}\n`;
+}
