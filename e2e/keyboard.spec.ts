@@ -2,16 +2,8 @@
  * The pipeline editor (/editor) with the keyboard alone, in a real browser against the real server: the
  * palette, the stages and edges of the canvas, the inspector's inputs, Delete and undo. Nothing is saved.
  */
-import { expect, test, type Locator, type Page } from "@playwright/test";
-
-/** Presses Tab (or Shift+Tab) until `target` has the focus, as a keyboard user does; fails past `limit` presses. */
-async function tabTo(page: Page, target: Locator, { backwards = false, limit = 100 } = {}) {
-  for (let presses = 0; presses <= limit; presses++) {
-    if (await target.evaluate((element) => element === document.activeElement)) return;
-    await page.keyboard.press(backwards ? "Shift+Tab" : "Tab");
-  }
-  throw new Error(`${limit} presses of ${backwards ? "Shift+Tab" : "Tab"} did not reach ${target.toString()}`);
-}
+import { expect, test, type Locator } from "@playwright/test";
+import { tabTo } from "./editor-helpers";
 
 /** The x and y of a node's `translate(...)`, where React Flow draws it. */
 async function nodePosition(node: Locator): Promise<{ x: number; y: number }> {
