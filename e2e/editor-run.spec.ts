@@ -54,6 +54,16 @@ test("Run with unsaved edits runs the canvas's pipeline without saving it, and t
   expect(session.pipeline.stages.find((stage) => stage.id === "draft")?.params?.max_tokens).toBe(9);
   expect(session.status).toBe("completed");
   expect(await readPipelineText(name)).toBe(before);
+
+  // Back in the editor, the edits are there again, and undo goes back to the file.
+  await page.goBack();
+  await expect(page.getByTestId("notice")).toContainText("Your unsaved edits are back");
+  await expect(page.getByTestId("dirty-marker")).toBeVisible();
+  await page.getByTestId("stage-node-draft").click();
+  await expect(page.getByLabel("max_tokens")).toHaveValue("9");
+  await page.getByRole("button", { name: "Undo" }).click();
+  await expect(page.getByLabel("max_tokens")).toHaveValue("24");
+  await expect(page.getByTestId("dirty-marker")).toHaveCount(0);
   expect(consoleErrors).toEqual([]);
 });
 

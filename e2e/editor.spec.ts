@@ -164,8 +164,9 @@ test("delete an edge with the keyboard, undo and redo it, and a save over a file
   await expect(page.getByTestId("stage-node-draft")).toContainText("The first draft");
   await page.screenshot({ path: "e2e/screenshots/editor-conflict.png", fullPage: true });
 
-  page.once("dialog", (dialog) => void dialog.accept());
+  // The edits would be lost: the editor asks first.
   await conflict.getByRole("button", { name: "Reload from disk" }).click();
+  await page.getByRole("dialog", { name: "Lose your unsaved changes?" }).getByRole("button", { name: "Reload from disk" }).click();
   await expect(conflict).toHaveCount(0);
   await expect(page.getByTestId("stage-node-draft")).not.toContainText("The first draft");
   await expect(page.getByTestId("dirty-marker")).toHaveCount(0);
@@ -225,7 +226,7 @@ test("a save from the canvas writes no default the file did not have, keeps the 
 /** The WCAG contrast ratio of two CSS colours (any syntax the browser knows), computed in the page. */
 async function contrast(page: Page, foreground: string, background: string): Promise<number> {
   return page.evaluate(
-    ([one, two]) => {
+    ([one, two]: [string, string]) => {
       const context = document.createElement("canvas").getContext("2d", { willReadFrequently: true })!;
       const luminance = (color: string) => {
         context.clearRect(0, 0, 1, 1);
@@ -240,7 +241,7 @@ async function contrast(page: Page, foreground: string, background: string): Pro
       const [light, dark] = [luminance(one), luminance(two)].sort((a, b) => b - a);
       return (light! + 0.05) / (dark! + 0.05);
     },
-    [foreground, background],
+    [foreground, background] as [string, string],
   );
 }
 
@@ -307,9 +308,30 @@ test("an unknown model name gets a “did you mean”, on the node, in the inspe
   await expect(inspector).toContainText("did you mean dreamer?");
   await page.screenshot({ path: "e2e/screenshots/editor-did-you-mean.png" });
   await inspector.getByRole("button", { name: "Use dreamer" }).click();
-  await expect(inspector.getByLabel("model 2")).toHaveValue("dreamer");
+  await expect(inspector.getByRole("combobox", { name: /^model 2/ })).toHaveValue("dreamer");
   await expect(issues).toContainText("No problems found.");
   await page.keyboard.press("Control+z");
   await expect(issues).toContainText("did you mean dreamer?");
+  expect(consoleErrors).toEqual([]);
+});
+
+test("leaving the editor with unsaved edits asks first, in a dialog of the page", async ({ page }) => {
+  const consoleErrors = collectConsoleErrors(page);
+  await page.goto("/editor?pipeline=base");
+  await page.getByTestId("stage-node-draft").click();
+  await page.getByTestId("stage-name").fill("Changed");
+  const history = page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "History" });
+  const dialog = page.getByRole("dialog", { name: "Lose your unsaved changes?" });
+
+  await history.click();
+  await expect(dialog).toContainText("Leave and lose them?");
+  await dialog.getByRole("button", { name: "Keep editing" }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(page).toHaveURL(/\/editor\?pipeline=base$/);
+  await expect(page.getByTestId("stage-node-draft")).toContainText("Changed");
+
+  await history.click();
+  await dialog.getByRole("button", { name: "Leave" }).click();
+  await expect(page).toHaveURL(/\/history$/);
   expect(consoleErrors).toEqual([]);
 });
