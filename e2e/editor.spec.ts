@@ -2,40 +2,12 @@
  * The pipeline editor (/editor) in a real browser against the real server: build a pipeline with the mouse,
  * save it, find it on disk and after a reload; and a cycle drawn on the canvas is refused.
  */
-import { expect, test, type Locator, type Page } from "@playwright/test";
+import { expect, test, type Page } from "@playwright/test";
 import { appendFile, readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse } from "yaml";
+import { collectConsoleErrors, configDir, dragHandle, openInEditor, readPipelineText, writePipeline } from "./editor-helpers";
 import { liveText, recordLiveText } from "./live-text";
-
-const configDir = path.resolve(process.env.E2E_WORK ?? "e2e/.work", "config");
-
-/** Drags from the centre of one handle to the centre of another, as a user does. */
-async function dragHandle(page: Page, from: Locator, to: Locator) {
-  const start = await from.boundingBox();
-  const end = await to.boundingBox();
-  if (!start || !end) throw new Error("a handle is not on screen");
-  await page.mouse.move(start.x + start.width / 2, start.y + start.height / 2);
-  await page.mouse.down();
-  await page.mouse.move((start.x + end.x) / 2, (start.y + end.y) / 2 + 20, { steps: 5 });
-  await page.mouse.move(end.x + end.width / 2, end.y + end.height / 2, { steps: 10 });
-  await page.mouse.up();
-}
-
-/**
- * Console errors of the page: the editor must not log any. `expected` lists errors the browser itself logs
- * for a failed request that the test provokes on purpose.
- */
-function collectConsoleErrors(page: Page, expected: RegExp[] = []): string[] {
-  const errors: string[] = [];
-  page.on("console", (message) => {
-    const text = `${message.text()} (${message.location().url})`;
-    // The browser's own request for /favicon.ico (the app has none) is not the editor's error.
-    if (message.type() === "error" && !message.location().url.endsWith("/favicon.ico") && !expected.some((pattern) => pattern.test(text))) errors.push(text);
-  });
-  page.on("pageerror", (error) => errors.push(error.message));
-  return errors;
-}
 
 test("build a three-stage pipeline on the canvas with the mouse, save it as a new pipeline, and find it after a reload and on disk", async ({ page }) => {
   const consoleErrors = collectConsoleErrors(page);
@@ -192,10 +164,174 @@ test("delete an edge with the keyboard, undo and redo it, and a save over a file
   await expect(page.getByTestId("stage-node-draft")).toContainText("The first draft");
   await page.screenshot({ path: "e2e/screenshots/editor-conflict.png", fullPage: true });
 
-  page.once("dialog", (dialog) => void dialog.accept());
+  // The edits would be lost: the editor asks first.
   await conflict.getByRole("button", { name: "Reload from disk" }).click();
+  await page.getByRole("dialog", { name: "Lose your unsaved changes?" }).getByRole("button", { name: "Reload from disk" }).click();
   await expect(conflict).toHaveCount(0);
   await expect(page.getByTestId("stage-node-draft")).not.toContainText("The first draft");
   await expect(page.getByTestId("dirty-marker")).toHaveCount(0);
+  expect(consoleErrors).toEqual([]);
+});
+
+test("a save from the canvas writes no default the file did not have, keeps the defaults it had, and writes a new stage's keys in their natural order", async ({ page }) => {
+  const consoleErrors = collectConsoleErrors(page);
+  const name = await writePipeline(
+    "defaults",
+    `pipeline:
+  stages:
+    - id: draft
+      type: single
+      model: storyteller
+      output_mode: answer_only # said on purpose
+    - id: voices
+      type: multi
+      input_from: draft
+      models: [storyteller, dreamer]
+      aggregation:
+        method: concat
+    - id: weave
+      type: multi
+      input_from: voices
+      models: [storyteller, dreamer]
+      aggregation:
+        method: synthesis
+        model: critic
+`,
+  );
+  await openInEditor(page, name, "draft");
+  // One edit on the canvas (draft's prompt) and one new stage from the palette.
+  await page.getByTestId("stage-node-draft").click();
+  await page.getByTestId("stage-prompt").fill("{{input}}");
+  await page.getByTestId("add-single").click();
+  await expect(page.getByTestId("stage-node-stage4")).toBeVisible();
+  await page.keyboard.press("Control+s");
+  await expect(page.getByTestId("notice")).toContainText("Saved to");
+
+  const text = await readPipelineText(name);
+  expect(text).not.toContain("params");
+  expect(text).not.toContain("separator");
+  expect(text).not.toContain("labels");
+  // The default the file had stays, with its comment; no other stage gains one.
+  expect(text).toContain("output_mode: answer_only # said on purpose");
+  expect(text.match(/output_mode/g)).toHaveLength(1);
+  // A key added to a stage goes where it belongs among the stage's keys, not at its end.
+  expect(text).toMatch(/- id: draft\n\s+type: single\n\s+model: storyteller\n\s+prompt: "\{\{input\}\}"\n\s+output_mode: answer_only/);
+  expect(text).toMatch(/- id: stage4\n\s+type: single\n\s+model: storyteller\n\s+position:\n\s+x: -?\d+\n\s+y: -?\d+\n?$/);
+  await page.reload();
+  await expect(page.getByTestId("stage-node-stage4")).toBeVisible();
+  await expect(page.getByTestId("dirty-marker")).toHaveCount(0);
+  expect(consoleErrors).toEqual([]);
+});
+
+/** The WCAG contrast ratio of two CSS colours (any syntax the browser knows), computed in the page. */
+async function contrast(page: Page, foreground: string, background: string): Promise<number> {
+  return page.evaluate(
+    ([one, two]: [string, string]) => {
+      const context = document.createElement("canvas").getContext("2d", { willReadFrequently: true })!;
+      const luminance = (color: string) => {
+        context.clearRect(0, 0, 1, 1);
+        context.fillStyle = color;
+        context.fillRect(0, 0, 1, 1);
+        const [r, g, b] = [...context.getImageData(0, 0, 1, 1).data].slice(0, 3).map((channel) => {
+          const value = channel / 255;
+          return value <= 0.04045 ? value / 12.92 : ((value + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+      };
+      const [light, dark] = [luminance(one), luminance(two)].sort((a, b) => b - a);
+      return (light! + 0.05) / (dark! + 0.05);
+    },
+    [foreground, background] as [string, string],
+  );
+}
+
+/** The stroke of an edge's path and the colour of the canvas behind it (the first opaque background up the tree). */
+async function edgeColours(page: Page, edgeId: string): Promise<{ stroke: string; background: string }> {
+  return page.getByTestId(`rf__edge-${edgeId}`).locator(".react-flow__edge-path").evaluate((path) => {
+    let element: Element | null = document.querySelector(".react-flow__background");
+    let background = "rgb(255, 255, 255)";
+    for (; element; element = element.parentElement) {
+      const color = getComputedStyle(element).backgroundColor;
+      if (color && !/^rgba\(.*,\s*0\)$/.test(color) && color !== "transparent") {
+        background = color;
+        break;
+      }
+    }
+    return { stroke: getComputedStyle(path).stroke, background };
+  });
+}
+
+for (const colorScheme of ["dark", "light"] as const) {
+  test(`in ${colorScheme} mode the edges, those from the user input too, stand out from the canvas (3:1 or more)`, async ({ page }) => {
+    await page.emulateMedia({ colorScheme });
+    await page.goto("/editor?pipeline=base");
+    await expect(page.getByTestId("rf__edge-__input__->draft")).toHaveCount(1);
+    for (const edge of ["__input__->draft", "draft->voices"]) {
+      const { stroke, background } = await edgeColours(page, edge);
+      expect(await contrast(page, stroke, background), `${edge}: ${stroke} on ${background}`).toBeGreaterThanOrEqual(3);
+    }
+    await page.screenshot({ path: `e2e/screenshots/editor-edges-${colorScheme}.png` });
+  });
+}
+
+test("an unknown model name gets a “did you mean”, on the node, in the inspector and in the issue list, and one click fixes it", async ({ page }) => {
+  const consoleErrors = collectConsoleErrors(page);
+  const name = await writePipeline(
+    "typo",
+    `pipeline:
+  stages:
+    - id: draft
+      type: single
+      model: storyteler
+    - id: voices
+      type: multi
+      input_from: draft
+      models: [storyteller, dremer]
+      aggregation: { method: vote }
+`,
+  );
+  await openInEditor(page, name, "draft");
+  const issues = page.getByTestId("issues");
+  await expect(issues).toContainText("did you mean storyteller?");
+  await expect(issues).toContainText("did you mean dreamer?");
+  await expect(page.getByTestId("stage-node-draft")).toContainText("did you mean storyteller?");
+  await expect(page.getByTestId("stage-node-voices")).toContainText("did you mean dreamer?");
+
+  // From the issue list: draft's model.
+  await issues.getByRole("button", { name: "Use storyteller" }).click();
+  await expect(page.getByTestId("stage-node-draft").getByTestId("model-badge")).toHaveText("present");
+  await expect(issues).not.toContainText("storyteler");
+
+  // From the inspector: the second model of voices.
+  await page.getByTestId("stage-node-voices").click();
+  const inspector = page.getByTestId("inspector");
+  await expect(inspector).toContainText("did you mean dreamer?");
+  await page.screenshot({ path: "e2e/screenshots/editor-did-you-mean.png" });
+  await inspector.getByRole("button", { name: "Use dreamer" }).click();
+  await expect(inspector.getByRole("combobox", { name: /^model 2/ })).toHaveValue("dreamer");
+  await expect(issues).toContainText("No problems found.");
+  await page.keyboard.press("Control+z");
+  await expect(issues).toContainText("did you mean dreamer?");
+  expect(consoleErrors).toEqual([]);
+});
+
+test("leaving the editor with unsaved edits asks first, in a dialog of the page", async ({ page }) => {
+  const consoleErrors = collectConsoleErrors(page);
+  await page.goto("/editor?pipeline=base");
+  await page.getByTestId("stage-node-draft").click();
+  await page.getByTestId("stage-name").fill("Changed");
+  const history = page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "History" });
+  const dialog = page.getByRole("dialog", { name: "Lose your unsaved changes?" });
+
+  await history.click();
+  await expect(dialog).toContainText("Leave and lose them?");
+  await dialog.getByRole("button", { name: "Keep editing" }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(page).toHaveURL(/\/editor\?pipeline=base$/);
+  await expect(page.getByTestId("stage-node-draft")).toContainText("Changed");
+
+  await history.click();
+  await dialog.getByRole("button", { name: "Leave" }).click();
+  await expect(page).toHaveURL(/\/history$/);
   expect(consoleErrors).toEqual([]);
 });

@@ -2,16 +2,8 @@
  * The pipeline editor (/editor) with the keyboard alone, in a real browser against the real server: the
  * palette, the stages and edges of the canvas, the inspector's inputs, Delete and undo. Nothing is saved.
  */
-import { expect, test, type Locator, type Page } from "@playwright/test";
-
-/** Presses Tab (or Shift+Tab) until `target` has the focus, as a keyboard user does; fails past `limit` presses. */
-async function tabTo(page: Page, target: Locator, { backwards = false, limit = 100 } = {}) {
-  for (let presses = 0; presses <= limit; presses++) {
-    if (await target.evaluate((element) => element === document.activeElement)) return;
-    await page.keyboard.press(backwards ? "Shift+Tab" : "Tab");
-  }
-  throw new Error(`${limit} presses of ${backwards ? "Shift+Tab" : "Tab"} did not reach ${target.toString()}`);
-}
+import { expect, test, type Locator } from "@playwright/test";
+import { tabTo } from "./editor-helpers";
 
 /** The x and y of a node's `translate(...)`, where React Flow draws it. */
 async function nodePosition(node: Locator): Promise<{ x: number; y: number }> {
@@ -38,14 +30,14 @@ test("with the keyboard alone: add a stage, refuse a cycle, move and connect the
   await tabTo(page, page.getByRole("button", { name: "+ Single stage" }));
   await page.keyboard.press("Enter");
   const added = page.getByTestId("rf__node-stage4");
-  await expect(added).toHaveAttribute("aria-label", "Stage stage4, single, model storyteller, reads the user's input");
+  await expect(added).toHaveAccessibleName("Stage stage4, single, model storyteller, reads the user's input");
   await expect(inspectorHeading).toHaveText("Stage stage4");
   await expect(page.getByTestId("dirty-marker")).toBeVisible();
 
   // Tab reaches the nodes; the focus selects a node, and the inspector shows it; Enter moves there.
   const draft = page.getByTestId("rf__node-draft");
   await tabTo(page, draft);
-  await expect(draft).toHaveAttribute("aria-label", "Stage draft, single, model storyteller, reads the user's input");
+  await expect(draft).toHaveAccessibleName("Stage draft, single, model storyteller, reads the user's input");
   await expect(inspectorHeading).toHaveText("Stage draft");
   await page.keyboard.press("Enter");
   await expect(inspectorHeading).toBeFocused();
@@ -89,19 +81,19 @@ test("with the keyboard alone: add a stage, refuse a cycle, move and connect the
   await expect(endingBox).toBeChecked();
   await expect(inputs.getByRole("checkbox", { name: "user input" })).not.toBeChecked();
   await expect(inspector).toContainText("Reads ending.");
-  await expect(added).toHaveAttribute("aria-label", "Stage stage4, single, model storyteller, reads ending");
+  await expect(added).toHaveAccessibleName("Stage stage4, single, model storyteller, reads ending");
 
   // Tab to the new edge (focus selects it), then Delete removes it: stage4 reads the user's input again.
   const edge = page.getByTestId("rf__edge-ending->stage4");
   await tabTo(page, edge, { backwards: true });
-  await expect(edge).toHaveAttribute("aria-label", "Edge from ending to stage4");
+  await expect(edge).toHaveAccessibleName("Edge from ending to stage4");
   await expect(inspectorHeading).toHaveText("Edge ending → stage4");
   await expect(edge.locator(".react-flow__edge-path")).toHaveCSS("stroke-width", "4px");
   await page.screenshot({ path: "e2e/screenshots/editor-keyboard-edge-focus.png" });
   await page.keyboard.press("Delete");
   await expect(page.getByTestId("rf__edge-ending->stage4")).toHaveCount(0);
   await expect(page.getByTestId("rf__edge-__input__->stage4")).toHaveCount(1);
-  await expect(added).toHaveAttribute("aria-label", /reads the user's input$/);
+  await expect(added).toHaveAccessibleName(/reads the user's input$/);
 
   // Ctrl+Z brings the edge back, on the canvas and in the inspector.
   await page.keyboard.press("Control+z");
@@ -116,7 +108,7 @@ test("with the keyboard alone: add a stage, refuse a cycle, move and connect the
   await expect(added).toHaveCount(0);
   await expect(page.getByTestId("rf__edge-ending->stage4")).toHaveCount(0);
   await page.keyboard.press("Control+z");
-  await expect(added).toHaveAttribute("aria-label", "Stage stage4, single, model storyteller, reads ending");
+  await expect(added).toHaveAccessibleName("Stage stage4, single, model storyteller, reads ending");
   await expect(page.getByTestId("rf__edge-ending->stage4")).toHaveCount(1);
   expect(errors).toEqual([]);
 });

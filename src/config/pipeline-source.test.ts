@@ -2,9 +2,11 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { z } from "zod";
 import { loadPipeline } from "./load.js";
-import { deletePipelineSource, readPipelineSource, savePipelineSource } from "./pipeline-source.js";
-import type { Pipeline } from "./schema.js";
+import { deletePipelineSource, fileForm, readPipelineSource, savePipelineSource } from "./pipeline-source.js";
+import { aggregationSchema, multiStageSchema, pipelineSchema, singleStageSchema, type Pipeline } from "./schema.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -91,5 +93,171 @@ describe("pipeline sources", () => {
     const pipeline: Pipeline = { stages: [{ id: "one", type: "single", model: "m", params: {}, output_mode: "answer_only" }] };
     await expect(savePipelineSource(dir, "../escape", pipeline, { baseVersion: null })).rejects.toMatchObject({ code: "usage" });
     await expect(readPipelineSource(dir, "a/b")).rejects.toMatchObject({ code: "usage" });
+  });
+});
+
+/** Loads a pipeline file, saves it back with `edit` applied, and answers the file's new text. */
+async function saveEdited(text: string, edit: (pipeline: Pipeline) => void = () => {}): Promise<string> {
+  await writeFile(path.join(dir, "pipeline.yaml"), text);
+  const source = await readPipelineSource(dir, "base");
+  const { pipeline } = await loadPipeline(dir, "base");
+  const edited = structuredClone(pipeline);
+  edit(edited);
+  await savePipelineSource(dir, "base", edited, { baseVersion: source.version });
+  return readFile(path.join(dir, "pipeline.yaml"), "utf8");
+}
+
+describe("what a save writes", () => {
+  const twoStages = `base_pipeline:
+  stages:
+    - id: draft
+      type: single
+      model: storyteller
+    - id: voices
+      type: multi
+      input_from: draft
+      models: [storyteller, dreamer]
+      aggregation:
+        method: concat
+    - id: weave
+      type: multi
+      models: [storyteller, dreamer]
+      aggregation:
+        method: synthesis
+        model: critic
+`;
+
+  it("writes a file saved unchanged back as it was: no default the schema filled in is added", async () => {
+    // The parsed pipeline holds params: {}, output_mode, concat's separator and labels, the synthesis's params.
+    const { pipeline } = await (async () => {
+      await writeFile(path.join(dir, "pipeline.yaml"), twoStages);
+      return loadPipeline(dir, "base");
+    })();
+    expect(pipeline.stages[0]).toMatchObject({ params: {}, output_mode: "answer_only" });
+    expect(await saveEdited(twoStages)).toBe(twoStages);
+  });
+
+  it("keeps the spacing inside each one-line list and mapping as the file has it", async () => {
+    const mixed = `base_pipeline:
+  stages:
+    - id: voices
+      type: multi
+      models: [storyteller, dreamer]
+      aggregation: { method: vote }
+      params: {max_tokens: 120}
+      input_from: [ draft ]
+    - id: draft
+      type: single
+      model: storyteller
+`;
+    expect(await saveEdited(mixed)).toBe(mixed);
+    expect(await saveEdited(mixed, (pipeline) => void (pipeline.stages[0]!.params.max_tokens = 100))).toBe(mixed.replace("120", "100"));
+  });
+
+  it("keeps a key the file has even when it holds the default", async () => {
+    const explicit = twoStages.replace("      model: storyteller\n    - id: voices", "      model: storyteller\n      params: {}\n      output_mode: answer_only # on purpose\n    - id: voices");
+    expect(explicit).toContain("on purpose");
+    expect(await saveEdited(explicit)).toBe(explicit);
+  });
+
+  it("writes a key whose value is no longer the default, and drops it again once it is", async () => {
+    const changed = await saveEdited(twoStages, (pipeline) => {
+      pipeline.stages[0]!.output_mode = "input_plus_answer";
+      const voices = pipeline.stages[1]!;
+      if (voices.type === "multi" && voices.aggregation.method === "concat") voices.aggregation.labels = false;
+    });
+    expect(changed).toContain("      model: storyteller\n      output_mode: input_plus_answer\n");
+    expect(changed).toContain("        method: concat\n        labels: false\n");
+    expect(changed).not.toContain("separator");
+    expect(changed).not.toContain("params");
+  });
+
+  it("writes a new stage's keys in their natural order, without its defaults", async () => {
+    const text = await saveEdited(twoStages, (pipeline) => {
+      // Built in the order the zod schema gives a parsed stage (params and output_mode before type).
+      pipeline.stages.push(
+        singleStageSchema.parse({ position: { x: 1, y: 2 }, params: { max_tokens: 8 }, output_mode: "answer_only", prompt: "{{input}}", input_from: "draft", model: "critic", type: "single", name: "Last", id: "last" }),
+        multiStageSchema.parse({ aggregation: { method: "concat" }, models: ["critic", "dreamer"], type: "multi", id: "many" }),
+      );
+    });
+    expect(text.slice(text.indexOf("    - id: last"))).toBe(`    - id: last
+      name: Last
+      type: single
+      model: critic
+      input_from: draft
+      prompt: "{{input}}"
+      params:
+        max_tokens: 8
+      position:
+        x: 1
+        y: 2
+    - id: many
+      type: multi
+      models: [critic, dreamer]
+      aggregation:
+        method: concat
+`);
+  });
+
+  it("puts a key a stage gains among the stage's keys where it belongs, not at the end", async () => {
+    const text = await saveEdited(twoStages, (pipeline) => {
+      pipeline.stages[0]!.prompt = "{{input}}";
+      pipeline.stages[0]!.name = "Draft";
+    });
+    expect(text).toContain(`    - id: draft
+      name: Draft
+      type: single
+      model: storyteller
+      prompt: "{{input}}"
+    - id: voices`);
+  });
+
+  it("creates a new file from a pipeline with no defaults in it", async () => {
+    const pipeline = pipelineSchema.parse({ name: "New", stages: [{ id: "one", type: "single", model: "storyteller" }] });
+    const created = await savePipelineSource(dir, "fresh", pipeline, { baseVersion: null });
+    expect(created.text).toBe("pipeline:\n  name: New\n  stages:\n    - id: one\n      type: single\n      model: storyteller\n");
+  });
+});
+
+describe("fileForm", () => {
+  // A stand-in for a pipeline schema with a shorthand: `aggregation: vote` for `{ method: vote }`.
+  const withVoteShorthand = z.object({
+    stages: z.array(
+      z.object({
+        id: z.string(),
+        models: z.array(z.string()),
+        aggregation: z.union([z.literal("vote").transform(() => ({ method: "vote" as const })), aggregationSchema]),
+        params: z.object({ max_tokens: z.number().optional() }).default({}),
+      }),
+    ),
+  });
+  const pipeline = (aggregation: unknown) => withVoteShorthand.parse({ stages: [{ id: "voices", models: ["a", "b"], aggregation }] }) as unknown as Pipeline;
+
+  it("keeps the file's shorthand when the value still means the same", () => {
+    const file = parse("stages:\n  - id: voices\n    models: [a, b]\n    aggregation: vote\n");
+    expect(fileForm(pipeline("vote"), file, withVoteShorthand)).toEqual({ stages: [{ id: "voices", models: ["a", "b"], aggregation: "vote" }] });
+  });
+
+  it("writes the whole value when it changed", () => {
+    const file = parse("stages:\n  - id: voices\n    models: [a, b]\n    aggregation: vote\n");
+    expect(fileForm(pipeline({ method: "template", template: "{{answers}}" }), file, withVoteShorthand)).toEqual({
+      stages: [{ id: "voices", models: ["a", "b"], aggregation: { method: "template", template: "{{answers}}" } }],
+    });
+  });
+
+  it("matches stages by id, so a stage moved in the list keeps its own wording", () => {
+    const file = parse("stages:\n  - id: first\n    models: [a]\n    aggregation: vote\n    params: {}\n  - id: voices\n    models: [a, b]\n    aggregation: vote\n");
+    const value = withVoteShorthand.parse({
+      stages: [
+        { id: "voices", models: ["a", "b"], aggregation: "vote" },
+        { id: "first", models: ["a"], aggregation: "vote" },
+      ],
+    }) as unknown as Pipeline;
+    expect(fileForm(value, file, withVoteShorthand)).toEqual({
+      stages: [
+        { id: "voices", models: ["a", "b"], aggregation: "vote" },
+        { id: "first", models: ["a"], aggregation: "vote", params: {} },
+      ],
+    });
   });
 });

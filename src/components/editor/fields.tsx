@@ -1,5 +1,6 @@
 "use client";
 /** Small form fields of the inspector: labelled, keyboard-friendly, dark-mode aware. */
+import { useTranslations } from "next-intl";
 import { useState, type ReactNode } from "react";
 
 export const inputClass =
@@ -12,10 +13,27 @@ export const checkboxClass = "focus-visible:outline-2 focus-visible:outline-offs
 export const primaryButtonClass =
   "rounded bg-blue-600 px-3 py-1 text-sm font-medium text-white hover:bg-blue-700 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-blue-500 disabled:cursor-not-allowed disabled:opacity-50";
 
-export function Field({ label, hint, children }: { label: string; hint?: ReactNode; children: ReactNode }) {
+/** Whether a label already says its key ("output mode" says `output_mode`). */
+function says(label: string, key: string): boolean {
+  const words = (text: string) => text.toLowerCase().replace(/_/g, " ");
+  return words(label).includes(words(key));
+}
+
+/**
+ * A labelled field. `yamlKey` is the key the field writes in the pipeline's file: shown beside a label that
+ * does not say it already (a label in another language), for whoever also edits the YAML.
+ */
+export function Field({ label, yamlKey, hint, children }: { label: string; yamlKey?: string; hint?: ReactNode; children: ReactNode }) {
   return (
     <label className="block space-y-1">
-      <span className="text-xs font-medium text-neutral-700 dark:text-neutral-300">{label}</span>
+      <span className="text-xs font-medium text-neutral-700 dark:text-neutral-300">
+        {label}
+        {yamlKey && !says(label, yamlKey) ? (
+          <span translate="no" className="ml-1.5 font-mono text-[10px] font-normal text-neutral-500 dark:text-neutral-400">
+            {yamlKey}
+          </span>
+        ) : null}
+      </span>
       {children}
       {hint ? <span className="block text-xs text-neutral-500 dark:text-neutral-400">{hint}</span> : null}
     </label>
@@ -39,6 +57,7 @@ function useDraft<T>(value: T, format: (value: T) => string, parse: (text: strin
 
 export function TextField({
   label,
+  yamlKey,
   value,
   onChange,
   multiline,
@@ -48,6 +67,7 @@ export function TextField({
   testId,
 }: {
   label: string;
+  yamlKey?: string;
   value: string | undefined;
   /** Undefined when the field is emptied. */
   onChange: (value: string | undefined) => void;
@@ -64,28 +84,33 @@ export function TextField({
     className: `${inputClass} ${multiline ? "font-mono" : ""}`,
     onChange: (event: { target: { value: string } }) => onChange(event.target.value === "" ? undefined : event.target.value),
   };
-  return <Field label={label} hint={hint}>{multiline ? <textarea rows={rows} {...common} /> : <input type="text" {...common} />}</Field>;
+  return (
+    <Field label={label} yamlKey={yamlKey} hint={hint}>
+      {multiline ? <textarea rows={rows} {...common} /> : <input type="text" {...common} />}
+    </Field>
+  );
 }
 
 export function NumberField({
   label,
+  yamlKey,
   value,
   onChange,
   integer,
   min,
   max,
   step,
-  placeholder,
 }: {
   label: string;
+  yamlKey?: string;
   value: number | undefined;
   onChange: (value: number | undefined) => void;
   integer?: boolean;
   min?: number;
   max?: number;
   step?: number;
-  placeholder?: string;
 }) {
+  const t = useTranslations("editor.inspector");
   const [draft, setDraft] = useDraft<number | undefined>(
     value,
     (number) => (number === undefined ? "" : String(number)),
@@ -97,7 +122,7 @@ export function NumberField({
   );
   const invalid = draft.trim() !== "" && (!Number.isFinite(Number(draft)) || (integer && !Number.isInteger(Number(draft))));
   return (
-    <Field label={label}>
+    <Field label={label} yamlKey={yamlKey}>
       <input
         type="number"
         inputMode={integer ? "numeric" : "decimal"}
@@ -105,7 +130,7 @@ export function NumberField({
         min={min}
         max={max}
         step={step ?? (integer ? 1 : "any")}
-        placeholder={placeholder ?? "default"}
+        placeholder={t("default")}
         aria-invalid={invalid || undefined}
         className={`${inputClass} ${invalid ? "border-red-500" : ""}`}
         onChange={(event) => {
@@ -128,7 +153,7 @@ export function escapeText(text: string): string {
 }
 
 /** A list of strings, one per line, with `\n` escapes. */
-export function StringListField({ label, value, onChange, hint }: { label: string; value: string[] | undefined; onChange: (value: string[] | undefined) => void; hint?: ReactNode }) {
+export function StringListField({ label, yamlKey, value, onChange, hint }: { label: string; yamlKey?: string; value: string[] | undefined; onChange: (value: string[] | undefined) => void; hint?: ReactNode }) {
   const format = (list: string[] | undefined) => (list ?? []).map(escapeText).join("\n");
   const parse = (text: string) => {
     const list = text.split("\n").filter((line) => line !== "").map(unescapeText);
@@ -136,7 +161,7 @@ export function StringListField({ label, value, onChange, hint }: { label: strin
   };
   const [draft, setDraft] = useDraft(value, format, parse);
   return (
-    <Field label={label} hint={hint}>
+    <Field label={label} yamlKey={yamlKey} hint={hint}>
       <textarea
         rows={2}
         value={draft}
@@ -150,9 +175,23 @@ export function StringListField({ label, value, onChange, hint }: { label: strin
   );
 }
 
-export function SelectField<T extends string>({ label, value, options, onChange, testId }: { label: string; value: T; options: ReadonlyArray<{ value: T; label: string }>; onChange: (value: T) => void; testId?: string }) {
+export function SelectField<T extends string>({
+  label,
+  yamlKey,
+  value,
+  options,
+  onChange,
+  testId,
+}: {
+  label: string;
+  yamlKey?: string;
+  value: T;
+  options: ReadonlyArray<{ value: T; label: string }>;
+  onChange: (value: T) => void;
+  testId?: string;
+}) {
   return (
-    <Field label={label}>
+    <Field label={label} yamlKey={yamlKey}>
       <select value={value} data-testid={testId} className={inputClass} onChange={(event) => onChange(event.target.value as T)}>
         {options.map((option) => (
           <option key={option.value} value={option.value}>

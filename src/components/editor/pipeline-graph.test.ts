@@ -4,18 +4,21 @@ import {
   applyLayout,
   connectStages,
   disconnectStages,
-  edgeLabel,
+  downstreamOf,
   freePosition,
   inputNodeId,
   layeredLayout,
+  modelFix,
   newMultiStage,
   newSingleStage,
   pipelineEdges,
+  readersOf,
   removeStages,
+  removeStagesReconnecting,
   renameStage,
   sameValue,
   schemaIssues,
-  stageLabel,
+  setStageModel,
   switchStageType,
   uniqueStageId,
 } from "./pipeline-graph";
@@ -61,15 +64,14 @@ describe("connectStages", () => {
 
   it("refuses an edge that closes a cycle and names the stages along it", () => {
     const result = connectStages(story, "ending", "draft");
-    expect(result).toEqual({ ok: false, message: "Refused: connecting ending → draft would make a cycle: ending → draft → ending." });
+    expect(result).toEqual({ ok: false, refusal: { reason: "cycle", source: "ending", target: "draft", path: ["ending", "draft", "ending"] } });
     const longer = connectStages({ stages: [single("a"), single("b", "a"), single("c", "b")] }, "c", "a");
-    expect(!longer.ok && longer.message).toContain("c → a → b → c");
+    expect(!longer.ok && longer.refusal).toMatchObject({ path: ["c", "a", "b", "c"] });
   });
 
   it("refuses a self-loop", () => {
     const result = connectStages(story, "voices", "voices");
-    expect(result.ok).toBe(false);
-    expect(!result.ok && result.message).toContain("voices → voices");
+    expect(result).toEqual({ ok: false, refusal: { reason: "self-loop", stage: "voices" } });
   });
 
   it("refuses an edge into the input node", () => {
@@ -95,7 +97,7 @@ describe("disconnectStages and removeStages", () => {
 describe("renameStage", () => {
   it("updates the input_from and the {{stage.ID}} placeholders of the readers", () => {
     const result = renameStage(story, "draft", "opening");
-    if (!result.ok) throw new Error(result.message);
+    if (!result.ok) throw new Error(result.refusal.reason);
     expect(result.pipeline.stages.map((item) => item.id)).toEqual(["opening", "voices", "ending"]);
     expect(stage(result.pipeline, "voices").input_from).toBe("opening");
     expect(stage(result.pipeline, "ending").input_from).toEqual(["opening", "voices"]);
@@ -103,8 +105,8 @@ describe("renameStage", () => {
   });
 
   it("refuses a taken id and a malformed one", () => {
-    expect(renameStage(story, "draft", "voices").ok).toBe(false);
-    expect(renameStage(story, "draft", "9lives").ok).toBe(false);
+    expect(renameStage(story, "draft", "voices")).toEqual({ ok: false, refusal: { reason: "taken-id", stage: "voices" } });
+    expect(renameStage(story, "draft", "9lives")).toEqual({ ok: false, refusal: { reason: "malformed-id" } });
   });
 });
 
@@ -173,7 +175,17 @@ describe("schemaIssues", () => {
   });
 
   it("says an empty pipeline needs a stage", () => {
-    expect(schemaIssues({ stages: [] })[0]!.message).toContain("at least one stage");
+    expect(schemaIssues({ stages: [] })[0]!.schema).toEqual({ kind: "no-stages" });
+  });
+
+  it("gives the kind and the bound of a problem, for the page's own words", () => {
+    const issues = schemaIssues({ stages: [single("a", undefined, { params: { temperature: 9, top_p: 0 } })] });
+    expect(issues.map((issue) => [issue.path, issue.schema])).toEqual([
+      ["stages[0].params.temperature", { kind: "too-big", limit: 5, inclusive: true, origin: "number" }],
+      ["stages[0].params.top_p", { kind: "too-small", limit: 0, inclusive: false, origin: "number" }],
+    ]);
+    const template = { ...newMultiStage(story, ["storyteller"], { x: 0, y: 0 }), aggregation: { method: "template" as const, template: "" } };
+    expect(schemaIssues({ stages: [template] })[0]).toMatchObject({ path: "stages[0].aggregation.template", schema: { kind: "empty" } });
   });
 
   it("finds nothing wrong with a valid pipeline", () => {
@@ -189,17 +201,80 @@ describe("sameValue", () => {
   });
 });
 
-describe("stageLabel and edgeLabel", () => {
-  it("name a stage by id, type, models and inputs, and count its problems", () => {
-    expect(stageLabel(stage(story, "draft"))).toBe("Stage draft, single, model storyteller, reads the user's input");
-    expect(stageLabel(stage(story, "ending"), { errors: 2, warnings: 1 })).toBe("Stage ending, single, model storyteller, reads draft and voices, 2 errors, 1 warning");
-    const multi = newMultiStage(story, ["storyteller", "dreamer"], { x: 0, y: 0 });
-    expect(stageLabel({ ...multi, name: "Chorus", input_from: ["draft", "voices", "ending"] })).toBe(
-      "Stage stage4 (Chorus), multi, models storyteller and dreamer, aggregation concat, reads draft, voices and ending",
-    );
+describe("deleting stages that others read", () => {
+  /** draft → voices → ending, draft → ending, voices → aside; note reads the user's input. */
+  const four: Pipeline = {
+    stages: [
+      single("draft"),
+      single("voices", "draft"),
+      single("ending", ["draft", "voices"], { prompt: "{{stage.draft}} / {{ stage.voices }}" }),
+      single("aside", "voices", { prompt: "About {{stage.voices}}" }),
+      single("note"),
+    ],
+  };
+
+  it("finds the readers outside the deleted stages, with what each reads of them", () => {
+    expect(readersOf(four, ["voices"])).toEqual([
+      { id: "ending", reads: ["voices"] },
+      { id: "aside", reads: ["voices"] },
+    ]);
+    expect(readersOf(four, ["draft", "voices"])).toEqual([
+      { id: "ending", reads: ["draft", "voices"] },
+      { id: "aside", reads: ["voices"] },
+    ]);
+    expect(readersOf(four, ["note", "aside"])).toEqual([]);
   });
 
-  it("name an edge by its two ends", () => {
-    expect(pipelineEdges(story).map(edgeLabel)).toEqual(["The user's input to draft", "Edge from draft to voices", "Edge from draft to ending", "Edge from voices to ending"]);
+  it("finds everything downstream, in pipeline order", () => {
+    expect(downstreamOf(four, ["voices"])).toEqual(["voices", "ending", "aside"]);
+    expect(downstreamOf(four, ["draft"])).toEqual(["draft", "voices", "ending", "aside"]);
+    expect(downstreamOf(four, ["note"])).toEqual(["note"]);
+  });
+
+  it("connects the readers to what the deleted stage read, and their placeholders follow", () => {
+    const next = removeStagesReconnecting(four, ["voices"]);
+    expect(next.stages.map((item) => [item.id, item.input_from ?? null, item.prompt ?? null])).toEqual([
+      ["draft", null, null],
+      ["ending", "draft", "{{stage.draft}} / {{ stage.draft }}"],
+      ["aside", "draft", "About {{stage.draft}}"],
+      ["note", null, null],
+    ]);
+  });
+
+  it("goes through deleted stages that read deleted stages, down to the user's input", () => {
+    const next = removeStagesReconnecting(four, ["draft", "voices"]);
+    // aside read voices, which read draft, which read the user's input: aside reads it now, as {{input}}.
+    expect(stage(next, "aside")).toMatchObject({ prompt: "About {{input}}" });
+    expect("input_from" in stage(next, "aside")).toBe(false);
+    expect("input_from" in stage(next, "ending")).toBe(false);
+    expect(stage(next, "ending").prompt).toBe("{{input}} / {{ input }}");
+  });
+
+  it("leaves a placeholder that has no one stage to stand for it, for validation to name", () => {
+    const merged: Pipeline = { stages: [single("a"), single("b"), single("both", ["a", "b"]), single("reader", ["both", "a"], { prompt: "{{stage.both}}" })] };
+    const next = removeStagesReconnecting(merged, ["both"]);
+    expect(stage(next, "reader")).toMatchObject({ input_from: ["a", "b"], prompt: "{{stage.both}}" });
+    // A stage that read the user's input, read with another stage: the reader keeps the other one only.
+    const mixed = removeStagesReconnecting(four, ["draft"]);
+    expect(stage(mixed, "ending")).toMatchObject({ input_from: "voices", prompt: "{{stage.draft}} / {{ stage.voices }}" });
+  });
+});
+
+describe("model fixes", () => {
+  it("finds the model field of an unknown model with a suggestion", () => {
+    expect(modelFix({ stageId: "a", path: "stages[0].model", suggestion: "storyteller" })).toEqual({ stageId: "a", field: { kind: "model" }, model: "storyteller" });
+    expect(modelFix({ stageId: "v", path: "pipeline.stages[1].models[1]", suggestion: "dreamer" })).toEqual({ stageId: "v", field: { kind: "models", index: 1 }, model: "dreamer" });
+    expect(modelFix({ stageId: "v", path: "stages[1].aggregation.model", suggestion: "critic" })?.field).toEqual({ kind: "aggregation" });
+    expect(modelFix({ stageId: "v", path: "stages[1].models[1]" })).toBeUndefined();
+    expect(modelFix({ stageId: "v", path: "stages[1].input_from", suggestion: "draft" })).toBeUndefined();
+  });
+
+  it("sets the model of that field", () => {
+    const multi = newMultiStage(story, ["storyteller", "dremer"], { x: 0, y: 0 });
+    expect(setStageModel(multi, { kind: "models", index: 1 }, "dreamer")).toMatchObject({ models: ["storyteller", "dreamer"] });
+    expect(setStageModel(single("a", undefined, { model: "storyteler" } as Partial<Stage>), { kind: "model" }, "storyteller")).toMatchObject({ model: "storyteller" });
+    const synthesis = { ...multi, aggregation: { method: "synthesis" as const, model: "critc", params: {} } };
+    expect(setStageModel(synthesis, { kind: "aggregation" }, "critic")).toMatchObject({ aggregation: { model: "critic" } });
+    expect(setStageModel(multi, { kind: "models", index: 5 }, "x")).toBe(multi);
   });
 });

@@ -81,21 +81,30 @@ export function dataPath(pipeline: Pick<Pipeline, "stages">, from: string, to: s
   return undefined;
 }
 
-export type EditResult = { ok: true; pipeline: Pipeline } | { ok: false; message: string };
+/** Why an edit was refused, with the stages involved: the page says it in its language. */
+export type Refusal =
+  | { reason: "input-reads-nothing" }
+  | { reason: "no-such-stage"; stage: string }
+  | { reason: "self-loop"; stage: string }
+  | { reason: "cycle"; source: string; target: string; path: string[] }
+  | { reason: "malformed-id" }
+  | { reason: "taken-id"; stage: string };
+
+export type EditResult = { ok: true; pipeline: Pipeline } | { ok: false; refusal: Refusal };
 
 /**
- * Makes `target` read `source` (an edge from the input node makes it read the user's input). Refused with
- * a message that names the stages when it would make a cycle, a self-loop, or feed the input node.
+ * Makes `target` read `source` (an edge from the input node makes it read the user's input). Refused,
+ * naming the stages, when it would make a cycle, a self-loop, or feed the input node.
  */
 export function connectStages(pipeline: Pipeline, source: string, target: string): EditResult {
-  if (target === inputNodeId) return { ok: false, message: "The input node reads nothing: connect it to a stage instead." };
+  if (target === inputNodeId) return { ok: false, refusal: { reason: "input-reads-nothing" } };
   const targetStage = pipeline.stages.find((stage) => stage.id === target);
-  if (!targetStage) return { ok: false, message: `There is no stage "${target}".` };
+  if (!targetStage) return { ok: false, refusal: { reason: "no-such-stage", stage: target } };
   if (source === inputNodeId) return { ok: true, pipeline: replaceStage(pipeline, target, (stage) => withInputs(stage, [])) };
-  if (!pipeline.stages.some((stage) => stage.id === source)) return { ok: false, message: `There is no stage "${source}".` };
-  if (source === target) return { ok: false, message: `Refused: a stage cannot read its own output (${source} → ${source} is a cycle).` };
+  if (!pipeline.stages.some((stage) => stage.id === source)) return { ok: false, refusal: { reason: "no-such-stage", stage: source } };
+  if (source === target) return { ok: false, refusal: { reason: "self-loop", stage: source } };
   const back = dataPath(pipeline, target, source);
-  if (back) return { ok: false, message: `Refused: connecting ${source} → ${target} would make a cycle: ${[source, ...back].join(" → ")}.` };
+  if (back) return { ok: false, refusal: { reason: "cycle", source, target, path: [source, ...back] } };
   if (inputIds(targetStage).includes(source)) return { ok: true, pipeline };
   return { ok: true, pipeline: replaceStage(pipeline, target, (stage) => withInputs(stage, [...inputIds(stage), source])) };
 }
@@ -115,13 +124,75 @@ export function removeStages(pipeline: Pipeline, ids: Iterable<string>): Pipelin
   };
 }
 
+/** The stages outside `ids` that read one of them, in pipeline order, each with the ones of `ids` it reads. */
+export function readersOf(pipeline: Pick<Pipeline, "stages">, ids: Iterable<string>): Array<{ id: string; reads: string[] }> {
+  const removed = new Set(ids);
+  return pipeline.stages
+    .filter((stage) => !removed.has(stage.id))
+    .map((stage) => ({ id: stage.id, reads: inputIds(stage).filter((id) => removed.has(id)) }))
+    .filter((reader) => reader.reads.length > 0);
+}
+
+/** `ids` and every stage downstream of them (that reads them, directly or through others), in pipeline order. */
+export function downstreamOf(pipeline: Pick<Pipeline, "stages">, ids: Iterable<string>): string[] {
+  const found = new Set(ids);
+  for (let grown = true; grown; ) {
+    grown = false;
+    for (const stage of pipeline.stages) {
+      if (!found.has(stage.id) && inputIds(stage).some((id) => found.has(id))) {
+        found.add(stage.id);
+        grown = true;
+      }
+    }
+  }
+  return pipeline.stages.filter((stage) => found.has(stage.id)).map((stage) => stage.id);
+}
+
+function placeholderPattern(stageId: string): RegExp {
+  const escaped = stageId.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
+  return new RegExp(`\\{\\{(\\s*)stage\\.${escaped}(\\s*)\\}\\}`, "g");
+}
+
+/**
+ * Removes stages, and connects each stage that read one of them to what that one read instead (through
+ * removed stages that read removed stages; nothing, the user's input, when it read the user's input). A
+ * reader's `{{stage.ID}}` of a removed stage follows when one stage took its place, or becomes `{{input}}`
+ * when the reader now reads the user's input alone; otherwise it stays, and validation names it.
+ */
+export function removeStagesReconnecting(pipeline: Pipeline, ids: Iterable<string>): Pipeline {
+  const removed = new Set(ids);
+  const byId = new Map(pipeline.stages.map((stage) => [stage.id, stage]));
+  const sourcesOf = (id: string, seen: Set<string>): string[] => {
+    if (seen.has(id)) return [];
+    seen.add(id);
+    return inputIds(byId.get(id)!).flatMap((upstream) => (removed.has(upstream) && byId.has(upstream) ? sourcesOf(upstream, seen) : [upstream]));
+  };
+  return {
+    ...pipeline,
+    stages: pipeline.stages
+      .filter((stage) => !removed.has(stage.id))
+      .map((stage) => {
+        const upstream = inputIds(stage);
+        if (!upstream.some((id) => removed.has(id))) return stage;
+        const replacements = new Map(upstream.filter((id) => removed.has(id)).map((id) => [id, [...new Set(sourcesOf(id, new Set()))]]));
+        const next = withInputs(stage, upstream.flatMap((id) => replacements.get(id) ?? [id]));
+        if (next.prompt === undefined) return next;
+        let prompt = next.prompt;
+        for (const [id, sources] of replacements) {
+          const replacement = sources.length === 1 ? `stage.${sources[0]}` : sources.length === 0 && inputIds(next).length === 0 ? "input" : undefined;
+          if (replacement) prompt = prompt.replace(placeholderPattern(id), `{{$1${replacement}$2}}`);
+        }
+        return { ...next, prompt };
+      }),
+  };
+}
+
 /** Renames a stage, updating the `input_from` and the `{{stage.ID}}` placeholders of the stages that read it. */
 export function renameStage(pipeline: Pipeline, from: string, to: string): EditResult {
   if (from === to) return { ok: true, pipeline };
-  if (!stageIdPattern.test(to)) return { ok: false, message: "A stage id starts with a letter and has up to 64 letters, digits, '_' or '-'." };
-  if (pipeline.stages.some((stage) => stage.id === to)) return { ok: false, message: `There is already a stage "${to}".` };
-  const escaped = from.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
-  const placeholder = new RegExp(`\\{\\{(\\s*)stage\\.${escaped}(\\s*)\\}\\}`, "g");
+  if (!stageIdPattern.test(to)) return { ok: false, refusal: { reason: "malformed-id" } };
+  if (pipeline.stages.some((stage) => stage.id === to)) return { ok: false, refusal: { reason: "taken-id", stage: to } };
+  const placeholder = placeholderPattern(from);
   return {
     ok: true,
     pipeline: {
@@ -263,38 +334,23 @@ export function freePosition(stages: readonly Stage[], preferred: Point): Point 
   return point;
 }
 
-function listText(items: readonly string[]): string {
-  return items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
-}
-
 /**
- * The accessible name of a stage's node, what a keyboard or screen-reader user hears on focus:
- * "Stage summarize, single, model tiny, reads draft, 1 error".
+ * A problem of the pipeline being edited, with the stage it belongs to when it belongs to one: a config
+ * issue of the server's validation, or a schema problem found in the browser (`schema`).
  */
-export function stageLabel(stage: Stage, problems: { errors: number; warnings: number } = { errors: 0, warnings: 0 }): string {
-  const upstream = inputIds(stage);
-  const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
-  return [
-    `Stage ${stage.id}${stage.name && stage.name !== stage.id ? ` (${stage.name})` : ""}`,
-    stage.type,
-    stage.type === "single" ? `model ${stage.model || "not chosen"}` : `models ${listText(stage.models)}, aggregation ${stage.aggregation.method}`,
-    upstream.length === 0 ? "reads the user's input" : `reads ${listText(upstream)}`,
-    ...(problems.errors > 0 ? [count(problems.errors, "error")] : []),
-    ...(problems.warnings > 0 ? [count(problems.warnings, "warning")] : []),
-  ].join(", ");
-}
-
-/** The accessible name of an edge: "Edge from draft to voices" (from the input node: "The user's input to draft"). */
-export function edgeLabel(edge: Pick<PipelineEdge, "source" | "target" | "fromInput">): string {
-  return edge.fromInput ? `The user's input to ${edge.target}` : `Edge from ${edge.source} to ${edge.target}`;
-}
-
-/** A problem of the pipeline being edited, with the stage it belongs to when it belongs to one. */
 export interface EditorIssue {
   severity: "error" | "warning";
+  /** The server's (English) message, shown when the page has none of its own for the issue. */
   message: string;
   path?: string;
   stageId?: string;
+  expected?: string;
+  /** The closest valid value (a configured model for an unknown one). */
+  suggestion?: string;
+  code?: string;
+  params?: Record<string, string | number>;
+  /** A schema problem found in the browser: its kind and bound, for the page's own words. */
+  schema?: { kind: "no-stages" | "too-small" | "too-big" | "empty" | "format" | "invalid"; limit?: number; inclusive?: boolean; origin?: string };
 }
 
 /**
@@ -308,9 +364,44 @@ export function schemaIssues(pipeline: Pipeline): EditorIssue[] {
     const [head, index] = issue.path;
     const stageId = head === "stages" && typeof index === "number" ? pipeline.stages[index]?.id : undefined;
     const path = issue.path.map((segment) => (typeof segment === "number" ? `[${segment}]` : `.${String(segment)}`)).join("").replace(/^\./, "");
-    const message = head === "stages" && issue.path.length === 1 && issue.code === "too_small" ? "a pipeline needs at least one stage: add one from the palette" : issue.message;
-    return { severity: "error" as const, message, path, stageId };
+    const schema: EditorIssue["schema"] =
+      head === "stages" && issue.path.length === 1 && issue.code === "too_small"
+        ? { kind: "no-stages" }
+        : issue.code === "too_small" && issue.origin === "string" && Number(issue.minimum) === 1
+          ? { kind: "empty" }
+          : issue.code === "too_small"
+            ? { kind: "too-small", limit: Number(issue.minimum), inclusive: issue.inclusive !== false, origin: issue.origin }
+            : issue.code === "too_big"
+              ? { kind: "too-big", limit: Number(issue.maximum), inclusive: issue.inclusive !== false, origin: issue.origin }
+              : issue.code === "invalid_format"
+                ? { kind: "format" }
+                : { kind: "invalid" };
+    return { severity: "error" as const, message: issue.message, path, stageId, schema };
   });
+}
+
+/**
+ * The model field an issue is about, when it is an unknown model with a configured one close to it:
+ * `stages[N].model`, `stages[N].models[I]` or `stages[N].aggregation.model`. Answers the stage, the field
+ * and the suggested model, or undefined.
+ */
+export function modelFix(issue: Pick<EditorIssue, "path" | "stageId" | "suggestion">): { stageId: string; field: ModelField; model: string } | undefined {
+  if (!issue.stageId || !issue.suggestion || !issue.path) return undefined;
+  const match = /(?:^|\.)stages\[\d+\]\.(model|models\[(\d+)\]|aggregation\.model)$/.exec(issue.path);
+  if (!match) return undefined;
+  const field: ModelField = match[1] === "model" ? { kind: "model" } : match[2] !== undefined ? { kind: "models", index: Number(match[2]) } : { kind: "aggregation" };
+  return { stageId: issue.stageId, field, model: issue.suggestion };
+}
+
+/** A field of a stage that names a model. */
+export type ModelField = { kind: "model" } | { kind: "models"; index: number } | { kind: "aggregation" };
+
+/** The stage with the model of `field` set to `model` (unchanged when the stage has no such field). */
+export function setStageModel(stage: Stage, field: ModelField, model: string): Stage {
+  if (field.kind === "model") return stage.type === "single" ? { ...stage, model } : stage;
+  if (stage.type !== "multi") return stage;
+  if (field.kind === "models") return field.index < stage.models.length ? { ...stage, models: stage.models.map((item, index) => (index === field.index ? model : item)) } : stage;
+  return stage.aggregation.method === "synthesis" ? { ...stage, aggregation: { ...stage.aggregation, model } } : stage;
 }
 
 /** Structural equality of two JSON-like values, ignoring key order and keys whose value is undefined. */
