@@ -1,12 +1,11 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { z } from "zod";
 import { loadPipeline } from "./load.js";
 import { deletePipelineSource, fileForm, readPipelineSource, savePipelineSource } from "./pipeline-source.js";
-import { aggregationSchema, multiStageSchema, pipelineSchema, singleStageSchema, type Pipeline } from "./schema.js";
+import { multiStageSchema, pipelineSchema, singleStageSchema, type Pipeline } from "./schema.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -220,44 +219,35 @@ describe("what a save writes", () => {
 });
 
 describe("fileForm", () => {
-  // A stand-in for a pipeline schema with a shorthand: `aggregation: vote` for `{ method: vote }`.
-  const withVoteShorthand = z.object({
-    stages: z.array(
-      z.object({
-        id: z.string(),
-        models: z.array(z.string()),
-        aggregation: z.union([z.literal("vote").transform(() => ({ method: "vote" as const })), aggregationSchema]),
-        params: z.object({ max_tokens: z.number().optional() }).default({}),
-      }),
-    ),
-  });
-  const pipeline = (aggregation: unknown) => withVoteShorthand.parse({ stages: [{ id: "voices", models: ["a", "b"], aggregation }] }) as unknown as Pipeline;
+  // The schema's shorthand: `aggregation: vote` is `{ method: vote }`.
+  const stage = (id: string, models: string[], aggregation: unknown) => ({ id, type: "multi", models, aggregation });
+  const parsed = (stages: unknown[]) => pipelineSchema.parse({ stages });
 
   it("keeps the file's shorthand when the value still means the same", () => {
-    const file = parse("stages:\n  - id: voices\n    models: [a, b]\n    aggregation: vote\n");
-    expect(fileForm(pipeline("vote"), file, withVoteShorthand)).toEqual({ stages: [{ id: "voices", models: ["a", "b"], aggregation: "vote" }] });
+    const file = parse("stages:\n  - id: voices\n    type: multi\n    models: [a, b]\n    aggregation: vote\n");
+    expect(fileForm(parsed([stage("voices", ["a", "b"], "vote")]), file, pipelineSchema)).toEqual({ stages: [stage("voices", ["a", "b"], "vote")] });
   });
 
   it("writes the whole value when it changed", () => {
-    const file = parse("stages:\n  - id: voices\n    models: [a, b]\n    aggregation: vote\n");
-    expect(fileForm(pipeline({ method: "template", template: "{{answers}}" }), file, withVoteShorthand)).toEqual({
-      stages: [{ id: "voices", models: ["a", "b"], aggregation: { method: "template", template: "{{answers}}" } }],
-    });
+    const file = parse("stages:\n  - id: voices\n    type: multi\n    models: [a, b]\n    aggregation: vote\n");
+    const changed = parsed([stage("voices", ["a", "b"], { method: "template", template: "{{answers}}" })]);
+    expect(fileForm(changed, file, pipelineSchema)).toEqual({ stages: [stage("voices", ["a", "b"], { method: "template", template: "{{answers}}" })] });
   });
 
   it("matches stages by id, so a stage moved in the list keeps its own wording", () => {
-    const file = parse("stages:\n  - id: first\n    models: [a]\n    aggregation: vote\n    params: {}\n  - id: voices\n    models: [a, b]\n    aggregation: vote\n");
-    const value = withVoteShorthand.parse({
-      stages: [
-        { id: "voices", models: ["a", "b"], aggregation: "vote" },
-        { id: "first", models: ["a"], aggregation: "vote" },
-      ],
-    }) as unknown as Pipeline;
-    expect(fileForm(value, file, withVoteShorthand)).toEqual({
-      stages: [
-        { id: "voices", models: ["a", "b"], aggregation: "vote" },
-        { id: "first", models: ["a"], aggregation: "vote", params: {} },
-      ],
-    });
+    const file = parse("stages:\n  - id: first\n    type: multi\n    models: [a]\n    aggregation: concat\n    params: {}\n  - id: voices\n    type: multi\n    models: [a, b]\n    aggregation: vote\n");
+    const value = parsed([stage("voices", ["a", "b"], "vote"), stage("first", ["a"], "concat")]);
+    expect(fileForm(value, file, pipelineSchema)).toEqual({ stages: [stage("voices", ["a", "b"], "vote"), { ...stage("first", ["a"], "concat"), params: {} }] });
+  });
+
+  it("saves a file written with the shorthand without rewriting it", async () => {
+    const text = "pipeline:\n  stages:\n    - id: voices\n      type: multi\n      models: [a, b]\n      aggregation: vote # the answer most models gave\n";
+    await mkdir(path.join(dir, "pipelines"), { recursive: true });
+    await writeFile(path.join(dir, "pipelines", "short.yaml"), text);
+    const source = await readPipelineSource(dir, "short");
+    const loaded = await loadPipeline(dir, "short");
+    expect(loaded.pipeline.stages[0]).toMatchObject({ aggregation: { method: "vote" } });
+    const saved = await savePipelineSource(dir, "short", loaded.pipeline, { baseVersion: source.version });
+    expect(saved.text).toBe(text);
   });
 });
