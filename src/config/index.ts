@@ -16,6 +16,7 @@ export {
   assertValid,
   builtInDefaults,
   checkGgufHeader,
+  ggufHeaderProblem,
   modelPath,
   resolveGenerationParams,
   resolveModel,
