@@ -34,3 +34,4 @@ export {
   type PipelineSource,
   type SaveOptions,
 } from "./pipeline-source.js";
+export { addModelEntry, modelsUsingFile, type NewModelEntry } from "./models-source.js";
