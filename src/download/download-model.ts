@@ -13,6 +13,7 @@
 import { lstat, mkdir, open, readFile, rename, rm, stat, statfs, writeFile, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { ProjectLlmError, isInterruption, mergeSignals, syncDirectory } from "../common/index.js";
+import { formatBytes } from "../common/format.js";
 import { checkGgufHeader, ggufHeaderProblem, modelPath, type Environment } from "../config/index.js";
 import { checkModelFileName } from "./file-name.js";
 import { causeOf, forbidden, huggingFaceHeaders, resolveModelSource, statusError, type ModelSource } from "./model-uri.js";
@@ -258,7 +259,7 @@ export async function downloadModel(plan: DownloadPlan, options: DownloadOptions
       retries++;
       breaksInARow = offset > attemptStart ? 1 : breaksInARow + 1;
       if (breaksInARow > maxRetries) {
-        const kept = offset > 0 ? `; the ${offset} bytes downloaded are kept in ${path.basename(plan.partialPath)}: start the same download again to resume` : "";
+        const kept = offset > 0 ? `; the ${formatBytes(offset)} downloaded are kept in ${path.basename(plan.partialPath)}: start the same download again to resume` : "";
         throw new ProjectLlmError("download-failed", `the connection to ${host} broke ${breaksInARow} times in a row (${broke.message})${kept}`, {
           cause: broke,
           details: { params: { reason: "retries", host, attempts: breaksInARow, downloaded: offset } },
@@ -359,7 +360,7 @@ async function checkFreeSpace(plan: DownloadPlan, needed: number, response: Resp
   const free = stats.bavail * stats.bsize;
   if (needed <= free) return;
   await response.body?.cancel();
-  throw new ProjectLlmError("disk-full", `${plan.fileName} needs ${needed} bytes but ${plan.directory} has ${free} free: free some space, or choose another models folder`, {
+  throw new ProjectLlmError("disk-full", `${plan.fileName} needs ${formatBytes(needed)} but ${plan.directory} has ${formatBytes(free)} free: free some space, or choose another models folder`, {
     details: { params: { reason: "space", file: plan.fileName, folder: plan.directory, needed, free } },
   });
 }
