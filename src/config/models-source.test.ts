@@ -55,9 +55,9 @@ describe("addModelEntry", () => {
   });
 
   it("creates models: in a file that has none, or an empty one", async () => {
-    await writeFile(path.join(dir, "models.yaml"), "models_directory: models\nmodels: {}\n");
+    await writeFile(path.join(dir, "models.yaml"), "models_directory: models\nmodels: {} # none yet\n");
     await addModelEntry(dir, { name: "one", file: "one.gguf" });
-    expect(await read()).toBe("models_directory: models\nmodels:\n  one:\n    file: one.gguf\n");
+    expect(await read()).toBe("models_directory: models\nmodels: # none yet\n  one:\n    file: one.gguf\n");
     await writeFile(path.join(dir, "models.yaml"), "# nothing yet\n");
     await addModelEntry(dir, { name: "one", file: "one.gguf" });
     expect(await read()).toBe("# nothing yet\n\nmodels:\n  one:\n    file: one.gguf\n");

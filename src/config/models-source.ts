@@ -4,7 +4,7 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { isMap, parseDocument, Scalar, type YAMLMap } from "yaml";
+import { isMap, isScalar, parseDocument, Scalar, type YAMLMap } from "yaml";
 import { ProjectLlmError, writeFileDurably } from "../common/index.js";
 import { ConfigError } from "./issues.js";
 import { withFileLock } from "./pipeline-source.js";
@@ -74,7 +74,15 @@ export async function addModelEntry(configDir: string, entry: NewModelEntry): Pr
       document.set("models", models);
     }
     const map = models as YAMLMap;
-    if (map.items.length === 0) map.flow = false;
+    if (map.items.length === 0 && map.flow) {
+      // `models: {} # none yet` becomes a block; its comment stays on the `models:` line, not after the entries.
+      map.flow = false;
+      const pair = isMap(document.contents) ? document.contents.items.find((item) => isScalar(item.key) && item.key.value === "models") : undefined;
+      if (pair && isScalar(pair.key) && map.comment) {
+        pair.key.comment = map.comment;
+        map.comment = undefined;
+      }
+    }
     const pair = document.createPair(entry.name, { file: entry.file, ...(entry.quantization ? { quantization: entry.quantization } : {}) });
     const key = new Scalar(entry.name);
     if (entry.comment) key.commentBefore = ` ${entry.comment.replace(/[\r\n]+/g, " ")}`;

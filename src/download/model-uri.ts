@@ -23,7 +23,8 @@ const hubName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/;
 const quantName = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
 const splitPart = /-(\d{5})-of-(\d{5})\.gguf$/i;
 
-const usage = (message: string) => new ProjectLlmError("usage", message);
+/** A refused URI; `reason` (and the values it names) let a page say it in its own language. */
+const usage = (message: string, reason: string, params: Record<string, string | number> = {}) => new ProjectLlmError("usage", message, { details: { params: { reason, ...params } } });
 const forms = "hf:OWNER/REPO/FILE.gguf, hf:OWNER/REPO:QUANT or an https:// address";
 
 /** True for an address of this machine: 127.0.0.0/8, ::1 and localhost. */
@@ -40,20 +41,20 @@ export function isLoopbackHost(hostname: string): boolean {
  */
 export function parseModelUri(input: string): ModelSource {
   const uri = input.trim();
-  if (uri.length === 0) throw usage(`give a model URI: ${forms}`);
-  if (uri.length > 2048) throw usage("the model URI is longer than 2048 characters");
+  if (uri.length === 0) throw usage(`give a model URI: ${forms}`, "uri");
+  if (uri.length > 2048) throw usage("the model URI is longer than 2048 characters", "uri");
   if (/^(hf|huggingface):/i.test(uri)) return parseHuggingFace(uri);
   let url: URL;
   try {
     url = new URL(uri);
   } catch {
-    throw usage(`"${uri.slice(0, 200)}" is not a model URI: use ${forms}`);
+    throw usage(`"${uri.slice(0, 200)}" is not a model URI: use ${forms}`, "uri");
   }
   if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
-    throw usage(`${url.host} is reached over plain http://, which anything on the way can alter: use https://, or http:// only for this machine (localhost)`);
+    throw usage(`${url.host} is reached over plain http://, which anything on the way can alter: use https://, or http:// only for this machine (localhost)`, "plain-http", { host: url.host });
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw usage(`the ${url.protocol} scheme is not supported: use ${forms}`);
-  if (url.username || url.password) throw usage("put no user name or password in the address; for a gated Hugging Face model, set HF_TOKEN instead");
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw usage(`the ${url.protocol} scheme is not supported: use ${forms}`, "uri");
+  if (url.username || url.password) throw usage("put no user name or password in the address; for a gated Hugging Face model, set HF_TOKEN instead", "credentials");
   return { kind: "url", uri: url.href, url };
 }
 
@@ -61,7 +62,7 @@ function parseHuggingFace(uri: string): ModelSource {
   const body = uri.replace(/^(hf|huggingface):(\/\/)?/i, "");
   const [pathPart, branch = "main", ...extra] = body.split("#");
   const [owner = "", repoAndQuant = "", ...fileParts] = pathPart!.split("/");
-  const invalid = (why: string) => usage(`"${uri.slice(0, 200)}" is not a Hugging Face model URI (${why}): use hf:OWNER/REPO/FILE.gguf or hf:OWNER/REPO:QUANT`);
+  const invalid = (why: string) => usage(`"${uri.slice(0, 200)}" is not a Hugging Face model URI (${why}): use hf:OWNER/REPO/FILE.gguf or hf:OWNER/REPO:QUANT`, "hf-form");
   if (extra.length > 0 || !hubName.test(branch)) throw invalid("the part after # is not a branch name");
   if (!hubName.test(owner)) throw invalid("OWNER is missing or has characters a Hugging Face name cannot have");
   if (fileParts.length === 0) {
@@ -130,7 +131,7 @@ export async function resolveModelSource(source: ModelSource, options: { env?: E
   }
   const split = splitPart.exec(file);
   if (split && Number(split[2]) > 1) {
-    throw new ProjectLlmError("usage", `${source.uri} is split into ${Number(split[2])} files (${file}); split models are not supported yet: merge them with llama.cpp's gguf-split, or choose a smaller quantization`);
+    throw usage(`${source.uri} is split into ${Number(split[2])} files (${file}); split models are not supported yet: merge them with llama.cpp's gguf-split, or choose a smaller quantization`, "split", { parts: Number(split[2]) });
   }
   const branch = source.kind === "hf-file" ? source.branch : "main";
   const url = `${endpoint}${encodeURIComponent(source.owner)}/${encodeURIComponent(source.repo)}/resolve/${encodeURIComponent(branch)}/${encodePath(file)}?download=true`;

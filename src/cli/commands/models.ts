@@ -63,7 +63,7 @@ async function listCommand(values: { json?: boolean; config?: string; models?: s
     console.log(table(["model", "status", "file", "size", "quant (declared / file)", "arch", "params", "ctx", "chat", "memory", "fits", "loaded"], rows));
     if (models.some((model) => model.requiredForBase)) console.log("\n* required by the base pipeline");
     for (const model of models) {
-      for (const warning of model.warnings ?? []) console.error(`${yellow(process.stderr, "warning:")} ${model.name}: ${warning}`);
+      for (const warning of model.warnings) console.error(`${yellow(process.stderr, "warning:")} ${model.name}: ${warning.message}`);
     }
     return 0;
   } finally {
