@@ -176,3 +176,25 @@ test("a download that fails, and a URI that is refused, say why in plain words",
   // The browser logs the two refusals the test asked for (400 for the URI, 422 for the file name); nothing else.
   expect(errors.filter((error) => !/^Failed to load resource: the server responded with a status of (400|422) /.test(error))).toEqual([]);
 });
+
+test("a missing model's Download it… fills the form with its file, whose download makes it present", async ({ page }) => {
+  const errors = watchConsole(page);
+  const yaml = path.join(configDir, "models.yaml");
+  await writeFile(yaml, `${await readFile(yaml, "utf8")}  awaited:\n    file: awaited.gguf\n`);
+  await page.goto(`${studio.base}/models`);
+  const card = page.getByTestId("model-awaited");
+  await expect(card).toContainText("missing");
+  await card.getByRole("button", { name: "Download it… awaited" }).click();
+  const add = page.getByRole("region", { name: "Add a model" });
+  await expect(add.getByLabel("File name")).toHaveValue("awaited.gguf");
+  await expect(add.getByLabel("Model URI")).toBeFocused();
+
+  server.behave({ mode: "ok" });
+  await add.getByLabel("Model URI").fill(`${server.origin}/any/stories260K.gguf`);
+  await add.getByRole("button", { name: "Download" }).click();
+  const row = add.locator("[data-testid^=download-]").first();
+  await expect(row).toHaveAttribute("data-status", "done");
+  await expect(row).toContainText("models.yaml names this file already, as awaited.");
+  await expect(card).toContainText("present");
+  expect(errors).toEqual([]);
+});

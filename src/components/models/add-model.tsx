@@ -12,7 +12,7 @@ import { dataTag, productTag, useDownloadError } from "./use-download-error";
 const examples = ["hf:OWNER/REPO/FILE.gguf", "hf:OWNER/REPO:QUANT", "https://HOST/PATH/model.Q4_K_M.gguf"];
 const running = (download: Download) => download.status === "starting" || download.status === "downloading";
 
-export function AddModel({ modelsDirectory }: { modelsDirectory: string }) {
+export function AddModel({ modelsDirectory, wanted }: { modelsDirectory: string; wanted?: { fileName: string } }) {
   const t = useTranslations("models.add");
   const tDownloads = useTranslations("models.downloads");
   const trpc = useTRPC();
@@ -24,6 +24,15 @@ export function AddModel({ modelsDirectory }: { modelsDirectory: string }) {
   const fileHelpId = useId();
   const [uri, setUri] = useState("");
   const [fileName, setFileName] = useState("");
+  const section = useRef<HTMLElement>(null);
+
+  // A missing model's file asked for: its name goes in the form, and the address is what is left to give.
+  useEffect(() => {
+    if (!wanted) return;
+    setFileName(wanted.fileName);
+    section.current?.scrollIntoView({ block: "start" });
+    document.getElementById(uriId)?.focus();
+  }, [wanted, uriId]);
 
   // A poll a few times a second while a download runs (see the models router for why not a subscription).
   const downloads = useQuery(trpc.models.downloads.queryOptions(undefined, { refetchInterval: (query) => (query.state.data?.some(running) ? 400 : false) }));
@@ -44,7 +53,7 @@ export function AddModel({ modelsDirectory }: { modelsDirectory: string }) {
   };
 
   return (
-    <section id="add-model" aria-labelledby={`${uriId}-title`} className="scroll-mt-4 space-y-3 rounded border border-neutral-200 p-3 dark:border-neutral-800">
+    <section ref={section} id="add-model" aria-labelledby={`${uriId}-title`} className="scroll-mt-4 space-y-3 rounded border border-neutral-200 p-3 dark:border-neutral-800">
       <h2 id={`${uriId}-title`} className="text-lg font-semibold">
         {t("title")}
       </h2>

@@ -41,11 +41,21 @@ function FitBar({ label, need, free, safety }: { label: string; need: number; fr
   );
 }
 
-export function ModelCard({ model, memorySafety, vram, onUnload, unloading }: { model: ModelEntry; memorySafety: ModelsList["memorySafety"]; vram: ModelsList["vram"]; onUnload: () => void; unloading: boolean }) {
+export function ModelCard(props: {
+  model: ModelEntry;
+  memorySafety: ModelsList["memorySafety"];
+  vram: ModelsList["vram"];
+  onUnload: () => void;
+  unloading: boolean;
+  /** For a missing model: fill "Add a model" to download its file. */
+  onDownload: () => void;
+}) {
+  const { model, memorySafety, vram, onUnload, unloading, onDownload } = props;
   const t = useTranslations("models.card");
   const format = useFormat();
   const nameId = useId();
   const unloadId = useId();
+  const downloadId = useId();
   const none = "—";
   const usedByBase = model.requiredForBase || model.baseStages.length > 0;
   return (
@@ -65,7 +75,14 @@ export function ModelCard({ model, memorySafety, vram, onUnload, unloading }: { 
         {model.fileSize !== undefined ? ` · ${format.bytes(model.fileSize)}` : ""}
       </div>
       {!model.present ? (
-        <p className="text-sm break-words text-red-700 dark:text-red-300">{t.rich("missingFile", { path: model.path, code: dataTag })}</p>
+        <>
+          <p className="text-sm break-words text-red-700 dark:text-red-300">{t.rich("missingFile", { path: model.path, code: dataTag })}</p>
+          {/^[^\\/]+\.gguf$/i.test(model.file) ? (
+            <Button id={downloadId} aria-labelledby={`${downloadId} ${nameId}`} onClick={onDownload}>
+              {t("downloadIt")}
+            </Button>
+          ) : null}
+        </>
       ) : (
         <>
           <dl className="grid grid-cols-2 gap-x-4 gap-y-1 text-xs">

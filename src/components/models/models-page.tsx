@@ -2,6 +2,7 @@
 /** The Models page: every configured model, what the base pipeline misses, and "Add a model" with its downloads. */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useTranslations } from "next-intl";
+import { useState } from "react";
 import { useTRPC } from "@/client/trpc";
 import { ErrorBox } from "@/components/ui";
 import { useDescribeError } from "@/components/use-describe-error";
@@ -16,6 +17,8 @@ export function ModelsPage() {
   const describe = useDescribeError();
   const list = useQuery(trpc.models.list.queryOptions());
   const unload = useMutation(trpc.models.unload.mutationOptions({ onSuccess: () => void queryClient.invalidateQueries({ queryKey: trpc.models.list.queryKey() }) }));
+  // A missing model's "Download it…" fills the form's file name with the file models.yaml expects.
+  const [wanted, setWanted] = useState<{ fileName: string } | undefined>();
 
   if (list.error) return <ErrorBox title={t("cannotRead")} message={describe.error(list.error)} />;
   if (!list.data) return <p className="text-sm text-neutral-600 dark:text-neutral-400">{t("reading")}</p>;
@@ -57,12 +60,20 @@ export function ModelsPage() {
       ) : (
         <ul className="grid gap-3 md:grid-cols-2 xl:grid-cols-3">
           {models.map((model) => (
-            <ModelCard key={model.name} model={model} memorySafety={memorySafety} vram={vram} onUnload={() => unload.mutate({ name: model.name })} unloading={unload.isPending} />
+            <ModelCard
+              key={model.name}
+              model={model}
+              memorySafety={memorySafety}
+              vram={vram}
+              onUnload={() => unload.mutate({ name: model.name })}
+              unloading={unload.isPending}
+              onDownload={() => setWanted({ fileName: model.file })}
+            />
           ))}
         </ul>
       )}
       {unload.error ? <ErrorBox title={t("card.cannotUnload")} message={describe.error(unload.error)} /> : null}
-      <AddModel modelsDirectory={modelsDirectory} />
+      <AddModel modelsDirectory={modelsDirectory} wanted={wanted} />
     </div>
   );
 }
