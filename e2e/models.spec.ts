@@ -8,6 +8,7 @@ import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { expect, test, type Page } from "@playwright/test";
 import { startGgufServer, type GgufServer } from "../src/testing/gguf-server";
+import { watchConsole } from "./console-errors";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
 import { spawnStudio, work, type StudioProcess } from "./studio-process";
 
@@ -41,16 +42,6 @@ test.afterAll(async () => {
   await studio?.exited;
   await server?.close();
 });
-
-/** Fails the test on any error in the browser's console or an uncaught exception in the page. */
-function watchConsole(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  page.on("pageerror", (error) => errors.push(String(error)));
-  return errors;
-}
 
 /**
  * Shoots the page as it is now in English and Russian, light and dark, at 1400x900 and 390x844, and fails

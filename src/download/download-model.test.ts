@@ -43,6 +43,17 @@ async function failure(promise: Promise<unknown>): Promise<ProjectLlmError> {
   return error;
 }
 const files = async (directory = folder) => (await readdir(directory)).sort();
+/** A paced download, aborted with `reason` once `bytes` have arrived. */
+function stoppedAfter(bytes: number, reason?: unknown) {
+  server.behave({ mode: "ok", bytesPerSecond: 400_000 });
+  const stop = new AbortController();
+  return pull(`${server.origin}/stories260K.gguf`, {
+    signal: stop.signal,
+    onProgress: (progress) => {
+      if (progress.downloadedBytes > bytes) stop.abort(reason);
+    },
+  });
+}
 
 describe("downloadModel", () => {
   it("downloads a GGUF from an address, reporting bytes of the total, and leaves only the file", async () => {
@@ -146,16 +157,7 @@ describe("downloadModel", () => {
   });
 
   it("keeps the partial file of an interrupted download, and the same download resumes it", async () => {
-    server.behave({ mode: "ok", bytesPerSecond: 400_000 });
-    const stop = new AbortController();
-    const error = await failure(
-      pull(`${server.origin}/stories260K.gguf`, {
-        signal: stop.signal,
-        onProgress: (progress) => {
-          if (progress.downloadedBytes > 200_000) stop.abort(interruption("stopped by a test"));
-        },
-      }),
-    );
+    const error = await failure(stoppedAfter(200_000, interruption("stopped by a test")));
     expect(error).toMatchObject({ code: "cancelled", details: { interrupted: true } });
     expect(await files()).toEqual(["stories260K.gguf.download", "stories260K.gguf.download.json"]);
 
@@ -169,16 +171,7 @@ describe("downloadModel", () => {
   });
 
   it("deletes the partial file of a download its user cancels", async () => {
-    server.behave({ mode: "ok", bytesPerSecond: 400_000 });
-    const stop = new AbortController();
-    const error = await failure(
-      pull(`${server.origin}/stories260K.gguf`, {
-        signal: stop.signal,
-        onProgress: (progress) => {
-          if (progress.downloadedBytes > 100_000) stop.abort();
-        },
-      }),
-    );
+    const error = await failure(stoppedAfter(100_000));
     expect(error).toMatchObject({ code: "cancelled", details: { interrupted: false } });
     expect(await files()).toEqual([]);
   });

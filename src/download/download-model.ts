@@ -12,6 +12,7 @@
  */
 import { lstat, mkdir, open, readFile, rename, rm, stat, statfs, writeFile, type FileHandle } from "node:fs/promises";
 import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { ProjectLlmError, isInterruption, mergeSignals, syncDirectory } from "../common/index.js";
 import { formatBytes } from "../common/format.js";
 import { checkGgufHeader, ggufHeaderProblem, modelPath, type Environment } from "../config/index.js";
@@ -265,7 +266,8 @@ export async function downloadModel(plan: DownloadPlan, options: DownloadOptions
           details: { params: { reason: "retries", host, attempts: breaksInARow, downloaded: offset } },
         });
       }
-      await sleep(Math.min(10_000, retryDelayMs * 2 ** (breaksInARow - 1)), signal);
+      // A cancel during the wait ends it early (rejects); the loop's first line then says cancelled.
+      await delay(Math.min(10_000, retryDelayMs * 2 ** (breaksInARow - 1)), undefined, { signal }).catch(() => undefined);
     } finally {
       clearTimeout(stallTimer);
       merged.dispose();
@@ -389,18 +391,6 @@ async function readPartial(plan: DownloadPlan): Promise<{ offset: number; record
 async function discardPartial(plan: DownloadPlan): Promise<void> {
   await rm(plan.partialPath, { force: true });
   await rm(recordPath(plan), { force: true });
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** Bytes a second over the last five seconds of samples. */

@@ -2,7 +2,7 @@
 /** "Add a model": a URI and an optional file name start a download; the downloads of this server below. */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useTranslations } from "next-intl";
-import { useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { useEffect, useId, useRef, useState, type FormEvent, type InputHTMLAttributes } from "react";
 import { useTRPC } from "@/client/trpc";
 import { inputClass } from "@/components/editor/fields";
 import { Button, ErrorBox } from "@/components/ui";
@@ -11,6 +11,11 @@ import { dataTag, productTag, useDownloadError } from "./use-download-error";
 
 const examples = ["hf:OWNER/REPO/FILE.gguf", "hf:OWNER/REPO:QUANT", "https://HOST/PATH/model.Q4_K_M.gguf"];
 const running = (download: Download) => download.status === "starting" || download.status === "downloading";
+
+/** A field for data (a URI, a file name): not translated, not spell-checked, not filled from history. */
+function DataInput({ onChange, ...props }: Omit<InputHTMLAttributes<HTMLInputElement>, "onChange" | "value"> & { value: string; onChange: (value: string) => void }) {
+  return <input translate="no" className={`${inputClass} font-mono`} spellCheck={false} autoComplete="off" onChange={(event) => onChange(event.target.value)} {...props} />;
+}
 
 export function AddModel({ modelsDirectory, wanted }: { modelsDirectory: string; wanted?: { fileName: string } }) {
   const t = useTranslations("models.add");
@@ -62,19 +67,7 @@ export function AddModel({ modelsDirectory, wanted }: { modelsDirectory: string;
           <label htmlFor={uriId} className="text-sm font-medium">
             {t("uri")}
           </label>
-          <input
-            id={uriId}
-            translate="no"
-            className={`${inputClass} font-mono`}
-            value={uri}
-            onChange={(event) => setUri(event.target.value)}
-            placeholder="hf:OWNER/REPO:QUANT"
-            required
-            maxLength={2048}
-            spellCheck={false}
-            autoComplete="off"
-            aria-describedby={formsId}
-          />
+          <DataInput id={uriId} value={uri} onChange={setUri} placeholder="hf:OWNER/REPO:QUANT" required maxLength={2048} aria-describedby={formsId} />
           <div id={formsId} className="text-xs text-neutral-600 dark:text-neutral-400">
             <p>{t.rich("forms", { product: productTag })}</p>
             <ul className="mt-0.5 space-y-0.5">
@@ -88,18 +81,7 @@ export function AddModel({ modelsDirectory, wanted }: { modelsDirectory: string;
           <label htmlFor={fileId} className="text-sm font-medium">
             {t("fileName")} <span className="font-normal text-neutral-600 dark:text-neutral-400">({t("optional")})</span>
           </label>
-          <input
-            id={fileId}
-            translate="no"
-            className={`${inputClass} font-mono`}
-            value={fileName}
-            onChange={(event) => setFileName(event.target.value)}
-            placeholder="model.Q4_K_M.gguf"
-            maxLength={200}
-            spellCheck={false}
-            autoComplete="off"
-            aria-describedby={fileHelpId}
-          />
+          <DataInput id={fileId} value={fileName} onChange={setFileName} placeholder="model.Q4_K_M.gguf" maxLength={200} aria-describedby={fileHelpId} />
           <p id={fileHelpId} className="text-xs break-words text-neutral-600 dark:text-neutral-400">
             {t.rich("fileNameHelp", { folder: modelsDirectory, code: dataTag })}
           </p>
