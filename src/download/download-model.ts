@@ -17,7 +17,7 @@ import { ProjectLlmError, isInterruption, mergeSignals, syncDirectory } from "..
 import { formatBytes } from "../common/format.js";
 import { checkGgufHeader, ggufHeaderProblem, modelPath, type Environment } from "../config/index.js";
 import { checkModelFileName } from "./file-name.js";
-import { causeOf, forbidden, huggingFaceHeaders, resolveModelSource, statusError, type ModelSource } from "./model-uri.js";
+import { causeOf, forbidden, huggingFaceHeaders, isLoopbackHost, resolveModelSource, statusError, type ModelSource } from "./model-uri.js";
 
 /** What a download will do, known before any byte of the model is fetched. */
 export interface DownloadPlan {
@@ -173,6 +173,14 @@ export async function downloadModel(plan: DownloadPlan, options: DownloadOptions
         response = await fetch(plan.url, { headers, signal: merged.signal, redirect: "follow" });
       } catch (error) {
         throw new ConnectionBroke(causeOf(error), { cause: error });
+      }
+      // Redirects are followed (the hub sends its files from a CDN), but not down to plain http elsewhere.
+      const landed = new URL(response.url || plan.url);
+      if (landed.protocol === "http:" && !isLoopbackHost(landed.hostname) && new URL(plan.url).protocol === "https:") {
+        await response.body?.cancel();
+        throw new ProjectLlmError("usage", `${host} redirected the download to plain http://${landed.host}, which anything on the way can alter; refused`, {
+          details: { params: { reason: "plain-http", host: landed.host } },
+        });
       }
       const status = response.status;
       if (status === 404 || status === 410) {
