@@ -21,7 +21,7 @@ Usage: project-llm <command> [options]
 Commands:
   run        run a pipeline on an input, streaming each stage      (project-llm run --help)
   validate   check the configs and pipelines; exit 2 on an error
-  models     the configured models: present, facts, memory fit
+  models     the configured models: present, facts, memory fit; models pull URI downloads one
   sessions   list, show, rerun from a stage, tree, export
   init       write the example configs into DIR/config             (project-llm init [DIR])
 

@@ -30,6 +30,15 @@ export const errorCodes = [
   "usage",
   /** The server cannot take the request now (it is stopping). */
   "unavailable",
+  // model downloads
+  /** The server has no file at that address (404 or 410). */
+  "download-not-found",
+  /** The server refused the file (401 or 403): a gated model or one that needs a token. */
+  "download-forbidden",
+  /** The transfer failed: the server answered an error, or the connection kept breaking and retries ran out. */
+  "download-failed",
+  /** Not enough free space in the models folder, checked before the download or hit while writing. */
+  "disk-full",
   "internal",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

@@ -48,7 +48,7 @@ export function Badge({ state, children }: { state: string; children?: ReactNode
   );
 }
 
-export function ErrorBox({ title, message }: { title: string; message: string }) {
+export function ErrorBox({ title, message }: { title: string; message: ReactNode }) {
   return (
     <div role="alert" className="rounded border border-red-300 bg-red-50 p-3 text-sm text-red-900 dark:border-red-800 dark:bg-red-950 dark:text-red-200">
       <p className="font-medium">{title}</p>

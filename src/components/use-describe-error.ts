@@ -29,8 +29,18 @@ interface Segment {
   data: boolean;
 }
 
+/** An error sent as data rather than thrown (a download's failure): its code, English message and values. */
+export interface CodedError {
+  code: string;
+  message: string;
+  params?: Params | null;
+}
+
+const isCodedError = (value: unknown): value is CodedError =>
+  typeof value === "object" && value !== null && !(value instanceof Error) && typeof (value as CodedError).code === "string" && typeof (value as CodedError).message === "string";
+
 export interface DescribeError {
-  /** A whole error: config issues one per line, else the error's message. */
+  /** A whole error (thrown, or sent as data): config issues one per line, else the error's message. */
   error(error: unknown): string;
   /** One config issue: "pipeline.yaml:6:9: stages[0].model: message (expected …) — did you mean "x"?" */
   issue(issue: ApiIssue): string;
@@ -118,9 +128,11 @@ export function describeErrors(t: ErrorsTranslator): DescribeError {
       if (!code && value.message.includes("fetch")) code = "unreachable";
     } else if (value instanceof ApiError) {
       ({ code, params, issues } = value);
+    } else if (isCodedError(value)) {
+      ({ code, params } = value);
     }
     if (issues && issues.length > 0) return issues.flatMap((item, index) => [...(index > 0 ? [words("\n")] : []), ...issueSegments(item)]);
-    const message = value instanceof Error ? value.message : String(value);
+    const message = value instanceof Error || isCodedError(value) ? value.message : String(value);
     return (code ? translated(`codes.${code}`, params ?? undefined) : undefined) ?? [words(message)];
   };
 

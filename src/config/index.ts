@@ -19,6 +19,7 @@ export {
   assertValid,
   builtInDefaults,
   checkGgufHeader,
+  ggufHeaderProblem,
   modelPath,
   resolveGenerationParams,
   resolveModel,
@@ -36,3 +37,4 @@ export {
   type PipelineSource,
   type SaveOptions,
 } from "./pipeline-source.js";
+export { addModelEntry, modelsUsingFile, type NewModelEntry } from "./models-source.js";

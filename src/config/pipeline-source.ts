@@ -46,7 +46,7 @@ export async function readPipelineSource(configDir: string, name: string): Promi
 
 /** Saves are serialised per file inside this process, so that the version check and the write are one step. */
 const locks = new Map<string, Promise<unknown>>();
-async function withFileLock<T>(file: string, work: () => Promise<T>): Promise<T> {
+export async function withFileLock<T>(file: string, work: () => Promise<T>): Promise<T> {
   const previous = locks.get(file) ?? Promise.resolve();
   const next = previous.then(work, work);
   locks.set(file, next.catch(() => undefined));

@@ -96,18 +96,24 @@ export function resolveGenerationParams(models: LoadedModelsConfig, name: string
 const ggufMagic = Buffer.from("GGUF", "ascii");
 
 /**
- * Checks the first 8 bytes: the magic "GGUF" and a version from 1 to 3. Returns the problem (what the file
- * is, and its GGUF version when that is the problem), or undefined.
+ * Checks a file's first 8 bytes: the magic "GGUF" and a version from 1 to 3. Returns the problem (what the
+ * file is, and its GGUF version when that is the problem), or undefined.
  */
+export function ggufHeaderProblem(header: Uint8Array): { message: string; version?: number } | undefined {
+  const bytes = Buffer.from(header.buffer, header.byteOffset, header.byteLength);
+  if (bytes.length < 8 || !bytes.subarray(0, 4).equals(ggufMagic)) return { message: "is not a GGUF file (it does not start with the GGUF magic bytes)" };
+  const version = bytes.readUInt32LE(4);
+  if (version < 1 || version > 3) return { message: `has GGUF version ${version}; versions 1 to 3 are supported`, version };
+  return undefined;
+}
+
+/** `ggufHeaderProblem` of a file on disk. */
 export const checkGgufHeader = fileMemo(async (file: string): Promise<{ message: string; version?: number } | undefined> => {
   const handle = await open(file, "r");
   try {
     const header = Buffer.alloc(8);
     const { bytesRead } = await handle.read(header, 0, 8, 0);
-    if (bytesRead < 8 || !header.subarray(0, 4).equals(ggufMagic)) return { message: "is not a GGUF file (it does not start with the GGUF magic bytes)" };
-    const version = header.readUInt32LE(4);
-    if (version < 1 || version > 3) return { message: `has GGUF version ${version}; versions 1 to 3 are supported`, version };
-    return undefined;
+    return ggufHeaderProblem(header.subarray(0, bytesRead));
   } finally {
     await handle.close();
   }

@@ -1,4 +1,4 @@
 export type { ModelFacts, WorkerSettings, WorkerStatus } from "./protocol.js";
-export { inspectModels, type RegistryEntry, type RegistryEntryInput } from "./registry.js";
+export { inspectModels, type ModelWarning, type RegistryEntry, type RegistryEntryInput } from "./registry.js";
 export { createRuntime, Runtime, type RuntimeOptions, type RuntimeStats } from "./supervisor.js";
 export { chooseThreads, smallModelBytes, type ThreadChoice } from "./threads.js";

@@ -19,6 +19,11 @@ export interface RegistryEntryInput {
   requiredForBase: boolean;
 }
 
+/** Something odd about a model, with the values it names (for a page to say it in its own language). */
+export type ModelWarning =
+  | { code: "quantization-mismatch"; message: string; params: { declared: string; actual: string } }
+  | { code: "context-over-trained"; message: string; params: { configured: number; trained: number } };
+
 export interface RegistryEntry {
   name: string;
   file: string;
@@ -43,7 +48,7 @@ export interface RegistryEntry {
   freeRam: number;
   freeVram?: number;
   loaded: boolean;
-  warnings: string[];
+  warnings: ModelWarning[];
   error?: string;
 }
 
@@ -95,10 +100,18 @@ export async function inspectModels(options: {
         fitsVram: freeVram === undefined ? undefined : facts.memory.totalVram <= freeVram * options.memorySafety.vram,
       });
       if (input.declaredQuantization && facts.fileType && !quantizationMatches(input.declaredQuantization, facts.fileType)) {
-        entry.warnings.push(`declared quantization ${input.declaredQuantization} but the file is ${facts.fileType}`);
+        entry.warnings.push({
+          code: "quantization-mismatch",
+          message: `declared quantization ${input.declaredQuantization} but the file is ${facts.fileType}`,
+          params: { declared: input.declaredQuantization, actual: facts.fileType },
+        });
       }
       if (facts.trainContextSize && input.load.context_size > facts.trainContextSize) {
-        entry.warnings.push(`context_size ${input.load.context_size} is larger than the ${facts.trainContextSize} tokens the model was trained on`);
+        entry.warnings.push({
+          code: "context-over-trained",
+          message: `context_size ${input.load.context_size} is larger than the ${facts.trainContextSize} tokens the model was trained on`,
+          params: { configured: input.load.context_size, trained: facts.trainContextSize },
+        });
       }
     } catch (error) {
       entry.error = errorMessage(error);

@@ -5,11 +5,13 @@
  */
 import { errorMessage } from "../common/index.js";
 import { Studio } from "../core/index.js";
+import { DownloadManager } from "./downloads.js";
 import { RunManager } from "./run-manager.js";
 
 export interface ServerInstance {
   studio: Studio;
   runs: RunManager;
+  downloads: DownloadManager;
   /** Resolves once sessions left `running` by an earlier process are marked `interrupted`. */
   ready: Promise<void>;
   stop(): Promise<void>;
@@ -21,6 +23,7 @@ type Holder = { [key]?: ServerInstance };
 function create(): ServerInstance {
   const studio = Studio.open({ env: process.env, cwd: process.cwd() });
   const runs = new RunManager(studio);
+  const downloads = new DownloadManager(studio);
   // This process is the one writer of the sessions folder: a session still `running` on disk was left by
   // a process that stopped mid-run.
   const ready = studio.sessions.interruptRunning().then(
@@ -32,10 +35,10 @@ function create(): ServerInstance {
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      await runs.shutdown();
+      await Promise.all([runs.shutdown(), downloads.shutdown()]);
       await studio.dispose();
     })());
-  return { studio, runs, ready, stop };
+  return { studio, runs, downloads, ready, stop };
 }
 
 const signalsKey = Symbol.for("project-llm.server.signals");

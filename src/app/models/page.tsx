@@ -1,4 +1,4 @@
-import { ModelsPage } from "@/components/models-page";
+import { ModelsPage } from "@/components/models/models-page";
 
 export default function Page() {
   return <ModelsPage />;

@@ -7,11 +7,13 @@ import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { ProjectLlmError, type ErrorCode } from "../../common/index.js";
 import type { ConfigIssue } from "../../config/index.js";
 import type { Studio } from "../../core/index.js";
+import type { DownloadManager } from "../downloads.js";
 import type { RunManager } from "../run-manager.js";
 
 export interface Context {
   studio: Studio;
   runs: RunManager;
+  downloads: DownloadManager;
 }
 
 const statusOf: Partial<Record<ErrorCode, TRPC_ERROR_CODE_KEY>> = {
@@ -24,6 +26,10 @@ const statusOf: Partial<Record<ErrorCode, TRPC_ERROR_CODE_KEY>> = {
   "model-missing": "PRECONDITION_FAILED",
   "model-outside-directory": "UNPROCESSABLE_CONTENT",
   "model-not-gguf": "UNPROCESSABLE_CONTENT",
+  "download-not-found": "NOT_FOUND",
+  "download-forbidden": "FORBIDDEN",
+  "download-failed": "BAD_GATEWAY",
+  "disk-full": "PRECONDITION_FAILED",
   "session-not-found": "NOT_FOUND",
   "invalid-id": "BAD_REQUEST",
   usage: "BAD_REQUEST",

@@ -12,6 +12,7 @@ import { createRuntime, type Runtime } from "../../runtime/index.js";
 import { tempDir, testModelsYaml, writeFiles } from "../../testing/fixtures.js";
 import { openTestStudio } from "../../testing/studio.js";
 import { newRunId } from "../../store/index.js";
+import { DownloadManager } from "../downloads.js";
 import { RunManager } from "../run-manager.js";
 import { createCallerFactory } from "./init.js";
 import { appRouter } from "./router.js";
@@ -52,7 +53,7 @@ beforeEach(async () => {
   ({ dir: root, cleanup } = await tempDir());
   studio = await openTestStudio(root, runtime, { modelsYaml, pipelineYaml: basePipeline });
   runs = new RunManager(studio);
-  caller = createCaller({ studio, runs });
+  caller = createCaller({ studio, runs, downloads: new DownloadManager(studio) });
 });
 afterEach(async () => {
   await runs.shutdown();
@@ -209,7 +210,7 @@ describe("the tRPC routers on the real model", () => {
     await studio.sessions.save({ ...stored, status: "running", events: [], endedAt: undefined, durationMs: undefined, finalAnswer: undefined });
     // The next server marks it interrupted; its followers get an end instead of waiting for ever.
     expect(await studio.sessions.interruptRunning()).toEqual([id]);
-    const next = createCaller({ studio, runs: new RunManager(studio) });
+    const next = createCaller({ studio, runs: new RunManager(studio), downloads: new DownloadManager(studio) });
     const followed: RunEvent[] = [];
     for await (const envelope of await next.runs.events({ id })) followed.push(unwrap(envelope).data);
     expect(followed).toEqual([expect.objectContaining({ type: "run-end", runId: id, seq: 0, status: "interrupted" })]);

@@ -23,6 +23,7 @@ const runId = z.string().min(1).max(64);
 /** A pipeline object sent whole; its contents are checked by the studio, as a file's are (issues with key paths). */
 const inlinePipeline = z.record(z.string(), z.unknown());
 const modelName = z.string().min(1).max(128);
+const downloadId = z.string().regex(/^[0-9a-f]{12}$/, "a download id is 12 hexadecimal digits");
 
 /** A config problem as data: the editor shows it where it belongs instead of failing. */
 function issuesOf(error: unknown): ConfigIssue[] {
@@ -67,6 +68,19 @@ const modelsRouter = router({
     const runtime = await ctx.studio.runtime();
     return { unloaded: await runtime.unload(resolveModel(models, input.name).path) };
   }),
+  /**
+   * The downloads of this server, newest first, with their progress. Pages poll it a few times a second
+   * while one runs, rather than subscribe: progress is a snapshot in which a missed value loses nothing,
+   * so a poll is all a page needs, and it survives a reload or a second tab with no replay to manage.
+   */
+  downloads: procedure.query(({ ctx }) => ctx.downloads.list()),
+  /** Starts a download into the models folder: `hf:OWNER/REPO/FILE.gguf`, `hf:OWNER/REPO:QUANT` or an https address. */
+  startDownload: procedure
+    .input(z.object({ uri: z.string().min(1).max(2048), fileName: z.string().max(200).optional() }))
+    .mutation(({ ctx, input }) => ctx.downloads.start(input)),
+  cancelDownload: procedure.input(z.object({ id: downloadId })).mutation(({ ctx, input }) => ({ cancelled: ctx.downloads.cancel(input.id) })),
+  /** Adds a finished download to models.yaml under `name` (a free model name), keeping the file's comments. */
+  addDownloaded: procedure.input(z.object({ id: downloadId, name: modelName })).mutation(({ ctx, input }) => ctx.downloads.addToModels(input.id, input.name)),
 });
 
 const pipelinesRouter = router({

@@ -17,7 +17,7 @@ async function handler(request: Request): Promise<Response> {
     allowMethodOverride: true,
     createContext: async () => {
       const server = await getServer();
-      return { studio: server.studio, runs: server.runs };
+      return { studio: server.studio, runs: server.runs, downloads: server.downloads };
     },
     onError({ error, path }) {
       if (error.code === "INTERNAL_SERVER_ERROR") console.error(`tRPC ${path ?? "?"}:`, error.cause ?? error);
