@@ -1,26 +1,9 @@
 /**
  * The Run, History and Models pages in a real browser against the real server and model.
  */
-import { expect, test, type Page } from "@playwright/test";
-import { mkdir } from "node:fs/promises";
+import { expect, test } from "@playwright/test";
 import { liveText, recordLiveText } from "./live-text";
-
-const shots = "e2e/screenshots";
-
-async function shot(page: Page, name: string) {
-  await mkdir(shots, { recursive: true });
-  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
-}
-
-/** Fails the test on any error in the browser's console or an uncaught exception in the page. */
-function watchConsole(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  page.on("pageerror", (error) => errors.push(String(error)));
-  return errors;
-}
+import { shot, watchConsole } from "./page-checks";
 
 test("b. a run streams each stage's tokens while it runs, then the final answer", async ({ page }) => {
   const errors = watchConsole(page);

@@ -53,7 +53,7 @@ describe("the run view", () => {
     expect(first.stages.a!.lanes.m!.text).toBe("Hello");
   });
 
-  it("takes the stored answer at the stage's end and ends the run", () => {
+  it("takes the stored answer at the stage's end and ends the run; a stage stopped by an earlier failure is skipped, not failed", () => {
     const view = applyEvents(emptyRunView, [
       ...events(),
       event("stage-end", {
@@ -71,7 +71,7 @@ describe("the run view", () => {
     expect(view.stages.a).toMatchObject({ state: "done" });
     expect(view.stages.a!.lanes.m!.text).toBe("Hello there");
     expect(view.stages.b!.state).toBe("failed");
-    expect(view.stages.c!.error?.causeStageId).toBe("b");
+    expect(view.stages.c).toMatchObject({ state: "skipped", error: { code: "upstream-failed", causeStageId: "b" } });
     expect(view.status).toBe("failed");
   });
 
