@@ -98,7 +98,7 @@ test("on a phone, the run comes right after the form, before the past inputs", a
   // The first stage's panel starts in the first screenful, as the page is after Run.
   const top = await opening.evaluate((node) => node.getBoundingClientRect().top);
   expect(top).toBeLessThan(phone.height - 60);
-  const past = page.getByRole("region", { name: "Past inputs" });
+  const past = page.getByRole("heading", { name: "Past inputs" });
   await expect(past).toBeVisible();
   expect(await past.evaluate((node) => node.getBoundingClientRect().top)).toBeGreaterThan(top);
   await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
@@ -238,6 +238,24 @@ test("the page does not jump when the final answer appears", async ({ page }) =>
   const lastWithout = samples[firstWith - 1]!;
   expect(lastWithout.top).not.toBeNull();
   expect(samples[firstWith]!.top).toBe(lastWithout.top);
+  expect(errors).toEqual([]);
+});
+
+test("a run of an unsaved pipeline (the editor's canvas) is shown as such, and the form offers a pipeline it can run", async ({ page, request }) => {
+  const errors = watchConsole(page);
+  const started = await request.post("/api/runs", {
+    data: { pipeline: { stages: [{ id: "solo", type: "single", model: "storyteller", params: { max_tokens: 24 } }] }, input: "Once upon a time" },
+  });
+  expect(started.status()).toBe(202);
+  const { id } = (await started.json()) as { id: string };
+  await page.goto(`/?pipeline=unsaved&run=${id}`);
+  await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
+  await expect(page.getByText("an unsaved pipeline")).toBeVisible();
+  await expect(page.getByLabel("Pipeline", { exact: true })).toHaveValue("base");
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  await expect(page).not.toHaveURL(new RegExp(`run=${id}`));
+  await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
+  await expect(page.locator("main").getByRole("alert")).toHaveCount(0);
   expect(errors).toEqual([]);
 });
 

@@ -174,6 +174,8 @@ export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView
           s.state = event.code === "cancelled" ? "cancelled" : event.code === "upstream-failed" ? "skipped" : "failed";
           s.error = { code: event.code, message: event.message, model: event.model, causeStageId: event.causeStageId };
           s.endedAt = event.at;
+          // Nothing loads any more for a stage that has ended.
+          for (const [model, current] of Object.entries(s.lanes)) if (current.loading) s.lanes[model] = { ...current, loading: false };
         }
         break;
       }

@@ -221,7 +221,6 @@ function StageError({ error }: { error: NonNullable<StageView["error"]> }) {
     <div className="mt-2 text-sm text-red-800 dark:text-red-300">
       <p className="font-medium">{t(key)}</p>
       <p translate="no" className="mt-0.5 break-words font-mono text-xs">
-        {error.model ? `${error.model}: ` : ""}
         {error.message}
       </p>
     </div>
@@ -266,6 +265,7 @@ function TallyAnswer({ answer }: { answer: string }) {
 
 function VoteTallies({ stage, aggregation }: { stage: StageView; aggregation: Extract<NonNullable<NonNullable<StageView["end"]>["aggregation"]>, { method: "vote" }> }) {
   const t = useTranslations("run.tally");
+  const format = useFormat();
   return (
     <table className="mt-2 w-full text-sm">
       <caption className="sr-only">{t.rich("caption", { stage: () => <span translate="no">{stage.id}</span> })}</caption>
@@ -278,12 +278,12 @@ function VoteTallies({ stage, aggregation }: { stage: StageView; aggregation: Ex
       </thead>
       <tbody>
         {aggregation.tallies.map((tally) => (
-          <tr key={tally.answer} className={`align-top ${tally.answer === aggregation.winner ? "font-medium" : ""}`}>
-            <td className="w-full pr-4 pb-1">
+          <tr key={tally.answer} className={`border-t border-neutral-200 align-top dark:border-neutral-800 ${tally.answer === aggregation.winner ? "font-medium" : ""}`}>
+            <td className="w-full py-1 pr-4">
               <TallyAnswer answer={tally.answer} />
             </td>
-            <td className="pr-4 tabular-nums">{tally.votes}</td>
-            <td className="break-words">
+            <td className="py-1 pr-4 tabular-nums">{format.number(tally.votes)}</td>
+            <td className="break-words py-1">
               <Names names={tally.models} />
             </td>
           </tr>
@@ -299,6 +299,9 @@ export const StagePanel = memo(function StagePanel({ stage }: { stage: StageView
   const methodName = useMethodName();
   const heading = useId();
   const live = stage.state === "generating" || stage.state === "loading";
+  // A stage that ended without an answer shows the text its models wrote, and no empty boxes.
+  const stopped = stage.state === "failed" || stage.state === "skipped" || stage.state === "cancelled";
+  const shown = (text: string | undefined) => !stopped || Boolean(text);
   const aggregation = stage.end?.aggregation;
   const method = methodName(stage.aggregationMethod);
   const laneHeader = (model: string, loading: boolean, progress: number | undefined) => (
@@ -324,18 +327,21 @@ export const StagePanel = memo(function StagePanel({ stage }: { stage: StageView
       {stage.error ? <StageError error={stage.error} /> : null}
       {stage.type === "single" ? (
         <div className="mt-2">
-          {Object.values(stage.lanes).map((lane) => (
-            <div key={lane.model}>
-              {laneHeader(lane.model, lane.loading, lane.loadProgress)}
-              <Text text={lane.text} testId={`text-${stage.id}-${lane.model}`} pending={live} />
-            </div>
-          ))}
+          {Object.values(stage.lanes)
+            .filter((lane) => shown(lane.text))
+            .map((lane) => (
+              <div key={lane.model}>
+                {laneHeader(lane.model, lane.loading, lane.loadProgress)}
+                <Text text={lane.text} testId={`text-${stage.id}-${lane.model}`} pending={live} />
+              </div>
+            ))}
         </div>
       ) : (
         <>
           <div className="mt-2 grid gap-2 sm:[grid-template-columns:var(--lanes)]" style={{ "--lanes": `repeat(${Math.min(stage.models.length, 4)}, minmax(0, 1fr))` } as CSSProperties}>
             {stage.models.map((model, index) => {
               const lane = stage.lanes[model];
+              if (!shown(lane?.text)) return null;
               return (
                 <div key={`${model}-${index}`} className="min-w-0">
                   {laneHeader(model, lane?.loading ?? false, lane?.loadProgress)}
@@ -375,6 +381,15 @@ function latestTime(view: RunView, start: number): number {
   }
   return latest;
 }
+
+/** The bar of a lane whose stage is in this state (else light blue: loading and reading the prompt). */
+const barColors: Partial<Record<StageView["state"], string>> = {
+  waiting: "bg-neutral-300 dark:bg-neutral-700",
+  cancelled: "bg-neutral-300 dark:bg-neutral-700",
+  skipped: "bg-neutral-300 dark:bg-neutral-700",
+  failed: "bg-red-400",
+  reused: "bg-teal-400",
+};
 
 /** Which stage ran when, on which model: a bar per model lane from the stage's start to its end. */
 export function Timeline({ view }: { view: RunView }) {
@@ -420,7 +435,7 @@ export function Timeline({ view }: { view: RunView }) {
               <div
                 translate="no"
                 title={`${row.label}: ${format.ms(row.from - start)} → ${format.ms(row.to - start)}`}
-                className={`absolute h-4 rounded ${row.state === "failed" ? "bg-red-400" : row.state === "reused" ? "bg-teal-400" : "bg-blue-400/40"}`}
+                className={`absolute h-4 rounded ${barColors[row.state] ?? "bg-blue-400/40"}`}
                 style={place(row.from, row.to)}
               />
               {row.first !== undefined ? <div className="absolute h-4 rounded bg-blue-500" style={place(row.first, row.to)} /> : null}
