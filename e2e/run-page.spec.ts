@@ -217,29 +217,50 @@ test("a stage's text box follows new text while the reader is at its end, and st
   expect(errors).toEqual([]);
 });
 
-test("the page does not jump when the final answer appears", async ({ page }) => {
-  const errors = watchConsole(page);
-  // Where the last stage's panel is on screen, frame by frame, and whether the final answer is there yet.
-  await page.addInitScript(() => {
-    const samples: Array<{ final: boolean; top: number | null }> = [];
-    (window as unknown as { __samples: typeof samples }).__samples = samples;
-    const sample = () => {
-      const panel = document.querySelector("[data-testid=stage-ending]");
-      samples.push({ final: document.querySelector("[data-testid=final-answer]") !== null, top: panel ? panel.getBoundingClientRect().top : null });
+for (const [name, viewport, locale] of [
+  ["1400x900", desk, "en-US"],
+  ["390x844", phone, "en-US"],
+  ["390x844, in Russian", phone, "ru-RU"],
+] as const) {
+  test(`at ${name}, the page does not jump while the run's text comes, nor when the final answer appears`, async ({ browser }) => {
+    const context = await browser.newContext({ locale, viewport });
+    const page = await context.newPage();
+    const errors = watchConsole(page);
+    // Where the first and the last stage's panels are on screen, frame by frame, with whether the first
+    // has text yet and whether the final answer is there.
+    await page.addInitScript(() => {
+      const samples: Array<{ final: boolean; text: boolean; first: number | null; last: number | null }> = [];
+      (window as unknown as { __samples: typeof samples }).__samples = samples;
+      const top = (selector: string) => document.querySelector(selector)?.getBoundingClientRect().top ?? null;
+      const sample = () => {
+        samples.push({
+          final: document.querySelector("[data-testid=final-answer]") !== null,
+          text: (document.querySelector("[data-testid=text-opening-storyteller]")?.textContent ?? "").trim().length > 0,
+          first: top("[data-testid=stage-opening]"),
+          last: top("[data-testid=stage-ending]"),
+        });
+        requestAnimationFrame(sample);
+      };
       requestAnimationFrame(sample);
-    };
-    requestAnimationFrame(sample);
+    });
+    await page.goto("/?pipeline=story");
+    await page.locator("form textarea").fill("Once upon a time");
+    await page.locator("form button[type=submit]").click();
+    await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
+    const samples = await page.evaluate(() => (window as unknown as { __samples: Array<{ final: boolean; text: boolean; first: number | null; last: number | null }> }).__samples);
+    // From its first text on, the first stage stays where it is.
+    const reading = samples.filter((sample) => sample.text);
+    expect(reading.length).toBeGreaterThan(0);
+    expect(new Set(reading.map((sample) => sample.first))).toEqual(new Set([reading[0]!.first]));
+    // The last stage, read as the run ends, stays where it is when the final answer comes.
+    const firstWith = samples.findIndex((sample) => sample.final);
+    const lastWithout = samples[firstWith - 1]!;
+    expect(lastWithout.last).not.toBeNull();
+    expect(samples[firstWith]!.last).toBe(lastWithout.last);
+    expect(errors).toEqual([]);
+    await context.close();
   });
-  await page.setViewportSize(desk);
-  await runFromForm(page, "story", "Once upon a time");
-  await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
-  const samples = await page.evaluate(() => (window as unknown as { __samples: Array<{ final: boolean; top: number | null }> }).__samples);
-  const firstWith = samples.findIndex((sample) => sample.final);
-  const lastWithout = samples[firstWith - 1]!;
-  expect(lastWithout.top).not.toBeNull();
-  expect(samples[firstWith]!.top).toBe(lastWithout.top);
-  expect(errors).toEqual([]);
-});
+}
 
 test("a run of an unsaved pipeline (the editor's canvas) is shown as such, and the form offers a pipeline it can run", async ({ page, request }) => {
   const errors = watchConsole(page);

@@ -59,12 +59,13 @@ function Warnings({ warnings }: { warnings: readonly RunWarning[] }) {
   );
 }
 
+/** The stages as a graph from the input to the answer, in columns by depth, each with its state. */
 export function RunGraph({ view }: { view: RunView }) {
   const t = useTranslations("run.graph");
   const methodName = useMethodName();
   const columns = stageColumns(view);
   const node = "shrink-0 rounded border border-dashed border-neutral-400 px-3 py-2 text-xs text-neutral-500";
-  const ended = view.endedAt !== undefined;
+  const outcome = hasOutcome(view);
   // Its own box scrolls sideways when the stages do not fit (a phone): the page never does.
   return (
     <section aria-label={t("region")} className="flex min-w-0 items-stretch gap-3 overflow-x-auto rounded border border-neutral-200 p-3 dark:border-neutral-800">
@@ -114,7 +115,7 @@ export function RunGraph({ view }: { view: RunView }) {
           →
         </span>
         {/* The outcome comes after the stages: this leads to it. */}
-        {ended ? (
+        {outcome ? (
           <a href="#run-outcome" className={`${node} hover:border-blue-500`}>
             {t("answer")}
           </a>
@@ -448,13 +449,21 @@ export function Timeline({ view }: { view: RunView }) {
   );
 }
 
+/** A run that ended without its final answer. */
+const unfinished = (status: RunView["status"]): status is "failed" | "cancelled" | "interrupted" => status === "failed" || status === "cancelled" || status === "interrupted";
+
+/** Whether the run has an outcome to show (see `RunOutcome`). */
+function hasOutcome(view: RunView): boolean {
+  return unfinished(view.status) || view.finalAnswer !== undefined;
+}
+
 /**
  * How the run ended: the final answer with a copy button, or why there is none (a failure, in red; a
  * cancel or an interruption, plainly, once). Nothing while the run goes.
  */
-export function RunOutcome({ view }: { view: RunView }) {
+function RunOutcome({ view }: { view: RunView }) {
   const t = useTranslations("run.result");
-  if (view.status === "failed" || view.status === "cancelled" || view.status === "interrupted") {
+  if (unfinished(view.status)) {
     const failedStage = view.status === "failed" ? view.error?.stageId : undefined;
     return (
       <section
@@ -489,6 +498,7 @@ export function RunOutcome({ view }: { view: RunView }) {
   );
 }
 
+/** The whole run on screen, in reading order: warnings, graph, stages, outcome, timeline. */
 export function RunDisplay({ view }: { view: RunView }) {
   return (
     <div className="min-w-0 space-y-3">

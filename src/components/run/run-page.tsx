@@ -24,6 +24,7 @@ const sessionsRead = 40;
 /** How often the runs in progress on this server are asked for (a run started elsewhere shows up). */
 const runsPollMs = 4000;
 
+/** The Run page at `/`: `?pipeline=NAME` picks the form's pipeline, `?run=ID` shows a run, `&pace=recorded` replays it. */
 export function RunPage() {
   const t = useTranslations("run");
   const format = useFormat();
@@ -112,11 +113,14 @@ export function RunPage() {
   const chosen = !names || names.includes(pipeline) ? pipeline : names.includes("base") ? "base" : (names[0] ?? pipeline);
 
   const inProgress = useMemo(() => (runs.data ?? []).filter((run) => !run.done), [runs.data]);
+  const liveOnServer = inProgress.some((run) => run.id === runId);
   // `pace=recorded` replays a run that has ended; a run still going on the server is shown live.
-  const replay = pace === "recorded" && !inProgress.some((run) => run.id === runId);
+  const replay = pace === "recorded" && !liveOnServer;
   const replaying = replay && view.endedAt === undefined;
-  // A run this page can cancel: one going on (or just started here, before its first event).
-  const active = Boolean(runId) && !replay && (view.status === "running" || (view.status === "connecting" && clicked?.id === runId));
+  // A run this page can cancel: one started here (from the click on, before its first event), or one the
+  // server runs (not a stored run whose events are still coming in: it shows as running for a moment).
+  const goingOn = view.status === "running" || view.status === "connecting";
+  const active = Boolean(runId) && !replay && goingOn && (clicked?.id === runId || (view.status === "running" && (liveOnServer || runs.data === undefined)));
   const others = inProgress.filter((run) => run.id !== runId);
 
   // The address names the run (a reload reattaches to it) once its first text is on screen: see
@@ -243,7 +247,8 @@ export function RunPage() {
               // Lower on a narrow screen, where the run comes below it.
               className="w-full rounded border border-neutral-300 bg-white p-2 font-mono text-sm max-lg:h-32 dark:border-neutral-700 dark:bg-neutral-900"
             />
-            <p className="mt-1 text-xs text-neutral-500">
+            {/* Two lines kept on a narrow screen, where the run is below: the hint changes as a run starts and ends. */}
+            <p className="mt-1 text-xs text-neutral-500 max-lg:min-h-8">
               {active
                 ? t("form.hintWhileRunning")
                 : t.rich("form.hint", {
@@ -256,12 +261,14 @@ export function RunPage() {
             </p>
           </div>
           <div className="flex flex-wrap gap-2">
-            <Button type="submit" variant={active ? "default" : "primary"} disabled={start.pending || !input.trim()}>
+            {/* One height whatever the buttons' styles (a bordered one is taller): the run below does not move. */}
+            <Button type="submit" variant={active ? "default" : "primary"} disabled={start.pending || !input.trim()} className="h-8">
               {start.pending ? t("form.starting") : active ? t("form.runAnother") : t("form.run")}
             </Button>
             {active ? (
               <Button
                 variant="danger"
+                className="h-8"
                 onClick={() => {
                   // The start may reach the server after this cancel: it is sent again once it has.
                   if (start.pending) cancelOnStart.current = runId;
@@ -355,7 +362,8 @@ export function RunPage() {
               <span translate="no" className="font-mono text-xs text-neutral-500">
                 {runId}
               </span>
-              <span role="status" aria-label={t("header.status")} data-testid="run-status">
+              {/* As wide as the longest state: a state's name that changes never wraps the line differently. */}
+              <span role="status" aria-label={t("header.status")} data-testid="run-status" className="inline-block min-w-24">
                 <Badge state={replaying ? "replaying" : view.status} />
               </span>
               {view.pipeline ? (
@@ -377,12 +385,13 @@ export function RunPage() {
               <Link href={`/history/${runId}`} prefetch={false} className="text-xs text-blue-700 hover:underline dark:text-blue-300">
                 {t("header.session")}
               </Link>
-              {firstPaint !== null ? (
-                <span className="text-xs text-neutral-500" data-testid="first-paint" data-ms={firstPaint.toFixed(1)}>
-                  {t("header.firstPaint", { duration: format.ms(firstPaint) })}
-                </span>
-              ) : null}
             </div>
+            {/* A line of its own, in place from the click on: the figure, when it comes, moves nothing. */}
+            {clicked?.id === runId && (firstPaint !== null || view.endedAt === undefined) ? (
+              <p className="text-xs text-neutral-500" {...(firstPaint !== null ? { "data-testid": "first-paint", "data-ms": firstPaint.toFixed(1) } : {})}>
+                {t("header.firstPaint", { duration: firstPaint !== null ? format.ms(firstPaint) : "…" })}
+              </p>
+            ) : null}
             {replaying ? (
               <div className="flex flex-wrap items-center gap-2 text-sm">
                 <span className="text-neutral-600 dark:text-neutral-400">{t("header.replay")}</span>
