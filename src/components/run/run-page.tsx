@@ -362,8 +362,8 @@ export function RunPage() {
               <span translate="no" className="font-mono text-xs text-neutral-500">
                 {runId}
               </span>
-              {/* As wide as the longest state: a state's name that changes never wraps the line differently. */}
-              <span role="status" aria-label={t("header.status")} data-testid="run-status" className="inline-block min-w-24">
+              {/* On a narrow screen as wide as the longest state: a state that changes never wraps the line anew. */}
+              <span role="status" aria-label={t("header.status")} data-testid="run-status" className="inline-block max-lg:min-w-24">
                 <Badge state={replaying ? "replaying" : view.status} />
               </span>
               {view.pipeline ? (
