@@ -5,30 +5,15 @@
  */
 import { expect, test, type APIRequestContext, type Locator, type Page } from "@playwright/test";
 import { unzipSync, strFromU8 } from "fflate";
-import { mkdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
-
-const shots = "e2e/screenshots";
-
-/** Starts a run through the plain API (a pipeline's name, or a pipeline sent whole) and waits until it ends. */
-async function finishedRun(request: APIRequestContext, body: { pipeline: string | Record<string, unknown>; input: string; basedOn?: string }): Promise<string> {
-  const response = await request.post("/api/runs", { data: body });
-  expect(response.status(), await response.text()).toBe(202);
-  return ended(request, ((await response.json()) as { id: string }).id);
-}
-
-/** Waits until a session is no longer running; returns its id. */
-async function ended(request: APIRequestContext, id: string): Promise<string> {
-  const status = async () => ((await (await request.get(`/api/sessions/${id}`)).json()) as { status: string }).status;
-  await expect.poll(status, { timeout: 60_000 }).not.toBe("running");
-  return id;
-}
+import { runToEnd, shot, waitForEnd, watchConsole } from "./page-checks";
 
 /** Reruns a session from a stage with a new input, through the studio's tRPC API, and waits until it ends. */
 async function rerunWithInput(request: APIRequestContext, id: string, fromStage: string, input: string): Promise<string> {
   const response = await request.post("/api/trpc/sessions.rerun", { data: { id, fromStage, input } });
   expect(response.status(), await response.text()).toBe(200);
-  return ended(request, ((await response.json()) as { result: { data: { id: string } } }).result.data.id);
+  return waitForEnd(request, ((await response.json()) as { result: { data: { id: string } } }).result.data.id);
 }
 
 /** A two-stage pipeline sent whole with a run, as the editor sends its canvas. */
@@ -38,19 +23,6 @@ const canvas = {
     { id: "second", type: "single", model: "dreamer", input_from: "first", params: { max_tokens: 40 } },
   ],
 };
-
-async function shot(page: Page, name: string, options: { fullPage?: boolean } = {}) {
-  await mkdir(shots, { recursive: true });
-  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: options.fullPage ?? true });
-}
-
-/** Fails the test on any error in the browser's console or an uncaught exception in the page. */
-function consoleErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (message) => void (message.type() === "error" && errors.push(message.text())));
-  page.on("pageerror", (error) => errors.push(String(error)));
-  return errors;
-}
 
 /**
  * Clicks the middle of what a person sees, on whatever lies on top there (a row's link covers the row:
@@ -71,11 +43,11 @@ test.describe("History", () => {
   let story = "";
 
   test.beforeAll(async ({ request }) => {
-    story = await finishedRun(request, { pipeline: "story", input: "Once upon a time there was a little fox who lived in the woods near a big blue lake" });
+    story = await runToEnd(request, "story", "Once upon a time there was a little fox who lived in the woods near a big blue lake");
   });
 
   test("at 390 px the list fits the screen, and each session stays readable and opens", async ({ page }) => {
-    const errors = consoleErrors(page);
+    const errors = watchConsole(page);
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto("/history");
     const row = page.getByTestId(`session-row-${story}`);
@@ -94,7 +66,7 @@ test.describe("History", () => {
   });
 
   test("the whole row opens its session, by mouse and by keyboard; its compare box only ticks", async ({ page }) => {
-    const errors = consoleErrors(page);
+    const errors = watchConsole(page);
     await page.goto("/history");
     const row = page.getByTestId(`session-row-${story}`);
     const compare = row.getByRole("checkbox");
@@ -122,7 +94,7 @@ test.describe("History", () => {
   });
 
   test("a rerun says which stages it computes again before it starts; a branch with an edited input is marked", async ({ page }) => {
-    const errors = consoleErrors(page);
+    const errors = watchConsole(page);
     await page.goto(`/history/${story}`);
     const form = page.getByRole("region", { name: "Rerun" });
     const plan = (stage: string) => form.getByTestId(`rerun-plan-${stage}`);
@@ -163,8 +135,8 @@ test.describe("History", () => {
     expect(errors).toEqual([]);
   });
   test("a session of an unsaved pipeline is marked so, and its pipeline can be saved under a name", async ({ page, request }) => {
-    const errors = consoleErrors(page);
-    const id = await finishedRun(request, { pipeline: canvas, basedOn: "story", input: "Once upon a time a cat sat on a mat" });
+    const errors = watchConsole(page);
+    const id = await runToEnd(request, canvas, "Once upon a time a cat sat on a mat", "story");
     await page.goto("/history");
     await expect(page.getByTestId(`session-row-${id}`)).toContainText("unsaved pipeline");
     await expect(page.getByTestId(`session-row-${story}`)).not.toContainText("unsaved pipeline");
@@ -231,15 +203,15 @@ async function expectNoEnglish(page: Page, locale: string) {
 
 test("screenshots of History, sessions and a comparison: both sizes, light and dark, English and Russian", async ({ browser, request }) => {
   test.setTimeout(300_000);
-  const parent = await finishedRun(request, { pipeline: "story", input: "Once upon a time there was a dog who liked to run" });
+  const parent = await runToEnd(request, "story", "Once upon a time there was a dog who liked to run");
   const branch = await rerunWithInput(request, parent, "voices", "Once upon a time there was a cat who liked to sleep");
-  const unsaved = await finishedRun(request, { pipeline: canvas, input: "The little bird sang" });
+  const unsaved = await runToEnd(request, canvas, "The little bird sang");
   for (const locale of ["en-US", "ru-RU"]) {
     for (const colorScheme of ["light", "dark"] as const) {
       for (const viewport of [{ width: 1400, height: 900 }, { width: 390, height: 844 }]) {
         const context = await browser.newContext({ locale, colorScheme, viewport });
         const page = await context.newPage();
-        const errors = consoleErrors(page);
+        const errors = watchConsole(page);
         const name = `${locale.slice(0, 2)}-${colorScheme}-${viewport.width}`;
         await page.goto("/history");
         await expect(page.getByTestId(`session-row-${branch}`)).toBeVisible();
@@ -277,5 +249,5 @@ test("screenshot of a session while its run streams", async ({ page, request }) 
   await page.setViewportSize({ width: 390, height: 844 });
   await shot(page, "session-streaming-en-light-390", { fullPage: false });
   await request.post("/api/trpc/runs.cancel", { data: { id } });
-  await ended(request, id);
+  await waitForEnd(request, id);
 });

@@ -2,19 +2,9 @@
  * Russian and English: the language follows the browser, the header's switch changes it and the choice is
  * remembered; every page, shown in Russian, has no English left (see `englishLeft`).
  */
-import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
+import { expect, test, type Page } from "@playwright/test";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
-
-/** Runs a pipeline through the plain API and waits for its session to end; returns its id. */
-async function runToEnd(request: APIRequestContext, pipeline: string, input: string): Promise<string> {
-  const started = await request.post("/api/runs", { data: { pipeline, input } });
-  expect(started.status()).toBe(202);
-  const { id } = (await started.json()) as { id: string };
-  await expect
-    .poll(async () => ((await (await request.get(`/api/sessions/${id}`)).json()) as { status: string }).status, { timeout: 60_000 })
-    .not.toBe("running");
-  return id;
-}
+import { runToEnd } from "./page-checks";
 
 test.describe("language", () => {
   test.use({ locale: "ru-RU" });

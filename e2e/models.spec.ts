@@ -8,7 +8,7 @@ import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { expect, test, type Page } from "@playwright/test";
 import { startGgufServer, type GgufServer } from "../src/testing/gguf-server";
-import { watchConsole } from "./console-errors";
+import { watchConsole } from "./page-checks";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
 import { spawnStudio, work, type StudioProcess } from "./studio-process";
 

@@ -10,7 +10,10 @@ await mkdir(path.join(work, "sessions"), { recursive: true });
 const models = await readFile("config/models.example.yaml", "utf8");
 await writeFile(
   path.join(work, "config", "models.yaml"),
-  `${models.trimEnd()}\n  absent:\n    file: not-downloaded-yet.gguf\n    quantization: Q4_K_M\n    description: a model whose file is not there\n`,
+  `${models.trimEnd()}\n  absent:\n    file: not-downloaded-yet.gguf\n    quantization: Q4_K_M\n    description: a model whose file is not there\n` +
+    // Too small a context for any real input (its stage fails), and a declared quantization that is not
+    // the file's (a config warning for the runs that use it).
+    "  cramped:\n    file: stories260K.gguf\n    quantization: Q4_K_M\n    overrides:\n      context_size: 64\n",
 );
 await copyFile("config/pipeline.example.yaml", path.join(work, "config", "pipeline.yaml"));
 // A three-stage pipeline with longer answers, so that a browser sees each stage while it generates.
@@ -44,6 +47,34 @@ await writeFile(
   name: Long and slow
   stages:
 ${["one", "two", "three"].map((id) => `    - id: ${id}\n      type: single\n      model: storyteller\n      params: { max_tokens: 1500 }\n`).join("")}`,
+);
+// Eight of them: a run that lasts long enough to start another beside it, or to stop its replay.
+await writeFile(
+  path.join(work, "config", "pipelines", "marathon.yaml"),
+  `pipeline:
+  name: A marathon
+  stages:
+${Array.from({ length: 8 }, (_, index) => `    - id: leg${index + 1}\n      type: single\n      model: storyteller\n      params: { max_tokens: 1500 }\n`).join("")}`,
+);
+// A run that fails: its second stage's input is longer than its model's context, and the third is not run.
+await writeFile(
+  path.join(work, "config", "pipelines", "fails.yaml"),
+  `pipeline:
+  name: Fails at its second stage
+  stages:
+    - id: draft
+      type: single
+      model: storyteller
+      params: { max_tokens: 600 }
+    - id: cramped
+      type: single
+      model: cramped
+      input_from: draft
+    - id: after
+      type: single
+      model: storyteller
+      input_from: cramped
+`,
 );
 // A pipeline that does not validate (an unknown stage in input_from, line 6), for the API's 422.
 await writeFile(

@@ -1,17 +1,9 @@
 /**
  * The Run, History and Models pages in a real browser against the real server and model.
  */
-import { expect, test, type Page } from "@playwright/test";
-import { mkdir } from "node:fs/promises";
-import { watchConsole } from "./console-errors";
+import { expect, test } from "@playwright/test";
 import { liveText, recordLiveText } from "./live-text";
-
-const shots = "e2e/screenshots";
-
-async function shot(page: Page, name: string) {
-  await mkdir(shots, { recursive: true });
-  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
-}
+import { shot, watchConsole } from "./page-checks";
 
 test("b. a run streams each stage's tokens while it runs, then the final answer", async ({ page }) => {
   const errors = watchConsole(page);

@@ -53,7 +53,7 @@ describe("the run view", () => {
     expect(first.stages.a!.lanes.m!.text).toBe("Hello");
   });
 
-  it("takes the stored answer at the stage's end and ends the run", () => {
+  it("takes the stored answer at the stage's end and ends the run; a stage stopped by an earlier failure is skipped, not failed; a failed stage loads nothing more", () => {
     const view = applyEvents(emptyRunView, [
       ...events(),
       event("stage-end", {
@@ -64,6 +64,7 @@ describe("the run view", () => {
         metrics,
         models: [{ model: "m", prompt: "Hi", answer: "Hello there", params: {}, metrics, stopReason: "maxTokens", chat: false }],
       }),
+      event("stage-load", { stageId: "b", model: "n", progress: 0.5, done: false }),
       event("stage-error", { stageId: "b", code: "generation-failed", message: "boom", model: "n" }),
       event("stage-error", { stageId: "c", code: "upstream-failed", message: 'stage "b" failed', causeStageId: "b" }),
       event("run-end", { status: "failed", durationMs: 9, error: { code: "generation-failed", message: "boom", stageId: "b" } }),
@@ -71,7 +72,8 @@ describe("the run view", () => {
     expect(view.stages.a).toMatchObject({ state: "done" });
     expect(view.stages.a!.lanes.m!.text).toBe("Hello there");
     expect(view.stages.b!.state).toBe("failed");
-    expect(view.stages.c!.error?.causeStageId).toBe("b");
+    expect(view.stages.c).toMatchObject({ state: "skipped", error: { code: "upstream-failed", causeStageId: "b" } });
+    expect(view.stages.b!.lanes.n!.loading).toBe(false);
     expect(view.status).toBe("failed");
   });
 

@@ -4,7 +4,8 @@
  */
 import type { RunEvent, RunWarning } from "@/engine/events";
 
-export type StageState = "waiting" | "loading" | "generating" | "done" | "failed" | "cancelled" | "reused";
+/** `skipped`: never run, because a stage it depends on failed. */
+export type StageState = "waiting" | "loading" | "generating" | "done" | "failed" | "cancelled" | "reused" | "skipped";
 
 export interface ModelLane {
   model: string;
@@ -170,9 +171,11 @@ export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView
       case "stage-error": {
         const s = stage(event.stageId);
         if (s) {
-          s.state = event.code === "cancelled" ? "cancelled" : "failed";
+          s.state = event.code === "cancelled" ? "cancelled" : event.code === "upstream-failed" ? "skipped" : "failed";
           s.error = { code: event.code, message: event.message, model: event.model, causeStageId: event.causeStageId };
           s.endedAt = event.at;
+          // Nothing loads any more for a stage that has ended.
+          for (const [model, current] of Object.entries(s.lanes)) if (current.loading) s.lanes[model] = { ...current, loading: false };
         }
         break;
       }

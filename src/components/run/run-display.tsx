@@ -1,33 +1,79 @@
 "use client";
 /**
- * A run on screen: the stage graph with each stage's state, a panel per stage with its text streaming
- * (a column per model for a multi stage, then its aggregation), the final answer, per-stage figures and
- * a timeline. Used live on the Run page and for a stored session in History. Model text is rendered as
- * text (React escapes it): nothing a model writes can run in the page.
+ * A run on screen: its config warnings, the stage graph with each stage's state, a panel per stage with
+ * its text streaming (a column per model for a multi stage, then its aggregation), then the run's
+ * outcome (the final answer, or why there is none), per-stage figures and a timeline. Used live on the
+ * Run page and for a stored session in History. Model text is rendered as text (React escapes it):
+ * nothing a model writes can run in the page.
+ *
+ * Nothing above what the reader is looking at grows when a later event comes: the outcome appears after
+ * the stages, where the run's text ends, and the timeline's bars stay inside its box.
  */
-import { memo, useMemo, type ReactNode } from "react";
+import { useTranslations } from "next-intl";
+import { memo, useId, useLayoutEffect, useMemo, useRef, useState, type CSSProperties, type ReactNode } from "react";
 import { stageColumns, textBlocks, type RunView, type StageView } from "@/client/run-view";
-import { Badge, CopyButton, Figure, formatMs } from "@/components/ui";
+import type { RunWarning } from "@/engine/events";
+import { useDescribeError } from "@/components/use-describe-error";
+import { Badge, CopyButton, Figure, useFormat } from "@/components/ui";
 
-const stateLabel: Record<StageView["state"], string> = {
-  waiting: "waiting",
-  loading: "loading model",
-  generating: "generating",
-  done: "done",
-  failed: "failed",
-  cancelled: "cancelled",
-  reused: "reused",
-};
+/** Stage ids (or model names) as data, never translated. */
+function Names({ names }: { names: readonly string[] }) {
+  return <span translate="no">{names.join(", ")}</span>;
+}
 
-export function RunGraph({ view }: { view: RunView }) {
-  const columns = stageColumns(view);
+/** A stage's state as a badge; a stage that never ran because an earlier one failed says so. */
+function StageBadge({ state }: { state: StageView["state"] }) {
+  const t = useTranslations("run.stage");
+  return state === "skipped" ? <Badge state="waiting">{t("notRun")}</Badge> : <Badge state={state} />;
+}
+
+const methodNames = ["concat", "vote", "synthesis", "template"] as const;
+type MethodName = (typeof methodNames)[number];
+
+/** An aggregation method in the page's language (a name we do not know is shown as it is). */
+function useMethodName(): (method: string | undefined) => string {
+  const t = useTranslations("run.methods");
+  return (method) => (methodNames.includes(method as MethodName) ? t(method as MethodName) : (method ?? ""));
+}
+
+/** The run's config warnings (a prompt with `{input}` in single braces, ...): the run went on. */
+function Warnings({ warnings }: { warnings: readonly RunWarning[] }) {
+  const t = useTranslations("run.warnings");
+  const describe = useDescribeError();
   return (
-    <section aria-label="Pipeline graph" className="flex items-stretch gap-3 overflow-x-auto rounded border border-neutral-200 p-3 dark:border-neutral-800">
+    <section aria-label={t("region")} className="rounded border border-amber-300 bg-amber-50 px-3 py-2 text-xs text-amber-950 dark:border-amber-800 dark:bg-amber-950/40 dark:text-amber-100">
+      <h2 className="font-medium">{t("title", { count: warnings.length })}</h2>
+      <ul className="mt-1 space-y-0.5">
+        {warnings.map((warning, index) => (
+          <li key={index} className="break-words">
+            {/* Where it is (a file, a key path) is data; what it says is in the page's language. */}
+            <span translate="no" className="font-mono">
+              {warning.file.split(/[\\/]/).pop()}:{warning.line}:{warning.column} {warning.path}
+            </span>
+            {": "}
+            {describe.issue({ message: warning.message, expected: warning.expected, suggestion: warning.suggestion, code: warning.code, params: warning.params })}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+/** The stages as a graph from the input to the answer, in columns by depth, each with its state. */
+export function RunGraph({ view }: { view: RunView }) {
+  const t = useTranslations("run.graph");
+  const methodName = useMethodName();
+  const columns = stageColumns(view);
+  const node = "shrink-0 rounded border border-dashed border-neutral-400 px-3 py-2 text-xs text-neutral-500";
+  const outcome = hasOutcome(view);
+  // Its own box scrolls sideways when the stages do not fit (a phone): the page never does.
+  return (
+    <section aria-label={t("region")} className="flex min-w-0 items-stretch gap-3 overflow-x-auto rounded border border-neutral-200 p-3 dark:border-neutral-800">
       <div className="flex items-center">
-        <div className="rounded border border-dashed border-neutral-400 px-3 py-2 text-xs text-neutral-500">input</div>
+        <div className={node}>{t("input")}</div>
       </div>
       {columns.map((column, index) => (
-        <div key={index} className="flex items-center gap-3">
+        <div key={index} className="flex shrink-0 items-center gap-3">
           <span aria-hidden className="text-neutral-400">
             →
           </span>
@@ -44,15 +90,17 @@ export function RunGraph({ view }: { view: RunView }) {
                   className="min-w-36 rounded border border-neutral-300 px-3 py-2 text-sm hover:border-blue-500 dark:border-neutral-700"
                 >
                   <div className="flex items-center justify-between gap-2">
-                    <span className="font-medium">{stage.name ?? id}</span>
-                    <Badge state={stage.state}>{stateLabel[stage.state]}</Badge>
+                    <span className="font-medium" translate="no">
+                      {stage.name ?? id}
+                    </span>
+                    <StageBadge state={stage.state} />
                   </div>
                   <div className="mt-1 text-xs text-neutral-500">
-                    {stage.type === "multi" ? `${stage.models.length} models · ${stage.aggregationMethod}` : stage.models[0]}
-                    {stage.inputFrom.length > 0 ? ` · from ${stage.inputFrom.join(", ")}` : ""}
+                    {stage.type === "multi" ? t("models", { count: stage.models.length, method: methodName(stage.aggregationMethod) }) : <Names names={stage.models} />}
+                    {stage.inputFrom.length > 0 ? <> · {t.rich("from", { stages: () => <Names names={stage.inputFrom} /> })}</> : null}
                   </div>
                   {stage.state === "loading" && progress !== undefined ? (
-                    <div className="mt-1 h-1 rounded bg-neutral-200 dark:bg-neutral-800" role="progressbar" aria-label={`loading ${id}`} aria-valuenow={Math.round(progress * 100)}>
+                    <div className="mt-1 h-1 rounded bg-neutral-200 dark:bg-neutral-800" role="progressbar" aria-label={t("loading")} aria-valuenow={Math.round(progress * 100)}>
                       <div className="h-1 rounded bg-amber-500" style={{ width: `${Math.round(progress * 100)}%` }} />
                     </div>
                   ) : null}
@@ -62,19 +110,34 @@ export function RunGraph({ view }: { view: RunView }) {
           </div>
         </div>
       ))}
+      <div className="flex shrink-0 items-center gap-3">
+        <span aria-hidden className="text-neutral-400">
+          →
+        </span>
+        {/* The outcome comes after the stages: this leads to it. */}
+        {outcome ? (
+          <a href="#run-outcome" className={`${node} hover:border-blue-500`}>
+            {t("answer")}
+          </a>
+        ) : (
+          <div className={node}>{t("answer")}</div>
+        )}
+      </div>
     </section>
   );
 }
 
 function StageFigures({ stage }: { stage: StageView }) {
+  const t = useTranslations("run.figures");
+  const format = useFormat();
   const metrics = stage.end?.metrics;
   if (!metrics) return null;
   return (
     <dl className="mt-2 flex flex-wrap gap-x-6 gap-y-1">
-      <Figure label="first token" value={formatMs(metrics.timeToFirstTokenMs)} />
-      <Figure label="tokens/s" value={metrics.tokensPerSecond.toFixed(1)} />
-      <Figure label="tokens in / out" value={`${metrics.tokensIn} / ${metrics.tokensOut}`} />
-      <Figure label="duration" value={formatMs(metrics.durationMs)} />
+      <Figure label={t("firstToken")} value={format.ms(metrics.timeToFirstTokenMs)} />
+      <Figure label={t("tokensPerSecond")} value={format.number(metrics.tokensPerSecond, 1)} />
+      <Figure label={t("tokensInOut")} value={`${format.number(metrics.tokensIn)} / ${format.number(metrics.tokensOut)}`} />
+      <Figure label={t("duration")} value={format.ms(metrics.durationMs)} />
     </dl>
   );
 }
@@ -90,17 +153,37 @@ const TextBlock = memo(function TextBlock({ text, children }: { text: string; ch
   );
 });
 
+/** How close to its end (px) a text box counts as read to the end: a reader there is following the text. */
+const followSlackPx = 16;
+
 /**
  * Streamed text, as a column of blocks that each end at a line break (see `textBlocks`): text appended
  * at the end changes the last block only, so a long answer costs the browser the same per frame as a
  * short one (one block of text laid out again, not the whole answer).
+ *
+ * While the text comes, the box keeps its end in view as long as the reader is at its end; a reader who
+ * scrolls up stays where they are, and is followed again once back at the end. (A few lines of our own:
+ * the libraries for this animate their scrolling, and text that comes every frame needs none.)
  */
 function Text({ text, testId, pending }: { text: string; testId: string; pending: boolean }) {
   const blocks = useMemo(() => textBlocks(text), [text]);
+  const box = useRef<HTMLDivElement>(null);
+  const following = useRef(true);
+  // Before the paint: the new text is never seen at a place the box then leaves.
+  useLayoutEffect(() => {
+    const node = box.current;
+    if (pending && following.current && node) node.scrollTop = node.scrollHeight;
+  }, [text, pending]);
   const cursor = pending ? <span aria-hidden className="ml-0.5 inline-block h-3.5 w-1.5 animate-pulse bg-blue-500 align-middle" /> : null;
   return (
     <div
+      ref={box}
       data-testid={testId}
+      translate="no"
+      onScroll={(event) => {
+        const node = event.currentTarget;
+        following.current = node.scrollHeight - node.scrollTop - node.clientHeight <= followSlackPx;
+      }}
       className="max-h-96 min-h-12 overflow-auto whitespace-pre-wrap break-words rounded bg-neutral-50 p-2 font-mono text-[13px] leading-relaxed dark:bg-neutral-900"
     >
       {blocks.length === 0 ? cursor : blocks.map((block, index) => <TextBlock key={index} text={block}>{index === blocks.length - 1 ? cursor : null}</TextBlock>)}
@@ -108,47 +191,161 @@ function Text({ text, testId, pending }: { text: string; testId: string; pending
   );
 }
 
+/** Stage error codes with a sentence of their own in the page's language. */
+const stageErrorKeys = {
+  "context-overflow": "contextOverflow",
+  "out-of-memory": "outOfMemory",
+  "model-missing": "modelMissing",
+  "model-load-failed": "modelLoadFailed",
+  "worker-crashed": "workerCrashed",
+  "aggregation-failed": "aggregationFailed",
+  "generation-failed": "generationFailed",
+} as const;
+
+/**
+ * Why a stage has no answer. A cancelled stage says nothing here (its badge says it: a cancel is not an
+ * error); a stage that never ran names the stage whose failure stopped it; a failure says what went
+ * wrong, then the server's own words (paths, token counts) as they are.
+ */
+function StageError({ error }: { error: NonNullable<StageView["error"]> }) {
+  const t = useTranslations("run.errors");
+  if (error.code === "cancelled") return null;
+  if (error.code === "upstream-failed") {
+    return (
+      <p className="mt-2 text-sm text-neutral-600 dark:text-neutral-400">
+        {error.causeStageId ? t.rich("upstream", { stage: () => <a href={`#stage-${error.causeStageId}`} className="font-mono underline" translate="no">{error.causeStageId}</a> }) : t("upstreamUnknown")}
+      </p>
+    );
+  }
+  const key = stageErrorKeys[error.code as keyof typeof stageErrorKeys] ?? "other";
+  return (
+    <div className="mt-2 text-sm text-red-800 dark:text-red-300">
+      <p className="font-medium">{t(key)}</p>
+      <p translate="no" className="mt-0.5 break-words font-mono text-xs">
+        {error.message}
+      </p>
+    </div>
+  );
+}
+
+/** A tallied answer, cut to a few lines with a button that shows it whole when it is longer. */
+function TallyAnswer({ answer }: { answer: string }) {
+  const t = useTranslations("run.tally");
+  const id = useId();
+  const text = useRef<HTMLDivElement>(null);
+  const [whole, setWhole] = useState(false);
+  const [cut, setCut] = useState(false);
+  useLayoutEffect(() => {
+    const node = text.current;
+    if (!node || whole) return;
+    const measure = () => setCut(node.scrollHeight > node.clientHeight + 1);
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(node);
+    return () => observer.disconnect();
+  }, [answer, whole]);
+  return (
+    <>
+      <div id={id} ref={text} className={`whitespace-pre-wrap break-words ${whole ? "" : "line-clamp-3"}`}>
+        {answer ? <span translate="no">{answer}</span> : t("empty")}
+      </div>
+      {cut || whole ? (
+        <button
+          type="button"
+          aria-expanded={whole}
+          aria-controls={id}
+          onClick={() => setWhole(!whole)}
+          className="mt-0.5 rounded text-xs text-blue-700 hover:underline focus-visible:outline-2 focus-visible:outline-blue-500 dark:text-blue-300"
+        >
+          {whole ? t("less") : t("more")}
+        </button>
+      ) : null}
+    </>
+  );
+}
+
+function VoteTallies({ stage, aggregation }: { stage: StageView; aggregation: Extract<NonNullable<NonNullable<StageView["end"]>["aggregation"]>, { method: "vote" }> }) {
+  const t = useTranslations("run.tally");
+  const format = useFormat();
+  return (
+    <table className="mt-2 w-full text-sm">
+      <caption className="sr-only">{t.rich("caption", { stage: () => <span translate="no">{stage.id}</span> })}</caption>
+      <thead>
+        <tr className="text-left text-xs text-neutral-500">
+          <th className="pr-4 font-normal">{t("answer")}</th>
+          <th className="pr-4 font-normal">{t("votes")}</th>
+          <th className="font-normal">{t("models")}</th>
+        </tr>
+      </thead>
+      <tbody>
+        {aggregation.tallies.map((tally) => (
+          <tr key={tally.answer} className={`border-t border-neutral-200 align-top dark:border-neutral-800 ${tally.answer === aggregation.winner ? "font-medium" : ""}`}>
+            <td className="w-full py-1 pr-4">
+              <TallyAnswer answer={tally.answer} />
+            </td>
+            <td className="py-1 pr-4 tabular-nums">{format.number(tally.votes)}</td>
+            <td className="break-words py-1">
+              <Names names={tally.models} />
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 /** One stage; memoised, so that only the stage whose events arrived re-renders. */
 export const StagePanel = memo(function StagePanel({ stage }: { stage: StageView }) {
+  const t = useTranslations("run.stage");
+  const methodName = useMethodName();
+  const heading = useId();
   const live = stage.state === "generating" || stage.state === "loading";
+  // A stage that ended without an answer shows the text its models wrote, and no empty boxes.
+  const stopped = stage.state === "failed" || stage.state === "skipped" || stage.state === "cancelled";
+  const shown = (text: string | undefined) => !stopped || Boolean(text);
   const aggregation = stage.end?.aggregation;
+  const method = methodName(stage.aggregationMethod);
+  const laneHeader = (model: string, loading: boolean, progress: number | undefined) => (
+    <div className="mb-1 text-xs text-neutral-500">
+      <span translate="no">{model}</span>
+      {loading ? ` · ${t("loading", { progress: progress ?? 0 })}` : ""}
+    </div>
+  );
   return (
-    <section id={`stage-${stage.id}`} aria-label={`Stage ${stage.id}`} data-testid={`stage-${stage.id}`} data-state={stage.state} className="rounded border border-neutral-200 p-3 dark:border-neutral-800">
-      <header className="flex flex-wrap items-center gap-2">
-        <h3 className="font-medium">{stage.name ?? stage.id}</h3>
-        <Badge state={stage.state}>{stateLabel[stage.state]}</Badge>
+    <section id={`stage-${stage.id}`} aria-labelledby={heading} data-testid={`stage-${stage.id}`} data-state={stage.state} className="min-w-0 rounded border border-neutral-200 p-3 dark:border-neutral-800">
+      <header className="flex flex-wrap items-center gap-x-2 gap-y-1">
+        <h3 id={heading} className="font-medium">
+          <span className="sr-only">{t("region")} </span>
+          <span translate="no">{stage.name ?? stage.id}</span>
+        </h3>
+        <StageBadge state={stage.state} />
         <span className="text-xs text-neutral-500">
-          {stage.type === "multi" ? `multi · ${stage.aggregationMethod}` : "single"} {stage.inputFrom.length ? `· input from ${stage.inputFrom.join(", ")}` : "· user input"}
+          {stage.type === "multi" ? t("multi", { count: stage.models.length, method }) : t("single")}
+          {" · "}
+          {stage.inputFrom.length > 0 ? t.rich("inputFrom", { several: stage.inputFrom.length > 1 ? "yes" : "no", stages: () => <Names names={stage.inputFrom} /> }) : t("userInput")}
         </span>
       </header>
-      {stage.error ? (
-        <p role="alert" className="mt-2 text-sm text-red-700 dark:text-red-300">
-          {stage.error.code === "upstream-failed" ? `Not run: ${stage.error.message}` : stage.error.message}
-        </p>
-      ) : null}
+      {stage.error ? <StageError error={stage.error} /> : null}
       {stage.type === "single" ? (
         <div className="mt-2">
-          {Object.values(stage.lanes).map((lane) => (
-            <div key={lane.model}>
-              <div className="mb-1 text-xs text-neutral-500">
-                {lane.model}
-                {lane.loading ? ` · loading ${Math.round((lane.loadProgress ?? 0) * 100)}%` : ""}
+          {Object.values(stage.lanes)
+            .filter((lane) => shown(lane.text))
+            .map((lane) => (
+              <div key={lane.model}>
+                {laneHeader(lane.model, lane.loading, lane.loadProgress)}
+                <Text text={lane.text} testId={`text-${stage.id}-${lane.model}`} pending={live} />
               </div>
-              <Text text={lane.text} testId={`text-${stage.id}-${lane.model}`} pending={live} />
-            </div>
-          ))}
+            ))}
         </div>
       ) : (
         <>
-          <div className="mt-2 grid gap-2" style={{ gridTemplateColumns: `repeat(${Math.min(stage.models.length, 4)}, minmax(0, 1fr))` }}>
+          <div className="mt-2 grid gap-2 sm:[grid-template-columns:var(--lanes)]" style={{ "--lanes": `repeat(${Math.min(stage.models.length, 4)}, minmax(0, 1fr))` } as CSSProperties}>
             {stage.models.map((model, index) => {
               const lane = stage.lanes[model];
+              if (!shown(lane?.text)) return null;
               return (
-                <div key={`${model}-${index}`}>
-                  <div className="mb-1 text-xs text-neutral-500">
-                    {model}
-                    {lane?.loading ? ` · loading ${Math.round((lane.loadProgress ?? 0) * 100)}%` : ""}
-                  </div>
+                <div key={`${model}-${index}`} className="min-w-0">
+                  {laneHeader(model, lane?.loading ?? false, lane?.loadProgress)}
                   <Text text={lane?.text ?? ""} testId={`text-${stage.id}-${model}`} pending={live && !lane?.endAt && !stage.end} />
                 </div>
               );
@@ -156,33 +353,16 @@ export const StagePanel = memo(function StagePanel({ stage }: { stage: StageView
           </div>
           {stage.aggregationMethod === "synthesis" && (stage.aggregationText || aggregation) ? (
             <div className="mt-2">
-              <div className="mb-1 text-xs text-neutral-500">synthesis{aggregation?.method === "synthesis" ? ` by ${aggregation.output.model}` : ""}</div>
+              <div className="mb-1 text-xs text-neutral-500">
+                {aggregation?.method === "synthesis" ? t.rich("synthesisBy", { model: () => <span translate="no">{aggregation.output.model}</span> }) : method}
+              </div>
               <Text text={stage.aggregationText} testId={`aggregation-${stage.id}`} pending={live} />
             </div>
           ) : null}
-          {aggregation?.method === "vote" ? (
-            <table className="mt-2 text-sm" aria-label={`Vote tallies of ${stage.id}`}>
-              <thead>
-                <tr className="text-left text-xs text-neutral-500">
-                  <th className="pr-4 font-normal">answer</th>
-                  <th className="pr-4 font-normal">votes</th>
-                  <th className="font-normal">models</th>
-                </tr>
-              </thead>
-              <tbody>
-                {aggregation.tallies.map((tally) => (
-                  <tr key={tally.answer} className={tally.answer === aggregation.winner ? "font-medium" : ""}>
-                    <td className="max-w-md truncate pr-4">{tally.answer || "(empty)"}</td>
-                    <td className="pr-4 tabular-nums">{tally.votes}</td>
-                    <td>{tally.models.join(", ")}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          ) : null}
+          {aggregation?.method === "vote" ? <VoteTallies stage={stage} aggregation={aggregation} /> : null}
           {stage.end && stage.aggregationMethod !== "synthesis" ? (
             <div className="mt-2">
-              <div className="mb-1 text-xs text-neutral-500">stage answer ({stage.aggregationMethod}{aggregation?.method === "vote" && aggregation.tie ? ", tie broken by model order" : ""})</div>
+              <div className="mb-1 text-xs text-neutral-500">{aggregation?.method === "vote" && aggregation.tie ? t("answerTie", { method }) : t("answer", { method })}</div>
               <Text text={stage.end.answer} testId={`answer-${stage.id}`} pending={false} />
             </div>
           ) : null}
@@ -193,11 +373,33 @@ export const StagePanel = memo(function StagePanel({ stage }: { stage: StageView
   );
 });
 
+/** The latest time the view knows of: while a run goes, the timeline spans up to its latest event. */
+function latestTime(view: RunView, start: number): number {
+  let latest = start + 1;
+  for (const stage of Object.values(view.stages)) {
+    latest = Math.max(latest, stage.startedAt ?? latest, stage.endedAt ?? latest, stage.aggregationTiming?.lastAt ?? latest);
+    for (const lane of Object.values(stage.lanes)) latest = Math.max(latest, lane.lastAt ?? latest, lane.endAt ?? latest);
+  }
+  return latest;
+}
+
+/** The bar of a lane whose stage is in this state (else light blue: loading and reading the prompt). */
+const barColors: Partial<Record<StageView["state"], string>> = {
+  waiting: "bg-neutral-300 dark:bg-neutral-700",
+  cancelled: "bg-neutral-300 dark:bg-neutral-700",
+  skipped: "bg-neutral-300 dark:bg-neutral-700",
+  failed: "bg-red-400",
+  reused: "bg-teal-400",
+};
+
 /** Which stage ran when, on which model: a bar per model lane from the stage's start to its end. */
 export function Timeline({ view }: { view: RunView }) {
+  const t = useTranslations("run.timeline");
+  const format = useFormat();
+  const methodName = useMethodName();
   const start = view.startedAt;
   if (start === undefined) return null;
-  const end = view.endedAt ?? Math.max(start + 1, ...Object.values(view.stages).map((stage) => stage.endedAt ?? stage.startedAt ?? start));
+  const end = view.endedAt ?? latestTime(view, start);
   const span = Math.max(1, end - start);
   const rows = view.order.flatMap((id) => {
     const stage = view.stages[id]!;
@@ -209,70 +411,103 @@ export function Timeline({ view }: { view: RunView }) {
     });
     const synthesis = stage.aggregationTiming;
     if (synthesis?.firstAt !== undefined) {
-      lanes.push({ key: `${id}/synthesis`, label: `${id} · synthesis`, from: synthesis.startAt ?? synthesis.firstAt, first: synthesis.firstAt, to: synthesis.lastAt ?? stageEnd, state: stage.state });
+      lanes.push({ key: `${id}/synthesis`, label: `${id} · ${methodName("synthesis")}`, from: synthesis.startAt ?? synthesis.firstAt, first: synthesis.firstAt, to: synthesis.lastAt ?? stageEnd, state: stage.state });
     }
     return lanes;
   });
-  const x = (time: number) => `${(((time - start) / span) * 100).toFixed(2)}%`;
-  const width = (from: number, to: number) => `${Math.max(0.5, ((to - from) / span) * 100).toFixed(2)}%`;
+  // Shares of the span, kept inside it: a bar never reaches past its track.
+  const share = (time: number) => Math.min(1, Math.max(0, (time - start) / span));
+  const place = (from: number, to: number) => {
+    const left = share(from);
+    return { left: `${(left * 100).toFixed(2)}%`, width: `${(Math.max(Math.min(0.005, 1 - left), share(to) - left) * 100).toFixed(2)}%` };
+  };
   return (
-    <section aria-label="Timeline" className="rounded border border-neutral-200 p-3 dark:border-neutral-800">
-      <h3 className="mb-2 text-sm font-medium">Timeline <span className="font-normal text-neutral-500">({formatMs(span)})</span></h3>
+    <section aria-label={t("region")} className="min-w-0 rounded border border-neutral-200 p-3 dark:border-neutral-800">
+      <h3 className="mb-2 text-sm font-medium">
+        {t("title")} <span className="font-normal text-neutral-500">({format.ms(span)})</span>
+      </h3>
       <div className="space-y-1">
         {rows.map((row) => (
           <div key={row.key} className="flex items-center gap-2 text-xs">
-            <div className="w-48 shrink-0 truncate text-neutral-600 dark:text-neutral-400">{row.label}</div>
-            <div className="relative h-4 flex-1 rounded bg-neutral-100 dark:bg-neutral-900">
+            <div translate="no" className="w-24 shrink-0 truncate text-neutral-600 sm:w-48 dark:text-neutral-400" title={row.label}>
+              {row.label}
+            </div>
+            <div className="relative h-4 min-w-0 flex-1 overflow-hidden rounded bg-neutral-100 dark:bg-neutral-900">
               <div
-                title={`${row.label}: ${formatMs(row.from - start)} → ${formatMs(row.to - start)}`}
-                className={`absolute h-4 rounded ${row.state === "failed" ? "bg-red-400" : row.state === "reused" ? "bg-teal-400" : "bg-blue-400/40"}`}
-                style={{ left: x(row.from), width: width(row.from, row.to) }}
+                translate="no"
+                title={`${row.label}: ${format.ms(row.from - start)} → ${format.ms(row.to - start)}`}
+                className={`absolute h-4 rounded ${barColors[row.state] ?? "bg-blue-400/40"}`}
+                style={place(row.from, row.to)}
               />
-              {row.first !== undefined ? <div className="absolute h-4 rounded bg-blue-500" style={{ left: x(row.first), width: width(row.first, row.to) }} /> : null}
+              {row.first !== undefined ? <div className="absolute h-4 rounded bg-blue-500" style={place(row.first, row.to)} /> : null}
             </div>
           </div>
         ))}
       </div>
-      <p className="mt-2 text-xs text-neutral-500">Light: loading and reading the prompt; dark: generating.</p>
+      <p className="mt-2 text-xs text-neutral-500">{t("legend")}</p>
     </section>
   );
 }
 
-export function FinalAnswer({ view }: { view: RunView }) {
-  if (view.status === "connecting" || view.status === "running") {
-    if (view.finalAnswer === undefined) return null;
-  }
-  if (view.status === "failed" || view.status === "cancelled" || view.status === "interrupted") {
-    const title = { failed: "The run failed", cancelled: "The run was cancelled", interrupted: "The run was interrupted: the server stopped while it ran" }[view.status];
+/** A run that ended without its final answer. */
+const unfinished = (status: RunView["status"]): status is "failed" | "cancelled" | "interrupted" => status === "failed" || status === "cancelled" || status === "interrupted";
+
+/** Whether the run has an outcome to show (see `RunOutcome`). */
+function hasOutcome(view: RunView): boolean {
+  return unfinished(view.status) || view.finalAnswer !== undefined;
+}
+
+/**
+ * How the run ended: the final answer with a copy button, or why there is none (a failure, in red; a
+ * cancel or an interruption, plainly, once). Nothing while the run goes.
+ */
+function RunOutcome({ view }: { view: RunView }) {
+  const t = useTranslations("run.result");
+  if (unfinished(view.status)) {
+    const failedStage = view.status === "failed" ? view.error?.stageId : undefined;
     return (
-      <section aria-label="Result" className="rounded border border-red-300 p-3 dark:border-red-800">
-        <h2 className="font-medium">{title}</h2>
-        {view.error ? <p className="mt-1 text-sm text-red-700 dark:text-red-300">{view.error.message}</p> : null}
+      <section
+        id="run-outcome"
+        aria-label={t("region")}
+        className={`rounded border p-3 ${view.status === "failed" ? "border-red-300 dark:border-red-800" : "border-neutral-300 dark:border-neutral-700"}`}
+      >
+        <h2 className="font-medium">
+          {failedStage
+            ? t.rich("failedAt", { stage: () => <a href={`#stage-${failedStage}`} className="font-mono underline" translate="no">{failedStage}</a> })
+            : t(view.status)}
+        </h2>
+        {view.status === "failed" && !failedStage && view.error ? (
+          <p translate="no" className="mt-1 break-words font-mono text-xs text-red-800 dark:text-red-300">
+            {view.error.message}
+          </p>
+        ) : null}
       </section>
     );
   }
   if (view.finalAnswer === undefined) return null;
   return (
-    <section aria-label="Final answer" className="rounded border-2 border-blue-500/60 p-4">
-      <div className="flex items-center justify-between">
-        <h2 className="text-lg font-semibold">Final answer</h2>
-        <CopyButton text={view.finalAnswer} label="Copy answer" />
+    <section id="run-outcome" aria-label={t("finalAnswer")} className="rounded border-2 border-blue-500/60 p-4">
+      <div className="flex items-center justify-between gap-2">
+        <h2 className="text-lg font-semibold">{t("finalAnswer")}</h2>
+        <CopyButton text={view.finalAnswer} label={t("copy")} />
       </div>
-      <pre data-testid="final-answer" className="mt-2 whitespace-pre-wrap break-words font-sans text-base leading-relaxed">
+      <pre data-testid="final-answer" translate="no" className="mt-2 whitespace-pre-wrap break-words font-sans text-base leading-relaxed">
         {view.finalAnswer}
       </pre>
     </section>
   );
 }
 
+/** The whole run on screen, in reading order: warnings, graph, stages, outcome, timeline. */
 export function RunDisplay({ view }: { view: RunView }) {
   return (
-    <div className="space-y-3">
+    <div className="min-w-0 space-y-3">
+      {view.warnings && view.warnings.length > 0 ? <Warnings warnings={view.warnings} /> : null}
       <RunGraph view={view} />
-      <FinalAnswer view={view} />
       {view.order.map((id) => (
         <StagePanel key={id} stage={view.stages[id]!} />
       ))}
+      <RunOutcome view={view} />
       <Timeline view={view} />
     </div>
   );

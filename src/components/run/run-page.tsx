@@ -1,17 +1,34 @@
 "use client";
+/**
+ * The Run page: a form (pipeline, input, Run), the run it shows (live, stored, or replayed at the pace it
+ * ran), the other runs in progress on this server, and the past inputs. On a narrow screen the run comes
+ * right after the form, and the past inputs after the run.
+ */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
+import { useTranslations } from "next-intl";
 import { useEffect, useMemo, useRef, useState } from "react";
-import { describeError, useTRPC, useTRPCClient } from "@/client/trpc";
+import { useTRPC, useTRPCClient } from "@/client/trpc";
 import { startRun } from "@/client/start-run";
 import { newRunId } from "@/store/run-id";
-import { Badge, Button, ErrorBox, formatMs } from "@/components/ui";
+import { Badge, Button, ErrorBox, useFormat } from "@/components/ui";
+import { useDescribeError } from "@/components/use-describe-error";
 import { RunDisplay } from "./run-display";
 import { pendingRunAfterReload, useDeferredAddress } from "./deferred-address";
 import { followRunEarly, stopFollowingEarly, useRunStream } from "./use-run-stream";
 
+/** Past inputs offered, at most (each input once, the most recent first), out of the sessions read. */
+const pastInputsShown = 6;
+const sessionsRead = 40;
+/** How often the runs in progress on this server are asked for (a run started elsewhere shows up). */
+const runsPollMs = 4000;
+
+/** The Run page at `/`: `?pipeline=NAME` picks the form's pipeline, `?run=ID` shows a run, `&pace=recorded` replays it. */
 export function RunPage() {
+  const t = useTranslations("run");
+  const format = useFormat();
+  const describe = useDescribeError();
   const trpc = useTRPC();
   const client = useTRPCClient();
   const queryClient = useQueryClient();
@@ -30,7 +47,8 @@ export function RunPage() {
   }
   const pace = params.get("pace") === "recorded" ? "recorded" : "instant";
   const pipelines = useQuery(trpc.pipelines.list.queryOptions());
-  const recent = useQuery(trpc.sessions.list.queryOptions({ limit: 8 }));
+  const recent = useQuery(trpc.sessions.list.queryOptions({ limit: sessionsRead }));
+  const runs = useQuery(trpc.runs.list.queryOptions(undefined, { refetchInterval: runsPollMs }));
   const [pipeline, setPipeline] = useState(params.get("pipeline") ?? "base");
   const [input, setInput] = useState("");
   const [clicked, setClicked] = useState<{ id: string; at: number } | null>(null);
@@ -70,7 +88,7 @@ export function RunPage() {
   // The start request goes out from the click handler itself, by a plain `fetch` (see `startRun`): the
   // tRPC client, and a TanStack mutation, would send it after the re-render the click causes.
   const [start, setStart] = useState<{ pending: boolean; error: unknown }>({ pending: false, error: null });
-  const [pastError, setPastError] = useState<string | null>(null);
+  const [pastError, setPastError] = useState<unknown>(null);
   const cancel = useMutation(trpc.runs.cancel.mutationOptions());
 
   // The run's own input and pipeline, when the page opens on a run (a reload mid-run, a link); not once
@@ -81,14 +99,30 @@ export function RunPage() {
     if (view.pipeline) setPipeline(view.pipeline);
   }, [view.input, view.pipeline]);
 
-  // The past inputs and History change once the run has ended (not at its start, where a refetch would
-  // compete with the run's first tokens).
+  // The past inputs, History and the runs in progress change once the run has ended (not at its start,
+  // where a refetch would compete with the run's first tokens).
   useEffect(() => {
-    if (view.endedAt !== undefined) void queryClient.invalidateQueries({ queryKey: trpc.sessions.list.queryKey() });
+    if (view.endedAt === undefined) return;
+    void queryClient.invalidateQueries({ queryKey: trpc.sessions.list.queryKey() });
+    void queryClient.invalidateQueries({ queryKey: trpc.runs.list.queryKey() });
   }, [view.endedAt, queryClient, trpc]);
 
-  const running = view.status === "running" || view.status === "connecting";
-  const active = Boolean(runId) && running;
+  // A pipeline the form cannot run by name (a run of the editor's unsaved canvas, a pipeline deleted
+  // since): the form offers the base pipeline instead; the run shown still names its own.
+  const names = pipelines.data?.map((entry) => entry.name);
+  const chosen = !names || names.includes(pipeline) ? pipeline : names.includes("base") ? "base" : (names[0] ?? pipeline);
+
+  const inProgress = useMemo(() => (runs.data ?? []).filter((run) => !run.done), [runs.data]);
+  const liveOnServer = inProgress.some((run) => run.id === runId);
+  // `pace=recorded` replays a run that has ended; a run still going on the server is shown live.
+  const replay = pace === "recorded" && !liveOnServer;
+  const replaying = replay && view.endedAt === undefined;
+  // A run this page can cancel: one started here (from the click on, before its first event), or one the
+  // server runs (not a stored run whose events are still coming in: it shows as running for a moment).
+  const goingOn = view.status === "running" || view.status === "connecting";
+  const active = Boolean(runId) && !replay && goingOn && (clicked?.id === runId || (view.status === "running" && (liveOnServer || runs.data === undefined)));
+  const others = inProgress.filter((run) => run.id !== runId);
+
   // The address names the run (a reload reattaches to it) once its first text is on screen: see
   // `useDeferredAddress`.
   const address = useDeferredAddress();
@@ -111,13 +145,13 @@ export function RunPage() {
     const id = prepared.current ?? newRunId();
     if (prepared.current === null) followRunEarly(client, id);
     prepared.current = null;
-    const chosen = pipeline;
     startRun({ pipeline: chosen, input, id }).then(
       () => {
         setStart({ pending: false, error: null });
         address.confirm(id);
         if (cancelOnStart.current === id) cancel.mutate({ id });
         cancelOnStart.current = null;
+        void queryClient.invalidateQueries({ queryKey: trpc.runs.list.queryKey() });
       },
       (error: unknown) => {
         setStart({ pending: false, error });
@@ -137,6 +171,15 @@ export function RunPage() {
     if (firstTextPaintedAt !== null && runId) address.flush(runId);
   }, [firstTextPaintedAt, runId, address]);
 
+  /** Stops a replay: the address loses its pace, and the stream gives the rest of the run at once. */
+  const stopReplay = () => {
+    const next = new URLSearchParams(window.location.search);
+    next.delete("pace");
+    // Not the router's own state: Next.js takes a call that passes it for its own, and would not update
+    // the search params the page reads.
+    window.history.replaceState(null, "", `${window.location.pathname}?${next.toString()}`);
+  };
+
   // Time from the click to the first model text painted: shown by the run (and read by the browser bench).
   const firstPaint = clicked !== null && clicked.id === runId && firstTextPaintedAt !== null ? firstTextPaintedAt - clicked.at : null;
 
@@ -144,143 +187,224 @@ export function RunPage() {
   const cancelPending = cancel.isPending;
   const cancelRun = cancel.mutate;
   const form = useMemo(
-    () => (
-          <form
-            aria-label="Start a run"
-            className="space-y-3"
-            onSubmit={(event) => {
-              event.preventDefault();
-              submit();
-            }}
-          >
-            <div>
-              <label htmlFor="pipeline" className="mb-1 block text-sm font-medium">
-                Pipeline
-              </label>
-              <div className="flex gap-2">
-                <select
-                  id="pipeline"
-                  value={pipeline}
-                  onChange={(event) => setPipeline(event.target.value)}
-                  className="min-w-0 flex-1 rounded border border-neutral-300 bg-white px-2 py-1.5 text-sm dark:border-neutral-700 dark:bg-neutral-900"
-                >
-                  {(pipelines.data ?? [{ name: pipeline, title: null, error: null, stages: 0, description: null }]).map((entry) => (
-                    <option key={entry.name} value={entry.name}>
-                      {entry.name}
-                      {entry.title ? ` — ${entry.title}` : ""}
-                      {entry.error ? " (has errors)" : ""}
-                    </option>
-                  ))}
-                </select>
-                <Link href={`/editor?pipeline=${encodeURIComponent(pipeline)}`} prefetch={false} className="rounded px-2 py-1.5 text-sm text-blue-700 hover:underline dark:text-blue-300">
-                  Edit
-                </Link>
-              </div>
-            </div>
-            <div>
-              <label htmlFor="input" className="mb-1 block text-sm font-medium">
-                Input
-              </label>
-              <textarea
-                id="input"
-                ref={inputRef}
-                value={input}
-                onChange={(event) => setInput(event.target.value)}
-                onKeyDown={(event) => {
-                  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-                    event.preventDefault();
-                    submit();
-                  }
-                }}
-                rows={8}
-                placeholder="Once upon a time"
-                className="w-full rounded border border-neutral-300 bg-white p-2 font-mono text-sm dark:border-neutral-700 dark:bg-neutral-900"
-              />
-              <p className="mt-1 text-xs text-neutral-500">Ctrl+Enter runs.</p>
-            </div>
+    () => {
+      const entries = pipelines.data ?? [{ name: chosen, title: null, error: null, stages: 0, description: null }];
+      const option = (entry: (typeof entries)[number]) => (
+        <option key={entry.name} value={entry.name} translate="no">
+          {entry.name}
+          {entry.title ? ` — ${entry.title}` : ""}
+        </option>
+      );
+      const broken = entries.filter((entry) => entry.error);
+      return (
+        <form
+          aria-label={t("form.label")}
+          className="space-y-3"
+          onSubmit={(event) => {
+            event.preventDefault();
+            submit();
+          }}
+        >
+          <div>
+            <label htmlFor="pipeline" className="mb-1 block text-sm font-medium">
+              {t("form.pipeline")}
+            </label>
             <div className="flex gap-2">
-              <Button type="submit" variant="primary" disabled={start.pending || !input.trim()}>
-                {start.pending ? "Starting…" : "Run"}
-              </Button>
-              {active ? (
-                <Button
-                  variant="danger"
-                  onClick={() => {
-                    // The start may reach the server after this cancel: it is sent again once it has.
-                    if (start.pending) cancelOnStart.current = runId;
-                    cancelRun({ id: runId! });
-                  }}
-                  disabled={cancelPending}
-                >
-                  Cancel
-                </Button>
-              ) : null}
+              <select
+                id="pipeline"
+                value={chosen}
+                onChange={(event) => setPipeline(event.target.value)}
+                className="min-w-0 flex-1 rounded border border-neutral-300 bg-white px-2 py-1.5 text-sm dark:border-neutral-700 dark:bg-neutral-900"
+              >
+                {entries.filter((entry) => !entry.error).map(option)}
+                {broken.length > 0 ? <optgroup label={t("form.pipelinesWithErrors")}>{broken.map(option)}</optgroup> : null}
+              </select>
+              <Link href={`/editor?pipeline=${encodeURIComponent(chosen)}`} prefetch={false} className="rounded px-2 py-1.5 text-sm text-blue-700 hover:underline dark:text-blue-300">
+                {t("form.edit")}
+              </Link>
             </div>
-            {start.error ? <ErrorBox title="The run could not start" message={describeError(start.error)} /> : null}
-            {pastError ? <ErrorBox title="Cannot read that session" message={pastError} /> : null}
-            {recent.data && recent.data.items.length > 0 ? (
-              <div>
-                <h2 className="mb-1 text-sm font-medium">Past inputs</h2>
-                <ul className="space-y-1">
-                  {recent.data.items.map((item) => (
-                    <li key={item.id}>
-                      <button
-                        type="button"
-                        className="w-full truncate rounded px-2 py-1 text-left text-xs text-neutral-600 hover:bg-neutral-100 focus-visible:outline-2 focus-visible:outline-blue-500 dark:text-neutral-400 dark:hover:bg-neutral-900"
-                        title={item.inputPreview}
-                        onClick={() => {
-                          client.sessions.get.query({ id: item.id }).then(
-                            (session) => {
-                              setInput(session.input);
-                              setPipeline(session.pipelineName);
-                              inputRef.current?.focus();
-                            },
-                            (error: unknown) => setPastError(describeError(error)),
-                          );
-                        }}
-                      >
-                        {item.inputPreview || "(empty input)"} <span className="text-neutral-400">· {item.pipelineName}</span>
-                      </button>
-                    </li>
-                  ))}
-                </ul>
-              </div>
+          </div>
+          <div>
+            <label htmlFor="input" className="mb-1 block text-sm font-medium">
+              {t("form.input")}
+            </label>
+            <textarea
+              id="input"
+              ref={inputRef}
+              value={input}
+              onChange={(event) => setInput(event.target.value)}
+              onKeyDown={(event) => {
+                // While a run goes, a second one starts only from its own button.
+                if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+                  event.preventDefault();
+                  if (!active) submit();
+                }
+              }}
+              rows={8}
+              // The user's own text, not to be translated (its placeholder is the page's).
+              translate="no"
+              placeholder={t("form.placeholder")}
+              // Lower on a narrow screen, where the run comes below it.
+              className="w-full rounded border border-neutral-300 bg-white p-2 font-mono text-sm max-lg:h-32 dark:border-neutral-700 dark:bg-neutral-900"
+            />
+            {/* Two lines kept on a narrow screen, where the run is below: the hint changes as a run starts and ends. */}
+            <p className="mt-1 text-xs text-neutral-500 max-lg:min-h-8">
+              {active
+                ? t("form.hintWhileRunning")
+                : t.rich("form.hint", {
+                    key: (chunks) => (
+                      <kbd translate="no" className="font-mono">
+                        {chunks}
+                      </kbd>
+                    ),
+                  })}
+            </p>
+          </div>
+          <div className="flex flex-wrap gap-2">
+            {/* One height whatever the buttons' styles (a bordered one is taller): the run below does not move. */}
+            <Button type="submit" variant={active ? "default" : "primary"} disabled={start.pending || !input.trim()} className="h-8">
+              {start.pending ? t("form.starting") : active ? t("form.runAnother") : t("form.run")}
+            </Button>
+            {active ? (
+              <Button
+                variant="danger"
+                className="h-8"
+                onClick={() => {
+                  // The start may reach the server after this cancel: it is sent again once it has.
+                  if (start.pending) cancelOnStart.current = runId;
+                  cancelRun({ id: runId! });
+                }}
+                disabled={cancelPending}
+              >
+                {t("form.cancel")}
+              </Button>
             ) : null}
-          </form>
-    ),
-    // `submit` reads pipeline, input, start and client; the rest is what the form shows.
-    [pipeline, input, start, pastError, active, runId, cancelPending, pipelines.data, recent.data, client],
+          </div>
+          {start.error ? <ErrorBox title={t("form.cannotStart")} message={describe.error(start.error)} /> : null}
+          {pastError ? <ErrorBox title={t("form.cannotReadSession")} message={describe.error(pastError)} /> : null}
+        </form>
+      );
+    },
+    // `submit` reads the pipeline, input, start and client; the rest is what the form shows.
+    [chosen, input, start, pastError, active, runId, cancelPending, pipelines.data, client, t, describe],
+  );
+
+  // Each input once, the most recent first (sessions come newest first).
+  const pastInputs = useMemo(() => {
+    const byInput = new Map<string, NonNullable<typeof recent.data>["items"][number]>();
+    for (const item of recent.data?.items ?? []) if (!byInput.has(item.inputPreview)) byInput.set(item.inputPreview, item);
+    return [...byInput.values()].slice(0, pastInputsShown);
+  }, [recent.data]);
+  const past = useMemo(
+    () =>
+      pastInputs.length === 0 ? null : (
+        // Not a named region: tests and scripts find the input box by its label, "Input".
+        <section>
+          <h2 className="mb-1 text-sm font-medium">
+            {t("past.title")}
+          </h2>
+          <ul className="space-y-1">
+            {pastInputs.map((item) => (
+              <li key={item.id}>
+                <button
+                  type="button"
+                  translate="no"
+                  className="w-full truncate rounded px-2 py-1 text-left text-xs text-neutral-600 hover:bg-neutral-100 focus-visible:outline-2 focus-visible:outline-blue-500 dark:text-neutral-400 dark:hover:bg-neutral-900"
+                  title={item.inputPreview}
+                  onClick={() => {
+                    client.sessions.get.query({ id: item.id }).then(
+                      (session) => {
+                        setPastError(null);
+                        setInput(session.input);
+                        setPipeline(session.pipelineName);
+                        inputRef.current?.focus();
+                      },
+                      (error: unknown) => setPastError(error),
+                    );
+                  }}
+                >
+                  {item.inputPreview || <span translate="yes">{t("past.empty")}</span>} <span className="text-neutral-400">· {item.pipelineName}</span>
+                </button>
+              </li>
+            ))}
+          </ul>
+        </section>
+      ),
+    [pastInputs, client, t],
   );
 
   return (
-    <div className="grid gap-4 lg:grid-cols-[360px_minmax(0,1fr)]">
-      {form}
+    <div className="grid grid-cols-1 gap-4 lg:grid-cols-[360px_minmax(0,1fr)] lg:grid-rows-[auto_1fr]">
+      <div className="min-w-0 lg:col-start-1 lg:row-start-1">{form}</div>
 
-      <div className="min-w-0 space-y-3">
+      <div className="min-w-0 space-y-3 lg:col-start-2 lg:row-span-2 lg:row-start-1">
+        {others.length > 0 ? (
+          <section aria-labelledby="runs-in-progress" className="rounded border border-blue-200 bg-blue-50/50 px-3 py-2 text-sm dark:border-blue-900 dark:bg-blue-950/30">
+            <h2 id="runs-in-progress" className="text-xs font-medium text-neutral-600 dark:text-neutral-400">
+              {runId ? t("inProgress.others") : t("inProgress.title")}
+            </h2>
+            <ul className="mt-1 flex flex-wrap gap-x-4 gap-y-1">
+              {others.map((run) => (
+                <li key={run.id}>
+                  <Link href={`/?pipeline=${encodeURIComponent(run.pipeline)}&run=${run.id}`} prefetch={false} className="text-blue-700 hover:underline dark:text-blue-300">
+                    <span translate="no">{run.pipeline}</span> · {t("inProgress.started", { time: format.dateTime(run.startedAt) })}
+                  </Link>
+                </li>
+              ))}
+            </ul>
+          </section>
+        ) : null}
         {!runId ? (
-          <div className="rounded border border-dashed border-neutral-300 p-8 text-center text-sm text-neutral-500 dark:border-neutral-700">
-            Pick a pipeline, write an input and press Run: each stage&apos;s text streams here as it is generated.
-          </div>
+          <div className="rounded border border-dashed border-neutral-300 p-8 text-center text-sm text-neutral-500 dark:border-neutral-700">{t("empty")}</div>
         ) : (
           <>
-            <div className="flex flex-wrap items-center gap-2 text-sm">
-              <span className="font-mono text-xs text-neutral-500">{runId}</span>
-              <Badge state={view.status}>{view.status}</Badge>
-              {view.parentRunId ? <span className="text-xs text-neutral-500">branch of {view.parentRunId}</span> : null}
-              <Link href={`/history/${runId}`} prefetch={false} className="text-xs text-blue-700 hover:underline dark:text-blue-300">
-                Session
-              </Link>
-              {firstPaint !== null ? (
-                <span className="text-xs text-neutral-500" data-testid="first-paint" data-ms={firstPaint.toFixed(1)}>
-                  first token on screen {formatMs(firstPaint)} after Run
+            <div className="flex flex-wrap items-center gap-x-2 gap-y-1 text-sm">
+              <span translate="no" className="font-mono text-xs text-neutral-500">
+                {runId}
+              </span>
+              {/* On a narrow screen as wide as the longest state: a state that changes never wraps the line anew. */}
+              <span role="status" aria-label={t("header.status")} data-testid="run-status" className="inline-block max-lg:min-w-24">
+                <Badge state={replaying ? "replaying" : view.status} />
+              </span>
+              {view.pipeline ? (
+                <span className="text-xs text-neutral-500">
+                  {view.pipeline === "unsaved" ? t("header.unsaved") : t.rich("header.pipeline", { name: () => <span translate="no">{view.pipeline}</span> })}
                 </span>
               ) : null}
+              {view.parentRunId ? (
+                <span className="text-xs text-neutral-500">
+                  {t.rich("header.branchOf", {
+                    link: () => (
+                      <Link href={`/history/${view.parentRunId}`} prefetch={false} translate="no" className="font-mono text-blue-700 hover:underline dark:text-blue-300">
+                        {view.parentRunId}
+                      </Link>
+                    ),
+                  })}
+                </span>
+              ) : null}
+              <Link href={`/history/${runId}`} prefetch={false} className="text-xs text-blue-700 hover:underline dark:text-blue-300">
+                {t("header.session")}
+              </Link>
             </div>
-            {streamError ? <ErrorBox title="Lost the run's stream" message={streamError} /> : null}
+            {/* A line of its own, in place from the click on: the figure, when it comes, moves nothing. */}
+            {clicked?.id === runId && (firstPaint !== null || view.endedAt === undefined) ? (
+              <p className="text-xs text-neutral-500" {...(firstPaint !== null ? { "data-testid": "first-paint", "data-ms": firstPaint.toFixed(1) } : {})}>
+                {t("header.firstPaint", { duration: firstPaint !== null ? format.ms(firstPaint) : "…" })}
+              </p>
+            ) : null}
+            {replaying ? (
+              <div className="flex flex-wrap items-center gap-2 text-sm">
+                <span className="text-neutral-600 dark:text-neutral-400">{t("header.replay")}</span>
+                <Button onClick={stopReplay}>{t("header.stopReplay")}</Button>
+              </div>
+            ) : null}
+            {streamError ? <ErrorBox title={t("header.streamLost")} message={describe.error(streamError)} /> : null}
             <RunDisplay view={view} />
           </>
         )}
       </div>
+
+      <div className="min-w-0 lg:col-start-1 lg:row-start-2">{past}</div>
     </div>
   );
 }

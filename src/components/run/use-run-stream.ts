@@ -2,7 +2,7 @@
 import { useLayoutEffect, useState } from "react";
 import { flushSync } from "react-dom";
 import { applyEvents, emptyRunView, type RunView } from "@/client/run-view";
-import { describeError, useTRPCClient } from "@/client/trpc";
+import { useTRPCClient } from "@/client/trpc";
 import type { RunEvent } from "@/engine/events";
 
 type Client = ReturnType<typeof useTRPCClient>;
@@ -107,10 +107,12 @@ function whenPainted(done: (at: number) => void): () => void {
  * Follows a run's events over server-sent events. Events are queued and applied once per animation frame,
  * so that a fast stream (thousands of tokens a second) costs one render per frame, not one per token.
  * EventSource reconnects by itself after a network drop and resumes after the last event id it saw.
+ * A change of `pace` for the same run keeps what was shown: a replay stopped with `instant` gets the
+ * rest of the run at once. `error` is what the stream failed with (null while it has not).
  */
-export function useRunStream(runId: string | null, pace: Pace = "instant"): { view: RunView; error: string | null; firstTextPaintedAt: number | null } {
+export function useRunStream(runId: string | null, pace: Pace = "instant"): { view: RunView; error: unknown; firstTextPaintedAt: number | null } {
   const client = useTRPCClient();
-  const [state, setState] = useState<{ runId: string | null; view: RunView; error: string | null; firstTextPaintedAt: number | null }>({
+  const [state, setState] = useState<{ runId: string | null; view: RunView; error: unknown; firstTextPaintedAt: number | null }>({
     runId,
     view: emptyRunView,
     error: null,
@@ -144,7 +146,7 @@ export function useRunStream(runId: string | null, pace: Pace = "instant"): { vi
       queue.push(event);
       if (!frame) frame = requestAnimationFrame(flush);
     };
-    const onError = (error: unknown) => setState((current) => (current.runId === runId ? { ...current, error: describeError(error) } : current));
+    const onError = (error: unknown) => setState((current) => (current.runId === runId ? { ...current, error } : current));
 
     const stream = opened.get(runId) ?? open(client, runId, pace);
     opened.delete(runId);

@@ -1,0 +1,63 @@
+/**
+ * Helpers of the browser tests: screenshots, the browser's console, runs through the plain API, a slow
+ * network, and what a page looked like on every frame.
+ */
+import { expect, type APIRequestContext, type CDPSession, type Page } from "@playwright/test";
+import { mkdir } from "node:fs/promises";
+
+const shots = "e2e/screenshots";
+
+/** Saves a screenshot (the full page unless told) as e2e/screenshots/NAME.png (git-ignored), to be looked at. */
+export async function shot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
+  await mkdir(shots, { recursive: true });
+  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: options.fullPage ?? true });
+}
+
+/** Collects every error in the browser's console and every uncaught exception of the page. */
+export function watchConsole(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
+  page.on("pageerror", (error) => errors.push(String(error)));
+  return errors;
+}
+
+/**
+ * Runs a pipeline through the plain API (a pipeline's name, or a pipeline sent whole with `basedOn`) and
+ * waits for its session to end; returns its id.
+ */
+export async function runToEnd(request: APIRequestContext, pipeline: string | Record<string, unknown>, input: string, basedOn?: string): Promise<string> {
+  const started = await request.post("/api/runs", { data: { pipeline, input, ...(basedOn ? { basedOn } : {}) } });
+  expect(started.status(), await started.text()).toBe(202);
+  return waitForEnd(request, ((await started.json()) as { id: string }).id);
+}
+
+/** Waits until a session is no longer running; returns its id. */
+export async function waitForEnd(request: APIRequestContext, id: string): Promise<string> {
+  const status = async () => ((await (await request.get(`/api/sessions/${id}`)).json()) as { status: string }).status;
+  await expect.poll(status, { timeout: 60_000 }).not.toBe("running");
+  return id;
+}
+
+/** One DevTools session per page: the network conditions belong to the session that set them. */
+const devTools = new WeakMap<Page, CDPSession>();
+
+/**
+ * Slows the page's network to `bytesPerSecond` (null: back to full speed), so that a run's events, sent
+ * as fast as the model writes them, arrive over seconds and the page can be seen while they come.
+ */
+export async function throttle(page: Page, bytesPerSecond: number | null): Promise<void> {
+  let session = devTools.get(page);
+  if (!session) {
+    session = await page.context().newCDPSession(page);
+    await session.send("Network.enable");
+    devTools.set(page, session);
+  }
+  await session.send("Network.emulateNetworkConditions", {
+    offline: false,
+    latency: 0,
+    downloadThroughput: bytesPerSecond ?? -1,
+    uploadThroughput: -1,
+  });
+}
