@@ -8,7 +8,6 @@ import { createTRPCClient, httpBatchLink, httpLink, httpSubscriptionLink, splitL
 import { createTRPCContext } from "@trpc/tanstack-react-query";
 import { useState, type ReactNode } from "react";
 import type { AppRouter } from "@/server/trpc/router";
-import { ApiError } from "./start-run";
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 
@@ -47,26 +46,4 @@ export function Providers({ children }: { children: ReactNode }) {
       </TRPCProvider>
     </QueryClientProvider>
   );
-}
-
-/** Config issues, one per line: "pipeline.yaml:6:9: stages.0.model: message" (the file by its name). */
-function describeIssues(issues: ReadonlyArray<{ file?: string; line?: number; column?: number; path?: string; message: string }>): string {
-  return issues
-    .map((issue) => {
-      const file = issue.file ? issue.file.split(/[\\/]/).pop() : undefined;
-      const where = file ? `${file}${issue.line ? `:${issue.line}:${issue.column ?? 1}` : ""}: ` : issue.line ? `line ${issue.line}, column ${issue.column ?? 1}: ` : "";
-      return `${where}${issue.path ? `${issue.path}: ` : ""}${issue.message}`;
-    })
-    .join("\n");
-}
-
-/** A message for a user from anything a tRPC call or the plain HTTP surface throws (config issues one per line). */
-export function describeError(error: unknown): string {
-  if (error instanceof TRPCClientError) {
-    const issues = (error.data as { issues?: Array<{ file: string; line: number; column: number; path: string; message: string }> | null } | undefined)?.issues;
-    if (issues && issues.length > 0) return describeIssues(issues);
-    return error.message;
-  }
-  if (error instanceof ApiError && error.issues.length > 0) return describeIssues(error.issues);
-  return error instanceof Error ? error.message : String(error);
 }

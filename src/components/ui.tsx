@@ -83,14 +83,6 @@ export function CopyButton({ text, label }: { text: string; label?: string }) {
 
 export { useFormat, type Format } from "./use-format";
 
-/** @deprecated English only: use `useFormat().ms`. */
-export function formatMs(ms: number | undefined): string {
-  if (ms === undefined || !Number.isFinite(ms)) return "—";
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-}
-
-/** @deprecated English only: use `useFormat().bytes`. */
-export { formatBytes } from "@/common/format";
 
 export function Figure({ label, value }: { label: string; value: ReactNode }) {
   return (
