@@ -159,7 +159,7 @@ test("delete an edge with the keyboard, undo and redo it, and a save over a file
   await page.getByRole("button", { name: "Save", exact: true }).click();
   const conflict = page.getByTestId("conflict");
   await expect(conflict).toHaveAttribute("role", "alert");
-  await expect(conflict).toContainText("changed since it was opened");
+  await expect(conflict).toContainText("since it was opened");
   await expect(page.getByTestId("dirty-marker")).toBeVisible();
   await expect(page.getByTestId("stage-node-draft")).toContainText("The first draft");
   await page.screenshot({ path: "e2e/screenshots/editor-conflict.png", fullPage: true });
