@@ -4,6 +4,7 @@
  * paced so that the progress bar is seen), a download cancelled, one that fails, and one completed and
  * added to models.yaml. Every state is shot in English and Russian, light and dark, wide and narrow.
  */
+import { execFileSync } from "node:child_process";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { expect, test, type Page } from "@playwright/test";
@@ -161,11 +162,48 @@ test("a download that fails, and a URI that is refused, say why in plain words",
   await add.getByLabel("Model URI").fill(`${server.origin}/model.gguf`);
   await add.getByLabel("File name").fill("../outside.gguf");
   await add.getByRole("button", { name: "Download" }).click();
-  await expect(add.getByRole("alert").filter({ hasText: "Cannot start the download" })).toContainText("The file name ../outside.gguf is a path that would leave the models folder");
+  await expect(add.getByRole("alert").filter({ hasText: "Cannot start the download" })).toContainText(
+    "../outside.gguf is not a plain file name: give a name with no folder in it, such as model.Q4_K_M.gguf (the file goes in the models folder).",
+  );
 
   await shootAll(page, "error", () => expect(page.locator("#add-model [data-status=failed]").first()).toBeVisible());
   // The browser logs the two refusals the test asked for (400 for the URI, 422 for the file name); nothing else.
   expect(errors.filter((error) => !/^Failed to load resource: the server responded with a status of (400|422) /.test(error))).toEqual([]);
+});
+
+test("a models folder that cannot be written says so, with the folder, in both languages", async ({ page }) => {
+  // A real read-only folder: the models folder bound read-only onto itself (a mode of 0555 does not stop root).
+  await mkdir(modelsDir, { recursive: true });
+  try {
+    execFileSync("mount", ["--bind", modelsDir, modelsDir], { stdio: "pipe" });
+  } catch (error) {
+    test.skip(true, `cannot bind-mount the models folder here (${String((error as { stderr?: Buffer }).stderr ?? error).trim()})`);
+  }
+  try {
+    execFileSync("mount", ["-o", "remount,bind,ro", modelsDir], { stdio: "pipe" });
+    const errors = watchConsole(page);
+    await page.goto(`${studio.base}/models`);
+    const add = page.getByRole("region", { name: "Add a model" });
+    server.behave({ mode: "ok" });
+    await add.getByLabel("Model URI").fill(`${server.origin}/stories260K.gguf`);
+    await add.getByRole("button", { name: "Download" }).click();
+    const failed = add.locator("[data-testid^=download-]").first();
+    await expect(failed).toHaveAttribute("data-status", "failed");
+    await expect(failed.getByRole("alert")).toHaveText(
+      `The models folder ${modelsDir} is on a read-only disk (mounted read-only?): make it writable to download into it, or choose another models folder.`,
+    );
+    await shootAll(page, "read-only", async () => {
+      await expect(page.locator("#add-model [data-status=failed]").first().getByRole("alert")).toContainText(modelsDir);
+      if ((await page.locator("html").getAttribute("lang")) === "ru") {
+        await expect(page.locator("#add-model [data-status=failed]").first().getByRole("alert")).toHaveText(
+          `Папка моделей ${modelsDir} находится на диске только для чтения (смонтирована только для чтения?): сделайте её доступной для записи, чтобы скачивать в неё, или выберите другую папку моделей.`,
+        );
+      }
+    });
+    expect(errors).toEqual([]);
+  } finally {
+    execFileSync("umount", [modelsDir]);
+  }
 });
 
 test("a missing model's Download it… fills the form with its file, whose download makes it present", async ({ page }) => {

@@ -19,6 +19,42 @@ export const globalOptions = {
   help: { type: "boolean", short: "h" },
 } as const satisfies Options;
 
+/**
+ * Finds the command in a command line: the first word that is neither an option nor an option's value, so
+ * the options every command takes may come before it or after it (`--config DIR models` runs `models`).
+ * `options` are those of every command: the word after one that takes a value is that value. A word after
+ * `--` is a word. Returns the command (undefined when there is none), every other argument in its order,
+ * and all the words (the command first).
+ */
+export function splitCommand(argv: readonly string[], options: Options): { command?: string; rest: string[]; words: string[] } {
+  const takesValue = new Set<string>();
+  for (const [name, option] of Object.entries(options)) {
+    if (option.type !== "string") continue;
+    takesValue.add(`--${name}`);
+    if (option.short) takesValue.add(`-${option.short}`);
+  }
+  let found: number | undefined;
+  const words: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const word = argv[index]!;
+    if (word === "--") {
+      for (let after = index + 1; after < argv.length; after++) {
+        found ??= after;
+        words.push(argv[after]!);
+      }
+      break;
+    }
+    if (word.startsWith("-") && word !== "-") {
+      if (takesValue.has(word)) index++;
+      continue;
+    }
+    found ??= index;
+    words.push(word);
+  }
+  if (found === undefined) return { rest: [...argv], words };
+  return { command: argv[found], rest: argv.filter((_, index) => index !== found), words };
+}
+
 /** Parses `argv` strictly: an unknown flag is a usage error naming it. */
 export function parse<T extends Options>(argv: string[], options: T) {
   try {

@@ -63,6 +63,61 @@ describe("project-llm", () => {
     expect((await readdir(path.join(named, "conf"))).sort()).toEqual(["models.yaml", "pipeline.yaml"]);
   });
 
+  it("finds the command after global flags, keeping them, and never takes it for a run's input", async () => {
+    const sessionFiles = async () => (await readdir(path.join(root, "sessions")).catch(() => [] as string[])).filter((name) => name.endsWith(".json")).sort();
+    const before = await sessionFiles();
+    const models = await run(["--config", path.join(root, "config"), "models"]);
+    expect(models.code, models.stderr).toBe(0);
+    expect(models.stdout).toMatch(/storyteller \*\s+present\s+stories260K\.gguf/);
+    const listed = await run(["--json", "sessions", "list"]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toMatchObject({ total: before.filter((name) => name !== "index.json").length });
+    expect(JSON.parse((await run(["sessions", "--json", "list", "--limit", "1"])).stdout)).toHaveProperty("items");
+    expect((await run(["--models-dir", testModelsDir, "validate", "--json"])).code).toBe(0);
+    expect(await sessionFiles()).toEqual(before);
+  });
+
+  it("refuses words left over in the command-less form, naming them, and runs the words after run as the input", async () => {
+    const leftover = await run(["--mode", "base", "--input", "Hi", "Once", "upon"]);
+    expect(leftover.code).toBe(2);
+    expect(leftover.stderr).toContain('project-llm: unknown command "Once" (the words "Once upon"): the commands are run, validate, models, sessions and init; a run\'s input goes in --input TEXT');
+    expect((await run(["Once"])).stderr).toContain('unknown command "Once": ');
+
+    const words = await run(["--json", "run", "Once", "upon", "a", "time", "--sessions", path.join(root, "sessions-of-words")]);
+    expect(words.code, words.stderr).toBe(0);
+    expect(JSON.parse(words.stdout)).toMatchObject({ status: "completed", input: "Once upon a time" });
+  });
+
+  it("reads sessions from a folder that has none without creating anything there", async () => {
+    const empty = await folder("reads-only");
+    const listed = await run(["sessions", "list"], undefined, { cwd: empty });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain("no sessions yet");
+    expect(JSON.parse((await run(["sessions", "list", "--json"], undefined, { cwd: empty })).stdout)).toEqual({ items: [], total: 0 });
+    expect((await run(["sessions", "tree", "20260101-000000-abcdef"], undefined, { cwd: empty })).code).toBe(2);
+    expect(await readdir(empty)).toEqual([]);
+  });
+
+  it("says which of the config files named on the command line are missing", async () => {
+    const home = await folder("named-missing");
+    const both = await run(["--models", "config/models.yaml", "--pipeline", "config/pipeline.yaml", "--input", "Hi"], undefined, { cwd: home });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain(`project-llm: --models config/models.yaml: missing; --pipeline config/pipeline.yaml: missing (paths are read from ${home})\n`);
+    expect(both.stderr).toContain('"project-llm init" writes the examples as config/models.yaml and config/pipeline.yaml here');
+    expect(both.stderr).not.toContain("--models FILE.yaml");
+
+    await writeFiles(home, { "config/pipeline.yaml": await readFile(path.resolve("config", "pipeline.example.yaml"), "utf8") });
+    const one = await run(["--models", "config/models.yaml", "--pipeline", "config/pipeline.yaml", "--input", "Hi"], undefined, { cwd: home });
+    expect(one.stderr).toContain("project-llm: --models config/models.yaml: missing; --pipeline config/pipeline.yaml: found (paths are read from");
+
+    const modelsFile = path.join(root, "config", "models.yaml");
+    const pipeline = await run(["--models", modelsFile, "--pipeline", "flows/story.yml", "--input", "Hi"], undefined, { cwd: home });
+    expect(pipeline.code).toBe(2);
+    expect(pipeline.stderr).toContain(`project-llm: ${path.join(home, "flows", "story.yml")}: no such file\nproject-llm: --models ${modelsFile}: found; --pipeline flows/story.yml: missing (paths are read from ${home})\n`);
+    expect(pipeline.stderr).not.toContain("project-llm init");
+    expect((await readdir(home)).sort()).toEqual(["config"]);
+  });
+
   it("runs the original project's command line word for word", async () => {
     const home = await folder("original");
     await mkdir(path.join(home, "config"));

@@ -39,6 +39,8 @@ export const errorCodes = [
   "download-failed",
   /** Not enough free space in the models folder, checked before the download or hit while writing. */
   "disk-full",
+  /** The models folder cannot be written: a read-only file system or mount, or no permission. */
+  "folder-not-writable",
   "internal",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

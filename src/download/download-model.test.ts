@@ -131,14 +131,30 @@ describe("downloadModel", () => {
     expect(await files()).toEqual([]);
   });
 
-  it("refuses a file name that would leave the models folder, before any request", async () => {
+  it("refuses a file name with a folder in it (that would leave the models folder), before any request", async () => {
     const outside = await failure(pull(`${server.origin}/stories260K.gguf`, { fileName: "../escaped.gguf" }));
-    expect(outside.code).toBe("model-outside-directory");
+    expect(outside.details?.params).toMatchObject({ reason: "plain-name", name: "../escaped.gguf" });
     // A name the address gives, once decoded, is checked the same way.
     const encoded = await failure(pull(`${server.origin}/x/..%2F..%2Fescaped.gguf`));
-    expect(encoded.code).toBe("model-outside-directory");
+    expect(encoded.details?.params).toMatchObject({ reason: "plain-name", name: "../../escaped.gguf" });
     expect(server.requests).toEqual([]);
     expect(await files(path.dirname(folder))).not.toContain("escaped.gguf");
+  });
+
+  it("shows an address without its query, fragment or user info in every message", async () => {
+    const signed = `${server.origin}/signed/stories260K.gguf?X-Amz-Signature=secret-token#part`;
+    server.behave({ mode: "not-found" });
+    const missing = await failure(pull(signed));
+    server.behave({ mode: "not-gguf" });
+    const page = await failure(pull(signed));
+    for (const error of [missing, page]) {
+      expect(error.message).toContain(`${server.origin}/signed/stories260K.gguf`);
+      expect(JSON.stringify({ message: error.message, details: error.details })).not.toMatch(/secret-token|X-Amz|#part/);
+    }
+    expect(missing.details?.params).toMatchObject({ url: `${server.origin}/signed/stories260K.gguf` });
+    const badName = await failure(pull(`${server.origin}/x/..%2Fescaped.gguf?token=secret-token`));
+    expect(badName.message).toContain(`from ${server.origin}/x/..%2Fescaped.gguf)`);
+    expect(badName.message).not.toContain("secret-token");
   });
 
   it("refuses a file that is already in the folder", async () => {
@@ -187,17 +203,31 @@ describe("downloadModel", () => {
   });
 });
 
-/** A real small disk: a tmpfs of `kib` KiB (needs root, as CI has); undefined and a reason when it cannot be made. */
-async function smallDisk(kib: number): Promise<{ directory?: string; reason?: string; remove: () => Promise<void> }> {
+interface Disk {
+  /** Where it is mounted; undefined when it could not be. */
+  directory?: string;
+  /** Why it could not be mounted. */
+  reason?: string;
+  /** Mounts it again read-only. */
+  makeReadOnly: () => void;
+  remove: () => Promise<void>;
+}
+
+/**
+ * A real small disk: a tmpfs of `kib` KiB, read-only if asked (mounting needs root, as CI has; a folder of
+ * mode 0555 would not do, since it does not stop root). Undefined and a reason when it cannot be made.
+ */
+async function smallDisk(kib: number, options: { readOnly?: boolean } = {}): Promise<Disk> {
   const directory = path.join(folder, "small-disk");
   await mkdir(directory);
   try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${kib}k`, "tmpfs", directory], { stdio: "pipe" });
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${kib}k${options.readOnly ? ",ro" : ""}`, "tmpfs", directory], { stdio: "pipe" });
   } catch (error) {
-    return { reason: `cannot mount a tmpfs here (${String((error as { stderr?: Buffer }).stderr ?? error).trim()})`, remove: async () => undefined };
+    return { reason: `cannot mount a tmpfs here (${String((error as { stderr?: Buffer }).stderr ?? error).trim()})`, makeReadOnly: () => undefined, remove: async () => undefined };
   }
   return {
     directory,
+    makeReadOnly: () => execFileSync("mount", ["-o", "remount,ro", directory], { stdio: "pipe" }),
     remove: async () => {
       execFileSync("umount", [directory]);
       await rmdir(directory);
@@ -228,6 +258,39 @@ describe("downloadModel on a small disk", () => {
       const error = await failure(pull(`${server.origin}/stories260K.gguf`, { directory: disk.directory }));
       expect(error.code).toBe("disk-full");
       expect(error.message).toMatch(/filled up while writing stories260K\.gguf; the partial file was removed/);
+      expect(await files(disk.directory)).toEqual([]);
+    } finally {
+      await disk.remove();
+    }
+  });
+});
+
+describe("downloadModel into a folder it cannot write", () => {
+  it("refuses a read-only models folder (or one to be made on a read-only disk) in the plan, before any request", async (context) => {
+    const disk = await smallDisk(2048, { readOnly: true });
+    if (!disk.directory) return context.skip(disk.reason);
+    try {
+      for (const directory of [disk.directory, path.join(disk.directory, "models")]) {
+        const error = await failure(pull(`${server.origin}/stories260K.gguf`, { directory }));
+        expect(error.code).toBe("folder-not-writable");
+        expect(error.details?.params).toEqual({ reason: "read-only", folder: directory });
+        expect(error.message).toBe(`the models folder ${directory} is on a read-only file system (mounted read-only?): make it writable to download into it, or choose another models folder`);
+      }
+      expect(server.requests).toEqual([]);
+      expect(await files(disk.directory)).toEqual([]);
+    } finally {
+      await disk.remove();
+    }
+  });
+
+  it("ends with the same error when the folder turns read-only after the plan", async (context) => {
+    const disk = await smallDisk(2048);
+    if (!disk.directory) return context.skip(disk.reason);
+    try {
+      const plan = await planDownload(parseModelUri(`${server.origin}/stories260K.gguf`), { directory: disk.directory });
+      disk.makeReadOnly();
+      const error = await failure(downloadModel(plan, fast));
+      expect(error).toMatchObject({ code: "folder-not-writable", details: { params: { reason: "read-only", folder: disk.directory } } });
       expect(await files(disk.directory)).toEqual([]);
     } finally {
       await disk.remove();

@@ -10,14 +10,15 @@
  * bound through node-llama-cpp; and it has no check of free space first. What it does well is reused:
  * the URI forms and the hub's calls (see model-uri.ts).
  */
-import { lstat, mkdir, open, readFile, rename, rm, stat, statfs, writeFile, type FileHandle } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, lstat, mkdir, open, readFile, rename, rm, stat, statfs, writeFile, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { ProjectLlmError, isInterruption, mergeSignals, syncDirectory } from "../common/index.js";
 import { formatBytes } from "../common/format.js";
 import { checkGgufHeader, ggufHeaderProblem, modelPath, type Environment } from "../config/index.js";
 import { checkModelFileName } from "./file-name.js";
-import { causeOf, forbidden, huggingFaceHeaders, isLoopbackHost, resolveModelSource, statusError, type ModelSource } from "./model-uri.js";
+import { causeOf, displayAddress, forbidden, huggingFaceHeaders, isLoopbackHost, resolveModelSource, statusError, type ModelSource } from "./model-uri.js";
 
 /** What a download will do, known before any byte of the model is fetched. */
 export interface DownloadPlan {
@@ -86,17 +87,55 @@ const writeBatchBytes = 1024 * 1024;
 /**
  * Resolves a source to a plan: the address of its bytes and the file it will make. The name is `fileName`
  * when given, else the file's own name; either must be a plain `.gguf` name, and no file may have it yet.
+ * A models folder that cannot be written is refused first, before any request.
  */
 export async function planDownload(source: ModelSource, options: { directory: string; fileName?: string; env?: Environment; signal?: AbortSignal }): Promise<DownloadPlan> {
   if (options.fileName !== undefined) checkModelFileName(options.fileName);
-  const resolved = await resolveModelSource(source, { env: options.env, signal: options.signal });
-  const fileName = options.fileName ?? checkModelFileName(resolved.remoteName, `the file's own name (from ${source.uri}) is not usable:`);
   const directory = path.resolve(options.directory);
+  await checkWritable(directory);
+  const resolved = await resolveModelSource(source, { env: options.env, signal: options.signal });
+  const fileName = options.fileName ?? checkModelFileName(resolved.remoteName, `the file's own name (from ${displayAddress(source.uri)}) is not usable:`);
   const target = modelPath(directory, fileName);
   // checkModelFileName already refuses paths; this is the last word on staying inside the folder.
   if (target !== path.join(directory, fileName)) throw new ProjectLlmError("model-outside-directory", `"${fileName}" would leave the models folder ${directory}`);
   await refuseExisting(target, fileName, directory);
   return { uri: source.uri, url: resolved.url, fileName, directory, path: target, partialPath: `${target}${partialSuffix}` };
+}
+
+/**
+ * Refuses a models folder this process cannot write: checked on the folder, or on the nearest folder above
+ * it that exists when the download is to create it.
+ */
+async function checkWritable(directory: string): Promise<void> {
+  let existing = directory;
+  while (!(await stat(existing).then(() => true, () => false))) {
+    const parent = path.dirname(existing);
+    if (parent === existing) return;
+    existing = parent;
+  }
+  try {
+    await access(existing, constants.W_OK);
+  } catch (error) {
+    throw notWritable(error, directory) ?? error;
+  }
+}
+
+/** The error of a write the file system refused (read-only, or no permission); undefined for any other error. */
+function notWritable(error: unknown, folder: string): ProjectLlmError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "EROFS") {
+    return new ProjectLlmError("folder-not-writable", `the models folder ${folder} is on a read-only file system (mounted read-only?): make it writable to download into it, or choose another models folder`, {
+      cause: error,
+      details: { params: { reason: "read-only", folder } },
+    });
+  }
+  if (code === "EACCES" || code === "EPERM") {
+    return new ProjectLlmError("folder-not-writable", `no permission to write in the models folder ${folder}: give this user write access to it, or choose another models folder`, {
+      cause: error,
+      details: { params: { reason: "permission", folder } },
+    });
+  }
+  return undefined;
 }
 
 async function refuseExisting(target: string, fileName: string, directory: string): Promise<void> {
@@ -119,9 +158,17 @@ class ConnectionBroke extends Error {}
  * Leaves nothing under the final name unless it succeeds. On the way out: a download cancelled by its
  * user deletes its partial file; one interrupted (the signal's reason is an `interruption()`: Ctrl+C, the
  * server stopping) or given up after retries keeps it for a resume; a full disk or a file that is not a
- * GGUF deletes it.
+ * GGUF deletes it. A write the file system refuses ends it with `folder-not-writable`.
  */
 export async function downloadModel(plan: DownloadPlan, options: DownloadOptions = {}): Promise<DownloadResult> {
+  try {
+    return await transfer(plan, options);
+  } catch (error) {
+    throw notWritable(error, plan.directory) ?? error;
+  }
+}
+
+async function transfer(plan: DownloadPlan, options: DownloadOptions): Promise<DownloadResult> {
   const { signal, onProgress } = options;
   const maxRetries = options.maxRetries ?? 5;
   const retryDelayMs = options.retryDelayMs ?? 500;
@@ -185,8 +232,8 @@ export async function downloadModel(plan: DownloadPlan, options: DownloadOptions
       const status = response.status;
       if (status === 404 || status === 410) {
         await discardPartial(plan);
-        throw new ProjectLlmError("download-not-found", `there is no file at ${plan.url} (${host} answered ${status}); check the address`, {
-          details: { params: { reason: "address", url: plan.url, status } },
+        throw new ProjectLlmError("download-not-found", `there is no file at ${displayAddress(plan.url)} (${host} answered ${status}); check the address`, {
+          details: { params: { reason: "address", url: displayAddress(plan.url), status } },
         });
       }
       if (status === 401 || status === 403) throw forbidden(host, status);
@@ -359,8 +406,8 @@ async function receive(
 }
 
 function notGguf(plan: DownloadPlan, problem: { message: string }): ProjectLlmError {
-  return new ProjectLlmError("model-not-gguf", `${plan.url} ${problem.message}: it is not a model file (a page that asks to sign in, or the wrong address?)`, {
-    details: { params: { reason: "download", url: plan.url } },
+  return new ProjectLlmError("model-not-gguf", `${displayAddress(plan.url)} ${problem.message}: it is not a model file (a page that asks to sign in, or the wrong address?)`, {
+    details: { params: { reason: "download", url: displayAddress(plan.url) } },
   });
 }
 

@@ -9,12 +9,13 @@ const maxFileNameLength = 200;
 
 /**
  * Checks a model file's name: a plain name of letters, digits, `.`, `_`, `+` and `-` ending in `.gguf`.
- * A path (`/`, `\`, `..`) is refused as leaving the models folder; anything else odd as bad usage.
+ * A name with a folder in it (`/`, `\`, `..`) is refused as such, whether it would leave the models folder
+ * or not: the file always goes in the models folder itself.
  */
 export function checkModelFileName(name: string, source = "the file name"): string {
   if (/[\\/]/.test(name) || name === "." || name === ".." || name.includes("\0")) {
-    throw new ProjectLlmError("model-outside-directory", `${source} "${name.slice(0, 200)}" is a path that would leave the models folder; give a plain file name such as model.Q4_K_M.gguf`, {
-      details: { params: { name: name.slice(0, 200) } },
+    throw new ProjectLlmError("usage", `${source} "${name.slice(0, 200)}" is not a plain file name: give a name with no folder in it, such as model.Q4_K_M.gguf (the file goes in the models folder)`, {
+      details: { params: { reason: "plain-name", name: name.slice(0, 200) } },
     });
   }
   if (name.length > maxFileNameLength || !fileNamePattern.test(name)) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ProjectLlmError } from "../common/index.js";
 import { checkModelFileName, freeModelName, modelNameFromFile } from "./file-name.js";
-import { huggingFaceEndpoint, isLoopbackHost, parseModelUri } from "./model-uri.js";
+import { causeOf, displayAddress, huggingFaceEndpoint, isLoopbackHost, parseModelUri } from "./model-uri.js";
 
 const codeOf = (run: () => unknown): string | undefined => {
   try {
@@ -42,11 +42,31 @@ describe("parseModelUri", () => {
   });
 });
 
+describe("displayAddress", () => {
+  it("shows an http(s) address without its query, fragment, user name or password", () => {
+    expect(displayAddress("https://cdn.example.com/m/model.gguf?X-Amz-Signature=abc&X-Amz-Credential=def#frag")).toBe("https://cdn.example.com/m/model.gguf");
+    expect(displayAddress("https://user:pass@example.com/model.gguf")).toBe("https://example.com/model.gguf");
+    expect(displayAddress("http://127.0.0.1:8080/model.gguf")).toBe("http://127.0.0.1:8080/model.gguf");
+  });
+
+  it("shows the addresses quoted in a fetch error's message the same way", () => {
+    const error = new TypeError("fetch failed", { cause: new TypeError("Request cannot be constructed from a URL that includes credentials: https://user:pass@mirror.example/x.gguf?token=abc") });
+    expect(causeOf(error)).toBe("Request cannot be constructed from a URL that includes credentials: https://mirror.example/x.gguf");
+  });
+
+  it("keeps an hf: URI whole (its # names a branch) and cuts text that is not an address at ? or #", () => {
+    expect(displayAddress("hf:owner/repo/model.gguf#dev")).toBe("hf:owner/repo/model.gguf#dev");
+    expect(displayAddress("not an address?token=abc")).toBe("not an address");
+  });
+});
+
 describe("names", () => {
-  it("refuses a file name that is a path as leaving the models folder", () => {
-    expect(codeOf(() => checkModelFileName("../evil.gguf"))).toBe("model-outside-directory");
-    expect(codeOf(() => checkModelFileName("sub/x.gguf"))).toBe("model-outside-directory");
-    expect(codeOf(() => checkModelFileName("..\\x.gguf"))).toBe("model-outside-directory");
+  it("refuses a file name with a folder in it, saying it must be a plain name", () => {
+    for (const name of ["../evil.gguf", "sub/x.gguf", "..\\x.gguf", "/etc/x.gguf"]) {
+      expect(() => checkModelFileName(name)).toThrow(expect.objectContaining({ code: "usage", details: { params: { reason: "plain-name", name } } }));
+    }
+    expect(() => checkModelFileName("sub/x.gguf")).toThrow('the file name "sub/x.gguf" is not a plain file name: give a name with no folder in it');
+    expect(() => checkModelFileName("sub/x.gguf")).not.toThrow(/leave/);
     expect(codeOf(() => checkModelFileName(".hidden.gguf"))).toBe("usage");
     expect(codeOf(() => checkModelFileName("model.bin"))).toBe("usage");
     expect(checkModelFileName("Llama-3.2-1B.Q4_K_M.gguf")).toBe("Llama-3.2-1B.Q4_K_M.gguf");

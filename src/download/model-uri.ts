@@ -27,6 +27,25 @@ const splitPart = /-(\d{5})-of-(\d{5})\.gguf$/i;
 const usage = (message: string, reason: string, params: Record<string, string | number> = {}) => new ProjectLlmError("usage", message, { details: { params: { reason, ...params } } });
 const forms = "hf:OWNER/REPO/FILE.gguf, hf:OWNER/REPO:QUANT or an https:// address";
 
+/**
+ * An address as messages and logs show it: an http(s) address without its query and fragment (a signed
+ * address carries its token there) and without a user name or password; text that is not an address
+ * without anything from a "?" or "#" on. An `hf:` URI is shown whole (its "#" names a branch).
+ */
+export function displayAddress(address: string): string {
+  try {
+    const url = new URL(address);
+    if (url.protocol !== "http:" && url.protocol !== "https:") return address;
+    url.username = "";
+    url.password = "";
+    url.search = "";
+    url.hash = "";
+    return url.href;
+  } catch {
+    return address.replace(/[?#].*$/s, "");
+  }
+}
+
 /** True for an address of this machine: 127.0.0.0/8, ::1 and localhost. */
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
@@ -48,7 +67,7 @@ export function parseModelUri(input: string): ModelSource {
   try {
     url = new URL(uri);
   } catch {
-    throw usage(`"${uri.slice(0, 200)}" is not a model URI: use ${forms}`, "uri");
+    throw usage(`"${displayAddress(uri).slice(0, 200)}" is not a model URI: use ${forms}`, "uri");
   }
   if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
     throw usage(`${url.host} is reached over plain http://, which anything on the way can alter: use https://, or http:// only for this machine (localhost)`, "plain-http", { host: url.host });
@@ -159,9 +178,13 @@ export function statusError(host: string, status: number): ProjectLlmError {
   return new ProjectLlmError("download-failed", `${host} answered ${status}; try again later, or check the address`, { details: { params: { reason: "status", host, status } } });
 }
 
-/** The deepest message of a fetch error ("fetch failed" says nothing; its cause says "ECONNREFUSED"). */
+/**
+ * The deepest message of a fetch error ("fetch failed" says nothing; its cause says "ECONNREFUSED"), with
+ * any address in it shown as `displayAddress` shows it (some of fetch's messages quote the whole address).
+ */
 export function causeOf(error: unknown): string {
   let current = error;
   while (current instanceof Error && current.cause instanceof Error) current = current.cause;
-  return current instanceof Error ? current.message : String(current);
+  const message = current instanceof Error ? current.message : String(current);
+  return message.replace(/\bhttps?:\/\/[^\s"'<>]+/gi, (address) => displayAddress(address));
 }

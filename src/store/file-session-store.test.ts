@@ -75,6 +75,7 @@ describe("FileSessionStore on disk", () => {
         const sessions = [makeFullSession(), makeSession({ status: "failed", finalAnswer: undefined }), makeSession({ pipelineName: "other" })];
         const first = new FileSessionStore(dir);
         for (const session of sessions) await first.save(session);
+        await first.flush();
         const listing = await first.list();
         await write(path.join(dir, "index.json"));
         const second = new FileSessionStore(dir);
@@ -144,6 +145,32 @@ describe("FileSessionStore on disk", () => {
       // The store creates its folder when it first opens: it never did.
       expect(await exists(dir)).toBe(false);
       expect(await readdir(parent)).toEqual([]);
+    }));
+
+  it("reads a folder that is not there as empty and creates it only to write a session", () =>
+    inTempDir(async (parent) => {
+      const dir = path.join(parent, "sessions");
+      const store = new FileSessionStore(dir);
+      expect(await store.list()).toEqual({ items: [], total: 0 });
+      const session = makeSession();
+      expect(await store.has(session.id)).toBe(false);
+      await expect(store.get(session.id)).rejects.toMatchObject({ code: "session-not-found" });
+      await expect(store.tree(session.id)).rejects.toMatchObject({ code: "session-not-found" });
+      expect(await store.rebuildIndex()).toEqual({ indexed: 0, damaged: [] });
+      await store.flush();
+      expect(await readdir(parent)).toEqual([]);
+
+      await store.save(session);
+      await store.flush();
+      expect((await readdir(dir)).sort()).toEqual([`${session.id}.json`, "index.json"].sort());
+      expect((await new FileSessionStore(dir).list()).items.map((item) => item.id)).toEqual([session.id]);
+    }));
+
+  it("writes no index into a folder of no sessions that it only reads", () =>
+    inTempDir(async (dir) => {
+      await writeFile(path.join(dir, "notes.txt"), "not a session");
+      expect((await new FileSessionStore(dir).list()).total).toBe(0);
+      expect(await readdir(dir)).toEqual(["notes.txt"]);
     }));
 
   it("marks running sessions interrupted on disk, and leaves a session finished since then alone", () =>

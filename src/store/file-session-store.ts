@@ -9,6 +9,8 @@
  *   `running` refreshed from their files.
  * - Every write is durable (`writeFileDurably`): a crash leaves the old file or the new one, never a torn
  *   one. A temp file left by a crash is ignored, and removed when the store opens.
+ * - Reading writes nothing where there is nothing to keep: a folder that is not there lists no sessions
+ *   and is created by the first write, and an index of no sessions is not written.
  * - Writes are serialized within the process. One writer process per folder: lowdb's lock and ours are
  *   in-process only, so two processes writing the same folder can lose index entries (the next open
  *   reconciles added and removed files, but not every update).
@@ -77,15 +79,15 @@ export class FileSessionStore implements SessionStore {
   #indexTimer: NodeJS.Timeout | undefined;
   #indexDirty = false;
 
-  /** Nothing touches the disk until the first call (or `open()`); the folder is created then. */
+  /** Nothing touches the disk until the first call (or `open()`); the folder is created by the first write. */
   constructor(directory: string) {
     this.directory = path.resolve(/*turbopackIgnore: true*/ directory);
     this.#db = new Low<IndexFile | null>(new DurableJsonFile<IndexFile | null>(path.join(this.directory, indexFileName)), null);
   }
 
   /**
-   * Opens the folder: creates it if needed, removes temp files left by a crash, reads the index and
-   * rebuilds or reconciles it (see the module comment). Every other method opens the store by itself;
+   * Opens the folder: removes temp files left by a crash, reads the index and rebuilds or reconciles it
+   * (see the module comment). A folder that is not there is opened empty, and not created. Every other method opens the store by itself;
    * call this to do it at a moment of your choosing.
    */
   async open(): Promise<void> {
@@ -115,23 +117,24 @@ export class FileSessionStore implements SessionStore {
   }
 
   async #load(): Promise<SessionIndex> {
-    const created = await mkdir(this.directory, { recursive: true });
-    if (created !== undefined) await syncDirectory(path.dirname(this.directory));
+    const names = await this.#names();
+    if (names === undefined) return new SessionIndex();
     // A temp file is what a crash mid-write leaves: its target still holds the last whole version.
-    const names = await readdir(this.directory);
     for (const name of names) if (name.endsWith(tempSuffix)) await rm(path.join(this.directory, name), { force: true });
     const onDisk = this.#sessionIds(names);
 
     let stored: IndexFile | undefined;
+    let indexFound = true;
     try {
       await this.#db.read();
+      indexFound = this.#db.data !== null;
       const parsed = indexFileSchema.safeParse(this.#db.data);
       if (parsed.success) stored = parsed.data;
     } catch {
       // Not JSON: rebuilt below.
     }
     if (!stored) {
-      const { index } = await this.#rebuild(onDisk);
+      const { index } = await this.#rebuild(onDisk, { write: indexFound || onDisk.size > 0 });
       return index;
     }
 
@@ -160,7 +163,17 @@ export class FileSessionStore implements SessionStore {
     return ids;
   }
 
-  async #rebuild(ids: Iterable<string>): Promise<{ index: SessionIndex; damaged: string[] }> {
+  /** The names in the folder; undefined when the folder is not there. */
+  async #names(): Promise<string[] | undefined> {
+    try {
+      return await readdir(this.directory);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async #rebuild(ids: Iterable<string>, options: { write: boolean }): Promise<{ index: SessionIndex; damaged: string[] }> {
     const index = new SessionIndex();
     const damaged: string[] = [];
     await forEachLimited([...ids], readConcurrency, async (id) => {
@@ -168,7 +181,7 @@ export class FileSessionStore implements SessionStore {
       if (session) index.set(summarize(session));
       else damaged.push(`${id}.json`);
     });
-    await this.#writeIndex(index);
+    if (options.write) await this.#writeIndex(index);
     return { index, damaged: damaged.sort() };
   }
 
@@ -227,6 +240,8 @@ export class FileSessionStore implements SessionStore {
   }
 
   async #put(index: SessionIndex, file: string, session: SessionRecord): Promise<void> {
+    const created = await mkdir(this.directory, { recursive: true });
+    if (created !== undefined) await syncDirectory(path.dirname(this.directory));
     await writeFileDurably(file, JSON.stringify(session, null, 1));
     index.set(summarize(session));
     this.#indexChanged();
@@ -303,7 +318,8 @@ export class FileSessionStore implements SessionStore {
   async rebuildIndex(): Promise<RebuildReport> {
     const index = await this.#ready();
     return this.#serial(async () => {
-      const { index: rebuilt, damaged } = await this.#rebuild(this.#sessionIds(await readdir(this.directory)));
+      const names = await this.#names();
+      const { index: rebuilt, damaged } = await this.#rebuild(this.#sessionIds(names ?? []), { write: names !== undefined });
       index.clear();
       for (const summary of rebuilt.values()) index.set(summary);
       return { indexed: index.size, damaged };

@@ -44,6 +44,8 @@ export interface GgufServer {
   behave(behaviour: GgufServerBehaviour): void;
   /** Every request: method, path and Range header. */
   requests: Array<{ method: string; path: string; range?: string; userAgent?: string }>;
+  /** Connections it has broken on purpose (`break-mid-way`, `always-break`). */
+  readonly broken: number;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function startGgufServer(initial: GgufServerBehaviour = { mode: "ok
   const body = await readFile(path.join(testModelsDir, storiesFile));
   let behaviour = { ...initial };
   let breaksLeft = initial.breaks ?? 0;
+  let broken = 0;
   const requests: GgufServer["requests"] = [];
   const sockets = new Set<import("node:net").Socket>();
 
@@ -114,12 +117,14 @@ export async function startGgufServer(initial: GgufServerBehaviour = { mode: "ok
     if (request.method === "HEAD") return void response.end();
     const slice = content.subarray(start, end + 1);
     if (mode === "always-break") {
+      broken++;
       response.flushHeaders();
       setTimeout(() => response.socket?.destroy(), 10);
       return;
     }
     if (mode === "break-mid-way" && breaksLeft > 0) {
       breaksLeft--;
+      broken++;
       // A third of what was asked arrives, then the connection drops (as a flaky network does).
       response.write(slice.subarray(0, Math.floor(slice.length / 3)), () => setTimeout(() => response.socket?.destroy(), 10));
       return;
@@ -140,6 +145,9 @@ export async function startGgufServer(initial: GgufServerBehaviour = { mode: "ok
       breaksLeft = next.breaks ?? 0;
     },
     requests,
+    get broken() {
+      return broken;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

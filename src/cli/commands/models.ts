@@ -2,8 +2,9 @@ import path from "node:path";
 import { ProjectLlmError, interruption } from "../../common/index.js";
 import { addModelEntry, modelNameSchema, modelsUsingFile } from "../../config/index.js";
 import { Studio } from "../../core/index.js";
-import { downloadModel, downloadedModelEntry, freeModelName, modelNameFromFile, parseModelUri, planDownload, type DownloadProgress } from "../../download/index.js";
-import { parse, studioOptions } from "../args.js";
+import { displayAddress, downloadModel, downloadedModelEntry, freeModelName, modelNameFromFile, parseModelUri, planDownload, type DownloadProgress } from "../../download/index.js";
+import { parse, studioOptions, type Options } from "../args.js";
+import { asFailureOfWork } from "../exit-code.js";
 import { formatBytes, formatCount, formatDuration, red, table, yellow } from "../format.js";
 
 export const modelsHelp = `Usage: project-llm models [list] [--json] [--config DIR] [--models FILE.yaml] [--models-dir DIR]
@@ -25,8 +26,11 @@ Ctrl+C stops the download and keeps FILE.gguf.download: the same command resumes
 to free the space instead). A progress bar on a terminal; otherwise a line at every 10%.
 HF_ENDPOINT (or MODEL_ENDPOINT) names another hub; HF_TOKEN is sent to it for gated models.`;
 
+/** The options of `models`, beside those of every command. */
+export const modelsOptions = { name: { type: "string" }, file: { type: "string" } } as const satisfies Options;
+
 export async function modelsCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { name: { type: "string" }, file: { type: "string" } });
+  const { values, positionals } = parse(argv, modelsOptions);
   if (values.help) return void console.log(modelsHelp), 0;
   const [action = "list", ...rest] = positionals;
   if (action === "pull") {
@@ -92,8 +96,8 @@ async function pullCommand(uri: string, values: { name?: string; file?: string; 
       if (takenBy !== undefined && takenBy !== plan.fileName) {
         throw new ProjectLlmError("conflict", `models.yaml has a model named "${values.name}" already (file ${takenBy}); choose another --name`);
       }
-      process.stderr.write(`downloading ${plan.uri} to ${plan.path}\n`);
-      result = await downloadModel(plan, { signal: controller.signal, onProgress: printer.progress });
+      process.stderr.write(`downloading ${displayAddress(plan.uri)} to ${plan.path}\n`);
+      result = await asFailureOfWork(() => downloadModel(plan, { signal: controller.signal, onProgress: printer.progress }));
     } catch (error) {
       if (ProjectLlmError.isInstance(error) && error.code === "cancelled") {
         process.stderr.write(`${error.message}\n`);
@@ -113,6 +117,8 @@ async function pullCommand(uri: string, values: { name?: string; file?: string; 
     if (configuredAs.length === 0) {
       added = values.name ?? freeModelName(modelNameFromFile(result.fileName), new Set(Object.keys(current.config.models)));
       await addModelEntry(studio.paths.configDir, await downloadedModelEntry({ name: added, fileName: result.fileName, path: result.path, uri: source.uri }));
+    } else if (values.name !== undefined && !configuredAs.includes(values.name)) {
+      console.error(`${yellow(process.stderr, "warning:")} models.yaml names ${result.fileName} already, as ${configuredAs.join(", ")}: --name ${values.name} not used`);
     }
     if (values.json) {
       console.log(JSON.stringify({ file: result.fileName, path: result.path, bytes: result.bytes, resumedFromBytes: result.resumedFromBytes, added: added ?? null, configuredAs }, null, 2));

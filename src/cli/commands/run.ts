@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { ProjectLlmError } from "../../common/index.js";
 import { Studio } from "../../core/index.js";
 import type { RunEvent } from "../../engine/index.js";
-import { parse, pipelineMode, readStdin, studioOptions } from "../args.js";
+import { parse, pipelineMode, readStdin, studioOptions, type Options } from "../args.js";
 import { createEventRenderer, writeWarning } from "../render-events.js";
 
 export const runHelp = `Usage: project-llm [run] [--input TEXT | --input-file FILE | < stdin] [--pipeline NAME|FILE]
@@ -10,7 +10,7 @@ export const runHelp = `Usage: project-llm [run] [--input TEXT | --input-file FI
 
 Runs a pipeline and keeps the run as a session in the sessions folder. "run" may be left out, as in
   project-llm --models config/models.yaml --pipeline config/pipeline.yaml --mode base --input "Hi" --json
-  -i, --input TEXT        the user's input
+  -i, --input TEXT        the user's input (or the words after "run": project-llm run Once upon a time)
   -f, --input-file FILE   read the input from a file
   -p, --pipeline NAME     "base" (default: config/pipeline.yaml), NAME (config/pipelines/NAME.yaml),
                           or a path to a pipeline file
@@ -46,13 +46,17 @@ function printWarnings(event: RunEvent): void {
   for (const warning of event.warnings ?? []) writeWarning(process.stderr, warning);
 }
 
+/** The options of a run, beside those of every command. */
+export const runOptions = {
+  input: { type: "string", short: "i" },
+  "input-file": { type: "string", short: "f" },
+  pipeline: { type: "string", short: "p" },
+  mode: { type: "string" },
+} as const satisfies Options;
+
+/** A run; the words after `run` (`project-llm run Once upon a time`) are its input when no other is given. */
 export async function runCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    input: { type: "string", short: "i" },
-    "input-file": { type: "string", short: "f" },
-    pipeline: { type: "string", short: "p" },
-    mode: { type: "string" },
-  });
+  const { values, positionals } = parse(argv, runOptions);
   if (values.help) return void console.log(runHelp), 0;
   const mode = pipelineMode(values.mode);
   let input: string;

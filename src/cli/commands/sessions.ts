@@ -5,7 +5,7 @@ import { ProjectLlmError } from "../../common/index.js";
 import { generationParamsSchema, type GenerationParams } from "../../config/index.js";
 import { Studio } from "../../core/index.js";
 import { sessionFiles, sessionToText, type ExportFile, type SessionTreeNode } from "../../store/index.js";
-import { parse, studioOptions } from "../args.js";
+import { parse, studioOptions, type Options } from "../args.js";
 import { formatDuration, table } from "../format.js";
 import { createEventRenderer } from "../render-events.js";
 import { withCancelOnInterrupt } from "./run.js";
@@ -25,28 +25,36 @@ export const sessionsHelp = `Usage: project-llm sessions <command>
                                     writes into a folder that is not empty
   delete ID`;
 
+const sessionCommands = ["list", "show", "rerun", "tree", "export", "delete"] as const;
+const isSessionCommand = (word: string): word is (typeof sessionCommands)[number] => (sessionCommands as readonly string[]).includes(word);
 const statusOrder = ["running", "completed", "failed", "cancelled", "interrupted"] as const;
 
+/** The options of `sessions`, beside those of every command. */
+export const sessionsOptions = {
+  search: { type: "string", short: "s" },
+  status: { type: "string" },
+  pipeline: { type: "string", short: "p" },
+  limit: { type: "string" },
+  offset: { type: "string" },
+  text: { type: "boolean" },
+  from: { type: "string" },
+  input: { type: "string", short: "i" },
+  param: { type: "string", multiple: true },
+  dir: { type: "string" },
+  force: { type: "boolean" },
+} as const satisfies Options;
+
 export async function sessionsCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (!sub || sub === "--help" || sub === "-h" || sub === "help") return void console.log(sessionsHelp), 0;
-  const { values, positionals } = parse(rest, {
-    search: { type: "string", short: "s" },
-    status: { type: "string" },
-    pipeline: { type: "string", short: "p" },
-    limit: { type: "string" },
-    offset: { type: "string" },
-    text: { type: "boolean" },
-    from: { type: "string" },
-    input: { type: "string", short: "i" },
-    param: { type: "string", multiple: true },
-    dir: { type: "string" },
-    force: { type: "boolean" },
-  });
-  if (values.help) return void console.log(sessionsHelp), 0;
+  const { values, positionals } = parse(argv, sessionsOptions);
+  const [sub, id, ...extra] = positionals;
+  if (!sub || sub === "help" || values.help) return void console.log(sessionsHelp), 0;
+  if (!isSessionCommand(sub)) {
+    throw new ProjectLlmError("usage", `unknown sessions command "${sub}" (${sessionCommands.join(", ")})`);
+  }
+  const unexpected = sub === "list" ? positionals.slice(1) : extra;
+  if (unexpected.length > 0) throw new ProjectLlmError("usage", `sessions ${sub}: unexpected "${unexpected.join(" ")}" (see "project-llm sessions --help")`);
   const studio = Studio.open(studioOptions(values));
   try {
-    const id = positionals[0];
     const needId = () => {
       if (!id) throw new ProjectLlmError("usage", `sessions ${sub} needs a session id (see "project-llm sessions list")`);
       return id;
@@ -123,8 +131,6 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
         await studio.sessions.delete(needId());
         console.log(`deleted ${id}`);
         return 0;
-      default:
-        throw new ProjectLlmError("usage", `unknown sessions command "${sub}" (list, show, rerun, tree, export, delete)`);
     }
   } finally {
     await studio.dispose();

@@ -1,5 +1,6 @@
+import { ProjectLlmError } from "../../common/index.js";
 import { Studio } from "../../core/index.js";
-import { parse, pipelineMode, studioOptions } from "../args.js";
+import { parse, pipelineMode, studioOptions, type Options } from "../args.js";
 import { formatConfigIssue as formatIssue } from "../../config/index.js";
 import { green } from "../format.js";
 import { writeWarning } from "../render-events.js";
@@ -11,8 +12,12 @@ schema, references, cycles, model files (inside the models folder, GGUF); warns 
 single braces ({input} for {{input}}) and a declared quantization that differs from the file's.
 --mode reads the pipeline as "project-llm run --mode" would. Exit 2 on an error.`;
 
+/** The options of `validate`, beside those of every command. */
+export const validateOptions = { pipeline: { type: "string", short: "p" }, mode: { type: "string" } } as const satisfies Options;
+
 export async function validateCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { pipeline: { type: "string", short: "p" }, mode: { type: "string" } });
+  const { values, positionals } = parse(argv, validateOptions);
+  if (positionals.length > 0) throw new ProjectLlmError("usage", `validate takes no words, not "${positionals.join(" ")}": name a pipeline with --pipeline NAME|FILE`);
   if (values.help) return void console.log(validateHelp), 0;
   const mode = pipelineMode(values.mode);
   const studio = Studio.open(studioOptions(values));

@@ -59,13 +59,14 @@ async function ended(id: string): Promise<DownloadView> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
-async function refusal(promise: Promise<unknown>): Promise<{ code: string; appCode?: string; message: string }> {
+async function refusal(promise: Promise<unknown>): Promise<{ code: string; appCode?: string; message: string; params?: unknown }> {
   const error = await promise.then(
     () => undefined,
     (reason: unknown) => reason,
   );
   if (!(error instanceof TRPCError)) throw new Error(`expected a TRPCError, got ${String(error)}`);
-  return { code: error.code, appCode: ProjectLlmError.isInstance(error.cause) ? error.cause.code : undefined, message: error.message };
+  const cause = ProjectLlmError.isInstance(error.cause) ? error.cause : undefined;
+  return { code: error.code, appCode: cause?.code, message: error.message, params: cause?.details?.params };
 }
 const files = async () => (await readdir(modelsDir()).catch(() => [] as string[])).sort();
 
@@ -93,12 +94,13 @@ describe("models.startDownload", () => {
     expect(await ended(started.id)).toMatchObject({ status: "done", configuredAs: ["awaited"], suggestedName: null });
   });
 
-  it("refuses a bad URI or a file name that leaves the models folder at once, with the code", async () => {
+  it("refuses a bad URI or a file name with a folder in it at once, with the code", async () => {
     expect(await refusal(caller.models.startDownload({ uri: "file:///etc/passwd" }))).toMatchObject({ code: "BAD_REQUEST", appCode: "usage" });
     expect(await refusal(caller.models.startDownload({ uri: "http://example.com/m.gguf" }))).toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/plain http/) });
     expect(await refusal(caller.models.startDownload({ uri: `${server.origin}/m.gguf`, fileName: "../../escaped.gguf" }))).toMatchObject({
-      code: "UNPROCESSABLE_CONTENT",
-      appCode: "model-outside-directory",
+      code: "BAD_REQUEST",
+      appCode: "usage",
+      params: { reason: "plain-name", name: "../../escaped.gguf" },
     });
     expect(await readdir(root)).not.toContain("escaped.gguf");
   });

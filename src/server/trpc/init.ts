@@ -30,6 +30,7 @@ const statusOf: Partial<Record<ErrorCode, TRPC_ERROR_CODE_KEY>> = {
   "download-forbidden": "FORBIDDEN",
   "download-failed": "BAD_GATEWAY",
   "disk-full": "PRECONDITION_FAILED",
+  "folder-not-writable": "PRECONDITION_FAILED",
   "session-not-found": "NOT_FOUND",
   "invalid-id": "BAD_REQUEST",
   usage: "BAD_REQUEST",
