@@ -192,6 +192,30 @@ test.describe("History", () => {
     expect((await request.get(`/api/sessions/${story}/export?format=pdf`)).status()).toBe(400);
     expect((await request.get("/api/sessions/20990101-000000-abcdef/export?format=md")).status()).toBe(404);
   });
+
+  test("from a Russian page the Markdown download is in Russian; the request's language decides it otherwise", async ({ browser, request }) => {
+    const context = await browser.newContext({ locale: "ru-RU" });
+    const page = await context.newPage();
+    await page.goto(`/history/${story}`);
+    const [md] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Скачать Markdown" }).click()]);
+    expect(md.suggestedFilename()).toBe(`session-${story}.md`);
+    const markdown = await readFile(await md.path(), "utf8");
+    await context.close();
+    const order = [`# Сессия \`${story}\``, "- Пайплайн: `story`", "- Запуск завершён", "## Вход", "## 1. `opening`", "## 2. `voices`", "### Голосование", "## 3. `ending`", "## Итоговый ответ"];
+    const positions = order.map((part) => markdown.indexOf(part));
+    expect(positions.every((position) => position >= 0), markdown).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    // Outside code (model text, ids, names) no English is left.
+    const prose = markdown.replace(/^(`{3,})text\n[\s\S]*?\n\1$/gm, "").replace(/(`+).*?\1/g, "");
+    expect(prose.match(/[A-Za-z]{2,}/g) ?? [], prose).toEqual([]);
+
+    // Without the page's choice: the cookie of the language switch, else Accept-Language; ?lang= over both.
+    const heading = async (headers: Record<string, string>, query = "") => (await (await request.get(`/api/sessions/${story}/export?format=md${query}`, { headers })).text()).split("\n")[0];
+    expect(await heading({ "accept-language": "ru-RU,ru;q=0.9" })).toBe(`# Сессия \`${story}\``);
+    expect(await heading({ "accept-language": "ru-RU,ru;q=0.9", cookie: "NEXT_LOCALE=en" })).toBe(`# Session \`${story}\``);
+    expect(await heading({ "accept-language": "en", cookie: "NEXT_LOCALE=en" }, "&lang=ru")).toBe(`# Сессия \`${story}\``);
+    expect((await request.get(`/api/sessions/${story}/export?format=md&lang=xx`)).status()).toBe(400);
+  });
 });
 
 /** In Russian, fails with every English word left on the page (see `englishLeft`). */
