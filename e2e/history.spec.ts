@@ -5,7 +5,9 @@
  */
 import { expect, test, type APIRequestContext, type Locator, type Page } from "@playwright/test";
 import { unzipSync, strFromU8 } from "fflate";
-import { readFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
 import { runToEnd, shot, waitForEnd, watchConsole } from "./page-checks";
 
@@ -192,6 +194,57 @@ test.describe("History", () => {
     expect((await request.get(`/api/sessions/${story}/export?format=pdf`)).status()).toBe(400);
     expect((await request.get("/api/sessions/20990101-000000-abcdef/export?format=md")).status()).toBe(404);
   });
+
+  test("from a Russian page the Markdown download is in Russian; the request's language decides it otherwise", async ({ browser, request }) => {
+    const context = await browser.newContext({ locale: "ru-RU" });
+    const page = await context.newPage();
+    await page.goto(`/history/${story}`);
+    const [md] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Скачать Markdown" }).click()]);
+    expect(md.suggestedFilename()).toBe(`session-${story}.md`);
+    const markdown = await readFile(await md.path(), "utf8");
+    await context.close();
+    const order = [`# Сессия \`${story}\``, "- Пайплайн: `story`", "- Запуск завершён", "## Вход", "## 1. `opening`", "## 2. `voices`", "### Голосование", "## 3. `ending`", "## Итоговый ответ"];
+    const positions = order.map((part) => markdown.indexOf(part));
+    expect(positions.every((position) => position >= 0), markdown).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    // Outside code (model text, ids, names) no English is left.
+    const prose = markdown.replace(/^(`{3,})text\n[\s\S]*?\n\1$/gm, "").replace(/(`+).*?\1/g, "");
+    expect(prose.match(/[A-Za-z]{2,}/g) ?? [], prose).toEqual([]);
+
+    // Without the page's choice: the cookie of the language switch, else Accept-Language; ?lang= over both.
+    const heading = async (headers: Record<string, string>, query = "") => (await (await request.get(`/api/sessions/${story}/export?format=md${query}`, { headers })).text()).split("\n")[0];
+    expect(await heading({ "accept-language": "ru-RU,ru;q=0.9" })).toBe(`# Сессия \`${story}\``);
+    expect(await heading({ "accept-language": "ru-RU,ru;q=0.9", cookie: "NEXT_LOCALE=en" })).toBe(`# Session \`${story}\``);
+    expect(await heading({ "accept-language": "en", cookie: "NEXT_LOCALE=en" }, "&lang=ru")).toBe(`# Сессия \`${story}\``);
+    expect((await request.get(`/api/sessions/${story}/export?format=md&lang=xx`)).status()).toBe(400);
+  });
+});
+
+test("a run made from the CLI while the studio runs is listed in History at once, and index.json keeps the studio's sessions and the CLI's", async ({ page, request }) => {
+  const work = path.resolve(process.env.E2E_WORK ?? "e2e/.work");
+  const sessionsDir = path.join(work, "sessions");
+  await page.goto("/history");
+  await expect(page.getByText(/\d+ sessions?$/)).toBeVisible();
+  // The README's CLI demo, with the studio's folders.
+  const cli = spawnSync(process.execPath, ["dist/cli/main.js", "run", "--input", "Once upon a time there was a cat from the terminal", "--json"], {
+    env: { ...process.env, PROJECT_LLM_CONFIG_DIR: path.join(work, "config"), PROJECT_LLM_SESSIONS_DIR: sessionsDir, PROJECT_LLM_MODELS_DIR: path.resolve(process.env.PROJECT_LLM_TEST_MODELS || "models") },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  expect(cli.status, cli.stderr).toBe(0);
+  const fromCli = (JSON.parse(cli.stdout) as { id: string }).id;
+  // And a run of the studio's own after it, so that the studio writes its index after the CLI did.
+  const fromStudio = await runToEnd(request, "base", "Once upon a time there was a dog from the browser");
+
+  const onDisk = (await readdir(sessionsDir)).filter((name) => name !== "index.json" && name.endsWith(".json")).map((name) => name.slice(0, -5));
+  await page.goto("/history");
+  await expect(page.getByText(new RegExp(`^${onDisk.length} sessions$`))).toBeVisible();
+  for (const id of [fromCli, fromStudio]) await expect(page.locator(`a[href="/history/${id}"]`).first()).toBeVisible();
+  await page.goto(`/history/${fromCli}`);
+  // Its family tree comes from the index too.
+  await expect(page.getByTestId(`tree-node-${fromCli}`)).toBeVisible();
+  const indexed = async () => ((JSON.parse(await readFile(path.join(sessionsDir, "index.json"), "utf8")) as { sessions: Array<{ id: string }> }).sessions.map((summary) => summary.id).sort());
+  await expect.poll(indexed, { timeout: 10_000 }).toEqual([...onDisk].sort());
 });
 
 /** In Russian, fails with every English word left on the page (see `englishLeft`). */

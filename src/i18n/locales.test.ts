@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isLocale, negotiateLocale } from "./locales";
+import { isLocale, negotiateLocale, requestLocale } from "./locales";
 
 describe("negotiateLocale", () => {
   it("takes the best supported language by quality, then by order", () => {
@@ -21,5 +21,15 @@ describe("negotiateLocale", () => {
     expect(isLocale("ru")).toBe(true);
     expect(isLocale("ru-RU")).toBe(false);
     expect(isLocale(undefined)).toBe(false);
+  });
+});
+
+describe("requestLocale", () => {
+  it("takes an explicit choice, else the switch's cookie, else Accept-Language; ignores values not ours", () => {
+    expect(requestLocale({ explicit: "ru", cookie: "en", acceptLanguage: "en" })).toBe("ru");
+    expect(requestLocale({ explicit: null, cookie: "en", acceptLanguage: "ru-RU,ru;q=0.9" })).toBe("en");
+    expect(requestLocale({ cookie: "xx", acceptLanguage: "ru-RU,ru;q=0.9" })).toBe("ru");
+    expect(requestLocale({ explicit: "de", acceptLanguage: "fr" })).toBe("en");
+    expect(requestLocale({})).toBe("en");
   });
 });

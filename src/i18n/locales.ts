@@ -39,6 +39,16 @@ export function negotiateLocale(acceptLanguage: string | null | undefined): Loca
   return defaultLocale;
 }
 
+/**
+ * The language of a request: an explicit choice (a page's link to a download says `?lang=`), else the
+ * switch's cookie, else Accept-Language. A value that is not one of ours counts as none.
+ */
+export function requestLocale({ explicit, cookie, acceptLanguage }: { explicit?: string | null; cookie?: string | null; acceptLanguage?: string | null }): Locale {
+  if (isLocale(explicit)) return explicit;
+  if (isLocale(cookie)) return cookie;
+  return negotiateLocale(acceptLanguage);
+}
+
 /** The cookie a choice is remembered in: a year, for the whole site, never sent cross-site. */
 export function localeCookieValue(locale: Locale): string {
   return `${localeCookie}=${locale}; Path=/; Max-Age=31536000; SameSite=Lax`;

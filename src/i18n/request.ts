@@ -5,11 +5,10 @@
  */
 import { cookies, headers } from "next/headers";
 import { getRequestConfig } from "next-intl/server";
-import { isLocale, negotiateLocale } from "./locales";
+import { localeCookie, requestLocale } from "./locales";
 import { messages } from "./messages";
 
 export default getRequestConfig(async () => {
-  const chosen = (await cookies()).get("NEXT_LOCALE")?.value;
-  const locale = isLocale(chosen) ? chosen : negotiateLocale((await headers()).get("accept-language"));
+  const locale = requestLocale({ cookie: (await cookies()).get(localeCookie)?.value, acceptLanguage: (await headers()).get("accept-language") });
   return { locale, messages: messages[locale] };
 });

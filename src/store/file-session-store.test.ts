@@ -1,5 +1,5 @@
 import { writeFileSync } from "node:fs";
-import { access, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { access, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../testing/fixtures.js";
@@ -106,6 +106,66 @@ describe("FileSessionStore on disk", () => {
         [kept.id, "completed"],
       ]);
       expect(page.items[1]!.finalPreview).toBe("finished");
+    }));
+
+  it("lists what another process writes into its folder without being reopened, and neither writes the other's sessions out of index.json", () =>
+    inTempDir(async (dir) => {
+      const studio = new FileSessionStore(dir);
+      const ours = makeFullSession({ input: "from the studio" });
+      await studio.save(ours);
+      expect((await studio.list()).total).toBe(1);
+
+      // A second process (the CLI) opens the folder and runs two sessions while the studio is open.
+      const cli = new FileSessionStore(dir);
+      await cli.open();
+      const running = makeSession({ input: "from the terminal", status: "running", finalAnswer: undefined, endedAt: undefined, durationMs: undefined });
+      const branch = makeSession({ input: "a branch from the terminal", parentRunId: ours.id, rerunFromStage: "draft" });
+      await cli.save(running);
+      await cli.save(branch);
+      expect((await studio.list()).items.map((item) => [item.id, item.status])).toEqual([
+        [branch.id, "completed"],
+        [running.id, "running"],
+        [ours.id, "completed"],
+      ]);
+      expect(await studio.tree(ours.id)).toMatchObject({ id: ours.id, children: [{ id: branch.id }] });
+      // Its run ends: the studio's listing follows.
+      await cli.save({ ...running, status: "completed", finalAnswer: "the end", endedAt: new Date().toISOString(), durationMs: 10 });
+      expect((await studio.list({ query: "terminal", status: "completed" })).total).toBe(2);
+
+      // The studio runs one more after the CLI opened; whichever writes index.json last, it holds all four.
+      const later = makeSession({ input: "from the studio, later" });
+      await studio.save(later);
+      const indexed = async () => (JSON.parse(await readFile(path.join(dir, "index.json"), "utf8")) as { sessions: Array<{ id: string }> }).sessions.map((summary) => summary.id).sort();
+      const all = [ours.id, running.id, branch.id, later.id].sort();
+      await studio.flush();
+      await cli.flush();
+      expect(await indexed()).toEqual(all);
+      await cli.delete(branch.id);
+      await cli.flush();
+      await studio.flush();
+      expect((await studio.list()).items.map((item) => item.id).sort()).toEqual(all.filter((id) => id !== branch.id));
+      expect(await indexed()).toEqual(all.filter((id) => id !== branch.id));
+    }));
+
+  it("lists from memory while the folder's modification time stays the same, and reconciles once it changes", () =>
+    inTempDir(async (dir) => {
+      const store = new FileSessionStore(dir);
+      const first = makeSession();
+      await store.save(first);
+      await store.flush();
+      // The folder last changed a minute ago: its time is trusted to show the next change.
+      const minuteAgo = new Date(Date.now() - 60_000);
+      await utimes(dir, minuteAgo, minuteAgo);
+      expect((await store.list()).total).toBe(1);
+      // A file put there with the folder's time set back as it was: the store does not list the folder again.
+      const unseen = makeSession();
+      await writeFile(path.join(dir, `${unseen.id}.json`), JSON.stringify(unseen));
+      await utimes(dir, minuteAgo, minuteAgo);
+      expect((await store.list()).items.map((item) => item.id)).toEqual([first.id]);
+      // Any change of the folder's time, and it does.
+      const now = new Date();
+      await utimes(dir, now, now);
+      expect((await store.list()).items.map((item) => item.id)).toEqual([unseen.id, first.id]);
     }));
 
   it("ignores a torn temp file and removes it when it opens", () =>

@@ -11,11 +11,15 @@
  *   one. A temp file left by a crash is ignored, and removed when the store opens.
  * - Reading writes nothing where there is nothing to keep: a folder that is not there lists no sessions
  *   and is created by the first write, and an index of no sessions is not written.
- * - Writes are serialized within the process. One writer process per folder: lowdb's lock and ours are
- *   in-process only, so two processes writing the same folder can lose index entries (the next open
- *   reconciles added and removed files, but not every update).
+ * - Another process may write the same folder (the CLI while the studio runs, or the other way round):
+ *   before a listing, a family tree or a write of the index, a store that finds the folder's modification
+ *   time changed since it last looked reconciles the index with the files the same way (a stat per call;
+ *   a listing of the folder, and a read of the files the index lacks or lists as `running`, only when it
+ *   changed). So each lists the other's sessions without being reopened, and neither writes the other's
+ *   out of index.json. Writes are serialized within the process only: a session file rewritten by another
+ *   process once it has ended is not read again (no process does that).
  */
-import { access, mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { access, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { Low, type Adapter } from "lowdb";
 import { z } from "zod";
@@ -40,6 +44,13 @@ const readConcurrency = 32;
 
 /** How long index.json may lag the session files while the process runs. */
 const indexWriteDelayMs = 1000;
+
+/**
+ * A folder's modification time this close to the clock is not trusted to show the next change: a change
+ * made later within the file system's tick (a few ms; more on a network file system) leaves it the same.
+ * The folder is listed again at the next look until its time is older than this.
+ */
+const recentChangeMs = 1000;
 
 const indexFileSchema = z.object({ version: z.literal(1), sessions: z.array(sessionSummarySchema) });
 type IndexFile = z.infer<typeof indexFileSchema>;
@@ -78,6 +89,8 @@ export class FileSessionStore implements SessionStore {
   /** A write of the index is due (see `#indexChanged`). */
   #indexTimer: NodeJS.Timeout | undefined;
   #indexDirty = false;
+  /** The folder's modification time when the index was last reconciled with it; undefined: not known to be current. */
+  #reconciledAt: number | undefined;
 
   /** Nothing touches the disk until the first call (or `open()`); the folder is created by the first write. */
   constructor(directory: string) {
@@ -119,9 +132,10 @@ export class FileSessionStore implements SessionStore {
   async #load(): Promise<SessionIndex> {
     const names = await this.#names();
     if (names === undefined) return new SessionIndex();
+    const folder = await stat(this.directory);
     // A temp file is what a crash mid-write leaves: its target still holds the last whole version.
     for (const name of names) if (name.endsWith(tempSuffix)) await rm(path.join(this.directory, name), { force: true });
-    const onDisk = this.#sessionIds(names);
+    this.#reconciledAt = trustedTime(folder.mtimeMs);
 
     let stored: IndexFile | undefined;
     let indexFound = true;
@@ -134,16 +148,39 @@ export class FileSessionStore implements SessionStore {
       // Not JSON: rebuilt below.
     }
     if (!stored) {
+      const onDisk = this.#sessionIds(names);
       const { index } = await this.#rebuild(onDisk, { write: indexFound || onDisk.size > 0 });
       return index;
     }
 
     const index = new SessionIndex(stored.sessions);
+    if (await this.#reconcile(index, names)) await this.#writeIndex(index);
+    return index;
+  }
+
+  /**
+   * Brings the index in step with the session files among `names` (the folder's entries): entries without
+   * a file dropped, files it lacks added, entries it lists as `running` read again. Answers whether the
+   * index changed. A name the index holds is taken as it is, so that the folder of 100,000 sessions is
+   * walked once, without checking each name or building a set of them unless a file was removed.
+   */
+  async #reconcile(index: SessionIndex, names: string[]): Promise<boolean> {
     let changed = false;
-    for (const summary of index.values()) {
-      if (!onDisk.has(summary.id)) changed = index.delete(summary.id) || changed;
+    let indexed = 0;
+    const toRead: string[] = [];
+    for (const name of names) {
+      if (!name.endsWith(".json")) continue;
+      const id = name.slice(0, -5);
+      const summary = index.get(id);
+      if (summary) indexed++;
+      if (summary ? summary.status === "running" : isValidRunId(id)) toRead.push(id);
     }
-    const toRead = [...onDisk].filter((id) => !index.has(id) || index.get(id)!.status === "running");
+    if (indexed < index.size) {
+      const onDisk = new Set(names);
+      for (const summary of index.values()) {
+        if (!onDisk.has(`${summary.id}.json`)) changed = index.delete(summary.id) || changed;
+      }
+    }
     await forEachLimited(toRead, readConcurrency, async (id) => {
       const session = await this.#readQuietly(id);
       if (!session) return;
@@ -153,7 +190,40 @@ export class FileSessionStore implements SessionStore {
         changed = true;
       }
     });
-    if (changed) await this.#writeIndex(index);
+    return changed;
+  }
+
+  /**
+   * Reconciles the index with the folder when the folder changed since the last time (another process
+   * added or removed a session), inside the write queue. Answers whether the index changed.
+   *
+   * Tied to the one index file of the whole folder: an index split by period would look at the folders of
+   * the periods that changed.
+   */
+  async #reconcileIfChanged(index: SessionIndex): Promise<boolean> {
+    let folder;
+    try {
+      folder = await stat(this.directory);
+    } catch (error) {
+      // The folder is gone: there is nothing to reconcile with, and the next write says what is wrong.
+      if (isMissing(error)) return false;
+      throw error;
+    }
+    if (folder.mtimeMs === this.#reconciledAt) return false;
+    const names = await readdir(this.directory);
+    this.#reconciledAt = trustedTime(folder.mtimeMs);
+    return this.#reconcile(index, names);
+  }
+
+  /** The index, first reconciled with what other processes wrote since the last look (a stat when nothing changed). */
+  async #current(): Promise<SessionIndex> {
+    const index = await this.#ready();
+    const folder = await stat(this.directory).catch(() => undefined);
+    if (folder === undefined || folder.mtimeMs !== this.#reconciledAt) {
+      await this.#serial(async () => {
+        if (await this.#reconcileIfChanged(index)) this.#indexChanged();
+      });
+    }
     return index;
   }
 
@@ -275,6 +345,8 @@ export class FileSessionStore implements SessionStore {
     await this.#serial(async () => {
       if (!this.#indexDirty) return;
       this.#indexDirty = false;
+      // What another process wrote since the last look goes in too: the index file is the whole folder's.
+      await this.#reconcileIfChanged(index);
       await this.#writeIndex(index);
     });
   }
@@ -291,7 +363,7 @@ export class FileSessionStore implements SessionStore {
   }
 
   async list(options?: ListOptions): Promise<SessionPage> {
-    return (await this.#ready()).list(options);
+    return (await this.#current()).list(options);
   }
 
   async delete(id: string): Promise<void> {
@@ -312,7 +384,7 @@ export class FileSessionStore implements SessionStore {
 
   async tree(id: string): Promise<SessionTreeNode> {
     assertRunId(id);
-    return (await this.#ready()).tree(id);
+    return (await this.#current()).tree(id);
   }
 
   async rebuildIndex(): Promise<RebuildReport> {
@@ -349,6 +421,11 @@ export class FileSessionStore implements SessionStore {
       return ids.sort();
     });
   }
+}
+
+/** `mtimeMs` as the folder's last known time, or undefined when it is too recent to be trusted (see `recentChangeMs`). */
+function trustedTime(mtimeMs: number): number | undefined {
+  return Date.now() - mtimeMs >= recentChangeMs ? mtimeMs : undefined;
 }
 
 async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {

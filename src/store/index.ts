@@ -20,7 +20,7 @@ export {
   type SessionSummary,
   type SessionTextOptions,
 } from "./session.js";
-export { describeMetrics, sessionFiles, sessionToMarkdown, sessionZip, type ExportFile } from "./session-export.js";
+export { describeMetrics, sessionFiles, sessionToMarkdown, sessionZip, type ExportFile, type MarkdownLabels, type MarkdownMessage } from "./session-export.js";
 export {
   sessionNotFound,
   type ListOptions,

@@ -2,7 +2,7 @@ import { strFromU8, unzipSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import type { ModelOutput, StageRecord } from "../engine/index.js";
 import { makeFullSession, makeStageRecord } from "./session-store.conformance.js";
-import { sessionFiles, sessionToMarkdown, sessionZip } from "./session-export.js";
+import { sessionFiles, sessionToMarkdown, sessionZip, type MarkdownLabels } from "./session-export.js";
 
 const metrics = { tokensIn: 12, tokensOut: 1500, timeToFirstTokenMs: 3, tokensPerSecond: 1950.4, durationMs: 1250 };
 
@@ -96,39 +96,52 @@ describe("sessionZip", () => {
   });
 });
 
+/**
+ * Labels of no language (a stand-in for the pages' messages, which the server gives): each message is its
+ * key and its values, so that a test reads the document's structure and what each message was given.
+ */
+const keyLabels: MarkdownLabels = {
+  text: (key, values) => (values ? `${key}(${Object.entries(values).map(([name, value]) => `${name}=${value}`).join("; ")})` : key),
+  number: (value) => `#${value}`,
+  ms: (ms) => `${ms}ms`,
+  dateTime: (value) => `at ${value}`,
+  errorCode: (code) => (code === "generation-failed" ? "The generation failed." : undefined),
+};
+
 describe("sessionToMarkdown", () => {
   it("writes the facts, the input, each stage with its models' answers and figures, and the final answer, in order", () => {
     const session = { ...story(), parentRunId: "20260101-000000-abcdef", rerunFromStage: "voices", inputEdited: true, inlinePipeline: true };
-    const markdown = sessionToMarkdown(session);
-    const order = ["# Session", "## Input", "## 1. `draft`", "## 2. `voices`", "### `storyteller`", "### `dreamer`", "### Synthesis by `critic`", "### Passed on", "## 3. `ending`", "## Final answer"];
-    const positions = order.map((heading) => markdown.indexOf(`\n${heading}`) === -1 ? markdown.indexOf(heading) : markdown.indexOf(`\n${heading}`));
-    expect(positions.every((position) => position >= 0)).toBe(true);
+    const markdown = sessionToMarkdown(session, keyLabels);
+    const order = [`# title(id=\`${session.id}\`)`, "## input", "## 1. `draft`", "## 2. `voices`", "### `storyteller`", "### `dreamer`", "### synthesisBy(model=`critic`)", "### passedOn", "## 3. `ending`", "## finalAnswer"];
+    const positions = order.map((heading) => markdown.indexOf(`\n${heading}\n`) === -1 ? markdown.indexOf(`${heading}\n`) : markdown.indexOf(`\n${heading}\n`));
+    expect(positions.every((position) => position >= 0), markdown).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
-    expect(markdown).toContain("- Pipeline: `base` (sent with the run, not saved)");
-    expect(markdown).toContain("- Branch of `20260101-000000-abcdef`, rerun from stage `voices` with an edited input");
-    expect(markdown).toContain("2 models, synthesis · completed");
-    expect(markdown).toContain("12 tokens in, 1,500 out, 1,950 tok/s, first token 3 ms, 1.25 s");
-    expect(markdown.endsWith("## Final answer\n\n```text\nThe end.\n```\n")).toBe(true);
+    expect(markdown).toContain("- pipelineUnsaved(name=`base`)\n- status(status=completed)\n- started(started=at 2026-");
+    expect(markdown).toContain("- branchEdited(parent=`20260101-000000-abcdef`; stage=`voices`)");
+    expect(markdown).toContain("multi(count=2; method=methods.synthesis) · stageStatus(status=completed)");
+    expect(markdown).toContain("metrics(tokensIn=12; tokensOut=#1500; rate=#1950; firstToken=3ms; duration=1250ms)");
+    expect(markdown.endsWith("## finalAnswer\n\n```text\nThe end.\n```\n")).toBe(true);
   });
 
   it("fences model text so that nothing in it is read as Markdown", () => {
-    const markdown = sessionToMarkdown(story());
+    const markdown = sessionToMarkdown(story(), keyLabels);
     // The dreamer's answer holds a run of three backticks: its fence is four long.
     expect(markdown).toContain("````text\na fox ```dreamed```\n````");
-    const hostile = sessionToMarkdown(makeFullSession({ input: "# not a heading\n```\n<script>x</script>" }));
+    const hostile = sessionToMarkdown(makeFullSession({ input: "# not a heading\n```\n<script>x</script>" }), keyLabels);
     expect(hostile).toContain("````text\n# not a heading\n```\n<script>x</script>\n````");
   });
 
-  it("shows a vote's tallies, and says why a failed run has no final answer", () => {
+  it("shows a vote's tallies, an error in the reader's words with its code and message as they are, and why there is no final answer", () => {
     const vote: StageRecord = {
       ...voices(),
-      aggregation: { method: "vote", tallies: [{ answer: "a fox", votes: 2, models: ["storyteller", "dreamer"] }, { answer: "a `cat`", votes: 1, models: ["critic"] }], winner: "a fox", tie: false },
+      aggregation: { method: "vote", tallies: [{ answer: "a fox", votes: 2, models: ["storyteller", "dreamer"] }, { answer: "a `cat`", votes: 1, models: ["critic"] }], winner: "a fox", tie: true },
     };
     const failed = makeFullSession({ status: "failed", stages: { voices: vote }, finalAnswer: undefined, error: { code: "generation-failed", message: "the model stopped" } });
-    const markdown = sessionToMarkdown(failed);
-    expect(markdown).toContain("- 2 votes (`storyteller`, `dreamer`): `a fox`");
-    expect(markdown).toContain("- 1 vote (`critic`): `` a `cat` ``");
-    expect(markdown).toContain("## Error\n\ngeneration-failed: the model stopped");
-    expect(markdown).toContain("## Final answer\n\nNone: the run failed.");
+    const markdown = sessionToMarkdown(failed, keyLabels);
+    expect(markdown).toContain("### vote\n\n- tally(votes=2; models=`storyteller`, `dreamer`; answer=`a fox`)\n- tally(votes=1; models=`critic`; answer=`` a `cat` ``)\n\ntie");
+    expect(markdown).toContain("## runError\n\nThe generation failed. `generation-failed: the model stopped`");
+    expect(markdown).toContain("## finalAnswer\n\nnoFinalAnswer(status=failed)");
+    const unknown = sessionToMarkdown(makeFullSession({ status: "failed", finalAnswer: undefined, error: { code: "something-new", message: "it broke" } }), keyLabels);
+    expect(unknown).toContain("## runError\n\n`something-new: it broke`");
   });
 });

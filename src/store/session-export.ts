@@ -5,7 +5,7 @@
  */
 import { strToU8, zipSync } from "fflate";
 import { ProjectLlmError } from "../common/index.js";
-import type { Pipeline } from "../config/schema.js";
+import type { Aggregation, Pipeline } from "../config/schema.js";
 import { topologicalOrder, type ModelOutput, type StageMetrics, type StageRecord } from "../engine/index.js";
 import type { SessionRecord } from "./session.js";
 
@@ -115,58 +115,117 @@ function inlineCode(text: string): string {
   return `${fence}${padded.replace(/\n/g, " ")}${fence}`;
 }
 
+/** The messages of a session's Markdown document (the `history.export` messages of the pages). */
+export type MarkdownMessage =
+  | "title"
+  | "pipeline"
+  | "pipelineUnsaved"
+  | "status"
+  | "started"
+  | "duration"
+  | "branch"
+  | "branchEdited"
+  | "input"
+  | "single"
+  | "multi"
+  | "stageStatus"
+  | "kept"
+  | "metrics"
+  | "model"
+  | "failed"
+  | "error"
+  | "vote"
+  | "tally"
+  | "tie"
+  | "synthesisBy"
+  | "passedOn"
+  | "runError"
+  | "finalAnswer"
+  | "noFinalAnswer"
+  | `methods.${Aggregation["method"]}`;
+
+/**
+ * The words and figures of a session's Markdown document in its reader's language. The caller gives them
+ * (the studio's server, from the pages' messages): the store has no language of its own.
+ */
+export interface MarkdownLabels {
+  /** The message `key` with `values` put in (names and ids come as inline code, numbers as numbers for plurals). */
+  text(key: MarkdownMessage, values?: Record<string, string | number>): string;
+  number(value: number): string;
+  /** A duration: "850 ms", "1.25 s". */
+  ms(ms: number): string;
+  dateTime(value: string): string;
+  /** What an error's code means, in a sentence ("The generation failed."); undefined when there are no words for it. */
+  errorCode(code: string): string | undefined;
+}
+
+/** An error as a reader gets it: its meaning in the reader's words when there are some, then its code and message as they are. */
+function errorText(labels: MarkdownLabels, error: { code: string; message: string }): string {
+  return [labels.errorCode(error.code), inlineCode(`${error.code}: ${error.message}`)].filter(Boolean).join(" ");
+}
+
+function metricsText(labels: MarkdownLabels, metrics: StageMetrics): string {
+  return labels.text("metrics", {
+    tokensIn: metrics.tokensIn,
+    tokensOut: labels.number(metrics.tokensOut),
+    rate: labels.number(Math.round(metrics.tokensPerSecond)),
+    firstToken: labels.ms(metrics.timeToFirstTokenMs),
+    duration: labels.ms(metrics.durationMs),
+  });
+}
+
 /** One model's answer, under its own heading, with its figures. */
-function modelSection(heading: string, output: ModelOutput): string[] {
-  return [`### ${heading}`, "", describeMetrics(output.metrics) + (output.error ? ` — failed: ${output.error.message}` : ""), "", codeBlock(output.answer)];
+function modelSection(labels: MarkdownLabels, heading: string, output: ModelOutput): string[] {
+  const failure = output.error ? ` — ${labels.text("failed", { error: errorText(labels, output.error) })}` : "";
+  return [`### ${heading}`, "", metricsText(labels, output.metrics) + failure, "", codeBlock(output.answer)];
 }
 
 /** A stage: what it is, its state and figures, each model's answer, how they were combined, what it passed on. */
-function stageSection(record: StageRecord, number: number, stage: Pipeline["stages"][number] | undefined): string[] {
+function stageSection(labels: MarkdownLabels, record: StageRecord, number: number, stage: Pipeline["stages"][number] | undefined): string[] {
   const lines = [`## ${number}. ${inlineCode(record.stageId)}`, ""];
-  const kind = stage ? (stage.type === "single" ? "one model" : `${stage.models.length} models, ${stage.aggregation.method}`) : undefined;
-  lines.push([kind, record.status, record.reused ? "kept from the parent session" : undefined].filter(Boolean).join(" · "));
-  if (record.metrics) lines.push("", describeMetrics(record.metrics));
-  if (record.error) lines.push("", `Error (${record.error.code}): ${record.error.message}`);
+  const kind = stage ? (stage.type === "single" ? labels.text("single") : labels.text("multi", { count: stage.models.length, method: labels.text(`methods.${stage.aggregation.method}`) })) : undefined;
+  lines.push([kind, labels.text("stageStatus", { status: record.status }), record.reused ? labels.text("kept") : undefined].filter(Boolean).join(" · "));
+  if (record.metrics) lines.push("", metricsText(labels, record.metrics));
+  if (record.error) lines.push("", labels.text("error", { error: errorText(labels, record.error) }));
   const synthesis = synthesisOf(record);
   if (record.models.length > 1 || synthesis) {
-    for (const output of record.models) lines.push("", ...modelSection(inlineCode(output.model), output));
+    for (const output of record.models) lines.push("", ...modelSection(labels, inlineCode(output.model), output));
     if (record.aggregation?.method === "vote") {
-      lines.push("", "### Vote", "");
+      lines.push("", `### ${labels.text("vote")}`, "");
       for (const tally of record.aggregation.tallies) {
-        lines.push(`- ${tally.votes} ${tally.votes === 1 ? "vote" : "votes"} (${tally.models.map(inlineCode).join(", ")}): ${inlineCode(tally.answer)}`);
+        lines.push(`- ${labels.text("tally", { votes: tally.votes, models: tally.models.map(inlineCode).join(", "), answer: inlineCode(tally.answer) })}`);
       }
-      if (record.aggregation.tie) lines.push("", "A tie: the answer given first in the stage's model order won.");
+      if (record.aggregation.tie) lines.push("", labels.text("tie"));
     }
-    if (synthesis) lines.push("", ...modelSection(`Synthesis by ${inlineCode(synthesis.model)}`, synthesis));
-    if (record.output !== undefined) lines.push("", "### Passed on", "", codeBlock(record.output));
+    if (synthesis) lines.push("", ...modelSection(labels, labels.text("synthesisBy", { model: inlineCode(synthesis.model) }), synthesis));
+    if (record.output !== undefined) lines.push("", `### ${labels.text("passedOn")}`, "", codeBlock(record.output));
   } else {
     const [only] = record.models;
-    if (only) lines.push("", `Model ${inlineCode(only.model)}${only.error ? ` — failed: ${only.error.message}` : ""}`);
+    if (only) lines.push("", labels.text("model", { model: inlineCode(only.model) }) + (only.error ? ` — ${labels.text("failed", { error: errorText(labels, only.error) })}` : ""));
     if (record.output !== undefined) lines.push("", codeBlock(record.output));
   }
   return lines;
 }
 
 /**
- * The session as one Markdown document: its facts, the input, each stage in the order the stages ran
- * with its models' answers and figures, and the final answer. Model text is fenced, never read as Markdown.
+ * The session as one Markdown document in its reader's language (`labels`): its facts, the input, each
+ * stage in the order the stages ran with its models' answers and figures, and the final answer. Model
+ * text is fenced, never read as Markdown; names and ids are inline code.
  */
-export function sessionToMarkdown(session: SessionRecord): string {
+export function sessionToMarkdown(session: SessionRecord, labels: MarkdownLabels): string {
   const pipeline = session.pipeline as Pick<Pipeline, "stages"> | undefined;
   const facts = [
-    `- Pipeline: ${inlineCode(session.pipelineName)}${session.inlinePipeline ? " (sent with the run, not saved)" : ""}`,
-    `- Status: ${session.status}`,
-    `- Started: ${session.startedAt}`,
-    ...(session.durationMs !== undefined ? [`- Duration: ${duration(session.durationMs)}`] : []),
-    ...(session.parentRunId
-      ? [`- Branch of ${inlineCode(session.parentRunId)}, rerun from stage ${inlineCode(session.rerunFromStage ?? "?")}${session.inputEdited ? " with an edited input" : ""}`]
-      : []),
+    labels.text(session.inlinePipeline ? "pipelineUnsaved" : "pipeline", { name: inlineCode(session.pipelineName) }),
+    labels.text("status", { status: session.status }),
+    labels.text("started", { started: labels.dateTime(session.startedAt) }),
+    ...(session.durationMs !== undefined ? [labels.text("duration", { duration: labels.ms(session.durationMs) })] : []),
+    ...(session.parentRunId ? [labels.text(session.inputEdited ? "branchEdited" : "branch", { parent: inlineCode(session.parentRunId), stage: inlineCode(session.rerunFromStage ?? "?") })] : []),
   ];
-  const lines = [`# Session ${inlineCode(session.id)}`, "", ...facts, "", "## Input", "", codeBlock(session.input)];
+  const lines = [`# ${labels.text("title", { id: inlineCode(session.id) })}`, "", ...facts.map((fact) => `- ${fact}`), "", `## ${labels.text("input")}`, "", codeBlock(session.input)];
   stagesInOrder(session).forEach((record, index) => {
-    lines.push("", ...stageSection(record, index + 1, pipeline?.stages.find((stage) => stage.id === record.stageId)));
+    lines.push("", ...stageSection(labels, record, index + 1, pipeline?.stages.find((stage) => stage.id === record.stageId)));
   });
-  if (session.error) lines.push("", "## Error", "", `${session.error.code}: ${session.error.message}`);
-  lines.push("", "## Final answer", "", session.finalAnswer !== undefined ? codeBlock(session.finalAnswer) : `None: the run ${session.status}.`);
+  if (session.error) lines.push("", `## ${labels.text("runError")}`, "", errorText(labels, session.error));
+  lines.push("", `## ${labels.text("finalAnswer")}`, "", session.finalAnswer !== undefined ? codeBlock(session.finalAnswer) : labels.text("noFinalAnswer", { status: session.status }));
   return `${lines.join("\n")}\n`;
 }

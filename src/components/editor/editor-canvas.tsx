@@ -11,7 +11,7 @@ import type { Pipeline, Stage } from "@/config/schema";
 import { buttonClass } from "./fields";
 import { dataTags, useEditorText } from "./labels";
 import type { ModelPresence } from "./model-badge";
-import { connectStages, freePosition, inputNodeId, inputNodePosition, newMultiStage, newSingleStage, pipelineEdges, type EditorIssue, type Refusal } from "./pipeline-graph";
+import { connectStages, drawnStages, freePosition, inputNodeId, inputNodePosition, newMultiStage, newSingleStage, pipelineEdges, type EditorIssue, type Point, type Refusal } from "./pipeline-graph";
 import { nodeTypes, type EditorFlowNode } from "./stage-node";
 
 /** A keyboard focus ring on React Flow's node wrapper, whose own style sets `outline: none`. */
@@ -43,6 +43,8 @@ function useNarrow(): boolean {
 
 export interface EditorCanvasProps {
   pipeline: Pipeline;
+  /** Where the automatic layout put the stages that have no position of their own (see `automaticPositions`). */
+  automatic: ReadonlyMap<string, Point>;
   issues: readonly EditorIssue[];
   presence: ModelPresence;
   /** The models a new stage gets: present ones first. */
@@ -60,7 +62,7 @@ export interface EditorCanvasProps {
   fitRequest: number;
 }
 
-export function EditorCanvas({ pipeline, issues, presence, defaultModels, selectedNodes, selectedEdges, setSelectedNodes, setSelectedEdges, onEdit, onDelete, onEnter, fitRequest }: EditorCanvasProps) {
+export function EditorCanvas({ pipeline, automatic, issues, presence, defaultModels, selectedNodes, selectedEdges, setSelectedNodes, setSelectedEdges, onEdit, onDelete, onEnter, fitRequest }: EditorCanvasProps) {
   const t = useTranslations("editor");
   const text = useEditorText();
   const { fitView, screenToFlowPosition } = useReactFlow();
@@ -85,12 +87,13 @@ export function EditorCanvas({ pipeline, issues, presence, defaultModels, select
     [issues],
   );
 
+  const drawn = useMemo(() => drawnStages(pipeline.stages, automatic), [pipeline, automatic]);
   const nodes: EditorFlowNode[] = useMemo(() => {
     const withSize = <N extends EditorFlowNode>(node: N): N => (sizes[node.id] ? { ...node, measured: sizes[node.id] } : node);
     const input = withSize<EditorFlowNode>({
       id: inputNodeId,
       type: "userInput",
-      position: inputNodePosition(pipeline.stages),
+      position: inputNodePosition(drawn),
       data: {},
       draggable: false,
       deletable: false,
@@ -102,11 +105,11 @@ export function EditorCanvas({ pipeline, issues, presence, defaultModels, select
     });
     return [
       input,
-      ...pipeline.stages.map((stage) =>
+      ...pipeline.stages.map((stage, index) =>
         withSize<EditorFlowNode>({
           id: stage.id,
           type: "stage",
-          position: stage.position ?? { x: 0, y: 0 },
+          position: drawn[index]!.position,
           selected: selectedNodes.includes(stage.id),
           className: nodeFocusClass,
           // Named by the labels below (ids marked as data), not by an aria-label in one language.
@@ -115,7 +118,7 @@ export function EditorCanvas({ pipeline, issues, presence, defaultModels, select
         }),
       ),
     ];
-  }, [pipeline, sizes, selectedNodes, presence, problemsOf, labelPrefix, t]);
+  }, [pipeline, drawn, sizes, selectedNodes, presence, problemsOf, labelPrefix, t]);
 
   const flowEdges = useMemo(() => pipelineEdges(pipeline), [pipeline]);
   const edges: Edge[] = useMemo(
@@ -217,7 +220,7 @@ export function EditorCanvas({ pipeline, issues, presence, defaultModels, select
   const addStage = (type: Stage["type"]) => {
     const rect = canvasRef.current?.getBoundingClientRect();
     const center = rect ? screenToFlowPosition({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 3 }) : { x: 300, y: 0 };
-    const position = freePosition(pipeline.stages, { x: center.x - 112, y: center.y - 50 });
+    const position = freePosition(drawn, { x: center.x - 112, y: center.y - 50 });
     const stage = type === "single" ? newSingleStage(pipeline, defaultModels[0] ?? "", position) : newMultiStage(pipeline, defaultModels, position);
     onEdit((current) => ({ ...current, stages: [...current.stages, stage] }));
     setSelectedNodes([stage.id]);

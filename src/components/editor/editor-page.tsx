@@ -26,7 +26,7 @@ import { IssueList } from "./issues";
 import { dataTags } from "./labels";
 import { asErrors, Confirm, NoticeView, type Confirmation, type Notice } from "./notices";
 import { BrokenFileView, NameForm, PipelineFields } from "./pipeline-forms";
-import { applyLayout, disconnectStages, inputNodeId, modelFix, pipelineEdges, readersOf, removeStages, renameStage, sameValue, schemaIssues, setStageModel, withPositions, type EditorIssue } from "./pipeline-graph";
+import { applyLayout, automaticPositions, disconnectStages, inputNodeId, modelFix, pipelineEdges, readersOf, removeStages, renameStage, sameValue, schemaIssues, setStageModel, type EditorIssue, type Point } from "./pipeline-graph";
 
 /** The pipeline being edited, where it comes from, and its undo history. */
 interface EditorDocument {
@@ -36,6 +36,11 @@ interface EditorDocument {
   /** What the file holds (as last loaded or saved); null for a file not written yet. */
   saved: Pipeline | null;
   history: History<Pipeline>;
+  /**
+   * Where the stages without a position of their own are drawn, laid out when the pipeline was opened. Kept
+   * beside the pipeline, not in it: a save writes a position only for a stage the user placed.
+   */
+  automatic: ReadonlyMap<string, Point>;
 }
 
 /** A file that exists but does not parse: shown with its issues, not editable. */
@@ -139,7 +144,9 @@ function Editor() {
       const draft = restoreDraft ? takeDraft(name) : undefined;
       if (draft) {
         const history = draft.saved ? pushHistory(createHistory(draft.saved), draft.pipeline) : createHistory(draft.pipeline);
-        showDocument({ name, version: draft.version, saved: draft.saved, history });
+        // The layout the user saw (that of the file), then one for the stages the file does not have.
+        const automatic = new Map([...automaticPositions(draft.pipeline.stages), ...automaticPositions(draft.saved?.stages ?? [])]);
+        showDocument({ name, version: draft.version, saved: draft.saved, history, automatic });
         setNotice({ kind: "draft-back" });
         return;
       }
@@ -150,8 +157,7 @@ function Editor() {
           setEditing(null);
           return;
         }
-        const pipeline = withPositions(source.pipeline);
-        showDocument({ name, version: source.version, saved: pipeline, history: createHistory(pipeline) });
+        showDocument({ name, version: source.version, saved: source.pipeline, history: createHistory(source.pipeline), automatic: automaticPositions(source.pipeline.stages) });
       } catch (error) {
         setLoadError(error);
         setEditing(null);
@@ -295,7 +301,7 @@ function Editor() {
   };
 
   const createPipeline = (name: string) => {
-    showDocument({ name, version: null, saved: null, history: createHistory<Pipeline>({ stages: [] }) });
+    showDocument({ name, version: null, saved: null, history: createHistory<Pipeline>({ stages: [] }), automatic: new Map() });
     editingName.current = name;
     router.push(`/editor?pipeline=${encodeURIComponent(name)}`);
   };
@@ -494,11 +500,12 @@ function Editor() {
       ) : null}
       {broken ? <BrokenFileView file={broken.file} text={broken.text} issues={broken.issues} onReload={() => void load(broken.name)} /> : null}
 
-      {pipeline ? (
+      {editing && pipeline ? (
         <div className="grid grid-cols-1 gap-3 lg:grid-cols-[minmax(0,1fr)_24rem]">
           <div className="flex min-w-0 flex-col gap-3">
             <EditorCanvas
               pipeline={pipeline}
+              automatic={editing.automatic}
               issues={issues}
               presence={presence}
               defaultModels={defaultModels}
@@ -527,6 +534,9 @@ function Editor() {
                   const result = renameStage(pipeline, selectedStage.id, to);
                   if (!result.ok) return result.refusal;
                   edit(() => result.pipeline);
+                  // A stage drawn by the automatic layout stays where it is under its new name (its old name keeps it too, for an undo).
+                  const from = selectedStage.id;
+                  setEditing((current) => (current?.automatic.has(from) ? { ...current, automatic: new Map(current.automatic).set(to, current.automatic.get(from)!) } : current));
                   setSelectedNodes([to]);
                   return null;
                 }}

@@ -2,9 +2,11 @@ import { describe, expect, it } from "vitest";
 import { pipelineSchema, type Pipeline, type Stage } from "../../config/schema";
 import {
   applyLayout,
+  automaticPositions,
   connectStages,
   disconnectStages,
   downstreamOf,
+  drawnStages,
   freePosition,
   inputNodeId,
   layeredLayout,
@@ -154,6 +156,42 @@ describe("layeredLayout", () => {
 
   it("applyLayout sets a position on every stage", () => {
     expect(applyLayout(story).stages.every((item) => item.position !== undefined)).toBe(true);
+  });
+});
+
+describe("automaticPositions and drawnStages", () => {
+  const placed = { x: 900, y: -40 };
+  const stages = [single("draft"), single("voices", "draft", { position: placed }), single("ending", ["draft", "voices"])];
+
+  it("lay out only the stages without a position of their own, and leave the stages as they are", () => {
+    const before = structuredClone(stages);
+    const automatic = automaticPositions(stages);
+    expect([...automatic.keys()]).toEqual(["draft", "ending"]);
+    expect(automatic.get("draft")).toEqual(layeredLayout(stages).get("draft"));
+    expect(stages).toEqual(before);
+    expect(automaticPositions([single("a", undefined, { position: placed })]).size).toBe(0);
+  });
+
+  it("draw a stage at its own position, else at its automatic one, without giving the pipeline a position", () => {
+    const automatic = new Map([
+      ["draft", { x: 1, y: 2 }],
+      ["ending", { x: 3, y: 4 }],
+    ]);
+    expect(drawnStages(stages, automatic).map((stage) => stage.position)).toEqual([{ x: 1, y: 2 }, placed, { x: 3, y: 4 }]);
+    expect(stages.map((stage) => stage.position)).toEqual([undefined, placed, undefined]);
+  });
+
+  it("keep a stage drawn where it was opened when the edges change (a layout made now would move it)", () => {
+    const automatic = automaticPositions(stages);
+    const rewired = disconnectStages({ stages }, "voices", "ending");
+    const ending = drawnStages(rewired.stages, automatic).find((stage) => stage.id === "ending")!;
+    expect(ending.position).toEqual(automatic.get("ending"));
+    expect(layeredLayout(rewired.stages).get("ending")).not.toEqual(automatic.get("ending"));
+  });
+
+  it("draw a stage the automatic layout never placed where a layout of the stages now puts it", () => {
+    const drawn = drawnStages([...stages, single("late", "ending")], new Map());
+    expect(drawn.at(-1)!.position).toEqual(layeredLayout([...stages, single("late", "ending")]).get("late"));
   });
 });
 

@@ -307,11 +307,25 @@ export function applyLayout(pipeline: Pipeline): Pipeline {
   return { ...pipeline, stages: pipeline.stages.map((stage) => ({ ...stage, position: positions.get(stage.id)! })) };
 }
 
-/** The pipeline with a laid-out position for each stage that has none (others keep theirs). */
-export function withPositions(pipeline: Pipeline): Pipeline {
-  if (pipeline.stages.every((stage) => stage.position)) return pipeline;
-  const positions = layeredLayout(pipeline.stages);
-  return { ...pipeline, stages: pipeline.stages.map((stage) => (stage.position ? stage : { ...stage, position: positions.get(stage.id)! })) };
+/**
+ * Where the automatic layout puts each stage that has no position of its own (the others are left out).
+ * The editor draws such a stage there without writing it into the pipeline, so that a save writes a
+ * position only for a stage the user placed: moved, laid out on request, or added.
+ */
+export function automaticPositions(stages: readonly Stage[]): Map<string, Point> {
+  if (stages.every((stage) => stage.position)) return new Map();
+  const layout = layeredLayout(stages);
+  return new Map(stages.filter((stage) => !stage.position).map((stage) => [stage.id, layout.get(stage.id)!]));
+}
+
+/**
+ * The stages as the canvas draws them: each at its own position, else at its automatic one (`automatic`,
+ * laid out when the pipeline was opened, so that it does not move as edges change), else where a layout
+ * of the stages as they are puts it.
+ */
+export function drawnStages(stages: readonly Stage[], automatic: ReadonlyMap<string, Point>): Array<Stage & { position: Point }> {
+  let layout: Map<string, Point> | undefined;
+  return stages.map((stage) => (stage.position ? (stage as Stage & { position: Point }) : { ...stage, position: automatic.get(stage.id) ?? (layout ??= layeredLayout(stages)).get(stage.id)! }));
 }
 
 /** Where the fixed input node sits: one column left of the leftmost stage, level with the stages that read the user's input. */

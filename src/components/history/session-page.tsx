@@ -2,7 +2,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useTranslations } from "next-intl";
+import { useLocale, useTranslations } from "next-intl";
 import { useEffect, useMemo, type ReactNode } from "react";
 import { applyEvents, emptyRunView } from "@/client/run-view";
 import { useTRPC } from "@/client/trpc";
@@ -59,6 +59,7 @@ export function SessionPage({ id }: { id: string }) {
   const tree = useTranslations("history.tree");
   const common = useTranslations("common");
   const format = useFormat();
+  const locale = useLocale();
   const describe = useDescribeError();
   const trpc = useTRPC();
   const router = useRouter();
@@ -85,7 +86,8 @@ export function SessionPage({ id }: { id: string }) {
   if (session.error) return <ErrorBox title={t("cannotOpen")} message={describe.error(session.error)} />;
   if (!session.data) return <p className="text-sm text-neutral-500">{common("loading")}</p>;
   const data = session.data;
-  const exportUrl = (format: "zip" | "md") => `/api/sessions/${data.id}/export?format=${format}`;
+  // The Markdown is written in the page's language; the archive's file names are the same in every language.
+  const exportUrl = (format: "zip" | "md") => `/api/sessions/${data.id}/export?format=${format}${format === "md" ? `&lang=${locale}` : ""}`;
   const namedPipeline = !(data.inlinePipeline && data.pipelineName === "unsaved");
 
   return (

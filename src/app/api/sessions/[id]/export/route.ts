@@ -1,7 +1,10 @@
+import type { NextRequest } from "next/server";
 import { ProjectLlmError } from "@/common/index";
+import { isLocale, localeCookie, locales, requestLocale } from "@/i18n/locales";
 import { getServer } from "@/server/instance";
 import { forbiddenHost, jsonError } from "@/server/http";
-import { assertRunId, sessionToMarkdown, sessionZip } from "@/store/index";
+import { sessionMarkdown } from "@/server/session-markdown";
+import { assertRunId, sessionZip } from "@/store/index";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
@@ -13,23 +16,30 @@ const formats = {
 
 /**
  * A session to download: `?format=zip` (default) its files to read (input, one per stage and per model,
- * final answer, the record) in a ZIP archive; `?format=md` one Markdown document.
+ * final answer, the record) in a ZIP archive; `?format=md` one Markdown document in the reader's language
+ * (`?lang=`, as the page's link says, else the language switch's cookie, else Accept-Language). The
+ * archive's file names stay the same in every language.
  */
-export async function GET(request: Request, context: { params: Promise<{ id: string }> }): Promise<Response> {
+export async function GET(request: NextRequest, context: { params: Promise<{ id: string }> }): Promise<Response> {
   const refused = forbiddenHost(request);
   if (refused) return refused;
   try {
     const id = assertRunId((await context.params).id);
-    const format = new URL(request.url).searchParams.get("format") ?? "zip";
+    const query = new URL(request.url).searchParams;
+    const format = query.get("format") ?? "zip";
     if (format !== "zip" && format !== "md") throw new ProjectLlmError("usage", `format "${format.slice(0, 20)}" is not one of zip, md`);
+    const lang = query.get("lang");
+    if (lang !== null && !isLocale(lang)) throw new ProjectLlmError("usage", `lang "${lang.slice(0, 20)}" is not one of ${locales.join(", ")}`);
     const session = await (await getServer()).studio.sessions.get(id);
-    const body = format === "zip" ? Buffer.from(sessionZip(session)) : sessionToMarkdown(session);
+    const locale = requestLocale({ explicit: lang, cookie: request.cookies.get(localeCookie)?.value, acceptLanguage: request.headers.get("accept-language") });
+    const body = format === "zip" ? Buffer.from(sessionZip(session)) : sessionMarkdown(session, locale);
     return new Response(body, {
       headers: {
         "content-type": formats[format].type,
         // The id is checked above: letters, digits and "-" only, safe in a header and a file name.
         "content-disposition": `attachment; filename="session-${id}.${formats[format].extension}"`,
         "cache-control": "no-store",
+        ...(format === "md" ? { "content-language": locale } : {}),
       },
     });
   } catch (error) {
