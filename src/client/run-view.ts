@@ -4,6 +4,9 @@
  */
 import type { RunEvent, RunWarning } from "@/engine/events";
 
+/** The values an error's message names (see `useDescribeError`). */
+type MessageParams = Record<string, string | number>;
+
 /** `skipped`: never run, because a stage it depends on failed. */
 export type StageState = "waiting" | "loading" | "generating" | "done" | "failed" | "cancelled" | "reused" | "skipped";
 
@@ -36,7 +39,7 @@ export interface StageView {
   startedAt?: number;
   endedAt?: number;
   end?: Extract<RunEvent, { type: "stage-end" }>;
-  error?: { code: string; message: string; model?: string; causeStageId?: string };
+  error?: { code: string; message: string; model?: string; causeStageId?: string; params?: MessageParams };
 }
 
 export interface RunView {
@@ -50,7 +53,7 @@ export interface RunView {
   startedAt?: number;
   endedAt?: number;
   finalAnswer?: string;
-  error?: { code: string; message: string; stageId?: string };
+  error?: { code: string; message: string; stageId?: string; params?: MessageParams };
   /** The last sequence number applied (events come in order, each once). */
   lastSeq: number;
   /** When the first model text of the run arrived, for the time-to-first-token figure. */
@@ -172,7 +175,7 @@ export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView
         const s = stage(event.stageId);
         if (s) {
           s.state = event.code === "cancelled" ? "cancelled" : event.code === "upstream-failed" ? "skipped" : "failed";
-          s.error = { code: event.code, message: event.message, model: event.model, causeStageId: event.causeStageId };
+          s.error = { code: event.code, message: event.message, model: event.model, causeStageId: event.causeStageId, params: event.params };
           s.endedAt = event.at;
           // Nothing loads any more for a stage that has ended.
           for (const [model, current] of Object.entries(s.lanes)) if (current.loading) s.lanes[model] = { ...current, loading: false };

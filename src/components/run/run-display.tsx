@@ -13,7 +13,7 @@ import { useTranslations } from "next-intl";
 import { memo, useId, useLayoutEffect, useMemo, useRef, useState, type CSSProperties, type ReactNode } from "react";
 import { stageColumns, textBlocks, type RunView, type StageView } from "@/client/run-view";
 import type { RunWarning } from "@/engine/events";
-import { useDescribeError } from "@/components/use-describe-error";
+import { describeErrors, useDescribeError, type DescribeError, type ErrorsTranslator } from "@/components/use-describe-error";
 import { Badge, CopyButton, Figure, useFormat } from "@/components/ui";
 
 /** Stage ids (or model names) as data, never translated. */
@@ -51,7 +51,7 @@ function Warnings({ warnings }: { warnings: readonly RunWarning[] }) {
               {warning.file.split(/[\\/]/).pop()}:{warning.line}:{warning.column} {warning.path}
             </span>
             {": "}
-            {describe.issue({ message: warning.message, expected: warning.expected, suggestion: warning.suggestion, code: warning.code, params: warning.params })}
+            {describe.issueContent({ message: warning.message, expected: warning.expected, suggestion: warning.suggestion, code: warning.code, params: warning.params })}
           </li>
         ))}
       </ul>
@@ -203,27 +203,59 @@ const stageErrorKeys = {
 } as const;
 
 /**
+ * The failures of runs in the page's language: the `run.failure` messages, by code and reason, with the
+ * values the server sent (a model, a path, token counts) marked as data.
+ */
+function useDescribeFailure(): DescribeError {
+  const t = useTranslations("run.failure");
+  return useMemo(() => describeErrors(t as unknown as ErrorsTranslator), [t]);
+}
+
+/** What went wrong, in the page's words when they have a message for it, else in the server's own (English, kept as data). */
+function FailureDetail({ error, className }: { error: { code: string; message: string; params?: Record<string, string | number> }; className: string }) {
+  const described = useDescribeFailure().ownContent(error);
+  return described === undefined ? (
+    <p translate="no" className={`${className} font-mono`}>
+      {error.message}
+    </p>
+  ) : (
+    <p className={className}>{described}</p>
+  );
+}
+
+/** A stage id that leads to its panel. */
+const stageLink = (id: string) => () => (
+  <a href={`#stage-${id}`} className="font-mono underline" translate="no">
+    {id}
+  </a>
+);
+
+/**
  * Why a stage has no answer. A cancelled stage says nothing here (its badge says it: a cancel is not an
  * error); a stage that never ran names the stage whose failure stopped it; a failure says what went
- * wrong, then the server's own words (paths, token counts) as they are.
+ * wrong, then the details (a model, a path, token counts).
  */
 function StageError({ error }: { error: NonNullable<StageView["error"]> }) {
   const t = useTranslations("run.errors");
   if (error.code === "cancelled") return null;
   if (error.code === "upstream-failed") {
+    const cause = error.causeStageId;
+    const input = error.params?.input;
     return (
       <p className="mt-2 text-sm text-neutral-600 dark:text-neutral-400">
-        {error.causeStageId ? t.rich("upstream", { stage: () => <a href={`#stage-${error.causeStageId}`} className="font-mono underline" translate="no">{error.causeStageId}</a> }) : t("upstreamUnknown")}
+        {!cause
+          ? t("upstreamUnknown")
+          : typeof input === "string" && input !== cause
+            ? t.rich("upstreamVia", { stage: stageLink(cause), input: stageLink(input) })
+            : t.rich("upstream", { stage: stageLink(cause) })}
       </p>
     );
   }
   const key = stageErrorKeys[error.code as keyof typeof stageErrorKeys] ?? "other";
   return (
-    <div className="mt-2 text-sm text-red-800 dark:text-red-300">
+    <div data-testid={`stage-error-${error.code}`} className="mt-2 text-sm text-red-800 dark:text-red-300">
       <p className="font-medium">{t(key)}</p>
-      <p translate="no" className="mt-0.5 break-words font-mono text-xs">
-        {error.message}
-      </p>
+      <FailureDetail error={error} className="mt-0.5 break-words text-xs" />
     </div>
   );
 }
@@ -476,11 +508,7 @@ function RunOutcome({ view }: { view: RunView }) {
             ? t.rich("failedAt", { stage: () => <a href={`#stage-${failedStage}`} className="font-mono underline" translate="no">{failedStage}</a> })
             : t(view.status)}
         </h2>
-        {view.status === "failed" && !failedStage && view.error ? (
-          <p translate="no" className="mt-1 break-words font-mono text-xs text-red-800 dark:text-red-300">
-            {view.error.message}
-          </p>
-        ) : null}
+        {view.status === "failed" && !failedStage && view.error ? <FailureDetail error={view.error} className="mt-1 break-words text-xs text-red-800 dark:text-red-300" /> : null}
       </section>
     );
   }
