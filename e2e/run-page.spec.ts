@@ -4,6 +4,7 @@
  * streaming text is followed while the reader is at its end, and the page does not jump.
  */
 import { expect, test, type Locator, type Page } from "@playwright/test";
+import { openInEditor, writePipeline } from "./editor-helpers";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
 import { runToEnd, shot, throttle, watchConsole } from "./page-checks";
 
@@ -392,4 +393,32 @@ test("a stage's failure is said whole in the page's language, its values kept as
   await shot(page, "run-ru-stage-failed");
   expect(errors).toEqual([]);
   await context.close();
+});
+
+test("after the Editor's Run with unsaved edits, the Run page says the run used them, and that its own Run starts the saved file", async ({ page }) => {
+  const errors = watchConsole(page);
+  const name = await writePipeline("edited", "pipeline:\n  stages:\n    - id: draft\n      type: single\n      model: storyteller\n      params:\n        max_tokens: 24\n");
+  await openInEditor(page, name, "draft");
+  await page.getByTestId("stage-node-draft").click();
+  await page.getByLabel("max_tokens").fill("9");
+  await page.getByLabel("Input for a run").fill("Once upon a time");
+  await page.getByRole("button", { name: "Run unsaved ▶" }).click();
+  await expect(page).toHaveURL(new RegExp(`/\\?pipeline=${name}&run=`));
+  await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
+
+  await expect(page.getByTestId("run-pipeline")).toHaveText(`pipeline ${name}, unsaved edits`);
+  const note = page.getByTestId("saved-file-note");
+  await expect(note).toContainText(`Run starts the saved file of ${name}, without this run's unsaved edits`);
+  // Another pipeline in the form: nothing to say.
+  await page.getByLabel("Pipeline", { exact: true }).selectOption("base");
+  await expect(note).toHaveCount(0);
+  await page.getByLabel("Pipeline", { exact: true }).selectOption(name);
+  await shot(page, "run-unsaved-edits");
+  // The edits are where the note says.
+  await note.getByRole("link", { name: "Editor" }).click();
+  await expect(page).toHaveURL(new RegExp(`/editor\\?pipeline=${name}$`));
+  await expect(page.getByTestId("notice")).toContainText("Your unsaved edits are back");
+  await page.getByTestId("stage-node-draft").click();
+  await expect(page.getByLabel("max_tokens")).toHaveValue("9");
+  expect(errors).toEqual([]);
 });

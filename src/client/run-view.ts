@@ -47,6 +47,8 @@ export interface RunView {
   pipeline?: string;
   input?: string;
   parentRunId?: string;
+  /** The pipeline was sent with the run (the editor's unsaved canvas): `pipeline` is the one it was edited from, or "unsaved". */
+  inlinePipeline?: boolean;
   order: string[];
   stages: Record<string, StageView>;
   status: "connecting" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
@@ -112,6 +114,7 @@ export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView
           pipeline: event.pipeline,
           input: event.input,
           parentRunId: event.parentRunId,
+          inlinePipeline: event.inlinePipeline,
           order: event.stages.map((s) => s.id),
           status: "running",
           startedAt: event.at,

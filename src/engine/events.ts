@@ -94,6 +94,8 @@ export const runEventSchema = z.discriminatedUnion("type", [
     reusedStageIds: z.array(z.string()),
     /** Config warnings of the pipeline that ran (a prompt with `{input}` in single braces, ...). */
     warnings: z.array(runWarningSchema).optional(),
+    /** The pipeline was sent with the run (the editor's unsaved canvas), not read from its file. */
+    inlinePipeline: z.boolean().optional(),
   }),
   z.object({ ...base, type: z.literal("stage-start"), stageId: z.string(), input: z.string(), reused: z.boolean() }),
   z.object({

@@ -341,6 +341,13 @@ describe("runPipeline: failures and cancellation", () => {
     expect(result.stages.a!.error).toEqual({ code: "generation-failed", message: "m1: llama_decode returned -1", params: { reason: "error", model: "m1", detail: "llama_decode returned -1" } });
   });
 
+  it("says in run-start that the pipeline was sent with the run", async () => {
+    const sent = await run(chain(), {}, { inlinePipeline: true });
+    expect(ofType(sent.events, "run-start")[0]!.inlinePipeline).toBe(true);
+    const named = await run(chain());
+    expect(ofType(named.events, "run-start")[0]).not.toHaveProperty("inlinePipeline");
+  });
+
   it("fails a stage whose model cannot be resolved, with the resolver's code", async () => {
     const { result } = await run(chain(), {}, {
       resolveModel: (name) => {

@@ -35,6 +35,8 @@ export interface RunPipelineOptions {
   parentRunId?: string;
   /** Config warnings to carry in `run-start` (the run goes on: they are not errors). */
   warnings?: RunWarning[];
+  /** The pipeline was sent with the run, not read from its file: said in `run-start`. */
+  inlinePipeline?: boolean;
   /** Clock in ms (default `Date.now`); stamps `at` on events and the times in records. */
   now?: () => number;
 }
@@ -130,6 +132,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     parentRunId: options.parentRunId,
     reusedStageIds: order.filter((id) => id in reuse),
     ...(options.warnings && options.warnings.length > 0 ? { warnings: options.warnings } : {}),
+    ...(options.inlinePipeline ? { inlinePipeline: true } : {}),
   });
 
   const finish = (record: StageRecord): StageRecord => {

@@ -112,6 +112,9 @@ export function RunPage() {
   const names = pipelines.data?.map((entry) => entry.name);
   const chosen = !names || names.includes(pipeline) ? pipeline : names.includes("base") ? "base" : (names[0] ?? pipeline);
 
+  // The run shown ran the unsaved edits of the pipeline the form would run: the form's Run runs its file.
+  const editsNotInFile = view.inlinePipeline === true && view.pipeline === chosen;
+
   const inProgress = useMemo(() => (runs.data ?? []).filter((run) => !run.done), [runs.data]);
   const liveOnServer = inProgress.some((run) => run.id === runId);
   // `pace=recorded` replays a run that has ended; a run still going on the server is shown live.
@@ -223,6 +226,19 @@ export function RunPage() {
                 {t("form.edit")}
               </Link>
             </div>
+            {editsNotInFile ? (
+              <p data-testid="saved-file-note" className="mt-1 text-xs text-amber-800 dark:text-amber-300">
+                {t.rich("form.savedFileNote", {
+                  name: () => <span translate="no" className="font-mono">{chosen}</span>,
+                  // The editor gives back the edits it kept when the run started (see its drafts).
+                  editor: (chunks) => (
+                    <Link href={`/editor?pipeline=${encodeURIComponent(chosen)}`} prefetch={false} className="underline">
+                      {chunks}
+                    </Link>
+                  ),
+                })}
+              </p>
+            ) : null}
           </div>
           <div>
             <label htmlFor="input" className="mb-1 block text-sm font-medium">
@@ -286,7 +302,7 @@ export function RunPage() {
       );
     },
     // `submit` reads the pipeline, input, start and client; the rest is what the form shows.
-    [chosen, input, start, pastError, active, runId, cancelPending, pipelines.data, client, t, describe],
+    [chosen, input, start, pastError, active, runId, cancelPending, editsNotInFile, pipelines.data, client, t, describe],
   );
 
   // Each input once, the most recent first (sessions come newest first).
@@ -367,8 +383,10 @@ export function RunPage() {
                 <Badge state={replaying ? "replaying" : view.status} />
               </span>
               {view.pipeline ? (
-                <span className="text-xs text-neutral-500">
-                  {view.pipeline === "unsaved" ? t("header.unsaved") : t.rich("header.pipeline", { name: () => <span translate="no">{view.pipeline}</span> })}
+                <span data-testid="run-pipeline" className="text-xs text-neutral-500">
+                  {view.inlinePipeline && view.pipeline === "unsaved"
+                    ? t("header.unsaved")
+                    : t.rich(view.inlinePipeline ? "header.pipelineUnsaved" : "header.pipeline", { name: () => <span translate="no">{view.pipeline}</span> })}
                 </span>
               ) : null}
               {view.parentRunId ? (
