@@ -18,6 +18,9 @@ export interface ModelLane {
   firstAt?: number;
   lastAt?: number;
   endAt?: number;
+  /** When its model began to load (its first load event) and was in memory: only for a call that loaded it. */
+  loadStartAt?: number;
+  loadedAt?: number;
   loadProgress?: number;
   loading: boolean;
 }
@@ -134,7 +137,15 @@ export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView
       case "stage-load": {
         const s = stage(event.stageId);
         if (s) {
-          s.lanes[event.model] = { ...lane(s, event.model), loading: !event.done, loadProgress: event.progress };
+          const current = lane(s, event.model);
+          const loaded = event.done || event.progress >= 1;
+          s.lanes[event.model] = {
+            ...current,
+            loading: !event.done,
+            loadProgress: event.progress,
+            loadStartAt: current.loadStartAt ?? event.at,
+            loadedAt: current.loadedAt ?? (loaded ? event.at : undefined),
+          };
           if (s.state === "waiting" && !event.done) s.state = "loading";
         }
         break;
@@ -192,6 +203,57 @@ export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView
   }
   next.stages = stages;
   return next;
+}
+
+/** What a model call was doing, as the timeline shows it. */
+export type SegmentKind = "waiting" | "loading" | "reading" | "generating" | "failed" | "reused";
+
+export interface TimelineSegment {
+  kind: SegmentKind;
+  from: number;
+  to: number;
+}
+
+/** The moments the events give for one model call (ms since epoch); only `start` and `end` are always known. */
+export interface CallMarks {
+  /** Its stage's start. */
+  start: number;
+  /** Its first load event, when the call loaded its model; and the event that said the model was in memory. */
+  loadStartAt?: number;
+  loadedAt?: number;
+  /** When it began to read its prompt (known once the stage has ended: its first text less its time to first token). */
+  readAt?: number;
+  firstAt?: number;
+  end: number;
+  /** The call failed (and its stage with it): its last part is shown as failed. */
+  failed?: boolean;
+}
+
+/**
+ * A model call as consecutive segments, from its stage's start to its end: waiting (for the inference
+ * worker, which starts with the first run, or for a free generation slot), loading its model, reading its
+ * prompt, generating. A part the events do not tell is left out (a warm model loads nothing; while a stage
+ * goes, its calls' reading is known only from a load's end); a failed call's last part is `failed`.
+ */
+export function callSegments(marks: CallMarks): TimelineSegment[] {
+  const starts: Array<[SegmentKind, number | undefined]> = [
+    ["waiting", marks.start],
+    ["loading", marks.loadStartAt],
+    ["reading", marks.readAt ?? marks.loadedAt],
+    ["generating", marks.firstAt],
+  ];
+  const known = starts.filter((entry): entry is [SegmentKind, number] => entry[1] !== undefined);
+  const segments: TimelineSegment[] = [];
+  known.forEach(([kind, at], index) => {
+    // Times from separate clocks of one machine may cross by a millisecond: each part starts where the last ended.
+    const from = Math.max(at, segments.at(-1)?.to ?? at);
+    const to = Math.max(from, Math.min(marks.end, known[index + 1]?.[1] ?? marks.end));
+    // A part with no length is left out, unless the call ended in it (its text all came at once).
+    if (to > from || index === known.length - 1) segments.push({ kind, from, to });
+  });
+  const last = segments.at(-1);
+  if (marks.failed && last) last.kind = "failed";
+  return segments;
 }
 
 /** Stages in columns by depth (the longest path from the user's input), for the run graph. */

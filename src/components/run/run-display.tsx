@@ -11,7 +11,7 @@
  */
 import { useTranslations } from "next-intl";
 import { memo, useId, useLayoutEffect, useMemo, useRef, useState, type CSSProperties, type ReactNode } from "react";
-import { stageColumns, textBlocks, type RunView, type StageView } from "@/client/run-view";
+import { callSegments, stageColumns, textBlocks, type RunView, type SegmentKind, type StageView, type TimelineSegment } from "@/client/run-view";
 import type { RunWarning } from "@/engine/events";
 import { describeErrors, useDescribeError, type DescribeError, type ErrorsTranslator } from "@/components/use-describe-error";
 import { Badge, CopyButton, Figure, useFormat } from "@/components/ui";
@@ -415,16 +415,18 @@ function latestTime(view: RunView, start: number): number {
   return latest;
 }
 
-/** The bar of a lane whose stage is in this state (else light blue: loading and reading the prompt). */
-const barColors: Partial<Record<StageView["state"], string>> = {
-  waiting: "bg-neutral-300 dark:bg-neutral-700",
-  cancelled: "bg-neutral-300 dark:bg-neutral-700",
-  skipped: "bg-neutral-300 dark:bg-neutral-700",
+/** The colour of each part of a model call in the timeline, and of its key in the legend. */
+const segmentColors: Record<SegmentKind, string> = {
+  waiting: "bg-neutral-300 dark:bg-neutral-600",
+  loading: "bg-amber-400 dark:bg-amber-500",
+  reading: "bg-blue-300 dark:bg-blue-800",
+  generating: "bg-blue-500",
   failed: "bg-red-400",
   reused: "bg-teal-400",
 };
+const segmentKinds = Object.keys(segmentColors) as SegmentKind[];
 
-/** Which stage ran when, on which model: a bar per model lane from the stage's start to its end. */
+/** Which stage ran when, on which model: a bar per model call, in parts (waiting, loading, reading, generating). */
 export function Timeline({ view }: { view: RunView }) {
   const t = useTranslations("run.timeline");
   const format = useFormat();
@@ -435,19 +437,38 @@ export function Timeline({ view }: { view: RunView }) {
   const span = Math.max(1, end - start);
   const rows = view.order.flatMap((id) => {
     const stage = view.stages[id]!;
-    if (stage.startedAt === undefined) return [];
+    const stageStart = stage.startedAt;
+    if (stageStart === undefined) return [];
     const stageEnd = stage.endedAt ?? end;
-    const lanes = stage.models.map((model) => {
+    // A failure names the model whose call failed; without a name, every call of the stage shows it.
+    const failed = (model: string) => stage.state === "failed" && (stage.error?.model === undefined || stage.error.model === model);
+    const lanes: Array<{ key: string; label: string; segments: TimelineSegment[] }> = stage.models.map((model) => {
       const lane = stage.lanes[model];
-      return { key: `${id}/${model}`, label: `${id} · ${model}`, from: lane?.startAt ?? stage.startedAt!, first: lane?.firstAt, to: lane?.endAt ?? lane?.lastAt ?? stageEnd, state: stage.state };
+      const segments: TimelineSegment[] =
+        stage.state === "reused"
+          ? [{ kind: "reused", from: stageStart, to: stageEnd }]
+          : callSegments({
+              start: stageStart,
+              loadStartAt: lane?.loadStartAt,
+              loadedAt: lane?.loadedAt,
+              readAt: lane?.startAt,
+              firstAt: lane?.firstAt,
+              end: lane?.endAt ?? lane?.lastAt ?? stageEnd,
+              failed: failed(model),
+            });
+      return { key: `${id}/${model}`, label: `${id} · ${model}`, segments };
     });
     const synthesis = stage.aggregationTiming;
     if (synthesis?.firstAt !== undefined) {
-      lanes.push({ key: `${id}/synthesis`, label: `${id} · ${methodName("synthesis")}`, from: synthesis.startAt ?? synthesis.firstAt, first: synthesis.firstAt, to: synthesis.lastAt ?? stageEnd, state: stage.state });
+      const segments = callSegments({ start: synthesis.startAt ?? synthesis.firstAt, readAt: synthesis.startAt, firstAt: synthesis.firstAt, end: synthesis.lastAt ?? stageEnd, failed: stage.state === "failed" });
+      lanes.push({ key: `${id}/synthesis`, label: `${id} · ${methodName("synthesis")}`, segments });
     }
     return lanes;
   });
-  // Shares of the span, kept inside it: a bar never reaches past its track.
+  const shown = segmentKinds.filter((kind) => rows.some((row) => row.segments.some((segment) => segment.kind === kind)));
+  // Why a call waited, said when the waits are worth a look (the first run's, a queue on a CPU).
+  const waitedLong = rows.some((row) => row.segments.some((segment) => segment.kind === "waiting" && segment.to - segment.from >= span * 0.1));
+  // Shares of the span, kept inside it: a part never reaches past its track.
   const share = (time: number) => Math.min(1, Math.max(0, (time - start) / span));
   const place = (from: number, to: number) => {
     const left = share(from);
@@ -460,23 +481,34 @@ export function Timeline({ view }: { view: RunView }) {
       </h3>
       <div className="space-y-1">
         {rows.map((row) => (
-          <div key={row.key} className="flex items-center gap-2 text-xs">
+          <div key={row.key} data-testid={`lane-${row.key}`} className="flex items-center gap-2 text-xs">
             <div translate="no" className="w-24 shrink-0 truncate text-neutral-600 sm:w-48 dark:text-neutral-400" title={row.label}>
               {row.label}
             </div>
             <div className="relative h-4 min-w-0 flex-1 overflow-hidden rounded bg-neutral-100 dark:bg-neutral-900">
-              <div
-                translate="no"
-                title={`${row.label}: ${format.ms(row.from - start)} → ${format.ms(row.to - start)}`}
-                className={`absolute h-4 rounded ${barColors[row.state] ?? "bg-blue-400/40"}`}
-                style={place(row.from, row.to)}
-              />
-              {row.first !== undefined ? <div className="absolute h-4 rounded bg-blue-500" style={place(row.first, row.to)} /> : null}
+              {row.segments.map((segment, index) => (
+                <div
+                  key={index}
+                  data-segment={segment.kind}
+                  translate="no"
+                  title={`${row.label}: ${t(`parts.${segment.kind}`)}, ${format.ms(segment.from - start)} → ${format.ms(segment.to - start)}`}
+                  className={`absolute h-4 ${segmentColors[segment.kind]}`}
+                  style={place(segment.from, segment.to)}
+                />
+              ))}
             </div>
           </div>
         ))}
       </div>
-      <p className="mt-2 text-xs text-neutral-500">{t("legend")}</p>
+      <ul className="mt-2 flex flex-wrap gap-x-4 gap-y-1 text-xs text-neutral-500">
+        {shown.map((kind) => (
+          <li key={kind} className="flex items-center gap-1.5">
+            <span aria-hidden className={`inline-block h-2.5 w-2.5 rounded-sm ${segmentColors[kind]}`} />
+            {t(`parts.${kind}`)}
+          </li>
+        ))}
+      </ul>
+      {waitedLong ? <p className="mt-1 text-xs text-neutral-500">{t("waiting")}</p> : null}
     </section>
   );
 }
