@@ -23,6 +23,11 @@ const pastInputsShown = 6;
 const sessionsRead = 40;
 /** How often the runs in progress on this server are asked for (a run started elsewhere shows up). */
 const runsPollMs = 4000;
+/**
+ * The input a studio with no session yet offers, so that its first Run runs at once: the demo's. The demo
+ * model writes English stories only, so it is English in every language.
+ */
+const firstInput = "Once upon a time";
 
 /** The Run page at `/`: `?pipeline=NAME` picks the form's pipeline, `?run=ID` shows a run, `&pace=recorded` replays it. */
 export function RunPage() {
@@ -98,6 +103,12 @@ export function RunPage() {
     setInput(view.input);
     if (view.pipeline) setPipeline(view.pipeline);
   }, [view.input, view.pipeline]);
+
+  // No session yet (a new studio): the form starts with an input to run, unless it holds one already.
+  const noSessionYet = recent.data?.items.length === 0;
+  useEffect(() => {
+    if (noSessionYet) setInput((current) => current || firstInput);
+  }, [noSessionYet]);
 
   // The past inputs, History and the runs in progress change once the run has ended (not at its start,
   // where a refetch would compete with the run's first tokens).
@@ -260,8 +271,9 @@ export function RunPage() {
               // The user's own text, not to be translated (its placeholder is the page's).
               translate="no"
               placeholder={t("form.placeholder")}
-              // Lower on a narrow screen, where the run comes below it.
-              className="w-full rounded border border-neutral-300 bg-white p-2 font-mono text-sm max-lg:h-32 dark:border-neutral-700 dark:bg-neutral-900"
+              // Lower on a narrow screen, where the run comes below it. The placeholder, in the page's font and
+              // in italics, reads as a hint, not as text already there.
+              className="w-full rounded border border-neutral-300 bg-white p-2 font-mono text-sm placeholder:font-sans placeholder:italic placeholder:text-neutral-400 max-lg:h-32 dark:border-neutral-700 dark:bg-neutral-900 dark:placeholder:text-neutral-500"
             />
             {/* Two lines kept on a narrow screen, where the run is below: the hint changes as a run starts and ends. */}
             <p className="mt-1 text-xs text-neutral-500 max-lg:min-h-8">
