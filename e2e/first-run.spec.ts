@@ -41,6 +41,7 @@ test("on a studio with no session, Run on the first page runs the demo pipeline 
     await page.goto(`${studio.base}/`);
     await expect(page.getByRole("heading", { name: "Past inputs" })).toBeVisible();
     await expect(input).toHaveValue("");
+    await shot(page, "run-form-empty", { fullPage: false });
     expect(errors).toEqual([]);
   } finally {
     studio.server.kill("SIGTERM");

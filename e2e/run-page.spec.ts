@@ -395,7 +395,7 @@ test("a stage's failure is said whole in the page's language, its values kept as
   await context.close();
 });
 
-test("after the Editor's Run with unsaved edits, the Run page says the run used them, and that its own Run starts the saved file", async ({ page }) => {
+test("after the Editor's Run with unsaved edits, the Run page says the run used them, and that its own Run starts the saved file", async ({ page, browser }) => {
   const errors = watchConsole(page);
   const name = await writePipeline("edited", "pipeline:\n  stages:\n    - id: draft\n      type: single\n      model: storyteller\n      params:\n        max_tokens: 24\n");
   await openInEditor(page, name, "draft");
@@ -414,6 +414,16 @@ test("after the Editor's Run with unsaved edits, the Run page says the run used 
   await expect(note).toHaveCount(0);
   await page.getByLabel("Pipeline", { exact: true }).selectOption(name);
   await shot(page, "run-unsaved-edits");
+  // The same, in Russian, on a phone.
+  const russian = await browser.newContext({ locale: "ru-RU", colorScheme: "dark", viewport: { width: 390, height: 844 } });
+  const other = await russian.newPage();
+  await other.goto(page.url());
+  await expect(other.getByTestId("run-pipeline")).toHaveText(`пайплайн ${name} с несохранёнными правками`);
+  await expect(other.getByTestId("saved-file-note")).toContainText(`Кнопка «Запустить» возьмёт сохранённый файл пайплайна ${name}`);
+  const left = await englishLeft(other);
+  expect(left, `English left:\n${describeLeftOvers(left)}`).toEqual([]);
+  await shot(other, "run-unsaved-edits-ru-dark-390x844", { fullPage: false });
+  await russian.close();
   // The edits are where the note says.
   await note.getByRole("link", { name: "Editor" }).click();
   await expect(page).toHaveURL(new RegExp(`/editor\\?pipeline=${name}$`));
