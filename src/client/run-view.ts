@@ -208,6 +208,7 @@ export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView
 /** What a model call was doing, as the timeline shows it. */
 export type SegmentKind = "waiting" | "loading" | "reading" | "generating" | "failed" | "reused";
 
+/** One part of a model call on the timeline, from and to in ms since epoch. */
 export interface TimelineSegment {
   kind: SegmentKind;
   from: number;

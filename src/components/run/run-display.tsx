@@ -253,7 +253,7 @@ function StageError({ error }: { error: NonNullable<StageView["error"]> }) {
   }
   const key = stageErrorKeys[error.code as keyof typeof stageErrorKeys] ?? "other";
   return (
-    <div data-testid={`stage-error-${error.code}`} className="mt-2 text-sm text-red-800 dark:text-red-300">
+    <div className="mt-2 text-sm text-red-800 dark:text-red-300">
       <p className="font-medium">{t(key)}</p>
       <FailureDetail error={error} className="mt-0.5 break-words text-xs" />
     </div>
