@@ -76,6 +76,19 @@ await writeFile(
       input_from: cramped
 `,
 );
+// A vote whose three answers (three samplings of one model) are long enough to be cut in its tally.
+await writeFile(
+  path.join(work, "config", "pipelines", "tally.yaml"),
+  `pipeline:
+  name: A vote of long answers
+  stages:
+    - id: voices
+      type: multi
+      models: [storyteller, dreamer, critic]
+      aggregation: vote
+      params: { max_tokens: 300 }
+`,
+);
 // A pipeline that does not validate (an unknown stage in input_from, line 6), for the API's 422.
 await writeFile(
   path.join(work, "config", "pipelines", "broken.yaml"),

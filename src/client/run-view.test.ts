@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RunEvent } from "../engine/index.js";
-import { applyEvents, emptyRunView, stageColumns, textBlocks } from "./run-view.js";
+import { applyEvents, callSegments, emptyRunView, stageColumns, textBlocks } from "./run-view.js";
 
 const runId = "20261127-120000-abcdef";
 let seq = 0;
@@ -80,6 +80,48 @@ describe("the run view", () => {
   it("lays stages out in columns by depth", () => {
     const view = applyEvents(emptyRunView, events());
     expect(stageColumns(view)).toEqual([["a"], ["b"], ["c"]]);
+  });
+});
+
+describe("a model call on the timeline", () => {
+  it("keeps when its model began to load and was loaded, from the load events", () => {
+    const view = applyEvents(emptyRunView, [
+      ...events().slice(0, 3),
+      event("stage-load", { stageId: "a", model: "m", progress: 1, done: false }),
+      event("stage-load", { stageId: "a", model: "m", progress: 1, done: true }),
+    ]);
+    // The first load event (a half) is the third event; the one with the whole model the sixth (see `event`).
+    expect(view.stages.a!.lanes.m).toMatchObject({ loadStartAt: at + 3, loadedAt: at + 6, loading: false });
+  });
+
+  it("is cut into waiting, loading, reading and generating, as far as the events tell", () => {
+    expect(callSegments({ start: 0, loadStartAt: 800, loadedAt: 810, readAt: 811, firstAt: 830, end: 1000 })).toEqual([
+      { kind: "waiting", from: 0, to: 800 },
+      { kind: "loading", from: 800, to: 811 },
+      { kind: "reading", from: 811, to: 830 },
+      { kind: "generating", from: 830, to: 1000 },
+    ]);
+    // A warm model loads nothing; while the stage goes, its reading is not known yet.
+    expect(callSegments({ start: 0, firstAt: 5, end: 50 })).toEqual([
+      { kind: "waiting", from: 0, to: 5 },
+      { kind: "generating", from: 5, to: 50 },
+    ]);
+    // A call still waiting at the run's latest event.
+    expect(callSegments({ start: 10, end: 40 })).toEqual([{ kind: "waiting", from: 10, to: 40 }]);
+    // A call whose text all came at once generated, for no time the events can measure.
+    expect(callSegments({ start: 0, firstAt: 5, end: 5 })).toEqual([
+      { kind: "waiting", from: 0, to: 5 },
+      { kind: "generating", from: 5, to: 5 },
+    ]);
+  });
+
+  it("never lets a part start before the last ended, and ends a failed call with its failure", () => {
+    // The call's own start (from its time to first token) is a millisecond before the load's last event.
+    expect(callSegments({ start: 0, loadStartAt: 100, loadedAt: 120, readAt: 119, end: 150, failed: true })).toEqual([
+      { kind: "waiting", from: 0, to: 100 },
+      { kind: "loading", from: 100, to: 119 },
+      { kind: "failed", from: 119, to: 150 },
+    ]);
   });
 });
 

@@ -4,6 +4,9 @@
  */
 import type { RunEvent, RunWarning } from "@/engine/events";
 
+/** The values an error's message names (see `useDescribeError`). */
+type MessageParams = Record<string, string | number>;
+
 /** `skipped`: never run, because a stage it depends on failed. */
 export type StageState = "waiting" | "loading" | "generating" | "done" | "failed" | "cancelled" | "reused" | "skipped";
 
@@ -15,6 +18,9 @@ export interface ModelLane {
   firstAt?: number;
   lastAt?: number;
   endAt?: number;
+  /** When its model began to load (its first load event) and was in memory: only for a call that loaded it. */
+  loadStartAt?: number;
+  loadedAt?: number;
   loadProgress?: number;
   loading: boolean;
 }
@@ -36,7 +42,7 @@ export interface StageView {
   startedAt?: number;
   endedAt?: number;
   end?: Extract<RunEvent, { type: "stage-end" }>;
-  error?: { code: string; message: string; model?: string; causeStageId?: string };
+  error?: { code: string; message: string; model?: string; causeStageId?: string; params?: MessageParams };
 }
 
 export interface RunView {
@@ -44,13 +50,15 @@ export interface RunView {
   pipeline?: string;
   input?: string;
   parentRunId?: string;
+  /** The pipeline was sent with the run (the editor's unsaved canvas): `pipeline` is the one it was edited from, or "unsaved". */
+  inlinePipeline?: boolean;
   order: string[];
   stages: Record<string, StageView>;
   status: "connecting" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
   startedAt?: number;
   endedAt?: number;
   finalAnswer?: string;
-  error?: { code: string; message: string; stageId?: string };
+  error?: { code: string; message: string; stageId?: string; params?: MessageParams };
   /** The last sequence number applied (events come in order, each once). */
   lastSeq: number;
   /** When the first model text of the run arrived, for the time-to-first-token figure. */
@@ -109,6 +117,7 @@ export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView
           pipeline: event.pipeline,
           input: event.input,
           parentRunId: event.parentRunId,
+          inlinePipeline: event.inlinePipeline,
           order: event.stages.map((s) => s.id),
           status: "running",
           startedAt: event.at,
@@ -128,7 +137,15 @@ export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView
       case "stage-load": {
         const s = stage(event.stageId);
         if (s) {
-          s.lanes[event.model] = { ...lane(s, event.model), loading: !event.done, loadProgress: event.progress };
+          const current = lane(s, event.model);
+          const loaded = event.done || event.progress >= 1;
+          s.lanes[event.model] = {
+            ...current,
+            loading: !event.done,
+            loadProgress: event.progress,
+            loadStartAt: current.loadStartAt ?? event.at,
+            loadedAt: current.loadedAt ?? (loaded ? event.at : undefined),
+          };
           if (s.state === "waiting" && !event.done) s.state = "loading";
         }
         break;
@@ -172,7 +189,7 @@ export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView
         const s = stage(event.stageId);
         if (s) {
           s.state = event.code === "cancelled" ? "cancelled" : event.code === "upstream-failed" ? "skipped" : "failed";
-          s.error = { code: event.code, message: event.message, model: event.model, causeStageId: event.causeStageId };
+          s.error = { code: event.code, message: event.message, model: event.model, causeStageId: event.causeStageId, params: event.params };
           s.endedAt = event.at;
           // Nothing loads any more for a stage that has ended.
           for (const [model, current] of Object.entries(s.lanes)) if (current.loading) s.lanes[model] = { ...current, loading: false };
@@ -186,6 +203,58 @@ export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView
   }
   next.stages = stages;
   return next;
+}
+
+/** What a model call was doing, as the timeline shows it. */
+export type SegmentKind = "waiting" | "loading" | "reading" | "generating" | "failed" | "reused";
+
+/** One part of a model call on the timeline, from and to in ms since epoch. */
+export interface TimelineSegment {
+  kind: SegmentKind;
+  from: number;
+  to: number;
+}
+
+/** The moments the events give for one model call (ms since epoch); only `start` and `end` are always known. */
+export interface CallMarks {
+  /** Its stage's start. */
+  start: number;
+  /** Its first load event, when the call loaded its model; and the event that said the model was in memory. */
+  loadStartAt?: number;
+  loadedAt?: number;
+  /** When it began to read its prompt (known once the stage has ended: its first text less its time to first token). */
+  readAt?: number;
+  firstAt?: number;
+  end: number;
+  /** The call failed (and its stage with it): its last part is shown as failed. */
+  failed?: boolean;
+}
+
+/**
+ * A model call as consecutive segments, from its stage's start to its end: waiting (for the inference
+ * worker, which starts with the first run, or for a free generation slot), loading its model, reading its
+ * prompt, generating. A part the events do not tell is left out (a warm model loads nothing; while a stage
+ * goes, its calls' reading is known only from a load's end); a failed call's last part is `failed`.
+ */
+export function callSegments(marks: CallMarks): TimelineSegment[] {
+  const starts: Array<[SegmentKind, number | undefined]> = [
+    ["waiting", marks.start],
+    ["loading", marks.loadStartAt],
+    ["reading", marks.readAt ?? marks.loadedAt],
+    ["generating", marks.firstAt],
+  ];
+  const known = starts.filter((entry): entry is [SegmentKind, number] => entry[1] !== undefined);
+  const segments: TimelineSegment[] = [];
+  known.forEach(([kind, at], index) => {
+    // Times from separate clocks of one machine may cross by a millisecond: each part starts where the last ended.
+    const from = Math.max(at, segments.at(-1)?.to ?? at);
+    const to = Math.max(from, Math.min(marks.end, known[index + 1]?.[1] ?? marks.end));
+    // A part with no length is left out, unless the call ended in it (its text all came at once).
+    if (to > from || index === known.length - 1) segments.push({ kind, from, to });
+  });
+  const last = segments.at(-1);
+  if (marks.failed && last) last.kind = "failed";
+  return segments;
 }
 
 /** Stages in columns by depth (the longest path from the user's input), for the run graph. */

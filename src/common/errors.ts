@@ -71,6 +71,14 @@ export function isAbortError(error: unknown): boolean {
   return error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError");
 }
 
+/** The values an error's message names, for the pages' languages (`details.params`). */
+export type ErrorParams = Record<string, string | number>;
+
+/** The values a thrown error's message names (its `details.params`), when it is one of ours and has them. */
+export function errorParams(error: unknown): ErrorParams | undefined {
+  return ProjectLlmError.isInstance(error) ? (error.details?.params as ErrorParams | undefined) : undefined;
+}
+
 /** A one-line message for any thrown value. */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;

@@ -52,21 +52,24 @@ export function Nav() {
         <Link href="/" className="mr-4 font-semibold tracking-tight" translate="no">
           project_llm
         </Link>
-        {links.map((link) => {
-          const active = link.href === "/" ? pathname === "/" : pathname.startsWith(link.href);
-          return (
-            <Link
-              key={link.href}
-              href={link.href}
-              aria-current={active ? "page" : undefined}
-              className={`rounded px-3 py-1.5 text-sm focus-visible:outline-2 focus-visible:outline-blue-500 ${
-                active ? "bg-neutral-200 font-medium dark:bg-neutral-800" : "text-neutral-600 hover:bg-neutral-100 dark:text-neutral-400 dark:hover:bg-neutral-900"
-              }`}
-            >
-              {t(link.key)}
-            </Link>
-          );
-        })}
+        {/* On a narrow screen the links take a row of their own, below the name and the language switch. */}
+        <div className="order-last flex w-full gap-1 max-md:-ml-3 md:order-none md:w-auto">
+          {links.map((link) => {
+            const active = link.href === "/" ? pathname === "/" : pathname.startsWith(link.href);
+            return (
+              <Link
+                key={link.href}
+                href={link.href}
+                aria-current={active ? "page" : undefined}
+                className={`rounded px-3 py-1.5 text-sm focus-visible:outline-2 focus-visible:outline-blue-500 ${
+                  active ? "bg-neutral-200 font-medium dark:bg-neutral-800" : "text-neutral-600 hover:bg-neutral-100 dark:text-neutral-400 dark:hover:bg-neutral-900"
+                }`}
+              >
+                {t(link.key)}
+              </Link>
+            );
+          })}
+        </div>
         <LanguageSwitch />
       </nav>
     </header>

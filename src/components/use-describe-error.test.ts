@@ -108,4 +108,22 @@ describe("errors in the page's language", () => {
     ];
     expect(russian.error(new ApiError(422, "config-schema", "m1\nm2", issues))).toBe("p.yaml:2:3: a: не хватает ключа «model»\np.yaml:4:5: b: m2");
   });
+
+  it("says an error with a reason by the message of its code and reason, and tells when it has no words of its own", () => {
+    const t = createTranslator({
+      locale: "en",
+      messages: { failure: { codes: { "disk-full": { space: "only {free} free" }, cancelled: "Cancelled." } } },
+      namespace: "failure",
+    });
+    const own = describeErrors(t as unknown as ErrorsTranslator);
+    expect(own.error({ code: "disk-full", message: "the disk is full", params: { reason: "space", free: "3 GB" } })).toBe("only 3 GB free");
+    // A reason without a message of its own, or a code whose messages are all by reason: the server's words.
+    expect(own.error({ code: "disk-full", message: "the disk is full", params: { reason: "write" } })).toBe("the disk is full");
+    expect(own.error({ code: "disk-full", message: "the disk is full" })).toBe("the disk is full");
+    expect(own.ownContent({ code: "disk-full", message: "the disk is full" })).toBeUndefined();
+    // A code with one message takes it, whatever the reason.
+    expect(own.error({ code: "cancelled", message: "stopped", params: { reason: "waiting" } })).toBe("Cancelled.");
+    const html = renderToStaticMarkup(createElement(Fragment, null, own.ownContent({ code: "disk-full", message: "", params: { reason: "space", free: "3 GB" } })));
+    expect(html).toBe('only <span translate="no">3 GB</span> free');
+  });
 });

@@ -3,7 +3,8 @@
  * Errors and config issues in the page's language. The server sends each error with its code (`appCode`
  * over tRPC, `code` over the plain API) and the values its message names (`params`), and each config
  * issue with its own `code` and `params`: a message of the `errors` namespace is used when there is one
- * for that code and every value it names came with it; otherwise the server's own (English) message.
+ * for that code (or, when the values hold a `reason`, for that code and reason: `codes.CODE.REASON`) and
+ * every value it names came with it; otherwise the server's own (English) message.
  *
  * The values are data (file names, keys, model and stage names, placeholders): `errorContent` and
  * `issueContent` put each in an element marked `translate="no"`, as the pages do with all data.
@@ -48,6 +49,8 @@ export interface DescribeError {
   errorContent(error: unknown): ReactNode;
   /** `issue`, with its data in `translate="no"` elements. */
   issueContent(issue: ApiIssue): ReactNode;
+  /** `errorContent` when a message of the namespace says it; undefined when only the server's own words would. */
+  ownContent(error: unknown): ReactNode | undefined;
 }
 
 /** The arguments of an ICU message: those shown as they are, and those that choose a form (select, plural). */
@@ -118,7 +121,8 @@ export function describeErrors(t: ErrorsTranslator): DescribeError {
     return segments;
   };
 
-  const errorSegments = (value: unknown): Segment[] => {
+  /** The namespace's words for an error, or undefined when it has none for it. */
+  const ownSegments = (value: unknown): Segment[] | undefined => {
     let code: string | null | undefined;
     let params: Params | null | undefined;
     let issues: ApiIssue[] | null | undefined;
@@ -132,9 +136,12 @@ export function describeErrors(t: ErrorsTranslator): DescribeError {
       ({ code, params } = value);
     }
     if (issues && issues.length > 0) return issues.flatMap((item, index) => [...(index > 0 ? [words("\n")] : []), ...issueSegments(item)]);
-    const message = value instanceof Error || isCodedError(value) ? value.message : String(value);
-    return (code ? translated(`codes.${code}`, params ?? undefined) : undefined) ?? [words(message)];
+    if (!code) return undefined;
+    const reason = params?.reason;
+    return (typeof reason === "string" ? translated(`codes.${code}.${reason}`, params!) : undefined) ?? translated(`codes.${code}`, params ?? undefined);
   };
+  const errorSegments = (value: unknown): Segment[] =>
+    ownSegments(value) ?? [words(value instanceof Error || isCodedError(value) ? value.message : String(value))];
 
   const asText = (segments: Segment[]) => segments.map((segment) => segment.text).join("");
   const asContent = (segments: Segment[]): ReactNode =>
@@ -144,6 +151,10 @@ export function describeErrors(t: ErrorsTranslator): DescribeError {
     issue: (item) => asText(issueSegments(item)),
     errorContent: (value) => asContent(errorSegments(value)),
     issueContent: (item) => asContent(issueSegments(item)),
+    ownContent: (value) => {
+      const segments = ownSegments(value);
+      return segments && asContent(segments);
+    },
   };
 }
 

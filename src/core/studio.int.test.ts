@@ -191,20 +191,22 @@ describe("a real pipeline", () => {
   it("fails the run cleanly when the worker is killed mid-run, and the next run succeeds", async () => {
     await addPipeline("long", "pipeline:\n  stages:\n    - id: long\n      type: single\n      model: greedy\n      params: { max_tokens: 400 }\n    - id: next\n      type: single\n      model: greedy\n      input_from: long\n");
     await studio.run({ pipeline: "long", input: "warm up" });
-    let killed = false;
+    let killed: number | undefined;
     const session = await studio.run({
       pipeline: "long",
       input: "Once upon a time",
       onEvent: (event) => {
-        if (event.type === "stage-delta" && !killed) {
-          killed = true;
-          process.kill(runtime.stats().workerPid!, "SIGKILL");
+        if (event.type === "stage-delta" && killed === undefined) {
+          killed = runtime.stats().workerPid!;
+          process.kill(killed, "SIGKILL");
         }
       },
     });
     expect(session.status).toBe("failed");
     expect(session.stages.long).toMatchObject({ status: "failed", error: { code: "worker-crashed" } });
     expect(session.stages.long!.error!.message).toMatch(/SIGKILL/);
+    // What the pages need to say it in their language: the worker's process id and the signal, and the model.
+    expect(session.stages.long!.error!.params).toMatchObject({ reason: "signal", pid: String(killed), signal: "SIGKILL", model: "greedy" });
     expect(session.stages.next).toMatchObject({ status: "skipped", error: { code: "upstream-failed", causeStageId: "long" } });
     const after = await studio.run({ pipeline: "long", input: "Once upon a time" });
     expect(after.status).toBe("completed");

@@ -363,6 +363,7 @@ export class Studio {
       reuse: job.reuse,
       parentRunId: job.parentRunId,
       warnings: job.warnings,
+      inlinePipeline: job.inlinePipeline,
       signal,
       onEvent: (event) => {
         session.events!.push(event);

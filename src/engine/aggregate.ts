@@ -54,7 +54,7 @@ export interface VoteOutcome {
  * - The winner's text is the original answer, as written, of the first model that gave it.
  */
 export function voteAnswers(answers: readonly Answer[]): VoteOutcome {
-  if (answers.length === 0) throw new ProjectLlmError("aggregation-failed", "a vote needs at least one answer");
+  if (answers.length === 0) throw new ProjectLlmError("aggregation-failed", "a vote needs at least one answer", { details: { params: { reason: "no-answers" } } });
   const tallies = new Map<string, { answer: string; votes: number; models: string[]; original: string }>();
   for (const { model, answer } of answers) {
     const key = normaliseAnswer(answer);

@@ -52,6 +52,9 @@ export type AggregationResult = z.infer<typeof aggregationResultSchema>;
 
 const base = { runId: z.string(), seq: z.number().int().min(0), at: z.number() };
 
+/** The values an error's or a warning's message names, so that a page can say it in its own language. */
+export const messageParamsSchema = z.record(z.string(), z.union([z.string(), z.number()]));
+
 /**
  * A config warning carried by a run (the shape of a config issue): where it is, what it says, and, for
  * the pages' languages, its code and the values its message names.
@@ -66,7 +69,7 @@ export const runWarningSchema = z.object({
   suggestion: z.string().optional(),
   stageId: z.string().optional(),
   code: z.string().optional(),
-  params: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+  params: messageParamsSchema.optional(),
 });
 export type RunWarning = z.infer<typeof runWarningSchema>;
 
@@ -91,6 +94,8 @@ export const runEventSchema = z.discriminatedUnion("type", [
     reusedStageIds: z.array(z.string()),
     /** Config warnings of the pipeline that ran (a prompt with `{input}` in single braces, ...). */
     warnings: z.array(runWarningSchema).optional(),
+    /** The pipeline was sent with the run (the editor's unsaved canvas), not read from its file. */
+    inlinePipeline: z.boolean().optional(),
   }),
   z.object({ ...base, type: z.literal("stage-start"), stageId: z.string(), input: z.string(), reused: z.boolean() }),
   z.object({
@@ -135,6 +140,8 @@ export const runEventSchema = z.discriminatedUnion("type", [
     model: z.string().optional(),
     /** For `upstream-failed`: the stage whose failure stopped this one. */
     causeStageId: z.string().optional(),
+    /** The values `message` names (a model, token counts, a path...); see `ProjectLlmError`'s `details.params`. */
+    params: messageParamsSchema.optional(),
   }),
   z.object({
     ...base,
@@ -144,7 +151,7 @@ export const runEventSchema = z.discriminatedUnion("type", [
     status: z.enum(["completed", "failed", "cancelled", "interrupted"]),
     finalAnswer: z.string().optional(),
     durationMs: z.number(),
-    error: z.object({ code: z.string(), message: z.string(), stageId: z.string().optional() }).optional(),
+    error: z.object({ code: z.string(), message: z.string(), stageId: z.string().optional(), params: messageParamsSchema.optional() }).optional(),
   }),
 ]);
 export type RunEvent = z.infer<typeof runEventSchema>;
@@ -163,7 +170,7 @@ export const stageRecordSchema = z.object({
   metrics: metricsSchema.optional(),
   models: z.array(modelOutputSchema),
   aggregation: aggregationResultSchema.optional(),
-  error: z.object({ code: z.string(), message: z.string(), causeStageId: z.string().optional() }).optional(),
+  error: z.object({ code: z.string(), message: z.string(), causeStageId: z.string().optional(), params: messageParamsSchema.optional() }).optional(),
   startedAt: z.number().optional(),
   endedAt: z.number().optional(),
 });

@@ -6,6 +6,7 @@ export { aggregateWithoutModel, concatAnswers, normaliseAnswer, voteAnswers, typ
 export {
   aggregationResultSchema,
   loadReportSchema,
+  messageParamsSchema,
   metricsSchema,
   modelOutputSchema,
   runEventSchema,

@@ -319,6 +319,35 @@ describe("runPipeline: failures and cancellation", () => {
     expect(ofType(events, "run-end")[0]).toMatchObject({ status: "failed", error: { stageId: "bad" } });
   });
 
+  it("carries the values a failure's message names, with the model, into its event, its record and the run's end", async () => {
+    const { result, events } = await run(pipelineOf({ id: "a", type: "single", model: "m1" }, { id: "b", type: "single", model: "small", input_from: "a" }, { id: "c", type: "single", model: "m1", input_from: "b" }), {
+      failing: { small: { code: "context-overflow", afterChunks: 0, params: { tokens: 600, context: 256, setting: "context_size" } } },
+    });
+    const named = { tokens: 600, context: 256, setting: "context_size", model: "small" };
+    expect(ofType(events, "stage-error", "b")[0]).toMatchObject({ code: "context-overflow", model: "small", message: "small: small broke", params: named });
+    expect(result.stages.b!.error).toEqual({ code: "context-overflow", message: "small: small broke", params: named });
+    expect(result.error).toMatchObject({ code: "context-overflow", stageId: "b", params: { ...named, stage: "b" } });
+    expect(ofType(events, "run-end")[0]!.error).toEqual(result.error);
+    // A stage that did not run names the failed stage and the input it waited for.
+    expect(ofType(events, "stage-error", "c")[0]).toMatchObject({ code: "upstream-failed", params: { stage: "c", cause: "b", input: "b" } });
+  });
+
+  it("gives an error that is not ours the code generation-failed, its message as the detail", async () => {
+    const { result } = await run(pipelineOf({ id: "a", type: "single", model: "m1" }), {}, {
+      port: {
+        generate: () => Promise.reject(new Error("llama_decode returned -1")),
+      },
+    });
+    expect(result.stages.a!.error).toEqual({ code: "generation-failed", message: "m1: llama_decode returned -1", params: { reason: "error", model: "m1", detail: "llama_decode returned -1" } });
+  });
+
+  it("says in run-start that the pipeline was sent with the run", async () => {
+    const sent = await run(chain(), {}, { inlinePipeline: true });
+    expect(ofType(sent.events, "run-start")[0]!.inlinePipeline).toBe(true);
+    const named = await run(chain());
+    expect(ofType(named.events, "run-start")[0]).not.toHaveProperty("inlinePipeline");
+  });
+
   it("fails a stage whose model cannot be resolved, with the resolver's code", async () => {
     const { result } = await run(chain(), {}, {
       resolveModel: (name) => {

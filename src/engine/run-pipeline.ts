@@ -3,7 +3,7 @@
  * done, so independent stages run at once (the runtime queues what it cannot run in parallel); a multi
  * stage calls every one of its models at once, then aggregates their answers.
  */
-import { ProjectLlmError, errorMessage, isAbortError, mergeSignals } from "../common/index.js";
+import { ProjectLlmError, errorMessage, errorParams, isAbortError, mergeSignals, type ErrorParams } from "../common/index.js";
 import type { GenerationParams, Pipeline, Stage } from "../config/schema.js";
 import { aggregateWithoutModel } from "./aggregate.js";
 import type { AggregationResult, ModelOutput, RunEvent, RunEventBody, RunWarning, StageMetrics, StageRecord } from "./events.js";
@@ -35,6 +35,8 @@ export interface RunPipelineOptions {
   parentRunId?: string;
   /** Config warnings to carry in `run-start` (the run goes on: they are not errors). */
   warnings?: RunWarning[];
+  /** The pipeline was sent with the run, not read from its file: said in `run-start`. */
+  inlinePipeline?: boolean;
   /** Clock in ms (default `Date.now`); stamps `at` on events and the times in records. */
   now?: () => number;
 }
@@ -51,8 +53,8 @@ export interface RunResult {
   endedAt: number;
   /** How many events were emitted (the last one, `run-end`, has seq `eventCount - 1`). */
   eventCount: number;
-  /** Set when failed (naming the first failed stage) or cancelled. */
-  error?: { code: string; message: string; stageId?: string };
+  /** Set when failed (naming the first failed stage) or cancelled; `params`: the values its message names. */
+  error?: { code: string; message: string; stageId?: string; params?: ErrorParams };
 }
 
 /**
@@ -111,7 +113,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
   const run = mergeSignals(options.signal);
   const startedAt = now();
   const records: Record<string, StageRecord> = {};
-  let firstFailure: { code: string; message: string; stageId: string } | undefined;
+  let firstFailure: { code: string; message: string; stageId: string; params?: ErrorParams } | undefined;
 
   const byId = new Map(pipeline.stages.map((stage) => [stage.id, stage]));
   const order = topologicalOrder(pipeline);
@@ -130,6 +132,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     parentRunId: options.parentRunId,
     reusedStageIds: order.filter((id) => id in reuse),
     ...(options.warnings && options.warnings.length > 0 ? { warnings: options.warnings } : {}),
+    ...(options.inlinePipeline ? { inlinePipeline: true } : {}),
   });
 
   const finish = (record: StageRecord): StageRecord => {
@@ -140,12 +143,18 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
   const fail = (stageId: string, error: unknown, stageStart: number, input?: string, models: ModelOutput[] = []): StageRecord => {
     // Only the run's own signal makes a stage "cancelled"; an abort nobody asked for is a failure.
     const cancelled = run.signal.aborted;
+    const aborted = !cancelled && isAbortError(error);
     const code = cancelled ? "cancelled" : ProjectLlmError.isInstance(error) && error.code !== "cancelled" ? error.code : "generation-failed";
-    const message = cancelled ? `stage ${stageId} was cancelled before it finished` : isAbortError(error) ? `aborted unexpectedly: ${errorMessage(error)}` : errorMessage(error);
+    const message = cancelled ? `stage ${stageId} was cancelled before it finished` : aborted ? `aborted unexpectedly: ${errorMessage(error)}` : errorMessage(error);
+    const params: ErrorParams | undefined = cancelled
+      ? { reason: "running", stage: stageId }
+      : aborted
+        ? { reason: "aborted", detail: errorMessage(error) }
+        : errorParams(error);
     const model = ProjectLlmError.isInstance(error) && typeof error.details?.model === "string" ? error.details.model : undefined;
-    emit({ type: "stage-error", stageId, code, message, model });
-    if (!cancelled) firstFailure ??= { code, message: `stage ${stageId} failed: ${message}`, stageId };
-    return finish({ stageId, status: cancelled ? "cancelled" : "failed", reused: false, input, models, error: { code, message }, startedAt: stageStart, endedAt: now() });
+    emit({ type: "stage-error", stageId, code, message, model, ...(params ? { params } : {}) });
+    if (!cancelled) firstFailure ??= { code, message: `stage ${stageId} failed: ${message}`, stageId, params: { ...params, stage: stageId } };
+    return finish({ stageId, status: cancelled ? "cancelled" : "failed", reused: false, input, models, error: { code, message, ...(params ? { params } : {}) }, startedAt: stageStart, endedAt: now() });
   };
 
   const callModel = async (
@@ -200,11 +209,19 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
         load: result.load,
       };
     } catch (error) {
+      // The message and its values name the model that failed.
       if (ProjectLlmError.isInstance(error) && error.details?.model === undefined) {
-        throw new ProjectLlmError(error.code, `${modelName}: ${error.message}`, { cause: error, details: { ...error.details, model: modelName } });
+        const params = errorParams(error);
+        throw new ProjectLlmError(error.code, `${modelName}: ${error.message}`, {
+          cause: error,
+          details: { ...error.details, model: modelName, ...(params ? { params: { ...params, model: modelName } } : {}) },
+        });
       }
       if (!ProjectLlmError.isInstance(error) && !isAbortError(error)) {
-        throw new ProjectLlmError("generation-failed", `${modelName}: ${errorMessage(error)}`, { cause: error, details: { model: modelName } });
+        throw new ProjectLlmError("generation-failed", `${modelName}: ${errorMessage(error)}`, {
+          cause: error,
+          details: { model: modelName, params: { reason: "error", model: modelName, detail: errorMessage(error) } },
+        });
       }
       throw error;
     }
@@ -259,14 +276,17 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     const broken = inputs.find((record) => record.status !== "completed");
     if (run.signal.aborted || broken?.status === "cancelled") {
       const message = `stage ${stage.id} was cancelled before it started`;
-      emit({ type: "stage-error", stageId: stage.id, code: "cancelled", message });
-      return finish({ stageId: stage.id, status: "cancelled", reused: false, models: [], error: { code: "cancelled", message } });
+      const params = { reason: "waiting", stage: stage.id };
+      emit({ type: "stage-error", stageId: stage.id, code: "cancelled", message, params });
+      return finish({ stageId: stage.id, status: "cancelled", reused: false, models: [], error: { code: "cancelled", message, params } });
     }
     if (broken) {
       const cause = broken.error?.causeStageId ?? broken.stageId;
       const message = `stage ${stage.id} did not run: stage ${cause} failed${cause !== broken.stageId ? ` (so its input ${broken.stageId} did not run)` : ""}`;
-      emit({ type: "stage-error", stageId: stage.id, code: "upstream-failed", message, causeStageId: cause });
-      return finish({ stageId: stage.id, status: "skipped", reused: false, models: [], error: { code: "upstream-failed", message, causeStageId: cause } });
+      // `input`: the stage it reads, which is `cause` itself or a stage that did not run because of it.
+      const params = { stage: stage.id, cause, input: broken.stageId };
+      emit({ type: "stage-error", stageId: stage.id, code: "upstream-failed", message, causeStageId: cause, params });
+      return finish({ stageId: stage.id, status: "skipped", reused: false, models: [], error: { code: "upstream-failed", message, causeStageId: cause, params } });
     }
 
     emit({ type: "stage-start", stageId: stage.id, input, reused: false });

@@ -1,5 +1,5 @@
 /** The messages between the supervisor (parent) and the inference worker (child) over IPC. */
-import type { ErrorCode } from "../common/index.js";
+import type { ErrorCode, ErrorParams } from "../common/index.js";
 import type { GenerateRequest, GenerateResult } from "../engine/index.js";
 
 export interface WorkerSettings {
@@ -54,4 +54,5 @@ export type WorkerMessage =
   | { type: "text"; id: number; text: string }
   | { type: "result"; id: number; result: GenerateResult }
   | { type: "reply"; id: number; value: unknown }
-  | { type: "error"; id: number; code: ErrorCode; message: string };
+  /** `params`: the values the message names (see `ProjectLlmError`'s `details.params`). */
+  | { type: "error"; id: number; code: ErrorCode; message: string; params?: ErrorParams };

@@ -69,8 +69,12 @@ describe("the inference runtime", () => {
     }
   });
 
-  it("refuses a prompt longer than the context", async () => {
-    await expect(runtime.generate(request("story ".repeat(400)))).rejects.toMatchObject({ code: "context-overflow" });
+  it("refuses a prompt longer than the context, with the values its message names", async () => {
+    const error = (await runtime.generate(request("story ".repeat(400))).catch((caught: unknown) => caught)) as ProjectLlmError;
+    expect(error).toMatchObject({ code: "context-overflow", details: { params: { context: 256, setting: "context_size" } } });
+    const { tokens } = error.details!.params as { tokens: number };
+    expect(tokens).toBeGreaterThan(256);
+    expect(error.message).toBe(`the prompt has ${tokens} tokens, more than the context of 256: shorten the input or raise context_size`);
   });
 
   it("survives a file that is not a model: the call fails, the parent lives, the next call works", async () => {

@@ -125,11 +125,20 @@ export class Runtime implements InferencePort {
       if (this.#worker === worker) this.#worker = undefined;
       const reason = signal ? `signal ${signal}` : `exit code ${code}`;
       const last = stderrTail.trim().split("\n").filter((line) => !/bad special token/.test(line)).pop();
+      const said = last?.slice(0, 300) ?? "";
       const crash = () =>
         new ProjectLlmError(
           "worker-crashed",
-          `the inference worker (pid ${child.pid}) stopped with ${reason}${last ? `: ${last.slice(0, 300)}` : ""}; the next call starts a new one`,
-          { details: { pid: child.pid, exitCode: code, signal } },
+          `the inference worker (pid ${child.pid}) stopped with ${reason}${said ? `: ${said}` : ""}; the next call starts a new one`,
+          {
+            details: {
+              pid: child.pid,
+              exitCode: code,
+              signal,
+              // The process id as text: it is a name, not a quantity to format.
+              params: { reason: signal ? "signal" : "exit", pid: String(child.pid), ...(signal ? { signal } : { code: code ?? 0 }), output: said ? "yes" : "no", detail: said },
+            },
+          },
         );
       onFailure(crash());
       if (worker.pending.size === 0) return;
@@ -138,7 +147,9 @@ export class Runtime implements InferencePort {
       worker.pending.clear();
     });
     child.on("error", (error) => {
-      for (const pending of worker.pending.values()) pending.reject(new ProjectLlmError("worker-crashed", `the inference worker failed: ${error.message}`));
+      for (const pending of worker.pending.values()) {
+        pending.reject(new ProjectLlmError("worker-crashed", `the inference worker failed: ${error.message}`, { details: { params: { reason: "failed", detail: error.message } } }));
+      }
       worker.pending.clear();
     });
     if (this.#stats.workerStarts > 0) this.#stats.workerRestarts++;
@@ -175,7 +186,7 @@ export class Runtime implements InferencePort {
         return;
       case "error":
         worker.pending.delete(message.id);
-        pending.reject(new ProjectLlmError(message.code, message.message));
+        pending.reject(new ProjectLlmError(message.code, message.message, message.params ? { details: { params: message.params } } : undefined));
         return;
     }
   }
@@ -221,7 +232,7 @@ export class Runtime implements InferencePort {
 
   async generate(request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
     const { signal } = options;
-    const cancelled = () => new ProjectLlmError("cancelled", `the generation on ${request.model.name} was cancelled`);
+    const cancelled = () => new ProjectLlmError("cancelled", `the generation on ${request.model.name} was cancelled`, { details: { params: { model: request.model.name } } });
     if (signal?.aborted) throw cancelled();
     const release = await this.#slot(signal);
     let call: { id: number; worker: Worker; promise: Promise<GenerateResult> };

@@ -19,7 +19,7 @@ import {
   type LlamaModel,
   type Token,
 } from "node-llama-cpp";
-import type { ErrorCode } from "../common/index.js";
+import type { ErrorCode, ErrorParams } from "../common/index.js";
 import type { GenerateRequest, GenerateResult } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerStatus } from "./protocol.js";
 import { chooseThreads, resolveParallel } from "./threads.js";
@@ -28,10 +28,12 @@ const settings = JSON.parse(process.env.PROJECT_LLM_WORKER_SETTINGS ?? "{}") as 
 /** Text is sent to the parent in batches at most this far apart: one message per token costs ~10%. */
 const flushIntervalMs = 5;
 
+/** An error this worker means to report: its code, its English message and the values that message names. */
 class WorkerError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    readonly params: ErrorParams,
   ) {
     super(message);
   }
@@ -81,10 +83,8 @@ async function readInsights(instance: Llama, path: string): Promise<GgufInsights
   try {
     info = await readGgufFileInfo(path, { logWarnings: false });
   } catch (error) {
-    throw new WorkerError(
-      "model-load-failed",
-      `cannot read ${path} as a GGUF model (${(error as Error)?.message ?? String(error)}): check that the file is a complete .gguf model`,
-    );
+    const detail = (error as Error)?.message ?? String(error);
+    throw new WorkerError("model-load-failed", `cannot read ${path} as a GGUF model (${detail}): check that the file is a complete .gguf model`, { reason: "unreadable", path, detail });
   }
   return GgufInsights.from(info, instance);
 }
@@ -98,7 +98,7 @@ function fileSize(path: string): number {
   try {
     return statSync(path).size;
   } catch {
-    throw new WorkerError("model-missing", `model file ${path} is missing`);
+    throw new WorkerError("model-missing", `model file ${path} is missing`, { reason: "file", path });
   }
 }
 
@@ -204,7 +204,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   }
   const message = (lastError as Error)?.message ?? String(lastError);
   const outOfMemory = lastError instanceof InsufficientMemoryError || /memory|alloc/i.test(message);
-  throw new WorkerError(outOfMemory ? "out-of-memory" : "model-load-failed", `cannot load ${request.model.path}: ${message}`);
+  throw new WorkerError(outOfMemory ? "out-of-memory" : "model-load-failed", `cannot load ${request.model.path}: ${message}`, { reason: "load", path: request.model.path, detail: message });
 }
 
 async function generate(id: number, request: GenerateRequest, signal: AbortSignal): Promise<GenerateResult> {
@@ -233,6 +233,7 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
       throw new WorkerError(
         "context-overflow",
         `the prompt has ${promptTokens} tokens, more than the context of ${entry.contextSize}: shorten the input or raise context_size`,
+        { tokens: promptTokens, context: entry.contextSize, setting: "context_size" },
       );
     }
     const start = performance.now();
@@ -372,10 +373,12 @@ async function status(): Promise<WorkerStatus> {
   };
 }
 
+/** The reply to a call that failed; an error of node-llama-cpp's own is `otherwise`, its message the detail. */
 function errorReply(id: number, error: unknown, otherwise: ErrorCode = "generation-failed"): WorkerMessage {
-  if (error instanceof WorkerError) return { type: "error", id, code: error.code, message: error.message };
-  if ((error as Error)?.name === "AbortError" || calls.get(id)?.signal.aborted) return { type: "error", id, code: "cancelled", message: "the generation was cancelled" };
-  return { type: "error", id, code: otherwise, message: (error as Error)?.message ?? String(error) };
+  if (error instanceof WorkerError) return { type: "error", id, code: error.code, message: error.message, params: error.params };
+  if ((error as Error)?.name === "AbortError" || calls.get(id)?.signal.aborted) return { type: "error", id, code: "cancelled", message: "the generation was cancelled", params: {} };
+  const detail = (error as Error)?.message ?? String(error);
+  return { type: "error", id, code: otherwise, message: detail, params: { reason: "error", detail } };
 }
 
 process.on("message", (message: ParentMessage) => {

@@ -4,7 +4,7 @@
  * saw gets the missed events, then the live ones. Finished runs that have left memory are replayed from
  * their session file.
  */
-import { ProjectLlmError, errorMessage, interruption } from "../common/index.js";
+import { ProjectLlmError, errorMessage, errorParams, interruption } from "../common/index.js";
 import { pipelineNamePattern } from "../config/index.js";
 import type { Studio } from "../core/index.js";
 import type { RunEvent } from "../engine/index.js";
@@ -190,7 +190,7 @@ export class RunManager {
             at: Date.now(),
             status: "failed",
             durationMs: Date.now() - run.startedAt,
-            error: { code: ProjectLlmError.isInstance(failure) ? failure.code : "internal", message: errorMessage(failure) },
+            error: { code: ProjectLlmError.isInstance(failure) ? failure.code : "internal", message: errorMessage(failure), ...(errorParams(failure) ? { params: errorParams(failure) } : {}) },
           });
         }
         run.done = true;

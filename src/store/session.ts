@@ -8,7 +8,7 @@ import { open } from "node:fs/promises";
 import nodePath from "node:path";
 import { z } from "zod";
 import { ProjectLlmError, fileMemo } from "../common/index.js";
-import { runEventSchema, stageRecordSchema } from "../engine/index.js";
+import { messageParamsSchema, runEventSchema, stageRecordSchema } from "../engine/index.js";
 import { describeMetrics } from "./session-export.js";
 
 export const sessionStatuses = ["running", "completed", "failed", "cancelled", "interrupted"] as const;
@@ -67,7 +67,7 @@ export const sessionSchema = z.object({
   models: z.record(z.string(), modelIdentitySchema),
   stages: z.record(z.string(), stageRecordSchema),
   finalAnswer: z.string().optional(),
-  error: z.object({ code: z.string(), message: z.string(), stageId: z.string().optional() }).optional(),
+  error: z.object({ code: z.string(), message: z.string(), stageId: z.string().optional(), params: messageParamsSchema.optional() }).optional(),
   /** Every event of the run, so a client can replay it. */
   events: z.array(runEventSchema).optional(),
 });

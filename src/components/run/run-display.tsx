@@ -11,9 +11,9 @@
  */
 import { useTranslations } from "next-intl";
 import { memo, useId, useLayoutEffect, useMemo, useRef, useState, type CSSProperties, type ReactNode } from "react";
-import { stageColumns, textBlocks, type RunView, type StageView } from "@/client/run-view";
+import { callSegments, stageColumns, textBlocks, type RunView, type SegmentKind, type StageView, type TimelineSegment } from "@/client/run-view";
 import type { RunWarning } from "@/engine/events";
-import { useDescribeError } from "@/components/use-describe-error";
+import { describeErrors, useDescribeError, type DescribeError, type ErrorsTranslator } from "@/components/use-describe-error";
 import { Badge, CopyButton, Figure, useFormat } from "@/components/ui";
 
 /** Stage ids (or model names) as data, never translated. */
@@ -51,7 +51,7 @@ function Warnings({ warnings }: { warnings: readonly RunWarning[] }) {
               {warning.file.split(/[\\/]/).pop()}:{warning.line}:{warning.column} {warning.path}
             </span>
             {": "}
-            {describe.issue({ message: warning.message, expected: warning.expected, suggestion: warning.suggestion, code: warning.code, params: warning.params })}
+            {describe.issueContent({ message: warning.message, expected: warning.expected, suggestion: warning.suggestion, code: warning.code, params: warning.params })}
           </li>
         ))}
       </ul>
@@ -203,17 +203,51 @@ const stageErrorKeys = {
 } as const;
 
 /**
+ * The failures of runs in the page's language: the `run.failure` messages, by code and reason, with the
+ * values the server sent (a model, a path, token counts) marked as data.
+ */
+function useDescribeFailure(): DescribeError {
+  const t = useTranslations("run.failure");
+  return useMemo(() => describeErrors(t as unknown as ErrorsTranslator), [t]);
+}
+
+/** What went wrong, in the page's words when they have a message for it, else in the server's own (English, kept as data). */
+function FailureDetail({ error, className }: { error: { code: string; message: string; params?: Record<string, string | number> }; className: string }) {
+  const described = useDescribeFailure().ownContent(error);
+  return described === undefined ? (
+    <p translate="no" className={`${className} font-mono`}>
+      {error.message}
+    </p>
+  ) : (
+    <p className={className}>{described}</p>
+  );
+}
+
+/** A stage id that leads to its panel. */
+const stageLink = (id: string) => () => (
+  <a href={`#stage-${id}`} className="font-mono underline" translate="no">
+    {id}
+  </a>
+);
+
+/**
  * Why a stage has no answer. A cancelled stage says nothing here (its badge says it: a cancel is not an
  * error); a stage that never ran names the stage whose failure stopped it; a failure says what went
- * wrong, then the server's own words (paths, token counts) as they are.
+ * wrong, then the details (a model, a path, token counts).
  */
 function StageError({ error }: { error: NonNullable<StageView["error"]> }) {
   const t = useTranslations("run.errors");
   if (error.code === "cancelled") return null;
   if (error.code === "upstream-failed") {
+    const cause = error.causeStageId;
+    const input = error.params?.input;
     return (
       <p className="mt-2 text-sm text-neutral-600 dark:text-neutral-400">
-        {error.causeStageId ? t.rich("upstream", { stage: () => <a href={`#stage-${error.causeStageId}`} className="font-mono underline" translate="no">{error.causeStageId}</a> }) : t("upstreamUnknown")}
+        {!cause
+          ? t("upstreamUnknown")
+          : typeof input === "string" && input !== cause
+            ? t.rich("upstreamVia", { stage: stageLink(cause), input: stageLink(input) })
+            : t.rich("upstream", { stage: stageLink(cause) })}
       </p>
     );
   }
@@ -221,9 +255,7 @@ function StageError({ error }: { error: NonNullable<StageView["error"]> }) {
   return (
     <div className="mt-2 text-sm text-red-800 dark:text-red-300">
       <p className="font-medium">{t(key)}</p>
-      <p translate="no" className="mt-0.5 break-words font-mono text-xs">
-        {error.message}
-      </p>
+      <FailureDetail error={error} className="mt-0.5 break-words text-xs" />
     </div>
   );
 }
@@ -383,16 +415,18 @@ function latestTime(view: RunView, start: number): number {
   return latest;
 }
 
-/** The bar of a lane whose stage is in this state (else light blue: loading and reading the prompt). */
-const barColors: Partial<Record<StageView["state"], string>> = {
-  waiting: "bg-neutral-300 dark:bg-neutral-700",
-  cancelled: "bg-neutral-300 dark:bg-neutral-700",
-  skipped: "bg-neutral-300 dark:bg-neutral-700",
+/** The colour of each part of a model call in the timeline, and of its key in the legend. */
+const segmentColors: Record<SegmentKind, string> = {
+  waiting: "bg-neutral-300 dark:bg-neutral-600",
+  loading: "bg-amber-400 dark:bg-amber-500",
+  reading: "bg-blue-300 dark:bg-blue-800",
+  generating: "bg-blue-500",
   failed: "bg-red-400",
   reused: "bg-teal-400",
 };
+const segmentKinds = Object.keys(segmentColors) as SegmentKind[];
 
-/** Which stage ran when, on which model: a bar per model lane from the stage's start to its end. */
+/** Which stage ran when, on which model: a bar per model call, in parts (waiting, loading, reading, generating). */
 export function Timeline({ view }: { view: RunView }) {
   const t = useTranslations("run.timeline");
   const format = useFormat();
@@ -403,19 +437,38 @@ export function Timeline({ view }: { view: RunView }) {
   const span = Math.max(1, end - start);
   const rows = view.order.flatMap((id) => {
     const stage = view.stages[id]!;
-    if (stage.startedAt === undefined) return [];
+    const stageStart = stage.startedAt;
+    if (stageStart === undefined) return [];
     const stageEnd = stage.endedAt ?? end;
-    const lanes = stage.models.map((model) => {
+    // A failure names the model whose call failed; without a name, every call of the stage shows it.
+    const failed = (model: string) => stage.state === "failed" && (stage.error?.model === undefined || stage.error.model === model);
+    const lanes: Array<{ key: string; label: string; segments: TimelineSegment[] }> = stage.models.map((model) => {
       const lane = stage.lanes[model];
-      return { key: `${id}/${model}`, label: `${id} · ${model}`, from: lane?.startAt ?? stage.startedAt!, first: lane?.firstAt, to: lane?.endAt ?? lane?.lastAt ?? stageEnd, state: stage.state };
+      const segments: TimelineSegment[] =
+        stage.state === "reused"
+          ? [{ kind: "reused", from: stageStart, to: stageEnd }]
+          : callSegments({
+              start: stageStart,
+              loadStartAt: lane?.loadStartAt,
+              loadedAt: lane?.loadedAt,
+              readAt: lane?.startAt,
+              firstAt: lane?.firstAt,
+              end: lane?.endAt ?? lane?.lastAt ?? stageEnd,
+              failed: failed(model),
+            });
+      return { key: `${id}/${model}`, label: `${id} · ${model}`, segments };
     });
     const synthesis = stage.aggregationTiming;
     if (synthesis?.firstAt !== undefined) {
-      lanes.push({ key: `${id}/synthesis`, label: `${id} · ${methodName("synthesis")}`, from: synthesis.startAt ?? synthesis.firstAt, first: synthesis.firstAt, to: synthesis.lastAt ?? stageEnd, state: stage.state });
+      const segments = callSegments({ start: synthesis.startAt ?? synthesis.firstAt, readAt: synthesis.startAt, firstAt: synthesis.firstAt, end: synthesis.lastAt ?? stageEnd, failed: stage.state === "failed" });
+      lanes.push({ key: `${id}/synthesis`, label: `${id} · ${methodName("synthesis")}`, segments });
     }
     return lanes;
   });
-  // Shares of the span, kept inside it: a bar never reaches past its track.
+  const shown = segmentKinds.filter((kind) => rows.some((row) => row.segments.some((segment) => segment.kind === kind)));
+  // Why a call waited, said when the waits are worth a look (the first run's, a queue on a CPU).
+  const waitedLong = rows.some((row) => row.segments.some((segment) => segment.kind === "waiting" && segment.to - segment.from >= span * 0.1));
+  // Shares of the span, kept inside it: a part never reaches past its track.
   const share = (time: number) => Math.min(1, Math.max(0, (time - start) / span));
   const place = (from: number, to: number) => {
     const left = share(from);
@@ -428,23 +481,34 @@ export function Timeline({ view }: { view: RunView }) {
       </h3>
       <div className="space-y-1">
         {rows.map((row) => (
-          <div key={row.key} className="flex items-center gap-2 text-xs">
+          <div key={row.key} data-testid={`lane-${row.key}`} className="flex items-center gap-2 text-xs">
             <div translate="no" className="w-24 shrink-0 truncate text-neutral-600 sm:w-48 dark:text-neutral-400" title={row.label}>
               {row.label}
             </div>
             <div className="relative h-4 min-w-0 flex-1 overflow-hidden rounded bg-neutral-100 dark:bg-neutral-900">
-              <div
-                translate="no"
-                title={`${row.label}: ${format.ms(row.from - start)} → ${format.ms(row.to - start)}`}
-                className={`absolute h-4 rounded ${barColors[row.state] ?? "bg-blue-400/40"}`}
-                style={place(row.from, row.to)}
-              />
-              {row.first !== undefined ? <div className="absolute h-4 rounded bg-blue-500" style={place(row.first, row.to)} /> : null}
+              {row.segments.map((segment, index) => (
+                <div
+                  key={index}
+                  data-segment={segment.kind}
+                  translate="no"
+                  title={`${row.label}: ${t(`parts.${segment.kind}`)}, ${format.ms(segment.from - start)} → ${format.ms(segment.to - start)}`}
+                  className={`absolute h-4 ${segmentColors[segment.kind]}`}
+                  style={place(segment.from, segment.to)}
+                />
+              ))}
             </div>
           </div>
         ))}
       </div>
-      <p className="mt-2 text-xs text-neutral-500">{t("legend")}</p>
+      <ul className="mt-2 flex flex-wrap gap-x-4 gap-y-1 text-xs text-neutral-500">
+        {shown.map((kind) => (
+          <li key={kind} className="flex items-center gap-1.5">
+            <span aria-hidden className={`inline-block h-2.5 w-2.5 rounded-sm ${segmentColors[kind]}`} />
+            {t(`parts.${kind}`)}
+          </li>
+        ))}
+      </ul>
+      {waitedLong ? <p className="mt-1 text-xs text-neutral-500">{t("waiting")}</p> : null}
     </section>
   );
 }
@@ -476,11 +540,7 @@ function RunOutcome({ view }: { view: RunView }) {
             ? t.rich("failedAt", { stage: () => <a href={`#stage-${failedStage}`} className="font-mono underline" translate="no">{failedStage}</a> })
             : t(view.status)}
         </h2>
-        {view.status === "failed" && !failedStage && view.error ? (
-          <p translate="no" className="mt-1 break-words font-mono text-xs text-red-800 dark:text-red-300">
-            {view.error.message}
-          </p>
-        ) : null}
+        {view.status === "failed" && !failedStage && view.error ? <FailureDetail error={view.error} className="mt-1 break-words text-xs text-red-800 dark:text-red-300" /> : null}
       </section>
     );
   }

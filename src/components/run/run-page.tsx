@@ -23,6 +23,11 @@ const pastInputsShown = 6;
 const sessionsRead = 40;
 /** How often the runs in progress on this server are asked for (a run started elsewhere shows up). */
 const runsPollMs = 4000;
+/**
+ * The input a studio with no session yet offers, so that its first Run runs at once: the demo's. The demo
+ * model writes English stories only, so it is English in every language.
+ */
+const firstInput = "Once upon a time";
 
 /** The Run page at `/`: `?pipeline=NAME` picks the form's pipeline, `?run=ID` shows a run, `&pace=recorded` replays it. */
 export function RunPage() {
@@ -99,6 +104,12 @@ export function RunPage() {
     if (view.pipeline) setPipeline(view.pipeline);
   }, [view.input, view.pipeline]);
 
+  // No session yet (a new studio): the form starts with an input to run, unless it holds one already.
+  const noSessionYet = recent.data?.items.length === 0;
+  useEffect(() => {
+    if (noSessionYet) setInput((current) => current || firstInput);
+  }, [noSessionYet]);
+
   // The past inputs, History and the runs in progress change once the run has ended (not at its start,
   // where a refetch would compete with the run's first tokens).
   useEffect(() => {
@@ -111,6 +122,9 @@ export function RunPage() {
   // since): the form offers the base pipeline instead; the run shown still names its own.
   const names = pipelines.data?.map((entry) => entry.name);
   const chosen = !names || names.includes(pipeline) ? pipeline : names.includes("base") ? "base" : (names[0] ?? pipeline);
+
+  // The run shown ran the unsaved edits of the pipeline the form would run: the form's Run runs its file.
+  const editsNotInFile = view.inlinePipeline === true && view.pipeline === chosen;
 
   const inProgress = useMemo(() => (runs.data ?? []).filter((run) => !run.done), [runs.data]);
   const liveOnServer = inProgress.some((run) => run.id === runId);
@@ -223,6 +237,19 @@ export function RunPage() {
                 {t("form.edit")}
               </Link>
             </div>
+            {editsNotInFile ? (
+              <p data-testid="saved-file-note" className="mt-1 text-xs text-amber-800 dark:text-amber-300">
+                {t.rich("form.savedFileNote", {
+                  name: () => <span translate="no" className="font-mono">{chosen}</span>,
+                  // The editor gives back the edits it kept when the run started (see its drafts).
+                  editor: (chunks) => (
+                    <Link href={`/editor?pipeline=${encodeURIComponent(chosen)}`} prefetch={false} className="underline">
+                      {chunks}
+                    </Link>
+                  ),
+                })}
+              </p>
+            ) : null}
           </div>
           <div>
             <label htmlFor="input" className="mb-1 block text-sm font-medium">
@@ -244,8 +271,9 @@ export function RunPage() {
               // The user's own text, not to be translated (its placeholder is the page's).
               translate="no"
               placeholder={t("form.placeholder")}
-              // Lower on a narrow screen, where the run comes below it.
-              className="w-full rounded border border-neutral-300 bg-white p-2 font-mono text-sm max-lg:h-32 dark:border-neutral-700 dark:bg-neutral-900"
+              // Lower on a narrow screen, where the run comes below it. The placeholder, in the page's font and
+              // in italics, reads as a hint, not as text already there.
+              className="w-full rounded border border-neutral-300 bg-white p-2 font-mono text-sm placeholder:font-sans placeholder:italic placeholder:text-neutral-400 max-lg:h-32 dark:border-neutral-700 dark:bg-neutral-900 dark:placeholder:text-neutral-500"
             />
             {/* Two lines kept on a narrow screen, where the run is below: the hint changes as a run starts and ends. */}
             <p className="mt-1 text-xs text-neutral-500 max-lg:min-h-8">
@@ -286,7 +314,7 @@ export function RunPage() {
       );
     },
     // `submit` reads the pipeline, input, start and client; the rest is what the form shows.
-    [chosen, input, start, pastError, active, runId, cancelPending, pipelines.data, client, t, describe],
+    [chosen, input, start, pastError, active, runId, cancelPending, editsNotInFile, pipelines.data, client, t, describe],
   );
 
   // Each input once, the most recent first (sessions come newest first).
@@ -367,8 +395,10 @@ export function RunPage() {
                 <Badge state={replaying ? "replaying" : view.status} />
               </span>
               {view.pipeline ? (
-                <span className="text-xs text-neutral-500">
-                  {view.pipeline === "unsaved" ? t("header.unsaved") : t.rich("header.pipeline", { name: () => <span translate="no">{view.pipeline}</span> })}
+                <span data-testid="run-pipeline" className="text-xs text-neutral-500">
+                  {view.inlinePipeline && view.pipeline === "unsaved"
+                    ? t("header.unsaved")
+                    : t.rich(view.inlinePipeline ? "header.pipelineUnsaved" : "header.pipeline", { name: () => <span translate="no">{view.pipeline}</span> })}
                 </span>
               ) : null}
               {view.parentRunId ? (

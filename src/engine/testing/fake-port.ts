@@ -15,8 +15,11 @@ export interface FakeScript {
   chunkSize?: number;
   /** Milliseconds before each chunk: one figure, or one per model (default 0). */
   chunkDelayMs?: number | Record<string, number>;
-  /** Models whose calls fail with this code, after `afterChunks` chunks (default 0: before any text). */
-  failing?: Record<string, FailureCode | { code: FailureCode; afterChunks: number }>;
+  /**
+   * Models whose calls fail with this code, after `afterChunks` chunks (default 0: before any text), with
+   * `params` as the values the error's message names (as the real runtime sends them).
+   */
+  failing?: Record<string, FailureCode | { code: FailureCode; afterChunks: number; params?: Record<string, string | number> }>;
   /** Models that load on their first call, reporting these progress steps (then `load.loaded: true`). */
   loading?: Record<string, number[]>;
 }
@@ -80,12 +83,13 @@ export function createFakePort(script: FakeScript = {}): FakePort {
         for (let index = 0; index < text.length; index += size) chunks.push(text.slice(index, index + size));
         const failure = script.failing?.[model];
         const fail = typeof failure === "string" ? { code: failure, afterChunks: 0 } : failure;
+        const broke = () => new ProjectLlmError(fail!.code, `${model} broke`, "params" in fail! ? { details: { params: fail.params } } : undefined);
         for (const [index, chunk] of chunks.entries()) {
           await sleep(delay, options.signal);
-          if (fail && index >= fail.afterChunks) throw new ProjectLlmError(fail.code, `${model} broke`);
+          if (fail && index >= fail.afterChunks) throw broke();
           options.onText?.(chunk);
         }
-        if (fail) throw new ProjectLlmError(fail.code, `${model} broke`);
+        if (fail) throw broke();
         call.endedAt = Date.now();
         return {
           text,

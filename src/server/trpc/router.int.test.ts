@@ -242,6 +242,8 @@ describe("the tRPC routers on the real model", () => {
     const { id } = await caller.runs.start({ pipeline, basedOn: "base", input: "Once upon a time" });
     const events = await follow(id);
     expect(events.at(-1)!.event).toMatchObject({ type: "run-end", status: "completed" });
+    // Its followers know it ran the edits, not the file it was edited from.
+    expect(events[0]!.event).toMatchObject({ type: "run-start", pipeline: "base", inlinePipeline: true });
     const session = await caller.sessions.get({ id });
     expect(session).toMatchObject({ pipelineName: "base", inlinePipeline: true, status: "completed" });
     expect((session.pipeline as { stages: Array<{ id: string }> }).stages.map((stage) => stage.id)).toEqual(["first", "second"]);
