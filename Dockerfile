@@ -5,7 +5,8 @@
 #       -v project-llm-data:/data [--gpus all] project-llm
 #   docker exec project-llm project-llm run --input "Once upon a time"
 #
-# /data holds config/ (created from the examples on the first run), models/ and sessions/.
+# /data holds config/ (created from the examples on the first run), models/ and sessions/. A models folder
+# mounted read-only (:ro) runs its models; "Add a model" and `project-llm models pull` need it read-write.
 #
 # BASE_IMAGE is any Debian-based image with Node 22 (default node:22-bookworm-slim). On an NVIDIA box run
 # with `--gpus all`: node-llama-cpp ships prebuilt CUDA binaries and uses the GPU when the driver is
