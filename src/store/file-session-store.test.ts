@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { access, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -6,6 +7,7 @@ import { tempDir } from "../testing/fixtures.js";
 import { writeFileDurably } from "../common/index.js";
 import { FileSessionStore } from "./file-session-store.js";
 import { makeFullSession, makeSession, sessionStoreConformance } from "./session-store.conformance.js";
+import { processOwner } from "./session-owner.js";
 
 sessionStoreConformance("FileSessionStore", async () => {
   const { dir, cleanup } = await tempDir("project-llm-store-");
@@ -246,6 +248,31 @@ describe("FileSessionStore on disk", () => {
       expect(JSON.parse(await readFile(path.join(dir, `${stale.id}.json`), "utf8")).status).toBe("interrupted");
       expect((await store.get(finished.id)).status).toBe("completed");
       expect((await new FileSessionStore(dir).list()).items.map((item) => item.status).sort()).toEqual(["completed", "interrupted"]);
+    }));
+
+  it("starting, leaves running the session another live process runs, and lists it as that process ends it", () =>
+    inTempDir(async (dir) => {
+      // The process of a CLI run: the session is its own while it runs.
+      const cliProcess = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60_000)"], { stdio: "ignore" });
+      try {
+        const cli = new FileSessionStore(dir);
+        const run = makeSession({ status: "running", owner: processOwner(cliProcess.pid), finalAnswer: undefined, endedAt: undefined, durationMs: undefined });
+        await cli.create(run);
+
+        // The studio starts on the same folder while the run goes.
+        const studio = new FileSessionStore(dir);
+        expect(await studio.interruptRunning()).toEqual([]);
+        expect(JSON.parse(await readFile(path.join(dir, `${run.id}.json`), "utf8"))).toEqual(run);
+        expect((await studio.list()).items.map((item) => [item.id, item.status])).toEqual([[run.id, "running"]]);
+
+        const { owner: _, ...ended } = { ...run, status: "completed" as const, finalAnswer: "the end", endedAt: new Date().toISOString(), durationMs: 10 };
+        await cli.save(ended);
+        expect((await studio.list()).items.map((item) => [item.id, item.status, item.finalPreview])).toEqual([[run.id, "completed", "the end"]]);
+        await cli.flush();
+        await studio.flush();
+      } finally {
+        cliProcess.kill();
+      }
     }));
 
   it("lists a filtered page of 10,000 sessions quickly once the index is loaded", () =>
