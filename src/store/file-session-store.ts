@@ -338,7 +338,11 @@ export class FileSessionStore implements SessionStore {
     this.#indexTimer.unref();
   }
 
-  /** Writes index.json now if a change is pending (call before the process exits). */
+  /**
+   * Writes index.json now if a change is pending, and leaves no write waiting (call it before the process
+   * exits, or before its folder is removed). Dropping the pending write instead would lose nothing for
+   * good (the next open reconciles the index) but cost that open a read of the files.
+   */
   async flush(): Promise<void> {
     if (this.#indexTimer) clearTimeout(this.#indexTimer);
     this.#indexTimer = undefined;

@@ -62,7 +62,7 @@ export interface SessionStore {
    * run while the studio starts) is left as it is: that process ends it (see `runsElsewhere`).
    */
   interruptRunning(): Promise<string[]>;
-  /** Writes whatever the store keeps for later (a file store's index); call it before the process exits. */
+  /** Writes whatever the store keeps for later (a file store's index), leaving nothing pending; call it before the process exits. */
   flush(): Promise<void>;
 }
 
