@@ -21,7 +21,8 @@ unless models.yaml names its file already. URI is one of:
       --name NAME        the model's name in models.yaml (default: from the file's name)
       --file FILE.gguf   the file's name in the models folder (default: the file's own name)
 The free space is checked first. The bytes go to FILE.gguf.download until the file is whole and starts
-with a GGUF header. A broken connection is resumed (5 times in a row at most without a byte coming).
+with a GGUF header. A broken connection is resumed (5 times in a row at most without a byte coming; then
+it gives up, and keeps the bytes that came, if any, for the same command to resume).
 Ctrl+C stops the download and keeps FILE.gguf.download: the same command resumes it (delete that file
 to free the space instead). A progress bar on a terminal; otherwise a line at every 10%.
 HF_ENDPOINT (or MODEL_ENDPOINT) names another hub; HF_TOKEN is sent to it for gated models.`;
