@@ -1,6 +1,6 @@
 /**
  * A second studio server for a test of its own (a SIGTERM, development mode): the suite's config and the
- * real models, its own port and sessions folder (one writer process per folder), its output kept.
+ * real models, its own port and sessions folder, its output kept.
  */
 import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from "node:child_process";
 import path from "node:path";

@@ -1,5 +1,5 @@
 /** The CLI as a user runs it: the compiled `project-llm` in a child process, on the real model. */
-import { execFile } from "node:child_process";
+import { execFile, type ChildProcess } from "node:child_process";
 import { copyFile, mkdir, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,7 +9,12 @@ const cli = path.resolve("dist/cli/main.js");
 let root: string;
 let cleanup: () => Promise<void>;
 
-function run(args: string[], input?: string, options: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs the CLI; `onStdout` sees its output as it comes (to press Ctrl+C at the right moment). */
+function run(
+  args: string[],
+  input?: string,
+  options: { cwd?: string; env?: Record<string, string>; onStdout?: (text: string, child: ChildProcess) => void } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
@@ -17,6 +22,8 @@ function run(args: string[], input?: string, options: { cwd?: string; env?: Reco
       { cwd: options.cwd ?? root, env: { ...process.env, PROJECT_LLM_MODELS_DIR: testModelsDir, NO_COLOR: "1", ...options.env }, timeout: 60_000 },
       (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
     );
+    let seen = "";
+    child.stdout!.on("data", (chunk: Buffer | string) => options.onStdout?.((seen += chunk.toString()), child));
     if (input !== undefined) child.stdin!.end(input);
   });
 }
@@ -274,6 +281,28 @@ describe("project-llm", () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`${path.join(root, "config", "pipelines", "bad.yaml")}:5:7: pipeline.stages[0].modle: unknown key "modle"`);
     expect(result.stderr).toContain('did you mean "model"?');
+  });
+
+  it("exits 130 when Ctrl+C cancels a run or a rerun, and keeps each session as cancelled", async () => {
+    const long = (id: string) => `    - id: ${id}\n      type: single\n      model: storyteller\n      params: { max_tokens: 1500 }\n`;
+    await writeFiles(root, { "config/pipelines/slow.yaml": `pipeline:\n  stages:\n${["one", "two", "three"].map(long).join("")}` });
+    // Once a model's text comes (under the stage headers), mid-run.
+    const pressCtrlC = (text: string, child: ChildProcess) => {
+      if (text.replace(/\n── [^\n]*──\n/g, "").trim().length > 0 && !child.killed) child.kill("SIGINT");
+    };
+    const cancelled = await run(["run", "--pipeline", "slow", "--input", "Once upon a time"], undefined, { onStdout: pressCtrlC });
+    expect(cancelled.code, cancelled.stderr).toBe(130);
+    expect(cancelled.stderr).toContain("cancelling…");
+    const listed = JSON.parse((await run(["sessions", "list", "--pipeline", "slow", "--json"])).stdout) as { items: Array<{ id: string; status: string }> };
+    expect(listed.items.map((item) => item.status)).toEqual(["cancelled"]);
+
+    const rerun = await run(["sessions", "rerun", listed.items[0]!.id, "--from", "one"], undefined, { onStdout: pressCtrlC });
+    expect(rerun.code, rerun.stderr).toBe(130);
+    const after = JSON.parse((await run(["sessions", "list", "--pipeline", "slow", "--json"])).stdout) as { items: Array<{ status: string; parentRunId?: string }> };
+    expect(after.items.map((item) => [item.status, item.parentRunId])).toEqual([
+      ["cancelled", listed.items[0]!.id],
+      ["cancelled", undefined],
+    ]);
   });
 
   it("exits 2 on usage errors and 1 when the run fails", async () => {

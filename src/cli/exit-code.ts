@@ -1,7 +1,21 @@
 /**
- * The CLI's exit codes: 0 success, 1 the work failed (a run, a download), 2 bad config or usage.
+ * The CLI's exit codes: 0 success, 1 the work failed (a run, a download), 2 bad config or usage, 130 the
+ * work was cancelled by Ctrl+C.
  */
 import { ProjectLlmError, type ErrorCode } from "../common/index.js";
+import type { SessionStatus } from "../store/index.js";
+
+/**
+ * The exit code of a command that Ctrl+C cancelled cleanly (what it did is kept: a run's session, a
+ * download's bytes): 128 + SIGINT, as a shell reports a command that Ctrl+C ended.
+ */
+export const cancelledExitCode = 130;
+
+/** The exit code of a run (or a rerun) that ended: a CLI run is cancelled by Ctrl+C only. */
+export function exitCodeOfRun(status: SessionStatus): 0 | 1 | typeof cancelledExitCode {
+  if (status === "completed") return 0;
+  return status === "cancelled" ? cancelledExitCode : 1;
+}
 
 /** Codes that say the configs or the command line are wrong: exit 2. */
 const configCodes = new Set<ErrorCode>(["config-not-found", "config-parse", "config-schema", "config-invalid", "config-too-large", "pipeline-not-found", "model-missing", "model-outside-directory", "model-not-gguf", "usage", "invalid-id", "session-not-found"]);

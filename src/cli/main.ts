@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `project-llm`: validate configs, list models, run pipelines, read and rerun sessions.
- * Exit codes: 0 success, 1 the work failed (a run, a download), 2 bad config or usage.
+ * Exit codes: see exit-code.ts.
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -38,7 +38,10 @@ Options for every command (before or after it):
   --models-dir DIR   folder of the GGUF files (env PROJECT_LLM_MODELS_DIR, over models_directory)
   --sessions DIR     folder of the sessions (env PROJECT_LLM_SESSIONS_DIR, default ./sessions)
   --json             machine-readable output
-  --version          the version`;
+  --version          the version
+
+Exit codes: 0 success, 1 the work failed (a run, a download), 2 bad config or usage, 130 cancelled by
+Ctrl+C (what was done is kept: a run's session, a download's bytes).`;
 
 /** The options of every command: which of them take a value tells a value from the command. */
 const everyOption = { ...globalOptions, ...runOptions, ...modelsOptions, ...sessionsOptions, ...validateOptions };

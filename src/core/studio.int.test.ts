@@ -2,10 +2,12 @@
  * Integration: real pipelines on the real model (stories260K.gguf), through the real inference worker
  * process and the file session store.
  */
+import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { RunEvent } from "../engine/index.js";
 import { createRuntime, type Runtime } from "../runtime/index.js";
+import type { SessionRecord } from "../store/index.js";
 import { storiesFile, tempDir, testModelsYaml, writeFiles } from "../testing/fixtures.js";
 import { openTestStudio } from "../testing/studio.js";
 import { Studio } from "./studio.js";
@@ -56,8 +58,11 @@ describe("a real pipeline", () => {
   it("runs three stages on one model, loading it once, and a second run loads nothing", async () => {
     const before = runtime.stats().modelLoads;
     const events: RunEvent[] = [];
-    const first = await studio.run({ input: "Once upon a time", onEvent: (event) => events.push(event) });
+    let whileRunning: Promise<SessionRecord> | undefined;
+    const first = await studio.run({ input: "Once upon a time", onEvent: (event) => events.push(event), onSession: (id) => (whileRunning = studio.sessions.get(id)) });
     expect(first.status).toBe("completed");
+    // While it ran, its session said which process runs it; once ended, it is no process's.
+    expect(await whileRunning).toMatchObject({ status: "running", owner: { host: os.hostname(), pid: process.pid } });
     expect(runtime.stats().modelLoads - before).toBeLessThanOrEqual(1);
     for (const id of ["draft", "panel", "ending"]) expect(first.stages[id]!.status).toBe("completed");
     // Tokens stream stage by stage, each before its stage ends.
@@ -73,6 +78,7 @@ describe("a real pipeline", () => {
     expect(first.stages.draft!.models[0]!.chat).toBe(false);
     // The session is on disk with model identities and the resolved parameters.
     const stored = await studio.sessions.get(first.id);
+    expect(stored).not.toHaveProperty("owner");
     expect(stored.models.greedy!.headerSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(stored.stages.draft!.models[0]!.params).toMatchObject({ temperature: 0, max_tokens: 24 });
 

@@ -26,7 +26,7 @@ import {
 } from "../config/index.js";
 import { planRerun, runPipeline, stageModels, type RunEvent, type StageRecord } from "../engine/index.js";
 import { createRuntime, inspectModels, type Runtime } from "../runtime/index.js";
-import { FileSessionStore, assertRunId, modelIdentity, newRunId, type SessionRecord, type SessionStore } from "../store/index.js";
+import { FileSessionStore, assertRunId, modelIdentity, newRunId, processOwner, type SessionRecord, type SessionStore } from "../store/index.js";
 import os from "node:os";
 import path from "node:path";
 
@@ -332,6 +332,8 @@ export class Studio {
       ...(job.inlinePipeline ? { inlinePipeline: true } : {}),
       input: job.input,
       status: "running",
+      // Tells a studio that starts meanwhile that the run goes on here (see SessionStore.interruptRunning).
+      owner: processOwner(),
       startedAt: new Date(startedAt).toISOString(),
       pipeline: job.pipeline,
       modelsConfig: job.models.config,
@@ -387,6 +389,7 @@ export class Studio {
     session.finalAnswer = result.finalAnswer;
     session.endedAt = new Date(endedAt).toISOString();
     session.durationMs = endedAt - startedAt;
+    delete session.owner;
     const failure = session.events!.find((event) => event.type === "run-end");
     if (failure?.type === "run-end" && failure.error) session.error = failure.error;
     await this.sessions.save(session);

@@ -113,14 +113,25 @@ describe("downloadModel", () => {
     expect(await files()).toEqual(["stories260K.gguf"]);
   });
 
-  it("gives up on a server that always breaks the connection, with a message, and nothing under the final name", async () => {
+  it("gives up on a server that always breaks the connection, with a message, and leaves no file when no byte came", async () => {
     server.behave({ mode: "always-break" });
     const error = await failure(pull(`${server.origin}/stories260K.gguf`, { maxRetries: 3 }));
     expect(error.code).toBe("download-failed");
-    expect(error.message).toMatch(/the connection to 127\.0\.0\.1:\d+ broke 4 times in a row/);
-    expect(error.details?.params).toMatchObject({ reason: "retries", attempts: 4 });
+    expect(error.message).toMatch(/the connection to 127\.0\.0\.1:\d+ broke 4 times in a row \([^)]*\)$/);
+    expect(error.details?.params).toMatchObject({ reason: "retries", attempts: 4, downloaded: 0 });
     expect(server.requests).toHaveLength(4);
-    expect(await files()).not.toContain("stories260K.gguf");
+    expect(await files()).toEqual([]);
+  });
+
+  it("gives up with bytes downloaded: keeps them, says where, and the same download resumes them", async () => {
+    await failure(stoppedAfter(200_000, interruption("stopped by a test")));
+    server.behave({ mode: "always-break" });
+    const error = await failure(pull(`${server.origin}/stories260K.gguf`, { maxRetries: 1 }));
+    expect(error.code).toBe("download-failed");
+    expect(error.message).toMatch(/KiB downloaded are kept in stories260K\.gguf\.download: start the same download again to resume$/);
+    expect(await files()).toEqual(["stories260K.gguf.download", "stories260K.gguf.download.json"]);
+    server.behave({ mode: "ok" });
+    expect((await pull(`${server.origin}/stories260K.gguf`)).resumedFromBytes).toBeGreaterThan(200_000);
   });
 
   it("stops at the first bytes of a body that is not a GGUF and keeps nothing", async () => {

@@ -157,15 +157,27 @@ class ConnectionBroke extends Error {}
  *
  * Leaves nothing under the final name unless it succeeds. On the way out: a download cancelled by its
  * user deletes its partial file; one interrupted (the signal's reason is an `interruption()`: Ctrl+C, the
- * server stopping) or given up after retries keeps it for a resume; a full disk or a file that is not a
- * GGUF deletes it. A write the file system refuses ends it with `folder-not-writable`.
+ * server stopping) or given up after retries keeps it for a resume, when it holds bytes to resume; a full
+ * disk or a file that is not a GGUF deletes it. Whatever the failure, an empty partial file is not kept.
+ * A write the file system refuses ends it with `folder-not-writable`.
  */
 export async function downloadModel(plan: DownloadPlan, options: DownloadOptions = {}): Promise<DownloadResult> {
   try {
     return await transfer(plan, options);
   } catch (error) {
+    await discardEmptyPartial(plan);
     throw notWritable(error, plan.directory) ?? error;
   }
+}
+
+/** Removes a partial file with nothing in it to resume (and its record), so that no file is left unsaid. */
+async function discardEmptyPartial(plan: DownloadPlan): Promise<void> {
+  const size = await stat(plan.partialPath).then(
+    (info) => info.size,
+    () => 0,
+  );
+  // The error that ended the download is the one to tell: a folder that refuses this too says so there.
+  if (size === 0) await discardPartial(plan).catch(() => undefined);
 }
 
 async function transfer(plan: DownloadPlan, options: DownloadOptions): Promise<DownloadResult> {

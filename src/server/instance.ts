@@ -12,7 +12,7 @@ export interface ServerInstance {
   studio: Studio;
   runs: RunManager;
   downloads: DownloadManager;
-  /** Resolves once sessions left `running` by an earlier process are marked `interrupted`. */
+  /** Resolves once sessions left `running` by a process that stopped mid-run are marked `interrupted`. */
   ready: Promise<void>;
   stop(): Promise<void>;
 }
@@ -24,11 +24,11 @@ function create(): ServerInstance {
   const studio = Studio.open({ env: process.env, cwd: process.cwd() });
   const runs = new RunManager(studio);
   const downloads = new DownloadManager(studio);
-  // This process is the one writer of the sessions folder: a session still `running` on disk was left by
-  // a process that stopped mid-run.
+  // This process runs nothing yet: a session still `running` on disk is a run of another live process (a
+  // CLI run, left as it is) or was left by a process that stopped mid-run.
   const ready = studio.sessions.interruptRunning().then(
     (ids) => {
-      if (ids.length > 0) console.log(`project_llm: marked ${ids.length} session(s) left running by an earlier server as interrupted`);
+      if (ids.length > 0) console.log(`project_llm: marked ${ids.length} session(s) left running by a process that stopped as interrupted`);
     },
     (error: unknown) => console.error(`project_llm: cannot read the sessions folder: ${errorMessage(error)}`),
   );
@@ -72,7 +72,7 @@ function installSignalHandlers(): void {
  * The process-wide instance, created on first use and kept for the life of the process. Next.js evaluates
  * this module more than once (the instrumentation hook and the routes are separate bundles, and hot reload
  * evaluates changed modules again): every copy finds the one instance on `globalThis`, so there is one
- * worker and one writer of the sessions folder. (In development, a change to the server's own code takes
+ * worker and one session store in the process. (In development, a change to the server's own code takes
  * effect after a restart of `npm run dev`.)
  */
 export async function getServer(): Promise<ServerInstance> {

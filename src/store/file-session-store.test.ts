@@ -1,16 +1,37 @@
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { access, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { tempDir } from "../testing/fixtures.js";
 import { writeFileDurably } from "../common/index.js";
 import { FileSessionStore } from "./file-session-store.js";
 import { makeFullSession, makeSession, sessionStoreConformance } from "./session-store.conformance.js";
+import { processOwner } from "./session-owner.js";
 
 sessionStoreConformance("FileSessionStore", async () => {
   const { dir, cleanup } = await tempDir("project-llm-store-");
-  return { store: new FileSessionStore(dir), cleanup };
+  const store = new FileSessionStore(dir);
+  // Its index is written before its folder is removed, not by a timer later into a folder that is gone.
+  return { store, cleanup: () => store.flush().finally(cleanup) };
 });
+
+const consoleErrors = vi.spyOn(console, "error");
+
+afterAll(async () => {
+  // A store left with a write of its index pending (they wait 1 s) would try it now, in a folder that is gone.
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  expect(consoleErrors.mock.calls).toEqual([]);
+});
+
+/** The stores the current test opened, flushed before its folder is removed. */
+const opened: FileSessionStore[] = [];
+
+function openStore(dir: string): FileSessionStore {
+  const store = new FileSessionStore(dir);
+  opened.push(store);
+  return store;
+}
 
 /** A temp folder for one test, removed afterwards even when the test fails. */
 async function inTempDir(work: (dir: string) => Promise<void>): Promise<void> {
@@ -18,7 +39,11 @@ async function inTempDir(work: (dir: string) => Promise<void>): Promise<void> {
   try {
     await work(dir);
   } finally {
-    await cleanup();
+    try {
+      for (const store of opened.splice(0)) await store.flush();
+    } finally {
+      await cleanup();
+    }
   }
 }
 
@@ -27,13 +52,13 @@ const exists = (file: string) => access(file).then(() => true, () => false);
 describe("FileSessionStore on disk", () => {
   it("writes one whole JSON file per session and leaves no temp file", () =>
     inTempDir(async (dir) => {
-      const store = new FileSessionStore(dir);
+      const store = openStore(dir);
       const session = makeFullSession();
       await store.save(session);
       await store.save({ ...session, finalAnswer: "a second version" });
       expect(JSON.parse(await readFile(path.join(dir, `${session.id}.json`), "utf8"))).toEqual({ ...session, finalAnswer: "a second version" });
       // The index follows later, in one write; a store opened before that reads the session files themselves.
-      const reopened = new FileSessionStore(dir);
+      const reopened = openStore(dir);
       expect((await reopened.list()).items.map((item) => item.finalPreview)).toEqual(["a second version"]);
       await store.flush();
       const index = JSON.parse(await readFile(path.join(dir, "index.json"), "utf8"));
@@ -55,10 +80,10 @@ describe("FileSessionStore on disk", () => {
     inTempDir(async (dir) => {
       const root = makeFullSession();
       const branch = makeSession({ parentRunId: root.id, rerunFromStage: "draft" });
-      const first = new FileSessionStore(dir);
+      const first = openStore(dir);
       await first.save(root);
       await first.save(branch);
-      const second = new FileSessionStore(dir);
+      const second = openStore(dir);
       expect(await second.get(root.id)).toEqual(root);
       expect(await second.list()).toEqual(await first.list());
       expect(await second.tree(branch.id)).toMatchObject({ id: root.id, children: [{ id: branch.id, rerunFromStage: "draft", children: [] }] });
@@ -73,12 +98,12 @@ describe("FileSessionStore on disk", () => {
     it(`rebuilds an index that is ${damage} from the session files, with the same listing`, () =>
       inTempDir(async (dir) => {
         const sessions = [makeFullSession(), makeSession({ status: "failed", finalAnswer: undefined }), makeSession({ pipelineName: "other" })];
-        const first = new FileSessionStore(dir);
+        const first = openStore(dir);
         for (const session of sessions) await first.save(session);
         await first.flush();
         const listing = await first.list();
         await write(path.join(dir, "index.json"));
-        const second = new FileSessionStore(dir);
+        const second = openStore(dir);
         expect(await second.list()).toEqual(listing);
         expect(await second.list({ status: "failed" })).toMatchObject({ total: 1, items: [{ id: sessions[1]!.id }] });
         // The rebuilt index was written back: a third instance reads it as valid.
@@ -91,7 +116,7 @@ describe("FileSessionStore on disk", () => {
     inTempDir(async (dir) => {
       const kept = makeSession({ status: "running", finalAnswer: undefined, endedAt: undefined, durationMs: undefined });
       const removed = makeSession();
-      const first = new FileSessionStore(dir);
+      const first = openStore(dir);
       await first.save(kept);
       await first.save(removed);
       // As if a process crashed after writing session files but before writing the index:
@@ -99,7 +124,7 @@ describe("FileSessionStore on disk", () => {
       await writeFile(path.join(dir, `${added.id}.json`), JSON.stringify(added));
       await writeFile(path.join(dir, `${kept.id}.json`), JSON.stringify({ ...kept, status: "completed", finalAnswer: "finished" }));
       await rm(path.join(dir, `${removed.id}.json`));
-      const second = new FileSessionStore(dir);
+      const second = openStore(dir);
       const page = await second.list();
       expect(page.items.map((item) => [item.id, item.status])).toEqual([
         [added.id, "completed"],
@@ -110,13 +135,13 @@ describe("FileSessionStore on disk", () => {
 
   it("lists what another process writes into its folder without being reopened, and neither writes the other's sessions out of index.json", () =>
     inTempDir(async (dir) => {
-      const studio = new FileSessionStore(dir);
+      const studio = openStore(dir);
       const ours = makeFullSession({ input: "from the studio" });
       await studio.save(ours);
       expect((await studio.list()).total).toBe(1);
 
       // A second process (the CLI) opens the folder and runs two sessions while the studio is open.
-      const cli = new FileSessionStore(dir);
+      const cli = openStore(dir);
       await cli.open();
       const running = makeSession({ input: "from the terminal", status: "running", finalAnswer: undefined, endedAt: undefined, durationMs: undefined });
       const branch = makeSession({ input: "a branch from the terminal", parentRunId: ours.id, rerunFromStage: "draft" });
@@ -149,7 +174,7 @@ describe("FileSessionStore on disk", () => {
 
   it("lists from memory while the folder's modification time stays the same, and reconciles once it changes", () =>
     inTempDir(async (dir) => {
-      const store = new FileSessionStore(dir);
+      const store = openStore(dir);
       const first = makeSession();
       await store.save(first);
       await store.flush();
@@ -171,10 +196,10 @@ describe("FileSessionStore on disk", () => {
   it("ignores a torn temp file and removes it when it opens", () =>
     inTempDir(async (dir) => {
       const session = makeFullSession();
-      await new FileSessionStore(dir).save(session);
+      await openStore(dir).save(session);
       const torn = path.join(dir, `.${session.id}.json.4242-deadbeef.tmp`);
       await writeFile(torn, '{ "version": 1, "id": "half a ses');
-      const store = new FileSessionStore(dir);
+      const store = openStore(dir);
       expect(await store.get(session.id)).toEqual(session);
       expect((await store.list()).items.map((item) => item.id)).toEqual([session.id]);
       expect(await exists(torn)).toBe(false);
@@ -185,7 +210,7 @@ describe("FileSessionStore on disk", () => {
     inTempDir(async (dir) => {
       const good = makeSession();
       const bad = makeSession();
-      const store = new FileSessionStore(dir);
+      const store = openStore(dir);
       await store.save(good);
       await writeFile(path.join(dir, `${bad.id}.json`), "{ torn");
       expect(await store.rebuildIndex()).toEqual({ indexed: 1, damaged: [`${bad.id}.json`] });
@@ -196,7 +221,7 @@ describe("FileSessionStore on disk", () => {
   it("refuses ids that would leave its folder before touching the disk", () =>
     inTempDir(async (parent) => {
       const dir = path.join(parent, "sessions");
-      const store = new FileSessionStore(dir);
+      const store = openStore(dir);
       for (const bad of ["../etc/passwd", "../../etc/passwd", "a/b", "", `../${makeSession().id}`]) {
         await expect(store.get(bad)).rejects.toMatchObject({ code: "invalid-id" });
         await expect(store.delete(bad)).rejects.toMatchObject({ code: "invalid-id" });
@@ -210,7 +235,7 @@ describe("FileSessionStore on disk", () => {
   it("reads a folder that is not there as empty and creates it only to write a session", () =>
     inTempDir(async (parent) => {
       const dir = path.join(parent, "sessions");
-      const store = new FileSessionStore(dir);
+      const store = openStore(dir);
       expect(await store.list()).toEqual({ items: [], total: 0 });
       const session = makeSession();
       expect(await store.has(session.id)).toBe(false);
@@ -223,19 +248,19 @@ describe("FileSessionStore on disk", () => {
       await store.save(session);
       await store.flush();
       expect((await readdir(dir)).sort()).toEqual([`${session.id}.json`, "index.json"].sort());
-      expect((await new FileSessionStore(dir).list()).items.map((item) => item.id)).toEqual([session.id]);
+      expect((await openStore(dir).list()).items.map((item) => item.id)).toEqual([session.id]);
     }));
 
   it("writes no index into a folder of no sessions that it only reads", () =>
     inTempDir(async (dir) => {
       await writeFile(path.join(dir, "notes.txt"), "not a session");
-      expect((await new FileSessionStore(dir).list()).total).toBe(0);
+      expect((await openStore(dir).list()).total).toBe(0);
       expect(await readdir(dir)).toEqual(["notes.txt"]);
     }));
 
   it("marks running sessions interrupted on disk, and leaves a session finished since then alone", () =>
     inTempDir(async (dir) => {
-      const store = new FileSessionStore(dir);
+      const store = openStore(dir);
       const stale = makeSession({ status: "running", finalAnswer: undefined, endedAt: undefined, durationMs: undefined });
       const finished = makeSession({ status: "running", finalAnswer: undefined, endedAt: undefined, durationMs: undefined });
       await store.save(stale);
@@ -245,7 +270,32 @@ describe("FileSessionStore on disk", () => {
       expect(await store.interruptRunning()).toEqual([stale.id]);
       expect(JSON.parse(await readFile(path.join(dir, `${stale.id}.json`), "utf8")).status).toBe("interrupted");
       expect((await store.get(finished.id)).status).toBe("completed");
-      expect((await new FileSessionStore(dir).list()).items.map((item) => item.status).sort()).toEqual(["completed", "interrupted"]);
+      expect((await openStore(dir).list()).items.map((item) => item.status).sort()).toEqual(["completed", "interrupted"]);
+    }));
+
+  it("starting, leaves running the session another live process runs, and lists it as that process ends it", () =>
+    inTempDir(async (dir) => {
+      // The process of a CLI run: the session is its own while it runs.
+      const cliProcess = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60_000)"], { stdio: "ignore" });
+      try {
+        const cli = openStore(dir);
+        const run = makeSession({ status: "running", owner: processOwner(cliProcess.pid), finalAnswer: undefined, endedAt: undefined, durationMs: undefined });
+        await cli.create(run);
+
+        // The studio starts on the same folder while the run goes.
+        const studio = openStore(dir);
+        expect(await studio.interruptRunning()).toEqual([]);
+        expect(JSON.parse(await readFile(path.join(dir, `${run.id}.json`), "utf8"))).toEqual(run);
+        expect((await studio.list()).items.map((item) => [item.id, item.status])).toEqual([[run.id, "running"]]);
+
+        const { owner: _, ...ended } = { ...run, status: "completed" as const, finalAnswer: "the end", endedAt: new Date().toISOString(), durationMs: 10 };
+        await cli.save(ended);
+        expect((await studio.list()).items.map((item) => [item.id, item.status, item.finalPreview])).toEqual([[run.id, "completed", "the end"]]);
+        await cli.flush();
+        await studio.flush();
+      } finally {
+        cliProcess.kill();
+      }
     }));
 
   it("lists a filtered page of 10,000 sessions quickly once the index is loaded", () =>
@@ -256,12 +306,12 @@ describe("FileSessionStore on disk", () => {
       for (const session of sessions) writeFileSync(path.join(dir, `${session.id}.json`), JSON.stringify(session));
 
       let started = performance.now();
-      const building = new FileSessionStore(dir);
+      const building = openStore(dir);
       await building.open();
       const rebuildMs = performance.now() - started;
 
       started = performance.now();
-      const store = new FileSessionStore(dir);
+      const store = openStore(dir);
       await store.open();
       const loadMs = performance.now() - started;
 

@@ -16,8 +16,9 @@
  *   time changed since it last looked reconciles the index with the files the same way (a stat per call;
  *   a listing of the folder, and a read of the files the index lacks or lists as `running`, only when it
  *   changed). So each lists the other's sessions without being reopened, and neither writes the other's
- *   out of index.json. Writes are serialized within the process only: a session file rewritten by another
- *   process once it has ended is not read again (no process does that).
+ *   out of index.json. Writes are serialized within the process only; no two processes write one session
+ *   file: a run's own process writes its session, and `interruptRunning` rewrites only a session whose
+ *   process can no longer end it (see `runsElsewhere`). So a session that has ended is not read again.
  */
 import { access, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
@@ -37,6 +38,7 @@ import {
   type SessionStore,
   type SessionTreeNode,
 } from "./session-store.js";
+import { runsElsewhere } from "./session-owner.js";
 
 const indexFileName = "index.json";
 /** Session files read at once while rebuilding the index. */
@@ -336,7 +338,11 @@ export class FileSessionStore implements SessionStore {
     this.#indexTimer.unref();
   }
 
-  /** Writes index.json now if a change is pending (call before the process exits). */
+  /**
+   * Writes index.json now if a change is pending, and leaves no write waiting (call it before the process
+   * exits, or before its folder is removed). Dropping the pending write instead would lose nothing for
+   * good (the next open reconciles the index) but cost that open a read of the files.
+   */
   async flush(): Promise<void> {
     if (this.#indexTimer) clearTimeout(this.#indexTimer);
     this.#indexTimer = undefined;
@@ -402,11 +408,12 @@ export class FileSessionStore implements SessionStore {
     const index = await this.#ready();
     return this.#serial(async () => {
       const ids: string[] = [];
-      let changed = false;
+      let changed = await this.#reconcileIfChanged(index);
       for (const summary of index.values()) {
         if (summary.status !== "running") continue;
         const session = await this.#readQuietly(summary.id);
-        if (!session) continue;
+        // Another process's run goes on: that process writes its end, and the next reconciliation reads it.
+        if (!session || (session.status === "running" && runsElsewhere(session.owner))) continue;
         changed = true;
         if (session.status === "running") {
           const updated = interrupted(session);

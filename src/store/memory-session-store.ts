@@ -1,5 +1,6 @@
 /** Sessions in memory only: for tests and throw-away use. Stored and returned sessions are copies. */
 import { assertRunId, summarize, type SessionRecord } from "./session.js";
+import { runsElsewhere } from "./session-owner.js";
 import {
   checkSession,
   interrupted,
@@ -64,11 +65,11 @@ export class MemorySessionStore implements SessionStore {
   async interruptRunning(): Promise<string[]> {
     const ids: string[] = [];
     for (const session of this.#sessions.values()) {
-      if (session.status !== "running") continue;
+      if (session.status !== "running" || runsElsewhere(session.owner)) continue;
       this.#put(interrupted(session));
       ids.push(session.id);
     }
-    return ids;
+    return ids.sort();
   }
 
   async flush(): Promise<void> {

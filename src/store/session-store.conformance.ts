@@ -2,9 +2,12 @@
  * The behaviour every SessionStore must have, run by each implementation's test file:
  * `sessionStoreConformance("Name", async () => ({ store, cleanup }))`.
  */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { describe, expect, it } from "vitest";
 import type { RunEvent, StageRecord } from "../engine/index.js";
 import { newRunId, type SessionRecord } from "./session.js";
+import { processOwner, type SessionOwner } from "./session-owner.js";
 import type { SessionStore } from "./session-store.js";
 
 let clock = Date.UTC(2026, 0, 1);
@@ -254,6 +257,44 @@ export function sessionStoreConformance(name: string, open: StoreFactory): void 
         expect(await store.get(done.id)).toEqual(done);
         expect((await store.list({ status: "interrupted" })).items.map((item) => item.id)).toEqual([running.id]);
         expect(await store.interruptRunning()).toEqual([]);
+      }));
+
+    it("leaves running a session that another live process of this host runs, and marks the others interrupted", () =>
+      withStore(async (store) => {
+        const live = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60_000)"], { stdio: "ignore" });
+        try {
+          const gone = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+          await once(gone, "exit");
+          const running = (owner?: SessionOwner) =>
+            makeSession({ status: "running", endedAt: undefined, durationMs: undefined, finalAnswer: undefined, ...(owner ? { owner } : {}) });
+          const elsewhere = running(processOwner(live.pid));
+          const left = [
+            running(processOwner(gone.pid)),
+            // This very process: the caller runs nothing, so the session was left by an earlier life of its pid.
+            running(processOwner()),
+            running({ ...processOwner(live.pid), host: "another-host" }),
+            // A session of an earlier version, with no owner.
+            running(),
+          ];
+          // The live process's pid, had it been given to it after the session's own process ended (where the start can be read).
+          if (processOwner(live.pid).start !== undefined) left.push(running({ ...processOwner(live.pid), start: "another-boot/1" }));
+          for (const session of [elsewhere, ...left]) await store.save(session);
+
+          expect((await store.interruptRunning()).sort()).toEqual(left.map((session) => session.id).sort());
+          expect(await store.get(elsewhere.id)).toEqual(elsewhere);
+          for (const session of left) {
+            const after = await store.get(session.id);
+            expect(after.status).toBe("interrupted");
+            expect(after).not.toHaveProperty("owner");
+          }
+          expect((await store.list({ status: "running" })).items.map((item) => item.id)).toEqual([elsewhere.id]);
+
+          live.kill();
+          await once(live, "exit");
+          expect(await store.interruptRunning()).toEqual([elsewhere.id]);
+        } finally {
+          live.kill();
+        }
       }));
 
     it("rebuilds its index to the same listing", () =>

@@ -55,11 +55,14 @@ export interface SessionStore {
   /** Rebuilds the listing index from the stored sessions themselves. */
   rebuildIndex(): Promise<RebuildReport>;
   /**
-   * Marks every session still `running` as `interrupted` (its process stopped before it ended) and returns
-   * their ids. Call it only where no run is in progress, e.g. when the one writer process starts.
+   * Marks `interrupted` every session still `running` whose run cannot end any more, and returns their ids
+   * (sorted): those of this process (call it where this process runs nothing, e.g. when it starts), of a
+   * process of this host that is gone, of another host (there is no asking it) and those with no owner
+   * recorded (sessions of earlier versions). A session that another live process of this host runs (a CLI
+   * run while the studio starts) is left as it is: that process ends it (see `runsElsewhere`).
    */
   interruptRunning(): Promise<string[]>;
-  /** Writes whatever the store keeps for later (a file store's index); call it before the process exits. */
+  /** Writes whatever the store keeps for later (a file store's index), leaving nothing pending; call it before the process exits. */
   flush(): Promise<void>;
 }
 
@@ -87,10 +90,11 @@ export function checkSession(session: SessionRecord): SessionRecord {
   return parsed.data;
 }
 
-/** The session as `interruptRunning` leaves it. */
+/** The session as `interruptRunning` leaves it: ended, and no process's any more. */
 export function interrupted(session: SessionRecord, now = new Date()): SessionRecord {
+  const { owner: _, ...rest } = session;
   const endedAt = session.endedAt ?? now.toISOString();
-  return { ...session, status: "interrupted", endedAt, durationMs: session.durationMs ?? Math.max(0, Date.parse(endedAt) - Date.parse(session.startedAt)) };
+  return { ...rest, status: "interrupted", endedAt, durationMs: session.durationMs ?? Math.max(0, Date.parse(endedAt) - Date.parse(session.startedAt)) };
 }
 
 /**

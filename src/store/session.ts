@@ -10,6 +10,7 @@ import { z } from "zod";
 import { ProjectLlmError, fileMemo } from "../common/index.js";
 import { messageParamsSchema, runEventSchema, stageRecordSchema } from "../engine/index.js";
 import { describeMetrics } from "./session-export.js";
+import { sessionOwnerSchema } from "./session-owner.js";
 
 export const sessionStatuses = ["running", "completed", "failed", "cancelled", "interrupted"] as const;
 export type SessionStatus = (typeof sessionStatuses)[number];
@@ -57,6 +58,8 @@ export const sessionSchema = z.object({
   inlinePipeline: z.boolean().optional(),
   input: z.string(),
   status: z.enum(sessionStatuses),
+  /** The process that runs it, while it is `running` (absent in sessions of earlier versions). */
+  owner: sessionOwnerSchema.optional(),
   startedAt: isoTime,
   endedAt: isoTime.optional(),
   durationMs: z.number().optional(),

@@ -4,7 +4,7 @@ import { addModelEntry, modelNameSchema, modelsUsingFile } from "../../config/in
 import { Studio } from "../../core/index.js";
 import { displayAddress, downloadModel, downloadedModelEntry, freeModelName, modelNameFromFile, parseModelUri, planDownload, type DownloadProgress } from "../../download/index.js";
 import { parse, studioOptions, type Options } from "../args.js";
-import { asFailureOfWork } from "../exit-code.js";
+import { asFailureOfWork, cancelledExitCode } from "../exit-code.js";
 import { formatBytes, formatCount, formatDuration, red, table, yellow } from "../format.js";
 
 export const modelsHelp = `Usage: project-llm models [list] [--json] [--config DIR] [--models FILE.yaml] [--models-dir DIR]
@@ -21,9 +21,10 @@ unless models.yaml names its file already. URI is one of:
       --name NAME        the model's name in models.yaml (default: from the file's name)
       --file FILE.gguf   the file's name in the models folder (default: the file's own name)
 The free space is checked first. The bytes go to FILE.gguf.download until the file is whole and starts
-with a GGUF header. A broken connection is resumed (5 times in a row at most without a byte coming).
-Ctrl+C stops the download and keeps FILE.gguf.download: the same command resumes it (delete that file
-to free the space instead). A progress bar on a terminal; otherwise a line at every 10%.
+with a GGUF header. A broken connection is resumed (5 times in a row at most without a byte coming; then
+it gives up, and keeps the bytes that came, if any, for the same command to resume).
+Ctrl+C stops the download (exit 130) and keeps FILE.gguf.download: the same command resumes it (delete
+that file to free the space instead). A progress bar on a terminal; otherwise a line at every 10%.
 HF_ENDPOINT (or MODEL_ENDPOINT) names another hub; HF_TOKEN is sent to it for gated models.`;
 
 /** The options of `models`, beside those of every command. */
@@ -101,7 +102,7 @@ async function pullCommand(uri: string, values: { name?: string; file?: string; 
     } catch (error) {
       if (ProjectLlmError.isInstance(error) && error.code === "cancelled") {
         process.stderr.write(`${error.message}\n`);
-        return 130;
+        return cancelledExitCode;
       }
       throw error;
     } finally {

@@ -3,6 +3,7 @@ import { ProjectLlmError } from "../../common/index.js";
 import { Studio } from "../../core/index.js";
 import type { RunEvent } from "../../engine/index.js";
 import { parse, pipelineMode, readStdin, studioOptions, type Options } from "../args.js";
+import { cancelledExitCode, exitCodeOfRun } from "../exit-code.js";
 import { createEventRenderer, writeWarning } from "../render-events.js";
 
 export const runHelp = `Usage: project-llm [run] [--input TEXT | --input-file FILE | < stdin] [--pipeline NAME|FILE]
@@ -22,14 +23,14 @@ Runs a pipeline and keeps the run as a session in the sessions folder. "run" may
       --models-dir DIR    the folder of GGUF files (over models_directory)
       --json              print the session record as JSON instead of streaming text
 Each stage's tokens stream under a stage header; config warnings and figures go to stderr; Ctrl+C
-cancels the run (the session is kept).
-Exit codes: 0 success, 1 the run failed or was cancelled, 2 bad config or usage.`;
+cancels the run (the session is kept, as cancelled).
+Exit codes: 0 success, 1 the run failed, 2 bad config or usage, 130 cancelled by Ctrl+C.`;
 
 /** Runs with Ctrl+C cancelling the run rather than killing the process mid-write. */
 export async function withCancelOnInterrupt<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   const onInterrupt = () => {
-    if (controller.signal.aborted) process.exit(130);
+    if (controller.signal.aborted) process.exit(cancelledExitCode);
     process.stderr.write("\ncancelling… (Ctrl+C again to quit at once)\n");
     controller.abort(new ProjectLlmError("cancelled", "cancelled by the user"));
   };
@@ -75,7 +76,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     const onEvent = values.json ? printWarnings : createEventRenderer();
     const session = await withCancelOnInterrupt((signal) => studio.run({ pipeline: values.pipeline, mode, input, signal, onEvent }));
     if (values.json) console.log(JSON.stringify(session, null, 2));
-    return session.status === "completed" ? 0 : 1;
+    return exitCodeOfRun(session.status);
   } finally {
     await studio.dispose();
   }

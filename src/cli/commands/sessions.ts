@@ -6,6 +6,7 @@ import { generationParamsSchema, type GenerationParams } from "../../config/inde
 import { Studio } from "../../core/index.js";
 import { sessionFiles, sessionToText, type ExportFile, type SessionTreeNode } from "../../store/index.js";
 import { parse, studioOptions, type Options } from "../args.js";
+import { exitCodeOfRun } from "../exit-code.js";
 import { formatDuration, table } from "../format.js";
 import { createEventRenderer } from "../render-events.js";
 import { withCancelOnInterrupt } from "./run.js";
@@ -17,7 +18,8 @@ export const sessionsHelp = `Usage: project-llm sessions <command>
   rerun ID --from STAGE [--input TEXT] [--param STAGE.KEY=VALUE ...] [--json]
                                     a new branch reusing every stage not downstream of STAGE;
                                     --param sets a generation parameter of a stage (repeatable),
-                                    e.g. --param ending.temperature=0.2
+                                    e.g. --param ending.temperature=0.2; Ctrl+C cancels it
+                                    (exit 130, the branch kept as cancelled)
   tree ID                           the family tree of a session's branches
   export ID [--dir DIR] [--force]   writes the session as files to read: input.txt, one file per
                                     stage and per model (01-draft.txt, 02-voices/1-storyteller.txt),
@@ -103,7 +105,7 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
           studio.rerun(needId(), { fromStage: values.from!, input: values.input, params: parseParams(values.param ?? []), signal, onEvent: values.json ? undefined : createEventRenderer() }),
         );
         if (values.json) console.log(JSON.stringify(session, null, 2));
-        return session.status === "completed" ? 0 : 1;
+        return exitCodeOfRun(session.status);
       }
       case "tree": {
         const tree = await studio.sessions.tree(needId());
