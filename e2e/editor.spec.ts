@@ -8,6 +8,7 @@ import path from "node:path";
 import { parse } from "yaml";
 import { collectConsoleErrors, configDir, dragHandle, openInEditor, readPipelineText, writePipeline } from "./editor-helpers";
 import { liveText, recordLiveText } from "./live-text";
+import { contrast } from "./page-checks";
 
 test("build a three-stage pipeline on the canvas with the mouse, save it as a new pipeline, and find it after a reload and on disk", async ({ page }) => {
   const consoleErrors = collectConsoleErrors(page);
@@ -272,28 +273,6 @@ test("a stage drawn by the automatic layout stays where it is when its edges cha
   expect(await readPipelineText(name)).toBe("pipeline:\n  stages:\n    - id: draft\n      type: single\n      model: storyteller\n    - id: finale\n      type: single\n      model: dreamer\n");
 });
 
-/** The WCAG contrast ratio of two CSS colours (any syntax the browser knows), computed in the page. */
-async function contrast(page: Page, foreground: string, background: string): Promise<number> {
-  return page.evaluate(
-    ([one, two]: [string, string]) => {
-      const context = document.createElement("canvas").getContext("2d", { willReadFrequently: true })!;
-      const luminance = (color: string) => {
-        context.clearRect(0, 0, 1, 1);
-        context.fillStyle = color;
-        context.fillRect(0, 0, 1, 1);
-        const [r, g, b] = [...context.getImageData(0, 0, 1, 1).data].slice(0, 3).map((channel) => {
-          const value = channel / 255;
-          return value <= 0.04045 ? value / 12.92 : ((value + 0.055) / 1.055) ** 2.4;
-        });
-        return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
-      };
-      const [light, dark] = [luminance(one), luminance(two)].sort((a, b) => b - a);
-      return (light! + 0.05) / (dark! + 0.05);
-    },
-    [foreground, background] as [string, string],
-  );
-}
-
 /** The stroke of an edge's path and the colour of the canvas behind it (the first opaque background up the tree). */
 async function edgeColours(page: Page, edgeId: string): Promise<{ stroke: string; background: string }> {
   return page.getByTestId(`rf__edge-${edgeId}`).locator(".react-flow__edge-path").evaluate((path) => {
@@ -383,4 +362,24 @@ test("leaving the editor with unsaved edits asks first, in a dialog of the page"
   await dialog.getByRole("button", { name: "Leave" }).click();
   await expect(page).toHaveURL(/\/history$/);
   expect(consoleErrors).toEqual([]);
+});
+
+test("on a phone, the whole pipeline is in view when the editor opens", async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto("/editor?pipeline=story");
+  await expect(page.getByTestId("stage-node-ending")).toBeAttached();
+  // The nodes that stick out of the canvas's box, by id.
+  const outside = () =>
+    page.evaluate(() => {
+      const canvas = document.querySelector(".react-flow")!.getBoundingClientRect();
+      return [...document.querySelectorAll(".react-flow__node")]
+        .filter((node) => {
+          const box = node.getBoundingClientRect();
+          return box.left < canvas.left - 1 || box.right > canvas.right + 1 || box.top < canvas.top - 1 || box.bottom > canvas.bottom + 1;
+        })
+        .map((node) => node.getAttribute("data-id"));
+    });
+  await expect.poll(outside).toEqual([]);
+  await page.locator(".react-flow").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: "e2e/screenshots/editor-story-390.png" });
 });

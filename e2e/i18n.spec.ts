@@ -65,6 +65,12 @@ test.describe("every page in Russian", () => {
     });
   });
 
+  test("Editor, a pipeline with a problem", async ({ page }) => {
+    await expectRussian(page, "/editor?pipeline=broken", async () => {
+      await expect(page.getByTestId("issues")).toContainText("неизвестный этап «nowhere»");
+    });
+  });
+
   test("History", async ({ page }) => {
     await expectRussian(page, "/history", async () => {
       await expect(page.getByTestId(`session-row-${first}`)).toBeVisible();
@@ -87,6 +93,12 @@ test.describe("every page in Russian", () => {
   test("Models", async ({ page }) => {
     await expectRussian(page, "/models", async () => {
       await expect(page.getByTestId("model-storyteller")).toBeVisible();
+    });
+  });
+
+  test("a page that does not exist", async ({ page }) => {
+    await expectRussian(page, "/nope", async () => {
+      await expect(page.getByRole("heading", { level: 1 })).toHaveText("Страница не найдена");
     });
   });
 });

@@ -227,3 +227,75 @@ test("a missing model's Download it… fills the form with its file, whose downl
   await expect(card).toContainText("present");
   expect(errors).toEqual([]);
 });
+
+test("a download's address shows without its query, whose token never reaches the page; Try again retries in the failed row's place; an ended row can be dismissed", async ({ page }) => {
+  const errors = watchConsole(page);
+  // Everything the server sends the page: the pages' HTML and every answer of the API (the polls of the downloads too).
+  const sent: string[] = [];
+  page.on("response", (response) => void response.text().then((text) => sent.push(text), () => undefined));
+  await page.goto(`${studio.base}/models`);
+  const add = page.getByRole("region", { name: "Add a model" });
+  const rows = add.locator("[data-testid^=download-]");
+
+  server.behave({ mode: "not-found" });
+  await add.getByLabel("Model URI").fill(`${server.origin}/signed/token.gguf?token=SECRET123`);
+  await add.getByRole("button", { name: "Download" }).click();
+  const row = rows.filter({ hasText: "token.gguf" });
+  await expect(row).toHaveAttribute("data-status", "failed");
+  await expect(row).toContainText(`${server.origin}/signed/token.gguf`);
+  const listed = await rows.count();
+
+  server.behave({ mode: "ok" });
+  server.requests.length = 0;
+  await row.getByRole("button", { name: "Try again" }).click();
+  await expect(row).toHaveAttribute("data-status", "done");
+  await expect(rows).toHaveCount(listed);
+  // The retry asked for the address as it was given, token and all: the server kept it.
+  expect(server.requests.map((request) => `${request.path}${request.query ?? ""}`)).toContain("/signed/token.gguf?token=SECRET123");
+
+  await page.reload();
+  await expect(row).toHaveAttribute("data-status", "done");
+  expect(await page.content()).not.toContain("SECRET123");
+  expect(sent.length).toBeGreaterThan(0);
+  expect(sent.filter((text) => text.includes("SECRET123"))).toEqual([]);
+
+  // Ended rows go when dismissed, and stay gone after a reload.
+  await row.getByRole("button", { name: "Dismiss" }).click();
+  await expect(row).toHaveCount(0);
+  await expect(rows).toHaveCount(listed - 1);
+  await page.reload();
+  await expect(rows).toHaveCount(listed - 1);
+  await expect(row).toHaveCount(0);
+  expect(errors).toEqual([]);
+});
+
+test("on a phone the page's subtitle breaks between words, never inside one", async ({ page }) => {
+  for (const locale of ["en", "ru"] as const) {
+    await page.context().addCookies([{ name: "NEXT_LOCALE", value: locale, url: studio.base }]);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${studio.base}/models`);
+    const subtitle = page.locator("main h1 + span");
+    await expect(subtitle).toBeVisible();
+    // Phones from 360 to 430 px wide: where a line ends depends on the folder's path, which is anyone's.
+    for (let width = 360; width <= 430; width += 2) {
+      await page.setViewportSize({ width, height: 844 });
+      // Each word of the page's own text (the folder's path is data, and may break anywhere) on one line.
+      const split = await subtitle.evaluate((element) => {
+        const found: string[] = [];
+        const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+          if (node.parentElement?.closest("code")) continue;
+          for (const word of node.textContent!.matchAll(/\S+/g)) {
+            const range = document.createRange();
+            range.setStart(node, word.index);
+            range.setEnd(node, word.index + word[0].length);
+            if (new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size > 1) found.push(word[0]);
+          }
+        }
+        return found;
+      });
+      expect(split, `words split across lines at ${width} px (${locale})`).toEqual([]);
+    }
+  }
+  await page.context().addCookies([{ name: "NEXT_LOCALE", value: "en", url: studio.base }]);
+});

@@ -61,3 +61,25 @@ export async function throttle(page: Page, bytesPerSecond: number | null): Promi
     uploadThroughput: -1,
   });
 }
+
+/** The WCAG contrast ratio of two CSS colours (any syntax the browser knows), computed in the page. */
+export async function contrast(page: Page, foreground: string, background: string): Promise<number> {
+  return page.evaluate(
+    ([one, two]: [string, string]) => {
+      const context = document.createElement("canvas").getContext("2d", { willReadFrequently: true })!;
+      const luminance = (color: string) => {
+        context.clearRect(0, 0, 1, 1);
+        context.fillStyle = color;
+        context.fillRect(0, 0, 1, 1);
+        const [r, g, b] = [...context.getImageData(0, 0, 1, 1).data].slice(0, 3).map((channel) => {
+          const value = channel / 255;
+          return value <= 0.04045 ? value / 12.92 : ((value + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+      };
+      const [light, dark] = [luminance(one), luminance(two)].sort((a, b) => b - a);
+      return (light! + 0.05) / (dark! + 0.05);
+    },
+    [foreground, background] as [string, string],
+  );
+}

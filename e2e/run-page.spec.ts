@@ -6,7 +6,7 @@
 import { expect, test, type Locator, type Page } from "@playwright/test";
 import { openInEditor, writePipeline } from "./editor-helpers";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
-import { runToEnd, shot, throttle, watchConsole } from "./page-checks";
+import { contrast, runToEnd, shot, throttle, watchConsole } from "./page-checks";
 
 const desk = { width: 1400, height: 900 };
 const phone = { width: 390, height: 844 };
@@ -431,4 +431,40 @@ test("after the Editor's Run with unsaved edits, the Run page says the run used 
   await page.getByTestId("stage-node-draft").click();
   await expect(page.getByLabel("max_tokens")).toHaveValue("9");
   expect(errors).toEqual([]);
+});
+
+test("the config warnings of a pipeline sent whole name no English place, on the Run page and in History", async ({ browser, request }) => {
+  const braces = { name: "braces", stages: [{ id: "draft", type: "single", model: "storyteller", prompt: "Tell me: {input}", params: { max_tokens: 8 } }] };
+  const id = await runToEnd(request, braces, "Once upon a time");
+  const context = await browser.newContext({ locale: "ru-RU", viewport: phone });
+  const page = await context.newPage();
+  const errors = watchConsole(page);
+  for (const url of [`/?run=${id}`, `/history/${id}`]) {
+    await page.goto(url);
+    const warnings = page.getByRole("region", { name: "Предупреждения конфигурации" });
+    await expect(warnings.getByRole("listitem")).toHaveText("stages[0].prompt: {input} уйдёт модели как есть: может быть, имелось в виду {{input}}?");
+    const left = await englishLeft(page);
+    expect(left, `English left on ${url}:\n${describeLeftOvers(left)}`).toEqual([]);
+  }
+  await shot(page, "session-unsaved-warning-ru-390", { fullPage: false });
+  expect(errors).toEqual([]);
+  await context.close();
+});
+
+test("in dark mode every part of the timeline stands out from its lane (3:1 or more)", async ({ browser, request }) => {
+  const id = await runToEnd(request, "story", "Once upon a time");
+  const context = await browser.newContext({ colorScheme: "dark", viewport: desk });
+  const page = await context.newPage();
+  await page.goto(`/history/${id}`);
+  const timeline = page.getByRole("region", { name: "Timeline" });
+  await expect(timeline.locator("[data-segment]").first()).toBeAttached();
+  const parts = await timeline.locator("[data-segment]").evaluateAll((nodes) =>
+    nodes.map((node) => ({ kind: node.getAttribute("data-segment")!, color: getComputedStyle(node).backgroundColor, lane: getComputedStyle(node.parentElement!).backgroundColor })),
+  );
+  // The ending reads a long prompt (the opening and the votes): reading it is a part of its own.
+  expect(new Set(parts.map((part) => part.kind))).toContain("reading");
+  for (const part of parts) expect(await contrast(page, part.color, part.lane), `${part.kind}: ${part.color} on ${part.lane}`).toBeGreaterThanOrEqual(3);
+  await timeline.scrollIntoViewIfNeeded();
+  await shot(page, "timeline-dark", { fullPage: false });
+  await context.close();
 });

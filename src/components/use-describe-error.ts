@@ -10,31 +10,18 @@
  * `issueContent` put each in an element marked `translate="no"`, as the pages do with all data.
  */
 import { TRPCClientError } from "@trpc/client";
-import { IntlMessageFormat } from "intl-messageformat";
 import { useTranslations } from "next-intl";
 import { createElement, Fragment, useMemo, type ReactNode } from "react";
 import { ApiError, type ApiIssue } from "../client/start-run";
+import { errorSegments, type ErrorData, type ErrorsTranslator, type MessageValues, type Segment } from "../i18n/describe-errors";
 
-type Params = Record<string, string | number>;
-
-/** The part of next-intl's translator for the `errors` namespace that this needs. */
-export interface ErrorsTranslator {
-  (key: string, values?: Params): string;
-  has(key: string): boolean;
-  raw(key: string): unknown;
-}
-
-/** A piece of a described error: the page's words, or a value that is data. */
-interface Segment {
-  text: string;
-  data: boolean;
-}
+export type { ErrorsTranslator } from "../i18n/describe-errors";
 
 /** An error sent as data rather than thrown (a download's failure): its code, English message and values. */
 export interface CodedError {
   code: string;
   message: string;
-  params?: Params | null;
+  params?: MessageValues | null;
 }
 
 const isCodedError = (value: unknown): value is CodedError =>
@@ -53,107 +40,36 @@ export interface DescribeError {
   ownContent(error: unknown): ReactNode | undefined;
 }
 
-/** The arguments of an ICU message: those shown as they are, and those that choose a form (select, plural). */
-function messageArguments(text: string): { shown: Set<string>; choosing: Set<string> } {
-  const shown = new Set<string>();
-  const choosing = new Set<string>();
-  const walk = (elements: unknown[]) => {
-    for (const element of elements as Array<{ type: number; value?: unknown; options?: Record<string, { value: unknown[] }>; children?: unknown[] }>) {
-      // intl-messageformat's element types: 1 argument, 2 number, 3 date, 4 time, 5 select, 6 plural, 8 tag.
-      if (element.type === 1 && typeof element.value === "string") shown.add(element.value);
-      else if (element.type !== 0 && element.type !== 7 && element.type !== 8 && typeof element.value === "string") choosing.add(element.value);
-      for (const option of Object.values(element.options ?? {})) walk(option.value);
-      if (element.children) walk(element.children);
-    }
-  };
-  walk(new IntlMessageFormat(text, "en").getAst() as unknown[]);
-  return { shown, choosing };
+/** The code, values and issues of a thrown error or of one sent as data. */
+function errorData(value: unknown): ErrorData {
+  if (value instanceof TRPCClientError) {
+    const data = value.data as { appCode?: string | null; params?: MessageValues | null; issues?: ApiIssue[] | null } | undefined;
+    return { code: data?.appCode ?? (value.message.includes("fetch") ? "unreachable" : undefined), params: data?.params, issues: data?.issues };
+  }
+  if (value instanceof ApiError) return value;
+  if (isCodedError(value)) return value;
+  return {};
 }
 
-// Private-use characters around a value's index: never in a message, so the formatted text splits on them.
-const sentinel = /\uE000(\d+)\uE001/g;
+/** Segments as page content: the data in elements marked `translate="no"`. */
+export function segmentsContent(segments: readonly Segment[], data: (text: string, key: number) => ReactNode = (text, key) => createElement("span", { key, translate: "no" }, text)): ReactNode {
+  return createElement(Fragment, null, ...segments.map((segment, index) => (segment.data ? data(segment.text, index) : segment.text)));
+}
 
 /** The translator's words for `errors` keys, with the values marked as data. Exported for its tests. */
 export function describeErrors(t: ErrorsTranslator): DescribeError {
-  const argumentsByKey = new Map<string, ReturnType<typeof messageArguments>>();
-  /** The message at `key` with `params` as segments, or undefined when there is none or a value is missing. */
-  const translated = (key: string, params: Params | undefined): Segment[] | undefined => {
-    if (!t.has(key)) return undefined;
-    let found = argumentsByKey.get(key);
-    if (!found) {
-      const raw = t.raw(key);
-      if (typeof raw !== "string") return undefined;
-      found = messageArguments(raw);
-      argumentsByKey.set(key, found);
-    }
-    const values = params ?? {};
-    if ([...found.shown, ...found.choosing].some((name) => !Object.hasOwn(values, name))) return undefined;
-    const data: string[] = [];
-    const marked: Params = { ...values };
-    for (const name of found.shown) {
-      const value = values[name];
-      if (typeof value === "string" && !found.choosing.has(name)) marked[name] = `\uE000${data.push(value) - 1}\uE001`;
-    }
-    const segments: Segment[] = [];
-    let last = 0;
-    const text = t(key, marked);
-    for (const match of text.matchAll(sentinel)) {
-      if (match.index > last) segments.push({ text: text.slice(last, match.index), data: false });
-      segments.push({ text: data[Number(match[1])]!, data: true });
-      last = match.index + match[0].length;
-    }
-    if (last < text.length) segments.push({ text: text.slice(last), data: false });
-    return segments;
-  };
-  const words = (text: string): Segment => ({ text, data: false });
-
-  const issueSegments = (item: ApiIssue): Segment[] => {
-    const file = item.file ? item.file.split(/[\\/]/).pop() : undefined;
-    const segments: Segment[] = [];
-    if (item.line) segments.push(...(translated("place.at", { file: file ?? "", line: item.line, column: item.column ?? 1 }) ?? []), words(": "));
-    else if (file) segments.push({ text: file, data: true }, words(": "));
-    if (item.path) segments.push({ text: item.path, data: true }, words(": "));
-    const own = item.code ? translated(`issues.${item.code}`, item.params) : undefined;
-    segments.push(...(own ?? [words(item.message)]));
-    // A translated message says what was expected itself (its params carry it).
-    if (item.expected && own === undefined) segments.push(words(" ("), ...(translated("place.expected", { expected: item.expected }) ?? []), words(")"));
-    if (item.suggestion) segments.push(words(" — "), ...(translated("place.suggestion", { suggestion: item.suggestion }) ?? []));
-    return segments;
-  };
-
-  /** The namespace's words for an error, or undefined when it has none for it. */
-  const ownSegments = (value: unknown): Segment[] | undefined => {
-    let code: string | null | undefined;
-    let params: Params | null | undefined;
-    let issues: ApiIssue[] | null | undefined;
-    if (value instanceof TRPCClientError) {
-      const data = value.data as { appCode?: string | null; params?: Params | null; issues?: ApiIssue[] | null } | undefined;
-      ({ appCode: code, params, issues } = data ?? {});
-      if (!code && value.message.includes("fetch")) code = "unreachable";
-    } else if (value instanceof ApiError) {
-      ({ code, params, issues } = value);
-    } else if (isCodedError(value)) {
-      ({ code, params } = value);
-    }
-    if (issues && issues.length > 0) return issues.flatMap((item, index) => [...(index > 0 ? [words("\n")] : []), ...issueSegments(item)]);
-    if (!code) return undefined;
-    const reason = params?.reason;
-    return (typeof reason === "string" ? translated(`codes.${code}.${reason}`, params!) : undefined) ?? translated(`codes.${code}`, params ?? undefined);
-  };
-  const errorSegments = (value: unknown): Segment[] =>
-    ownSegments(value) ?? [words(value instanceof Error || isCodedError(value) ? value.message : String(value))];
-
-  const asText = (segments: Segment[]) => segments.map((segment) => segment.text).join("");
-  const asContent = (segments: Segment[]): ReactNode =>
-    createElement(Fragment, null, ...segments.map((segment, index) => (segment.data ? createElement("span", { key: index, translate: "no" }, segment.text) : segment.text)));
+  const segments = errorSegments(t);
+  const errorText = (value: unknown): Segment[] =>
+    segments.coded(errorData(value)) ?? [{ text: value instanceof Error || isCodedError(value) ? value.message : String(value), data: false }];
+  const asText = (pieces: Segment[]) => pieces.map((piece) => piece.text).join("");
   return {
-    error: (value) => asText(errorSegments(value)),
-    issue: (item) => asText(issueSegments(item)),
-    errorContent: (value) => asContent(errorSegments(value)),
-    issueContent: (item) => asContent(issueSegments(item)),
+    error: (value) => asText(errorText(value)),
+    issue: (item) => asText(segments.issue(item)),
+    errorContent: (value) => segmentsContent(errorText(value)),
+    issueContent: (item) => segmentsContent(segments.issue(item)),
     ownContent: (value) => {
-      const segments = ownSegments(value);
-      return segments && asContent(segments);
+      const own = segments.coded(errorData(value));
+      return own && segmentsContent(own);
     },
   };
 }

@@ -1,7 +1,9 @@
 /**
  * Model downloads started from the studio's pages. They run in the web server's process (a download is
  * network and disk, nothing for the inference worker), a few at once, and are kept in memory with their
- * progress so that any page can show them; a page polls `list` (see the models router for why).
+ * progress so that any page can show them; a page polls `list` (see the models router for why). Pages get
+ * each address as `displayAddress` shows it (a signed address carries its token in its query): the
+ * address as given stays here, and a retry names the download by its id.
  */
 import { randomBytes } from "node:crypto";
 import { ProjectLlmError, errorMessage, interruption } from "../common/index.js";
@@ -9,6 +11,7 @@ import { addModelEntry, modelsUsingFile, type Environment } from "../config/inde
 import type { Studio } from "../core/index.js";
 import {
   checkModelFileName,
+  displayAddress,
   downloadModel,
   downloadedModelEntry,
   freeModelName,
@@ -17,6 +20,7 @@ import {
   planDownload,
   type DownloadOptions,
   type DownloadProgress,
+  type ModelSource,
 } from "../download/index.js";
 
 export type DownloadStatus = "starting" | "downloading" | "done" | "failed" | "cancelled";
@@ -24,7 +28,8 @@ export type DownloadStatus = "starting" | "downloading" | "done" | "failed" | "c
 /** A download as pages see it. */
 export interface DownloadView {
   id: string;
-  uri: string;
+  /** Where it comes from, without the query, fragment or credentials of an address (see `displayAddress`). */
+  address: string;
   /** The file's name in the models folder; null until the source is resolved. */
   fileName: string | null;
   status: DownloadStatus;
@@ -46,6 +51,10 @@ export interface DownloadView {
 
 interface Entry {
   view: DownloadView;
+  /** The model URI as it was given (an address with its query: never sent to a page). */
+  source: ModelSource;
+  /** The file name that was asked for, if one was. */
+  fileName?: string;
   controller: AbortController;
   task: Promise<void>;
   path?: string;
@@ -87,42 +96,51 @@ export class DownloadManager {
    * errors here; anything that happens on the network is the download's own `error`.
    */
   async start(input: { uri: string; fileName?: string }): Promise<DownloadView> {
-    if (this.#stopping) throw new ProjectLlmError("unavailable", "the server is stopping; start the download again once it is back");
     const source = parseModelUri(input.uri);
     const fileName = input.fileName?.trim() || undefined;
     if (fileName !== undefined) checkModelFileName(fileName);
+    const { modelsDirectory } = await this.#studio.loadModels();
+    this.#refuseToStart(fileName);
+    const view: DownloadView = { ...freshView(), id: randomBytes(6).toString("hex"), address: displayAddress(source.uri), fileName: fileName ?? null };
+    return this.#run({ view, source, fileName, controller: new AbortController(), task: Promise.resolve() }, modelsDirectory);
+  }
+
+  /**
+   * Starts a download that failed or was cancelled again, in its place (the same id), from the address it
+   * was given: a partial file it kept is resumed. Refused as a start is, and for a download that is running,
+   * done or no longer kept.
+   */
+  async retry(id: string): Promise<DownloadView> {
+    const { modelsDirectory } = await this.#studio.loadModels();
+    const entry = this.#entries.get(id);
+    if (!entry || (entry.view.status !== "failed" && entry.view.status !== "cancelled")) {
+      throw new ProjectLlmError("usage", `no failed or cancelled download ${id}: only a download that ended without its file can be tried again`, { details: { params: { reason: "not-ended" } } });
+    }
+    this.#refuseToStart(entry.fileName, id);
+    Object.assign(entry.view, freshView(), { fileName: entry.fileName ?? null });
+    entry.controller = new AbortController();
+    delete entry.path;
+    return this.#run(entry, modelsDirectory);
+  }
+
+  /** Too many downloads at once, or one to the same file, or a server that is stopping: refused before anything starts. */
+  #refuseToStart(fileName: string | undefined, except?: string): void {
+    if (this.#stopping) throw new ProjectLlmError("unavailable", "the server is stopping; start the download again once it is back");
     const running = [...this.#entries.values()].filter((entry) => active(entry.view));
     if (running.length >= this.#maxActive) {
       throw new ProjectLlmError("conflict", `${running.length} downloads are running already; wait for one to end, or cancel one`, { details: { params: { reason: "busy", count: running.length } } });
     }
-    if (fileName !== undefined) this.#refuseSameFile(fileName);
-    const { modelsDirectory } = await this.#studio.loadModels();
+    if (fileName !== undefined) this.#refuseSameFile(fileName, except);
+  }
 
-    const id = randomBytes(6).toString("hex");
-    const view: DownloadView = {
-      id,
-      uri: source.uri,
-      fileName: fileName ?? null,
-      status: "starting",
-      downloadedBytes: 0,
-      totalBytes: null,
-      bytesPerSecond: 0,
-      etaMs: null,
-      resumedFromBytes: 0,
-      retries: 0,
-      startedAt: Date.now(),
-      endedAt: null,
-      error: null,
-      configuredAs: [],
-      suggestedName: null,
-    };
-    const controller = new AbortController();
-    const entry: Entry = { view, controller, task: Promise.resolve() };
-    this.#entries.set(id, entry);
+  /** Runs the download of `entry` (kept under its id) in the background; answers its view as it starts. */
+  #run(entry: Entry, modelsDirectory: string): DownloadView {
+    const { view, controller, fileName } = entry;
+    this.#entries.set(view.id, entry);
     entry.task = (async () => {
       try {
-        const plan = await planDownload(source, { directory: modelsDirectory, fileName, env: this.#env, signal: controller.signal });
-        if (fileName === undefined) this.#refuseSameFile(plan.fileName, id);
+        const plan = await planDownload(entry.source, { directory: modelsDirectory, fileName, env: this.#env, signal: controller.signal });
+        if (fileName === undefined) this.#refuseSameFile(plan.fileName, view.id);
         view.fileName = plan.fileName;
         view.status = "downloading";
         entry.path = plan.path;
@@ -183,6 +201,13 @@ export class DownloadManager {
     return true;
   }
 
+  /** Takes a download that has ended (done, failed or cancelled) off the list; false when there is none by that id. */
+  dismiss(id: string): boolean {
+    const entry = this.#entries.get(id);
+    if (!entry || active(entry.view)) return false;
+    return this.#entries.delete(id);
+  }
+
   /** Adds a finished download's file to models.yaml under `name`. */
   async addToModels(id: string, name: string): Promise<{ name: string; file: string }> {
     const entry = this.#entries.get(id);
@@ -190,7 +215,7 @@ export class DownloadManager {
       throw new ProjectLlmError("usage", `no finished download ${id}: only a downloaded file can be added to models.yaml`, { details: { params: { reason: "not-done" } } });
     }
     await this.#studio.ensureConfig();
-    await addModelEntry(this.#studio.paths.configDir, await downloadedModelEntry({ name, fileName: entry.view.fileName, path: entry.path, uri: entry.view.uri }));
+    await addModelEntry(this.#studio.paths.configDir, await downloadedModelEntry({ name, fileName: entry.view.fileName, path: entry.path, uri: entry.source.uri }));
     return { name, file: entry.view.fileName };
   }
 
@@ -206,6 +231,24 @@ export class DownloadManager {
     const ended = [...this.#entries.entries()].filter(([, entry]) => !active(entry.view));
     for (const [id] of ended.slice(0, Math.max(0, ended.length - this.#keepEnded))) this.#entries.delete(id);
   }
+}
+
+/** A download's progress and outcome before it starts. */
+function freshView(): Omit<DownloadView, "id" | "address" | "fileName"> {
+  return {
+    status: "starting",
+    downloadedBytes: 0,
+    totalBytes: null,
+    bytesPerSecond: 0,
+    etaMs: null,
+    resumedFromBytes: 0,
+    retries: 0,
+    startedAt: Date.now(),
+    endedAt: null,
+    error: null,
+    configuredAs: [],
+    suggestedName: null,
+  };
 }
 
 function describe(error: unknown): NonNullable<DownloadView["error"]> {

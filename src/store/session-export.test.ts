@@ -105,7 +105,9 @@ const keyLabels: MarkdownLabels = {
   number: (value) => `#${value}`,
   ms: (ms) => `${ms}ms`,
   dateTime: (value) => `at ${value}`,
-  errorCode: (code) => (code === "generation-failed" ? "The generation failed." : undefined),
+  stageState: (status) => `state(${status})`,
+  stageError: (error) => [{ text: `stageError(${error.code}) `, data: false }, { text: error.message, data: true }],
+  runError: (error) => [{ text: `runError(${error.code}) `, data: false }, { text: error.message, data: true }],
 };
 
 describe("sessionToMarkdown", () => {
@@ -118,7 +120,7 @@ describe("sessionToMarkdown", () => {
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
     expect(markdown).toContain("- pipelineUnsaved(name=`base`)\n- status(status=completed)\n- started(started=at 2026-");
     expect(markdown).toContain("- branchEdited(parent=`20260101-000000-abcdef`; stage=`voices`)");
-    expect(markdown).toContain("multi(count=2; method=methods.synthesis) · stageStatus(status=completed)");
+    expect(markdown).toContain("multi(count=2; method=methods.synthesis) · state(completed)");
     expect(markdown).toContain("metrics(tokensIn=12; tokensOut=#1500; rate=#1950; firstToken=3ms; duration=1250ms)");
     expect(markdown.endsWith("## finalAnswer\n\n```text\nThe end.\n```\n")).toBe(true);
   });
@@ -131,17 +133,21 @@ describe("sessionToMarkdown", () => {
     expect(hostile).toContain("````text\n# not a heading\n```\n<script>x</script>\n````");
   });
 
-  it("shows a vote's tallies, an error in the reader's words with its code and message as they are, and why there is no final answer", () => {
+  it("shows a vote's tallies, the errors in the reader's words with their data as inline code, and why there is no final answer", () => {
     const vote: StageRecord = {
       ...voices(),
       aggregation: { method: "vote", tallies: [{ answer: "a fox", votes: 2, models: ["storyteller", "dreamer"] }, { answer: "a `cat`", votes: 1, models: ["critic"] }], winner: "a fox", tie: true },
     };
-    const failed = makeFullSession({ status: "failed", stages: { voices: vote }, finalAnswer: undefined, error: { code: "generation-failed", message: "the model stopped" } });
+    const ending: StageRecord = { stageId: "ending", status: "failed", reused: false, models: [], error: { code: "context-overflow", message: "too `long`" } };
+    const failed = makeFullSession({ status: "failed", stages: { voices: vote, ending }, finalAnswer: undefined, error: { code: "generation-failed", message: "the model stopped" } });
     const markdown = sessionToMarkdown(failed, keyLabels);
     expect(markdown).toContain("### vote\n\n- tally(votes=2; models=`storyteller`, `dreamer`; answer=`a fox`)\n- tally(votes=1; models=`critic`; answer=`` a `cat` ``)\n\ntie");
-    expect(markdown).toContain("## runError\n\nThe generation failed. `generation-failed: the model stopped`");
+    expect(markdown).toContain("## 2. `ending`\n\nstate(failed)\n\nstageError(context-overflow) `` too `long` ``\n");
+    expect(markdown).toContain("## runError\n\nrunError(generation-failed) `the model stopped`");
     expect(markdown).toContain("## finalAnswer\n\nnoFinalAnswer(status=failed)");
-    const unknown = sessionToMarkdown(makeFullSession({ status: "failed", finalAnswer: undefined, error: { code: "something-new", message: "it broke" } }), keyLabels);
-    expect(unknown).toContain("## runError\n\n`something-new: it broke`");
+    // A cancel is no error: the status and the final answer's line say it.
+    const cancelled = sessionToMarkdown(makeFullSession({ status: "cancelled", finalAnswer: undefined, error: { code: "cancelled", message: "the run was cancelled" } }), keyLabels);
+    expect(cancelled).not.toContain("runError");
+    expect(cancelled).toContain("## finalAnswer\n\nnoFinalAnswer(status=cancelled)");
   });
 });

@@ -128,12 +128,10 @@ export type MarkdownMessage =
   | "input"
   | "single"
   | "multi"
-  | "stageStatus"
   | "kept"
   | "metrics"
   | "model"
   | "failed"
-  | "error"
   | "vote"
   | "tally"
   | "tie"
@@ -144,9 +142,16 @@ export type MarkdownMessage =
   | "noFinalAnswer"
   | `methods.${Aggregation["method"]}`;
 
+/** A piece of what a document says: the reader's words, or data (a name, a path, the server's own message), written as inline code. */
+export interface MarkdownPiece {
+  text: string;
+  data: boolean;
+}
+
 /**
- * The words and figures of a session's Markdown document in its reader's language. The caller gives them
- * (the studio's server, from the pages' messages): the store has no language of its own.
+ * The words and figures of a session's Markdown document in its reader's language, as the session's page
+ * says them. The caller gives them (the studio's server, from the pages' messages): the store has no
+ * language of its own.
  */
 export interface MarkdownLabels {
   /** The message `key` with `values` put in (names and ids come as inline code, numbers as numbers for plurals). */
@@ -155,13 +160,17 @@ export interface MarkdownLabels {
   /** A duration: "850 ms", "1.25 s". */
   ms(ms: number): string;
   dateTime(value: string): string;
-  /** What an error's code means, in a sentence ("The generation failed."); undefined when there are no words for it. */
-  errorCode(code: string): string | undefined;
+  /** A stage's state in a word or two ("done", "not run"). */
+  stageState(status: StageRecord["status"]): string;
+  /** Why a stage (or one model's call) has no answer; nothing for a cancel, which its state says. */
+  stageError(error: NonNullable<StageRecord["error"]>): MarkdownPiece[];
+  /** Why the run failed: the stage it failed at, or what went wrong. */
+  runError(error: NonNullable<SessionRecord["error"]>): MarkdownPiece[];
 }
 
-/** An error as a reader gets it: its meaning in the reader's words when there are some, then its code and message as they are. */
-function errorText(labels: MarkdownLabels, error: { code: string; message: string }): string {
-  return [labels.errorCode(error.code), inlineCode(`${error.code}: ${error.message}`)].filter(Boolean).join(" ");
+/** Pieces as Markdown: the words as they are, the data as inline code. */
+function piecesText(pieces: readonly MarkdownPiece[]): string {
+  return pieces.map((piece) => (piece.data ? inlineCode(piece.text) : piece.text)).join("");
 }
 
 function metricsText(labels: MarkdownLabels, metrics: StageMetrics): string {
@@ -176,7 +185,7 @@ function metricsText(labels: MarkdownLabels, metrics: StageMetrics): string {
 
 /** One model's answer, under its own heading, with its figures. */
 function modelSection(labels: MarkdownLabels, heading: string, output: ModelOutput): string[] {
-  const failure = output.error ? ` — ${labels.text("failed", { error: errorText(labels, output.error) })}` : "";
+  const failure = output.error ? ` — ${labels.text("failed", { error: piecesText(labels.stageError(output.error)) })}` : "";
   return [`### ${heading}`, "", metricsText(labels, output.metrics) + failure, "", codeBlock(output.answer)];
 }
 
@@ -184,9 +193,10 @@ function modelSection(labels: MarkdownLabels, heading: string, output: ModelOutp
 function stageSection(labels: MarkdownLabels, record: StageRecord, number: number, stage: Pipeline["stages"][number] | undefined): string[] {
   const lines = [`## ${number}. ${inlineCode(record.stageId)}`, ""];
   const kind = stage ? (stage.type === "single" ? labels.text("single") : labels.text("multi", { count: stage.models.length, method: labels.text(`methods.${stage.aggregation.method}`) })) : undefined;
-  lines.push([kind, labels.text("stageStatus", { status: record.status }), record.reused ? labels.text("kept") : undefined].filter(Boolean).join(" · "));
+  lines.push([kind, record.reused ? labels.text("kept") : labels.stageState(record.status)].filter(Boolean).join(" · "));
   if (record.metrics) lines.push("", metricsText(labels, record.metrics));
-  if (record.error) lines.push("", labels.text("error", { error: errorText(labels, record.error) }));
+  const error = record.error ? piecesText(labels.stageError(record.error)) : "";
+  if (error) lines.push("", error);
   const synthesis = synthesisOf(record);
   if (record.models.length > 1 || synthesis) {
     for (const output of record.models) lines.push("", ...modelSection(labels, inlineCode(output.model), output));
@@ -201,7 +211,7 @@ function stageSection(labels: MarkdownLabels, record: StageRecord, number: numbe
     if (record.output !== undefined) lines.push("", `### ${labels.text("passedOn")}`, "", codeBlock(record.output));
   } else {
     const [only] = record.models;
-    if (only) lines.push("", labels.text("model", { model: inlineCode(only.model) }) + (only.error ? ` — ${labels.text("failed", { error: errorText(labels, only.error) })}` : ""));
+    if (only) lines.push("", labels.text("model", { model: inlineCode(only.model) }) + (only.error ? ` — ${labels.text("failed", { error: piecesText(labels.stageError(only.error)) })}` : ""));
     if (record.output !== undefined) lines.push("", codeBlock(record.output));
   }
   return lines;
@@ -225,7 +235,8 @@ export function sessionToMarkdown(session: SessionRecord, labels: MarkdownLabels
   stagesInOrder(session).forEach((record, index) => {
     lines.push("", ...stageSection(labels, record, index + 1, pipeline?.stages.find((stage) => stage.id === record.stageId)));
   });
-  if (session.error) lines.push("", `## ${labels.text("runError")}`, "", errorText(labels, session.error));
+  // A cancel or an interruption is no error: the status and the final answer's line say it.
+  if (session.error && session.status === "failed") lines.push("", `## ${labels.text("runError")}`, "", piecesText(labels.runError(session.error)));
   lines.push("", `## ${labels.text("finalAnswer")}`, "", session.finalAnswer !== undefined ? codeBlock(session.finalAnswer) : labels.text("noFinalAnswer", { status: session.status }));
   return `${lines.join("\n")}\n`;
 }

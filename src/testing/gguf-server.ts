@@ -42,8 +42,8 @@ export interface GgufServer {
   body: Buffer;
   /** Changes how it answers from the next request on. */
   behave(behaviour: GgufServerBehaviour): void;
-  /** Every request: method, path and Range header. */
-  requests: Array<{ method: string; path: string; range?: string; userAgent?: string }>;
+  /** Every request: method, path, query (when it has one) and Range header. */
+  requests: Array<{ method: string; path: string; query?: string; range?: string; userAgent?: string }>;
   /** Connections it has broken on purpose (`break-mid-way`, `always-break`). */
   readonly broken: number;
   close(): Promise<void>;
@@ -62,7 +62,7 @@ export async function startGgufServer(initial: GgufServerBehaviour = { mode: "ok
 
   const server = http.createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://loopback");
-    requests.push({ method: request.method ?? "GET", path: url.pathname, range: request.headers.range, userAgent: request.headers["user-agent"] });
+    requests.push({ method: request.method ?? "GET", path: url.pathname, ...(url.search ? { query: url.search } : {}), range: request.headers.range, userAgent: request.headers["user-agent"] });
     // The hub's manifest of a repository's quantization: which file `hf:OWNER/REPO:TAG` means.
     const manifest = /^\/v2\/([^/]+)\/([^/]+)\/manifests\/([^/]+)$/.exec(url.pathname);
     if (manifest) {

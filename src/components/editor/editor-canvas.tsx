@@ -6,7 +6,7 @@
  */
 import { Background, Controls, MarkerType, Panel, ReactFlow, useReactFlow, type AriaLabelConfig, type Connection, type Edge, type EdgeChange, type NodeChange } from "@xyflow/react";
 import { useTranslations } from "next-intl";
-import { useCallback, useEffect, useId, useMemo, useRef, useState, useSyncExternalStore, type Dispatch, type SetStateAction } from "react";
+import { useCallback, useEffect, useId, useMemo, useRef, useState, type Dispatch, type SetStateAction } from "react";
 import type { Pipeline, Stage } from "@/config/schema";
 import { buttonClass } from "./fields";
 import { dataTags, useEditorText } from "./labels";
@@ -27,19 +27,8 @@ const canvasColours =
 const edgeClass = "[--xy-edge-stroke:var(--editor-edge)] [--xy-edge-stroke-width:2px] focus-visible:[--xy-edge-stroke-width:4px] focus-visible:[--xy-edge-stroke-selected:var(--color-blue-500)]";
 const inputEdgeClass = "[--xy-edge-stroke:var(--editor-input-edge)] [--xy-edge-stroke-width:2px]";
 
-const narrowQuery = "(max-width: 639px)";
-/** A phone's width: the whole pipeline fitted in it would make its nodes unreadable, so the view keeps them readable and pans. */
-function useNarrow(): boolean {
-  return useSyncExternalStore(
-    (onChange) => {
-      const query = window.matchMedia(narrowQuery);
-      query.addEventListener("change", onChange);
-      return () => query.removeEventListener("change", onChange);
-    },
-    () => window.matchMedia(narrowQuery).matches,
-    () => false,
-  );
-}
+/** The first view shows the whole pipeline, on a phone too: zoomed out as far as that takes, since a stage out of sight is missed. */
+const fitViewOptions = { padding: 0.2, maxZoom: 1.2, minZoom: 0.2 };
 
 export interface EditorCanvasProps {
   pipeline: Pipeline;
@@ -66,8 +55,6 @@ export function EditorCanvas({ pipeline, automatic, issues, presence, defaultMod
   const t = useTranslations("editor");
   const text = useEditorText();
   const { fitView, screenToFlowPosition } = useReactFlow();
-  const narrow = useNarrow();
-  const fitViewOptions = useMemo(() => ({ padding: 0.2, maxZoom: 1.2, minZoom: narrow ? 0.6 : 0.2 }), [narrow]);
   const [sizes, setSizes] = useState<Record<string, { width: number; height: number }>>({});
   const [alert, setAlert] = useState<Refusal | null>(null);
   const canvasRef = useRef<HTMLDivElement>(null);
@@ -77,7 +64,7 @@ export function EditorCanvas({ pipeline, automatic, issues, presence, defaultMod
     if (fitRequest === 0) return;
     const timer = setTimeout(() => void fitView(fitViewOptions), 60);
     return () => clearTimeout(timer);
-  }, [fitRequest, fitView, fitViewOptions]);
+  }, [fitRequest, fitView]);
 
   const problemsOf = useCallback(
     (stageId: string) => ({

@@ -19,13 +19,13 @@ export function issuesOf(error: unknown): ApiIssue[] {
   return [];
 }
 
-/** The words of an issue, without its place (shown apart) and its suggestion (see `Suggestion`). */
-export function useIssueMessage(): (issue: EditorIssue) => string {
+/** The words of an issue, with its values marked as data, without its place (shown apart) and its suggestion (see `Suggestion`). */
+export function useIssueMessage(): (issue: EditorIssue) => ReactNode {
   const t = useTranslations("editor.issues.schema");
   const describe = useDescribeError();
   return (issue) => {
     const schema = issue.schema;
-    if (!schema) return describe.issue({ ...issue, file: undefined, line: undefined, path: undefined, suggestion: undefined });
+    if (!schema) return describe.issueContent({ ...issue, file: undefined, line: undefined, path: undefined, suggestion: undefined });
     const limit = schema.limit ?? 0;
     switch (schema.kind) {
       case "no-stages":

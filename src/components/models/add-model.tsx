@@ -96,12 +96,7 @@ export function AddModel({ modelsDirectory, wanted }: { modelsDirectory: string;
           <h3 className="text-sm font-semibold">{tDownloads("title")}</h3>
           <ul className="space-y-2">
             {downloads.data.map((download) => (
-              <DownloadRow
-                key={download.id}
-                download={download}
-                retrying={start.isPending}
-                onRetry={() => start.mutate({ uri: download.uri, fileName: download.fileName ?? undefined })}
-              />
+              <DownloadRow key={download.id} download={download} />
             ))}
           </ul>
         </div>

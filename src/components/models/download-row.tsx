@@ -1,7 +1,8 @@
 "use client";
 /**
- * One download: its file, a progress bar with bytes, speed and time left, Cancel; then either why it failed
- * (with Try again) or, once done, "Add to models.yaml as [name]".
+ * One download: its file and where it comes from (an address without its query), a progress bar with
+ * bytes, speed and time left, Cancel; then either why it failed (with Try again, which starts it again in
+ * this row) or, once done, "Add to models.yaml as [name]". A download that has ended can be dismissed.
  */
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import type { inferRouterOutputs } from "@trpc/server";
@@ -37,14 +38,17 @@ function useRefresh(): () => Promise<unknown> {
   return () => Promise.all([queryClient.invalidateQueries({ queryKey: trpc.models.downloads.queryKey() }), queryClient.invalidateQueries({ queryKey: trpc.models.list.queryKey() })]);
 }
 
-export function DownloadRow({ download, onRetry, retrying }: { download: Download; onRetry: () => void; retrying: boolean }) {
+export function DownloadRow({ download }: { download: Download }) {
   const t = useTranslations("models.downloads");
   const format = useFormat();
   const timeLeft = useTimeLeft();
   const describe = useDownloadError();
   const trpc = useTRPC();
   const titleId = useId();
-  const cancel = useMutation(trpc.models.cancelDownload.mutationOptions({ onSettled: useRefresh() }));
+  const refresh = useRefresh();
+  const cancel = useMutation(trpc.models.cancelDownload.mutationOptions({ onSettled: refresh }));
+  const retry = useMutation(trpc.models.retryDownload.mutationOptions({ onSettled: refresh }));
+  const dismiss = useMutation(trpc.models.dismissDownload.mutationOptions({ onSettled: refresh }));
 
   const running = download.status === "starting" || download.status === "downloading";
   const total = download.totalBytes;
@@ -61,13 +65,18 @@ export function DownloadRow({ download, onRetry, retrying }: { download: Downloa
     <li data-testid={`download-${download.id}`} data-status={download.status} className="space-y-2 rounded border border-neutral-200 p-3 dark:border-neutral-800" aria-busy={running}>
       <div className="flex flex-wrap items-center gap-2">
         <span id={titleId} translate="no" className="font-mono text-sm font-medium break-all">
-          {download.fileName ?? download.uri}
+          {download.fileName ?? download.address}
         </span>
         <Badge state={badgeState[download.status]}>{t(`status.${download.status}`)}</Badge>
+        {running ? null : (
+          <Button variant="ghost" className="ml-auto px-2 py-1 text-xs" aria-describedby={titleId} onClick={() => dismiss.mutate({ id: download.id })} disabled={dismiss.isPending}>
+            {t("dismiss")}
+          </Button>
+        )}
       </div>
       {download.fileName ? (
         <div translate="no" className="font-mono text-xs break-all text-neutral-600 dark:text-neutral-400">
-          {download.uri}
+          {download.address}
         </div>
       ) : null}
       {running || download.status === "cancelled" ? (
@@ -106,13 +115,15 @@ export function DownloadRow({ download, onRetry, retrying }: { download: Downloa
               {describe(download.error)}
             </p>
           ) : null}
-          <Button className="ml-auto" onClick={onRetry} disabled={retrying}>
+          <Button className="ml-auto" onClick={() => retry.mutate({ id: download.id })} disabled={retry.isPending}>
             {t("retry")}
           </Button>
         </div>
       ) : null}
       {download.status === "done" ? <AddDownloaded download={download} /> : null}
       {cancel.error ? <ErrorBox title={t("cancel")} message={describe(cancel.error)} /> : null}
+      {retry.error ? <ErrorBox title={t("cannotRetry")} message={describe(retry.error)} /> : null}
+      {dismiss.error ? <ErrorBox title={t("dismiss")} message={describe(dismiss.error)} /> : null}
     </li>
   );
 }

@@ -29,8 +29,9 @@ export function ModelsPage() {
     <div className="space-y-4">
       <div className="flex flex-wrap items-baseline gap-x-3 gap-y-1">
         <h1 className="text-xl font-semibold">{t("title")}</h1>
-        <span className="min-w-0 text-sm break-all text-neutral-600 dark:text-neutral-400">
-          {t.rich("folder", { folder: modelsDirectory, code: dataTag })} · {gpu ? t.rich("gpu", { gpu, code: dataTag }) : t("noGpu")}
+        {/* Words break between words; the folder's path, which may have none, anywhere. */}
+        <span className="min-w-0 text-sm break-words text-neutral-600 dark:text-neutral-400">
+          {t.rich("folder", { folder: modelsDirectory, code: (chunks) => <span className="break-all">{dataTag(chunks)}</span> })} · {gpu ? t.rich("gpu", { gpu, code: dataTag }) : t("noGpu")}
         </span>
         <a href="#add-model" className="ml-auto text-sm font-medium text-blue-700 underline-offset-2 hover:underline dark:text-blue-300">
           {t("add.title")}

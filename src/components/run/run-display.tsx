@@ -13,7 +13,8 @@ import { useTranslations } from "next-intl";
 import { memo, useId, useLayoutEffect, useMemo, useRef, useState, type CSSProperties, type ReactNode } from "react";
 import { callSegments, stageColumns, textBlocks, type RunView, type SegmentKind, type StageView, type TimelineSegment } from "@/client/run-view";
 import type { RunWarning } from "@/engine/events";
-import { describeErrors, useDescribeError, type DescribeError, type ErrorsTranslator } from "@/components/use-describe-error";
+import { segmentsContent, useDescribeError } from "@/components/use-describe-error";
+import { describeStageError, errorSegments, type ErrorSegments, type ErrorsTranslator, type MarkupTranslator, type Segment, type StageErrorText } from "@/i18n/describe-errors";
 import { Badge, CopyButton, Figure, useFormat } from "@/components/ui";
 
 /** Stage ids (or model names) as data, never translated. */
@@ -36,8 +37,12 @@ function useMethodName(): (method: string | undefined) => string {
   return (method) => (methodNames.includes(method as MethodName) ? t(method as MethodName) : (method ?? ""));
 }
 
-/** The run's config warnings (a prompt with `{input}` in single braces, ...): the run went on. */
-function Warnings({ warnings }: { warnings: readonly RunWarning[] }) {
+/**
+ * The run's config warnings (a prompt with `{input}` in single braces, ...): the run went on. Each says
+ * where it is (a file's line and column, a key path) and what it says in the page's language; a pipeline
+ * sent with the run has no file, and its warnings name the key path alone.
+ */
+function Warnings({ warnings, inline }: { warnings: readonly RunWarning[]; inline: boolean }) {
   const t = useTranslations("run.warnings");
   const describe = useDescribeError();
   return (
@@ -46,12 +51,7 @@ function Warnings({ warnings }: { warnings: readonly RunWarning[] }) {
       <ul className="mt-1 space-y-0.5">
         {warnings.map((warning, index) => (
           <li key={index} className="break-words">
-            {/* Where it is (a file, a key path) is data; what it says is in the page's language. */}
-            <span translate="no" className="font-mono">
-              {warning.file.split(/[\\/]/).pop()}:{warning.line}:{warning.column} {warning.path}
-            </span>
-            {": "}
-            {describe.issueContent({ message: warning.message, expected: warning.expected, suggestion: warning.suggestion, code: warning.code, params: warning.params })}
+            {describe.issueContent({ ...warning, file: inline ? undefined : warning.file })}
           </li>
         ))}
       </ul>
@@ -191,44 +191,35 @@ function Text({ text, testId, pending }: { text: string; testId: string; pending
   );
 }
 
-/** Stage error codes with a sentence of their own in the page's language. */
-const stageErrorKeys = {
-  "context-overflow": "contextOverflow",
-  "out-of-memory": "outOfMemory",
-  "model-missing": "modelMissing",
-  "model-load-failed": "modelLoadFailed",
-  "worker-crashed": "workerCrashed",
-  "aggregation-failed": "aggregationFailed",
-  "generation-failed": "generationFailed",
-} as const;
-
-/**
- * The failures of runs in the page's language: the `run.failure` messages, by code and reason, with the
- * values the server sent (a model, a path, token counts) marked as data.
- */
-function useDescribeFailure(): DescribeError {
-  const t = useTranslations("run.failure");
-  return useMemo(() => describeErrors(t as unknown as ErrorsTranslator), [t]);
+/** The failures of runs in the page's language: the `run.errors` and `run.failure` messages (see `describeStageError`). */
+function useRunFailures(): { failures: ErrorSegments; stageError: (error: NonNullable<StageView["error"]>) => StageErrorText | undefined } {
+  const headlines = useTranslations("run.errors");
+  const failure = useTranslations("run.failure");
+  return useMemo(() => {
+    const failures = errorSegments(failure as unknown as ErrorsTranslator);
+    return { failures, stageError: (error) => describeStageError(headlines as unknown as MarkupTranslator, failures, error) };
+  }, [headlines, failure]);
 }
 
 /** What went wrong, in the page's words when they have a message for it, else in the server's own (English, kept as data). */
-function FailureDetail({ error, className }: { error: { code: string; message: string; params?: Record<string, string | number> }; className: string }) {
-  const described = useDescribeFailure().ownContent(error);
-  return described === undefined ? (
+function FailureDetail({ details, message, className }: { details: Segment[] | undefined; message: string; className: string }) {
+  return details === undefined ? (
     <p translate="no" className={`${className} font-mono`}>
-      {error.message}
+      {message}
     </p>
   ) : (
-    <p className={className}>{described}</p>
+    <p className={className}>{segmentsContent(details)}</p>
   );
 }
 
 /** A stage id that leads to its panel. */
-const stageLink = (id: string) => () => (
-  <a href={`#stage-${id}`} className="font-mono underline" translate="no">
-    {id}
-  </a>
-);
+function StageLink({ id }: { id: string }) {
+  return (
+    <a href={`#stage-${id}`} className="font-mono underline" translate="no">
+      {id}
+    </a>
+  );
+}
 
 /**
  * Why a stage has no answer. A cancelled stage says nothing here (its badge says it: a cancel is not an
@@ -236,26 +227,15 @@ const stageLink = (id: string) => () => (
  * wrong, then the details (a model, a path, token counts).
  */
 function StageError({ error }: { error: NonNullable<StageView["error"]> }) {
-  const t = useTranslations("run.errors");
-  if (error.code === "cancelled") return null;
-  if (error.code === "upstream-failed") {
-    const cause = error.causeStageId;
-    const input = error.params?.input;
-    return (
-      <p className="mt-2 text-sm text-neutral-600 dark:text-neutral-400">
-        {!cause
-          ? t("upstreamUnknown")
-          : typeof input === "string" && input !== cause
-            ? t.rich("upstreamVia", { stage: stageLink(cause), input: stageLink(input) })
-            : t.rich("upstream", { stage: stageLink(cause) })}
-      </p>
-    );
+  const described = useRunFailures().stageError(error);
+  if (!described) return null;
+  if (described.notRun) {
+    return <p className="mt-2 text-sm text-neutral-600 dark:text-neutral-400">{segmentsContent(described.headline, (id, key) => <StageLink key={key} id={id} />)}</p>;
   }
-  const key = stageErrorKeys[error.code as keyof typeof stageErrorKeys] ?? "other";
   return (
     <div className="mt-2 text-sm text-red-800 dark:text-red-300">
-      <p className="font-medium">{t(key)}</p>
-      <FailureDetail error={error} className="mt-0.5 break-words text-xs" />
+      <p className="font-medium">{segmentsContent(described.headline)}</p>
+      <FailureDetail details={described.details} message={error.message} className="mt-0.5 break-words text-xs" />
     </div>
   );
 }
@@ -417,9 +397,10 @@ function latestTime(view: RunView, start: number): number {
 
 /** The colour of each part of a model call in the timeline, and of its key in the legend. */
 const segmentColors: Record<SegmentKind, string> = {
-  waiting: "bg-neutral-300 dark:bg-neutral-600",
+  // In dark mode each stands out from the lane, neutral-900, by 3:1 or more.
+  waiting: "bg-neutral-300 dark:bg-neutral-500",
   loading: "bg-amber-400 dark:bg-amber-500",
-  reading: "bg-blue-300 dark:bg-blue-800",
+  reading: "bg-blue-300",
   generating: "bg-blue-500",
   failed: "bg-red-400",
   reused: "bg-teal-400",
@@ -527,6 +508,7 @@ function hasOutcome(view: RunView): boolean {
  */
 function RunOutcome({ view }: { view: RunView }) {
   const t = useTranslations("run.result");
+  const { failures } = useRunFailures();
   if (unfinished(view.status)) {
     const failedStage = view.status === "failed" ? view.error?.stageId : undefined;
     return (
@@ -537,10 +519,12 @@ function RunOutcome({ view }: { view: RunView }) {
       >
         <h2 className="font-medium">
           {failedStage
-            ? t.rich("failedAt", { stage: () => <a href={`#stage-${failedStage}`} className="font-mono underline" translate="no">{failedStage}</a> })
+            ? t.rich("failedAt", { stage: () => <StageLink id={failedStage} /> })
             : t(view.status)}
         </h2>
-        {view.status === "failed" && !failedStage && view.error ? <FailureDetail error={view.error} className="mt-1 break-words text-xs text-red-800 dark:text-red-300" /> : null}
+        {view.status === "failed" && !failedStage && view.error ? (
+          <FailureDetail details={failures.coded(view.error)} message={view.error.message} className="mt-1 break-words text-xs text-red-800 dark:text-red-300" />
+        ) : null}
       </section>
     );
   }
@@ -562,7 +546,7 @@ function RunOutcome({ view }: { view: RunView }) {
 export function RunDisplay({ view }: { view: RunView }) {
   return (
     <div className="min-w-0 space-y-3">
-      {view.warnings && view.warnings.length > 0 ? <Warnings warnings={view.warnings} /> : null}
+      {view.warnings && view.warnings.length > 0 ? <Warnings warnings={view.warnings} inline={view.inlinePipeline ?? false} /> : null}
       <RunGraph view={view} />
       {view.order.map((id) => (
         <StagePanel key={id} stage={view.stages[id]!} />

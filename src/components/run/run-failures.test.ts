@@ -4,6 +4,7 @@ import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
 import { messages } from "../../i18n/messages";
 import { locales, type Locale } from "../../i18n/locales";
+import { describeStageError, errorSegments, type MarkupTranslator } from "../../i18n/describe-errors";
 import { describeErrors, type ErrorsTranslator } from "../use-describe-error";
 
 const path = "/srv/models/stories260K.gguf";
@@ -74,5 +75,25 @@ describe("a run's failures in the page's language", () => {
     const { describe: russian } = failures("ru");
     expect(russian.ownContent({ code: "context-overflow", message: "the prompt has 9 tokens", params: { tokens: 9 } })).toBeUndefined();
     expect(russian.error({ code: "context-overflow", message: "the prompt has 9 tokens" })).toBe("the prompt has 9 tokens");
+  });
+
+  it("says why a stage did not run with the stages it names as data, a failure it has no details for by its headline alone, and nothing for a cancel", () => {
+    const headlines = createTranslator({ locale: "ru", messages: messages.ru, namespace: "run.errors" }) as unknown as MarkupTranslator;
+    const details = errorSegments(createTranslator({ locale: "ru", messages: messages.ru, namespace: "run.failure" }) as unknown as ErrorsTranslator);
+    const said = (error: { code: string; causeStageId?: string; params?: Record<string, string> }) => describeStageError(headlines, details, { message: "the English message", ...error });
+    expect(said({ code: "upstream-failed", causeStageId: "draft", params: { input: "voices" } })).toEqual({
+      notRun: true,
+      headline: [
+        { text: "Не запущен: этап ", data: false },
+        { text: "draft", data: true },
+        { text: " завершился ошибкой, поэтому не запустился и этап ", data: false },
+        { text: "voices", data: true },
+        { text: ", ответ которого нужен этому.", data: false },
+      ],
+    });
+    expect(said({ code: "upstream-failed", causeStageId: "draft", params: { input: "draft" } })?.headline.filter((segment) => segment.data)).toEqual([{ text: "draft", data: true }]);
+    expect(said({ code: "upstream-failed" })).toEqual({ notRun: true, headline: [{ text: "Не запущен: один из предыдущих этапов завершился ошибкой.", data: false }] });
+    expect(said({ code: "something-new" })).toEqual({ notRun: false, headline: [{ text: "Этап завершился ошибкой.", data: false }], details: undefined });
+    expect(said({ code: "cancelled" })).toBeUndefined();
   });
 });

@@ -73,7 +73,7 @@ const files = async () => (await readdir(modelsDir()).catch(() => [] as string[]
 describe("models.startDownload", () => {
   it("downloads with progress, then adds the file to models.yaml under a free name, keeping its comments", async () => {
     const started = await caller.models.startDownload({ uri: "hf:karpathy/tinyllamas-GGUF:F32" });
-    expect(started).toMatchObject({ status: "starting", uri: "hf:karpathy/tinyllamas-GGUF:F32", fileName: null });
+    expect(started).toMatchObject({ status: "starting", address: "hf:karpathy/tinyllamas-GGUF:F32", fileName: null });
     const done = await ended(started.id);
     expect(done).toMatchObject({ status: "done", fileName: "tinyllamas-F32.gguf", downloadedBytes: server.body.length, totalBytes: server.body.length, configuredAs: [], suggestedName: "tinyllamas-F32", error: null });
     expect(await files()).toEqual(["tinyllamas-F32.gguf"]);
@@ -144,5 +144,34 @@ describe("models.startDownload", () => {
     await ended(started.id);
     expect(await refusal(caller.models.addDownloaded({ id: started.id, name: "x" }))).toMatchObject({ code: "BAD_REQUEST" });
     expect(await refusal(caller.models.addDownloaded({ id: "../../etc", name: "x" }))).toMatchObject({ code: "BAD_REQUEST" });
+  });
+});
+
+describe("models.retryDownload and models.dismissDownload", () => {
+  it("lists an address without its query, and tries a failed download again in its place, from the address as it was given", async () => {
+    server.behave({ mode: "not-found" });
+    const started = await caller.models.startDownload({ uri: `${server.origin}/signed/stories260K.gguf?token=SECRET123` });
+    expect(started.address).toBe(`${server.origin}/signed/stories260K.gguf`);
+    expect(await ended(started.id)).toMatchObject({ status: "failed", error: { code: "download-not-found" } });
+    expect(JSON.stringify(await caller.models.downloads())).not.toContain("SECRET123");
+
+    server.behave({ mode: "ok" });
+    server.requests.length = 0;
+    expect(await caller.models.retryDownload({ id: started.id })).toMatchObject({ id: started.id, status: "starting", error: null, endedAt: null });
+    expect(await ended(started.id)).toMatchObject({ status: "done", fileName: "stories260K.gguf", error: null });
+    expect((await caller.models.downloads()).map((view) => view.id)).toEqual([started.id]);
+    expect(server.requests.map((request) => request.query)).toContain("?token=SECRET123");
+    expect(await refusal(caller.models.retryDownload({ id: started.id }))).toMatchObject({ code: "BAD_REQUEST", params: { reason: "not-ended" } });
+  });
+
+  it("dismisses a download once it has ended, and not before", async () => {
+    server.behave({ mode: "ok", bytesPerSecond: 50_000 });
+    const started = await caller.models.startDownload({ uri: `${server.origin}/stories260K.gguf` });
+    expect(await caller.models.dismissDownload({ id: started.id })).toEqual({ dismissed: false });
+    await caller.models.cancelDownload({ id: started.id });
+    expect(await ended(started.id)).toMatchObject({ status: "cancelled" });
+    expect(await caller.models.dismissDownload({ id: started.id })).toEqual({ dismissed: true });
+    expect(await caller.models.downloads()).toEqual([]);
+    expect(await refusal(caller.models.retryDownload({ id: started.id }))).toMatchObject({ code: "BAD_REQUEST", params: { reason: "not-ended" } });
   });
 });

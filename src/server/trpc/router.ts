@@ -79,6 +79,10 @@ const modelsRouter = router({
     .input(z.object({ uri: z.string().min(1).max(2048), fileName: z.string().max(200).optional() }))
     .mutation(({ ctx, input }) => ctx.downloads.start(input)),
   cancelDownload: procedure.input(z.object({ id: downloadId })).mutation(({ ctx, input }) => ({ cancelled: ctx.downloads.cancel(input.id) })),
+  /** Starts a failed or cancelled download again, in its place, from the address it was given (which pages never see whole). */
+  retryDownload: procedure.input(z.object({ id: downloadId })).mutation(({ ctx, input }) => ctx.downloads.retry(input.id)),
+  /** Takes a download that has ended off the list. */
+  dismissDownload: procedure.input(z.object({ id: downloadId })).mutation(({ ctx, input }) => ({ dismissed: ctx.downloads.dismiss(input.id) })),
   /** Adds a finished download to models.yaml under `name` (a free model name), keeping the file's comments. */
   addDownloaded: procedure.input(z.object({ id: downloadId, name: modelName })).mutation(({ ctx, input }) => ctx.downloads.addToModels(input.id, input.name)),
 });
