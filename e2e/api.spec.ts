@@ -1,9 +1,12 @@
 /**
  * The plain HTTP surface against the real server: starting a run, following it as text/event-stream
  * (with Last-Event-ID), reading its session, and errors as JSON with the right status. Then a second
- * server of the same build, stopped with SIGTERM mid-run: the run is marked interrupted and the worker goes.
+ * server of the same build, stopped with SIGTERM mid-run: the run is marked interrupted and the worker goes;
+ * and one killed with SIGKILL mid-run: npm start exits 137, and the restarted studio shows what the run
+ * had written.
  */
 import { expect, test } from "@playwright/test";
+import { execFileSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { spawnStudio, work, workerPids } from "./studio-process";
@@ -97,10 +100,79 @@ test("SIGTERM mid-run: the session is marked interrupted and the inference worke
   const before = workers();
   expect(before.length).toBeGreaterThan(0);
   server.kill("SIGTERM");
-  expect(await exited).not.toBeNull();
+  // A stop that was asked for and went cleanly: npm start exits 0, and a supervisor does not restart it.
+  expect(await exited).toBe(0);
   expect(output()).toContain("SIGTERM: stopping the runs in progress");
   const session = JSON.parse(await readFile(path.join(work, "sessions-sigterm", `${id}.json`), "utf8")) as { status: string };
   expect(session.status).toBe("interrupted");
   // This server's worker is gone (the suite's own server keeps its own).
   await expect.poll(() => before.filter((pid) => workers().includes(pid)).length, { timeout: 10_000 }).toBeLessThan(before.length);
+});
+
+test("a 6,000-stage chain is refused with the stage limit, not a stack overflow", async ({ request }) => {
+  const stages = Array.from({ length: 6000 }, (_, index) => ({ id: `s${index}`, type: "single", model: "storyteller", ...(index === 0 ? {} : { input_from: `s${index - 1}` }) }));
+  const refused = await request.post("/api/runs", { data: { pipeline: { stages }, input: "Once" } });
+  expect(refused.status()).toBe(422);
+  expect(await refused.json()).toMatchObject({
+    error: { code: "config-schema", issues: [{ path: "stages", code: "too-many-stages", params: { count: 6000, limit: 1000 }, message: expect.stringContaining("at most 1000") }] },
+  });
+});
+
+/** The events of one stage's text in a session file, joined. */
+function textOf(session: { events?: Array<{ type: string; stageId?: string; text?: string }> }, stageId: string): string {
+  return (session.events ?? []).flatMap((event) => (event.type === "stage-delta" && event.stageId === stageId ? [event.text ?? ""] : [])).join("");
+}
+
+test("kill -9 mid-run: npm start exits 137, and the restarted studio shows the stages that ended and the text of the one cut off, with when it stopped", async ({ request, browser }) => {
+  test.setTimeout(240_000);
+  const sessions = "sessions-kill";
+  const start = () => spawnStudio({ args: ["scripts/start.mjs"], portOffset: 1, sessions });
+  let studio = start();
+  const healthy = () => expect.poll(async () => (await request.get(`${studio.base}/api/health`).catch(() => undefined))?.status(), { timeout: 60_000 }).toBe(200);
+  await healthy();
+  // A short stage, then one that writes until the server dies.
+  const pipeline = {
+    stages: [
+      { id: "opening", type: "single", model: "storyteller", params: { max_tokens: 40 } },
+      { id: "endless", type: "single", model: "dreamer", input_from: "opening", params: { max_tokens: 1_000_000 } },
+    ],
+  };
+  const { id } = (await (await request.post(`${studio.base}/api/runs`, { data: { pipeline, input: "Once upon a time" } })).json()) as { id: string };
+  const file = path.join(work, sessions, `${id}.json`);
+  const stored = async () => JSON.parse(await readFile(file, "utf8").catch(() => "{}")) as { status?: string; checkpointAt?: string; events?: Array<{ type: string; stageId?: string; text?: string }> };
+  // The file alone holds the second stage's text while it streams: only a checkpoint puts it there.
+  await expect.poll(async () => textOf(await stored(), "endless").length, { timeout: 90_000 }).toBeGreaterThan(0);
+  const next = execFileSync("pgrep", ["-P", String(studio.server.pid)], { encoding: "utf8" }).trim().split("\n")[0]!;
+  process.kill(Number(next), "SIGKILL");
+  // The server died by a signal: npm start says so, 128 + 9, and a supervisor restarts it.
+  expect(await studio.exited).toBe(137);
+  const kept = await stored();
+  expect(kept.status).toBe("running");
+  const partial = textOf(kept, "endless");
+  expect(partial.length).toBeGreaterThan(0);
+
+  studio = start();
+  await healthy();
+  const session = (await (await request.get(`${studio.base}/api/sessions/${id}`)).json()) as Record<string, unknown>;
+  expect(session).toMatchObject({ status: "interrupted", endedAt: kept.checkpointAt, stages: { opening: { status: "completed" } }, error: { code: "interrupted" } });
+
+  for (const locale of ["en-US", "ru-RU"]) {
+    const context = await browser.newContext({ locale });
+    const page = await context.newPage();
+    const stoppedAt = await page.evaluate(([at, lang]) => new Intl.DateTimeFormat(lang, { timeStyle: "medium" }).format(new Date(at)), [kept.checkpointAt!, locale.slice(0, 2)] as const);
+    for (const address of [`/history/${id}`, `/?run=${id}`]) {
+      await page.goto(`${studio.base}${address}`);
+      await expect(page.getByTestId("stage-opening")).toHaveAttribute("data-state", "done");
+      await expect(page.getByTestId("stage-endless")).toHaveAttribute("data-state", "interrupted");
+      await expect.poll(() => page.getByTestId("text-endless-dreamer").textContent()).toBe(partial);
+      await expect(page.getByTestId("stage-interrupted")).toContainText(stoppedAt);
+      await expect(page.getByTestId("stage-interrupted")).toContainText(locale === "en-US" ? "Stopped at" : "Остановлен в");
+      await expect(page.getByTestId("run-stopped-at")).toContainText(stoppedAt);
+    }
+    if (locale === "en-US") await page.screenshot({ path: "e2e/screenshots/session-interrupted-en.png", fullPage: true });
+    else await page.screenshot({ path: "e2e/screenshots/session-interrupted-ru.png", fullPage: true });
+    await context.close();
+  }
+  studio.server.kill("SIGTERM");
+  expect(await studio.exited).toBe(0);
 });

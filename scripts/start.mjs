@@ -3,6 +3,7 @@
 // HOST:PORT (default 127.0.0.1:3000).
 import { spawnSync, spawn } from "node:child_process";
 import { existsSync, statSync, readdirSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
 const root = process.cwd();
@@ -38,4 +39,7 @@ const port = process.env.PORT ?? "3000";
 const nextBin = path.join(root, "node_modules", "next", "dist", "bin", "next");
 const server = spawn(process.execPath, [nextBin, "start", "--hostname", host, "--port", port], { stdio: "inherit", env });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => server.kill(signal));
-server.on("exit", (code, signal) => process.exit(code ?? (signal ? 0 : 1)));
+// The server's own exit code; a server that a signal ended (a kill -9, the out-of-memory killer, a crash)
+// exits like a shell reports it, 128 + the signal's number, so that a supervisor restarts it. A SIGTERM
+// or SIGINT sent here is forwarded, and the studio stops cleanly on it with 0.
+server.on("exit", (code, signal) => process.exit(code ?? 128 + (os.constants.signals[signal] ?? 0)));

@@ -31,6 +31,16 @@ function events(): RunEvent[] {
 }
 
 describe("the run view", () => {
+  it("stops the stages in progress of a run whose process never ended it, keeping their text, and marks the others not run", () => {
+    const stored = events();
+    const view = applyEvents(applyEvents(emptyRunView, stored), [event("run-end", { status: "interrupted", durationMs: 30, error: { code: "interrupted", message: "stopped" } })]);
+    expect(view.status).toBe("interrupted");
+    expect(view.stages.a).toMatchObject({ state: "interrupted", endedAt: view.endedAt });
+    expect(view.stages.a!.lanes.m).toMatchObject({ text: "Hello", loading: false });
+    expect(view.stages.b!.state).toBe("skipped");
+    expect(view.stages.c!.state).toBe("skipped");
+  });
+
   it("folds events into stages, appending streamed text per model", () => {
     const view = applyEvents(emptyRunView, events());
     expect(view.status).toBe("running");

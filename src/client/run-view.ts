@@ -7,8 +7,12 @@ import type { RunEvent, RunWarning } from "@/engine/events";
 /** The values an error's message names (see `useDescribeError`). */
 type MessageParams = Record<string, string | number>;
 
-/** `skipped`: never run, because a stage it depends on failed. */
-export type StageState = "waiting" | "loading" | "generating" | "done" | "failed" | "cancelled" | "reused" | "skipped";
+/**
+ * `skipped`: never run, because a stage it depends on failed (or, in a run its process never ended, never
+ * started). `interrupted`: in progress when its run's process stopped without ending it (a server killed
+ * mid-run): its text up to the run's last checkpoint is kept.
+ */
+export type StageState = "waiting" | "loading" | "generating" | "done" | "failed" | "cancelled" | "reused" | "skipped" | "interrupted";
 
 export interface ModelLane {
   model: string;
@@ -198,6 +202,17 @@ export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView
       }
       case "run-end":
         next = { ...next, status: event.status, endedAt: event.at, finalAnswer: event.finalAnswer, error: event.error };
+        // A run that ends stops its stages with events of their own, except one whose process stopped
+        // without ending it: its stages in progress stopped at its end, the others never ran.
+        for (const id of Object.keys(stages)) {
+          const current = stages[id]!;
+          const started = current.startedAt !== undefined;
+          if (current.state !== "waiting" && current.state !== "loading" && current.state !== "generating") continue;
+          const s = stage(id)!;
+          s.state = started ? "interrupted" : "skipped";
+          if (started) s.endedAt = event.at;
+          for (const [model, lane] of Object.entries(s.lanes)) if (lane.loading) s.lanes[model] = { ...lane, loading: false };
+        }
         break;
     }
   }

@@ -41,6 +41,8 @@ export const errorCodes = [
   "disk-full",
   /** The models folder cannot be written: a read-only file system or mount, or no permission. */
   "folder-not-writable",
+  /** A session could not be written (after retries): `reason` read-only, permission, disk-full, missing or error. */
+  "storage-failed",
   "internal",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

@@ -28,6 +28,7 @@ const samples: Record<ConfigIssueCode, Record<string, string | number>> = {
   "input-from-itself": { id: "draft" },
   "input-named-twice": { id: "draft" },
   cycle: { stages: "a → b → a" },
+  "too-many-stages": { count: 6000, limit: 1000 },
   "unknown-model": { model: "m3", file: "models.yaml", models: "m1, m2", count: 2 },
   "vote-needs-two-models": { count: 1 },
   "unknown-placeholder": { placeholder: "{{inptu}}", allowed: "{{input}}, {{stage.draft}}" },

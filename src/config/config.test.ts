@@ -415,3 +415,36 @@ describe("issue codes", () => {
     expect(result.errors[2]!.params).toMatchObject({ version: 9 });
   });
 });
+
+describe("the stage limit", () => {
+  const chain = (length: number) =>
+    Array.from({ length }, (_, index) => ({ id: `s${index}`, type: "single", model: "m1", ...(index === 0 ? {} : { input_from: `s${index - 1}` }) }));
+
+  it("refuses a valid 6,000-stage chain sent as a value, naming the limit, without walking it", () => {
+    let error: unknown;
+    try {
+      pipelineFromValue({ stages: chain(6000) });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).code).toBe("config-schema");
+    expect((error as ConfigError).issues).toMatchObject([{ path: "stages", code: "too-many-stages", params: { count: 6000, limit: 1000 }, message: "the pipeline has 6000 stages; a pipeline may have at most 1000" }]);
+  });
+
+  it("refuses a pipeline file over the limit with its place, and runs one of exactly 1,000 stages", async () => {
+    const yaml = (length: number) => `base_pipeline:\n  stages:\n${chain(length).map((stage) => `    - { id: ${stage.id}, type: single, model: m1${stage.input_from ? `, input_from: ${stage.input_from}` : ""} }\n`).join("")}`;
+    const issues = await captureIssues(validate(yaml(1001)));
+    expect(issues).toMatchObject([{ file: expect.stringContaining("pipeline.yaml"), line: 3, path: "base_pipeline.stages", code: "too-many-stages", params: { count: 1001, limit: 1000 } }]);
+    await writeFile(path.join(configDir(), "pipeline.yaml"), yaml(1000));
+    const result = await validateSetup({ models: await loadModelsConfig(configDir()), pipeline: await loadPipeline(configDir()), isBase: true });
+    expect(result.errors).toEqual([]);
+  });
+
+  it("refuses a pipeline over the limit that reaches validation unparsed (a stored session's), with one issue", async () => {
+    await setup({ "models.yaml": modelsYaml(`  m1:\n    file: ${storiesFile}\n`) });
+    const pipeline = { name: "stored", pipeline: { stages: chain(6000) } as never, file: "session 20261130-030102-3fa9c1", root: ["pipeline"] };
+    const result = await validateSetup({ models: await loadModelsConfig(configDir()), pipeline, isBase: false });
+    expect(result.errors).toMatchObject([{ path: "pipeline.stages", code: "too-many-stages", params: { count: 6000, limit: 1000 } }]);
+  });
+});

@@ -44,6 +44,8 @@ export const configIssueCodes = [
   "input-named-twice",
   /** `stages`: the stages of the cycle, as `a → b → a`. */
   "cycle",
+  /** `count`: the pipeline's stages, and `limit`: the most a pipeline may have. */
+  "too-many-stages",
   /** `model`, `file` (models.yaml's name), `models` (the names defined) and `count` (how many). */
   "unknown-model",
   /** `count`: how many models the vote has. */

@@ -220,7 +220,11 @@ export function zodIssuesToConfigIssues(error: z.ZodError, schema: z.ZodType, ya
         return;
       }
       case "custom": {
-        const params = issue.params as { code?: string; method?: string; needs?: string } | undefined;
+        const params = issue.params as { code?: string; method?: string; needs?: string; count?: number; limit?: number } | undefined;
+        if (params?.code === "too-many-stages") {
+          issues.push(yaml.issue(path, issue.message, { code: "too-many-stages", params: { count: params.count ?? 0, limit: params.limit ?? 0 } }));
+          return;
+        }
         if (params?.code === "aggregation-needs") {
           issues.push(yaml.issue(path, issue.message, { code: "aggregation-needs", params: { method: params.method ?? "", needs: params.needs ?? "" } }));
           return;

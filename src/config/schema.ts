@@ -3,6 +3,7 @@
  * Every object is strict: an unknown key is an error, never silently ignored.
  */
 import { z } from "zod";
+import { maxPipelineStages } from "../engine/graph.js";
 
 /** Sampling and length parameters; every one optional so that a stage or a model can override a few. */
 export const generationParamsSchema = z
@@ -173,7 +174,18 @@ export type Stage = z.infer<typeof stageSchema>;
 export const pipelineSchema = z.strictObject({
   name: z.string().max(200).optional(),
   description: z.string().optional(),
-  stages: z.array(stageSchema).min(1),
+  stages: z
+    .array(stageSchema)
+    .min(1)
+    .superRefine((stages, context) => {
+      if (stages.length > maxPipelineStages) {
+        context.addIssue({
+          code: "custom",
+          message: `the pipeline has ${stages.length} stages; a pipeline may have at most ${maxPipelineStages}`,
+          params: { code: "too-many-stages", count: stages.length, limit: maxPipelineStages },
+        });
+      }
+    }),
 });
 export type Pipeline = z.infer<typeof pipelineSchema>;
 

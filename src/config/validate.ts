@@ -6,7 +6,7 @@
 import { open, stat } from "node:fs/promises";
 import path from "node:path";
 import { fileMemo } from "../common/index.js";
-import { findCycle, inputIds } from "../engine/graph.js";
+import { findCycle, inputIds, maxPipelineStages } from "../engine/graph.js";
 import type { ResolvedGenerationParams, ResolvedModel } from "../engine/ports.js";
 import { checkStageTemplates, findBraceSlips } from "../engine/templates.js";
 import { closest, ConfigError, formatPath, type ConfigIssue } from "./issues.js";
@@ -135,6 +135,19 @@ export async function validateSetup(options: { models: LoadedModelsConfig; pipel
     return { file: pipeline.file, ...place, path: formatPath(keyPath), message, stageId: stages[stageIndex]?.id, ...extra };
   };
   const modelNames = Object.keys(models.config.models);
+  // Past the limit nothing else is looked at: each check below walks the stages, some of them pairwise.
+  if (stages.length > maxPipelineStages) {
+    const keyPath = [...pipeline.root, "stages"];
+    const issue: ConfigIssue = {
+      file: pipeline.file,
+      ...(pipeline.yaml?.locate(keyPath) ?? { line: 0, column: 0 }),
+      path: formatPath(keyPath),
+      message: `the pipeline has ${stages.length} stages; a pipeline may have at most ${maxPipelineStages}`,
+      code: "too-many-stages",
+      params: { count: stages.length, limit: maxPipelineStages },
+    };
+    return { errors: [issue], warnings };
+  }
 
   const seen = new Map<string, number>();
   stages.forEach((stage, index) => {

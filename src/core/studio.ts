@@ -2,7 +2,8 @@
  * The one place that wires configs, the inference runtime, the engine and the session store together.
  * The CLI and the web server are thin adapters over a `Studio`.
  */
-import { ProjectLlmError, errorMessage, isInterruption, mergeSignals } from "../common/index.js";
+import { ProjectLlmError, errorMessage, errorParams, isInterruption, mergeSignals } from "../common/index.js";
+import { SessionCheckpoints, storageFailed, writeWithRetries } from "./checkpoints.js";
 import {
   assertValid,
   ensureWorkingConfig,
@@ -345,14 +346,28 @@ export class Studio {
     // first token); `create` refuses an id already taken, and then the run is stopped at once.
     const stop = new AbortController();
     const { signal, dispose } = mergeSignals(job.signal, stop.signal);
+    const folder = this.paths.sessionsDir;
     const created = this.sessions.create(session).then(
       () => job.onSession?.(runId),
       (error: unknown) => {
-        stop.abort(error);
-        throw error;
+        const failure = storageFailed(error, runId, folder);
+        stop.abort(failure);
+        throw failure;
       },
     );
-    created.catch(() => undefined);
+    const createdOk = created.then(() => true, () => false);
+
+    // While it runs, the session is written at each stage's end and while text streams (see
+    // SessionCheckpoints): a server killed mid-run leaves what was written until then. Never before the
+    // session exists: a checkpoint must not write over another session with a taken id.
+    const checkpoints = new SessionCheckpoints({
+      write: async () => {
+        if (!(await createdOk)) return;
+        const checkpointAt = new Date().toISOString();
+        await this.sessions.save({ ...session, checkpointAt, stages: { ...session.stages }, events: session.events!.slice() });
+      },
+      onError: (error) => console.error(`sessions: a checkpoint of run ${runId} was not written (the run goes on): ${storageFailed(error, runId, folder).message}`),
+    });
 
     const result = await runPipeline({
       runId,
@@ -367,16 +382,20 @@ export class Studio {
       warnings: job.warnings,
       inlinePipeline: job.inlinePipeline,
       signal,
+      onStageRecord: (record) => {
+        session.stages[record.stageId] = record;
+        checkpoints.stageEnded();
+      },
       onEvent: (event) => {
         session.events!.push(event);
-        try {
-          job.onEvent?.(event);
-        } catch (error) {
-          console.error(`event listener failed: ${errorMessage(error)}`);
-        }
+        if (event.type === "stage-delta") checkpoints.textArrived();
+        // `run-end` goes out once the session is written, and says how it was stored (see below).
+        if (event.type === "run-end") return;
+        forward(event);
       },
     });
     dispose();
+    await checkpoints.close();
     await created;
     const endedAt = Date.now();
     // A run stopped because the process is stopping is `interrupted`, not cancelled by its user.
@@ -390,10 +409,33 @@ export class Studio {
     session.endedAt = new Date(endedAt).toISOString();
     session.durationMs = endedAt - startedAt;
     delete session.owner;
-    const failure = session.events!.find((event) => event.type === "run-end");
-    if (failure?.type === "run-end" && failure.error) session.error = failure.error;
-    await this.sessions.save(session);
+    delete session.checkpointAt;
+    const ended = session.events!.find((event) => event.type === "run-end");
+    if (ended?.type === "run-end" && ended.error) session.error = ended.error;
+    try {
+      await writeWithRetries(() => this.sessions.save(session), {
+        onRetry: (error, delayMs) => console.error(`sessions: run ${runId} was not saved (${errorMessage(error)}); trying again in ${delayMs} ms`),
+      });
+    } catch (error) {
+      // A run whose output is not stored is never reported as completed: it ends `failed`, saying why.
+      const failure = storageFailed(error, runId, folder);
+      console.error(`sessions: ${failure.message}`);
+      session.status = "failed";
+      session.error = { code: failure.code, message: failure.message, params: errorParams(failure) };
+      delete session.finalAnswer;
+      session.events = session.events!.map((event) => (event.type === "run-end" ? { ...event, status: "failed", finalAnswer: undefined, error: session.error } : event));
+    }
+    const runEnd = session.events!.find((event) => event.type === "run-end");
+    if (runEnd) forward(runEnd);
     return session;
+
+    function forward(event: RunEvent): void {
+      try {
+        job.onEvent?.(event);
+      } catch (error) {
+        console.error(`event listener failed: ${errorMessage(error)}`);
+      }
+    }
   }
 
   async dispose(): Promise<void> {

@@ -49,3 +49,28 @@ describe("graph errors and models", () => {
     expect(stageModels({ id: "s", type: "single", model: "m1" } as never)).toEqual(["m1"]);
   });
 });
+
+describe("graph of a long pipeline", () => {
+  // A chain as deep as a pipeline sent to the server can be: the recursive walk overflowed the stack here.
+  const chain = (length: number) => Array.from({ length }, (_, index) => (index === 0 ? { id: "s0" } : { id: `s${index}`, input_from: `s${index - 1}` }));
+
+  it("walks a 100,000-stage chain without overflowing the stack, in file order or reversed", () => {
+    const stages = chain(100_000);
+    expect(findCycle(stages)).toBeUndefined();
+    expect(topologicalOrder({ stages } as never)).toEqual(stages.map((stage) => stage.id));
+    expect(topologicalOrder({ stages: [...stages].reverse() } as never)).toEqual(stages.map((stage) => stage.id));
+  });
+
+  it("finds a cycle that closes a 100,000-stage chain and names its stages", () => {
+    const stages = chain(100_000);
+    stages[0] = { id: "s0", input_from: "s99999" };
+    const cycle = findCycle(stages)!;
+    expect(cycle).toHaveLength(100_001);
+    expect(cycle[0]).toBe(cycle.at(-1));
+    expect(() => topologicalOrder({ stages } as never)).toThrow(/cycle/);
+  });
+
+  it("keeps file order among independent stages", () => {
+    expect(topologicalOrder({ stages: [{ id: "c", input_from: "a" }, { id: "b" }, { id: "a" }, { id: "d", input_from: ["b", "c"] }] } as never)).toEqual(["b", "a", "c", "d"]);
+  });
+});

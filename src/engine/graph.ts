@@ -20,32 +20,45 @@ export function stageModels(stage: Stage): string[] {
 }
 
 /**
+ * The most stages a pipeline may have. A pipeline is written and read by people: a thousand stages is far
+ * past any of theirs, and the limit keeps a pipeline sent to the server from costing it more than that.
+ */
+export const maxPipelineStages = 1000;
+
+/**
  * A cycle among the stages as the list of ids along it (first id repeated at the end), or undefined.
  * Unknown ids in `input_from` are ignored here (reported elsewhere).
+ *
+ * A depth-first search with its own stack, not the call stack: a chain of stages as deep as any pipeline
+ * sent to the server (tens of thousands) is walked without a stack overflow.
  */
 export function findCycle(stages: ReadonlyArray<Pick<Stage, "id" | "input_from">>): string[] | undefined {
   const byId = new Map(stages.map((stage) => [stage.id, stage]));
   const state = new Map<string, "visiting" | "done">();
-  const path: string[] = [];
-  const visit = (id: string): string[] | undefined => {
-    const seen = state.get(id);
-    if (seen === "done") return undefined;
-    if (seen === "visiting") return [...path.slice(path.indexOf(id)), id];
-    const stage = byId.get(id);
-    if (!stage) return undefined;
-    state.set(id, "visiting");
-    path.push(id);
-    for (const upstream of inputIds(stage)) {
-      const cycle = visit(upstream);
-      if (cycle) return cycle;
+  for (const root of stages) {
+    if (state.has(root.id)) continue;
+    // The path from `root` down to the stage being looked at, each with the index of its next input.
+    const path: Array<{ id: string; inputs: string[]; next: number }> = [{ id: root.id, inputs: inputIds(root), next: 0 }];
+    state.set(root.id, "visiting");
+    while (path.length > 0) {
+      const top = path[path.length - 1]!;
+      if (top.next === top.inputs.length) {
+        path.pop();
+        state.set(top.id, "done");
+        continue;
+      }
+      const upstream = top.inputs[top.next++]!;
+      const seen = state.get(upstream);
+      if (seen === "done") continue;
+      if (seen === "visiting") {
+        const ids = path.map((entry) => entry.id);
+        return [...ids.slice(ids.indexOf(upstream)), upstream].reverse();
+      }
+      const stage = byId.get(upstream);
+      if (!stage) continue;
+      state.set(upstream, "visiting");
+      path.push({ id: upstream, inputs: inputIds(stage), next: 0 });
     }
-    path.pop();
-    state.set(id, "done");
-    return undefined;
-  };
-  for (const stage of stages) {
-    const cycle = visit(stage.id);
-    if (cycle) return cycle.reverse();
   }
   return undefined;
 }
@@ -55,26 +68,86 @@ export function findCycle(stages: ReadonlyArray<Pick<Stage, "id" | "input_from">
  * A cycle or an `input_from` naming no stage is a `config-invalid` error that names the stages.
  */
 export function topologicalOrder(pipeline: Pick<Pipeline, "stages">): string[] {
-  const order: string[] = [];
-  const placed = new Set<string>();
-  const remaining = [...pipeline.stages];
-  while (remaining.length > 0) {
-    const index = remaining.findIndex((stage) => inputIds(stage).every((id) => placed.has(id)));
-    if (index === -1) {
-      const cycle = findCycle(remaining);
-      const known = new Set(pipeline.stages.map((stage) => stage.id));
-      const unknown = remaining.flatMap((stage) => inputIds(stage).filter((id) => !known.has(id)).map((id) => `${stage.id} reads unknown stage "${id}"`));
-      throw new ProjectLlmError(
-        "config-invalid",
-        cycle ? `the stages form a cycle: ${cycle.join(" → ")}` : unknown.length > 0 ? unknown.join("; ") : `stages ${remaining.map((stage) => stage.id).join(", ")} cannot be ordered`,
-        { details: { cycle, stageIds: remaining.map((stage) => stage.id) } },
-      );
+  const stages = pipeline.stages;
+  const known = new Map(stages.map((stage, index) => [stage.id, index]));
+  // Kahn's algorithm, taking the first stage in file order among those ready: a heap of file positions.
+  const waitingFor = stages.map((stage) => new Set(inputIds(stage)).size);
+  const readers = new Map<string, number[]>();
+  stages.forEach((stage, index) => {
+    for (const id of new Set(inputIds(stage))) {
+      const list = readers.get(id);
+      if (list) list.push(index);
+      else readers.set(id, [index]);
     }
-    const [stage] = remaining.splice(index, 1);
-    order.push(stage!.id);
-    placed.add(stage!.id);
+  });
+  const ready = new MinHeap();
+  waitingFor.forEach((count, index) => {
+    if (count === 0) ready.push(index);
+  });
+  const order: string[] = [];
+  const placed = new Set<number>();
+  while (ready.size > 0) {
+    const index = ready.pop();
+    const stage = stages[index]!;
+    // A duplicate id is placed once (its readers count it once).
+    if (placed.has(index)) continue;
+    placed.add(index);
+    order.push(stage.id);
+    if (known.get(stage.id) !== index) continue;
+    for (const reader of readers.get(stage.id) ?? []) if (--waitingFor[reader]! === 0) ready.push(reader);
+  }
+  if (order.length < stages.length) {
+    const remaining = stages.filter((_, index) => !placed.has(index));
+    const cycle = findCycle(remaining);
+    const unknown = remaining.flatMap((stage) => inputIds(stage).filter((id) => !known.has(id)).map((id) => `${stage.id} reads unknown stage "${id}"`));
+    throw new ProjectLlmError(
+      "config-invalid",
+      cycle ? `the stages form a cycle: ${cycle.join(" → ")}` : unknown.length > 0 ? unknown.join("; ") : `stages ${remaining.map((stage) => stage.id).join(", ")} cannot be ordered`,
+      { details: { cycle, stageIds: remaining.map((stage) => stage.id) } },
+    );
   }
   return order;
+}
+
+/** A binary min-heap of numbers (a few lines: the order needs nothing more). */
+class MinHeap {
+  readonly #items: number[] = [];
+
+  get size(): number {
+    return this.#items.length;
+  }
+
+  push(value: number): void {
+    const items = this.#items;
+    items.push(value);
+    let at = items.length - 1;
+    while (at > 0) {
+      const parent = (at - 1) >> 1;
+      if (items[parent]! <= value) break;
+      items[at] = items[parent]!;
+      at = parent;
+    }
+    items[at] = value;
+  }
+
+  pop(): number {
+    const items = this.#items;
+    const top = items[0]!;
+    const last = items.pop()!;
+    if (items.length > 0) {
+      let at = 0;
+      for (;;) {
+        let child = 2 * at + 1;
+        if (child >= items.length) break;
+        if (child + 1 < items.length && items[child + 1]! < items[child]!) child++;
+        if (items[child]! >= last) break;
+        items[at] = items[child]!;
+        at = child;
+      }
+      items[at] = last;
+    }
+    return top;
+  }
 }
 
 /** The ids of `stageId` and of every stage that depends on it, directly or not. */

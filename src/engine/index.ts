@@ -22,7 +22,7 @@ export {
   type StageMetrics,
   type StageRecord,
 } from "./events.js";
-export { downstreamOf, findCycle, inputIds, sinkIds, stageModels, topologicalOrder } from "./graph.js";
+export { downstreamOf, findCycle, inputIds, maxPipelineStages, sinkIds, stageModels, topologicalOrder } from "./graph.js";
 export { planRerun, type RerunPlanOptions, type RerunReason, type RerunStagePlan } from "./rerun-plan.js";
 export type {
   GenerateMetrics,

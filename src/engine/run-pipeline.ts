@@ -7,7 +7,7 @@ import { ProjectLlmError, errorMessage, errorParams, isAbortError, mergeSignals,
 import type { GenerationParams, Pipeline, Stage } from "../config/schema.js";
 import { aggregateWithoutModel } from "./aggregate.js";
 import type { AggregationResult, ModelOutput, RunEvent, RunEventBody, RunWarning, StageMetrics, StageRecord } from "./events.js";
-import { findCycle, inputIds, sinkIds, stageModels, topologicalOrder } from "./graph.js";
+import { findCycle, inputIds, maxPipelineStages, sinkIds, stageModels, topologicalOrder } from "./graph.js";
 import type { InferencePort, ResolvedGenerationParams, ResolvedModel } from "./ports.js";
 import { answerValues, checkStageTemplates, defaultSynthesisPrompt, mergeInputs, renderTemplate } from "./templates.js";
 
@@ -25,6 +25,12 @@ export interface RunPipelineOptions {
   resolveParams: (modelName: string, stageParams: GenerationParams) => ResolvedGenerationParams;
   /** Called synchronously with every event, in `seq` order. It must not throw. */
   onEvent: (event: RunEvent) => void;
+  /**
+   * Called synchronously with each stage's record once the stage has ended (completed, failed, cancelled
+   * or not run), right after its `stage-end` or `stage-error`: what a run's session keeps while it runs.
+   * It must not throw.
+   */
+  onStageRecord?: (record: StageRecord) => void;
   /** Aborting it cancels the run: calls in flight get the abort and unfinished stages end `cancelled`. */
   signal?: AbortSignal;
   /**
@@ -67,9 +73,11 @@ export function stageOutput(stage: Pick<Stage, "output_mode">, input: string, an
 
 /**
  * Why a pipeline cannot run at all, one line per problem: a duplicate stage id, an `input_from` naming
- * itself or no stage, a cycle, an unknown placeholder in a template. Empty when it can run.
+ * itself or no stage, a cycle, an unknown placeholder in a template; or, alone, more stages than
+ * `maxPipelineStages`. Empty when it can run.
  */
 export function pipelineProblems(pipeline: Pick<Pipeline, "stages">): string[] {
+  if (pipeline.stages.length > maxPipelineStages) return [`the pipeline has ${pipeline.stages.length} stages; a pipeline may have at most ${maxPipelineStages}`];
   const problems: string[] = [];
   const ids = new Set<string>();
   for (const stage of pipeline.stages) {
@@ -137,6 +145,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
 
   const finish = (record: StageRecord): StageRecord => {
     records[record.stageId] = record;
+    options.onStageRecord?.(record);
     return record;
   };
 

@@ -151,8 +151,8 @@ export class RunManager {
           resolve({ id });
         },
         onEvent: (event) => {
-          // `run-end` goes out once the session is written, so that a client that sees it can read the
-          // session's final state at once.
+          // `run-end` comes once the session is written, and says how it ended and was stored (an
+          // interruption, a session that could not be written): it goes out when the run is done here.
           if (event.type === "run-end") {
             runEnd = event;
             return;
@@ -176,11 +176,9 @@ export class RunManager {
       );
       // Shutdown waits for this run from now on, session written or not.
       if (run) run.finished = finished;
-      void finished.then((session) => {
+      void finished.then(() => {
         if (!run) return;
-        // The engine ends a run stopped by shutdown as cancelled; its session says why (see Studio).
-        const stored = session?.status === "interrupted" ? session.events?.find((event) => event.type === "run-end") : undefined;
-        if (runEnd) run.events.push(stored ?? runEnd);
+        if (runEnd) run.events.push(runEnd);
         else if (failure !== undefined) {
           // The engine never said how it ended: its followers still get an end, as a failure.
           run.events.push({
@@ -361,26 +359,26 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 
 /**
  * A stored session's events, ending with `run-end`: a session whose process stopped before the run ended
- * (marked `interrupted` when the next server started) has none, and its followers must still learn how
- * it ended: those that start over, and those that reconnect with the last event id they saw live.
+ * (marked `interrupted` when the next server started) may have none, and its followers must still learn
+ * how it ended: those that start over, and those that reconnect with the last event id they saw live
+ * (more events than its last checkpoint kept: its end comes after the last one they saw).
  */
 function withRunEnd(session: SessionRecord, next: number): RunEvent[] {
   const events = session.events ?? [];
-  if (session.status === "running" || events.some((event) => event.type === "run-end")) return events;
+  if (session.status === "running") return events;
+  const stored = events.find((event) => event.type === "run-end");
+  if (stored && (session.status !== "interrupted" || stored.seq >= next)) return events;
+  const rest = events.filter((event) => event.type !== "run-end");
   const at = Date.parse(session.endedAt ?? session.startedAt);
-  return [
-    ...events,
-    {
-      type: "run-end",
-      runId: session.id,
-      // After the last event stored, and after the last one a reconnecting follower saw live (events the
-      // crash kept from the file).
-      seq: Math.max(events.length === 0 ? 0 : events[events.length - 1]!.seq + 1, next),
-      at,
-      status: session.status,
-      finalAnswer: session.finalAnswer,
-      durationMs: session.durationMs ?? Math.max(0, at - Date.parse(session.startedAt)),
-      error: session.error,
-    },
-  ];
+  const end: RunEvent = stored ?? {
+    type: "run-end",
+    runId: session.id,
+    seq: 0,
+    at,
+    status: session.status,
+    finalAnswer: session.finalAnswer,
+    durationMs: session.durationMs ?? Math.max(0, at - Date.parse(session.startedAt)),
+    error: session.error,
+  };
+  return [...rest, { ...end, seq: Math.max(rest.length === 0 ? 0 : rest[rest.length - 1]!.seq + 1, next) }];
 }

@@ -259,6 +259,22 @@ export function sessionStoreConformance(name: string, open: StoreFactory): void 
         expect(await store.interruptRunning()).toEqual([]);
       }));
 
+    it("ends a session left running at its last checkpoint, keeping its stages and text, with a run-end that says so", () =>
+      withStore(async (store) => {
+        const full = makeFullSession();
+        const start = Date.parse(full.startedAt);
+        const checkpointAt = new Date(start + 3000).toISOString();
+        const events = full.events!.filter((event) => event.type !== "run-end").map((event) => ({ ...event, at: start + event.seq * 100 }));
+        const running = { ...full, status: "running" as const, endedAt: undefined, durationMs: undefined, finalAnswer: undefined, checkpointAt, events };
+        await store.save(running);
+        expect(await store.interruptRunning()).toEqual([running.id]);
+        const after = await store.get(running.id);
+        expect(after).toMatchObject({ status: "interrupted", endedAt: checkpointAt, durationMs: 3000, stages: full.stages, error: { code: "interrupted" } });
+        expect(after.checkpointAt).toBeUndefined();
+        expect(after.events!.slice(0, -1)).toEqual(events);
+        expect(after.events!.at(-1)).toMatchObject({ type: "run-end", seq: events.length, at: start + 3000, status: "interrupted", durationMs: 3000, error: { code: "interrupted" } });
+      }));
+
     it("leaves running a session that another live process of this host runs, and marks the others interrupted", () =>
       withStore(async (store) => {
         const live = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60_000)"], { stdio: "ignore" });

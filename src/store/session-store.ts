@@ -90,11 +90,30 @@ export function checkSession(session: SessionRecord): SessionRecord {
   return parsed.data;
 }
 
-/** The session as `interruptRunning` leaves it: ended, and no process's any more. */
+/**
+ * The session as `interruptRunning` leaves it: ended, and no process's any more. It stopped at its last
+ * checkpoint (the last time its process wrote it; the time of its last event, or now, for a session of an
+ * earlier version): its events end with a `run-end` that says so, after the stages and text written until
+ * then, which are kept.
+ */
 export function interrupted(session: SessionRecord, now = new Date()): SessionRecord {
-  const { owner: _, ...rest } = session;
-  const endedAt = session.endedAt ?? now.toISOString();
-  return { ...rest, status: "interrupted", endedAt, durationMs: session.durationMs ?? Math.max(0, Date.parse(endedAt) - Date.parse(session.startedAt)) };
+  const { owner: _, checkpointAt, ...rest } = session;
+  const events = session.events ?? [];
+  const last = events.at(-1);
+  const endedAt = session.endedAt ?? checkpointAt ?? (last ? new Date(last.at).toISOString() : now.toISOString());
+  const durationMs = session.durationMs ?? Math.max(0, Date.parse(endedAt) - Date.parse(session.startedAt));
+  const error = session.error ?? { code: "interrupted", message: `the run's process stopped before the run ended; what it wrote until ${endedAt} is kept` };
+  const ended = events.some((event) => event.type === "run-end");
+  return {
+    ...rest,
+    status: "interrupted",
+    endedAt,
+    durationMs,
+    error,
+    ...(session.events === undefined || ended
+      ? {}
+      : { events: [...events, { type: "run-end" as const, runId: session.id, seq: last ? last.seq + 1 : 0, at: Date.parse(endedAt), status: "interrupted" as const, durationMs, error }] }),
+  };
 }
 
 /**

@@ -61,6 +61,11 @@ export const sessionSchema = z.object({
   /** The process that runs it, while it is `running` (absent in sessions of earlier versions). */
   owner: sessionOwnerSchema.optional(),
   startedAt: isoTime,
+  /**
+   * While it runs: when this record was last written (the stages that ended and the text streamed so far).
+   * A run its process never ended (a server killed mid-run) is known to have gone on until then.
+   */
+  checkpointAt: isoTime.optional(),
   endedAt: isoTime.optional(),
   durationMs: z.number().optional(),
   /** The pipeline as it ran (a snapshot: later edits of its file do not change it). */

@@ -306,6 +306,17 @@ function VoteTallies({ stage, aggregation }: { stage: StageView; aggregation: Ex
   );
 }
 
+/** A stage in progress when its run's process stopped: when, and that its text until then is kept. */
+function Interrupted({ at }: { at: number }) {
+  const t = useTranslations("run.stage");
+  const format = useFormat();
+  return (
+    <p data-testid="stage-interrupted" className="mt-2 text-sm text-neutral-600 dark:text-neutral-400">
+      {t("interrupted", { time: format.dateTime(at) })}
+    </p>
+  );
+}
+
 /** One stage; memoised, so that only the stage whose events arrived re-renders. */
 export const StagePanel = memo(function StagePanel({ stage }: { stage: StageView }) {
   const t = useTranslations("run.stage");
@@ -313,7 +324,7 @@ export const StagePanel = memo(function StagePanel({ stage }: { stage: StageView
   const heading = useId();
   const live = stage.state === "generating" || stage.state === "loading";
   // A stage that ended without an answer shows the text its models wrote, and no empty boxes.
-  const stopped = stage.state === "failed" || stage.state === "skipped" || stage.state === "cancelled";
+  const stopped = stage.state === "failed" || stage.state === "skipped" || stage.state === "cancelled" || stage.state === "interrupted";
   const shown = (text: string | undefined) => !stopped || Boolean(text);
   const aggregation = stage.end?.aggregation;
   const method = methodName(stage.aggregationMethod);
@@ -338,6 +349,7 @@ export const StagePanel = memo(function StagePanel({ stage }: { stage: StageView
         </span>
       </header>
       {stage.error ? <StageError error={stage.error} /> : null}
+      {stage.state === "interrupted" && stage.endedAt !== undefined ? <Interrupted at={stage.endedAt} /> : null}
       {stage.type === "single" ? (
         <div className="mt-2">
           {Object.values(stage.lanes)
@@ -508,6 +520,7 @@ function hasOutcome(view: RunView): boolean {
  */
 function RunOutcome({ view }: { view: RunView }) {
   const t = useTranslations("run.result");
+  const format = useFormat();
   const { failures } = useRunFailures();
   if (unfinished(view.status)) {
     const failedStage = view.status === "failed" ? view.error?.stageId : undefined;
@@ -524,6 +537,11 @@ function RunOutcome({ view }: { view: RunView }) {
         </h2>
         {view.status === "failed" && !failedStage && view.error ? (
           <FailureDetail details={failures.coded(view.error)} message={view.error.message} className="mt-1 break-words text-xs text-red-800 dark:text-red-300" />
+        ) : null}
+        {view.status === "interrupted" && view.endedAt !== undefined ? (
+          <p data-testid="run-stopped-at" className="mt-1 text-sm">
+            {t("stoppedAt", { time: format.dateTime(view.endedAt) })}
+          </p>
         ) : null}
       </section>
     );

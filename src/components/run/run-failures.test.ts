@@ -22,6 +22,12 @@ const samples: Record<string, Record<string, string | number>> = {
   "generation-failed.error": { reason: "error", detail: "llama_decode returned -1", model: "dreamer" },
   "generation-failed.aborted": { reason: "aborted", detail: "This operation was aborted" },
   "aggregation-failed.no-answers": { reason: "no-answers" },
+  ...Object.fromEntries(
+    (["read-only", "permission", "disk-full", "missing", "error"] as const).map((reason) => [
+      `storage-failed.${reason}`,
+      { reason, folder: "/srv/sessions", id: "20261130-030102-3fa9c1", detail: "EIO: i/o error, open '/srv/sessions/20261130-030102-3fa9c1.json'" },
+    ]),
+  ),
 };
 
 /** Every message of `run.failure.codes`, as `code` or `code.reason`. */
