@@ -134,3 +134,25 @@ describe("the final write of a session", () => {
     expect(storageFailed(taken, "20261130-030102-3fa9c1", "/srv/sessions")).toBe(taken);
   });
 });
+
+describe("checkpoints of a long session", () => {
+  it("space out their writes as they grow slower, never past the longest interval", async () => {
+    const starts: number[] = [];
+    const checkpoints = new SessionCheckpoints({
+      write: async () => {
+        starts.push(performance.now());
+        await sleep(40);
+      },
+      intervalMs: 50,
+      maxIntervalMs: 300,
+    });
+    const streaming = setInterval(() => checkpoints.textArrived(), 5);
+    await expect.poll(() => starts.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(5);
+    clearInterval(streaming);
+    await checkpoints.close();
+    // Once a write has taken 40 ms, the 50 ms interval is stretched to 300 ms (ten times 40, capped); the
+    // requests made while the first writes ran follow at once.
+    const gaps = starts.slice(1).map((at, index) => at - starts[index]!);
+    for (const gap of gaps.slice(2)) expect(gap).toBeGreaterThanOrEqual(290);
+  });
+});

@@ -7,14 +7,25 @@ import { ProjectLlmError, errorMessage } from "../common/index.js";
 /** How long text may stream before it is written: a crash loses at most this much of it (plus one write). */
 export const checkpointIntervalMs = 1000;
 
+/**
+ * The longest wait between text arriving and its write, however long the session has grown: a write of
+ * a long session (tens of thousands of events: its JSON made on the server's main thread, ~70 ms for
+ * 50,000) is spaced out up to this, so that checkpoints take a small share of the server's time.
+ */
+export const maxCheckpointIntervalMs = 2000;
+
 /** The final write of a session: how many tries, and the pause before each one after the first. */
 export const finalWriteRetryDelaysMs = [100, 400, 1600] as const;
 
 export interface CheckpointOptions {
   /** Writes the session as it is now (the store's durable `save` of a snapshot taken when called). */
   write: () => Promise<void>;
-  /** Longest wait between text arriving and its write; default `checkpointIntervalMs`. */
+  /**
+   * Wait between text arriving and its write; default `checkpointIntervalMs`, stretched to ten times the
+   * last write's time, up to `maxIntervalMs` (default `maxCheckpointIntervalMs`).
+   */
   intervalMs?: number;
+  maxIntervalMs?: number;
   /** Told of a failed write (the run goes on: the next write, or the final one, tries again). */
   onError?: (error: unknown) => void;
 }
@@ -29,6 +40,9 @@ export interface CheckpointOptions {
 export class SessionCheckpoints {
   readonly #write: () => Promise<void>;
   readonly #intervalMs: number;
+  readonly #maxIntervalMs: number;
+  /** How long the last write took. */
+  #lastWriteMs = 0;
   readonly #onError: (error: unknown) => void;
   #timer: NodeJS.Timeout | undefined;
   #timerDue = Number.POSITIVE_INFINITY;
@@ -43,6 +57,7 @@ export class SessionCheckpoints {
   constructor(options: CheckpointOptions) {
     this.#write = options.write;
     this.#intervalMs = options.intervalMs ?? checkpointIntervalMs;
+    this.#maxIntervalMs = Math.max(this.#intervalMs, options.maxIntervalMs ?? maxCheckpointIntervalMs);
     this.#onError = options.onError ?? (() => undefined);
   }
 
@@ -53,7 +68,7 @@ export class SessionCheckpoints {
 
   /** Text arrived: it is written within the interval. */
   textArrived(): void {
-    this.#schedule(this.#intervalMs);
+    this.#schedule(Math.min(this.#maxIntervalMs, Math.max(this.#intervalMs, 10 * this.#lastWriteMs)));
   }
 
   #schedule(delayMs: number): void {
@@ -78,9 +93,11 @@ export class SessionCheckpoints {
       this.#again = true;
       return;
     }
+    const started = performance.now();
     this.#inFlight = this.#write().then(
       () => {
         this.written++;
+        this.#lastWriteMs = performance.now() - started;
       },
       (error: unknown) => {
         this.failed++;
