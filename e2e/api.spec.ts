@@ -169,10 +169,64 @@ test("kill -9 mid-run: npm start exits 137, and the restarted studio shows the s
       await expect(page.getByTestId("stage-interrupted")).toContainText(locale === "en-US" ? "Stopped at" : "Остановлен");
       await expect(page.getByTestId("run-stopped-at")).toContainText(stoppedAt);
     }
-    if (locale === "en-US") await page.screenshot({ path: "e2e/screenshots/session-interrupted-en.png", fullPage: true });
-    else await page.screenshot({ path: "e2e/screenshots/session-interrupted-ru.png", fullPage: true });
+    // The session page, as a reader sees it on a desk and on a phone, light and dark.
+    await page.goto(`${studio.base}/history/${id}`);
+    await expect(page.getByTestId("stage-endless")).toHaveAttribute("data-state", "interrupted");
+    for (const [width, height] of [[1400, 900], [390, 844]] as const) {
+      for (const colorScheme of ["light", "dark"] as const) {
+        await page.setViewportSize({ width, height });
+        await page.emulateMedia({ colorScheme });
+        await page.screenshot({ path: `e2e/screenshots/session-interrupted-${locale.slice(0, 2)}-${width}-${colorScheme}.png`, fullPage: true });
+      }
+    }
     await context.close();
   }
   studio.server.kill("SIGTERM");
   expect(await studio.exited).toBe(0);
+});
+
+test("a run whose session cannot be written ends failed with storage-failed, streamed and on the Run page in English and Russian", async ({ request, browser }) => {
+  test.setTimeout(180_000);
+  // A real read-only disk: a tmpfs remounted read-only mid-run (mounting needs root, as CI has; a folder
+  // of mode 0555 would not do, since it does not stop root).
+  const sessions = "sessions-read-only";
+  const folder = path.join(work, sessions);
+  execFileSync("mkdir", ["-p", folder]);
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", folder], { stdio: "pipe" });
+  } catch (error) {
+    test.skip(true, `cannot mount a tmpfs here (${String((error as { stderr?: Buffer }).stderr ?? error).trim()})`);
+  }
+  const studio = spawnStudio({ args: ["scripts/start.mjs"], portOffset: 1, sessions });
+  try {
+    await expect.poll(async () => (await request.get(`${studio.base}/api/health`).catch(() => undefined))?.status(), { timeout: 60_000 }).toBe(200);
+    const started = await request.post(`${studio.base}/api/runs`, { data: { pipeline: "long", input: "Once" } });
+    expect(started.status()).toBe(202);
+    const { id } = (await started.json()) as { id: string };
+    // The session exists: from now on nothing can be written.
+    execFileSync("mount", ["-o", "remount,ro", folder], { stdio: "pipe" });
+    const events = parseStream(await (await request.get(`${studio.base}/api/runs/${id}/events`)).text());
+    const end = events.at(-1)!;
+    expect(end.event).toBe("run-end");
+    expect(end.data).toMatchObject({ status: "failed", error: { code: "storage-failed", params: { reason: "read-only", folder } } });
+    expect(events.filter((event) => event.event === "run-end")).toHaveLength(1);
+
+    for (const [locale, words] of [
+      ["en-US", `The session could not be saved: the sessions folder ${folder} is on a read-only file system.`],
+      ["ru-RU", `Сессию не удалось сохранить: папка сессий ${folder} находится на файловой системе только для чтения.`],
+    ] as const) {
+      const context = await browser.newContext({ locale });
+      const page = await context.newPage();
+      await page.goto(`${studio.base}/?run=${id}`);
+      const outcome = page.locator("#run-outcome");
+      await expect(outcome).toContainText(words);
+      await expect(outcome.getByTestId("final-answer")).toHaveCount(0);
+      await page.screenshot({ path: `e2e/screenshots/run-storage-failed-${locale.slice(0, 2)}.png`, fullPage: true });
+      await context.close();
+    }
+  } finally {
+    studio.server.kill("SIGTERM");
+    await studio.exited;
+    execFileSync("umount", [folder]);
+  }
 });
