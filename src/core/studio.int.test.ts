@@ -355,6 +355,15 @@ describe("a run's session on disk, while it goes and when it cannot be written",
     }
   });
 
+  it("refuses to start a run whose session cannot be created, with storage-failed", async (context) => {
+    const skip = mountSessions();
+    if (skip) return context.skip(skip);
+    remount("ro");
+    const error = await studio.run({ pipeline: "short", input: "Once upon a time" }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "storage-failed", details: { params: { reason: "read-only", folder: path.join(root, "sessions") } } });
+    expect((error as Error).message).toContain("it is on a read-only file system");
+  });
+
   it("completes when a write fails once and the next try works", async (context) => {
     const skip = mountSessions();
     if (skip) return context.skip(skip);
