@@ -48,7 +48,9 @@ type SignalHolder = { [signalsKey]?: boolean };
  * SIGTERM or SIGINT: stop the runs in progress (their sessions are marked `interrupted`), write what the
  * session store keeps for later, stop the worker, exit. A second signal while stopping changes nothing
  * (Ctrl+C reaches both this process and its launcher, which forwards it); 8 s is the most it waits.
- * Installed once per process (hot reload evaluates this module again).
+ * A stop asked for by SIGTERM (`docker stop`, a supervisor) that completes exits 0, as servers do, so that a
+ * supervisor sees a clean stop; SIGINT exits 130, as a command stopped by Ctrl+C; a stop that fails or runs
+ * out of time exits 1. Installed once per process (hot reload evaluates this module again).
  */
 function installSignalHandlers(): void {
   const holder = globalThis as SignalHolder;
@@ -61,9 +63,11 @@ function installSignalHandlers(): void {
       stopping = true;
       const instance = (globalThis as Holder)[key];
       console.log(`project_llm: ${signal}: stopping the runs in progress and the inference worker`);
-      const exit = () => process.exit(signal === "SIGINT" ? 130 : 143);
-      setTimeout(exit, 8000).unref();
-      void (instance?.stop() ?? Promise.resolve()).then(exit, exit);
+      setTimeout(() => process.exit(1), 8000).unref();
+      void (instance?.stop() ?? Promise.resolve()).then(
+        () => process.exit(signal === "SIGINT" ? 130 : 0),
+        () => process.exit(1),
+      );
     });
   }
 }
