@@ -14,9 +14,9 @@
 # libcublas.so.13; compute capabilities 7.5, 8.0, 8.6, 8.9, 9.0, 12.0, 12.1; an NVIDIA driver 580 or newer),
 # with a CUDA 12.4 build beside them (@node-llama-cpp/linux-x64-cuda-ext, loaded when the CUDA 13 one cannot
 # be: compute capabilities 5.0 to 8.6, a driver 550 or newer). For an older driver build with
-# --build-arg CUDA_BASE_IMAGE=nvidia/cuda:12.4.1-runtime-ubuntu22.04.
-ARG BASE_IMAGE=node:22-bookworm-slim
-ARG CUDA_BASE_IMAGE=nvidia/cuda:13.1.1-runtime-ubuntu24.04
+# --build-arg CUDA_BASE_IMAGE=docker.io/nvidia/cuda:12.4.1-runtime-ubuntu22.04.
+ARG BASE_IMAGE=docker.io/library/node:22-bookworm-slim
+ARG CUDA_BASE_IMAGE=docker.io/nvidia/cuda:13.1.1-runtime-ubuntu24.04
 
 FROM ${BASE_IMAGE} AS build
 WORKDIR /opt/project-llm

@@ -9,14 +9,14 @@
 #
 # On this project's machines (no Docker engine, no registry) ../shared/tools/container-base.sh (or the
 # script PROJECT_LLM_CONTAINER_TOOLS names) sets podman up and builds the base image localhost/node-base:22.
-# Without it, podman must be installed and BASE_IMAGE (default node:22-bookworm-slim) pullable.
+# Without it, podman must be installed and BASE_IMAGE (default docker.io/library/node:22-bookworm-slim) pullable.
 # IMAGE_TEST_PORT: the port it uses (default 13000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools=${PROJECT_LLM_CONTAINER_TOOLS:-../shared/tools/container-base.sh}
 port=${IMAGE_TEST_PORT:-13000}
-base_image=${BASE_IMAGE:-node:22-bookworm-slim}
+base_image=${BASE_IMAGE:-docker.io/library/node:22-bookworm-slim}
 image=localhost/project-llm:image-test
 name=project-llm-image-test-$$
 base=http://127.0.0.1:$port
