@@ -89,7 +89,7 @@ describe("compose.yaml and the Dockerfile", () => {
     expect(studio!.deploy).toBeUndefined();
   });
 
-  it("both targets run as uid 1000 on 0.0.0.0 with a healthcheck, the folders compose mounts, and access control left on", async () => {
+  it("both targets, with the same settings, run as uid 1000 on 0.0.0.0 with a healthcheck, the folders compose mounts, and access control left on", async () => {
     const dockerfile = await read("Dockerfile");
     const stages = dockerfile.split(/^(?=FROM )/m);
     for (const target of ["cpu", "cuda"]) {
@@ -101,6 +101,13 @@ describe("compose.yaml and the Dockerfile", () => {
       for (const folder of ["config", "models", "sessions", "data"]) expect(stage).toMatch(new RegExp(`PROJECT_LLM_${folder.toUpperCase()}_DIR=/app/${folder}\\b`));
       expect(stage).toMatch(/^ENTRYPOINT \["\/opt\/project-llm\/scripts\/docker-entrypoint.sh"\]$/m);
     }
+    // A Dockerfile has no includes: the two targets repeat their settings, and must repeat them exactly.
+    const settings = (target: string) =>
+      stages
+        .find((text) => text.includes(` AS ${target}\n`))!
+        .split("\n")
+        .filter((line) => line.trim() !== "" && !/^(FROM |COPY --from=|#)/.test(line));
+    expect(settings("cuda")).toEqual(settings("cpu"));
     // Unset, PROJECT_LLM_AUTH is on for a studio that listens on 0.0.0.0.
     expect(dockerfile).not.toContain("PROJECT_LLM_AUTH");
     // A build without --target makes the cpu image: it is the last stage.
