@@ -40,7 +40,8 @@ RUN cd node_modules/@node-llama-cpp && for binary in *; do \
       case "$binary" in linux-x64|linux-x64-cuda|linux-x64-cuda-ext) ;; *) rm -rf "$binary" ;; esac; \
     done
 
-# The settings both targets share are repeated in each (a Dockerfile has no includes): keep them the same.
+# The settings both targets share are repeated in each (a Dockerfile has no includes): keep them the same
+# (src/testing/project-files.test.ts checks that they are).
 # The cpu target comes last, so that a build without --target makes it.
 # The folders a user keeps; the demo model stays in /opt/project-llm/models, and the entrypoint copies it
 # into a models folder that holds no model (README, "Docker").
