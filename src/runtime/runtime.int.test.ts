@@ -1,5 +1,6 @@
 /** Integration: the inference worker process on the real model. */
 import { copyFile, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProjectLlmError } from "../common/index.js";
@@ -87,6 +88,19 @@ describe("the inference runtime", () => {
     expect(["model-load-failed", "worker-crashed"]).toContain((error as ProjectLlmError).code);
     expect((await runtime.generate(request("Once upon a time", 4))).tokensOut).toBe(4);
     await cleanup();
+  });
+
+  it("fails a load that does not fit in memory with out-of-memory, naming the file; the next call works", async () => {
+    // A real load that runs out of memory on the CPU: a context whose KV cache needs about twice this
+    // machine's RAM (node-llama-cpp estimates about 1.3 KB a token for this model), which node-llama-cpp's
+    // estimate refuses before allocating anything. (The estimate takes longer the larger the context.)
+    const contextSize = Math.ceil((2 * os.totalmem()) / 1024);
+    const huge: GenerateRequest = { ...request("Once upon a time", 4), model: { ...request("x").model, load: { context_size: contextSize, gpu_layers: 0, threads: 1 } } };
+    const error = (await runtime.generate(huge).catch((caught: unknown) => caught)) as ProjectLlmError;
+    expect(ProjectLlmError.isInstance(error)).toBe(true);
+    expect(error.code).toBe("out-of-memory");
+    expect(error.message).toContain(`cannot load ${modelPath}: A context size of ${contextSize} is too large for the available RAM`);
+    expect((await runtime.generate(request("Once upon a time", 4))).tokensOut).toBe(4);
   });
 
   it("reads the GGUF's facts and estimates its memory", async () => {

@@ -7,7 +7,6 @@ import { statSync } from "node:fs";
 import {
   getLlama,
   GgufInsights,
-  InsufficientMemoryError,
   LlamaChat,
   LlamaCompletion,
   LlamaLogLevel,
@@ -22,6 +21,7 @@ import {
 import type { ErrorCode, ErrorParams } from "../common/index.js";
 import type { GenerateRequest, GenerateResult } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerStatus } from "./protocol.js";
+import { isOutOfMemory, loadWithFallback } from "./gpu-fallback.js";
 import { chooseThreads, resolveParallel } from "./threads.js";
 
 const settings = JSON.parse(process.env.PROJECT_LLM_WORKER_SETTINGS ?? "{}") as WorkerSettings;
@@ -156,55 +156,55 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   // RAM is what the budget counts: with layers on the GPU ("auto", "max") the CPU-only estimate is an upper bound.
   const estimate = estimateRam(insights, request.model.load.context_size, instance.gpu === false || typeof configured !== "number" ? 0 : configured);
   await evict(estimate);
-  // Out of memory: retry with half the GPU layers, then on the CPU alone.
-  const attempts: Array<"auto" | "max" | "half" | number> = [configured];
-  if (instance.gpu !== false && configured !== 0) attempts.push("half", 0);
-  let fallback: string | undefined;
-  let lastError: unknown;
-  for (let attempt = 0; attempt < attempts.length; attempt++) {
-    let gpuLayers = attempts[attempt]!;
-    let model: LlamaModel | undefined;
-    try {
-      if (gpuLayers === "half") gpuLayers = Math.floor(insights.totalLayers / 2);
-      model = await instance.loadModel({
-        modelPath: request.model.path,
-        gpuLayers: instance.gpu === false ? 0 : gpuLayers,
-        onLoadProgress: (progress) => onProgress(progress),
-      });
-      const context = await model.createContext({
-        contextSize: request.model.load.context_size,
-        threads,
-        sequences: parallel,
-        ...(request.model.load.batch_size ? { batchSize: request.model.load.batch_size } : {}),
-      });
-      modelLoads++;
-      const entry: PoolEntry = {
-        key,
-        path: request.model.path,
-        model,
-        context,
-        contextSize: context.contextSize,
-        threads,
-        gpuLayers: model.gpuLayers,
-        lastUsedAt: Date.now(),
-        busy: 0,
-        hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
-        memoryBytes: estimate,
-        fallback,
-      };
-      pool.set(key, entry);
-      return entry;
-    } catch (error) {
-      await model?.dispose().catch(() => undefined);
-      lastError = error;
-      const outOfMemory = error instanceof InsufficientMemoryError || /memory|alloc/i.test(String((error as Error)?.message));
-      if (!outOfMemory || attempt === attempts.length - 1) break;
-      fallback = `out of memory with gpu_layers ${String(gpuLayers)}; retried with ${attempts[attempt + 1] === 0 ? "the CPU alone" : "half the layers on the GPU"}`;
-    }
+  // Out of memory on a GPU: retry with half the layers there, then on the CPU alone (see gpu-fallback.ts).
+  let loaded: Awaited<ReturnType<typeof loadWithFallback<{ model: LlamaModel; context: LlamaContext }>>>;
+  try {
+    loaded = await loadWithFallback({
+      onGpu: instance.gpu !== false,
+      configured,
+      totalLayers: insights.totalLayers,
+      load: async (gpuLayers) => {
+        const model = await instance.loadModel({
+          modelPath: request.model.path,
+          gpuLayers: instance.gpu === false ? 0 : gpuLayers,
+          onLoadProgress: (progress) => onProgress(progress),
+        });
+        try {
+          const context = await model.createContext({
+            contextSize: request.model.load.context_size,
+            threads,
+            sequences: parallel,
+            ...(request.model.load.batch_size ? { batchSize: request.model.load.batch_size } : {}),
+          });
+          return { model, context };
+        } catch (error) {
+          await model.dispose().catch(() => undefined);
+          throw error;
+        }
+      },
+    });
+  } catch (error) {
+    const message = (error as Error)?.message ?? String(error);
+    throw new WorkerError(isOutOfMemory(error) ? "out-of-memory" : "model-load-failed", `cannot load ${request.model.path}: ${message}`, { reason: "load", path: request.model.path, detail: message });
   }
-  const message = (lastError as Error)?.message ?? String(lastError);
-  const outOfMemory = lastError instanceof InsufficientMemoryError || /memory|alloc/i.test(message);
-  throw new WorkerError(outOfMemory ? "out-of-memory" : "model-load-failed", `cannot load ${request.model.path}: ${message}`, { reason: "load", path: request.model.path, detail: message });
+  const { model, context } = loaded.value;
+  modelLoads++;
+  const entry: PoolEntry = {
+    key,
+    path: request.model.path,
+    model,
+    context,
+    contextSize: context.contextSize,
+    threads,
+    gpuLayers: model.gpuLayers,
+    lastUsedAt: Date.now(),
+    busy: 0,
+    hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
+    memoryBytes: estimate,
+    ...(loaded.fallback ? { fallback: loaded.fallback } : {}),
+  };
+  pool.set(key, entry);
+  return entry;
 }
 
 async function generate(id: number, request: GenerateRequest, signal: AbortSignal): Promise<GenerateResult> {

@@ -47,9 +47,11 @@ type SignalHolder = { [signalsKey]?: boolean };
 /**
  * SIGTERM or SIGINT: stop the runs in progress (their sessions are marked `interrupted`), write what the
  * session store keeps for later, stop the worker, exit. A second signal while stopping changes nothing
- * (Ctrl+C reaches both this process and its launcher, which forwards it); 8 s is the most it waits. It
- * exits 0 once stopped cleanly.
- * Installed once per process (hot reload evaluates this module again).
+ * (Ctrl+C reaches both this process and its launcher, which forwards it); 8 s is the most it waits.
+ * A stop asked for (SIGTERM from `docker stop` or a supervisor, Ctrl+C) that completes exits 0, as servers do,
+ * so that a supervisor sees a clean stop and does not restart it; a stop that fails or runs out of time exits
+ * as the signal would have ended it (128 + its number). Installed once per process (hot reload evaluates
+ * this module again).
  */
 function installSignalHandlers(): void {
   const holder = globalThis as SignalHolder;
@@ -62,8 +64,6 @@ function installSignalHandlers(): void {
       stopping = true;
       const instance = (globalThis as Holder)[key];
       console.log(`project_llm: ${signal}: stopping the runs in progress and the inference worker`);
-      // A stop that was asked for and went cleanly exits 0 (a supervisor does not restart it); one that did
-      // not finish in time, or failed, exits as the signal would have ended it (128 + its number).
       const unclean = () => process.exit(signal === "SIGINT" ? 130 : 143);
       setTimeout(unclean, 8000).unref();
       void (instance?.stop() ?? Promise.resolve()).then(() => process.exit(0), unclean);
