@@ -57,7 +57,7 @@ function latinOutsideData(html: string): string[] {
 describe("errors in the page's language", () => {
   it("has a message for every config issue code and every error code a page shows, in every language", () => {
     for (const locale of locales) {
-      const errors = messages[locale].errors as { issues: Record<string, string>; codes: Record<string, string> };
+      const errors = messages[locale].errors as unknown as { issues: Record<string, string>; codes: Record<string, unknown> };
       expect(configIssueCodes.filter((code) => !errors.issues[code]), locale).toEqual([]);
       // A usage error's own message says which value is wrong: no one sentence replaces it.
       expect(errorCodes.filter((code) => code !== "usage" && !errors.codes[code]), locale).toEqual([]);

@@ -69,6 +69,8 @@ export interface RunOptions {
   input: string;
   /** The run's id, chosen by the caller (a new one, see `newRunId`); one is made when absent. */
   id?: string;
+  /** Events sent before the run began (`run-queued`, while it waited for a place): its session starts with them. */
+  queuedEvents?: RunEvent[];
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   /** Called once the session file exists, before any stage runs. */
@@ -83,6 +85,8 @@ export interface RerunOptions {
   input?: string;
   /** Generation parameters over each named stage's own. */
   params?: Record<string, GenerationParams>;
+  /** Events sent before the run began (`run-queued`, while it waited for a place): its session starts with them. */
+  queuedEvents?: RunEvent[];
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   onSession?: (id: string) => void;
@@ -237,6 +241,7 @@ export class Studio {
       input: options.input,
       id: options.id,
       reuse: {},
+      queuedEvents: options.queuedEvents,
       signal: options.signal,
       onEvent: options.onEvent,
       onSession: options.onSession,
@@ -290,6 +295,7 @@ export class Studio {
       parentRunId: parent.id,
       rerunFromStage: options.fromStage,
       inputEdited,
+      queuedEvents: options.queuedEvents,
       signal: options.signal,
       onEvent: options.onEvent,
       onSession: options.onSession,
@@ -310,6 +316,7 @@ export class Studio {
     rerunFromStage?: string;
     /** A rerun whose input differs from its parent's. */
     inputEdited?: boolean;
+    queuedEvents?: RunEvent[];
     signal?: AbortSignal;
     onEvent?: (event: RunEvent) => void;
     onSession?: (id: string) => void;
@@ -339,7 +346,7 @@ export class Studio {
       modelsConfig: job.models.config,
       models: modelRecords,
       stages: {},
-      events: [],
+      events: [...(job.queuedEvents ?? [])],
     };
     // The session file is written while the run starts (the write and its fsync are not on the path to the
     // first token); `create` refuses an id already taken, and then the run is stopped at once.
@@ -366,6 +373,7 @@ export class Studio {
       parentRunId: job.parentRunId,
       warnings: job.warnings,
       inlinePipeline: job.inlinePipeline,
+      firstSeq: job.queuedEvents?.length ?? 0,
       signal,
       onEvent: (event) => {
         session.events!.push(event);

@@ -133,8 +133,9 @@ export function RunPage() {
   const replaying = replay && view.endedAt === undefined;
   // A run this page can cancel: one started here (from the click on, before its first event), or one the
   // server runs (not a stored run whose events are still coming in: it shows as running for a moment).
-  const goingOn = view.status === "running" || view.status === "connecting";
-  const active = Boolean(runId) && !replay && goingOn && (clicked?.id === runId || (view.status === "running" && (liveOnServer || runs.data === undefined)));
+  const goingOn = view.status === "running" || view.status === "queued" || view.status === "connecting";
+  const active =
+    Boolean(runId) && !replay && goingOn && (clicked?.id === runId || ((view.status === "running" || view.status === "queued") && (liveOnServer || runs.data === undefined)));
   const others = inProgress.filter((run) => run.id !== runId);
 
   // The address names the run (a reload reattaches to it) once its first text is on screen: see
@@ -394,6 +395,11 @@ export function RunPage() {
               <span role="status" aria-label={t("header.status")} data-testid="run-status" className="inline-block max-lg:min-w-24">
                 <Badge state={replaying ? "replaying" : view.status} />
               </span>
+              {view.status === "queued" && view.ahead !== undefined ? (
+                <span data-testid="run-queue" className="text-xs text-neutral-600 dark:text-neutral-400">
+                  {t("header.waiting", { ahead: view.ahead })}
+                </span>
+              ) : null}
               {view.pipeline ? (
                 <span data-testid="run-pipeline" className="text-xs text-neutral-500">
                   {view.inlinePipeline && view.pipeline === "unsaved"
