@@ -377,6 +377,7 @@ export function RunPage() {
                 <li key={run.id}>
                   <Link href={`/?pipeline=${encodeURIComponent(run.pipeline)}&run=${run.id}`} prefetch={false} className="text-blue-700 hover:underline dark:text-blue-300">
                     <span translate="no">{run.pipeline}</span> · {t("inProgress.started", { time: format.dateTime(run.startedAt) })}
+                    {run.ahead !== undefined ? ` · ${t("header.waiting", { ahead: run.ahead })}` : null}
                   </Link>
                 </li>
               ))}
