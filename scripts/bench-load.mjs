@@ -14,6 +14,8 @@
 import { execFileSync, spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { clearInterval, setInterval } from "node:timers";
+import { Buffer } from "node:buffer";
+import http from "node:http";
 import path from "node:path";
 
 const port = Number(process.env.BENCH_PORT ?? 3400);
@@ -83,6 +85,50 @@ function rssOf(parentPid) {
   }
 }
 
+/**
+ * POSTs `total` bytes in 64 KiB chunks without a length (chunked), until the server answers or drops the
+ * connection: its status (0 for a dropped connection) and the bytes handed to the socket by then.
+ */
+function sendLargeBody(url, total) {
+  return new Promise((resolve) => {
+    const chunk = Buffer.alloc(64 * 1024, "x");
+    let sent = 0;
+    let ended = false;
+    const finish = (status) => {
+      if (ended) return;
+      ended = true;
+      request.destroy();
+      resolve({ status, sent });
+    };
+    const request = http.request(url, { method: "POST", headers: { "content-type": "application/json" } });
+    request.on("response", (response) => finish(response.statusCode));
+    request.on("error", () => finish(0));
+    request.write('{"pipeline":"quick","input":"');
+    const pump = () => {
+      while (!ended && sent < total) {
+        sent += chunk.length;
+        if (!request.write(chunk)) return void request.once("drain", pump);
+      }
+      if (!ended) request.end('"}');
+    };
+    pump();
+  });
+}
+
+/** The most intervals `[from, to]` that overlap at one time. */
+function mostAtOnce(intervals) {
+  const points = intervals.flatMap(([from, to]) => [
+    [from, 1],
+    [to, -1],
+  ]);
+  // At equal times an end comes before a start: a place freed is taken by the next run at that moment.
+  points.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let most = 0;
+  for (const [, step] of points) most = Math.max(most, (now += step));
+  return most;
+}
+
 /** JSON with keys sorted at every level: the session's events come back in its schema's key order. */
 function canonical(value) {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
@@ -139,9 +185,14 @@ async function main() {
   const withRetryAfter = burst.filter((result) => result.status !== 202 && result.retryAfter).length;
 
   // Every accepted run to its end.
-  const ends = await Promise.all(acceptedIds.map((id) => follow(id).then((result) => result.events.at(-1))));
-  const completed = ends.filter((event) => event?.type === "run-end" && event.status === "completed").length;
+  const runsEvents = await Promise.all(acceptedIds.map((id) => follow(id).then((result) => result.events)));
+  const completed = runsEvents.filter((events) => events.at(-1)?.type === "run-end" && events.at(-1).status === "completed").length;
   const followedResults = await Promise.all(following);
+  // The most runs at once, by their events' times: going (run-start to run-end), and going or waiting.
+  const followedEvents = followedResults.find((result) => result.status === 200)?.events ?? [];
+  const allRuns = [...runsEvents, followedEvents].filter((events) => events.length > 0);
+  const going = mostAtOnce(allRuns.map((events) => [events.find((event) => event.type === "run-start")?.at ?? events.at(-1).at, events.at(-1).at]));
+  const inQueue = mostAtOnce(allRuns.map((events) => [events[0].at, events.at(-1).at]));
   const elapsedS = (performance.now() - startedAt) / 1000;
   clearInterval(sampler);
 
@@ -158,6 +209,14 @@ async function main() {
     for (const event of stored) if (got.get(event.seq) !== canonical(event)) lost++;
   }
 
+  // Then one 400 MB body, sent in chunks without a length: how much of it goes before the answer, and
+  // how the server's memory grows meanwhile.
+  const bodyRssBefore = rssOf(studio.server.pid);
+  let bodyPeak = bodyRssBefore;
+  const bodySampler = setInterval(() => (bodyPeak = Math.max(bodyPeak, rssOf(studio.server.pid))), 50);
+  const body = await sendLargeBody(`${base}/api/runs`, 400 * 1024 * 1024);
+  clearInterval(bodySampler);
+
   studio.server.kill("SIGTERM");
   await new Promise((resolve) => studio.server.on("exit", resolve));
   const mib = (bytes) => (bytes / 1024 / 1024).toFixed(0);
@@ -169,18 +228,22 @@ async function main() {
     refused,
     refusedWithRetryAfter: withRetryAfter,
     completed,
+    mostGoingAtOnce: going,
+    mostGoingOrWaitingAtOnce: inQueue,
     followers,
     followersRefused: refusedFollowers,
     followedEvents: stored.length,
     followedStatus: session.status,
     eventsLost: lost,
     serverRssMiB: { before: Number(mib(baseRss)), peak: Number(mib(peakRss)) },
+    largeBody: { status: body.status, sentMiB: Number(mib(body.sent)), serverRssMiB: { before: Number(mib(bodyRssBefore)), peak: Number(mib(bodyPeak)) } },
     elapsedS: Number(elapsedS.toFixed(1)),
   };
   console.log(JSON.stringify(report, null, 2));
   const refusedText = Object.entries(refused).map(([status, count]) => `${count} × ${status}`).join(", ") || "none";
+  console.log(`400 MB body: ${body.status} after ${mib(body.sent)} MiB sent; server RSS ${mib(bodyRssBefore)} → ${mib(bodyPeak)} MiB`);
   console.log(
-    `| ${report.date} | ${starts} | ${report.accepted} | ${refusedText} (${withRetryAfter} with Retry-After) | ${completed} | ${followers} (${refusedFollowers} refused) × ${stored.length} events | ${lost} | ${report.serverRssMiB.before} → ${report.serverRssMiB.peak} MiB | ${report.elapsedS} s |`,
+    `| ${report.date} | ${starts} | ${report.accepted} | ${refusedText} (${withRetryAfter} with Retry-After) | ${completed} | ${going} / ${inQueue} | ${followers} (${refusedFollowers} refused) × ${stored.length} events | ${lost} | ${report.serverRssMiB.before} → ${report.serverRssMiB.peak} MiB | ${report.elapsedS} s |`,
   );
 }
 

@@ -109,6 +109,18 @@ describe("errors in the page's language", () => {
     expect(russian.error(new ApiError(422, "config-schema", "m1\nm2", issues))).toBe("p.yaml:2:3: a: не хватает ключа «model»\np.yaml:4:5: b: m2");
   });
 
+  it("says the run queue's refusals and a body over its limit in Russian, with their figures", () => {
+    const { describe: russian } = translator("ru");
+    expect(russian.error(new ApiError(429, "busy", "local has 4 runs", [], { reason: "runs", limit: 4, retryAfter: 30 }))).toBe(
+      "У вас 4 запуска в работе или в очереди — больше одному пользователю нельзя: попробуйте снова, когда один закончится (примерно через 30 с).",
+    );
+    expect(russian.error(new ApiError(503, "unavailable", "32 runs waiting", [], { reason: "queue-full", waiting: 32, retryAfter: 12 }))).toBe(
+      "В очереди студии уже 32 запуска — больше она не принимает: попробуйте снова через 12 с.",
+    );
+    expect(russian.error(new ApiError(503, "unavailable", "stopping", [], { reason: "stopping" }))).toBe("Сервер останавливается; попробуйте снова, когда он вернётся.");
+    expect(russian.error(new ApiError(413, "body-too-large", "too large", [], { limit: "1 MiB" }))).toBe("Запрос больше 1 MiB — столько сервер для него читает.");
+  });
+
   it("says an error with a reason by the message of its code and reason, and tells when it has no words of its own", () => {
     const t = createTranslator({
       locale: "en",
