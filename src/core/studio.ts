@@ -222,8 +222,12 @@ export class Studio {
     return inspectModels({ models: entries, runtime: await this.runtime(), memorySafety: models.config.memory_safety });
   }
 
-  /** Runs a pipeline and keeps it as a session; resolves with the session once the run has ended. */
-  async run(options: RunOptions): Promise<SessionRecord> {
+  /** Checks what `run` would run, as `run` does before it starts: rejects with the same errors, runs nothing. */
+  async check(options: Pick<RunOptions, "pipeline" | "mode" | "inline">): Promise<void> {
+    await this.#prepare(options);
+  }
+
+  async #prepare(options: Pick<RunOptions, "pipeline" | "mode" | "inline">) {
     const inline = options.inline;
     if (inline && options.pipeline !== undefined) throw new ProjectLlmError("usage", "name a pipeline or send one, not both");
     const models = await this.loadModels();
@@ -232,6 +236,12 @@ export class Studio {
     // An unsaved pipeline is not the base pipeline, even when it was edited from it.
     const check = await validateSetup({ models, pipeline, isBase: !inline && (options.mode ? options.mode === "base" : pipelineName === "base") });
     await assertValid(check);
+    return { inline, models, pipeline, pipelineName, check };
+  }
+
+  /** Runs a pipeline and keeps it as a session; resolves with the session once the run has ended. */
+  async run(options: RunOptions): Promise<SessionRecord> {
+    const { inline, models, pipeline, pipelineName, check } = await this.#prepare(options);
     return this.#execute({
       warnings: check.warnings,
       pipelineName,

@@ -91,10 +91,14 @@ export class RunManager {
     if (!pipelineNamePattern.test(name)) {
       throw new ProjectLlmError("usage", `"${name.slice(0, 80)}" is not a pipeline name: use "base" or a name of config/pipelines/`);
     }
+    const what = inline ? { inline } : { pipeline: name };
     return this.#whileStarting(options.id, async () => {
       if (options.id !== undefined) await this.#assertNewId(options.id);
       await this.#updateLimits();
-    }, () => this.#launch(name, options.id, options.user ?? localUser, (hooks) => this.studio.run({ ...(inline ? { inline } : { pipeline: name }), input: options.input, ...hooks })));
+      // A run that would wait is checked now, so that a bad config is refused here and not once its turn
+      // comes (a run that goes at once is checked as it starts).
+      if (this.#queue.full) await this.studio.check(what);
+    }, () => this.#launch(name, options.id, options.user ?? localUser, (hooks) => this.studio.run({ ...what, input: options.input, ...hooks })));
   }
 
   /** The queue's caps, as models.yaml's `runtime` section sets them now. */

@@ -113,6 +113,16 @@ describe("the run queue", () => {
     expect((await follow(bob.id)).at(-1)).toMatchObject({ type: "run-end", status: "completed" });
   });
 
+  it("refuses a run with a bad config at its start even when it would wait", async () => {
+    const first = await caller.runs.start({ pipeline: "long", input: "Once" });
+    const missing = await refusal(caller.runs.start({ pipeline: "nope", input: "x" }));
+    expect(missing.code).toBe("NOT_FOUND");
+    const invalid = await refusal(caller.runs.start({ pipeline: { stages: [{ id: "a", type: "single", model: "nobody" }] }, input: "x" }));
+    expect(invalid.code).toBe("UNPROCESSABLE_CONTENT");
+    expect(runs.list().map((run) => run.id)).toEqual([first.id]);
+    await caller.runs.cancel({ id: first.id });
+  });
+
   it("lets a rerun wait in the queue like a run", async () => {
     const done = await caller.runs.start({ pipeline: "base", input: "Once" });
     await follow(done.id);

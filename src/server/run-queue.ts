@@ -65,6 +65,11 @@ export class RunQueue {
     return { running: this.#running.size, waiting: this.#waiting.length, users: Object.fromEntries(this.#perUser) };
   }
 
+  /** Whether a run admitted now would wait (not whether it would be let in). */
+  get full(): boolean {
+    return this.#waiting.length > 0 || this.#running.size >= this.#limits.inFlight;
+  }
+
   /**
    * Lets a run in, going or waiting. Throws `busy` (the user has `perUser` runs) or `unavailable` (the
    * queue is full), each with `details.retryAfterSeconds`.
