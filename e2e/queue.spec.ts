@@ -32,6 +32,9 @@ for (const locale of ["en-US", "ru-RU"] as const) {
     await page.goto(`/?run=${third}`);
     await expect(page.getByTestId("run-status")).toHaveText(said.queued);
     await expect(page.getByTestId("run-queue")).toHaveText(said.one);
+    // The others in progress say which waits; a run that waits has no session to link to yet.
+    await expect(page.getByRole("region").filter({ has: page.locator(`a[href*="run=${second}"]`) })).toContainText(said.next);
+    await expect(page.locator(`a[href="/history/${third}"]`)).toHaveCount(0);
     // A waiting run can be cancelled from its page.
     await expect(page.getByRole("button", { name: locale === "en-US" ? "Cancel" : "Отменить" })).toBeVisible();
     await shot(page, `queue-waiting-phone-${locale.slice(0, 2)}`, { fullPage: false });
@@ -41,6 +44,7 @@ for (const locale of ["en-US", "ru-RU"] as const) {
     await cancel(request, first);
     await expect(page.getByTestId("run-status")).toHaveText(said.running);
     await expect(page.getByTestId("run-queue")).toHaveCount(0);
+    await expect(page.locator(`a[href="/history/${third}"]`)).toHaveCount(1);
     await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
     await shot(page, `queue-ran-phone-${locale.slice(0, 2)}`, { fullPage: false });
     expect(errors).toEqual([]);

@@ -419,9 +419,12 @@ export function RunPage() {
                   })}
                 </span>
               ) : null}
-              <Link href={`/history/${runId}`} prefetch={false} className="text-xs text-blue-700 hover:underline dark:text-blue-300">
-                {t("header.session")}
-              </Link>
+              {/* A run that waits has no session yet. */}
+              {view.status === "queued" ? null : (
+                <Link href={`/history/${runId}`} prefetch={false} className="text-xs text-blue-700 hover:underline dark:text-blue-300">
+                  {t("header.session")}
+                </Link>
+              )}
             </div>
             {/* A line of its own, in place from the click on: the figure, when it comes, moves nothing. */}
             {clicked?.id === runId && (firstPaint !== null || view.endedAt === undefined) ? (
