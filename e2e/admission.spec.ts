@@ -52,6 +52,17 @@ function serverRss(): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
 
+/** GETs an event stream over node:http (which can choose the local address); `close` ends it. */
+function followFrom(url: string, options: { headers?: Record<string, string>; localAddress?: string }): Promise<{ status: number; close(): void }> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { headers: options.headers, localAddress: options.localAddress }, (response) => {
+      resolve({ status: response.statusCode ?? 0, close: () => request.destroy() });
+      if (response.statusCode !== 200) response.resume();
+    });
+    request.on("error", reject);
+  });
+}
+
 /**
  * POSTs a body of `total` bytes in 64 KiB chunks, without Content-Length (chunked), and stops sending
  * when the server answers or drops the connection. Nothing of the body is held whole here either.
@@ -177,6 +188,11 @@ test("a client holds at most its cap of event streams, over both routes, and get
   expect(refused.status).toBe(429);
   expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
   expect((await follow(subscription)).status).toBe(429);
+  // The address is the connection's: a header naming another is no way out, another address is counted alone.
+  expect((await followFrom(plain, { headers: { "x-project-llm-peer": "10.9.8.7", "x-forwarded-for": "10.9.8.7" } })).status).toBe(429);
+  const other = await followFrom(plain, { localAddress: "127.0.0.2" });
+  expect(other.status).toBe(200);
+  other.close();
   // One closes: its place is free again.
   open.shift()!.abort();
   await expect.poll(async () => (await follow(subscription)).status, { timeout: 10_000 }).toBe(200);
