@@ -7,6 +7,7 @@ import { expect, test } from "@playwright/test";
 import { rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { work } from "./studio-process";
+import { waitForEnd } from "./page-checks";
 
 const pipelines = path.join(work, "config", "pipelines");
 const files: Record<string, string> = {
@@ -39,7 +40,7 @@ test("a pipeline in the original's spelling runs, and its placeholder in single 
   const started = await request.post("/api/runs", { data: { pipeline: "original-spelling", input: "a cat" } });
   expect(started.status()).toBe(202);
   const { id } = (await started.json()) as { id: string };
-  await expect.poll(async () => ((await (await request.get(`/api/sessions/${id}`)).json()) as { status: string }).status, { timeout: 60_000 }).not.toBe("running");
+  await waitForEnd(request, id);
   const session = (await (await request.get(`/api/sessions/${id}`)).json()) as {
     status: string;
     pipeline: { stages: Array<{ aggregation: unknown; prompt: string }> };

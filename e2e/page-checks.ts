@@ -33,10 +33,10 @@ export async function runToEnd(request: APIRequestContext, pipeline: string | Re
   return waitForEnd(request, ((await started.json()) as { id: string }).id);
 }
 
-/** Waits until a session is no longer running; returns its id. */
+/** Waits until a session has ended (a run still waiting in the queue has none yet); returns its id. */
 export async function waitForEnd(request: APIRequestContext, id: string): Promise<string> {
-  const status = async () => ((await (await request.get(`/api/sessions/${id}`)).json()) as { status: string }).status;
-  await expect.poll(status, { timeout: 60_000 }).not.toBe("running");
+  const status = async () => ((await (await request.get(`/api/sessions/${id}`)).json()) as { status?: string }).status ?? "queued";
+  await expect.poll(status, { timeout: 60_000 }).toMatch(/^(completed|failed|cancelled|interrupted)$/);
   return id;
 }
 

@@ -7,7 +7,8 @@ const work = path.resolve(process.env.E2E_WORK ?? "e2e/.work");
 await rm(work, { recursive: true, force: true });
 await mkdir(path.join(work, "config"), { recursive: true });
 await mkdir(path.join(work, "sessions"), { recursive: true });
-const models = await readFile("config/models.example.yaml", "utf8");
+// One run at a time on every machine (`auto` is one on a CPU, four on a GPU): later runs wait in the queue.
+const models = (await readFile("config/models.example.yaml", "utf8")).replace("runs_in_flight: auto", "runs_in_flight: 1");
 await writeFile(
   path.join(work, "config", "models.yaml"),
   `${models.trimEnd()}\n  absent:\n    file: not-downloaded-yet.gguf\n    quantization: Q4_K_M\n    description: a model whose file is not there\n` +

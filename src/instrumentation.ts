@@ -1,6 +1,9 @@
 /** Next.js calls this once when the server starts: the studio comes up (and marks sessions left running) before the first request. */
 export async function register(): Promise<void> {
   if (process.env.NEXT_RUNTIME === "nodejs") {
+    // Before the first request: every request learns its client's address (per-client stream caps).
+    const { stampPeerAddresses } = await import("./server/client-address");
+    stampPeerAddresses();
     const { getServer } = await import("./server/instance");
     await getServer();
   }

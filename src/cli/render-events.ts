@@ -33,6 +33,9 @@ export function createEventRenderer(out: NodeJS.WriteStream = process.stdout, er
 
   return (event: RunEvent): void => {
     switch (event.type) {
+      case "run-queued":
+        err.write(dim(err, `run ${event.runId} · waiting for a place: ${event.ahead} ahead\n`));
+        break;
       case "run-start":
         for (const stage of event.stages) stages.set(stage.id, { type: stage.type, models: stage.models });
         err.write(dim(err, `run ${event.runId} · pipeline ${event.pipeline} · ${event.stages.length} stages\n`));

@@ -41,6 +41,18 @@ describe("the run view", () => {
     expect(view.stages.c!.state).toBe("skipped");
   });
 
+  it("shows a waiting run's place as it moves, until the run starts", () => {
+    seq = 0;
+    const waiting = [event("run-queued", { ahead: 2 }), event("run-queued", { ahead: 1 })];
+    const queued = applyEvents(emptyRunView, waiting);
+    expect(queued).toMatchObject({ status: "queued", ahead: 1, runId });
+    const rest = events().map((item) => ({ ...item, seq: item.seq + 2 }));
+    const running = applyEvents(queued, rest);
+    expect(running.status).toBe("running");
+    expect(running.ahead).toBeUndefined();
+    expect(running.stages.a!.lanes.m!.text).toBe("Hello");
+  });
+
   it("folds events into stages, appending streamed text per model", () => {
     const view = applyEvents(emptyRunView, events());
     expect(view.status).toBe("running");

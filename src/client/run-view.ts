@@ -58,7 +58,10 @@ export interface RunView {
   inlinePipeline?: boolean;
   order: string[];
   stages: Record<string, StageView>;
-  status: "connecting" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
+  /** `queued`: waiting for a place in the server's run queue (`ahead` runs before it). */
+  status: "connecting" | "queued" | "running" | "completed" | "failed" | "cancelled" | "interrupted";
+  /** While `queued`: how many runs wait before it. */
+  ahead?: number;
   startedAt?: number;
   endedAt?: number;
   finalAnswer?: string;
@@ -98,6 +101,9 @@ export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView
     if (event.seq <= next.lastSeq) continue;
     next.lastSeq = event.seq;
     switch (event.type) {
+      case "run-queued":
+        next = { ...next, runId: event.runId, status: "queued", ahead: event.ahead };
+        break;
       case "run-start": {
         stages = {};
         touched.clear();
@@ -124,6 +130,7 @@ export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView
           inlinePipeline: event.inlinePipeline,
           order: event.stages.map((s) => s.id),
           status: "running",
+          ahead: undefined,
           startedAt: event.at,
           warnings: event.warnings,
         };
@@ -201,7 +208,7 @@ export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView
         break;
       }
       case "run-end":
-        next = { ...next, status: event.status, endedAt: event.at, finalAnswer: event.finalAnswer, error: event.error };
+        next = { ...next, status: event.status, ahead: undefined, endedAt: event.at, finalAnswer: event.finalAnswer, error: event.error };
         // A run that ends stops its stages with events of their own, except one whose process stopped
         // without ending it: its stages in progress stopped at its end, the others never ran.
         for (const id of Object.keys(stages)) {

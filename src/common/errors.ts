@@ -28,8 +28,12 @@ export const errorCodes = [
   "invalid-id",
   "conflict",
   "usage",
-  /** The server cannot take the request now (it is stopping). */
+  /** The server cannot take the request now (it is stopping, or its run queue is full). */
   "unavailable",
+  /** One client or user has as many runs (or event streams) as it may have at once; try again later. */
+  "busy",
+  /** A request body over the size the server reads for that request. */
+  "body-too-large",
   // model downloads
   /** The server has no file at that address (404 or 410). */
   "download-not-found",

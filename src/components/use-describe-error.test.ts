@@ -58,7 +58,7 @@ function latinOutsideData(html: string): string[] {
 describe("errors in the page's language", () => {
   it("has a message for every config issue code and every error code a page shows, in every language", () => {
     for (const locale of locales) {
-      const errors = messages[locale].errors as { issues: Record<string, string>; codes: Record<string, string> };
+      const errors = messages[locale].errors as unknown as { issues: Record<string, string>; codes: Record<string, unknown> };
       expect(configIssueCodes.filter((code) => !errors.issues[code]), locale).toEqual([]);
       // A usage error's own message says which value is wrong: no one sentence replaces it.
       expect(errorCodes.filter((code) => code !== "usage" && !errors.codes[code]), locale).toEqual([]);
@@ -108,6 +108,18 @@ describe("errors in the page's language", () => {
       { file: "p.yaml", line: 4, column: 5, path: "b", message: "m2" },
     ];
     expect(russian.error(new ApiError(422, "config-schema", "m1\nm2", issues))).toBe("p.yaml:2:3: a: не хватает ключа «model»\np.yaml:4:5: b: m2");
+  });
+
+  it("says the run queue's refusals and a body over its limit in Russian, with their figures", () => {
+    const { describe: russian } = translator("ru");
+    expect(russian.error(new ApiError(429, "busy", "local has 4 runs", [], { reason: "runs", limit: 4, retryAfter: 30 }))).toBe(
+      "У вас 4 запуска в работе или в очереди — больше одному пользователю нельзя: попробуйте снова, когда один закончится (примерно через 30 с).",
+    );
+    expect(russian.error(new ApiError(503, "unavailable", "32 runs waiting", [], { reason: "queue-full", waiting: 32, retryAfter: 12 }))).toBe(
+      "В очереди студии уже 32 запуска — больше она не принимает: попробуйте снова через 12 с.",
+    );
+    expect(russian.error(new ApiError(503, "unavailable", "stopping", [], { reason: "stopping" }))).toBe("Сервер останавливается; попробуйте снова, когда он вернётся.");
+    expect(russian.error(new ApiError(413, "body-too-large", "too large", [], { limit: "1 MiB" }))).toBe("Запрос больше 1 MiB — столько сервер для него читает.");
   });
 
   it("says an error with a reason by the message of its code and reason, and tells when it has no words of its own", () => {

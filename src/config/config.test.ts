@@ -76,6 +76,19 @@ describe("schema errors", () => {
     expect(new ConfigError("config-schema", issues).message.split("\n")).toHaveLength(3);
   });
 
+  it("reads the run queue's caps from the runtime section, with defaults, and places a bad cap", async () => {
+    await setup({ "models.yaml": modelsYaml(`  m1:\n    file: ${storiesFile}\n`) });
+    expect((await loadModelsConfig(configDir())).config.runtime).toMatchObject({ runs_in_flight: "auto", runs_waiting: 32, runs_per_user: 4, streams_per_client: 32 });
+    await setup({
+      "models.yaml": modelsYaml(`  m1:\n    file: ${storiesFile}\n`, "runtime:\n  runs_in_flight: 2\n  runs_waiting: -1\n  runs_per_user: lots\n  runs_wating: 3\n"),
+    });
+    const issues = await captureIssues(loadModelsConfig(configDir()));
+    const byPath = Object.fromEntries(issues.map((issue) => [issue.path, issue]));
+    expect(byPath["runtime.runs_waiting"]).toMatchObject({ line: 4, column: 17, code: "too-small", params: { limit: 0 } });
+    expect(byPath["runtime.runs_per_user"]).toMatchObject({ line: 5, column: 18, code: "wrong-type", expected: "number" });
+    expect(byPath["runtime.runs_wating"]).toMatchObject({ line: 6, column: 3, code: "unknown-key", suggestion: "runs_waiting" });
+  });
+
   it("lists the allowed values of a bad stage type and suggests the close one", async () => {
     await setup({
       "models.yaml": modelsYaml(`  m1:\n    file: ${storiesFile}\n`),

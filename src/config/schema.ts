@@ -79,8 +79,16 @@ export const modelsConfigSchema = z.strictObject({
       max_loaded_models: z.number().int().min(1).default(4),
       /** Generations run at once in the worker; `auto` is 1 on a CPU and 4 on a GPU. */
       parallel: z.union([z.literal("auto"), z.number().int().min(1).max(64)]).default("auto"),
+      /** Runs going at once in the web server; `auto` is `parallel` (its resolved value). Later runs wait in a queue. */
+      runs_in_flight: z.union([z.literal("auto"), z.number().int().min(1).max(256)]).default("auto"),
+      /** Runs that may wait for a place; a start past this is refused (503) until one ends. */
+      runs_waiting: z.number().int().min(0).max(10_000).default(32),
+      /** Runs one user may have going and waiting together; a start past this is refused (429). */
+      runs_per_user: z.number().int().min(1).max(10_000).default(4),
+      /** Event streams (a Run page, a follower) one client address may hold open at once (429 past it). */
+      streams_per_client: z.number().int().min(1).max(10_000).default(32),
     })
-    .default({ gpu: "auto", idle_unload_seconds: 600, max_loaded_models: 4, parallel: "auto" }),
+    .default({ gpu: "auto", idle_unload_seconds: 600, max_loaded_models: 4, parallel: "auto", runs_in_flight: "auto", runs_waiting: 32, runs_per_user: 4, streams_per_client: 32 }),
   models: z.record(modelNameSchema, modelEntrySchema).default({}),
 });
 export type ModelsConfig = z.infer<typeof modelsConfigSchema>;

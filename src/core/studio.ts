@@ -70,6 +70,8 @@ export interface RunOptions {
   input: string;
   /** The run's id, chosen by the caller (a new one, see `newRunId`); one is made when absent. */
   id?: string;
+  /** Events sent before the run began (`run-queued`, while it waited for a place): its session starts with them. */
+  queuedEvents?: RunEvent[];
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   /** Called once the session file exists, before any stage runs. */
@@ -84,6 +86,8 @@ export interface RerunOptions {
   input?: string;
   /** Generation parameters over each named stage's own. */
   params?: Record<string, GenerationParams>;
+  /** Events sent before the run began (`run-queued`, while it waited for a place): its session starts with them. */
+  queuedEvents?: RunEvent[];
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   onSession?: (id: string) => void;
@@ -219,8 +223,12 @@ export class Studio {
     return inspectModels({ models: entries, runtime: await this.runtime(), memorySafety: models.config.memory_safety });
   }
 
-  /** Runs a pipeline and keeps it as a session; resolves with the session once the run has ended. */
-  async run(options: RunOptions): Promise<SessionRecord> {
+  /** Checks what `run` would run, as `run` does before it starts: rejects with the same errors, runs nothing. */
+  async check(options: Pick<RunOptions, "pipeline" | "mode" | "inline">): Promise<void> {
+    await this.#prepare(options);
+  }
+
+  async #prepare(options: Pick<RunOptions, "pipeline" | "mode" | "inline">) {
     const inline = options.inline;
     if (inline && options.pipeline !== undefined) throw new ProjectLlmError("usage", "name a pipeline or send one, not both");
     const models = await this.loadModels();
@@ -229,6 +237,12 @@ export class Studio {
     // An unsaved pipeline is not the base pipeline, even when it was edited from it.
     const check = await validateSetup({ models, pipeline, isBase: !inline && (options.mode ? options.mode === "base" : pipelineName === "base") });
     await assertValid(check);
+    return { inline, models, pipeline, pipelineName, check };
+  }
+
+  /** Runs a pipeline and keeps it as a session; resolves with the session once the run has ended. */
+  async run(options: RunOptions): Promise<SessionRecord> {
+    const { inline, models, pipeline, pipelineName, check } = await this.#prepare(options);
     return this.#execute({
       warnings: check.warnings,
       pipelineName,
@@ -238,6 +252,7 @@ export class Studio {
       input: options.input,
       id: options.id,
       reuse: {},
+      queuedEvents: options.queuedEvents,
       signal: options.signal,
       onEvent: options.onEvent,
       onSession: options.onSession,
@@ -291,6 +306,7 @@ export class Studio {
       parentRunId: parent.id,
       rerunFromStage: options.fromStage,
       inputEdited,
+      queuedEvents: options.queuedEvents,
       signal: options.signal,
       onEvent: options.onEvent,
       onSession: options.onSession,
@@ -311,6 +327,7 @@ export class Studio {
     rerunFromStage?: string;
     /** A rerun whose input differs from its parent's. */
     inputEdited?: boolean;
+    queuedEvents?: RunEvent[];
     signal?: AbortSignal;
     onEvent?: (event: RunEvent) => void;
     onSession?: (id: string) => void;
@@ -340,7 +357,7 @@ export class Studio {
       modelsConfig: job.models.config,
       models: modelRecords,
       stages: {},
-      events: [],
+      events: [...(job.queuedEvents ?? [])],
     };
     // The session file is written while the run starts (the write and its fsync are not on the path to the
     // first token); `create` refuses an id already taken, and then the run is stopped at once.
@@ -381,6 +398,7 @@ export class Studio {
       parentRunId: job.parentRunId,
       warnings: job.warnings,
       inlinePipeline: job.inlinePipeline,
+      firstSeq: job.queuedEvents?.length ?? 0,
       signal,
       onStageRecord: (record) => {
         session.stages[record.stageId] = record;

@@ -83,6 +83,11 @@ export const stageSummarySchema = z.object({
 });
 
 export const runEventSchema = z.discriminatedUnion("type", [
+  /**
+   * The run waits for a place in the server's run queue (see `runtime.runs_in_flight`): sent when it is
+   * let in and whenever its place changes, before `run-start`.
+   */
+  z.object({ ...base, type: z.literal("run-queued"), ahead: z.number().int().min(0) }),
   z.object({
     ...base,
     type: z.literal("run-start"),

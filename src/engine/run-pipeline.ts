@@ -43,6 +43,8 @@ export interface RunPipelineOptions {
   warnings?: RunWarning[];
   /** The pipeline was sent with the run, not read from its file: said in `run-start`. */
   inlinePipeline?: boolean;
+  /** The sequence number of the first event (default 0): events sent before the run began (`run-queued`) come first. */
+  firstSeq?: number;
   /** Clock in ms (default `Date.now`); stamps `at` on events and the times in records. */
   now?: () => number;
 }
@@ -57,7 +59,7 @@ export interface RunResult {
   stages: Record<string, StageRecord>;
   startedAt: number;
   endedAt: number;
-  /** How many events were emitted (the last one, `run-end`, has seq `eventCount - 1`). */
+  /** The sequence number after the last event (`run-end` has `eventCount - 1`): with `firstSeq`, counting those before. */
   eventCount: number;
   /** Set when failed (naming the first failed stage) or cancelled; `params`: the values its message names. */
   error?: { code: string; message: string; stageId?: string; params?: ErrorParams };
@@ -116,7 +118,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
   }
   const now = options.now ?? Date.now;
   const reuse = Object.fromEntries(Object.entries(options.reuse ?? {}).filter(([, record]) => record.status === "completed"));
-  let seq = 0;
+  let seq = options.firstSeq ?? 0;
   const emit = (body: RunEventBody) => options.onEvent({ ...body, runId, seq: seq++, at: now() } as RunEvent);
   const run = mergeSignals(options.signal);
   const startedAt = now();

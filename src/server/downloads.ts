@@ -125,7 +125,7 @@ export class DownloadManager {
 
   /** Too many downloads at once, or one to the same file, or a server that is stopping: refused before anything starts. */
   #refuseToStart(fileName: string | undefined, except?: string): void {
-    if (this.#stopping) throw new ProjectLlmError("unavailable", "the server is stopping; start the download again once it is back");
+    if (this.#stopping) throw new ProjectLlmError("unavailable", "the server is stopping; start the download again once it is back", { details: { params: { reason: "stopping" } } });
     const running = [...this.#entries.values()].filter((entry) => active(entry.view));
     if (running.length >= this.#maxActive) {
       throw new ProjectLlmError("conflict", `${running.length} downloads are running already; wait for one to end, or cancel one`, { details: { params: { reason: "busy", count: running.length } } });

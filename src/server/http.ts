@@ -9,6 +9,11 @@ export function jsonError(error: unknown): Response {
   const project = ProjectLlmError.isInstance(error) ? error : undefined;
   const status = getHTTPStatusCodeFromError(trpcError);
   if (status >= 500) console.error(error);
+  const headers: Record<string, string> = {};
+  const retryAfter = project?.details?.retryAfterSeconds;
+  if (typeof retryAfter === "number") headers["retry-after"] = String(retryAfter);
+  // The rest of a body too large is not read: the connection cannot carry another request.
+  if (project?.code === "body-too-large") headers.connection = "close";
   return Response.json(
     {
       error: {
@@ -18,7 +23,7 @@ export function jsonError(error: unknown): Response {
         ...(project?.details?.params ? { params: project.details.params } : {}),
       },
     },
-    { status },
+    { status, headers },
   );
 }
 

@@ -7,11 +7,16 @@ import { errorMessage } from "../common/index.js";
 import { Studio } from "../core/index.js";
 import { DownloadManager } from "./downloads.js";
 import { RunManager } from "./run-manager.js";
+import { StreamLimiter } from "./stream-limit.js";
 
 export interface ServerInstance {
   studio: Studio;
   runs: RunManager;
   downloads: DownloadManager;
+  /** Run event streams open, per client (`/api/runs/ID/events` and the tRPC subscription). */
+  streams: StreamLimiter;
+  /** Event streams one client may hold open: models.yaml's `runtime.streams_per_client`. */
+  streamsPerClient(): Promise<number>;
   /** Resolves once sessions left `running` by a process that stopped mid-run are marked `interrupted`. */
   ready: Promise<void>;
   stop(): Promise<void>;
@@ -38,7 +43,9 @@ function create(): ServerInstance {
       await Promise.all([runs.shutdown(), downloads.shutdown()]);
       await studio.dispose();
     })());
-  return { studio, runs, downloads, ready, stop };
+  const streams = new StreamLimiter();
+  const streamsPerClient = async () => (await studio.loadModels()).config.runtime.streams_per_client;
+  return { studio, runs, downloads, streams, streamsPerClient, ready, stop };
 }
 
 const signalsKey = Symbol.for("project-llm.server.signals");

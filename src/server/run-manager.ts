@@ -4,11 +4,24 @@
  * saw gets the missed events, then the live ones. Finished runs that have left memory are replayed from
  * their session file.
  */
-import { ProjectLlmError, errorMessage, errorParams, interruption } from "../common/index.js";
+import { ProjectLlmError, errorMessage, errorParams, interruption, isInterruption } from "../common/index.js";
 import { pipelineNamePattern } from "../config/index.js";
 import type { Studio } from "../core/index.js";
 import type { RunEvent } from "../engine/index.js";
-import { assertRunId, sessionNotFound, type SessionRecord } from "../store/index.js";
+import { assertRunId, newRunId, sessionNotFound, type SessionRecord } from "../store/index.js";
+import { RunQueue, type QueueLimits, type Ticket } from "./run-queue.js";
+
+/** Who starts a run when the request names no one (the studio on loopback with access control off). */
+const localUser = "local";
+
+/** What a run is given to execute: its id, its cancel signal, the events it sent while it waited, and listeners. */
+interface ExecuteHooks {
+  id?: string;
+  queuedEvents?: RunEvent[];
+  signal: AbortSignal;
+  onEvent: (event: RunEvent) => void;
+  onSession: (id: string) => void;
+}
 
 interface LiveRun {
   id: string;
@@ -22,6 +35,8 @@ interface LiveRun {
   /** Wakes the clients that wait for the next event. */
   waiters: Set<() => void>;
   finished: Promise<SessionRecord | undefined>;
+  /** Its place in the run queue, while it waits or goes. */
+  ticket?: Ticket;
 }
 
 export interface RunSummary {
@@ -30,6 +45,8 @@ export interface RunSummary {
   startedAt: number;
   done: boolean;
   events: number;
+  /** Runs waiting before it in the run queue; absent once it goes. */
+  ahead?: number;
 }
 
 export interface RunManagerOptions {
@@ -51,6 +68,8 @@ export class RunManager {
   readonly #arrivals = new Map<string, Set<() => void>>();
   /** Runs whose caller chose their id, still being checked before they start; `cancelled` by a cancel meanwhile. */
   readonly #starting = new Map<string, { cancelled: boolean }>();
+  /** Runs going and waiting, with the caps of models.yaml's `runtime` section. */
+  readonly #queue = new RunQueue();
   #stopping = false;
 
   constructor(studio: Studio, options: RunManagerOptions = {}) {
@@ -65,16 +84,39 @@ export class RunManager {
    * file is; `basedOn` names the pipeline it was edited from). `id` is the run's id when the caller chose
    * it (a new, well-formed one).
    */
-  async start(options: { pipeline: string | Record<string, unknown>; basedOn?: string; input: string; id?: string }): Promise<{ id: string }> {
+  async start(options: { pipeline: string | Record<string, unknown>; basedOn?: string; input: string; id?: string; user?: string }): Promise<{ id: string }> {
     const inline = typeof options.pipeline === "object" ? { pipeline: options.pipeline, basedOn: options.basedOn } : undefined;
     const name = inline ? (inline.basedOn ?? "unsaved") : (options.pipeline as string);
     // A name, never a path: the web may run the pipelines of the config folder, not any YAML file.
     if (!pipelineNamePattern.test(name)) {
       throw new ProjectLlmError("usage", `"${name.slice(0, 80)}" is not a pipeline name: use "base" or a name of config/pipelines/`);
     }
+    const what = inline ? { inline } : { pipeline: name };
     return this.#whileStarting(options.id, async () => {
       if (options.id !== undefined) await this.#assertNewId(options.id);
-    }, () => this.#launch(name, options.id, (hooks) => this.studio.run({ ...(inline ? { inline } : { pipeline: name }), input: options.input, ...hooks })));
+      await this.#updateLimits();
+      // A run that would wait is checked now, so that a bad config is refused here and not once its turn
+      // comes (a run that goes at once is checked as it starts).
+      if (this.#queue.full) await this.studio.check(what);
+    }, () => this.#launch(name, options.id, options.user ?? localUser, (hooks) => this.studio.run({ ...what, input: options.input, ...hooks })));
+  }
+
+  /** The queue's caps, as models.yaml's `runtime` section sets them now. */
+  async #updateLimits(): Promise<void> {
+    const { runtime } = (await this.studio.loadModels()).config;
+    this.#queue.setLimits({ inFlight: await this.#inFlight(runtime.runs_in_flight, runtime.parallel), waiting: runtime.runs_waiting, perUser: runtime.runs_per_user });
+  }
+
+  /** `runs_in_flight`, with `auto` resolved to the worker's parallelism (which `parallel: auto` learns once the worker is up). */
+  async #inFlight(configured: number | "auto", parallel: number | "auto"): Promise<QueueLimits["inFlight"]> {
+    if (configured !== "auto") return configured;
+    if (parallel !== "auto") return parallel;
+    const runtime = await this.studio.runtime();
+    if (runtime.parallel === undefined) {
+      // The first run starts the worker anyway; a worker that cannot start fails the run itself.
+      await runtime.status().catch(() => undefined);
+    }
+    return runtime.parallel ?? 1;
   }
 
   /** A caller's run id must be new: not a run in memory, not a stored session. */
@@ -105,13 +147,14 @@ export class RunManager {
   }
 
   /** Reruns a session from one of its stages as a new branch; resolves with the new run's id. */
-  async rerun(parentId: string, options: { fromStage: string; input?: string; id?: string }): Promise<{ id: string }> {
+  async rerun(parentId: string, options: { fromStage: string; input?: string; id?: string; user?: string }): Promise<{ id: string }> {
     assertRunId(parentId);
     let parent: SessionRecord | undefined;
     return this.#whileStarting(options.id, async () => {
       if (options.id !== undefined) await this.#assertNewId(options.id);
       parent = await this.studio.sessions.get(parentId);
-    }, () => this.#launch(parent!.pipelineName, options.id, (hooks) => this.studio.rerun(parentId, { fromStage: options.fromStage, input: options.input, ...hooks })));
+      await this.#updateLimits();
+    }, () => this.#launch(parent!.pipelineName, options.id, options.user ?? localUser, (hooks) => this.studio.rerun(parentId, { fromStage: options.fromStage, input: options.input, ...hooks })));
   }
 
   #register(id: string, pipeline: string, controller: AbortController, events: RunEvent[]): LiveRun {
@@ -123,26 +166,82 @@ export class RunManager {
     return run;
   }
 
-  #launch(
-    pipeline: string,
-    chosenId: string | undefined,
-    execute: (hooks: { id?: string; signal: AbortSignal; onEvent: (event: RunEvent) => void; onSession: (id: string) => void }) => Promise<SessionRecord>,
-  ): Promise<{ id: string }> {
-    if (this.#stopping) return Promise.reject(new ProjectLlmError("unavailable", "the server is stopping; start the run again once it is back"));
+  /**
+   * Lets a run into the queue (synchronously, so that no burst passes a cap) and starts it, or registers
+   * it as waiting: a waiting run answers its id at once and sends `run-queued` events until it goes.
+   */
+  #launch(pipeline: string, chosenId: string | undefined, user: string, execute: (hooks: ExecuteHooks) => Promise<SessionRecord>): Promise<{ id: string }> {
+    if (this.#stopping) return Promise.reject(new ProjectLlmError("unavailable", "the server is stopping; start the run again once it is back", { details: { params: { reason: "stopping" } } }));
     if (chosenId !== undefined) {
       assertRunId(chosenId);
       if (this.#runs.has(chosenId)) return Promise.reject(new ProjectLlmError("invalid-id", `run id ${chosenId} is already used; make a new one`));
     }
-    const controller = new AbortController();
+    // The run that waits, once registered below (the queue calls these hooks only later).
+    const slot: { waiting?: LiveRun } = {};
+    let ticket: Ticket;
+    try {
+      ticket = this.#queue.admit(user, {
+        onAhead: (ahead) => slot.waiting && this.#queued(slot.waiting, ahead),
+        onStart: () => {
+          const waiting = slot.waiting;
+          if (waiting) void this.#execute(waiting.pipeline, waiting.id, ticket, execute, waiting).catch(() => undefined);
+        },
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (ticket.ahead === undefined) return this.#execute(pipeline, chosenId, ticket, execute);
+    const run = this.#register(chosenId ?? newRunId(), pipeline, new AbortController(), []);
+    slot.waiting = run;
+    run.ticket = ticket;
+    this.#queued(run, ticket.ahead);
+    // Cancelled (or the server stopping) while it waits: it leaves the queue and ends without a session,
+    // since it never ran.
+    run.controller.signal.addEventListener(
+      "abort",
+      () => {
+        if (ticket.ahead === undefined) return;
+        ticket.leave();
+        const reason: unknown = run.controller.signal.reason;
+        const interrupted = isInterruption(reason);
+        run.events.push({
+          type: "run-end",
+          runId: run.id,
+          seq: run.events.length,
+          at: Date.now(),
+          status: interrupted ? "interrupted" : "cancelled",
+          durationMs: Date.now() - run.startedAt,
+          error: { code: interrupted ? "interrupted" : "cancelled", message: errorMessage(reason) },
+        });
+        run.done = true;
+        this.#wake(run);
+        this.#forgetOldRuns();
+      },
+      { once: true },
+    );
+    return Promise.resolve({ id: run.id });
+  }
+
+  /** A waiting run's place: a `run-queued` event for its followers. */
+  #queued(run: LiveRun, ahead: number): void {
+    run.events.push({ type: "run-queued", runId: run.id, seq: run.events.length, at: Date.now(), ahead });
+    this.#wake(run);
+  }
+
+  /** Runs a run that has its place (`queued`: the run that waited for it, registered with its events so far). */
+  #execute(pipeline: string, chosenId: string | undefined, ticket: Ticket, execute: (hooks: ExecuteHooks) => Promise<SessionRecord>, queued?: LiveRun): Promise<{ id: string }> {
+    const controller = queued?.controller ?? new AbortController();
     return new Promise((resolve, reject) => {
       const early: RunEvent[] = [];
       // A run whose id the caller chose is followable at once, before its session exists.
-      let run: LiveRun | undefined = chosenId === undefined ? undefined : this.#register(chosenId, pipeline, controller, early);
+      let run: LiveRun | undefined = queued ?? (chosenId === undefined ? undefined : this.#register(chosenId, pipeline, controller, early));
+      if (run) run.ticket = ticket;
       let started = false;
       let runEnd: RunEvent | undefined;
       let failure: unknown;
       const finished = execute({
         id: chosenId,
+        ...(queued ? { queuedEvents: [...queued.events] } : {}),
         signal: controller.signal,
         onSession: (id) => {
           started = true;
@@ -163,7 +262,8 @@ export class RunManager {
       }).then(
         (session) => session,
         (error: unknown) => {
-          if (!started) {
+          // A run that waited has answered its start already: a failure before its session is its end.
+          if (!started && !queued) {
             reject(error);
             // Its followers get the reason too.
             if (run) run.error = error;
@@ -177,6 +277,7 @@ export class RunManager {
       // Shutdown waits for this run from now on, session written or not.
       if (run) run.finished = finished;
       void finished.then(() => {
+        ticket.leave();
         if (!run) return;
         if (runEnd) run.events.push(runEnd);
         else if (failure !== undefined) {
@@ -234,7 +335,14 @@ export class RunManager {
     return [...this.#runs.values()]
       .filter((run) => run.error === undefined)
       .sort((a, b) => b.startedAt - a.startedAt)
-      .map((run) => ({ id: run.id, pipeline: run.pipeline, startedAt: run.startedAt, done: run.done, events: run.events.length }));
+      .map((run) => ({
+        id: run.id,
+        pipeline: run.pipeline,
+        startedAt: run.startedAt,
+        done: run.done,
+        events: run.events.length,
+        ...(run.ticket?.ahead !== undefined && !run.done ? { ahead: run.ticket.ahead } : {}),
+      }));
   }
 
   /**
@@ -318,6 +426,8 @@ export class RunManager {
    */
   async shutdown(timeoutMs = 5000): Promise<void> {
     this.#stopping = true;
+    // No waiting run starts now: those waiting end at once, those going are interrupted.
+    this.#queue.setLimits({ ...this.#queue.limits, inFlight: 0 });
     const running = [...this.#runs.values()].filter((run) => !run.done);
     for (const run of running) run.controller.abort(interruption());
     await Promise.race([Promise.allSettled(running.map((run) => run.finished)), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);

@@ -133,8 +133,9 @@ export function RunPage() {
   const replaying = replay && view.endedAt === undefined;
   // A run this page can cancel: one started here (from the click on, before its first event), or one the
   // server runs (not a stored run whose events are still coming in: it shows as running for a moment).
-  const goingOn = view.status === "running" || view.status === "connecting";
-  const active = Boolean(runId) && !replay && goingOn && (clicked?.id === runId || (view.status === "running" && (liveOnServer || runs.data === undefined)));
+  const goingOn = view.status === "running" || view.status === "queued" || view.status === "connecting";
+  const active =
+    Boolean(runId) && !replay && goingOn && (clicked?.id === runId || ((view.status === "running" || view.status === "queued") && (liveOnServer || runs.data === undefined)));
   const others = inProgress.filter((run) => run.id !== runId);
 
   // The address names the run (a reload reattaches to it) once its first text is on screen: see
@@ -376,6 +377,7 @@ export function RunPage() {
                 <li key={run.id}>
                   <Link href={`/?pipeline=${encodeURIComponent(run.pipeline)}&run=${run.id}`} prefetch={false} className="text-blue-700 hover:underline dark:text-blue-300">
                     <span translate="no">{run.pipeline}</span> · {t("inProgress.started", { time: format.dateTime(run.startedAt) })}
+                    {run.ahead !== undefined ? ` · ${t("header.waiting", { ahead: run.ahead })}` : null}
                   </Link>
                 </li>
               ))}
@@ -394,6 +396,11 @@ export function RunPage() {
               <span role="status" aria-label={t("header.status")} data-testid="run-status" className="inline-block max-lg:min-w-24">
                 <Badge state={replaying ? "replaying" : view.status} />
               </span>
+              {view.status === "queued" && view.ahead !== undefined ? (
+                <span data-testid="run-queue" className="text-xs text-neutral-600 dark:text-neutral-400">
+                  {t("header.waiting", { ahead: view.ahead })}
+                </span>
+              ) : null}
               {view.pipeline ? (
                 <span data-testid="run-pipeline" className="text-xs text-neutral-500">
                   {view.inlinePipeline && view.pipeline === "unsaved"
@@ -412,9 +419,12 @@ export function RunPage() {
                   })}
                 </span>
               ) : null}
-              <Link href={`/history/${runId}`} prefetch={false} className="text-xs text-blue-700 hover:underline dark:text-blue-300">
-                {t("header.session")}
-              </Link>
+              {/* A run that waits has no session yet. */}
+              {view.status === "queued" ? null : (
+                <Link href={`/history/${runId}`} prefetch={false} className="text-xs text-blue-700 hover:underline dark:text-blue-300">
+                  {t("header.session")}
+                </Link>
+              )}
             </div>
             {/* A line of its own, in place from the click on: the figure, when it comes, moves nothing. */}
             {clicked?.id === runId && (firstPaint !== null || view.endedAt === undefined) ? (

@@ -37,6 +37,8 @@ const statusOf: Partial<Record<ErrorCode, TRPC_ERROR_CODE_KEY>> = {
   conflict: "CONFLICT",
   cancelled: "CLIENT_CLOSED_REQUEST",
   unavailable: "SERVICE_UNAVAILABLE",
+  busy: "TOO_MANY_REQUESTS",
+  "body-too-large": "PAYLOAD_TOO_LARGE",
 };
 
 /** A tRPC error for anything thrown by the studio; unknown errors stay internal. */

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { pipelineNamePattern } from "@/config/index";
 import { getServer } from "@/server/instance";
+import { readText, runBodyLimit } from "@/server/body-limit";
 import { forbiddenHost, jsonError, usageError } from "@/server/http";
 
 export const runtime = "nodejs";
@@ -31,9 +32,15 @@ export async function POST(request: Request): Promise<Response> {
   if (!request.headers.get("content-type")?.toLowerCase().startsWith("application/json")) {
     return usageError('send the body as JSON with "Content-Type: application/json": {"pipeline": "base", "input": "..."}', 415);
   }
+  let text: string;
+  try {
+    text = await readText(request, runBodyLimit);
+  } catch (error) {
+    return jsonError(error);
+  }
   let parsed: z.infer<typeof body>;
   try {
-    const result = body.safeParse(await request.json());
+    const result = body.safeParse(JSON.parse(text));
     if (!result.success) {
       const issue = result.error.issues[0]!;
       return usageError(`${issue.path.join(".") || "body"}: ${issue.message} (expected {"pipeline": NAME or {"stages": [...]}, "input": TEXT, "id"?: RUN_ID})`);

@@ -1,4 +1,5 @@
 import { getServer } from "@/server/instance";
+import { clientAddress } from "@/server/client-address";
 import { forbiddenHost, jsonError } from "@/server/http";
 import { eventStream } from "@/server/sse";
 import { assertRunId, sessionNotFound } from "@/store/index";
@@ -22,18 +23,32 @@ export async function GET(request: Request, context: { params: Promise<{ id: str
   // `?pace=recorded` replays a run that has ended at the pace it ran.
   const pace = url.searchParams.get("pace") === "recorded" ? "recorded" : "instant";
   let server;
+  let release: () => void;
   try {
     assertRunId(id);
     server = await getServer();
     // Fails here, as JSON with a 404, for an unknown run, instead of inside the stream.
     if (!server.runs.has(id) && !(await server.studio.sessions.has(id))) throw sessionNotFound(id);
+    // One of the client's stream places, given back when the stream ends or the client goes.
+    release = server.streams.open([`client ${clientAddress(request)}`], await server.streamsPerClient());
   } catch (error) {
     return jsonError(error);
   }
   const abort = new AbortController();
+  abort.signal.addEventListener("abort", release, { once: true });
   request.signal.addEventListener("abort", () => abort.abort(), { once: true });
-  const stream = eventStream(server.runs.events(id, { afterSeq, signal: abort.signal, pace }), { onCancel: () => abort.abort() });
+  const events = server.runs.events(id, { afterSeq, signal: abort.signal, pace });
+  const stream = eventStream(releasing(events, release), { onCancel: () => abort.abort() });
   return new Response(stream, {
     headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform", connection: "keep-alive", "x-accel-buffering": "no" },
   });
+}
+
+/** The events, then `release` once they end (or their reader stops early). */
+async function* releasing<T>(events: AsyncIterable<T>, release: () => void): AsyncGenerator<T> {
+  try {
+    yield* events;
+  } finally {
+    release();
+  }
 }
