@@ -83,8 +83,10 @@ describe("FileSessionStore on disk", () => {
       const reopened = openStore(dir);
       expect((await reopened.list()).items.map((item) => item.finalPreview)).toEqual(["a second version"]);
       await store.flush();
+      await reopened.flush();
       expect([...(await indexOnDisk(dir)).values()]).toMatchObject([{ id: session.id, finalPreview: "a second version" }]);
-      expect((await readdir(dir)).sort()).toEqual([`${session.id}.json`, "index.json", "index.log"].sort());
+      // index.log is there unless the other store's rebuild folded it into index.json just then.
+      expect((await readdir(dir)).filter((name) => name !== "index.log").sort()).toEqual([`${session.id}.json`, "index.json"].sort());
     }));
 
   it("writeFileDurably replaces a file whole and cleans up its temp file when the write fails", () =>
