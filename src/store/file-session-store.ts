@@ -33,7 +33,8 @@
  *   run's own process writes its session, and `interruptRunning` rewrites only a session whose process
  *   can no longer end it (see `runsElsewhere`).
  */
-import { access, appendFile, mkdir, opendir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { access, appendFile, mkdir, opendir, readFile, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { z } from "zod";
 import { syncDirectory, tempSuffix, writeFileDurably } from "../common/index.js";
@@ -57,13 +58,15 @@ import {
 import { runsElsewhere } from "./session-owner.js";
 
 const indexFileName = "index.json";
+/** Where a new index.json is written before it is renamed into place (see `#compact`). */
+const scratchFolderName = ".index-new";
 const logFileName = "index.log";
 /** A log segment being folded into index.json: `index.log.<time>-<pid>.compacting` (they sort by time). */
 const compactingPattern = /^index\.log\.\d{13}-\d+\.compacting$/;
 /** Session files read at once while rebuilding the index. */
 const readConcurrency = 32;
 /** Summaries per message from the worker that reads the index: each costs this thread its copy (a few ms). */
-const loadChunkSize = 5000;
+const loadChunkSize = 2000;
 
 /** How long the log may lag the session files while the process runs. */
 const indexWriteDelayMs = 1000;
@@ -196,6 +199,8 @@ export class FileSessionStore implements SessionStore {
     if (!folder || names === undefined) return new SessionIndex();
     // A temp file is what a crash mid-write leaves: its target still holds the last whole version.
     for (const name of names) if (name.endsWith(tempSuffix)) await rm(path.join(this.directory, name), { force: true });
+    // So is a new index.json that was not renamed into place yet: the logs it was made of are still there.
+    if (names.includes(scratchFolderName)) await rm(path.join(this.directory, scratchFolderName), { recursive: true, force: true });
     this.#seen(folder.mtimeMs);
 
     const index = new SessionIndex();
@@ -483,11 +488,27 @@ export class FileSessionStore implements SessionStore {
       });
       if (segments === undefined || (segments.length === 0 && !options.fromScratch)) return;
       const logs = segments.map((name) => path.join(this.directory, name));
-      await runIndexJob({ kind: "compact", snapshot: path.join(this.directory, indexFileName), logs, fromScratch: options.fromScratch });
+      // The new index.json is written in a folder of its own and renamed into place here, in the write
+      // queue: a file made in the sessions folder by the worker would change the folder under the
+      // store's feet, and the next listing would walk it as if another process had written there.
+      const scratch = path.join(this.directory, scratchFolderName);
+      const out = path.join(scratch, `${indexFileName}.${process.pid}-${randomBytes(4).toString("hex")}${tempSuffix}`);
+      await this.#serial(() => this.#ownWrite(() => mkdir(scratch, { recursive: true })));
+      try {
+        await runIndexJob({ kind: "compact", snapshot: path.join(this.directory, indexFileName), logs, fromScratch: options.fromScratch, out });
+        await this.#serial(() =>
+          this.#ownWrite(async () => {
+            await rename(out, path.join(this.directory, indexFileName));
+            for (const log of logs) await rm(log, { force: true });
+            // Another process's fold may be using it.
+            await rmdir(scratch).catch(() => undefined);
+          }),
+        );
+      } finally {
+        await rm(out, { force: true });
+      }
+      await syncDirectory(this.directory);
       this.#snapshotMissing = false;
-      await this.#serial(async () => {
-        for (const log of logs) await this.#ownWrite(() => rm(log, { force: true }));
-      });
     };
     const compacting = run().finally(() => {
       if (this.#compacting === compacting) this.#compacting = undefined;

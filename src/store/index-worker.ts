@@ -18,8 +18,11 @@ export type IndexChange = { set: { id: string } } | { delete: string };
 export type IndexJob =
   /** Reads `snapshot` with `logs` applied, and answers the summaries in chunks. */
   | { kind: "load"; snapshot: string; logs: string[]; chunkSize: number }
-  /** Writes `snapshot` anew from itself (or from nothing, when `fromScratch`) with `logs` applied. */
-  | { kind: "compact"; snapshot: string; logs: string[]; fromScratch: boolean };
+  /**
+   * Writes `snapshot` with `logs` applied (or `logs` alone, when `fromScratch`) into the new file `out`,
+   * fsynced; the store renames it into place, so that the sessions folder changes in its own write queue.
+   */
+  | { kind: "compact"; snapshot: string; logs: string[]; fromScratch: boolean; out: string };
 
 type JobMessage =
   | { type: "chunk"; summaries: unknown[] }
@@ -33,8 +36,6 @@ export type LoadResult = { ok: true; logLines: number } | { ok: false; problem: 
 function indexJob(load: (module: string) => any): void {
   const { parentPort, workerData } = load("node:worker_threads");
   const fs = load("node:fs");
-  const path = load("node:path");
-  const crypto = load("node:crypto");
   const job = workerData;
   const post = (message: unknown) => parentPort.postMessage(message);
   const readText = (file: string): string | undefined => {
@@ -101,10 +102,8 @@ function indexJob(load: (module: string) => any): void {
     const sessions = [...byId.values()].sort((a, b) =>
       a.startedAt !== b.startedAt ? (a.startedAt < b.startedAt ? -1 : 1) : a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
     );
-    // The same durable write as the store's own (`writeFileDurably`): temp file, fsync, rename, fsync the folder.
-    const folder = path.dirname(job.snapshot);
-    const temp = path.join(folder, `.${path.basename(job.snapshot)}.${process.pid}-${crypto.randomBytes(4).toString("hex")}.tmp`);
-    const handle = fs.openSync(temp, "wx", 0o600);
+    // The first half of a durable write (`writeFileDurably`): the whole file, fsynced, under a new name.
+    const handle = fs.openSync(job.out, "wx", 0o600);
     try {
       try {
         fs.writeFileSync(handle, JSON.stringify({ version: 1, sessions }));
@@ -112,20 +111,9 @@ function indexJob(load: (module: string) => any): void {
       } finally {
         fs.closeSync(handle);
       }
-      fs.renameSync(temp, job.snapshot);
     } catch (error) {
-      fs.rmSync(temp, { force: true });
+      fs.rmSync(job.out, { force: true });
       throw error;
-    }
-    try {
-      const directory = fs.openSync(folder, "r");
-      try {
-        fs.fsyncSync(directory);
-      } finally {
-        fs.closeSync(directory);
-      }
-    } catch (error: any) {
-      if (!["EISDIR", "EPERM", "EINVAL", "EBADF"].includes(error && error.code)) throw error;
     }
     post({ type: "done", sessions: sessions.length, logLines });
   } catch (error: any) {
@@ -148,16 +136,25 @@ export function runIndexJob(job: IndexJob, onChunk: (summaries: unknown[]) => Pr
     worker.unref();
     let chain: Promise<void> = Promise.resolve();
     let settled = false;
+    const settleNow = (work: () => void) => {
+      if (settled) return;
+      settled = true;
+      void worker.terminate();
+      work();
+    };
+    // In order after the chunks that came before.
     const settle = (work: () => void) => {
-      chain = chain.then(() => {
-        if (settled) return;
-        settled = true;
-        void worker.terminate();
-        work();
-      });
+      chain = chain.then(() => settleNow(work));
     };
     worker.on("message", (message: JobMessage) => {
-      if (message.type === "chunk") chain = chain.then(() => (settled ? undefined : onChunk(message.summaries))).catch((error: unknown) => settle(() => reject(error)));
+      // One chunk per turn of the event loop: the messages that arrived together are delivered in one turn,
+      // and handling them all there held the loop for 0.6 s at 100,000 sessions.
+      if (message.type === "chunk") {
+        chain = chain
+          .then(() => new Promise((resolve) => setImmediate(resolve)))
+          .then(() => (settled ? undefined : onChunk(message.summaries)))
+          .catch((error: unknown) => settleNow(() => reject(error)));
+      }
       else if (message.type === "invalid") settle(() => resolve({ ok: false, problem: message.problem }));
       else if (message.type === "done") settle(() => resolve({ ok: true, logLines: message.logLines }));
       else settle(() => reject(new Error(message.message)));

@@ -1,6 +1,6 @@
 /**
  * Sessions behind one interface, with two implementations that pass the same conformance tests:
- * `FileSessionStore` (one JSON file per run plus a lowdb index) and `MemorySessionStore`.
+ * `FileSessionStore` (one JSON file per run plus an index of their summaries) and `MemorySessionStore`.
  */
 import { ProjectLlmError } from "../common/index.js";
 import { assertRunId, sessionSchema, type SessionRecord, type SessionStatus, type SessionSummary } from "./session.js";
