@@ -335,6 +335,24 @@ describe("FileSessionStore on disk", () => {
       expect(store.indexing).toBe(false);
     }));
 
+  it("starting on a folder without an index, answers interruptRunning at once, and marks the sessions left running once the files are read, not a run it started meanwhile", () =>
+    inTempDir(async (dir) => {
+      const notEnded = { status: "running" as const, finalAnswer: undefined, endedAt: undefined, durationMs: undefined };
+      const stale = makeSession(notEnded);
+      for (const session of [...Array.from({ length: 300 }, () => makeSession()), stale]) writeFileSync(path.join(dir, `${session.id}.json`), JSON.stringify(session));
+      const store = openStore(dir);
+      expect(await store.interruptRunning()).toEqual([]);
+      expect(store.indexing).toBe(true);
+      // A run of this process, started while the index is built.
+      const ours = makeSession({ ...notEnded, owner: processOwner() });
+      await store.create(ours);
+      await store.flush();
+      expect(JSON.parse(await readFile(path.join(dir, `${stale.id}.json`), "utf8")).status).toBe("interrupted");
+      expect(JSON.parse(await readFile(path.join(dir, `${ours.id}.json`), "utf8")).status).toBe("running");
+      expect((await store.list({ status: "running" })).items.map((item) => item.id)).toEqual([ours.id]);
+      expect((await store.list({ status: "interrupted" })).items.map((item) => item.id)).toEqual([stale.id]);
+    }));
+
   it("rebuilds the index when it is deleted, reporting progress and damaged files", () =>
     inTempDir(async (dir) => {
       const sessions = Array.from({ length: 30 }, () => makeSession());

@@ -107,6 +107,8 @@ interface Building {
   /** Sessions saved or removed meanwhile: what the rebuild read of them may be older, and is not used. */
   touched: Set<string>;
   done: Promise<void>;
+  /** `interruptRunning` was called meanwhile: it is done once the files are read (see there). */
+  interrupt?: boolean;
 }
 
 function isMissing(error: unknown): boolean {
@@ -230,19 +232,19 @@ export class FileSessionStore implements SessionStore {
     return index;
   }
 
-  /** Records a change of the index, to be appended to the log. */
-  #record(index: SessionIndex, summary: SessionSummary): void {
+  /** Records a change of the index, to be appended to the log; `read`: what a rebuild read (not a change made meanwhile). */
+  #record(index: SessionIndex, summary: SessionSummary, options: { read?: boolean } = {}): void {
     index.set(summary);
-    this.#changed(summary.id, summary);
+    this.#changed(summary.id, summary, options.read);
   }
 
   #drop(index: SessionIndex, id: string): void {
     if (index.delete(id)) this.#changed(id, null);
   }
 
-  #changed(id: string, summary: SessionSummary | null): void {
+  #changed(id: string, summary: SessionSummary | null, read = false): void {
     this.#pending.set(id, summary);
-    this.#building?.touched.add(id);
+    if (!read) this.#building?.touched.add(id);
     if (this.#indexTimer) return;
     this.#indexTimer = setTimeout(() => {
       this.#indexTimer = undefined;
@@ -417,9 +419,13 @@ export class FileSessionStore implements SessionStore {
         const result = await this.#read(id);
         options.onProgress?.(++read, ids.length);
         if (building.touched.has(id)) return;
-        if ("session" in result) this.#record(index, summarize(result.session));
+        if ("session" in result) this.#record(index, summarize(result.session), { read: true });
         else if ("damage" in result) damaged.set(result.damage.file, result.damage);
       });
+      if (building.interrupt) {
+        const ids = await this.#serial(() => this.#interrupt(index, new Set(building.touched)));
+        if (ids.length > 0) console.log(`sessions: marked ${ids.length} session(s) left running by a process that stopped as interrupted`);
+      }
       if (!options.write) return;
       await this.#appendPending({ compact: false });
       await this.#compact({ fromScratch: true });
@@ -667,13 +673,29 @@ export class FileSessionStore implements SessionStore {
     return damaged.sort(byFile);
   }
 
+  /**
+   * See `SessionStore.interruptRunning`. While the index is being built from the files (seconds at 100,000
+   * sessions) it answers at once, with no ids, and marks the sessions once the files are read, leaving
+   * alone those this process saved meanwhile (its own runs): a studio that starts serves its pages during
+   * a rebuild rather than after it.
+   */
   async interruptRunning(): Promise<string[]> {
-    const index = await this.#current();
-    return this.#serial(async () => {
+    const index = await this.#ready();
+    if (this.#building) {
+      this.#building.interrupt = true;
+      return [];
+    }
+    await this.#current();
+    return this.#serial(() => this.#interrupt(index));
+  }
+
+  /** Marks `interrupted` the sessions `interruptRunning` names, but those in `skip`; answers their ids (sorted). Inside the write queue. */
+  async #interrupt(index: SessionIndex, skip?: Set<string>): Promise<string[]> {
+    {
       const ids: string[] = [];
       await this.#reconcileIfChanged(index);
       for (const summary of index.values()) {
-        if (summary.status !== "running") continue;
+        if (summary.status !== "running" || skip?.has(summary.id)) continue;
         const session = await this.#readQuietly(summary.id);
         // Another process's run goes on: that process writes its end, and the next reconciliation reads it.
         if (!session || (session.status === "running" && runsElsewhere(session.owner))) continue;
@@ -687,7 +709,7 @@ export class FileSessionStore implements SessionStore {
         }
       }
       return ids.sort();
-    });
+    }
   }
 }
 
