@@ -144,6 +144,8 @@ export class FileSessionStore implements SessionStore {
   #unverifiedSince: number | undefined;
   /** A background listing of the folder under way (see `verifyEveryMs`). */
   #verifying: Promise<void> | undefined;
+  /** Writes of this store to its folder under way (see `#current`). */
+  #ownWritesInFlight = 0;
 
   readonly #compactAfterLines: (sessions: number) => number;
 
@@ -329,13 +331,18 @@ export class FileSessionStore implements SessionStore {
    */
   async #ownWrite<T>(write: () => Promise<T>): Promise<T> {
     const mtime = () => stat(this.directory).then((folder) => folder.mtimeMs, () => undefined);
-    const before = await mtime();
-    const result = await write();
-    if (before !== undefined && before === this.#seenMtime) {
-      const after = await mtime();
-      if (after !== undefined) this.#seen(after);
+    this.#ownWritesInFlight++;
+    try {
+      const before = await mtime();
+      const result = await write();
+      if (before !== undefined && before === this.#seenMtime) {
+        const after = await mtime();
+        if (after !== undefined) this.#seen(after);
+      }
+      return result;
+    } finally {
+      this.#ownWritesInFlight--;
     }
-    return result;
   }
 
   /**
@@ -349,21 +356,29 @@ export class FileSessionStore implements SessionStore {
       await this.#building.done;
     }
     const folder = await stat(this.directory).catch(() => undefined);
-    if (folder === undefined || folder.mtimeMs !== this.#seenMtime) {
+    if (folder !== undefined && folder.mtimeMs !== this.#seenMtime && this.#ownWritesInFlight > 0) {
+      // The change is most likely the write under way, which accounts for it when it ends: a listing does
+      // not wait behind the write queue (runs saving) for it, and the folder is looked at after them.
+      this.#verify(index, { always: false });
+    } else if (folder === undefined || folder.mtimeMs !== this.#seenMtime) {
       await this.#serial(() => this.#reconcileIfChanged(index));
     } else if (this.#unverifiedSince !== undefined && !this.#verifying) {
       const now = Date.now();
       // Once the folder's time is old enough to be trusted, or every `verifyEveryMs` while it keeps changing.
-      if (now - folder.mtimeMs >= recentChangeMs || now - this.#unverifiedSince >= verifyEveryMs) {
-        const verifying = this.#serial(() => this.#reconcileIfChanged(index, { always: true }))
-          .catch(reportIndexError)
-          .finally(() => {
-            if (this.#verifying === verifying) this.#verifying = undefined;
-          });
-        this.#verifying = verifying;
-      }
+      if (now - folder.mtimeMs >= recentChangeMs || now - this.#unverifiedSince >= verifyEveryMs) this.#verify(index, { always: true });
     }
     return index;
+  }
+
+  /** Reconciles the index with the folder in the background (in the write queue), once at a time. */
+  #verify(index: SessionIndex, options: { always: boolean }): void {
+    if (this.#verifying) return;
+    const verifying = this.#serial(() => this.#reconcileIfChanged(index, options))
+      .catch(reportIndexError)
+      .finally(() => {
+        if (this.#verifying === verifying) this.#verifying = undefined;
+      });
+    this.#verifying = verifying;
   }
 
   /**
