@@ -24,6 +24,7 @@ import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { FileSessionStore, newRunId, type ListOptions, type SessionRecord } from "../store/index.js";
+import { makeStageRecord } from "../testing/session-records.js";
 
 const count = Number(process.env.BENCH_SESSIONS ?? 100_000);
 const folder = path.resolve(process.env.BENCH_DIR ?? path.join(os.tmpdir(), `project-llm-bench-sessions-${count}`));
@@ -42,20 +43,7 @@ function makeSession(time: number, index: number, overrides: Partial<SessionReco
   const text = (stage: number) => `Once upon a time there was a ${word(stage)} who lived by the ${word(stage + 3)}. `.repeat(4);
   const stages: SessionRecord["stages"] = {};
   for (const [position, stageId] of ["draft", "voices", "ending"].entries()) {
-    const output = text(position);
-    const metrics = { tokensIn: 40, tokensOut: 120, timeToFirstTokenMs: 3, tokensPerSecond: 1500, durationMs: 80 };
-    stages[stageId] = {
-      stageId,
-      status: "completed",
-      reused: false,
-      input: "Once upon a time",
-      output,
-      answer: output,
-      metrics,
-      models: [{ model: "storyteller", prompt: "Once upon a time", answer: output, params: { temperature: 0.8 }, metrics, stopReason: "eos", chat: false }],
-      startedAt: time + position * 80,
-      endedAt: time + (position + 1) * 80,
-    };
+    stages[stageId] = makeStageRecord(stageId, text(position), { model: "storyteller", startedAt: time + position * 80, endedAt: time + (position + 1) * 80 });
   }
   return {
     version: 1,

@@ -5,7 +5,8 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { describe, expect, it } from "vitest";
-import type { RunEvent, StageRecord } from "../engine/index.js";
+import type { RunEvent } from "../engine/index.js";
+import { makeStageRecord } from "../testing/session-records.js";
 import { newRunId, type SessionRecord } from "./session.js";
 import { processOwner, type SessionOwner } from "./session-owner.js";
 import type { SessionStore } from "./session-store.js";
@@ -33,23 +34,7 @@ export function makeSession(overrides: Partial<SessionRecord> = {}): SessionReco
   };
 }
 
-const metrics = { tokensIn: 4, tokensOut: 3, timeToFirstTokenMs: 2, tokensPerSecond: 1500, durationMs: 4 };
-
-/** A completed stage record, as the engine stores it. */
-export function makeStageRecord(stageId: string, output: string): StageRecord {
-  return {
-    stageId,
-    status: "completed",
-    reused: false,
-    input: "Once upon a time",
-    output,
-    answer: output,
-    metrics,
-    models: [{ model: "tiny", prompt: "Once upon a time", answer: output, params: { temperature: 0 }, metrics, stopReason: "eos", chat: false }],
-    startedAt: 1,
-    endedAt: 5,
-  };
-}
+export { makeStageRecord };
 
 /** A whole run with a model identity, a stage and its events. */
 export function makeFullSession(overrides: Partial<SessionRecord> = {}): SessionRecord {
