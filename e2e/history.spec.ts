@@ -220,7 +220,7 @@ test.describe("History", () => {
   });
 });
 
-test("a run made from the CLI while the studio runs is listed in History at once, and index.json keeps the studio's sessions and the CLI's", async ({ page, request }) => {
+test("a run made from the CLI while the studio runs is listed in History at once, and the index on disk keeps the studio's sessions and the CLI's", async ({ page, request }) => {
   const work = path.resolve(process.env.E2E_WORK ?? "e2e/.work");
   const sessionsDir = path.join(work, "sessions");
   await page.goto("/history");
@@ -243,7 +243,19 @@ test("a run made from the CLI while the studio runs is listed in History at once
   await page.goto(`/history/${fromCli}`);
   // Its family tree comes from the index too.
   await expect(page.getByTestId(`tree-node-${fromCli}`)).toBeVisible();
-  const indexed = async () => ((JSON.parse(await readFile(path.join(sessionsDir, "index.json"), "utf8")) as { sessions: Array<{ id: string }> }).sessions.map((summary) => summary.id).sort());
+  // The index on disk: index.json, amended by the change logs (the segments being folded, then index.log).
+  const indexed = async () => {
+    const ids = new Set((JSON.parse(await readFile(path.join(sessionsDir, "index.json"), "utf8")) as { sessions: Array<{ id: string }> }).sessions.map((summary) => summary.id));
+    const logs = (await readdir(sessionsDir)).filter((name) => name.endsWith(".compacting")).sort();
+    for (const log of [...logs, "index.log"]) {
+      for (const line of (await readFile(path.join(sessionsDir, log), "utf8").catch(() => "")).split("\n").filter(Boolean)) {
+        const change = JSON.parse(line) as { set?: { id: string }; delete?: string };
+        if (change.set) ids.add(change.set.id);
+        else ids.delete(change.delete!);
+      }
+    }
+    return [...ids].sort();
+  };
   await expect.poll(indexed, { timeout: 10_000 }).toEqual([...onDisk].sort());
 });
 

@@ -1,8 +1,9 @@
 /** The CLI as a user runs it: the compiled `project-llm` in a child process, on the real model. */
 import { execFile, type ChildProcess } from "node:child_process";
-import { copyFile, mkdir, readdir, readFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeSession } from "../store/session-store.conformance.js";
 import { tempDir, testModelsDir, writeFiles } from "../testing/fixtures.js";
 
 const cli = path.resolve("dist/cli/main.js");
@@ -103,6 +104,49 @@ describe("project-llm", () => {
     expect(JSON.parse((await run(["sessions", "list", "--json"], undefined, { cwd: empty })).stdout)).toEqual({ items: [], total: 0 });
     expect((await run(["sessions", "tree", "20260101-000000-abcdef"], undefined, { cwd: empty })).code).toBe(2);
     expect(await readdir(empty)).toEqual([]);
+  });
+
+  it("checks the session files, says which are damaged and how, and rebuilds a deleted index with reindex", async () => {
+    const home = await folder("damaged");
+    const sessions = path.join(home, "sessions");
+    await mkdir(sessions);
+    const good = [makeSession(), makeSession({ input: "another story" })];
+    for (const session of good) await writeFile(path.join(sessions, `${session.id}.json`), JSON.stringify(session));
+    const clean = await run(["sessions", "check"], undefined, { cwd: home });
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(clean.stdout).toContain(`no damaged session files in ${sessions} (2 session files read)`);
+
+    const torn = makeSession();
+    await writeFile(path.join(sessions, `${torn.id}.json`), JSON.stringify(torn).slice(0, 50));
+    await writeFile(path.join(sessions, "copy of a run.json"), JSON.stringify(good[0]));
+    const checked = await run(["sessions", "check"], undefined, { cwd: home });
+    expect(checked.code).toBe(1);
+    expect(checked.stdout).toMatch(new RegExp(`${torn.id}\\.json +not-json +.*JSON`));
+    expect(checked.stdout).toMatch(/copy of a run\.json +not-a-run-id/);
+    expect(checked.stdout).toContain(`2 damaged session files in ${sessions}`);
+    const json = await run(["sessions", "check", "--json"], undefined, { cwd: home });
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual({
+      dir: sessions,
+      damaged: [
+        { file: `${torn.id}.json`, problem: "not-json", detail: expect.any(String) },
+        { file: "copy of a run.json", problem: "not-a-run-id", detail: expect.any(String) },
+      ].sort((a, b) => (a.file < b.file ? -1 : 1)),
+    });
+    const listed = await run(["sessions", "list"], undefined, { cwd: home });
+    expect(listed.stdout).toContain('and 2 damaged session files: see "project-llm sessions check"');
+    const shown = await run(["sessions", "show", torn.id], undefined, { cwd: home });
+    expect(shown.code).toBe(1);
+    expect(shown.stderr).toContain(`session file ${torn.id}.json in ${sessions} is not JSON`);
+    expect(shown.stderr).not.toContain("rebuildIndex");
+
+    for (const name of await readdir(sessions)) if (name.startsWith("index.")) await rm(path.join(sessions, name));
+    const reindexed = await run(["sessions", "reindex"], undefined, { cwd: home });
+    expect(reindexed.code, reindexed.stderr).toBe(0);
+    expect(reindexed.stdout).toMatch(new RegExp(`^indexed 2 sessions in ${sessions.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} in .+; 2 damaged files left out \\(see "project-llm sessions check"\\)\n$`));
+    const index = JSON.parse(await readFile(path.join(sessions, "index.json"), "utf8")) as { sessions: Array<{ id: string }> };
+    expect(index.sessions.map((summary) => summary.id)).toEqual(good.map((session) => session.id));
+    expect(JSON.parse((await run(["sessions", "list", "--json"], undefined, { cwd: home })).stdout)).toMatchObject({ total: 2, damaged: [{}, {}] });
   });
 
   it("says which of the config files named on the command line are missing", async () => {

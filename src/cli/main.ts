@@ -24,7 +24,7 @@ Commands:
   run        run a pipeline on an input, streaming each stage      (project-llm run --help)
   validate   check the configs and pipelines; exit 2 on an error
   models     the configured models: present, facts, memory fit; models pull URI downloads one
-  sessions   list, show, rerun from a stage, tree, export
+  sessions   list, show, rerun from a stage, tree, export, check, reindex
   init       write the example configs into DIR/config             (project-llm init [DIR])
 
   project-llm --models config/models.yaml --pipeline config/pipeline.yaml --mode base --input "Hi" --json

@@ -25,6 +25,8 @@ export const errorCodes = [
   "aggregation-failed",
   // store and usage
   "session-not-found",
+  /** A session file that cannot be read as a session (torn, edited, misnamed). */
+  "session-damaged",
   "invalid-id",
   "conflict",
   "usage",

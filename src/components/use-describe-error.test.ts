@@ -103,6 +103,10 @@ describe("errors in the page's language", () => {
     expect(russian.error(new ApiError(404, "session-not-found", "no session 20261124-120102-3fa9c1"))).toBe("Такой сессии нет: возможно, её удалили.");
     expect(russian.error(new ApiError(404, "config-not-found", "/x/models.yaml: no such file", [], { file: "/x/models.yaml" }))).toBe("Нет файла конфигурации /x/models.yaml.");
     expect(russian.error(new ApiError(400, "usage", 'no stage "zz" to set parameters on'))).toBe('no stage "zz" to set parameters on');
+    const torn = { file: "20261124-120102-3fa9c1.json", reason: "not-json", detail: "Unexpected end of JSON input" };
+    expect(russian.error(new ApiError(500, "session-damaged", "session file 20261124-120102-3fa9c1.json is not JSON", [], torn))).toBe(
+      "Файл сессии 20261124-120102-3fa9c1.json повреждён: это не JSON (файл обрезан или правлен вручную).",
+    );
     const issues = [
       { file: "p.yaml", line: 2, column: 3, path: "a", message: "m1", code: "required-key", params: { key: "model" } },
       { file: "p.yaml", line: 4, column: 5, path: "b", message: "m2" },

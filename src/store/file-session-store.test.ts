@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { tempDir } from "../testing/fixtures.js";
 import { writeFileDurably } from "../common/index.js";
-import { FileSessionStore } from "./file-session-store.js";
+import { FileSessionStore, type FileSessionStoreOptions } from "./file-session-store.js";
 import { makeFullSession, makeSession, sessionStoreConformance } from "./session-store.conformance.js";
 import { processOwner } from "./session-owner.js";
 
@@ -27,8 +27,8 @@ afterAll(async () => {
 /** The stores the current test opened, flushed before its folder is removed. */
 const opened: FileSessionStore[] = [];
 
-function openStore(dir: string): FileSessionStore {
-  const store = new FileSessionStore(dir);
+function openStore(dir: string, options?: FileSessionStoreOptions): FileSessionStore {
+  const store = new FileSessionStore(dir, options);
   opened.push(store);
   return store;
 }
@@ -49,6 +49,28 @@ async function inTempDir(work: (dir: string) => Promise<void>): Promise<void> {
 
 const exists = (file: string) => access(file).then(() => true, () => false);
 
+/**
+ * The summaries the index on disk holds, by id: index.json with its change logs applied in order (the
+ * segments being folded, then index.log), read here independently of the store's own reader.
+ */
+async function indexOnDisk(dir: string): Promise<Map<string, { id: string; status?: string; finalPreview?: string }>> {
+  const snapshot = JSON.parse(await readFile(path.join(dir, "index.json"), "utf8")) as { version: number; sessions: Array<{ id: string }> };
+  expect(snapshot.version).toBe(1);
+  const summaries = new Map(snapshot.sessions.map((summary) => [summary.id, summary]));
+  const logs = (await readdir(dir)).filter((name) => name.endsWith(".compacting")).sort();
+  for (const log of [...logs, "index.log"]) {
+    const text = await readFile(path.join(dir, log), "utf8").catch(() => "");
+    for (const line of text.split("\n").filter(Boolean)) {
+      const change = JSON.parse(line) as { set?: { id: string }; delete?: string };
+      if (change.set) summaries.set(change.set.id, change.set);
+      else summaries.delete(change.delete!);
+    }
+  }
+  return summaries;
+}
+
+const indexedIds = async (dir: string) => [...(await indexOnDisk(dir)).keys()].sort();
+
 describe("FileSessionStore on disk", () => {
   it("writes one whole JSON file per session and leaves no temp file", () =>
     inTempDir(async (dir) => {
@@ -61,9 +83,10 @@ describe("FileSessionStore on disk", () => {
       const reopened = openStore(dir);
       expect((await reopened.list()).items.map((item) => item.finalPreview)).toEqual(["a second version"]);
       await store.flush();
-      const index = JSON.parse(await readFile(path.join(dir, "index.json"), "utf8"));
-      expect(index).toMatchObject({ version: 1, sessions: [{ id: session.id, finalPreview: "a second version" }] });
-      expect((await readdir(dir)).sort()).toEqual([`${session.id}.json`, "index.json"].sort());
+      await reopened.flush();
+      expect([...(await indexOnDisk(dir)).values()]).toMatchObject([{ id: session.id, finalPreview: "a second version" }]);
+      // index.log is there unless the other store's rebuild folded it into index.json just then.
+      expect((await readdir(dir)).filter((name) => name !== "index.log").sort()).toEqual([`${session.id}.json`, "index.json"].sort());
     }));
 
   it("writeFileDurably replaces a file whole and cleans up its temp file when the write fails", () =>
@@ -106,9 +129,12 @@ describe("FileSessionStore on disk", () => {
         const second = openStore(dir);
         expect(await second.list()).toEqual(listing);
         expect(await second.list({ status: "failed" })).toMatchObject({ total: 1, items: [{ id: sessions[1]!.id }] });
-        // The rebuilt index was written back: a third instance reads it as valid.
+        // The rebuilt index was written back whole, with no log left to amend it: a third instance reads it as valid.
+        await second.flush();
         const stored = JSON.parse(await readFile(path.join(dir, "index.json"), "utf8"));
         expect(stored.sessions.map((summary: { id: string }) => summary.id)).toEqual(sessions.map((session) => session.id));
+        expect((await readdir(dir)).filter((name) => name.startsWith("index."))).toEqual(["index.json"]);
+        expect(await openStore(dir).list()).toEqual(listing);
       }));
   }
 
@@ -160,7 +186,7 @@ describe("FileSessionStore on disk", () => {
       // The studio runs one more after the CLI opened; whichever writes index.json last, it holds all four.
       const later = makeSession({ input: "from the studio, later" });
       await studio.save(later);
-      const indexed = async () => (JSON.parse(await readFile(path.join(dir, "index.json"), "utf8")) as { sessions: Array<{ id: string }> }).sessions.map((summary) => summary.id).sort();
+      const indexed = () => indexedIds(dir);
       const all = [ours.id, running.id, branch.id, later.id].sort();
       await studio.flush();
       await cli.flush();
@@ -213,9 +239,133 @@ describe("FileSessionStore on disk", () => {
       const store = openStore(dir);
       await store.save(good);
       await writeFile(path.join(dir, `${bad.id}.json`), "{ torn");
-      expect(await store.rebuildIndex()).toEqual({ indexed: 1, damaged: [`${bad.id}.json`] });
+      expect(await store.rebuildIndex()).toEqual({ indexed: 1, damaged: [{ file: `${bad.id}.json`, problem: "not-json", detail: expect.stringContaining("JSON") }] });
       expect((await store.list()).items.map((item) => item.id)).toEqual([good.id]);
-      await expect(store.get(bad.id)).rejects.toMatchObject({ code: "internal", message: expect.stringContaining("damaged") });
+      await expect(store.get(bad.id)).rejects.toMatchObject({ code: "session-damaged", message: expect.stringContaining("is not JSON") });
+    }));
+
+  it("lists every file it cannot read as damaged, with what is wrong, until it is mended or removed", () =>
+    inTempDir(async (dir) => {
+      const good = makeSession();
+      const store = openStore(dir);
+      await store.save(good);
+      await store.flush();
+      const torn = makeSession();
+      const mismatched = makeSession();
+      const notASession = makeSession();
+      await writeFile(path.join(dir, `${torn.id}.json`), JSON.stringify(torn).slice(0, 60));
+      await writeFile(path.join(dir, `${mismatched.id}.json`), JSON.stringify({ ...good, id: good.id }));
+      await writeFile(path.join(dir, `${notASession.id}.json`), JSON.stringify({ ...notASession, status: "sleeping" }));
+      await writeFile(path.join(dir, "my copy.json"), JSON.stringify(good));
+      await writeFile(path.join(dir, "notes.txt"), "not a session, and not named as one");
+
+      const expected = [
+        { file: `${torn.id}.json`, problem: "not-json", detail: expect.stringContaining("JSON") },
+        { file: `${mismatched.id}.json`, problem: "id-mismatch", detail: `it holds session ${good.id}` },
+        { file: `${notASession.id}.json`, problem: "not-a-session", detail: expect.stringMatching(/^status: /) },
+        { file: "my copy.json", problem: "not-a-run-id", detail: expect.stringContaining("is not a run id") },
+      ];
+      // The store that wrote the folder notices them, and so does one opened afresh.
+      for (const reader of [store, openStore(dir)]) {
+        const page = await reader.list();
+        expect(page.items.map((item) => item.id)).toEqual([good.id]);
+        expect(page.total).toBe(1);
+        expect(page.damaged).toEqual(expected);
+      }
+      expect(await store.check()).toEqual(expected);
+
+      await expect(store.get(torn.id)).rejects.toMatchObject({ code: "session-damaged", message: expect.stringMatching(/is not JSON.*sessions check/) });
+      await expect(store.get(mismatched.id)).rejects.toMatchObject({ code: "session-damaged", message: expect.stringContaining(`holds session ${good.id}`) });
+      await expect(store.get(notASession.id)).rejects.toMatchObject({ code: "session-damaged", message: expect.stringContaining("does not match the session schema: status") });
+
+      // Mended, or moved away: no longer damaged.
+      await store.save(torn);
+      await rm(path.join(dir, "my copy.json"));
+      const page = await store.list();
+      expect(page.items.map((item) => item.id)).toEqual([torn.id, good.id]);
+      expect(page.damaged?.map((damaged) => damaged.file)).toEqual([`${mismatched.id}.json`, `${notASession.id}.json`]);
+    }));
+
+  it("keeps the index right through many saves of a running session, folding its log into index.json", () =>
+    inTempDir(async (dir) => {
+      // Folded past 100 lines here (1,000 by default), so that the test makes fewer saves.
+      const store = openStore(dir, { compactAfterLines: 100 });
+      const others = Array.from({ length: 20 }, (_, index) => makeSession({ input: `other ${index}` }));
+      for (const other of others) await store.save(other);
+      const run = makeSession({ status: "running", finalAnswer: undefined, endedAt: undefined, durationMs: undefined });
+      // A checkpoint every 2 s of a long run, each reaching the log (flush) before the next.
+      const saves = 250;
+      for (let step = 0; step < saves; step++) {
+        await store.save({ ...run, finalAnswer: `text so far ${step}` });
+        await store.flush();
+      }
+      await store.delete(others[0]!.id);
+      await store.save({ ...run, status: "completed", finalAnswer: "the end", endedAt: new Date().toISOString(), durationMs: 2_200_000 });
+      await store.flush();
+
+      // The log was folded into index.json past 100 lines: what is left of it is shorter.
+      const log = await readFile(path.join(dir, "index.log"), "utf8").catch(() => "");
+      expect(log.split("\n").filter(Boolean).length).toBeLessThanOrEqual(101);
+      expect((await readdir(dir)).filter((name) => name.endsWith(".compacting"))).toEqual([]);
+      const snapshot = JSON.parse(await readFile(path.join(dir, "index.json"), "utf8")) as { sessions: Array<{ id: string }> };
+      expect(snapshot.sessions.length).toBeGreaterThan(15);
+
+      const onDisk = await indexOnDisk(dir);
+      expect([...onDisk.keys()].sort()).toEqual([...others.slice(1).map((other) => other.id), run.id].sort());
+      expect(onDisk.get(run.id)).toMatchObject({ status: "completed", finalPreview: "the end" });
+      const reopened = openStore(dir);
+      expect(await reopened.list({ limit: 100 })).toEqual(await store.list({ limit: 100 }));
+      expect((await reopened.list({ status: "completed", query: "the end" })).items.map((item) => item.id)).toEqual([run.id]);
+    }));
+
+  it("answers a partial listing at once while it rebuilds its index, and a whole one when asked to wait", () =>
+    inTempDir(async (dir) => {
+      const sessions = Array.from({ length: 2_000 }, (_, index) => makeSession({ input: `story ${index}` }));
+      for (const session of sessions) writeFileSync(path.join(dir, `${session.id}.json`), JSON.stringify(session));
+      const store = openStore(dir);
+      await store.open();
+      expect(store.indexing).toBe(true);
+      const partial = await store.list({ partial: true, limit: 10 });
+      expect(partial.indexing).toEqual({ indexed: partial.total });
+      expect(partial.total).toBeLessThan(2_000);
+      const whole = await store.list({ limit: 10 });
+      expect(whole.indexing).toBeUndefined();
+      expect(whole.total).toBe(2_000);
+      expect(whole.items.map((item) => item.id)).toEqual(sessions.slice(-10).reverse().map((session) => session.id));
+      expect(store.indexing).toBe(false);
+    }));
+
+  it("starting on a folder without an index, answers interruptRunning at once, and marks the sessions left running once the files are read, not a run it started meanwhile", () =>
+    inTempDir(async (dir) => {
+      const notEnded = { status: "running" as const, finalAnswer: undefined, endedAt: undefined, durationMs: undefined };
+      const stale = makeSession(notEnded);
+      for (const session of [...Array.from({ length: 300 }, () => makeSession()), stale]) writeFileSync(path.join(dir, `${session.id}.json`), JSON.stringify(session));
+      const store = openStore(dir);
+      expect(await store.interruptRunning()).toEqual([]);
+      expect(store.indexing).toBe(true);
+      // A run of this process, started while the index is built.
+      const ours = makeSession({ ...notEnded, owner: processOwner() });
+      await store.create(ours);
+      await store.flush();
+      expect(JSON.parse(await readFile(path.join(dir, `${stale.id}.json`), "utf8")).status).toBe("interrupted");
+      expect(JSON.parse(await readFile(path.join(dir, `${ours.id}.json`), "utf8")).status).toBe("running");
+      expect((await store.list({ status: "running" })).items.map((item) => item.id)).toEqual([ours.id]);
+      expect((await store.list({ status: "interrupted" })).items.map((item) => item.id)).toEqual([stale.id]);
+    }));
+
+  it("rebuilds the index when it is deleted, reporting progress and damaged files", () =>
+    inTempDir(async (dir) => {
+      const sessions = Array.from({ length: 30 }, () => makeSession());
+      const store = openStore(dir);
+      for (const session of sessions) await store.save(session);
+      await store.flush();
+      await writeFile(path.join(dir, "torn.json"), "{");
+      for (const name of await readdir(dir)) if (name.startsWith("index.")) await rm(path.join(dir, name));
+      const progress: Array<[number, number]> = [];
+      const report = await openStore(dir).rebuildIndex({ onProgress: (read, total) => progress.push([read, total]) });
+      expect(report).toEqual({ indexed: 30, damaged: [{ file: "torn.json", problem: "not-a-run-id", detail: expect.any(String) }] });
+      expect(progress.at(-1)).toEqual([30, 30]);
+      expect(await indexedIds(dir)).toEqual(sessions.map((session) => session.id).sort());
     }));
 
   it("refuses ids that would leave its folder before touching the disk", () =>
@@ -247,7 +397,7 @@ describe("FileSessionStore on disk", () => {
 
       await store.save(session);
       await store.flush();
-      expect((await readdir(dir)).sort()).toEqual([`${session.id}.json`, "index.json"].sort());
+      expect((await readdir(dir)).sort()).toEqual([`${session.id}.json`, "index.json", "index.log"].sort());
       expect((await openStore(dir).list()).items.map((item) => item.id)).toEqual([session.id]);
     }));
 
@@ -308,6 +458,7 @@ describe("FileSessionStore on disk", () => {
       let started = performance.now();
       const building = openStore(dir);
       await building.open();
+      await building.flush();
       const rebuildMs = performance.now() - started;
 
       started = performance.now();

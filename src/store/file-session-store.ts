@@ -1,38 +1,55 @@
 /**
- * Sessions as one JSON file per run (`<dir>/<id>.json`) and a lowdb index (`<dir>/index.json`) of their
- * summaries that serves listing, search and filters without opening the session files.
+ * Sessions as one JSON file per run (`<dir>/<id>.json`) and an index of their summaries that serves
+ * listing, search and filters without opening the session files.
  *
- * - The session files are the truth; the index is derived from them. It is read once and kept in memory;
- *   when it is missing or damaged (not JSON, or not the index schema) it is rebuilt from the files, and
- *   when it is out of step with them (a crash between writing a session and writing the index) the
- *   difference is read back: files it lacks are added, entries without a file dropped, and entries still
- *   `running` refreshed from their files.
- * - Every write is durable (`writeFileDurably`): a crash leaves the old file or the new one, never a torn
- *   one. A temp file left by a crash is ignored, and removed when the store opens.
+ * - The session files are the truth; the index is derived from them. It is kept in memory, and on disk as
+ *   `index.json` (every summary, as of its last compaction) plus `index.log`, one line per change since
+ *   (a summary as it is now, or a removal). A change appends its line (within `indexWriteDelayMs`, one
+ *   append for any number of changes), so a save costs the index what changed, not the whole index: at
+ *   100,000 sessions index.json is 40 MB, and rewriting it on the event loop blocked the server for 0.8 s.
+ *   When the log has grown past a tenth of the index, it is folded into a new index.json in a worker
+ *   thread (`index-worker.ts`), and index.json is read there too, when the store opens.
+ * - When index.json is missing or damaged (not JSON, or not the index schema) the index is rebuilt from the
+ *   session files, in slices on the event loop: the store answers at once, a `partial` listing shows the
+ *   sessions read so far (marked `indexing`), other listings wait for the whole index.
+ * - When the index is out of step with the files (a crash before a change reached the log, another
+ *   process's writes) the difference is read back: files it lacks are added, entries without a file
+ *   dropped, and entries still `running` refreshed from their files. That covers every change a session
+ *   goes through (created `running`, saved while it runs and once more when it ends, or removed), so a
+ *   log line lost to a crash loses nothing.
+ * - Files that should hold a session and cannot be read as one (torn JSON, not the session schema, a name
+ *   that is not a run id, another session's id) are listed as damaged, with what is wrong, and left alone.
+ * - Every session write is durable (`writeFileDurably`): a crash leaves the old file or the new one, never
+ *   a torn one. A temp file left by a crash is ignored, and removed when the store opens.
  * - Reading writes nothing where there is nothing to keep: a folder that is not there lists no sessions
  *   and is created by the first write, and an index of no sessions is not written.
  * - Another process may write the same folder (the CLI while the studio runs, or the other way round):
- *   before a listing, a family tree or a write of the index, a store that finds the folder's modification
+ *   before a listing, a family tree or an append to the log, a store that finds the folder's modification
  *   time changed since it last looked reconciles the index with the files the same way (a stat per call;
  *   a listing of the folder, and a read of the files the index lacks or lists as `running`, only when it
- *   changed). So each lists the other's sessions without being reopened, and neither writes the other's
- *   out of index.json. Writes are serialized within the process only; no two processes write one session
- *   file: a run's own process writes its session, and `interruptRunning` rewrites only a session whose
- *   process can no longer end it (see `runsElsewhere`). So a session that has ended is not read again.
+ *   changed). So each lists the other's sessions without being reopened. Both append to one log, and
+ *   each folds the log segments it finds; a segment one of them misses is read back from the files as
+ *   above. Writes are serialized within the process only; no two processes write one session file: a
+ *   run's own process writes its session, and `interruptRunning` rewrites only a session whose process
+ *   can no longer end it (see `runsElsewhere`).
  */
-import { access, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { access, appendFile, mkdir, opendir, readFile, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
 import path from "node:path";
-import { Low, type Adapter } from "lowdb";
 import { z } from "zod";
-import { ProjectLlmError, syncDirectory, tempSuffix, writeFileDurably } from "../common/index.js";
-import { assertRunId, isValidRunId, sessionSchema, sessionSummarySchema, summarize, type SessionRecord } from "./session.js";
+import { syncDirectory, tempSuffix, writeFileDurably } from "../common/index.js";
+import { runIndexJob } from "./index-worker.js";
+import { assertRunId, isValidRunId, sessionSchema, sessionSummarySchema, summarize, type SessionRecord, type SessionSummary } from "./session.js";
 import {
   checkSession,
   interrupted,
   SessionIndex,
+  sessionDamaged,
   sessionIdTaken,
   sessionNotFound,
+  type DamagedSession,
   type ListOptions,
+  type RebuildOptions,
   type RebuildReport,
   type SessionPage,
   type SessionStore,
@@ -41,11 +58,26 @@ import {
 import { runsElsewhere } from "./session-owner.js";
 
 const indexFileName = "index.json";
+/** Where a new index.json is written before it is renamed into place (see `#compact`). */
+const scratchFolderName = ".index-new";
+const logFileName = "index.log";
+/** A log segment being folded into index.json: `index.log.<time>-<pid>.compacting` (they sort by time). */
+const compactingPattern = /^index\.log\.\d{13}-\d+\.compacting$/;
 /** Session files read at once while rebuilding the index. */
 const readConcurrency = 32;
+/** Summaries per message from the worker that reads the index: each costs this thread its copy (a few ms). */
+const loadChunkSize = 2000;
 
-/** How long index.json may lag the session files while the process runs. */
+/** How long the log may lag the session files while the process runs. */
 const indexWriteDelayMs = 1000;
+
+/** The log is folded into index.json once it holds this many lines: a tenth of the index, at least 1,000. */
+const defaultCompactAfterLines = (sessions: number) => Math.max(1000, Math.floor(sessions / 10));
+
+export interface FileSessionStoreOptions {
+  /** Lines of the log past which it is folded into index.json (default: a tenth of the index, at least 1,000). */
+  compactAfterLines?: number;
+}
 
 /**
  * A folder's modification time this close to the clock is not trusted to show the next change: a change
@@ -54,59 +86,89 @@ const indexWriteDelayMs = 1000;
  */
 const recentChangeMs = 1000;
 
-const indexFileSchema = z.object({ version: z.literal(1), sessions: z.array(sessionSummarySchema) });
-type IndexFile = z.infer<typeof indexFileSchema>;
+/**
+ * While this process's own writes keep changing the folder (runs saving), a change another process made
+ * in the same instant would hide behind them: the folder is listed again in the background this often.
+ */
+const verifyEveryMs = 10_000;
 
-/** A lowdb adapter for a JSON file written with `writeFileDurably` (lowdb's own writes do not fsync). */
-class DurableJsonFile<T> implements Adapter<T> {
-  constructor(readonly file: string) {}
+/** Folder entries handled between two turns of the event loop when the folder is listed or walked. */
+const walkSlice = 10_000;
 
-  async read(): Promise<T | null> {
-    let text: string;
-    try {
-      text = await readFile(this.file, "utf8");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-      throw error;
-    }
-    return JSON.parse(text) as T;
-  }
+const summariesSchema = z.array(sessionSummarySchema);
 
-  write(data: T): Promise<void> {
-    return writeFileDurably(this.file, JSON.stringify(data));
-  }
+/** A chunk of index.json that does not match the summary schema: the index is rebuilt from the files. */
+class UnusableIndex extends Error {}
+
+type ReadResult = { session: SessionRecord } | { damage: DamagedSession } | { missing: true };
+
+/** A rebuild of the index from the session files, under way. */
+interface Building {
+  /** Sessions saved or removed meanwhile: what the rebuild read of them may be older, and is not used. */
+  touched: Set<string>;
+  done: Promise<void>;
+  /** `interruptRunning` was called meanwhile: it is done once the files are read (see there). */
+  interrupt?: boolean;
 }
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
 }
 
+const byFile = (a: DamagedSession, b: DamagedSession) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0);
+
 export class FileSessionStore implements SessionStore {
   readonly directory: string;
-  readonly #db: Low<IndexFile | null>;
   #index: SessionIndex | undefined;
   #opening: Promise<SessionIndex> | undefined;
   /** The tail of the write queue: each write starts when the one before it has ended. */
   #queue: Promise<unknown> = Promise.resolve();
-  /** A write of the index is due (see `#indexChanged`). */
+  /** An append of `#pending` to the log is due. */
   #indexTimer: NodeJS.Timeout | undefined;
-  #indexDirty = false;
-  /** The folder's modification time when the index was last reconciled with it; undefined: not known to be current. */
-  #reconciledAt: number | undefined;
+  /** Index changes not in the log yet, by session: its summary now, or null when it was removed. */
+  readonly #pending = new Map<string, SessionSummary | null>();
+  /** Lines in the log since the last compaction began. */
+  #logLines = 0;
+  #compacting: Promise<void> | undefined;
+  #building: Building | undefined;
+  /** There is no index.json to amend: the first append writes an empty one first (see `#appendPending`). */
+  #snapshotMissing = false;
+  /** Damaged files found by the last look at the folder, by name. */
+  #damaged = new Map<string, DamagedSession>();
+  /**
+   * The folder's modification time as this store last accounted for it: by listing the folder, or by a
+   * write of its own made when nothing else had changed it. Undefined: the folder is listed at the next look.
+   */
+  #seenMtime: number | undefined;
+  /** Since when `#seenMtime` was recent when accounted for (another process's change could hide in it); undefined: verified. */
+  #unverifiedSince: number | undefined;
+  /** A background listing of the folder under way (see `verifyEveryMs`). */
+  #verifying: Promise<void> | undefined;
+  /** Writes of this store to its folder under way (see `#current`). */
+  #ownWritesInFlight = 0;
+
+  readonly #compactAfterLines: (sessions: number) => number;
 
   /** Nothing touches the disk until the first call (or `open()`); the folder is created by the first write. */
-  constructor(directory: string) {
+  constructor(directory: string, options: FileSessionStoreOptions = {}) {
     this.directory = path.resolve(/*turbopackIgnore: true*/ directory);
-    this.#db = new Low<IndexFile | null>(new DurableJsonFile<IndexFile | null>(path.join(this.directory, indexFileName)), null);
+    const lines = options.compactAfterLines;
+    this.#compactAfterLines = lines === undefined ? defaultCompactAfterLines : () => lines;
   }
 
   /**
-   * Opens the folder: removes temp files left by a crash, reads the index and rebuilds or reconciles it
-   * (see the module comment). A folder that is not there is opened empty, and not created. Every other method opens the store by itself;
-   * call this to do it at a moment of your choosing.
+   * Opens the folder: removes temp files left by a crash, reads the index (in a worker thread) and
+   * reconciles it with the files, or starts rebuilding it (see the module comment). A folder that is not
+   * there is opened empty, and not created. Every other method opens the store by itself; call this to do
+   * it at a moment of your choosing.
    */
   async open(): Promise<void> {
     await this.#ready();
+  }
+
+  /** Whether the index is still being built from the session files. */
+  get indexing(): boolean {
+    return this.#building !== undefined;
   }
 
   #file(id: string): string {
@@ -132,165 +194,379 @@ export class FileSessionStore implements SessionStore {
   }
 
   async #load(): Promise<SessionIndex> {
-    const names = await this.#names();
-    if (names === undefined) return new SessionIndex();
-    const folder = await stat(this.directory);
+    this.#snapshotMissing = true;
+    const folder = await stat(this.directory).catch((error: unknown) => {
+      if (isMissing(error)) return undefined;
+      throw error;
+    });
+    const names = folder && (await this.#names());
+    if (!folder || names === undefined) return new SessionIndex();
     // A temp file is what a crash mid-write leaves: its target still holds the last whole version.
     for (const name of names) if (name.endsWith(tempSuffix)) await rm(path.join(this.directory, name), { force: true });
-    this.#reconciledAt = trustedTime(folder.mtimeMs);
+    // So is a new index.json that was not renamed into place yet: the logs it was made of are still there.
+    if (names.includes(scratchFolderName)) await rm(path.join(this.directory, scratchFolderName), { recursive: true, force: true });
+    this.#seen(folder.mtimeMs);
 
-    let stored: IndexFile | undefined;
-    let indexFound = true;
+    const index = new SessionIndex();
+    const logs = [...names.filter((name) => compactingPattern.test(name)).sort(), logFileName].map((name) => path.join(this.directory, name));
+    let loaded;
     try {
-      await this.#db.read();
-      indexFound = this.#db.data !== null;
-      const parsed = indexFileSchema.safeParse(this.#db.data);
-      if (parsed.success) stored = parsed.data;
-    } catch {
-      // Not JSON: rebuilt below.
+      loaded = await runIndexJob({ kind: "load", snapshot: path.join(this.directory, indexFileName), logs, chunkSize: loadChunkSize }, (chunk) => {
+        const parsed = summariesSchema.safeParse(chunk);
+        if (!parsed.success) throw new UnusableIndex("not the index schema");
+        for (const summary of parsed.data) index.set(summary);
+      });
+    } catch (error) {
+      if (!(error instanceof UnusableIndex)) throw error;
+      loaded = { ok: false as const, problem: error.message };
     }
-    if (!stored) {
-      const onDisk = this.#sessionIds(names);
-      const { index } = await this.#rebuild(onDisk, { write: indexFound || onDisk.size > 0 });
+    if (!loaded.ok) {
+      const indexFound = loaded.problem !== "missing" || names.includes(logFileName);
+      const sessionNames = names.some((name) => name.endsWith(".json") && name !== indexFileName);
+      index.clear();
+      this.#build(index, names, { write: indexFound || sessionNames });
       return index;
     }
-
-    const index = new SessionIndex(stored.sessions);
-    if (await this.#reconcile(index, names)) await this.#writeIndex(index);
+    this.#snapshotMissing = false;
+    this.#logLines = loaded.logLines;
+    await this.#reconcile(index, names);
+    if (this.#logLines > this.#compactAfterLines(index.size)) void this.#compact({ fromScratch: false }).catch(reportIndexError);
     return index;
+  }
+
+  /** Records a change of the index, to be appended to the log; `read`: what a rebuild read (not a change made meanwhile). */
+  #record(index: SessionIndex, summary: SessionSummary, options: { read?: boolean } = {}): void {
+    index.set(summary);
+    this.#changed(summary.id, summary, options.read);
+  }
+
+  #drop(index: SessionIndex, id: string): void {
+    if (index.delete(id)) this.#changed(id, null);
+  }
+
+  #changed(id: string, summary: SessionSummary | null, read = false): void {
+    this.#pending.set(id, summary);
+    if (!read) this.#building?.touched.add(id);
+    if (this.#indexTimer) return;
+    this.#indexTimer = setTimeout(() => {
+      this.#indexTimer = undefined;
+      void this.#appendPending().catch(reportIndexError);
+    }, indexWriteDelayMs);
+    // A pending append never keeps a process alive: `flush()` (or the next open) takes care of it.
+    this.#indexTimer.unref();
   }
 
   /**
    * Brings the index in step with the session files among `names` (the folder's entries): entries without
-   * a file dropped, files it lacks added, entries it lists as `running` read again. Answers whether the
-   * index changed. A name the index holds is taken as it is, so that the folder of 100,000 sessions is
-   * walked once, without checking each name or building a set of them unless a file was removed.
+   * a file dropped, files it lacks added, entries it lists as `running` read again, and the damaged files
+   * found anew. A name the index holds is taken as it is, so that the folder of 100,000 sessions is walked
+   * once, without checking each name or building a set of them unless a file was removed.
    */
-  async #reconcile(index: SessionIndex, names: string[]): Promise<boolean> {
-    let changed = false;
+  async #reconcile(index: SessionIndex, names: string[]): Promise<void> {
     let indexed = 0;
     const toRead: string[] = [];
-    for (const name of names) {
-      if (!name.endsWith(".json")) continue;
+    const damaged = new Map<string, DamagedSession>();
+    for (let position = 0; position < names.length; position++) {
+      if (position > 0 && position % walkSlice === 0) await new Promise((resolve) => setImmediate(resolve));
+      const name = names[position]!;
+      if (!name.endsWith(".json") || name === indexFileName) continue;
       const id = name.slice(0, -5);
       const summary = index.get(id);
-      if (summary) indexed++;
-      if (summary ? summary.status === "running" : isValidRunId(id)) toRead.push(id);
+      if (summary) {
+        indexed++;
+        if (summary.status === "running") toRead.push(id);
+      } else if (isValidRunId(id)) {
+        toRead.push(id);
+      } else {
+        damaged.set(name, misnamed(name));
+      }
     }
     if (indexed < index.size) {
       const onDisk = new Set(names);
-      for (const summary of index.values()) {
-        if (!onDisk.has(`${summary.id}.json`)) changed = index.delete(summary.id) || changed;
-      }
+      for (const summary of index.values()) if (!onDisk.has(`${summary.id}.json`)) this.#drop(index, summary.id);
     }
     await forEachLimited(toRead, readConcurrency, async (id) => {
-      const session = await this.#readQuietly(id);
-      if (!session) return;
-      const summary = summarize(session);
-      if (JSON.stringify(summary) !== JSON.stringify(index.get(id))) {
-        index.set(summary);
-        changed = true;
-      }
+      const result = await this.#read(id);
+      if ("damage" in result) damaged.set(result.damage.file, result.damage);
+      if (!("session" in result)) return;
+      const summary = summarize(result.session);
+      if (JSON.stringify(summary) !== JSON.stringify(index.get(id))) this.#record(index, summary);
     });
-    return changed;
+    this.#damaged = damaged;
   }
 
   /**
    * Reconciles the index with the folder when the folder changed since the last time (another process
-   * added or removed a session), inside the write queue. Answers whether the index changed.
-   *
-   * Tied to the one index file of the whole folder: an index split by period would look at the folders of
-   * the periods that changed.
+   * added or removed a session), inside the write queue. Not while the index is being built: the
+   * rebuild reads the folder itself, and the next look after it lists the folder again.
    */
-  async #reconcileIfChanged(index: SessionIndex): Promise<boolean> {
+  async #reconcileIfChanged(index: SessionIndex, options: { always?: boolean } = {}): Promise<void> {
+    if (this.#building) return;
     let folder;
     try {
       folder = await stat(this.directory);
     } catch (error) {
       // The folder is gone: there is nothing to reconcile with, and the next write says what is wrong.
-      if (isMissing(error)) return false;
+      if (isMissing(error)) return;
       throw error;
     }
-    if (folder.mtimeMs === this.#reconciledAt) return false;
-    const names = await readdir(this.directory);
-    this.#reconciledAt = trustedTime(folder.mtimeMs);
-    return this.#reconcile(index, names);
+    if (!options.always && folder.mtimeMs === this.#seenMtime) return;
+    const names = await this.#names();
+    if (names === undefined) return;
+    this.#unverifiedSince = undefined;
+    this.#seen(folder.mtimeMs);
+    await this.#reconcile(index, names);
   }
 
-  /** The index, first reconciled with what other processes wrote since the last look (a stat when nothing changed). */
-  async #current(): Promise<SessionIndex> {
+  /** Accounts for the folder's modification time `mtimeMs`, as unverified when it is too recent to be trusted (see `recentChangeMs`). */
+  #seen(mtimeMs: number): void {
+    this.#seenMtime = mtimeMs;
+    if (Date.now() - mtimeMs < recentChangeMs) this.#unverifiedSince ??= Date.now();
+  }
+
+  /**
+   * Runs `write`, a change of the folder by this store (inside the write queue), and accounts for the
+   * folder's new modification time as its own when the folder had not changed since the last look, so that
+   * the next listing does not list the folder again (0.2 s at 100,000 sessions) for a change it made.
+   */
+  async #ownWrite<T>(write: () => Promise<T>): Promise<T> {
+    const mtime = () => stat(this.directory).then((folder) => folder.mtimeMs, () => undefined);
+    this.#ownWritesInFlight++;
+    try {
+      const before = await mtime();
+      const result = await write();
+      if (before !== undefined && before === this.#seenMtime) {
+        const after = await mtime();
+        if (after !== undefined) this.#seen(after);
+      }
+      return result;
+    } finally {
+      this.#ownWritesInFlight--;
+    }
+  }
+
+  /**
+   * The index, first reconciled with what other processes wrote since the last look (a stat when nothing
+   * changed). While the index is being built: at once when `partial`, else once it is whole.
+   */
+  async #current(partial = false): Promise<SessionIndex> {
     const index = await this.#ready();
+    if (this.#building) {
+      if (partial) return index;
+      await this.#building.done;
+    }
     const folder = await stat(this.directory).catch(() => undefined);
-    if (folder === undefined || folder.mtimeMs !== this.#reconciledAt) {
-      await this.#serial(async () => {
-        if (await this.#reconcileIfChanged(index)) this.#indexChanged();
-      });
+    if (folder !== undefined && folder.mtimeMs !== this.#seenMtime && this.#ownWritesInFlight > 0) {
+      // The change is most likely the write under way, which accounts for it when it ends: a listing does
+      // not wait behind the write queue (runs saving) for it, and the folder is looked at after them.
+      this.#verify(index, { always: false });
+    } else if (folder === undefined || folder.mtimeMs !== this.#seenMtime) {
+      await this.#serial(() => this.#reconcileIfChanged(index));
+    } else if (this.#unverifiedSince !== undefined && !this.#verifying) {
+      const now = Date.now();
+      // Once the folder's time is old enough to be trusted, or every `verifyEveryMs` while it keeps changing.
+      if (now - folder.mtimeMs >= recentChangeMs || now - this.#unverifiedSince >= verifyEveryMs) this.#verify(index, { always: true });
     }
     return index;
   }
 
-  #sessionIds(names: string[]): Set<string> {
-    const ids = new Set<string>();
-    for (const name of names) if (name.endsWith(".json") && isValidRunId(name.slice(0, -5))) ids.add(name.slice(0, -5));
-    return ids;
+  /** Reconciles the index with the folder in the background (in the write queue), once at a time. */
+  #verify(index: SessionIndex, options: { always: boolean }): void {
+    if (this.#verifying) return;
+    const verifying = this.#serial(() => this.#reconcileIfChanged(index, options))
+      .catch(reportIndexError)
+      .finally(() => {
+        if (this.#verifying === verifying) this.#verifying = undefined;
+      });
+    this.#verifying = verifying;
   }
 
-  /** The names in the folder; undefined when the folder is not there. */
+  /**
+   * The names in the folder; undefined when the folder is not there. Read in batches (`opendir`): a
+   * `readdir` of 100,000 names builds its whole array at once and held the event loop for 150-400 ms.
+   */
   async #names(): Promise<string[] | undefined> {
+    let folder;
     try {
-      return await readdir(this.directory);
+      folder = await opendir(this.directory, { bufferSize: 1024 });
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw error;
     }
+    const names: string[] = [];
+    for await (const entry of folder) names.push(entry.name);
+    return names;
   }
 
-  async #rebuild(ids: Iterable<string>, options: { write: boolean }): Promise<{ index: SessionIndex; damaged: string[] }> {
-    const index = new SessionIndex();
-    const damaged: string[] = [];
-    await forEachLimited([...ids], readConcurrency, async (id) => {
-      const session = await this.#readQuietly(id);
-      if (session) index.set(summarize(session));
-      else damaged.push(`${id}.json`);
+  /**
+   * Starts building `index` (empty) from the session files among `names`. The old log goes first (it
+   * amends an index.json that is being replaced); each session read is recorded like any change, so the
+   * log holds the whole index when the reading ends, and is then folded into a new index.json from
+   * scratch in the worker. Sessions saved meanwhile are recorded by their saves, and not overwritten by
+   * what the rebuild read of them earlier.
+   */
+  #build(index: SessionIndex, names: string[], options: { write: boolean; onProgress?: RebuildOptions["onProgress"] }): Building {
+    const building: Building = { touched: new Set(), done: Promise.resolve() };
+    this.#building = building;
+    const ids: string[] = [];
+    const damaged = new Map<string, DamagedSession>();
+    for (const name of names) {
+      if (!name.endsWith(".json") || name === indexFileName) continue;
+      const id = name.slice(0, -5);
+      if (isValidRunId(id)) ids.push(id);
+      else damaged.set(name, misnamed(name));
+    }
+    // Newest first: the first page of History fills first.
+    ids.sort().reverse();
+    this.#damaged = damaged;
+    const work = async () => {
+      if (options.write) {
+        await this.#serial(async () => {
+          this.#pending.clear();
+          this.#logLines = 0;
+          const stale = (await this.#names())?.filter((name) => name === logFileName || compactingPattern.test(name)) ?? [];
+          for (const name of stale) await rm(path.join(this.directory, name), { force: true });
+        });
+      }
+      let read = 0;
+      options.onProgress?.(0, ids.length);
+      await forEachLimited(ids, readConcurrency, async (id) => {
+        const result = await this.#read(id);
+        options.onProgress?.(++read, ids.length);
+        if (building.touched.has(id)) return;
+        if ("session" in result) this.#record(index, summarize(result.session), { read: true });
+        else if ("damage" in result) damaged.set(result.damage.file, result.damage);
+      });
+      if (building.interrupt) {
+        const ids = await this.#serial(() => this.#interrupt(index, new Set(building.touched)));
+        if (ids.length > 0) console.log(`sessions: marked ${ids.length} session(s) left running by a process that stopped as interrupted`);
+      }
+      if (!options.write) return;
+      await this.#appendPending({ compact: false });
+      await this.#compact({ fromScratch: true });
+    };
+    building.done = work().finally(() => {
+      if (this.#building === building) this.#building = undefined;
+      // What other processes wrote while the folder was read is found at the next look.
+      this.#seenMtime = undefined;
     });
-    if (options.write) await this.#writeIndex(index);
-    return { index, damaged: damaged.sort() };
+    // A failed rebuild is reported where it is awaited, and by the log below when nothing awaits it.
+    building.done.catch(reportIndexError);
+    return building;
   }
 
-  async #writeIndex(index: SessionIndex): Promise<void> {
-    this.#db.data = { version: 1, sessions: index.list({ order: "oldest", limit: Number.POSITIVE_INFINITY }).items };
-    await this.#db.write();
+  /** Appends the pending changes to the log, then folds the log into index.json (off this thread) when it has grown enough. */
+  async #appendPending(options: { compact: boolean } = { compact: true }): Promise<void> {
+    await this.#serial(async () => {
+      if (this.#pending.size === 0) return;
+      let text = "";
+      for (const [id, summary] of this.#pending) text += `${JSON.stringify(summary ? { set: summary } : { delete: id })}\n`;
+      const lines = this.#pending.size;
+      this.#pending.clear();
+      try {
+        // A log amends an index.json: without one the next open would rebuild from the files, not read the log.
+        if (this.#snapshotMissing) {
+          await writeFile(path.join(this.directory, indexFileName), JSON.stringify({ version: 1, sessions: [] }), { flag: "wx" }).catch((error: unknown) => {
+            // Another process wrote one meanwhile: the log amends that.
+            if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+          });
+          this.#snapshotMissing = false;
+        }
+        await this.#ownWrite(() => appendFile(path.join(this.directory, logFileName), text));
+      } catch (error) {
+        // The folder was removed: there is no index to keep.
+        if (isMissing(error)) return;
+        throw error;
+      }
+      this.#logLines += lines;
+    });
+    const index = this.#index;
+    if (options.compact && index && !this.#building && !this.#compacting && this.#logLines > this.#compactAfterLines(index.size)) {
+      void this.#compact({ fromScratch: false }).catch(reportIndexError);
+    }
   }
 
-  async #read(id: string): Promise<SessionRecord> {
-    const file = this.#file(id);
+  /**
+   * Folds the log into a new index.json in a worker thread: the log is first renamed to a segment of its
+   * own (appends go on into a new log meanwhile), and the segments are removed once index.json holds
+   * them. A crash in between leaves segments that the next open reads again (applying a line twice does
+   * no harm). `fromScratch`: index.json is made from the segments alone (a rebuild wrote them all).
+   */
+  #compact(options: { fromScratch: boolean }): Promise<void> {
+    const run = async () => {
+      await this.#compacting;
+      const segments = await this.#serial(async () => {
+        const names = await this.#names();
+        if (names === undefined) return undefined;
+        const found = names.filter((name) => compactingPattern.test(name)).sort();
+        if (names.includes(logFileName)) {
+          const segment = `index.log.${String(Date.now()).padStart(13, "0")}-${process.pid}.compacting`;
+          await this.#ownWrite(() => rename(path.join(this.directory, logFileName), path.join(this.directory, segment)));
+          found.push(segment);
+        }
+        this.#logLines = 0;
+        return found;
+      });
+      if (segments === undefined || (segments.length === 0 && !options.fromScratch)) return;
+      const logs = segments.map((name) => path.join(this.directory, name));
+      // The new index.json is written in a folder of its own and renamed into place here, in the write
+      // queue: a file made in the sessions folder by the worker would change the folder under the
+      // store's feet, and the next listing would walk it as if another process had written there.
+      const scratch = path.join(this.directory, scratchFolderName);
+      const out = path.join(scratch, `${indexFileName}.${process.pid}-${randomBytes(4).toString("hex")}${tempSuffix}`);
+      await this.#serial(() => this.#ownWrite(() => mkdir(scratch, { recursive: true })));
+      try {
+        await runIndexJob({ kind: "compact", snapshot: path.join(this.directory, indexFileName), logs, fromScratch: options.fromScratch, out });
+        await this.#serial(() =>
+          this.#ownWrite(async () => {
+            await rename(out, path.join(this.directory, indexFileName));
+            for (const log of logs) await rm(log, { force: true });
+            // Another process's fold may be using it.
+            await rmdir(scratch).catch(() => undefined);
+          }),
+        );
+      } finally {
+        await rm(out, { force: true });
+      }
+      await syncDirectory(this.directory);
+      this.#snapshotMissing = false;
+    };
+    const compacting = run().finally(() => {
+      if (this.#compacting === compacting) this.#compacting = undefined;
+    });
+    this.#compacting = compacting;
+    return compacting;
+  }
+
+  /** Reads a session file: the session, what is wrong with it, or that it is not there. */
+  async #read(id: string): Promise<ReadResult> {
+    const name = `${id}.json`;
     let text: string;
     try {
-      text = await readFile(file, "utf8");
+      text = await readFile(this.#file(id), "utf8");
     } catch (error) {
-      if (isMissing(error)) throw sessionNotFound(id);
-      throw error;
+      if (isMissing(error)) return { missing: true };
+      return { damage: { file: name, problem: "unreadable", detail: (error as Error).message } };
     }
-    let parsed;
+    let data: unknown;
     try {
-      parsed = sessionSchema.safeParse(JSON.parse(text));
+      data = JSON.parse(text);
     } catch (error) {
-      throw new ProjectLlmError("internal", `session file ${file} is damaged (not JSON): move it away, then run rebuildIndex`, { cause: error });
+      return { damage: { file: name, problem: "not-json", detail: (error as Error).message } };
     }
+    const parsed = sessionSchema.safeParse(data);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new ProjectLlmError("internal", `session file ${file} is damaged at ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`);
+      return { damage: { file: name, problem: "not-a-session", detail: `${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}` } };
     }
-    return parsed.data;
+    if (parsed.data.id !== id) return { damage: { file: name, problem: "id-mismatch", detail: `it holds session ${parsed.data.id}` } };
+    return { session: parsed.data };
   }
 
   /** The session in a file, or undefined when the file is gone or damaged. */
   async #readQuietly(id: string): Promise<SessionRecord | undefined> {
-    try {
-      return await this.#read(id);
-    } catch {
-      return undefined;
-    }
+    const result = await this.#read(id);
+    return "session" in result ? result.session : undefined;
   }
 
   async create(session: SessionRecord): Promise<void> {
@@ -314,47 +590,27 @@ export class FileSessionStore implements SessionStore {
   async #put(index: SessionIndex, file: string, session: SessionRecord): Promise<void> {
     const created = await mkdir(this.directory, { recursive: true });
     if (created !== undefined) await syncDirectory(path.dirname(this.directory));
-    await writeFileDurably(file, JSON.stringify(session, null, 1));
-    index.set(summarize(session));
-    this.#indexChanged();
+    await this.#ownWrite(() => writeFileDurably(file, JSON.stringify(session, null, 1)));
+    this.#damaged.delete(path.basename(file));
+    this.#record(index, summarize(session));
   }
 
   /**
-   * The session files are the truth and are written durably at once; index.json follows within
-   * `indexWriteDelayMs`, in one write for any number of changes. Rewriting it (5 MB for 10,000 sessions,
-   * ~30 ms) on every save would hold up each run's start and end. When the process stops before the
-   * index caught up, opening the store reconciles it: a session file the index lacks, or one the index
-   * lists as `running`, is read again, and that covers every change a session goes through (created
-   * `running`, saved once more when it ends, or removed).
-   */
-  #indexChanged(): void {
-    this.#indexDirty = true;
-    if (this.#indexTimer) return;
-    this.#indexTimer = setTimeout(() => {
-      this.#indexTimer = undefined;
-      void this.flush().catch((error: unknown) => console.error(`sessions: cannot write ${indexFileName}: ${(error as Error)?.message ?? String(error)}`));
-    }, indexWriteDelayMs);
-    // A pending index write never keeps a process alive: `flush()` (or the next open) takes care of it.
-    this.#indexTimer.unref();
-  }
-
-  /**
-   * Writes index.json now if a change is pending, and leaves no write waiting (call it before the process
-   * exits, or before its folder is removed). Dropping the pending write instead would lose nothing for
-   * good (the next open reconciles the index) but cost that open a read of the files.
+   * Appends the pending changes to the log now and waits for a rebuild or a compaction under way, leaving
+   * nothing pending (call it before the process exits, or before its folder is removed). Dropping the
+   * pending changes instead would lose nothing for good (the next open reconciles the index) but cost
+   * that open a read of the files.
    */
   async flush(): Promise<void> {
     if (this.#indexTimer) clearTimeout(this.#indexTimer);
     this.#indexTimer = undefined;
-    const index = this.#index;
-    if (!index) return;
-    await this.#serial(async () => {
-      if (!this.#indexDirty) return;
-      this.#indexDirty = false;
-      // What another process wrote since the last look goes in too: the index file is the whole folder's.
-      await this.#reconcileIfChanged(index);
-      await this.#writeIndex(index);
-    });
+    if (!this.#index) return;
+    await this.#building?.done.catch(() => undefined);
+    await this.#verifying;
+    // What another process wrote since the last look goes in too.
+    await this.#serial(() => this.#reconcileIfChanged(this.#index!));
+    await this.#appendPending();
+    await this.#compacting;
   }
 
   async has(id: string): Promise<boolean> {
@@ -363,13 +619,20 @@ export class FileSessionStore implements SessionStore {
     return index.has(id) || (await access(file).then(() => true, () => false));
   }
 
-  get(id: string): Promise<SessionRecord> {
+  async get(id: string): Promise<SessionRecord> {
     // Reads need no queue: a rename is atomic, so a reader sees the old file or the new one.
-    return this.#read(id);
+    const result = await this.#read(assertRunId(id));
+    if ("session" in result) return result.session;
+    if ("damage" in result) throw sessionDamaged(this.directory, result.damage);
+    throw sessionNotFound(id);
   }
 
-  async list(options?: ListOptions): Promise<SessionPage> {
-    return (await this.#current()).list(options);
+  async list(options: ListOptions = {}): Promise<SessionPage> {
+    const index = await this.#current(options.partial);
+    const page = index.list(options);
+    if (this.#damaged.size > 0) page.damaged = [...this.#damaged.values()].sort(byFile);
+    if (this.#building) page.indexing = { indexed: index.size };
+    return page;
   }
 
   async delete(id: string): Promise<void> {
@@ -377,14 +640,15 @@ export class FileSessionStore implements SessionStore {
     const index = await this.#ready();
     await this.#serial(async () => {
       try {
-        await rm(file);
+        await this.#ownWrite(() => rm(file));
       } catch (error) {
         if (!isMissing(error)) throw error;
         if (!index.has(id)) throw sessionNotFound(id);
       }
       await syncDirectory(this.directory);
-      index.delete(id);
-      this.#indexChanged();
+      this.#damaged.delete(`${id}.json`);
+      this.#drop(index, id);
+      this.#building?.touched.add(id);
     });
   }
 
@@ -393,46 +657,84 @@ export class FileSessionStore implements SessionStore {
     return (await this.#current()).tree(id);
   }
 
-  async rebuildIndex(): Promise<RebuildReport> {
+  async rebuildIndex(options: RebuildOptions = {}): Promise<RebuildReport> {
     const index = await this.#ready();
-    return this.#serial(async () => {
-      const names = await this.#names();
-      const { index: rebuilt, damaged } = await this.#rebuild(this.#sessionIds(names ?? []), { write: names !== undefined });
-      index.clear();
-      for (const summary of rebuilt.values()) index.set(summary);
-      return { indexed: index.size, damaged };
-    });
+    await this.#building?.done.catch(() => undefined);
+    await this.#compacting;
+    const names = await this.#names();
+    index.clear();
+    const building = this.#build(index, names ?? [], { write: names !== undefined, onProgress: options.onProgress });
+    await building.done;
+    return { indexed: index.size, damaged: [...this.#damaged.values()].sort(byFile) };
   }
 
+  async check(options: RebuildOptions = {}): Promise<DamagedSession[]> {
+    const names = (await this.#names()) ?? [];
+    const damaged: DamagedSession[] = [];
+    const ids: string[] = [];
+    for (const name of names) {
+      if (!name.endsWith(".json") || name === indexFileName) continue;
+      const id = name.slice(0, -5);
+      if (isValidRunId(id)) ids.push(id);
+      else damaged.push(misnamed(name));
+    }
+    let read = 0;
+    options.onProgress?.(0, ids.length);
+    await forEachLimited(ids, readConcurrency, async (id) => {
+      const result = await this.#read(id);
+      options.onProgress?.(++read, ids.length);
+      if ("damage" in result) damaged.push(result.damage);
+    });
+    return damaged.sort(byFile);
+  }
+
+  /**
+   * See `SessionStore.interruptRunning`. While the index is being built from the files (seconds at 100,000
+   * sessions) it answers at once, with no ids, and marks the sessions once the files are read, leaving
+   * alone those this process saved meanwhile (its own runs): a studio that starts serves its pages during
+   * a rebuild rather than after it.
+   */
   async interruptRunning(): Promise<string[]> {
     const index = await this.#ready();
-    return this.#serial(async () => {
+    if (this.#building) {
+      this.#building.interrupt = true;
+      return [];
+    }
+    await this.#current();
+    return this.#serial(() => this.#interrupt(index));
+  }
+
+  /** Marks `interrupted` the sessions `interruptRunning` names, but those in `skip`; answers their ids (sorted). Inside the write queue. */
+  async #interrupt(index: SessionIndex, skip?: Set<string>): Promise<string[]> {
+    {
       const ids: string[] = [];
-      let changed = await this.#reconcileIfChanged(index);
+      await this.#reconcileIfChanged(index);
       for (const summary of index.values()) {
-        if (summary.status !== "running") continue;
+        if (summary.status !== "running" || skip?.has(summary.id)) continue;
         const session = await this.#readQuietly(summary.id);
         // Another process's run goes on: that process writes its end, and the next reconciliation reads it.
         if (!session || (session.status === "running" && runsElsewhere(session.owner))) continue;
-        changed = true;
         if (session.status === "running") {
           const updated = interrupted(session);
-          await writeFileDurably(this.#file(session.id), JSON.stringify(updated, null, 1));
-          index.set(summarize(updated));
+          await this.#ownWrite(() => writeFileDurably(this.#file(session.id), JSON.stringify(updated, null, 1)));
+          this.#record(index, summarize(updated));
           ids.push(session.id);
         } else {
-          index.set(summarize(session));
+          this.#record(index, summarize(session));
         }
       }
-      if (changed) this.#indexChanged();
       return ids.sort();
-    });
+    }
   }
 }
 
-/** `mtimeMs` as the folder's last known time, or undefined when it is too recent to be trusted (see `recentChangeMs`). */
-function trustedTime(mtimeMs: number): number | undefined {
-  return Date.now() - mtimeMs >= recentChangeMs ? mtimeMs : undefined;
+/** A `.json` file in the sessions folder whose name is not a run id. */
+function misnamed(name: string): DamagedSession {
+  return { file: name, problem: "not-a-run-id", detail: `"${name.slice(0, -5)}" is not a run id (they look like 20261124-120102-3fa9c1)` };
+}
+
+function reportIndexError(error: unknown): void {
+  console.error(`sessions: cannot update the index: ${(error as Error)?.message ?? String(error)}`);
 }
 
 async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {

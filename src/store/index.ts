@@ -1,4 +1,4 @@
-export { FileSessionStore } from "./file-session-store.js";
+export { FileSessionStore, type FileSessionStoreOptions } from "./file-session-store.js";
 export { writeFileDurably } from "../common/index.js";
 export { MemorySessionStore } from "./memory-session-store.js";
 export {
@@ -23,8 +23,12 @@ export {
 export { processOwner, type SessionOwner } from "./session-owner.js";
 export { describeMetrics, sessionFiles, sessionToMarkdown, sessionZip, type ExportFile, type MarkdownLabels, type MarkdownMessage } from "./session-export.js";
 export {
+  damageProblems,
   sessionNotFound,
+  type DamagedSession,
+  type DamageProblem,
   type ListOptions,
+  type RebuildOptions,
   type RebuildReport,
   type SessionPage,
   type SessionStore,

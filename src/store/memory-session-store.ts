@@ -7,7 +7,9 @@ import {
   SessionIndex,
   sessionIdTaken,
   sessionNotFound,
+  type DamagedSession,
   type ListOptions,
+  type RebuildOptions,
   type RebuildReport,
   type SessionPage,
   type SessionStore,
@@ -56,10 +58,19 @@ export class MemorySessionStore implements SessionStore {
     return this.#index.tree(id);
   }
 
-  async rebuildIndex(): Promise<RebuildReport> {
+  async rebuildIndex(options: RebuildOptions = {}): Promise<RebuildReport> {
     this.#index.clear();
-    for (const session of this.#sessions.values()) this.#index.set(summarize(session));
+    let read = 0;
+    for (const session of this.#sessions.values()) {
+      this.#index.set(summarize(session));
+      options.onProgress?.(++read, this.#sessions.size);
+    }
     return { indexed: this.#index.size, damaged: [] };
+  }
+
+  async check(): Promise<DamagedSession[]> {
+    // Sessions in memory are checked as they are stored: none can be damaged.
+    return [];
   }
 
   async interruptRunning(): Promise<string[]> {

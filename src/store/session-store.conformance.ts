@@ -5,7 +5,8 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { describe, expect, it } from "vitest";
-import type { RunEvent, StageRecord } from "../engine/index.js";
+import type { RunEvent } from "../engine/index.js";
+import { makeStageRecord } from "../testing/session-records.js";
 import { newRunId, type SessionRecord } from "./session.js";
 import { processOwner, type SessionOwner } from "./session-owner.js";
 import type { SessionStore } from "./session-store.js";
@@ -33,23 +34,7 @@ export function makeSession(overrides: Partial<SessionRecord> = {}): SessionReco
   };
 }
 
-const metrics = { tokensIn: 4, tokensOut: 3, timeToFirstTokenMs: 2, tokensPerSecond: 1500, durationMs: 4 };
-
-/** A completed stage record, as the engine stores it. */
-export function makeStageRecord(stageId: string, output: string): StageRecord {
-  return {
-    stageId,
-    status: "completed",
-    reused: false,
-    input: "Once upon a time",
-    output,
-    answer: output,
-    metrics,
-    models: [{ model: "tiny", prompt: "Once upon a time", answer: output, params: { temperature: 0 }, metrics, stopReason: "eos", chat: false }],
-    startedAt: 1,
-    endedAt: 5,
-  };
-}
+export { makeStageRecord };
 
 /** A whole run with a model identity, a stage and its events. */
 export function makeFullSession(overrides: Partial<SessionRecord> = {}): SessionRecord {
@@ -317,8 +302,28 @@ export function sessionStoreConformance(name: string, open: StoreFactory): void 
       withStore(async (store) => {
         for (let index = 0; index < 5; index++) await store.save(makeSession({ status: index % 2 === 0 ? "completed" : "failed" }));
         const before = await store.list();
-        expect(await store.rebuildIndex()).toEqual({ indexed: 5, damaged: [] });
+        const progress: Array<[number, number]> = [];
+        expect(await store.rebuildIndex({ onProgress: (read, total) => progress.push([read, total]) })).toEqual({ indexed: 5, damaged: [] });
+        expect(progress.at(-1)).toEqual([5, 5]);
         expect(await store.list()).toEqual(before);
+        // Once the index is whole, a partial listing is the same listing, not marked as indexing.
+        expect(await store.list({ partial: true })).toEqual(before);
+        expect(await store.check()).toEqual([]);
+      }));
+
+    it("keeps its listing in order through saves that change a session and its start time", () =>
+      withStore(async (store) => {
+        const sessions = Array.from({ length: 6 }, () => makeSession());
+        for (const session of [...sessions].reverse()) await store.save(session);
+        // A session saved again (a checkpoint), and one whose start time moved to be the newest.
+        await store.save({ ...sessions[2]!, finalAnswer: "checkpoint" });
+        const moved = { ...sessions[0]!, startedAt: new Date(Date.parse(sessions[5]!.startedAt) + 500).toISOString() };
+        await store.save(moved);
+        await store.delete(sessions[3]!.id);
+        const listed = await store.list();
+        expect(listed.items.map((item) => item.id)).toEqual([moved.id, sessions[5]!.id, sessions[4]!.id, sessions[2]!.id, sessions[1]!.id]);
+        expect(listed.items[3]!.finalPreview).toBe("checkpoint");
+        expect((await store.list({ order: "oldest", limit: 2 })).items.map((item) => item.id)).toEqual([sessions[1]!.id, sessions[2]!.id]);
       }));
 
     it("keeps every one of many concurrent saves", () =>

@@ -1,6 +1,6 @@
 /**
  * Sessions behind one interface, with two implementations that pass the same conformance tests:
- * `FileSessionStore` (one JSON file per run plus a lowdb index) and `MemorySessionStore`.
+ * `FileSessionStore` (one JSON file per run plus an index of their summaries) and `MemorySessionStore`.
  */
 import { ProjectLlmError } from "../common/index.js";
 import { assertRunId, sessionSchema, type SessionRecord, type SessionStatus, type SessionSummary } from "./session.js";
@@ -17,12 +17,34 @@ export interface ListOptions {
   offset?: number;
   /** `newest` (default) or `oldest` first, by start time (the id's time stamp). */
   order?: "newest" | "oldest";
+  /**
+   * While the index is being built from the session files, answer at once from the sessions indexed so
+   * far (the page then has `indexing`) instead of waiting for the whole index.
+   */
+  partial?: boolean;
+}
+
+/** What is wrong with a damaged session file, as a word a page can say in its own language. */
+export const damageProblems = ["not-json", "not-a-session", "not-a-run-id", "id-mismatch", "unreadable"] as const;
+export type DamageProblem = (typeof damageProblems)[number];
+
+/** A file in the sessions folder that should hold a session and cannot be read as one. */
+export interface DamagedSession {
+  /** The file's name in the sessions folder. */
+  file: string;
+  problem: DamageProblem;
+  /** The reader's own words: the JSON parser's message, the schema's key path and message, the id found. */
+  detail: string;
 }
 
 export interface SessionPage {
   items: SessionSummary[];
   /** How many sessions match the filters, across all pages. */
   total: number;
+  /** Session files that cannot be read, by name (present only when there are any): never listed as sessions, never hidden. */
+  damaged?: DamagedSession[];
+  /** Present while the index is still being built (a `partial` listing): how many sessions it holds so far. */
+  indexing?: { indexed: number };
 }
 
 export interface SessionTreeNode extends Pick<SessionSummary, "id" | "parentRunId" | "rerunFromStage" | "inputEdited" | "status" | "startedAt" | "pipelineName"> {
@@ -33,8 +55,13 @@ export interface SessionTreeNode extends Pick<SessionSummary, "id" | "parentRunI
 export interface RebuildReport {
   /** Sessions in the index after the rebuild. */
   indexed: number;
-  /** Session files that could not be read as sessions (left on disk, not listed). */
-  damaged: string[];
+  /** Session files that could not be read as sessions (left on disk, listed as damaged). */
+  damaged: DamagedSession[];
+}
+
+export interface RebuildOptions {
+  /** Called as session files are read: how many of how many. */
+  onProgress?: (read: number, total: number) => void;
 }
 
 export interface SessionStore {
@@ -53,7 +80,9 @@ export interface SessionStore {
   /** The family tree of a session: from its oldest stored ancestor down through every branch. */
   tree(id: string): Promise<SessionTreeNode>;
   /** Rebuilds the listing index from the stored sessions themselves. */
-  rebuildIndex(): Promise<RebuildReport>;
+  rebuildIndex(options?: RebuildOptions): Promise<RebuildReport>;
+  /** Reads every stored session and answers those that cannot be read (sorted by file), writing nothing. */
+  check(options?: RebuildOptions): Promise<DamagedSession[]>;
   /**
    * Marks `interrupted` every session still `running` whose run cannot end any more, and returns their ids
    * (sorted): those of this process (call it where this process runs nothing, e.g. when it starts), of a
@@ -68,6 +97,22 @@ export interface SessionStore {
 
 export function sessionNotFound(id: string): ProjectLlmError {
   return new ProjectLlmError("session-not-found", `no session ${id} (see "project-llm sessions list")`, { details: { id } });
+}
+
+/** What `get` says of a session whose file cannot be read: the file, what is wrong, and what to do. */
+export function sessionDamaged(directory: string, damage: DamagedSession): ProjectLlmError {
+  const what: Record<DamageProblem, string> = {
+    "not-json": "is not JSON (a torn or hand-edited file)",
+    "not-a-session": "does not match the session schema",
+    "not-a-run-id": "is not named after a run id",
+    "id-mismatch": "holds a session whose id is not its name",
+    unreadable: "cannot be read",
+  };
+  return new ProjectLlmError(
+    "session-damaged",
+    `session file ${damage.file} in ${directory} ${what[damage.problem]}: ${damage.detail}. Restore it from a backup or move it out of the sessions folder; "project-llm sessions check" lists every damaged file`,
+    { details: { params: { file: damage.file, reason: damage.problem, detail: damage.detail } } },
+  );
 }
 
 export function sessionIdTaken(id: string): ProjectLlmError {
@@ -117,15 +162,16 @@ export function interrupted(session: SessionRecord, now = new Date()): SessionRe
 }
 
 /**
- * Summaries in memory, shared by both stores: filters, search, paging and family trees. The order and the
- * children of each session are computed once and kept until the next change, so a listing walks one
- * sorted array (10,000 sessions: a millisecond or two).
+ * Summaries in memory, shared by both stores: filters, search, paging and family trees. The summaries are
+ * kept in order as they change (a binary search and a splice per change, never a sort of them all), so a
+ * listing walks one sorted array (100,000 sessions: a few milliseconds) right after a save as well.
  */
 export class SessionIndex {
   readonly #summaries = new Map<string, SessionSummary>();
   /** Lower-cased text that search looks in, per session. */
   readonly #haystacks = new Map<string, string>();
-  #sorted: SessionSummary[] | undefined;
+  /** Oldest first, by start time to the millisecond (ids carry it to the second only), then by id. */
+  #sorted: SessionSummary[] = [];
   #children: Map<string, SessionSummary[]> | undefined;
 
   constructor(summaries: Iterable<SessionSummary> = []) {
@@ -149,34 +195,51 @@ export class SessionIndex {
   }
 
   set(summary: SessionSummary): void {
+    const old = this.#summaries.get(summary.id);
     this.#summaries.set(summary.id, summary);
     this.#haystacks.set(summary.id, `${summary.id} ${summary.pipelineName} ${summary.inputPreview} ${summary.finalPreview ?? ""}`.toLowerCase());
-    this.#changed();
+    if (old && old.startedAt === summary.startedAt) {
+      this.#sorted[this.#position(old)] = summary;
+    } else {
+      if (old) this.#sorted.splice(this.#position(old), 1);
+      const last = this.#sorted[this.#sorted.length - 1];
+      // Sessions mostly arrive in order (a new run, an index read back): append without searching.
+      if (!last || compareSummaries(last, summary) < 0) this.#sorted.push(summary);
+      else this.#sorted.splice(this.#position(summary), 0, summary);
+    }
+    this.#children = undefined;
   }
 
   delete(id: string): boolean {
+    const old = this.#summaries.get(id);
+    if (!old) return false;
+    this.#summaries.delete(id);
     this.#haystacks.delete(id);
-    const deleted = this.#summaries.delete(id);
-    if (deleted) this.#changed();
-    return deleted;
+    this.#sorted.splice(this.#position(old), 1);
+    this.#children = undefined;
+    return true;
   }
 
   clear(): void {
     this.#summaries.clear();
     this.#haystacks.clear();
-    this.#changed();
-  }
-
-  #changed(): void {
-    this.#sorted = undefined;
+    this.#sorted = [];
     this.#children = undefined;
   }
 
-  /** Oldest first, by start time to the millisecond (ids carry it to the second only), then by id. */
+  /** Where `summary` is in the sorted array, or would be inserted (the first place not before it). */
+  #position(summary: SessionSummary): number {
+    let low = 0;
+    let high = this.#sorted.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (compareSummaries(this.#sorted[middle]!, summary) < 0) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
   #inOrder(): SessionSummary[] {
-    const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-    // ISO times in UTC compare as strings.
-    this.#sorted ??= [...this.#summaries.values()].sort((a, b) => compare(a.startedAt, b.startedAt) || compare(a.id, b.id));
     return this.#sorted;
   }
 
@@ -239,6 +302,12 @@ export class SessionIndex {
   #parentOf(summary: SessionSummary): SessionSummary | undefined {
     return summary.parentRunId === undefined ? undefined : this.#summaries.get(summary.parentRunId);
   }
+}
+
+/** By start time, then id. ISO times in UTC compare as strings. */
+function compareSummaries(a: SessionSummary, b: SessionSummary): number {
+  if (a.startedAt !== b.startedAt) return a.startedAt < b.startedAt ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 function wholeNumber(value: number | undefined, fallback: number): number {

@@ -25,9 +25,14 @@ export const sessionsHelp = `Usage: project-llm sessions <command>
                                     stage and per model (01-draft.txt, 02-voices/1-storyteller.txt),
                                     final.txt and session.json, in DIR (default: ./ID); --force
                                     writes into a folder that is not empty
-  delete ID`;
+  delete ID
+  check [--json]                    reads every session file and lists those that cannot be read
+                                    (torn JSON, not a session, a name that is not a run id) with
+                                    what is wrong; exit 1 when there is any
+  reindex                           rebuilds the index of the sessions folder from the session
+                                    files (progress on a terminal, then a summary line)`;
 
-const sessionCommands = ["list", "show", "rerun", "tree", "export", "delete"] as const;
+const sessionCommands = ["list", "show", "rerun", "tree", "export", "delete", "check", "reindex"] as const;
 const isSessionCommand = (word: string): word is (typeof sessionCommands)[number] => (sessionCommands as readonly string[]).includes(word);
 const statusOrder = ["running", "completed", "failed", "cancelled", "interrupted"] as const;
 
@@ -53,7 +58,7 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
   if (!isSessionCommand(sub)) {
     throw new ProjectLlmError("usage", `unknown sessions command "${sub}" (${sessionCommands.join(", ")})`);
   }
-  const unexpected = sub === "list" ? positionals.slice(1) : extra;
+  const unexpected = sub === "list" || sub === "check" || sub === "reindex" ? positionals.slice(1) : extra;
   if (unexpected.length > 0) throw new ProjectLlmError("usage", `sessions ${sub}: unexpected "${unexpected.join(" ")}" (see "project-llm sessions --help")`);
   const studio = Studio.open(studioOptions(values));
   try {
@@ -90,6 +95,7 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
           ),
         );
         console.log(`${page.items.length} of ${page.total}`);
+        if (page.damaged) console.log(`and ${countOf(page.damaged.length, "damaged session file")}: see "project-llm sessions check"`);
         return 0;
       }
       case "show": {
@@ -133,10 +139,64 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
         await studio.sessions.delete(needId());
         console.log(`deleted ${id}`);
         return 0;
+      case "check": {
+        const progress = progressLine(process.stderr, "checking");
+        const damaged = await studio.sessions.check({ onProgress: progress.update });
+        progress.end();
+        const folder = studio.paths.sessionsDir;
+        if (values.json) console.log(JSON.stringify({ dir: folder, damaged }, null, 2));
+        else if (damaged.length === 0) console.log(`no damaged session files in ${folder} (${countOf(progress.total(), "session file")} read)`);
+        else {
+          console.log(table(["file", "problem", "detail"], damaged.map((item) => [item.file, item.problem, item.detail.replace(/\s+/g, " ").slice(0, 100)])));
+          console.log(`${countOf(damaged.length, "damaged session file")} in ${folder}: restore each from a backup, or move it out of the folder; History lists them until then`);
+        }
+        return damaged.length > 0 ? 1 : 0;
+      }
+      case "reindex": {
+        const started = performance.now();
+        const progress = progressLine(process.stderr, "indexing");
+        const report = await studio.sessions.rebuildIndex({ onProgress: progress.update });
+        await studio.sessions.flush();
+        progress.end();
+        const damaged = report.damaged.length > 0 ? `; ${countOf(report.damaged.length, "damaged file")} left out (see "project-llm sessions check")` : "";
+        console.log(`indexed ${countOf(report.indexed, "session")} in ${studio.paths.sessionsDir} in ${formatDuration(performance.now() - started)}${damaged}`);
+        return 0;
+      }
     }
   } finally {
     await studio.dispose();
   }
+}
+
+function countOf(count: number, noun: string): string {
+  return `${count.toLocaleString("en")} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+/**
+ * Progress of reading the session files: one line rewritten in place on a terminal (at most every
+ * 100 ms), nothing elsewhere (a script reads the summary line).
+ */
+function progressLine(stream: NodeJS.WriteStream, verb: string): { update: (read: number, total: number) => void; end: () => void; total: () => number } {
+  let shownAt = 0;
+  let lineOpen = false;
+  let files = 0;
+  return {
+    update(read, total) {
+      files = total;
+      if (!stream.isTTY) return;
+      const now = Date.now();
+      if (now - shownAt < 100 && read < total) return;
+      shownAt = now;
+      const share = total === 0 ? 100 : Math.floor((read / total) * 100);
+      stream.write(`\r\u001b[2K${verb} session files: ${read.toLocaleString("en")} of ${total.toLocaleString("en")} (${share}%)`);
+      lineOpen = true;
+    },
+    end() {
+      if (lineOpen) stream.write("\r\u001b[2K");
+      lineOpen = false;
+    },
+    total: () => files,
+  };
 }
 
 /**

@@ -8,6 +8,7 @@ import { useTRPC } from "@/client/trpc";
 import { Badge, Button, ErrorBox, useFormat } from "@/components/ui";
 import { useDescribeError } from "@/components/use-describe-error";
 import type { SessionSummary } from "@/store/session";
+import type { DamagedSession } from "@/store/session-store";
 import { SessionMarks } from "./session-marks";
 
 const statuses = ["running", "completed", "failed", "cancelled", "interrupted"] as const;
@@ -82,6 +83,45 @@ function SessionRow({ item, compared, onCompare }: { item: SessionSummary; compa
   );
 }
 
+/**
+ * Files of the sessions folder that cannot be read as sessions: never hidden, each with its name and what
+ * is wrong, apart from the list (they match no filter, having no status or pipeline to read).
+ */
+function DamagedFiles({ damaged }: { damaged: DamagedSession[] }) {
+  const t = useTranslations("history.list.damaged");
+  return (
+    <section aria-labelledby="damaged-title" className="space-y-2 rounded border border-amber-300 bg-amber-50 p-3 text-sm dark:border-amber-800 dark:bg-amber-950/40" data-testid="damaged-sessions">
+      <h2 id="damaged-title" className="font-semibold text-amber-900 dark:text-amber-200">
+        {t("title", { count: damaged.length })}
+      </h2>
+      <p className="text-neutral-700 dark:text-neutral-300">
+        {t.rich("intro", {
+          code: (chunks) => (
+            <code translate="no" className="rounded bg-white px-1 py-0.5 text-xs dark:bg-neutral-900">
+              {chunks}
+            </code>
+          ),
+        })}
+      </p>
+      <ul aria-label={t("label")} className="divide-y divide-amber-200 dark:divide-amber-900">
+        {damaged.map((item) => (
+          <li key={item.file} className="grid gap-x-4 gap-y-0.5 py-1.5 sm:grid-cols-[minmax(0,18rem)_minmax(0,16rem)_minmax(0,1fr)]" data-testid={`damaged-${item.file}`}>
+            <span className="break-all font-mono text-xs leading-5" translate="no" title={t("file")}>
+              {item.file}
+            </span>
+            <span className="text-amber-900 dark:text-amber-200" title={t("problem")}>
+              {t(`problems.${item.problem}`)}
+            </span>
+            <span className="break-all font-mono text-xs leading-5 text-neutral-600 dark:text-neutral-400" translate="no" title={t("detail")}>
+              {item.detail}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
 export function HistoryList() {
   const trpc = useTRPC();
   const t = useTranslations("history.list");
@@ -121,7 +161,10 @@ export function HistoryList() {
   const list = useQuery({
     ...trpc.sessions.list.queryOptions({ query: debounced || undefined, status: status || undefined, pipeline: pipeline || undefined, limit: pageSize, offset: page * pageSize }),
     placeholderData: keepPreviousData,
+    // While the index is being built the list grows: ask again each second until it is whole.
+    refetchInterval: (query) => (query.state.data?.indexing ? 1000 : false),
   });
+  const indexing = list.data?.indexing;
   const total = list.data?.total ?? 0;
   const pages = Math.max(1, Math.ceil(total / pageSize));
   const filtered = Boolean(debounced || status || pipeline);
@@ -163,6 +206,11 @@ export function HistoryList() {
         </div>
       </div>
       {list.error ? <ErrorBox title={t("cannotList")} message={describe.error(list.error)} /> : null}
+      {indexing ? (
+        <p role="status" className="rounded border border-blue-200 bg-blue-50 px-3 py-2 text-sm text-blue-900 dark:border-blue-900 dark:bg-blue-950/40 dark:text-blue-200">
+          {t("indexing", { count: indexing.indexed })}
+        </p>
+      ) : null}
       {list.data && list.data.items.length === 0 ? (
         <div className="rounded border border-dashed border-neutral-300 p-8 text-center text-sm text-neutral-500 dark:border-neutral-700">
           {total > 0 ? (
@@ -224,6 +272,7 @@ export function HistoryList() {
       ) : list.data ? (
         <p className="text-xs text-neutral-500">{t("count", { count: total })}</p>
       ) : null}
+      {list.data?.damaged ? <DamagedFiles damaged={list.data.damaged} /> : null}
     </div>
   );
 }

@@ -195,7 +195,9 @@ const sessionsRouter = router({
         order: z.enum(["newest", "oldest"]).default("newest"),
       }),
     )
-    .query(({ ctx, input }) => ctx.studio.sessions.list(input)),
+    // While the index is rebuilt from the files (seconds at 100,000 sessions) a page shows what is read so
+    // far, marked `indexing`, rather than waiting for it all.
+    .query(({ ctx, input }) => ctx.studio.sessions.list({ ...input, partial: true })),
   get: procedure.input(z.object({ id: runId })).query(({ ctx, input }) => ctx.studio.sessions.get(input.id)),
   tree: procedure.input(z.object({ id: runId })).query(({ ctx, input }) => ctx.studio.sessions.tree(input.id)),
   /** Reruns a session from a stage as a new branch (optionally with a new input); answers the new run's id. */
