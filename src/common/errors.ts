@@ -41,6 +41,11 @@ export const errorCodes = [
   "disk-full",
   /** The models folder cannot be written: a read-only file system or mount, or no permission. */
   "folder-not-writable",
+  // access control
+  /** The request names no user (no login, a token revoked or mistyped). */
+  "unauthenticated",
+  /** The user's role may not do this, or the run is another user's. */
+  "forbidden",
   "internal",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

@@ -69,6 +69,8 @@ export interface RunOptions {
   input: string;
   /** The run's id, chosen by the caller (a new one, see `newRunId`); one is made when absent. */
   id?: string;
+  /** Who runs it (a user of the studio's access control); "local" when absent. */
+  user?: string;
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   /** Called once the session file exists, before any stage runs. */
@@ -79,6 +81,8 @@ export interface RerunOptions {
   fromStage: string;
   /** The new run's id, chosen by the caller; one is made when absent. */
   id?: string;
+  /** Who runs it; "local" when absent. */
+  user?: string;
   /** A new input; stages that read the user's input are then recomputed too. */
   input?: string;
   /** Generation parameters over each named stage's own. */
@@ -236,6 +240,7 @@ export class Studio {
       models,
       input: options.input,
       id: options.id,
+      user: options.user,
       reuse: {},
       signal: options.signal,
       onEvent: options.onEvent,
@@ -286,6 +291,7 @@ export class Studio {
       models,
       input,
       id: options.id,
+      user: options.user,
       reuse,
       parentRunId: parent.id,
       rerunFromStage: options.fromStage,
@@ -305,6 +311,7 @@ export class Studio {
     models: LoadedModelsConfig;
     input: string;
     id?: string;
+    user?: string;
     reuse: Record<string, StageRecord>;
     parentRunId?: string;
     rerunFromStage?: string;
@@ -331,6 +338,7 @@ export class Studio {
       pipelineName: job.pipelineName,
       ...(job.inlinePipeline ? { inlinePipeline: true } : {}),
       input: job.input,
+      user: job.user ?? "local",
       status: "running",
       // Tells a studio that starts meanwhile that the run goes on here (see SessionStore.interruptRunning).
       owner: processOwner(),

@@ -13,6 +13,8 @@ import { assertRunId, sessionNotFound, type SessionRecord } from "../store/index
 interface LiveRun {
   id: string;
   pipeline: string;
+  /** Who started it. */
+  user: string;
   startedAt: number;
   events: RunEvent[];
   done: boolean;
@@ -50,7 +52,7 @@ export class RunManager {
   /** Clients waiting for a run id to appear. */
   readonly #arrivals = new Map<string, Set<() => void>>();
   /** Runs whose caller chose their id, still being checked before they start; `cancelled` by a cancel meanwhile. */
-  readonly #starting = new Map<string, { cancelled: boolean }>();
+  readonly #starting = new Map<string, { cancelled: boolean; user: string }>();
   #stopping = false;
 
   constructor(studio: Studio, options: RunManagerOptions = {}) {
@@ -63,18 +65,19 @@ export class RunManager {
    * Starts a run of a pipeline; resolves with its id once its session exists (a bad config rejects here).
    * `pipeline` names a pipeline of the config folder, or is the pipeline itself (an object, checked as a
    * file is; `basedOn` names the pipeline it was edited from). `id` is the run's id when the caller chose
-   * it (a new, well-formed one).
+   * it (a new, well-formed one). `user` is who starts it ("local" when absent), kept in its session.
    */
-  async start(options: { pipeline: string | Record<string, unknown>; basedOn?: string; input: string; id?: string }): Promise<{ id: string }> {
+  async start(options: { pipeline: string | Record<string, unknown>; basedOn?: string; input: string; id?: string; user?: string }): Promise<{ id: string }> {
     const inline = typeof options.pipeline === "object" ? { pipeline: options.pipeline, basedOn: options.basedOn } : undefined;
     const name = inline ? (inline.basedOn ?? "unsaved") : (options.pipeline as string);
     // A name, never a path: the web may run the pipelines of the config folder, not any YAML file.
     if (!pipelineNamePattern.test(name)) {
       throw new ProjectLlmError("usage", `"${name.slice(0, 80)}" is not a pipeline name: use "base" or a name of config/pipelines/`);
     }
-    return this.#whileStarting(options.id, async () => {
+    const user = options.user ?? "local";
+    return this.#whileStarting(options.id, user, async () => {
       if (options.id !== undefined) await this.#assertNewId(options.id);
-    }, () => this.#launch(name, options.id, (hooks) => this.studio.run({ ...(inline ? { inline } : { pipeline: name }), input: options.input, ...hooks })));
+    }, () => this.#launch(name, options.id, user, (hooks) => this.studio.run({ ...(inline ? { inline } : { pipeline: name }), input: options.input, user, ...hooks })));
   }
 
   /** A caller's run id must be new: not a run in memory, not a stored session. */
@@ -87,12 +90,12 @@ export class RunManager {
    * Runs the checks before a run whose id the caller chose, then launches it. A cancel of that id that
    * comes during the checks (the client knows its id from the start) is kept and stops the run at once.
    */
-  async #whileStarting(id: string | undefined, check: () => Promise<void>, launch: () => Promise<{ id: string }>): Promise<{ id: string }> {
+  async #whileStarting(id: string | undefined, user: string, check: () => Promise<void>, launch: () => Promise<{ id: string }>): Promise<{ id: string }> {
     if (id === undefined) {
       await check();
       return launch();
     }
-    const starting = { cancelled: false };
+    const starting = { cancelled: false, user };
     this.#starting.set(id, starting);
     try {
       await check();
@@ -105,17 +108,18 @@ export class RunManager {
   }
 
   /** Reruns a session from one of its stages as a new branch; resolves with the new run's id. */
-  async rerun(parentId: string, options: { fromStage: string; input?: string; id?: string }): Promise<{ id: string }> {
+  async rerun(parentId: string, options: { fromStage: string; input?: string; id?: string; user?: string }): Promise<{ id: string }> {
     assertRunId(parentId);
     let parent: SessionRecord | undefined;
-    return this.#whileStarting(options.id, async () => {
+    const user = options.user ?? "local";
+    return this.#whileStarting(options.id, user, async () => {
       if (options.id !== undefined) await this.#assertNewId(options.id);
       parent = await this.studio.sessions.get(parentId);
-    }, () => this.#launch(parent!.pipelineName, options.id, (hooks) => this.studio.rerun(parentId, { fromStage: options.fromStage, input: options.input, ...hooks })));
+    }, () => this.#launch(parent!.pipelineName, options.id, user, (hooks) => this.studio.rerun(parentId, { fromStage: options.fromStage, input: options.input, user, ...hooks })));
   }
 
-  #register(id: string, pipeline: string, controller: AbortController, events: RunEvent[]): LiveRun {
-    const run: LiveRun = { id, pipeline, startedAt: Date.now(), events, done: false, controller, waiters: new Set(), finished: Promise.resolve(undefined) };
+  #register(id: string, pipeline: string, user: string, controller: AbortController, events: RunEvent[]): LiveRun {
+    const run: LiveRun = { id, pipeline, user, startedAt: Date.now(), events, done: false, controller, waiters: new Set(), finished: Promise.resolve(undefined) };
     this.#runs.set(id, run);
     const waiting = this.#arrivals.get(id);
     this.#arrivals.delete(id);
@@ -126,6 +130,7 @@ export class RunManager {
   #launch(
     pipeline: string,
     chosenId: string | undefined,
+    user: string,
     execute: (hooks: { id?: string; signal: AbortSignal; onEvent: (event: RunEvent) => void; onSession: (id: string) => void }) => Promise<SessionRecord>,
   ): Promise<{ id: string }> {
     if (this.#stopping) return Promise.reject(new ProjectLlmError("unavailable", "the server is stopping; start the run again once it is back"));
@@ -137,7 +142,7 @@ export class RunManager {
     return new Promise((resolve, reject) => {
       const early: RunEvent[] = [];
       // A run whose id the caller chose is followable at once, before its session exists.
-      let run: LiveRun | undefined = chosenId === undefined ? undefined : this.#register(chosenId, pipeline, controller, early);
+      let run: LiveRun | undefined = chosenId === undefined ? undefined : this.#register(chosenId, pipeline, user, controller, early);
       let started = false;
       let runEnd: RunEvent | undefined;
       let failure: unknown;
@@ -146,7 +151,7 @@ export class RunManager {
         signal: controller.signal,
         onSession: (id) => {
           started = true;
-          run ??= this.#register(id, pipeline, controller, early);
+          run ??= this.#register(id, pipeline, user, controller, early);
           run.finished = finished;
           resolve({ id });
         },
@@ -223,6 +228,11 @@ export class RunManager {
     if (run.done) return false;
     run.controller.abort(new ProjectLlmError("cancelled", "the run was cancelled by its user"));
     return true;
+  }
+
+  /** Who started a run in memory (in progress, starting or ended a short while ago); undefined for another id. */
+  owner(id: string): string | undefined {
+    return this.#runs.get(id)?.user ?? this.#starting.get(id)?.user;
   }
 
   /** Whether a run with this id is in memory (in progress, or ended a short while ago). */
