@@ -28,6 +28,8 @@ FROM ${BASE_IMAGE}
 WORKDIR /app
 ENV NODE_ENV=production NEXT_TELEMETRY_DISABLED=1 NEXT_MANUAL_SIG_HANDLE=1 HOST=0.0.0.0 PORT=3000 \
     PROJECT_LLM_CONFIG_DIR=/data/config PROJECT_LLM_MODELS_DIR=/data/models PROJECT_LLM_SESSIONS_DIR=/data/sessions
+# The users and their token hashes: access control is on (HOST is not loopback); see the first login in the log.
+ENV PROJECT_LLM_DATA_DIR=/data/auth
 COPY --from=build /app/package.json /app/next.config.mjs ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/.next ./.next

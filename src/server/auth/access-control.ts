@@ -3,7 +3,7 @@
  * credentials. A request names its user by `Authorization: Bearer TOKEN` (scripts, the CLI) or by the
  * login cookie (browsers, after /login). With access control off, every request is the local user.
  */
-import { ProjectLlmError } from "../../common/index.js";
+import { ProjectLlmError, errorMessage } from "../../common/index.js";
 import { CookieSigner, cookieName, loginMaxAgeS } from "./cookie.js";
 import { accessMode, type AccessMode } from "./mode.js";
 import { localIdentity, type Identity } from "./roles.js";
@@ -144,7 +144,12 @@ export class AccessControl {
       print.log(`project_llm: access control is on; users log in at http://${urlHost(host)}:${port}/login (add users with "project-llm users add NAME --role ROLE")`);
       return;
     }
-    const { token } = await this.users.add("admin", "admin");
+    let token: string;
+    try {
+      ({ token } = await this.users.add("admin", "admin"));
+    } catch (error) {
+      throw new ProjectLlmError("folder-not-writable", `cannot make the first user in ${this.users.file}: ${errorMessage(error)}; set PROJECT_LLM_DATA_DIR to a folder this user can write`, { cause: error });
+    }
     print.log(`project_llm: access control is on; the first user is "admin". Log in once at http://${urlHost(host)}:${port}/login?token=${token}`);
   }
 }
