@@ -38,6 +38,7 @@ export default defineConfig({
       PORT: String(port),
       PROJECT_LLM_CONFIG_DIR: path.join(work, "config"),
       PROJECT_LLM_SESSIONS_DIR: path.join(work, "sessions"),
+      PROJECT_LLM_DATA_DIR: path.join(work, "data"),
       PROJECT_LLM_MODELS_DIR: path.resolve(process.env.PROJECT_LLM_TEST_MODELS || "models"),
       NEXT_TELEMETRY_DISABLED: "1",
     },

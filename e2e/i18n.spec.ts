@@ -96,6 +96,19 @@ test.describe("every page in Russian", () => {
     });
   });
 
+  test("the login page (this studio asks no one to log in)", async ({ page }) => {
+    await expectRussian(page, "/login", async () => {
+      await expect(page.getByRole("link", { name: "Открыть студию" })).toBeVisible();
+    });
+  });
+
+  test("Users", async ({ page }) => {
+    await expectRussian(page, "/users", async () => {
+      await expect(page.getByRole("button", { name: "Добавить пользователя" })).toBeVisible();
+      await expect(page.getByText("Контроль доступа выключен")).toBeVisible();
+    });
+  });
+
   test("a page that does not exist", async ({ page }) => {
     await expectRussian(page, "/nope", async () => {
       await expect(page.getByRole("heading", { level: 1 })).toHaveText("Страница не найдена");

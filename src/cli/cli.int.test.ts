@@ -88,7 +88,7 @@ describe("project-llm", () => {
   it("refuses words left over in the command-less form, naming them, and runs the words after run as the input", async () => {
     const leftover = await run(["--mode", "base", "--input", "Hi", "Once", "upon"]);
     expect(leftover.code).toBe(2);
-    expect(leftover.stderr).toContain('project-llm: unknown command "Once" (the words "Once upon"): the commands are run, validate, models, sessions and init; a run\'s input goes in --input TEXT');
+    expect(leftover.stderr).toContain('project-llm: unknown command "Once" (the words "Once upon"): the commands are run, validate, models, sessions, users and init; a run\'s input goes in --input TEXT');
     expect((await run(["Once"])).stderr).toContain('unknown command "Once": ');
 
     const words = await run(["--json", "run", "Once", "upon", "a", "time", "--sessions", path.join(root, "sessions-of-words")]);

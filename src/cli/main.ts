@@ -12,6 +12,7 @@ import { initCommand } from "./commands/init.js";
 import { modelsCommand, modelsOptions } from "./commands/models.js";
 import { runCommand, runOptions } from "./commands/run.js";
 import { sessionsCommand, sessionsOptions } from "./commands/sessions.js";
+import { usersCommand, usersOptions } from "./commands/users.js";
 import { validateCommand, validateOptions } from "./commands/validate.js";
 import { exitCodeOf } from "./exit-code.js";
 
@@ -26,6 +27,7 @@ Commands:
   models     the configured models: present, facts, memory fit; models pull URI downloads one
   sessions   list, show, rerun from a stage, tree, export, check, reindex
   init       write the example configs into DIR/config             (project-llm init [DIR])
+  users      add, list and revoke the users of a studio shared on a LAN (project-llm users --help)
 
   project-llm --models config/models.yaml --pipeline config/pipeline.yaml --mode base --input "Hi" --json
 
@@ -44,7 +46,7 @@ Exit codes: 0 success, 1 the work failed (a run, a download), 2 bad config or us
 Ctrl+C (what was done is kept: a run's session, a download's bytes).`;
 
 /** The options of every command: which of them take a value tells a value from the command. */
-const everyOption = { ...globalOptions, ...runOptions, ...modelsOptions, ...sessionsOptions, ...validateOptions };
+const everyOption = { ...globalOptions, ...runOptions, ...modelsOptions, ...sessionsOptions, ...validateOptions, ...usersOptions };
 
 /** The models and pipeline files named on the command line (`--models FILE.yaml`, `--pipeline FILE.yaml`), as paths. */
 function namedConfigFiles(argv: string[]): Array<{ flag: string; value: string; file: string }> {
@@ -99,6 +101,8 @@ async function main(argv: string[]): Promise<number> {
       return modelsCommand(rest);
     case "sessions":
       return sessionsCommand(rest);
+    case "users":
+      return usersCommand(rest);
     case "help":
       console.log(help);
       return 0;
@@ -112,7 +116,7 @@ async function main(argv: string[]): Promise<number> {
       const these = words.length > 1 ? ` (the words "${words.join(" ")}")` : "";
       throw new ProjectLlmError(
         "usage",
-        `unknown command "${command}"${these}: the commands are run, validate, models, sessions and init; a run's input goes in --input TEXT, or after "run" (project-llm run ${words.join(" ")})`,
+        `unknown command "${command}"${these}: the commands are run, validate, models, sessions, users and init; a run's input goes in --input TEXT, or after "run" (project-llm run ${words.join(" ")})`,
       );
     }
   }

@@ -49,6 +49,11 @@ export const errorCodes = [
   "folder-not-writable",
   /** A session could not be written (after retries): `reason` read-only, permission, disk-full, missing or error. */
   "storage-failed",
+  // access control
+  /** The request names no user (no login, a token revoked or mistyped). */
+  "unauthenticated",
+  /** The user's role may not do this, or the run is another user's. */
+  "forbidden",
   "internal",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];

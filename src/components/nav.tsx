@@ -4,6 +4,7 @@ import { usePathname, useRouter } from "next/navigation";
 import { useLocale, useTranslations } from "next-intl";
 import { useTransition } from "react";
 import { isLocale, localeCookieValue, localeNames, locales } from "@/i18n/locales";
+import { UserMenu } from "./auth/user-menu";
 
 const links = [
   { href: "/", key: "run" },
@@ -71,6 +72,7 @@ export function Nav() {
           })}
         </div>
         <LanguageSwitch />
+        <UserMenu />
       </nav>
     </header>
   );

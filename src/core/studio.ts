@@ -72,6 +72,8 @@ export interface RunOptions {
   id?: string;
   /** Events sent before the run began (`run-queued`, while it waited for a place): its session starts with them. */
   queuedEvents?: RunEvent[];
+  /** Who runs it (a user of the studio's access control); "local" when absent. */
+  user?: string;
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   /** Called once the session file exists, before any stage runs. */
@@ -82,6 +84,8 @@ export interface RerunOptions {
   fromStage: string;
   /** The new run's id, chosen by the caller; one is made when absent. */
   id?: string;
+  /** Who runs it; "local" when absent. */
+  user?: string;
   /** A new input; stages that read the user's input are then recomputed too. */
   input?: string;
   /** Generation parameters over each named stage's own. */
@@ -251,6 +255,7 @@ export class Studio {
       models,
       input: options.input,
       id: options.id,
+      user: options.user,
       reuse: {},
       queuedEvents: options.queuedEvents,
       signal: options.signal,
@@ -302,6 +307,7 @@ export class Studio {
       models,
       input,
       id: options.id,
+      user: options.user,
       reuse,
       parentRunId: parent.id,
       rerunFromStage: options.fromStage,
@@ -322,6 +328,7 @@ export class Studio {
     models: LoadedModelsConfig;
     input: string;
     id?: string;
+    user?: string;
     reuse: Record<string, StageRecord>;
     parentRunId?: string;
     rerunFromStage?: string;
@@ -349,6 +356,7 @@ export class Studio {
       pipelineName: job.pipelineName,
       ...(job.inlinePipeline ? { inlinePipeline: true } : {}),
       input: job.input,
+      user: job.user ?? "local",
       status: "running",
       // Tells a studio that starts meanwhile that the run goes on here (see SessionStore.interruptRunning).
       owner: processOwner(),

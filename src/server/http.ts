@@ -1,6 +1,7 @@
 /** The plain HTTP surface's helpers: errors as JSON with a code, a message and the right status. */
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { ProjectLlmError } from "../common/index.js";
+import { getAccessControl, hasRole, type Authentication, type Identity, type Role } from "./auth/index.js";
 import { hostName, isAllowedHost } from "./allowed-hosts.js";
 import { toTRPCError } from "./trpc/init.js";
 
@@ -48,4 +49,27 @@ export function forbiddenHost(request: Request): Response | null {
     },
     { status: 403 },
   );
+}
+
+/** The answer to a request whose credentials did not name a user: 401, or 429 with Retry-After after repeated failures. */
+export function refusedAuthentication(result: Extract<Authentication, { ok: false }>): Response {
+  const response = jsonError(result.error);
+  if (result.status === 401) return response;
+  return new Response(response.body, { status: 429, headers: { "content-type": "application/json", "retry-after": String(result.retryAfterS ?? 1) } });
+}
+
+/**
+ * Who sent the request, when they may do what needs `role`; else the response that refuses it (a host
+ * the studio does not answer to, no user, or a role below `role`). Every API route but the health check
+ * and the login calls it first: with access control off, everyone is the local admin.
+ */
+export async function authorize(request: Request, role: Role): Promise<Identity | Response> {
+  const refused = forbiddenHost(request);
+  if (refused) return refused;
+  const result = await getAccessControl().authenticate(request);
+  if (!result.ok) return refusedAuthentication(result);
+  if (!hasRole(result.identity.role, role)) {
+    return jsonError(new ProjectLlmError("forbidden", `this needs the role ${role} or above; ${result.identity.user} is ${result.identity.role}`, { details: { params: { role } } }));
+  }
+  return result.identity;
 }

@@ -26,6 +26,8 @@ interface ExecuteHooks {
 interface LiveRun {
   id: string;
   pipeline: string;
+  /** Who started it. */
+  user: string;
   startedAt: number;
   events: RunEvent[];
   done: boolean;
@@ -67,7 +69,7 @@ export class RunManager {
   /** Clients waiting for a run id to appear. */
   readonly #arrivals = new Map<string, Set<() => void>>();
   /** Runs whose caller chose their id, still being checked before they start; `cancelled` by a cancel meanwhile. */
-  readonly #starting = new Map<string, { cancelled: boolean }>();
+  readonly #starting = new Map<string, { cancelled: boolean; user: string }>();
   /** Runs going and waiting, with the caps of models.yaml's `runtime` section. */
   readonly #queue = new RunQueue();
   #stopping = false;
@@ -92,13 +94,14 @@ export class RunManager {
       throw new ProjectLlmError("usage", `"${name.slice(0, 80)}" is not a pipeline name: use "base" or a name of config/pipelines/`);
     }
     const what = inline ? { inline } : { pipeline: name };
-    return this.#whileStarting(options.id, async () => {
+    const user = options.user ?? localUser;
+    return this.#whileStarting(options.id, user, async () => {
       if (options.id !== undefined) await this.#assertNewId(options.id);
       await this.#updateLimits();
       // A run that would wait is checked now, so that a bad config is refused here and not once its turn
       // comes (a run that goes at once is checked as it starts).
       if (this.#queue.full) await this.studio.check(what);
-    }, () => this.#launch(name, options.id, options.user ?? localUser, (hooks) => this.studio.run({ ...what, input: options.input, ...hooks })));
+    }, () => this.#launch(name, options.id, user, (hooks) => this.studio.run({ ...what, input: options.input, user, ...hooks })));
   }
 
   /** The queue's caps, as models.yaml's `runtime` section sets them now. */
@@ -129,12 +132,12 @@ export class RunManager {
    * Runs the checks before a run whose id the caller chose, then launches it. A cancel of that id that
    * comes during the checks (the client knows its id from the start) is kept and stops the run at once.
    */
-  async #whileStarting(id: string | undefined, check: () => Promise<void>, launch: () => Promise<{ id: string }>): Promise<{ id: string }> {
+  async #whileStarting(id: string | undefined, user: string, check: () => Promise<void>, launch: () => Promise<{ id: string }>): Promise<{ id: string }> {
     if (id === undefined) {
       await check();
       return launch();
     }
-    const starting = { cancelled: false };
+    const starting = { cancelled: false, user };
     this.#starting.set(id, starting);
     try {
       await check();
@@ -150,15 +153,16 @@ export class RunManager {
   async rerun(parentId: string, options: { fromStage: string; input?: string; id?: string; user?: string }): Promise<{ id: string }> {
     assertRunId(parentId);
     let parent: SessionRecord | undefined;
-    return this.#whileStarting(options.id, async () => {
+    const user = options.user ?? localUser;
+    return this.#whileStarting(options.id, user, async () => {
       if (options.id !== undefined) await this.#assertNewId(options.id);
       parent = await this.studio.sessions.get(parentId);
       await this.#updateLimits();
-    }, () => this.#launch(parent!.pipelineName, options.id, options.user ?? localUser, (hooks) => this.studio.rerun(parentId, { fromStage: options.fromStage, input: options.input, ...hooks })));
+    }, () => this.#launch(parent!.pipelineName, options.id, user, (hooks) => this.studio.rerun(parentId, { fromStage: options.fromStage, input: options.input, user, ...hooks })));
   }
 
-  #register(id: string, pipeline: string, controller: AbortController, events: RunEvent[]): LiveRun {
-    const run: LiveRun = { id, pipeline, startedAt: Date.now(), events, done: false, controller, waiters: new Set(), finished: Promise.resolve(undefined) };
+  #register(id: string, pipeline: string, user: string, controller: AbortController, events: RunEvent[]): LiveRun {
+    const run: LiveRun = { id, pipeline, user, startedAt: Date.now(), events, done: false, controller, waiters: new Set(), finished: Promise.resolve(undefined) };
     this.#runs.set(id, run);
     const waiting = this.#arrivals.get(id);
     this.#arrivals.delete(id);
@@ -184,14 +188,14 @@ export class RunManager {
         onAhead: (ahead) => slot.waiting && this.#queued(slot.waiting, ahead),
         onStart: () => {
           const waiting = slot.waiting;
-          if (waiting) void this.#execute(waiting.pipeline, waiting.id, ticket, execute, waiting).catch(() => undefined);
+          if (waiting) void this.#execute(waiting.pipeline, waiting.id, waiting.user, ticket, execute, waiting).catch(() => undefined);
         },
       });
     } catch (error) {
       return Promise.reject(error);
     }
-    if (ticket.ahead === undefined) return this.#execute(pipeline, chosenId, ticket, execute);
-    const run = this.#register(chosenId ?? newRunId(), pipeline, new AbortController(), []);
+    if (ticket.ahead === undefined) return this.#execute(pipeline, chosenId, user, ticket, execute);
+    const run = this.#register(chosenId ?? newRunId(), pipeline, user, new AbortController(), []);
     slot.waiting = run;
     run.ticket = ticket;
     this.#queued(run, ticket.ahead);
@@ -229,12 +233,12 @@ export class RunManager {
   }
 
   /** Runs a run that has its place (`queued`: the run that waited for it, registered with its events so far). */
-  #execute(pipeline: string, chosenId: string | undefined, ticket: Ticket, execute: (hooks: ExecuteHooks) => Promise<SessionRecord>, queued?: LiveRun): Promise<{ id: string }> {
+  #execute(pipeline: string, chosenId: string | undefined, user: string, ticket: Ticket, execute: (hooks: ExecuteHooks) => Promise<SessionRecord>, queued?: LiveRun): Promise<{ id: string }> {
     const controller = queued?.controller ?? new AbortController();
     return new Promise((resolve, reject) => {
       const early: RunEvent[] = [];
       // A run whose id the caller chose is followable at once, before its session exists.
-      let run: LiveRun | undefined = queued ?? (chosenId === undefined ? undefined : this.#register(chosenId, pipeline, controller, early));
+      let run: LiveRun | undefined = queued ?? (chosenId === undefined ? undefined : this.#register(chosenId, pipeline, user, controller, early));
       if (run) run.ticket = ticket;
       let started = false;
       let runEnd: RunEvent | undefined;
@@ -245,7 +249,7 @@ export class RunManager {
         signal: controller.signal,
         onSession: (id) => {
           started = true;
-          run ??= this.#register(id, pipeline, controller, early);
+          run ??= this.#register(id, pipeline, user, controller, early);
           run.finished = finished;
           resolve({ id });
         },
@@ -322,6 +326,11 @@ export class RunManager {
     if (run.done) return false;
     run.controller.abort(new ProjectLlmError("cancelled", "the run was cancelled by its user"));
     return true;
+  }
+
+  /** Who started a run in memory (in progress, waiting, starting or ended a short while ago); undefined for another id. */
+  owner(id: string): string | undefined {
+    return this.#runs.get(id)?.user ?? this.#starting.get(id)?.user;
   }
 
   /** Whether a run with this id is in memory (in progress, or ended a short while ago). */

@@ -10,6 +10,8 @@ export interface ListOptions {
   query?: string;
   status?: SessionStatus;
   pipeline?: string;
+  /** Only the sessions of this user ("local" also matches sessions that name no user). */
+  user?: string;
   /** Only the direct branches of this session. */
   parentRunId?: string;
   /** Page size; 50 when absent. */
@@ -255,6 +257,7 @@ export class SessionIndex {
       const summary = sorted[newestFirst ? sorted.length - 1 - step : step]!;
       if (options.status !== undefined && summary.status !== options.status) continue;
       if (options.pipeline !== undefined && summary.pipelineName !== options.pipeline) continue;
+      if (options.user !== undefined && (summary.user ?? "local") !== options.user) continue;
       if (options.parentRunId !== undefined && summary.parentRunId !== options.parentRunId) continue;
       if (words.length > 0) {
         const haystack = this.#haystacks.get(summary.id)!;

@@ -57,6 +57,8 @@ export const sessionSchema = z.object({
    */
   inlinePipeline: z.boolean().optional(),
   input: z.string(),
+  /** Who ran it: a user of the studio's access control, or "local" (absent in sessions of earlier versions). */
+  user: z.string().optional(),
   status: z.enum(sessionStatuses),
   /** The process that runs it, while it is `running` (absent in sessions of earlier versions). */
   owner: sessionOwnerSchema.optional(),
@@ -94,6 +96,8 @@ export const sessionSummarySchema = z.object({
   pipelineName: z.string(),
   /** See `SessionRecord.inlinePipeline`. */
   inlinePipeline: z.boolean().optional(),
+  /** See `SessionRecord.user`. */
+  user: z.string().optional(),
   status: z.enum(sessionStatuses),
   startedAt: z.string(),
   endedAt: z.string().optional(),
@@ -115,6 +119,7 @@ export function summarize(session: SessionRecord): SessionSummary {
     inputPreview: session.input.slice(0, previewLength),
   };
   if (session.inlinePipeline) summary.inlinePipeline = true;
+  if (session.user !== undefined) summary.user = session.user;
   if (session.parentRunId !== undefined) summary.parentRunId = session.parentRunId;
   if (session.rerunFromStage !== undefined) summary.rerunFromStage = session.rerunFromStage;
   if (session.inputEdited) summary.inputEdited = true;

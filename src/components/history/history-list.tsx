@@ -39,7 +39,7 @@ const pageSize = 50;
  * link: a middle click opens a tab, the keyboard reaches it by Tab), and the compare box sits above it.
  * Below 640 px the row is a card: start and status, then pipeline and duration, then the input.
  */
-function SessionRow({ item, compared, onCompare }: { item: SessionSummary; compared: boolean; onCompare: (checked: boolean) => void }) {
+function SessionRow({ item, compared, onCompare, showUser }: { item: SessionSummary; compared: boolean; onCompare: (checked: boolean) => void; showUser: boolean }) {
   const t = useTranslations("history.list");
   const format = useFormat();
   const started = format.dateTime(item.startedAt);
@@ -68,8 +68,19 @@ function SessionRow({ item, compared, onCompare }: { item: SessionSummary; compa
         <span className="inline-flex flex-wrap items-center gap-x-1.5">
           {item.inlinePipeline && item.pipelineName === "unsaved" ? null : <span translate="no">{item.pipelineName}</span>}
           <SessionMarks summary={item} kind="pipeline" />
+          {/* On a card, who ran it follows the pipeline. */}
+          {showUser ? (
+            <span className="sm:hidden" translate="no" data-testid="session-user-card">
+              · {item.user ?? "local"}
+            </span>
+          ) : null}
         </span>
       </td>
+      {showUser ? (
+        <td className="py-1 pr-3 max-sm:hidden" translate="no" data-testid="session-user">
+          {item.user ?? "local"}
+        </td>
+      ) : null}
       <td className="py-1 pr-3 max-sm:col-start-3 max-sm:row-start-1 max-sm:pr-0 max-sm:text-right">
         <Badge state={item.status} />
       </td>
@@ -134,6 +145,7 @@ export function HistoryList() {
   const statusParam = params.get("status") ?? "";
   const status = (statuses as readonly string[]).includes(statusParam) ? (statusParam as (typeof statuses)[number]) : "";
   const pipeline = params.get("pipeline") ?? "";
+  const user = params.get("user") ?? "";
   const page = Math.max(0, Number.parseInt(params.get("page") ?? "0", 10) || 0);
   const [compare, setCompare] = useState<string[]>([]);
 
@@ -158,8 +170,12 @@ export function HistoryList() {
   }, [debounced]);
 
   const pipelines = useQuery(trpc.pipelines.list.queryOptions());
+  // Who ran each session matters once the studio has users: on loopback every run is the local user's.
+  const me = useQuery({ ...trpc.auth.me.queryOptions(), staleTime: 60_000 });
+  const showUser = me.data?.accessControl === true || user !== "";
+  const users = useQuery({ ...trpc.auth.names.queryOptions(), enabled: showUser });
   const list = useQuery({
-    ...trpc.sessions.list.queryOptions({ query: debounced || undefined, status: status || undefined, pipeline: pipeline || undefined, limit: pageSize, offset: page * pageSize }),
+    ...trpc.sessions.list.queryOptions({ query: debounced || undefined, status: status || undefined, pipeline: pipeline || undefined, user: user || undefined, limit: pageSize, offset: page * pageSize }),
     placeholderData: keepPreviousData,
     // While the index is being built the list grows: ask again each second until it is whole.
     refetchInterval: (query) => (query.state.data?.indexing ? 1000 : false),
@@ -167,7 +183,7 @@ export function HistoryList() {
   const indexing = list.data?.indexing;
   const total = list.data?.total ?? 0;
   const pages = Math.max(1, Math.ceil(total / pageSize));
-  const filtered = Boolean(debounced || status || pipeline);
+  const filtered = Boolean(debounced || status || pipeline || user);
   const link = "text-blue-700 underline dark:text-blue-300";
 
   return (
@@ -195,6 +211,7 @@ export function HistoryList() {
           options={(pipelines.data ?? []).map((entry) => entry.name)}
           onChange={(value) => setParam({ pipeline: value, page: "" })}
         />
+        {showUser ? <FilterSelect id="user-filter" label={t("user")} value={user} options={users.data ?? []} onChange={(value) => setParam({ user: value, page: "" })} /> : null}
         <div className="ml-auto flex items-center gap-2">
           {compare.length === 2 ? (
             <Link href={`/history/compare?a=${compare[0]}&b=${compare[1]}`} className="rounded bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700">
@@ -242,6 +259,7 @@ export function HistoryList() {
               </th>
               <th className="py-1 pr-3 font-normal">{t("columns.started")}</th>
               <th className="py-1 pr-3 font-normal">{t("columns.pipeline")}</th>
+              {showUser ? <th className="py-1 pr-3 font-normal">{t("columns.user")}</th> : null}
               <th className="py-1 pr-3 font-normal">{t("columns.status")}</th>
               <th className="py-1 pr-3 font-normal">{t("columns.duration")}</th>
               <th className="py-1 pr-3 font-normal">{t("columns.input")}</th>
@@ -253,6 +271,7 @@ export function HistoryList() {
                 key={item.id}
                 item={item}
                 compared={compare.includes(item.id)}
+                showUser={showUser}
                 onCompare={(checked) => setCompare((current) => (checked ? [...current.filter((id) => id !== item.id), item.id].slice(-2) : current.filter((id) => id !== item.id)))}
               />
             ))}

@@ -107,6 +107,16 @@ export function SessionPage({ id }: { id: string }) {
               </>
             ) : null}
             {format.dateTime(data.startedAt)} · {format.ms(data.durationMs)}
+            {/* Who ran it, once the studio has users (without access control every run is the local user's). */}
+            {data.user && data.user !== "local" ? (
+              <>
+                {" "}
+                ·{" "}
+                <span translate="no" data-testid="session-user">
+                  {data.user}
+                </span>
+              </>
+            ) : null}
           </span>
         </div>
         {data.parentRunId ? (

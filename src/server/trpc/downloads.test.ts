@@ -12,6 +12,7 @@ import { startGgufServer, type GgufServer } from "../../testing/gguf-server.js";
 import { tempDir, writeFiles } from "../../testing/fixtures.js";
 import { DownloadManager, type DownloadView } from "../downloads.js";
 import { RunManager } from "../run-manager.js";
+import { localIdentity } from "../auth/index.js";
 import { createCallerFactory } from "./init.js";
 import { appRouter } from "./router.js";
 
@@ -41,7 +42,7 @@ beforeEach(async () => {
   await writeFiles(root, { "config/models.yaml": modelsYaml, "config/pipeline.yaml": "base_pipeline:\n  stages: []\n" });
   studio = Studio.open({ cwd: root, env: { PROJECT_LLM_CONFIG_DIR: path.join(root, "config"), PROJECT_LLM_SESSIONS_DIR: path.join(root, "sessions") } });
   downloads = new DownloadManager(studio, { env: { HF_ENDPOINT: server.origin }, download: { retryDelayMs: 5, maxRetries: 2 } });
-  caller = createCaller({ studio, runs: new RunManager(studio), downloads });
+  caller = createCaller({ studio, runs: new RunManager(studio), downloads, identity: localIdentity });
   server.behave({ mode: "ok" });
 });
 afterEach(async () => {

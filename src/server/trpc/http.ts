@@ -37,13 +37,17 @@ function retryAfter(errors: readonly { cause?: unknown }[]): number | undefined 
   return seconds;
 }
 
-export interface TrpcServer extends Context {
+export interface TrpcServer extends Pick<Context, "studio" | "runs" | "downloads"> {
   streams: StreamLimiter;
   /** Event streams one client may hold open (models.yaml's `runtime.streams_per_client`). */
   streamsPerClient(): Promise<number>;
 }
 
-export async function handleTrpcRequest(request: Request, server: TrpcServer): Promise<Response> {
+/**
+ * Answers a tRPC request with `context` (its identity already known: see `createContext`). Each procedure
+ * refuses a context without the identity its role needs (see trpc/init.ts).
+ */
+export async function handleTrpcRequest(request: Request, server: TrpcServer, context: Context): Promise<Response> {
   const url = new URL(request.url);
   const paths = procedurePaths(url);
   let refusal: unknown;
@@ -59,6 +63,9 @@ export async function handleTrpcRequest(request: Request, server: TrpcServer): P
   // Subscriptions come as GET (an EventSource); runs.events is the only one.
   if (refusal === undefined && request.method === "GET" && paths.length === 1 && paths[0] === "runs.events") {
     try {
+      // A stream answers 200 before its first event, so a refusal inside it would come as an event of a
+      // stream that opened: an anonymous request for one is refused here, with a status, instead.
+      if (!context.identity) throw new ProjectLlmError("unauthenticated", "log in first: open /login with your token, or send Authorization: Bearer TOKEN");
       release = server.streams.open([`client ${clientAddress(request)}`], await server.streamsPerClient());
       request.signal.addEventListener("abort", release, { once: true });
     } catch (error) {
@@ -81,7 +88,7 @@ export async function handleTrpcRequest(request: Request, server: TrpcServer): P
     allowMethodOverride: true,
     createContext: () => {
       if (refusal !== undefined) throw toTRPCError(refusal);
-      return { studio: server.studio, runs: server.runs, downloads: server.downloads };
+      return context;
     },
     responseMeta({ errors }) {
       const seconds = retryAfter(errors);

@@ -6,6 +6,7 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import { ProjectLlmError, type ErrorCode } from "../../common/index.js";
 import type { ConfigIssue } from "../../config/index.js";
+import { hasRole, type AccessControl, type Identity, type Role } from "../auth/index.js";
 import type { Studio } from "../../core/index.js";
 import type { DownloadManager } from "../downloads.js";
 import type { RunManager } from "../run-manager.js";
@@ -14,6 +15,15 @@ export interface Context {
   studio: Studio;
   runs: RunManager;
   downloads: DownloadManager;
+  /** Who sent the request; null for no one (refused by every procedure). */
+  identity: Identity | null;
+  /** The users and logins (the process's own when absent). */
+  access?: AccessControl;
+}
+
+/** Every procedure declares the least role that may call it (see `viewerProcedure` and the others). */
+export interface Meta {
+  role: Role;
 }
 
 const statusOf: Partial<Record<ErrorCode, TRPC_ERROR_CODE_KEY>> = {
@@ -39,6 +49,8 @@ const statusOf: Partial<Record<ErrorCode, TRPC_ERROR_CODE_KEY>> = {
   unavailable: "SERVICE_UNAVAILABLE",
   busy: "TOO_MANY_REQUESTS",
   "body-too-large": "PAYLOAD_TOO_LARGE",
+  unauthenticated: "UNAUTHORIZED",
+  forbidden: "FORBIDDEN",
 };
 
 /** A tRPC error for anything thrown by the studio; unknown errors stay internal. */
@@ -48,7 +60,7 @@ export function toTRPCError(error: unknown): TRPCError {
   return new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: error instanceof Error ? error.message : String(error), cause: error });
 }
 
-const t = initTRPC.context<Context>().create({
+const t = initTRPC.context<Context>().meta<Meta>().create({
   sse: {
     // Keeps proxies from closing a quiet stream (a model loading); the client reconnects after 20 s of silence.
     ping: { enabled: true, intervalMs: 10_000 },
@@ -80,6 +92,29 @@ const mapErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
+/**
+ * Refuses a request without an identity, or whose role is below the procedure's. It runs before the
+ * input is read, so an anonymous caller learns nothing of what a procedure expects. A procedure without
+ * a role (one made from `t.procedure` directly, which this file does not export) is refused to everyone.
+ */
+const requireRole = t.middleware(({ ctx, meta, next }) => {
+  if (!meta?.role) throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "this procedure declares no role" });
+  if (!ctx.identity) throw toTRPCError(new ProjectLlmError("unauthenticated", "log in first: open /login with your token, or send Authorization: Bearer TOKEN"));
+  if (!hasRole(ctx.identity.role, meta.role)) {
+    throw toTRPCError(new ProjectLlmError("forbidden", `this needs the role ${meta.role} or above; ${ctx.identity.user} is ${ctx.identity.role}`, { details: { params: { role: meta.role } } }));
+  }
+  return next({ ctx: { identity: ctx.identity } });
+});
+
+const guarded = t.procedure.use(mapErrors).use(requireRole);
+
 export const router = t.router;
-export const procedure = t.procedure.use(mapErrors);
+/** Reads: sessions, runs, pipelines, models (with the models folder's path and the machine's RAM). */
+export const viewerProcedure = guarded.meta({ role: "viewer" });
+/** Starts runs; cancels and reruns one's own. */
+export const runnerProcedure = guarded.meta({ role: "runner" });
+/** Saves and deletes pipelines, manages models. */
+export const editorProcedure = guarded.meta({ role: "editor" });
+/** Manages users; cancels and deletes anyone's runs. */
+export const adminProcedure = guarded.meta({ role: "admin" });
 export const createCallerFactory = t.createCallerFactory;

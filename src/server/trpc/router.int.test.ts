@@ -14,6 +14,7 @@ import { openTestStudio } from "../../testing/studio.js";
 import { newRunId } from "../../store/index.js";
 import { DownloadManager } from "../downloads.js";
 import { RunManager } from "../run-manager.js";
+import { localIdentity } from "../auth/index.js";
 import { createCallerFactory } from "./init.js";
 import { appRouter } from "./router.js";
 
@@ -53,7 +54,7 @@ beforeEach(async () => {
   ({ dir: root, cleanup } = await tempDir());
   studio = await openTestStudio(root, runtime, { modelsYaml, pipelineYaml: basePipeline });
   runs = new RunManager(studio);
-  caller = createCaller({ studio, runs, downloads: new DownloadManager(studio) });
+  caller = createCaller({ studio, runs, downloads: new DownloadManager(studio), identity: localIdentity });
 });
 afterEach(async () => {
   await runs.shutdown();
@@ -210,7 +211,7 @@ describe("the tRPC routers on the real model", () => {
     await studio.sessions.save({ ...stored, status: "running", events: [], endedAt: undefined, durationMs: undefined, finalAnswer: undefined });
     // The next server marks it interrupted; its followers get an end instead of waiting for ever.
     expect(await studio.sessions.interruptRunning()).toEqual([id]);
-    const next = createCaller({ studio, runs: new RunManager(studio), downloads: new DownloadManager(studio) });
+    const next = createCaller({ studio, runs: new RunManager(studio), downloads: new DownloadManager(studio), identity: localIdentity });
     const followed: RunEvent[] = [];
     for await (const envelope of await next.runs.events({ id })) followed.push(unwrap(envelope).data);
     expect(followed).toEqual([expect.objectContaining({ type: "run-end", runId: id, seq: 0, status: "interrupted" })]);

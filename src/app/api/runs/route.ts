@@ -2,7 +2,7 @@ import { z } from "zod";
 import { pipelineNamePattern } from "@/config/index";
 import { getServer } from "@/server/instance";
 import { readText, runBodyLimit } from "@/server/body-limit";
-import { forbiddenHost, jsonError, usageError } from "@/server/http";
+import { authorize, jsonError, usageError } from "@/server/http";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
@@ -26,8 +26,8 @@ const body = z.strictObject({
  * itself, `{"stages": [...]}`, as a pipeline file holds it.
  */
 export async function POST(request: Request): Promise<Response> {
-  const refused = forbiddenHost(request);
-  if (refused) return refused;
+  const identity = await authorize(request, "runner");
+  if (identity instanceof Response) return identity;
   // JSON only: a cross-site HTML form cannot send it without the browser asking first.
   if (!request.headers.get("content-type")?.toLowerCase().startsWith("application/json")) {
     return usageError('send the body as JSON with "Content-Type: application/json": {"pipeline": "base", "input": "..."}', 415);
@@ -51,7 +51,7 @@ export async function POST(request: Request): Promise<Response> {
   }
   try {
     const server = await getServer();
-    const { id } = await server.runs.start(parsed);
+    const { id } = await server.runs.start({ ...parsed, user: identity.user });
     return Response.json({ id, events: `/api/runs/${id}/events`, session: `/api/sessions/${id}` }, { status: 202 });
   } catch (error) {
     return jsonError(error);

@@ -1,13 +1,13 @@
 import { getServer } from "@/server/instance";
-import { forbiddenHost, jsonError } from "@/server/http";
+import { authorize, jsonError } from "@/server/http";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
 /** The session record of a run (in progress or ended). */
 export async function GET(request: Request, context: { params: Promise<{ id: string }> }): Promise<Response> {
-  const refused = forbiddenHost(request);
-  if (refused) return refused;
+  const identity = await authorize(request, "viewer");
+  if (identity instanceof Response) return identity;
   const { id } = await context.params;
   try {
     const server = await getServer();

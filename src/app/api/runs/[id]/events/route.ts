@@ -1,6 +1,6 @@
 import { getServer } from "@/server/instance";
 import { clientAddress } from "@/server/client-address";
-import { forbiddenHost, jsonError } from "@/server/http";
+import { authorize, jsonError } from "@/server/http";
 import { eventStream } from "@/server/sse";
 import { assertRunId, sessionNotFound } from "@/store/index";
 
@@ -14,8 +14,8 @@ export const dynamic = "force-dynamic";
  * ended at the pace it ran.
  */
 export async function GET(request: Request, context: { params: Promise<{ id: string }> }): Promise<Response> {
-  const refused = forbiddenHost(request);
-  if (refused) return refused;
+  const identity = await authorize(request, "viewer");
+  if (identity instanceof Response) return identity;
   const { id } = await context.params;
   const url = new URL(request.url);
   const last = request.headers.get("last-event-id") ?? url.searchParams.get("lastEventId");

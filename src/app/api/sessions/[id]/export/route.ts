@@ -2,7 +2,7 @@ import type { NextRequest } from "next/server";
 import { ProjectLlmError } from "@/common/index";
 import { isLocale, localeCookie, locales, requestLocale } from "@/i18n/locales";
 import { getServer } from "@/server/instance";
-import { forbiddenHost, jsonError } from "@/server/http";
+import { authorize, jsonError } from "@/server/http";
 import { sessionMarkdown } from "@/server/session-markdown";
 import { assertRunId, sessionZip } from "@/store/index";
 
@@ -21,8 +21,8 @@ const formats = {
  * archive's file names stay the same in every language.
  */
 export async function GET(request: NextRequest, context: { params: Promise<{ id: string }> }): Promise<Response> {
-  const refused = forbiddenHost(request);
-  if (refused) return refused;
+  const identity = await authorize(request, "viewer");
+  if (identity instanceof Response) return identity;
   try {
     const id = assertRunId((await context.params).id);
     const query = new URL(request.url).searchParams;

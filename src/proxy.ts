@@ -1,0 +1,22 @@
+/**
+ * Pages need a login when access control is on: an anonymous page request goes to /login, which comes
+ * back to the page after. (The pages hold no data: what they show comes from the API, which checks every
+ * request itself; this spares an anonymous visitor a page of errors.)
+ */
+import { NextResponse, type NextRequest } from "next/server";
+import { getAccessControl } from "@/server/auth/index";
+
+export async function proxy(request: NextRequest): Promise<NextResponse> {
+  const access = getAccessControl();
+  if (!access.enabled) return NextResponse.next();
+  if ((await access.authenticate(request)).ok) return NextResponse.next();
+  const login = new URL("/login", request.url);
+  const back = request.nextUrl.pathname + request.nextUrl.search;
+  if (back !== "/") login.searchParams.set("next", back);
+  return NextResponse.redirect(login);
+}
+
+export const config = {
+  // Every page but the login page; not the API (each route checks its requests), nor Next.js's files.
+  matcher: ["/((?!api/|_next/|login$|login/|icon\\.svg$|favicon\\.ico$).*)"],
+};
