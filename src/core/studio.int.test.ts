@@ -370,15 +370,26 @@ describe("a run's session on disk, while it goes and when it cannot be written",
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
     try {
       let back: Promise<void> | undefined;
+      let created = false;
+      let ended = false;
+      // The last stage has ended and the session file exists (its first write may come after the stage's
+      // end): the final write comes next, onto a read-only disk that is back a moment later.
+      const breakDisk = () => {
+        if (!created || !ended || back) return;
+        remount("ro");
+        back = new Promise((resolve) => setTimeout(resolve, 300)).then(() => remount("rw"));
+      };
       const session = await studio.run({
         pipeline: "short",
         input: "Once upon a time",
+        onSession: () => {
+          created = true;
+          breakDisk();
+        },
         onEvent: (event) => {
-          // The last stage ends: the final write comes next, onto a read-only disk that is back a moment later.
-          if (event.type === "stage-end" && !back) {
-            remount("ro");
-            back = new Promise((resolve) => setTimeout(resolve, 300)).then(() => remount("rw"));
-          }
+          if (event.type !== "stage-end") return;
+          ended = true;
+          breakDisk();
         },
       });
       await back;
