@@ -8,7 +8,9 @@
  *   append for any number of changes), so a save costs the index what changed, not the whole index: at
  *   100,000 sessions index.json is 40 MB, and rewriting it on the event loop blocked the server for 0.8 s.
  *   When the log has grown past a tenth of the index, it is folded into a new index.json in a worker
- *   thread (`index-worker.ts`), and index.json is read there too, when the store opens.
+ *   thread (`index-worker.ts`), and index.json is read there too, when the store opens. The index is a
+ *   lowdb database (`db.data` in memory) whose adapter (`index-log.ts`) does both: a change to `db.data` is
+ *   recorded on the adapter, and `db.write()` appends what was recorded.
  * - When index.json is missing or damaged (not JSON, or not the index schema) the index is rebuilt from the
  *   session files, in slices on the event loop: the store answers at once, a `partial` listing shows the
  *   sessions read so far (marked `indexing`), other listings wait for the whole index.
@@ -33,13 +35,12 @@
  *   run's own process writes its session, and `interruptRunning` rewrites only a session whose process
  *   can no longer end it (see `runsElsewhere`).
  */
-import { access, appendFile, mkdir, opendir, readFile, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
-import { randomBytes } from "node:crypto";
+import { access, mkdir, opendir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { z } from "zod";
+import { Low } from "lowdb";
 import { syncDirectory, tempSuffix, writeFileDurably } from "../common/index.js";
-import { runIndexJob } from "./index-worker.js";
-import { assertRunId, isValidRunId, sessionSchema, sessionSummarySchema, summarize, type SessionRecord, type SessionSummary } from "./session.js";
+import { compactingPattern, indexFileName, IndexLog, logFileName, reportIndexError, scratchFolderName } from "./index-log.js";
+import { assertRunId, isValidRunId, sessionSchema, summarize, type SessionRecord, type SessionSummary } from "./session.js";
 import {
   checkSession,
   interrupted,
@@ -57,16 +58,8 @@ import {
 } from "./session-store.js";
 import { runsElsewhere } from "./session-owner.js";
 
-const indexFileName = "index.json";
-/** Where a new index.json is written before it is renamed into place (see `#compact`). */
-const scratchFolderName = ".index-new";
-const logFileName = "index.log";
-/** A log segment being folded into index.json: `index.log.<time>-<pid>.compacting` (they sort by time). */
-const compactingPattern = /^index\.log\.\d{13}-\d+\.compacting$/;
 /** Session files read at once while rebuilding the index. */
 const readConcurrency = 32;
-/** Summaries per message from the worker that reads the index: each costs this thread its copy (a few ms). */
-const loadChunkSize = 2000;
 
 /** How long the log may lag the session files while the process runs. */
 const indexWriteDelayMs = 1000;
@@ -95,11 +88,6 @@ const verifyEveryMs = 10_000;
 /** Folder entries handled between two turns of the event loop when the folder is listed or walked. */
 const walkSlice = 10_000;
 
-const summariesSchema = z.array(sessionSummarySchema);
-
-/** A chunk of index.json that does not match the summary schema: the index is rebuilt from the files. */
-class UnusableIndex extends Error {}
-
 type ReadResult = { session: SessionRecord } | { damage: DamagedSession } | { missing: true };
 
 /** A rebuild of the index from the session files, under way. */
@@ -119,20 +107,17 @@ const byFile = (a: DamagedSession, b: DamagedSession) => (a.file < b.file ? -1 :
 
 export class FileSessionStore implements SessionStore {
   readonly directory: string;
-  #index: SessionIndex | undefined;
+  /** The index: `data` in memory, written to index.json and index.log by its adapter. */
+  readonly #db: Low<SessionIndex>;
+  /** The adapter of `#db`, on which each change to the index is recorded for the next `#db.write()`. */
+  readonly #log: IndexLog;
+  #opened = false;
   #opening: Promise<SessionIndex> | undefined;
   /** The tail of the write queue: each write starts when the one before it has ended. */
   #queue: Promise<unknown> = Promise.resolve();
-  /** An append of `#pending` to the log is due. */
+  /** A write of the recorded changes to the log is due. */
   #indexTimer: NodeJS.Timeout | undefined;
-  /** Index changes not in the log yet, by session: its summary now, or null when it was removed. */
-  readonly #pending = new Map<string, SessionSummary | null>();
-  /** Lines in the log since the last compaction began. */
-  #logLines = 0;
-  #compacting: Promise<void> | undefined;
   #building: Building | undefined;
-  /** There is no index.json to amend: the first append writes an empty one first (see `#appendPending`). */
-  #snapshotMissing = false;
   /** Damaged files found by the last look at the folder, by name. */
   #damaged = new Map<string, DamagedSession>();
   /**
@@ -147,13 +132,19 @@ export class FileSessionStore implements SessionStore {
   /** Writes of this store to its folder under way (see `#current`). */
   #ownWritesInFlight = 0;
 
-  readonly #compactAfterLines: (sessions: number) => number;
-
   /** Nothing touches the disk until the first call (or `open()`); the folder is created by the first write. */
   constructor(directory: string, options: FileSessionStoreOptions = {}) {
     this.directory = path.resolve(/*turbopackIgnore: true*/ directory);
     const lines = options.compactAfterLines;
-    this.#compactAfterLines = lines === undefined ? defaultCompactAfterLines : () => lines;
+    this.#log = new IndexLog({
+      directory: this.directory,
+      serial: (work) => this.#serial(work),
+      ownWrite: (write) => this.#ownWrite(write),
+      names: () => this.#names(),
+      rebuilding: () => this.#building !== undefined,
+      compactAfterLines: lines === undefined ? defaultCompactAfterLines : () => lines,
+    });
+    this.#db = new Low(this.#log, new SessionIndex());
   }
 
   /**
@@ -176,9 +167,12 @@ export class FileSessionStore implements SessionStore {
   }
 
   #ready(): Promise<SessionIndex> {
-    if (this.#index) return Promise.resolve(this.#index);
+    if (this.#opened) return Promise.resolve(this.#db.data);
     this.#opening ??= this.#load().then(
-      (index) => (this.#index = index),
+      (index) => {
+        this.#opened = true;
+        return index;
+      },
       (error: unknown) => {
         this.#opening = undefined;
         throw error;
@@ -194,43 +188,30 @@ export class FileSessionStore implements SessionStore {
   }
 
   async #load(): Promise<SessionIndex> {
-    this.#snapshotMissing = true;
     const folder = await stat(this.directory).catch((error: unknown) => {
       if (isMissing(error)) return undefined;
       throw error;
     });
     const names = folder && (await this.#names());
-    if (!folder || names === undefined) return new SessionIndex();
+    if (!folder || names === undefined) return (this.#db.data = new SessionIndex());
     // A temp file is what a crash mid-write leaves: its target still holds the last whole version.
     for (const name of names) if (name.endsWith(tempSuffix)) await rm(path.join(this.directory, name), { force: true });
     // So is a new index.json that was not renamed into place yet: the logs it was made of are still there.
     if (names.includes(scratchFolderName)) await rm(path.join(this.directory, scratchFolderName), { recursive: true, force: true });
     this.#seen(folder.mtimeMs);
 
-    const index = new SessionIndex();
-    const logs = [...names.filter((name) => compactingPattern.test(name)).sort(), logFileName].map((name) => path.join(this.directory, name));
-    let loaded;
-    try {
-      loaded = await runIndexJob({ kind: "load", snapshot: path.join(this.directory, indexFileName), logs, chunkSize: loadChunkSize }, (chunk) => {
-        const parsed = summariesSchema.safeParse(chunk);
-        if (!parsed.success) throw new UnusableIndex("not the index schema");
-        for (const summary of parsed.data) index.set(summary);
-      });
-    } catch (error) {
-      if (!(error instanceof UnusableIndex)) throw error;
-      loaded = { ok: false as const, problem: error.message };
-    }
-    if (!loaded.ok) {
-      const indexFound = loaded.problem !== "missing" || names.includes(logFileName);
+    this.#log.segments = names.filter((name) => compactingPattern.test(name)).sort();
+    await this.#db.read();
+    const index = this.#db.data;
+    if (this.#log.problem !== undefined) {
+      const indexFound = this.#log.problem !== "missing" || names.includes(logFileName);
       const sessionNames = names.some((name) => name.endsWith(".json") && name !== indexFileName);
       index.clear();
       this.#build(index, names, { write: indexFound || sessionNames });
       return index;
     }
-    this.#snapshotMissing = false;
-    this.#logLines = loaded.logLines;
     await this.#reconcile(index, names);
-    if (this.#logLines > this.#compactAfterLines(index.size)) void this.#compact({ fromScratch: false }).catch(reportIndexError);
+    this.#log.compactIfDue(index);
     return index;
   }
 
@@ -245,12 +226,12 @@ export class FileSessionStore implements SessionStore {
   }
 
   #changed(id: string, summary: SessionSummary | null, read = false): void {
-    this.#pending.set(id, summary);
+    this.#log.record(id, summary);
     if (!read) this.#building?.touched.add(id);
     if (this.#indexTimer) return;
     this.#indexTimer = setTimeout(() => {
       this.#indexTimer = undefined;
-      void this.#appendPending().catch(reportIndexError);
+      void this.#db.write().catch(reportIndexError);
     }, indexWriteDelayMs);
     // A pending append never keeps a process alive: `flush()` (or the next open) takes care of it.
     this.#indexTimer.unref();
@@ -421,12 +402,7 @@ export class FileSessionStore implements SessionStore {
     this.#damaged = damaged;
     const work = async () => {
       if (options.write) {
-        await this.#serial(async () => {
-          this.#pending.clear();
-          this.#logLines = 0;
-          const stale = (await this.#names())?.filter((name) => name === logFileName || compactingPattern.test(name)) ?? [];
-          for (const name of stale) await rm(path.join(this.directory, name), { force: true });
-        });
+        await this.#serial(() => this.#log.discard());
       }
       let read = 0;
       options.onProgress?.(0, ids.length);
@@ -442,8 +418,9 @@ export class FileSessionStore implements SessionStore {
         if (ids.length > 0) console.log(`sessions: marked ${ids.length} session(s) left running by a process that stopped as interrupted`);
       }
       if (!options.write) return;
-      await this.#appendPending({ compact: false });
-      await this.#compact({ fromScratch: true });
+      // Not folded by the write (the rebuild is not over yet), but from scratch here.
+      await this.#db.write();
+      await this.#log.compact({ fromScratch: true });
     };
     building.done = work().finally(() => {
       if (this.#building === building) this.#building = undefined;
@@ -453,89 +430,6 @@ export class FileSessionStore implements SessionStore {
     // A failed rebuild is reported where it is awaited, and by the log below when nothing awaits it.
     building.done.catch(reportIndexError);
     return building;
-  }
-
-  /** Appends the pending changes to the log, then folds the log into index.json (off this thread) when it has grown enough. */
-  async #appendPending(options: { compact: boolean } = { compact: true }): Promise<void> {
-    await this.#serial(async () => {
-      if (this.#pending.size === 0) return;
-      let text = "";
-      for (const [id, summary] of this.#pending) text += `${JSON.stringify(summary ? { set: summary } : { delete: id })}\n`;
-      const lines = this.#pending.size;
-      this.#pending.clear();
-      try {
-        // A log amends an index.json: without one the next open would rebuild from the files, not read the log.
-        if (this.#snapshotMissing) {
-          await writeFile(path.join(this.directory, indexFileName), JSON.stringify({ version: 1, sessions: [] }), { flag: "wx" }).catch((error: unknown) => {
-            // Another process wrote one meanwhile: the log amends that.
-            if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-          });
-          this.#snapshotMissing = false;
-        }
-        await this.#ownWrite(() => appendFile(path.join(this.directory, logFileName), text));
-      } catch (error) {
-        // The folder was removed: there is no index to keep.
-        if (isMissing(error)) return;
-        throw error;
-      }
-      this.#logLines += lines;
-    });
-    const index = this.#index;
-    if (options.compact && index && !this.#building && !this.#compacting && this.#logLines > this.#compactAfterLines(index.size)) {
-      void this.#compact({ fromScratch: false }).catch(reportIndexError);
-    }
-  }
-
-  /**
-   * Folds the log into a new index.json in a worker thread: the log is first renamed to a segment of its
-   * own (appends go on into a new log meanwhile), and the segments are removed once index.json holds
-   * them. A crash in between leaves segments that the next open reads again (applying a line twice does
-   * no harm). `fromScratch`: index.json is made from the segments alone (a rebuild wrote them all).
-   */
-  #compact(options: { fromScratch: boolean }): Promise<void> {
-    const run = async () => {
-      await this.#compacting;
-      const segments = await this.#serial(async () => {
-        const names = await this.#names();
-        if (names === undefined) return undefined;
-        const found = names.filter((name) => compactingPattern.test(name)).sort();
-        if (names.includes(logFileName)) {
-          const segment = `index.log.${String(Date.now()).padStart(13, "0")}-${process.pid}.compacting`;
-          await this.#ownWrite(() => rename(path.join(this.directory, logFileName), path.join(this.directory, segment)));
-          found.push(segment);
-        }
-        this.#logLines = 0;
-        return found;
-      });
-      if (segments === undefined || (segments.length === 0 && !options.fromScratch)) return;
-      const logs = segments.map((name) => path.join(this.directory, name));
-      // The new index.json is written in a folder of its own and renamed into place here, in the write
-      // queue: a file made in the sessions folder by the worker would change the folder under the
-      // store's feet, and the next listing would walk it as if another process had written there.
-      const scratch = path.join(this.directory, scratchFolderName);
-      const out = path.join(scratch, `${indexFileName}.${process.pid}-${randomBytes(4).toString("hex")}${tempSuffix}`);
-      await this.#serial(() => this.#ownWrite(() => mkdir(scratch, { recursive: true })));
-      try {
-        await runIndexJob({ kind: "compact", snapshot: path.join(this.directory, indexFileName), logs, fromScratch: options.fromScratch, out });
-        await this.#serial(() =>
-          this.#ownWrite(async () => {
-            await rename(out, path.join(this.directory, indexFileName));
-            for (const log of logs) await rm(log, { force: true });
-            // Another process's fold may be using it.
-            await rmdir(scratch).catch(() => undefined);
-          }),
-        );
-      } finally {
-        await rm(out, { force: true });
-      }
-      await syncDirectory(this.directory);
-      this.#snapshotMissing = false;
-    };
-    const compacting = run().finally(() => {
-      if (this.#compacting === compacting) this.#compacting = undefined;
-    });
-    this.#compacting = compacting;
-    return compacting;
   }
 
   /** Reads a session file: the session, what is wrong with it, or that it is not there. */
@@ -604,13 +498,13 @@ export class FileSessionStore implements SessionStore {
   async flush(): Promise<void> {
     if (this.#indexTimer) clearTimeout(this.#indexTimer);
     this.#indexTimer = undefined;
-    if (!this.#index) return;
+    if (!this.#opened) return;
     await this.#building?.done.catch(() => undefined);
     await this.#verifying;
     // What another process wrote since the last look goes in too.
-    await this.#serial(() => this.#reconcileIfChanged(this.#index!));
-    await this.#appendPending();
-    await this.#compacting;
+    await this.#serial(() => this.#reconcileIfChanged(this.#db.data));
+    await this.#db.write();
+    await this.#log.compacting;
   }
 
   async has(id: string): Promise<boolean> {
@@ -660,7 +554,7 @@ export class FileSessionStore implements SessionStore {
   async rebuildIndex(options: RebuildOptions = {}): Promise<RebuildReport> {
     const index = await this.#ready();
     await this.#building?.done.catch(() => undefined);
-    await this.#compacting;
+    await this.#log.compacting;
     const names = await this.#names();
     index.clear();
     const building = this.#build(index, names ?? [], { write: names !== undefined, onProgress: options.onProgress });
@@ -731,10 +625,6 @@ export class FileSessionStore implements SessionStore {
 /** A `.json` file in the sessions folder whose name is not a run id. */
 function misnamed(name: string): DamagedSession {
   return { file: name, problem: "not-a-run-id", detail: `"${name.slice(0, -5)}" is not a run id (they look like 20261124-120102-3fa9c1)` };
-}
-
-function reportIndexError(error: unknown): void {
-  console.error(`sessions: cannot update the index: ${(error as Error)?.message ?? String(error)}`);
 }
 
 async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
