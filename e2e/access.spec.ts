@@ -196,7 +196,8 @@ test("a runner logs in by the link, runs, and is refused a save in the Editor; H
   const users = page.getByTestId("session-user");
   await expect(users.first()).toHaveText("rita");
   expect(new Set(await users.allTextContents())).toEqual(new Set(["rita"]));
-  await page.getByTestId("session-user").first().locator("xpath=ancestor::tr").getByRole("link").click();
+  await page.getByTestId("session-user").first().locator("xpath=ancestor::tr").getByRole("link").first().click();
+  await expect(page).toHaveURL(/\/history\/\d{8}-\d{6}-[0-9a-f]+/);
   await expect(page.getByTestId("session-user")).toHaveText("rita");
 
   await menu.getByRole("button", { name: "Log out" }).click();

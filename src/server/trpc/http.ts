@@ -60,8 +60,9 @@ export async function handleTrpcRequest(request: Request, server: TrpcServer, co
     }
   }
   let release: (() => void) | undefined;
-  // Subscriptions come as GET (an EventSource); runs.events is the only one.
-  if (refusal === undefined && request.method === "GET" && paths.length === 1 && paths[0] === "runs.events") {
+  // Subscriptions come as GET (an EventSource), or as POST with the method override; runs.events is the
+  // only one.
+  if (refusal === undefined && paths.includes("runs.events")) {
     try {
       // A stream answers 200 before its first event, so a refusal inside it would come as an event of a
       // stream that opened: an anonymous request for one is refused here, with a status, instead.
@@ -71,7 +72,7 @@ export async function handleTrpcRequest(request: Request, server: TrpcServer, co
     } catch (error) {
       // Answered here: tRPC answers a subscription's error inside a stream with status 200, and an
       // EventSource would take that for a stream to reconnect to.
-      return refusedSubscription(error, paths[0]);
+      return refusedSubscription(error, "runs.events");
     }
   }
   const response = await fetchRequestHandler({
