@@ -6,6 +6,7 @@
  */
 import { expect, test, type APIRequestContext } from "@playwright/test";
 import { rm } from "node:fs/promises";
+import http from "node:http";
 import path from "node:path";
 import { listApiRoutes } from "../src/testing/api-routes";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
@@ -156,15 +157,21 @@ test("a login sets an httpOnly SameSite cookie without the token, and failed log
   expect(cookie).toMatch(/^project_llm_login=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+$/);
   expect(cookie).not.toContain(adminToken);
   expect(await login.json()).toEqual({ user: "admin", role: "admin" });
+  // Failed logins from another address of this machine (127.0.0.2), each naming 127.0.0.1 in
+  // X-Forwarded-For: the lockout falls on the connection's address, never on one a client names.
   const answers: number[] = [];
   for (let attempt = 0; attempt < 9; attempt++) {
-    const response = await request.post(`${studio.base}/api/auth/login`, { headers: { "content-type": "application/json", "x-forwarded-for": "10.9.9.9" }, data: { token: "x".repeat(44) } });
-    answers.push(response.status());
-    if (response.status() === 429) expect(Number(response.headers()["retry-after"])).toBeGreaterThan(0);
+    const response = await postFrom(`${studio.base.replace("127.0.0.1", "127.0.0.2")}/api/auth/login`, JSON.stringify({ token: "x".repeat(44) }), { "x-forwarded-for": "127.0.0.1" });
+    answers.push(response.status);
+    if (response.status === 429) expect(Number(response.retryAfter)).toBeGreaterThan(0);
   }
   // Five free failures; the sixth locks the address out for 1 s, the seventh for 2 s, ...
   expect(answers.slice(0, 6)).toEqual([401, 401, 401, 401, 401, 401]);
   expect(answers.slice(6)).toContain(429);
+  // The address it named is not locked out.
+  expect((await request.post(`${studio.base}/api/auth/login`, { headers: { "content-type": "application/json" }, data: { token: adminToken } })).status()).toBe(200);
+  // A login body is read with a small limit.
+  expect((await request.post(`${studio.base}/api/auth/login`, { headers: { "content-type": "application/json" }, data: JSON.stringify({ token: "x".repeat(100_000) }) })).status()).toBe(413);
   // The token is never in the server's output but for the first start's line.
   expect(studio.output().split(adminToken).length - 1).toBe(1);
 });
@@ -275,3 +282,15 @@ test("the login, Users and History pages, in both languages, light and dark, wid
     }
   }
 });
+
+/** A JSON POST from 127.0.0.2 (another address of this machine): its status and Retry-After. */
+function postFrom(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; retryAfter?: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method: "POST", localAddress: "127.0.0.2", headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)), ...headers } }, (response) => {
+      response.resume();
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, retryAfter: response.headers["retry-after"] as string | undefined }));
+    });
+    request.on("error", reject);
+    request.end(body);
+  });
+}

@@ -33,6 +33,6 @@ if [ -d "$models" ] && [ -z "$(find "$models" -maxdepth 1 -name '*.gguf' -print 
 fi
 
 if [ "$#" -eq 0 ]; then
-  set -- node node_modules/next/dist/bin/next start --hostname "$HOST" --port "$PORT"
+  set -- node node_modules/next/dist/bin/next start --hostname "${HOST:-127.0.0.1}" --port "${PORT:-3000}"
 fi
 exec "$@"

@@ -34,7 +34,8 @@ if (stale) {
   const build = spawnSync("npm", ["run", "build"], { stdio: "inherit", env });
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
-const host = process.env.HOST ?? "127.0.0.1";
+// An empty HOST is the default, as access control reads it (src/server/auth/mode.ts): never "every address".
+const host = process.env.HOST?.trim() || "127.0.0.1";
 const port = process.env.PORT ?? "3000";
 const nextBin = path.join(root, "node_modules", "next", "dist", "bin", "next");
 const server = spawn(process.execPath, [nextBin, "start", "--hostname", host, "--port", port], { stdio: "inherit", env });

@@ -6,6 +6,9 @@ import { z } from "zod";
 import { maxPipelineStages } from "../engine/graph.js";
 
 /** Sampling and length parameters; every one optional so that a stage or a model can override a few. */
+/** Run event streams one client address may hold open, unless models.yaml's runtime says otherwise. */
+export const defaultStreamsPerClient = 32;
+
 export const generationParamsSchema = z
   .strictObject({
     temperature: z.number().min(0).max(5),
@@ -86,9 +89,9 @@ export const modelsConfigSchema = z.strictObject({
       /** Runs one user may have going and waiting together; a start past this is refused (429). */
       runs_per_user: z.number().int().min(1).max(10_000).default(4),
       /** Event streams (a Run page, a follower) one client address may hold open at once (429 past it). */
-      streams_per_client: z.number().int().min(1).max(10_000).default(32),
+      streams_per_client: z.number().int().min(1).max(10_000).default(defaultStreamsPerClient),
     })
-    .default({ gpu: "auto", idle_unload_seconds: 600, max_loaded_models: 4, parallel: "auto", runs_in_flight: "auto", runs_waiting: 32, runs_per_user: 4, streams_per_client: 32 }),
+    .default({ gpu: "auto", idle_unload_seconds: 600, max_loaded_models: 4, parallel: "auto", runs_in_flight: "auto", runs_waiting: 32, runs_per_user: 4, streams_per_client: defaultStreamsPerClient }),
   models: z.record(modelNameSchema, modelEntrySchema).default({}),
 });
 export type ModelsConfig = z.infer<typeof modelsConfigSchema>;

@@ -146,7 +146,8 @@ export function errorSegments(t: ErrorsTranslator): ErrorSegments {
       if (issues && issues.length > 0) return issues.flatMap((item, index) => [...(index > 0 ? [words("\n")] : []), ...issue(item)]);
       if (!code) return undefined;
       const reason = params?.reason;
-      return (typeof reason === "string" ? translated(`codes.${code}.${reason}`, params) : undefined) ?? translated(`codes.${code}`, params);
+      // A code with reasons of its own has a message per reason, and `other` for the rest.
+      return (typeof reason === "string" ? translated(`codes.${code}.${reason}`, params) : undefined) ?? translated(`codes.${code}`, params) ?? translated(`codes.${code}.other`, params);
     },
   };
 }

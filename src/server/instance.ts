@@ -4,6 +4,7 @@
  * of forking another worker.
  */
 import { errorMessage } from "../common/index.js";
+import { defaultStreamsPerClient } from "../config/index.js";
 import { Studio } from "../core/index.js";
 import { DownloadManager } from "./downloads.js";
 import { RunManager } from "./run-manager.js";
@@ -44,7 +45,9 @@ function create(): ServerInstance {
       await studio.dispose();
     })());
   const streams = new StreamLimiter();
-  const streamsPerClient = async () => (await studio.loadModels()).config.runtime.streams_per_client;
+  // A models.yaml that does not load (a typo mid-edit) must not stop every event stream, replays of stored
+  // runs included: the cap is then its default.
+  const streamsPerClient = () => studio.loadModels().then((models) => models.config.runtime.streams_per_client, () => defaultStreamsPerClient);
   return { studio, runs, downloads, streams, streamsPerClient, ready, stop };
 }
 

@@ -13,7 +13,15 @@ import { Button, ErrorBox } from "@/components/ui";
 
 /** A path of this studio to go to after the login; anything else (another site, `//host`) is the Run page. */
 function safeNext(value: string | null): string {
-  return value && value.startsWith("/") && !value.startsWith("//") && !value.startsWith("/\\") ? value : "/";
+  if (!value?.startsWith("/")) return "/";
+  // Browsers drop tabs and newlines from an address and read a backslash as "/", so "/", a tab, then
+  // "/evil.example" is "//evil.example": the address as the browser reads it must stay on this origin.
+  try {
+    const url = new URL(value, window.location.origin);
+    return url.origin === window.location.origin ? `${url.pathname}${url.search}${url.hash}` : "/";
+  } catch {
+    return "/";
+  }
 }
 
 export function LoginPage() {

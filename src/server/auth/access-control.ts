@@ -4,6 +4,7 @@
  * login cookie (browsers, after /login). With access control off, every request is the local user.
  */
 import { ProjectLlmError, errorMessage } from "../../common/index.js";
+import { clientAddress as peerAddress } from "../client-address.js";
 import { CookieSigner, cookieName, loginMaxAgeS } from "./cookie.js";
 import { accessMode, type AccessMode } from "./mode.js";
 import { localIdentity, type Identity } from "./roles.js";
@@ -21,10 +22,14 @@ export interface AccessControlOptions {
 }
 
 /**
- * The client's address, for slowing failed logins: X-Forwarded-For's first entry, which Next.js sets to
- * the socket's address when the client sent none (see LoginThrottle for what a forged one gets).
+ * The client's address, for slowing failed logins: the address its connection comes from, as the server's
+ * socket saw it (see `stampPeerAddresses`), never a header the client sent, so that no one can lock
+ * another address out by naming it. A request the server did not stamp (a test's own Request) falls back
+ * to X-Forwarded-For's first entry.
  */
 export function clientAddress(request: Request): string {
+  const peer = peerAddress(request);
+  if (peer !== "unknown") return peer;
   return request.headers.get("x-forwarded-for")?.split(",")[0]?.trim().slice(0, 64) || "unknown";
 }
 
@@ -112,7 +117,9 @@ export class AccessControl {
   }
 
   async #checkToken(token: string, address: string): Promise<Authentication> {
-    const wait = this.#throttle.retryAfterS(address);
+    // A token that matched before (a script sending it with every request) costs no scrypt: the throttle,
+    // there to spare the server's CPU and slow guessers, does not stand in its way.
+    const wait = this.users.checkedBefore(token) ? 0 : this.#throttle.retryAfterS(address);
     if (wait > 0) {
       return { ok: false, status: 429, retryAfterS: wait, error: new ProjectLlmError("unauthenticated", `too many failed logins from your address; try again in ${wait} s`, { details: { params: { seconds: wait } } }) };
     }

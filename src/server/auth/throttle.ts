@@ -6,10 +6,10 @@
  * a refusal costs nothing. Tokens carry 192 random bits, so guessing one is hopeless anyway; this keeps a
  * guesser from spending the server's CPU on scrypt and filling its log.
  *
- * The client address comes from X-Forwarded-For, which Next.js fills with the socket's address when the
- * client sent none: a client that sends its own value gets a bucket per value it makes up. So all
- * addresses together also have a ceiling: past `globalFailuresPerMinute` failures in a minute, every
- * token check is refused until the minute has passed (logins already made, by cookie, are not affected).
+ * The client address is its connection's (see `clientAddress`). All addresses together also have a
+ * ceiling, against many machines guessing at once: past `globalFailuresPerMinute` failures in a minute,
+ * every check of a token not seen before is refused until the minute has passed (logins already made, by
+ * cookie, and tokens that matched before are not affected).
  */
 export interface ThrottleOptions {
   freeFailures?: number;

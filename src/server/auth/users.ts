@@ -107,6 +107,11 @@ export class UsersStore {
    */
   readonly #checked = new Map<string, string>();
 
+  /** Whether this token was checked and matched before (by its digest; the stored hash may have changed since). */
+  checkedBefore(token: string): boolean {
+    return this.#checked.has(createHash("sha256").update(token).digest("base64url"));
+  }
+
   /** The identity a token stands for, or undefined. */
   async verify(token: string): Promise<(Identity & { tokenId: string }) | undefined> {
     const tokenId = tokenIdOf(token);

@@ -52,7 +52,10 @@ export async function handleTrpcRequest(request: Request, server: TrpcServer, co
   const paths = procedurePaths(url);
   let refusal: unknown;
   let body: Uint8Array | undefined;
-  if (request.method === "POST") {
+  if (!context.identity) {
+    // Every procedure needs an identity (see trpc/init.ts): an anonymous body is never read.
+    refusal = new ProjectLlmError("unauthenticated", "log in first: open /login with your token, or send Authorization: Bearer TOKEN");
+  } else if (request.method === "POST") {
     try {
       body = await readBody(request, bodyLimitOf(paths));
     } catch (error) {
@@ -62,11 +65,11 @@ export async function handleTrpcRequest(request: Request, server: TrpcServer, co
   let release: (() => void) | undefined;
   // Subscriptions come as GET (an EventSource), or as POST with the method override; runs.events is the
   // only one.
-  if (refusal === undefined && paths.includes("runs.events")) {
+  if (paths.includes("runs.events")) {
     try {
       // A stream answers 200 before its first event, so a refusal inside it would come as an event of a
-      // stream that opened: an anonymous request for one is refused here, with a status, instead.
-      if (!context.identity) throw new ProjectLlmError("unauthenticated", "log in first: open /login with your token, or send Authorization: Bearer TOKEN");
+      // stream that opened: a refused request for one (anonymous, too large) is answered here, with a status.
+      if (refusal !== undefined) throw refusal;
       release = server.streams.open([`client ${clientAddress(request)}`], await server.streamsPerClient());
       request.signal.addEventListener("abort", release, { once: true });
     } catch (error) {

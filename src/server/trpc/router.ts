@@ -219,7 +219,12 @@ const sessionsRouter = router({
    * chats: a session holds what its user typed, and they may take it back; others' are an admin's to remove.
    */
   delete: runnerProcedure.input(z.object({ id: runId })).mutation(async ({ ctx, input }) => {
-    assertMayActOn(ctx.identity, (await ctx.studio.sessions.get(input.id)).user, "delete");
+    const session = await ctx.studio.sessions.get(input.id);
+    assertMayActOn(ctx.identity, session.user, "delete");
+    // A run that goes on would write its session again at its next checkpoint: it is cancelled first.
+    if (session.status === "running") {
+      throw new ProjectLlmError("conflict", `run ${input.id} is still going: cancel it, then delete its session`, { details: { params: { reason: "running", id: input.id } } });
+    }
     await ctx.studio.sessions.delete(input.id);
     return { deleted: input.id };
   }),

@@ -1,8 +1,12 @@
 import { getAccessControl } from "@/server/auth/index";
+import { readText } from "@/server/body-limit";
 import { forbiddenHost, jsonError, refusedAuthentication, usageError } from "@/server/http";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
+
+/** A login's body is `{"token": "..."}`, a token of 44 characters. */
+const loginBodyLimit = 4096;
 
 /**
  * Logs a browser in: `{"token": TOKEN}` sets the login cookie (httpOnly, SameSite=Lax, Secure over
@@ -16,9 +20,16 @@ export async function POST(request: Request): Promise<Response> {
   if (!request.headers.get("content-type")?.toLowerCase().startsWith("application/json")) {
     return usageError('send the body as JSON with "Content-Type: application/json": {"token": "..."}', 415);
   }
+  // Open to anyone: the body is read with a small limit, never buffered past it (413).
+  let text: string;
+  try {
+    text = await readText(request, loginBodyLimit);
+  } catch (error) {
+    return jsonError(error);
+  }
   let token: unknown;
   try {
-    token = ((await request.json()) as { token?: unknown } | null)?.token;
+    token = (JSON.parse(text) as { token?: unknown } | null)?.token;
   } catch {
     return usageError("the body is not valid JSON");
   }
