@@ -3,17 +3,10 @@
  * the tRPC client sends from a promise chain, after the render a click causes (10-20 ms here), and this
  * request is on the path from Run to the first token.
  */
-export interface ApiIssue {
-  file?: string;
-  line?: number;
-  column?: number;
-  path?: string;
-  message: string;
-  expected?: string;
-  suggestion?: string;
-  code?: string;
-  params?: Record<string, string | number>;
-}
+import type { IssueData } from "../i18n/describe-errors";
+
+/** A config issue as the server sends it (see `IssueData`). */
+export type ApiIssue = IssueData;
 
 /** An error answered by the plain HTTP surface: `{"error": {"code", "message", "issues"?}}`. */
 export class ApiError extends Error {
