@@ -32,6 +32,7 @@ export type {
   InferencePort,
   LoadReport,
   ResolvedGenerationParams,
+  RemoteModel,
   ResolvedModel,
 } from "./ports.js";
 export { pipelineProblems, runPipeline, stageOutput, type RunPipelineOptions, type RunResult, type RunStatus } from "./run-pipeline.js";

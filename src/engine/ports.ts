@@ -12,6 +12,21 @@ export interface ResolvedModel {
   path: string;
   /** Load parameters after defaults and overrides. */
   load: Required<Pick<LoadParams, "context_size" | "gpu_layers" | "threads">> & Pick<LoadParams, "batch_size">;
+  /**
+   * Set for a model served by an OpenAI-compatible server (`backend: openai` in models.yaml): its calls go
+   * over HTTP and `path` is empty. The key is read from the environment variable `apiKeyEnv` when called.
+   */
+  remote?: RemoteModel;
+}
+
+/** Where an OpenAI-compatible model is served. */
+export interface RemoteModel {
+  /** The API's base URL, up to and including `/v1` (for example `http://gpu-box:8000/v1`). */
+  baseUrl: string;
+  /** The model's name on that server. */
+  model: string;
+  /** The environment variable holding the API key, if the server wants one. */
+  apiKeyEnv?: string;
 }
 
 /** Generation parameters after defaults, model overrides and stage parameters. */
