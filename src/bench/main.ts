@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- MODEL.gguf ...]`: decode speed through the engine against a minimal direct
+ * `npm run bench [-- [--pipeline | --decode] MODEL.gguf ...]`: the pipeline part (`--pipeline` alone: see
+ * pipeline.ts), and the decode part (`--decode` alone): decode speed through the engine against a minimal direct
  * node-llama-cpp script, the runtime's own thread choice against the best measured, model loads across
  * runs of a three-stage pipeline, and node-llama-cpp's memory estimate against the worker's measured
  * growth. Models come from the arguments, else every .gguf in PROJECT_LLM_MODELS_DIR (or
@@ -15,6 +16,7 @@ import { promisify } from "node:util";
 import type { Pipeline } from "../config/index.js";
 import { runPipeline, type RunEvent } from "../engine/index.js";
 import { createRuntime, type Runtime } from "../runtime/index.js";
+import { benchPipeline, pipelineReport, type PipelineBenchResult } from "./pipeline.js";
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -150,11 +152,39 @@ async function modelFiles(args: string[]): Promise<string[]> {
   return (await readdir(dir)).filter((name) => name.endsWith(".gguf")).map((name) => path.join(dir, name));
 }
 
-const files = await modelFiles(process.argv.slice(2));
+const args = process.argv.slice(2);
+const parts = { pipeline: !args.includes("--decode"), decode: !args.includes("--pipeline") };
+const files = await modelFiles(args.filter((arg) => !arg.startsWith("--")));
 if (files.length === 0) {
   console.error("bench: no .gguf files: give them as arguments or set PROJECT_LLM_MODELS_DIR");
   process.exit(2);
 }
+await mkdir("bench-results", { recursive: true });
+
+if (parts.pipeline) {
+  // Rounds of one cold and `BENCH_WARM_RUNS` warm runs a side; the model's size sets how many fit in minutes.
+  const pipelineResults: PipelineBenchResult[] = [];
+  for (const file of files) {
+    const large = (await stat(file)).size > 64 * 1024 * 1024;
+    const rounds = Number(process.env.BENCH_PIPELINE_ROUNDS ?? (large ? 3 : 5));
+    const warmRuns = Number(process.env.BENCH_WARM_RUNS ?? (large ? 2 : 3));
+    for (const pipeline of ["chain", "demo"] as const) {
+      console.error(`bench: pipeline ${pipeline} on ${path.basename(file)} …`);
+      pipelineResults.push(await benchPipeline(file, pipeline, rounds, warmRuns));
+    }
+  }
+  console.log(
+    [
+      `Pipelines. Machine: ${os.cpus()[0]?.model ?? "cpu"}, ${os.availableParallelism()} cores, load average ${os.loadavg().map((value) => value.toFixed(2)).join(" ")}, Node ${process.version}. Time: the run's wall time (warm: the worker up and the model loaded; cold: from a fresh worker or process to the run's end, the load included).`,
+      "",
+      ...pipelineReport(pipelineResults),
+      "",
+    ].join("\n"),
+  );
+  await writeFile(path.join("bench-results", "pipeline.json"), JSON.stringify({ at: new Date().toISOString(), results: pipelineResults }, null, 2));
+}
+if (!parts.decode) process.exit(0);
+
 const results = [];
 for (const file of files) {
   console.error(`bench: ${path.basename(file)} …`);
@@ -193,5 +223,4 @@ const lines = [
   `Three-stage pipeline on one model (${path.basename(files[0]!)}): model loads on the first run ${loads.firstRun}, on the second ${loads.secondRun}.`,
 ];
 console.log(lines.join("\n"));
-await mkdir("bench-results", { recursive: true });
 await writeFile(path.join("bench-results", "latest.json"), JSON.stringify({ at: new Date().toISOString(), results, loads }, null, 2));

@@ -82,6 +82,12 @@ export const modelsConfigSchema = z.strictObject({
       max_loaded_models: z.number().int().min(1).default(4),
       /** Generations run at once in the worker; `auto` is 1 on a CPU and 4 on a GPU. */
       parallel: z.union([z.literal("auto"), z.number().int().min(1).max(64)]).default("auto"),
+      /**
+       * `auto`: on a CPU, the models of a multi stage that share one loaded model (same file and load
+       * parameters) decode in one batch where that is faster (large models; see BENCHMARKS.md); `false`: one
+       * at a time beyond `parallel`; a number: batches of at most that many on any model.
+       */
+      batch: z.union([z.literal("auto"), z.literal(false), z.number().int().min(1).max(64)]).default("auto"),
       /** Runs going at once in the web server; `auto` is `parallel` (its resolved value). Later runs wait in a queue. */
       runs_in_flight: z.union([z.literal("auto"), z.number().int().min(1).max(256)]).default("auto"),
       /** Runs that may wait for a place; a start past this is refused (503) until one ends. */
@@ -91,7 +97,7 @@ export const modelsConfigSchema = z.strictObject({
       /** Event streams (a Run page, a follower) one client address may hold open at once (429 past it). */
       streams_per_client: z.number().int().min(1).max(10_000).default(defaultStreamsPerClient),
     })
-    .default({ gpu: "auto", idle_unload_seconds: 600, max_loaded_models: 4, parallel: "auto", runs_in_flight: "auto", runs_waiting: 32, runs_per_user: 4, streams_per_client: defaultStreamsPerClient }),
+    .default({ gpu: "auto", idle_unload_seconds: 600, max_loaded_models: 4, parallel: "auto", batch: "auto", runs_in_flight: "auto", runs_waiting: 32, runs_per_user: 4, streams_per_client: defaultStreamsPerClient }),
   models: z.record(modelNameSchema, modelEntrySchema).default({}),
 });
 export type ModelsConfig = z.infer<typeof modelsConfigSchema>;

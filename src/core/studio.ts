@@ -136,6 +136,7 @@ export class Studio {
         maxLoadedModels: settings.max_loaded_models,
         idleUnloadSeconds: settings.idle_unload_seconds,
         parallel: settings.parallel,
+        batch: settings.batch,
         memoryBudgetBytes: os.totalmem() * config.memory_safety.ram,
       });
     }

@@ -7,6 +7,8 @@ import { z } from "zod";
 
 export const metricsSchema = z.object({
   tokensIn: z.number(),
+  /** Of `tokensIn`, those evaluated; the rest came from the KV cache. */
+  promptTokensEvaluated: z.number().optional(),
   tokensOut: z.number(),
   timeToFirstTokenMs: z.number(),
   tokensPerSecond: z.number(),

@@ -54,6 +54,11 @@ export interface LoadReport {
 
 export interface GenerateMetrics {
   tokensIn: number;
+  /**
+   * Of `tokensIn`, the prompt tokens this call evaluated; the rest were already in the KV cache (a
+   * prefix shared with an earlier call on the same loaded model). Absent where it is not known.
+   */
+  promptTokensEvaluated?: number;
   tokensOut: number;
   /** From the call's start (after the model is loaded) to the first token, in ms. */
   timeToFirstTokenMs: number;

@@ -210,6 +210,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
         params,
         metrics: {
           tokensIn: result.tokensIn,
+          ...(result.promptTokensEvaluated !== undefined ? { promptTokensEvaluated: result.promptTokensEvaluated } : {}),
           tokensOut: result.tokensOut,
           timeToFirstTokenMs: result.timeToFirstTokenMs,
           tokensPerSecond: result.tokensPerSecond,
@@ -364,8 +365,11 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
 function stageMetrics(calls: readonly ModelOutput[], wallMs: number): StageMetrics {
   if (calls.length === 1) return { ...calls[0]!.metrics, durationMs: wallMs };
   const tokensOut = calls.reduce((sum, call) => sum + call.metrics.tokensOut, 0);
+  const evaluated = calls.map((call) => call.metrics.promptTokensEvaluated);
   return {
     tokensIn: calls.reduce((sum, call) => sum + call.metrics.tokensIn, 0),
+    // Known for the stage only when known for every call.
+    ...(evaluated.every((value) => value !== undefined) ? { promptTokensEvaluated: evaluated.reduce((sum, value) => sum + value!, 0) } : {}),
     tokensOut,
     timeToFirstTokenMs: calls[0]?.metrics.timeToFirstTokenMs ?? 0,
     tokensPerSecond: wallMs > 0 ? tokensOut / (wallMs / 1000) : 0,

@@ -8,6 +8,8 @@ export interface WorkerSettings {
   idleUnloadSeconds: number;
   /** Generations run at once; also the number of sequences of each context. `auto`: 1 on a CPU, 4 on a GPU. */
   parallel: number | "auto";
+  /** Whether calls on one loaded model may decode together in one batch beyond `parallel` (see `batchWidth`). */
+  batch: "auto" | false | number;
   /** Bytes of RAM the loaded models may take together (their estimates); past it the least recently used go. */
   memoryBudgetBytes: number;
 }

@@ -150,3 +150,67 @@ describe("the model pool's limits", () => {
     }
   });
 });
+
+describe("KV prefix reuse", () => {
+  it("evaluates only the new tokens of a prompt that extends the previous call's", async () => {
+    const fresh = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, parallel: 1 });
+    try {
+      const first = await fresh.generate(request("Once upon a time", 24));
+      expect(first.promptTokensEvaluated).toBe(first.tokensIn);
+      // An input_plus_answer chain: the next prompt is this one, a blank line and the answer.
+      const second = await fresh.generate(request(`Once upon a time\n\n${first.text}`, 24));
+      const added = second.tokensIn - first.tokensIn;
+      expect(added).toBeGreaterThan(10);
+      // Only the tokens after the shared prefix (give or take the one where the texts join) are evaluated.
+      expect(second.promptTokensEvaluated).toBeGreaterThan(0);
+      expect(second.promptTokensEvaluated).toBeLessThanOrEqual(added + 1);
+      // The same prompt again: at most its last token is evaluated (for the logits of the first new one).
+      const again = await fresh.generate(request(`Once upon a time\n\n${first.text}`, 24));
+      expect(again.tokensIn).toBe(second.tokensIn);
+      expect(again.promptTokensEvaluated).toBeLessThanOrEqual(1);
+      expect(again.text).toBe(second.text);
+      // A prompt that shares only the beginning-of-text token is evaluated but for that token.
+      const other = await fresh.generate(request("The cat", 8));
+      expect(other.promptTokensEvaluated).toBeGreaterThanOrEqual(other.tokensIn - 1);
+    } finally {
+      await fresh.dispose();
+    }
+  });
+});
+
+describe("batching", () => {
+  it("decodes the calls on one model together in one batch beyond `parallel`, with the answers of one at a time", async () => {
+    const prompts = ["Once upon a time", "Once upon a time", "The little dog"];
+    // Which call wrote text when, against when each ended: batched calls all start before any ends.
+    const run = async (batch: number | false) => {
+      const fresh = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, parallel: 1, batch });
+      try {
+        const order: string[] = [];
+        const results = await Promise.all(
+          prompts.map((prompt, index) => {
+            let first = true;
+            return fresh
+              .generate(request(prompt, 48), {
+                onText: () => {
+                  if (first) order.push(`first ${index}`);
+                  first = false;
+                },
+              })
+              .then((result) => {
+                order.push(`end ${index}`);
+                return result;
+              });
+          }),
+        );
+        return { order, texts: results.map((result) => result.text) };
+      } finally {
+        await fresh.dispose();
+      }
+    };
+    const alone = await run(false);
+    expect(alone.order).toEqual(["first 0", "end 0", "first 1", "end 1", "first 2", "end 2"]);
+    const batched = await run(3);
+    expect(batched.order.slice(0, 3).sort()).toEqual(["first 0", "first 1", "first 2"]);
+    expect(batched.texts).toEqual(alone.texts);
+  });
+});

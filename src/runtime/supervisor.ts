@@ -5,11 +5,13 @@
  * next call.
  */
 import { fork, type ChildProcess } from "node:child_process";
+import { statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ProjectLlmError } from "../common/index.js";
 import type { GenerateOptions, GenerateRequest, GenerateResult, InferencePort } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerStatus } from "./protocol.js";
+import { batchWidth } from "./threads.js";
 
 export interface RuntimeOptions {
   /** The compiled worker; default `dist/runtime/worker.js` under `cwd`. */
@@ -23,6 +25,12 @@ export interface RuntimeOptions {
    * better spent on one generation) and 4 on a GPU; the worker resolves it once it knows which it has.
    */
   parallel?: "auto" | number;
+  /**
+   * `auto` (the default): calls on one loaded model (same file and load parameters) that come while one
+   * of them runs may join it, up to `batchWidth`, and decode in one batch where that is faster (see
+   * `batchWidth`); `false`: never beyond `parallel`; a number: that many on any model.
+   */
+  batch?: "auto" | false | number;
   /** RAM the loaded models may take together, by node-llama-cpp's estimates; default 80% of the total. */
   memoryBudgetBytes?: number;
 }
@@ -53,6 +61,13 @@ interface Pending {
   isGenerate: boolean;
 }
 
+/** A call waiting for a slot: its model's batch key and width, and how to let it go. */
+interface Waiting {
+  key: string;
+  width: number;
+  start: () => void;
+}
+
 interface Worker {
   child: ChildProcess;
   pending: Map<number, Pending>;
@@ -70,7 +85,11 @@ export class Runtime implements InferencePort {
   /** Slots for generations at once; unknown until the worker has resolved `auto`. */
   #limit: number | undefined;
   #running = 0;
-  #queue: Array<() => void> = [];
+  /** The calls running now by their model's batch key (file and load parameters). */
+  #runningByModel = new Map<string, number>();
+  /** The worker's GPU, or false on a CPU; unknown until a worker is up. */
+  #gpu: string | false | undefined;
+  #queue: Waiting[] = [];
   #disposed = false;
   #stats: RuntimeStats = { modelLoads: 0, generations: 0, workerStarts: 0, workerRestarts: 0, workerCrashes: 0 };
 
@@ -81,6 +100,7 @@ export class Runtime implements InferencePort {
       maxLoadedModels: options.maxLoadedModels ?? 4,
       idleUnloadSeconds: options.idleUnloadSeconds ?? 600,
       parallel: options.parallel ?? "auto",
+      batch: options.batch ?? "auto",
       memoryBudgetBytes: options.memoryBudgetBytes ?? os.totalmem() * 0.8,
     };
     this.#limit = typeof options.parallel === "number" ? options.parallel : undefined;
@@ -162,6 +182,7 @@ export class Runtime implements InferencePort {
   #onMessage(worker: Worker, message: WorkerMessage): void {
     if (message.type === "ready") {
       this.#limit ??= message.parallel;
+      this.#gpu = message.gpu;
       worker.onReady(message.parallel);
       return;
     }
@@ -201,32 +222,80 @@ export class Runtime implements InferencePort {
     return { id, worker, promise };
   }
 
-  /** Waits for a free generation slot; resolves to a release function. */
-  async #slot(signal: AbortSignal | undefined): Promise<() => void> {
+  /**
+   * How many calls on this request's model may run at once in one batch, beyond `parallel` (1: none).
+   * A file that cannot be read gets 1: the worker then says what is wrong with it.
+   */
+  #batchWidth(request: GenerateRequest): number {
+    if (this.#settings.batch === false || this.#gpu === undefined) return 1;
+    let weightBytes: number;
+    try {
+      weightBytes = statSync(request.model.path).size;
+    } catch {
+      return 1;
+    }
+    return batchWidth({ configured: this.#settings.batch, weightBytes, gpu: this.#gpu });
+  }
+
+  /**
+   * Whether a call may start now beyond the limit: every call running is on its model and fewer than its
+   * batch width run, so it joins their batch rather than splitting the cores with another model.
+   */
+  #joinsBatch(key: string, width: number): boolean {
+    const running = this.#runningByModel.get(key) ?? 0;
+    return width > 1 && running > 0 && running === this.#running && running < width;
+  }
+
+  /**
+   * Waits for a free generation slot; resolves to a release function. A slot is counted taken as soon as
+   * it is given (before the caller resumes), so that a release sees the calls just started when it lets
+   * the next waiting ones join their batch.
+   */
+  async #slot(request: GenerateRequest, signal: AbortSignal | undefined): Promise<() => void> {
     const limit = this.#limit ?? (await this.#spawn().ready);
+    // Whether a call may join a batch depends on the worker's GPU (see `batchWidth`): known once it is up.
+    if (this.#gpu === undefined && this.#settings.batch !== false) await this.#spawn().ready;
     // Aborted while the worker started: an abort listener added now would never fire.
     if (signal?.aborted) throw new ProjectLlmError("cancelled", "the generation was cancelled before it started");
-    if (this.#running >= limit) {
+    const key = batchKey(request);
+    const width = this.#batchWidth(request);
+    const take = () => {
+      this.#running++;
+      this.#runningByModel.set(key, (this.#runningByModel.get(key) ?? 0) + 1);
+    };
+    if (this.#running >= limit && !this.#joinsBatch(key, width)) {
       await new Promise<void>((resolve, reject) => {
-        const start = () => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
+        const waiting: Waiting = {
+          key,
+          width,
+          start: () => {
+            signal?.removeEventListener("abort", onAbort);
+            take();
+            resolve();
+          },
         };
         const onAbort = () => {
-          this.#queue = this.#queue.filter((entry) => entry !== start);
+          this.#queue = this.#queue.filter((entry) => entry !== waiting);
           reject(new ProjectLlmError("cancelled", "the generation was cancelled while it waited for a free slot"));
         };
         signal?.addEventListener("abort", onAbort, { once: true });
-        this.#queue.push(start);
+        this.#queue.push(waiting);
       });
+    } else {
+      take();
     }
-    this.#running++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.#running--;
-      this.#queue.shift()?.();
+      const left = this.#runningByModel.get(key)! - 1;
+      if (left === 0) this.#runningByModel.delete(key);
+      else this.#runningByModel.set(key, left);
+      // In their order: the next call when a slot is free, and the calls after it that join its batch (while
+      // a batch still runs past the limit, only calls that join it).
+      const free = () => this.#running < (this.#limit ?? 1);
+      while (this.#queue.length > 0 && (free() || this.#joinsBatch(this.#queue[0]!.key, this.#queue[0]!.width))) this.#queue.shift()!.start();
     };
   }
 
@@ -234,7 +303,7 @@ export class Runtime implements InferencePort {
     const { signal } = options;
     const cancelled = () => new ProjectLlmError("cancelled", `the generation on ${request.model.name} was cancelled`, { details: { params: { model: request.model.name } } });
     if (signal?.aborted) throw cancelled();
-    const release = await this.#slot(signal);
+    const release = await this.#slot(request, signal);
     let call: { id: number; worker: Worker; promise: Promise<GenerateResult> };
     try {
       call = this.#request<GenerateResult>(
@@ -305,7 +374,7 @@ export class Runtime implements InferencePort {
   /** Stops the worker (a `shutdown` message, then SIGKILL after 3 s); calls in flight fail with `worker-crashed`. */
   async dispose(): Promise<void> {
     this.#disposed = true;
-    for (const start of this.#queue.splice(0)) start();
+    for (const waiting of this.#queue.splice(0)) waiting.start();
     const worker = this.#worker;
     this.#worker = undefined;
     if (!worker || worker.exited) return;
@@ -329,6 +398,12 @@ export class Runtime implements InferencePort {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
+}
+
+/** Calls with the same key run on one loaded model (the worker's pool key, less the threads it resolves). */
+function batchKey(request: GenerateRequest): string {
+  const load = request.model.load;
+  return JSON.stringify([request.model.path, load.context_size, load.gpu_layers, load.threads, load.batch_size ?? null]);
 }
 
 export function createRuntime(options: RuntimeOptions = {}): Runtime {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chooseThreads, resolveParallel, smallModelBytes } from "./threads.js";
+import { batchMinBytes, batchWidth, chooseThreads, maxBatchSequences, resolveParallel, smallModelBytes } from "./threads.js";
 
 describe("chooseThreads", () => {
   it("keeps a configured count", () => {
@@ -27,5 +27,18 @@ describe("resolveParallel", () => {
   it("runs one generation at a time on a CPU and four on a GPU", () => {
     expect(resolveParallel("auto", false)).toBe(1);
     expect(resolveParallel("auto", "cuda")).toBe(4);
+  });
+});
+
+describe("batchWidth", () => {
+  it("batches a large model on a CPU, not a small one", () => {
+    expect(batchWidth({ configured: "auto", weightBytes: 409 * 1024 * 1024, gpu: false })).toBe(maxBatchSequences);
+    expect(batchWidth({ configured: "auto", weightBytes: batchMinBytes - 1, gpu: false })).toBe(1);
+  });
+
+  it("leaves a GPU to `parallel`, and obeys false or a count", () => {
+    expect(batchWidth({ configured: "auto", weightBytes: 409 * 1024 * 1024, gpu: "cuda" })).toBe(1);
+    expect(batchWidth({ configured: false, weightBytes: 409 * 1024 * 1024, gpu: false })).toBe(1);
+    expect(batchWidth({ configured: 3, weightBytes: 10, gpu: false })).toBe(3);
   });
 });

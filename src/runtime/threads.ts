@@ -36,3 +36,34 @@ export function resolveParallel(configured: "auto" | number, gpu: string | false
   if (configured !== "auto") return configured;
   return gpu === false ? 1 : 4;
 }
+
+/** Sequences a batch takes at most: a multi stage's models beyond it wait for the next free sequence. */
+export const maxBatchSequences = 4;
+
+/**
+ * Below this many bytes of weights a batch does not pay on a CPU (BENCHMARKS.md, "Batching"): a small
+ * model's step is bound by the per-token floor, not by reading the weights, so K sequences in one batch
+ * cost about K steps.
+ */
+export const batchMinBytes = 64 * 1024 * 1024;
+
+export interface BatchChoice {
+  /** `auto`: the rule below; `false`: never batch (one generation at a time beyond `parallel`); a number: that width on any model. */
+  configured: "auto" | false | number;
+  weightBytes: number;
+  /** The GPU in use, or false on a CPU. */
+  gpu: string | false;
+}
+
+/**
+ * How many generations on one loaded model may decode at once as sequences of its context, in one batch,
+ * beyond `parallel` (1 = no batching). On a CPU, decoding a large model is bound by reading its weights
+ * once per step: a batch of K sequences reads them once for K tokens, so K generations from a multi stage
+ * finish sooner together than one after another. A small model gains nothing (see `batchMinBytes`). On a
+ * GPU `parallel` already gives each context several sequences.
+ */
+export function batchWidth({ configured, weightBytes, gpu }: BatchChoice): number {
+  if (typeof configured === "number") return Math.max(1, configured);
+  if (configured === false || gpu !== false) return 1;
+  return weightBytes >= batchMinBytes ? maxBatchSequences : 1;
+}

@@ -22,7 +22,7 @@ import type { ErrorCode, ErrorParams } from "../common/index.js";
 import type { GenerateRequest, GenerateResult } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerStatus } from "./protocol.js";
 import { isOutOfMemory, loadWithFallback } from "./gpu-fallback.js";
-import { chooseThreads, resolveParallel } from "./threads.js";
+import { batchWidth, chooseThreads, resolveParallel } from "./threads.js";
 
 const settings = JSON.parse(process.env.PROJECT_LLM_WORKER_SETTINGS ?? "{}") as WorkerSettings;
 /** Text is sent to the parent in batches at most this far apart: one message per token costs ~10%. */
@@ -43,11 +43,23 @@ function send(message: WorkerMessage): void {
   process.send?.(message);
 }
 
+/** A sequence of a pool entry's context, kept between calls with the tokens it holds in the KV cache. */
+interface KeptSequence {
+  sequence: LlamaContextSequence;
+  busy: boolean;
+  lastUsedAt: number;
+}
+
 interface PoolEntry {
   key: string;
   path: string;
   model: LlamaModel;
   context: LlamaContext;
+  /**
+   * Its context's sequences taken so far (at most `parallel`), kept after each call so that a later call
+   * whose prompt starts with the same tokens evaluates only the rest (see `takeSequence`).
+   */
+  sequences: KeptSequence[];
   contextSize: number;
   threads: number;
   gpuLayers: number;
@@ -121,10 +133,10 @@ async function evict(incomingBytes: number): Promise<void> {
 }
 
 /** node-llama-cpp's RAM estimate for a model and its context (0 when it cannot estimate). */
-function estimateRam(insights: GgufInsights, contextSize: number, gpuLayers: number): number {
+function estimateRam(insights: GgufInsights, contextSize: number, gpuLayers: number, sequences: number): number {
   try {
     const model = insights.estimateModelResourceRequirements({ gpuLayers });
-    const context = insights.estimateContextResourceRequirements({ contextSize, modelGpuLayers: gpuLayers, sequences: parallel });
+    const context = insights.estimateContextResourceRequirements({ contextSize, modelGpuLayers: gpuLayers, sequences });
     return model.cpuRam + context.cpuRam;
   } catch {
     return 0;
@@ -153,8 +165,10 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   const instance = await llama();
   const insights = await readInsights(instance, request.model.path);
   const configured = request.model.load.gpu_layers;
+  // One sequence per generation at once: `parallel`, or more where calls on this model decode in one batch.
+  const sequences = Math.max(parallel, batchWidth({ configured: settings.batch ?? "auto", weightBytes: fileSize(request.model.path), gpu: instance.gpu }));
   // RAM is what the budget counts: with layers on the GPU ("auto", "max") the CPU-only estimate is an upper bound.
-  const estimate = estimateRam(insights, request.model.load.context_size, instance.gpu === false || typeof configured !== "number" ? 0 : configured);
+  const estimate = estimateRam(insights, request.model.load.context_size, instance.gpu === false || typeof configured !== "number" ? 0 : configured, sequences);
   await evict(estimate);
   // Out of memory on a GPU: retry with half the layers there, then on the CPU alone (see gpu-fallback.ts).
   let loaded: Awaited<ReturnType<typeof loadWithFallback<{ model: LlamaModel; context: LlamaContext }>>>;
@@ -173,7 +187,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
           const context = await model.createContext({
             contextSize: request.model.load.context_size,
             threads,
-            sequences: parallel,
+            sequences,
             ...(request.model.load.batch_size ? { batchSize: request.model.load.batch_size } : {}),
           });
           return { model, context };
@@ -194,6 +208,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
     path: request.model.path,
     model,
     context,
+    sequences: [],
     contextSize: context.contextSize,
     threads,
     gpuLayers: model.gpuLayers,
@@ -207,6 +222,42 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   return entry;
 }
 
+/** How many tokens at the start of `held` and `tokens` are the same. */
+function sharedPrefix(held: readonly Token[], tokens: readonly Token[]): number {
+  const length = Math.min(held.length, tokens.length);
+  let index = 0;
+  while (index < length && held[index] === tokens[index]) index++;
+  return index;
+}
+
+/**
+ * The sequence for a call whose prompt is `tokens`: of the idle kept sequences, the one whose KV cache
+ * shares the longest prefix with it (node-llama-cpp's LlamaCompletion and LlamaChat then evaluate only
+ * the tokens after that prefix), else a new one while the context has one left, else the least recently
+ * used. Sharing nothing, a new sequence is taken before an old one is overwritten, so that a prefix another
+ * call may want stays. The supervisor sends at most as many calls on one model at once as its context
+ * has sequences (`parallel`, or a batch's width), so one is always idle.
+ */
+function takeSequence(entry: PoolEntry, tokens: readonly Token[]): KeptSequence {
+  let best: KeptSequence | undefined;
+  let bestShared = -1;
+  for (const kept of entry.sequences) {
+    if (kept.busy) continue;
+    const shared = sharedPrefix(kept.sequence.contextTokens, tokens);
+    if (shared > bestShared || (shared === bestShared && kept.lastUsedAt < best!.lastUsedAt)) {
+      best = kept;
+      bestShared = shared;
+    }
+  }
+  if ((best === undefined || bestShared === 0) && entry.context.sequencesLeft > 0) {
+    best = { sequence: entry.context.getSequence(), busy: false, lastUsedAt: 0 };
+    entry.sequences.push(best);
+  }
+  if (!best) throw new WorkerError("generation-failed", "no free sequence in the model's context: more calls at once than `parallel`", { reason: "error", detail: "no free sequence" });
+  best.busy = true;
+  return best;
+}
+
 async function generate(id: number, request: GenerateRequest, signal: AbortSignal): Promise<GenerateResult> {
   // llama.cpp reports load progress per tensor (hundreds of calls): pass on steps of 5% at most.
   let reported = -1;
@@ -216,7 +267,8 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     send({ type: "load-progress", id, progress });
   });
   entry.busy++;
-  let sequence: LlamaContextSequence | undefined;
+  let kept: KeptSequence | undefined;
+  let failed = true;
   let pending = "";
   let timer: NodeJS.Timeout | undefined;
   const flush = () => {
@@ -226,9 +278,9 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
   };
   try {
     signal.throwIfAborted();
-    sequence = entry.context.getSequence();
     const params = request.params;
-    const promptTokens = entry.model.tokenize(request.prompt, false).length + (request.system ? entry.model.tokenize(request.system, false).length : 0);
+    const tokens = entry.model.tokenize(request.prompt, false, "trimLeadingSpace");
+    const promptTokens = tokens.length + (request.system ? entry.model.tokenize(request.system, false).length : 0);
     if (promptTokens >= entry.contextSize) {
       throw new WorkerError(
         "context-overflow",
@@ -237,11 +289,19 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
       );
     }
     const start = performance.now();
+    const bos = entry.model.tokens.bos;
+    kept = takeSequence(entry, bos === null ? tokens : [bos, ...tokens]);
+    const sequence = kept.sequence;
     let sentFirstText = false;
     let firstTokenAt: number | undefined;
     let lastTokenAt = start;
     let tokensOut = 0;
     const meterBefore = sequence.tokenMeter.getState();
+    // The meter at the first token counts the prompt's evaluation alone (generated tokens are evaluated after).
+    let promptEvaluated: number | undefined;
+    // And the tokens then in the sequence, less the first generated one (already listed there when onToken
+    // runs), are the whole prompt as evaluated: chat template and reused prefix included.
+    let promptHeld: number | undefined;
     const common = {
       signal,
       maxTokens: params.max_tokens,
@@ -264,6 +324,8 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
       },
       onToken: (tokens: Token[]) => {
         const now = performance.now();
+        promptEvaluated ??= sequence.tokenMeter.usedInputTokens - meterBefore.usedInputTokens;
+        promptHeld ??= sequence.contextTokens.length - 1;
         firstTokenAt ??= now;
         lastTokenAt = now;
         tokensOut += tokens.length;
@@ -296,9 +358,12 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     const meter = sequence.tokenMeter.getState();
     generations++;
     const decodeSeconds = (lastTokenAt - (firstTokenAt ?? start)) / 1000;
+    const evaluated = promptEvaluated ?? meter.usedInputTokens - meterBefore.usedInputTokens;
+    failed = false;
     return {
       text,
-      tokensIn: Math.max(promptTokens, meter.usedInputTokens - meterBefore.usedInputTokens - Math.max(0, tokensOut - 1)),
+      tokensIn: Math.max(promptTokens, promptHeld ?? evaluated),
+      promptTokensEvaluated: evaluated,
       tokensOut,
       timeToFirstTokenMs: (firstTokenAt ?? end) - start,
       // The decode rate: tokens after the first over the time from the first to the last.
@@ -310,7 +375,12 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     };
   } finally {
     if (timer) clearTimeout(timer);
-    sequence?.dispose();
+    if (kept) {
+      // After a failure the KV cache may not match the tokens the sequence lists: start it afresh.
+      if (failed) await kept.sequence.clearHistory().catch(() => undefined);
+      kept.busy = false;
+      kept.lastUsedAt = Date.now();
+    }
     entry.busy--;
     entry.lastUsedAt = Date.now();
   }
@@ -330,7 +400,8 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
           ? (await insights.configurationResolver.resolveModelGpuLayersV2("auto", { getVramState: () => instance.getVramState() })).gpuLayers
           : Math.min(message.gpuLayers, insights.totalLayers);
   const model = insights.estimateModelResourceRequirements({ gpuLayers });
-  const context = insights.estimateContextResourceRequirements({ contextSize: message.contextSize, modelGpuLayers: gpuLayers, sequences: parallel });
+  const sequences = Math.max(parallel, batchWidth({ configured: settings.batch ?? "auto", weightBytes: size, gpu: instance.gpu }));
+  const context = insights.estimateContextResourceRequirements({ contextSize: message.contextSize, modelGpuLayers: gpuLayers, sequences });
   const metadata = info.metadata as { general?: { architecture?: string; file_type?: number }; tokenizer?: { chat_template?: unknown } };
   const fileType = metadata.general?.file_type;
   const { GgufFileType, GgmlType } = await import("node-llama-cpp");

@@ -137,6 +137,8 @@ function StageFigures({ stage }: { stage: StageView }) {
       <Figure label={t("firstToken")} value={format.ms(metrics.timeToFirstTokenMs)} />
       <Figure label={t("tokensPerSecond")} value={format.number(metrics.tokensPerSecond, 1)} />
       <Figure label={t("tokensInOut")} value={`${format.number(metrics.tokensIn)} / ${format.number(metrics.tokensOut)}`} />
+      {/* How much of the prompt was read anew; the rest came from the KV cache of an earlier call. */}
+      {metrics.promptTokensEvaluated !== undefined && <Figure label={t("prompt")} value={t("promptTokens", { tokens: metrics.tokensIn, evaluated: metrics.promptTokensEvaluated })} />}
       <Figure label={t("duration")} value={format.ms(metrics.durationMs)} />
     </dl>
   );

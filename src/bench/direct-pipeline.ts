@@ -1,0 +1,103 @@
+/**
+ * The baseline of the pipeline benchmark: a direct node-llama-cpp script that makes a pipeline's model
+ * calls one after another, with the prompts the engine rendered, each call's sampling parameters and
+ * token count, in a process of its own. It loads the model once, keeps one context and one sequence (as
+ * a careful hand-written script would: LlamaCompletion then reuses the sequence's matching prefix), and
+ * repeats the calls `runs` times. It prints one JSON line per run.
+ * Usage: node dist/bench/direct-pipeline.js FILE.json (see `DirectPipelineJob`)
+ */
+import { readFileSync } from "node:fs";
+import { getLlama, LlamaCompletion, LlamaLogLevel, type Token } from "node-llama-cpp";
+
+/** One model call, as the engine made it (its rendered prompt and resolved parameters). */
+export interface DirectCall {
+  stageId: string;
+  prompt: string;
+  params: {
+    max_tokens: number;
+    temperature: number;
+    top_k?: number;
+    top_p?: number;
+    min_p?: number;
+    seed?: number;
+    repeat_penalty?: number;
+    stop?: string[];
+  };
+}
+
+export interface DirectPipelineJob {
+  modelPath: string;
+  threads: number;
+  contextSize: number;
+  calls: DirectCall[];
+  runs: number;
+}
+
+/** One call's figures: from its start to its first token, from the first token to the last, and in all. */
+export interface CallTiming {
+  stageId: string;
+  timeToFirstTokenMs: number;
+  decodeMs: number;
+  wallMs: number;
+  tokensOut: number;
+}
+
+export interface DirectRunReport {
+  run: number;
+  /** Epoch ms when the run ended (the parent measures a cold run from the moment it spawned this process). */
+  endedAtEpochMs: number;
+  wallMs: number;
+  loadMs: number;
+  calls: CallTiming[];
+}
+
+const job = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as DirectPipelineJob;
+const loadStart = performance.now();
+const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+const model = await llama.loadModel({ modelPath: job.modelPath, gpuLayers: 0 });
+const context = await model.createContext({ contextSize: job.contextSize, threads: job.threads });
+const sequence = context.getSequence();
+const completion = new LlamaCompletion({ contextSequence: sequence });
+const loadMs = performance.now() - loadStart;
+
+for (let run = 0; run < job.runs; run++) {
+  const runStart = performance.now();
+  const calls: CallTiming[] = [];
+  for (const call of job.calls) {
+    const start = performance.now();
+    let firstTokenAt: number | undefined;
+    let lastTokenAt = start;
+    let tokensOut = 0;
+    const params = call.params;
+    await completion.generateCompletion(call.prompt, {
+      maxTokens: params.max_tokens,
+      temperature: params.temperature,
+      topK: params.top_k,
+      topP: params.top_p,
+      minP: params.min_p,
+      seed: params.seed,
+      ...(params.repeat_penalty !== undefined && params.repeat_penalty !== 1 ? { repeatPenalty: { penalty: params.repeat_penalty } } : {}),
+      ...(params.stop && params.stop.length > 0 ? { customStopTriggers: params.stop } : {}),
+      onToken: (tokens: Token[]) => {
+        const now = performance.now();
+        firstTokenAt ??= now;
+        lastTokenAt = now;
+        tokensOut += tokens.length;
+      },
+    });
+    const end = performance.now();
+    calls.push({
+      stageId: call.stageId,
+      timeToFirstTokenMs: (firstTokenAt ?? end) - start,
+      decodeMs: lastTokenAt - (firstTokenAt ?? lastTokenAt),
+      wallMs: end - start,
+      tokensOut,
+    });
+  }
+  const end = performance.now();
+  const report: DirectRunReport = { run, endedAtEpochMs: performance.timeOrigin + end, wallMs: end - runStart, loadMs: run === 0 ? loadMs : 0, calls };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+}
+await context.dispose();
+await model.dispose();
+await llama.dispose();

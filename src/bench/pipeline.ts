@@ -1,0 +1,271 @@
+/**
+ * The pipeline part of `npm run bench`: whole pipelines run through the studio's own path (a `Studio`
+ * with its file session store writing to a temp folder, so session files, checkpoints and their fsyncs
+ * count) against a direct node-llama-cpp script (`direct-pipeline.ts`) making the same calls: the prompts
+ * the engine rendered, each call's sampling parameters and token count, the same threads. Engine and
+ * script take turns, round by round, so that the machine's drift hits both alike.
+ *
+ * Equal work is checked, not assumed: in each round every run's tokens out, call by call, must be the same
+ * on both sides (greedy or seeded sampling gives the same tokens); a round where they differ is void and
+ * left out of the figures, and the report says how many were.
+ */
+import { spawn } from "node:child_process";
+import { copyFile, mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Studio } from "../core/index.js";
+import type { StageRecord } from "../engine/index.js";
+import type { CallTiming, DirectCall, DirectPipelineJob, DirectRunReport } from "./direct-pipeline.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const projectRoot = path.join(here, "..", "..");
+
+export const benchInput = "Once upon a time";
+
+/** A chain of three stages, each reading the one before with its input: each prompt extends the previous one. */
+const chainYaml = `pipeline:
+  name: Chain
+  stages:
+    - id: a
+      type: single
+      model: storyteller
+      prompt: "{{input}}"
+      output_mode: input_plus_answer
+      params: { max_tokens: 64, temperature: 0 }
+    - id: b
+      type: single
+      model: storyteller
+      input_from: a
+      output_mode: input_plus_answer
+      params: { max_tokens: 64, temperature: 0 }
+    - id: c
+      type: single
+      model: storyteller
+      input_from: b
+      params: { max_tokens: 64, temperature: 0 }
+`;
+
+export interface StageFigures {
+  stageId: string;
+  wallMs: number;
+  timeToFirstTokenMs: number;
+  decodeMs: number;
+  /** What is neither: the stage's wall time less its calls' time to first token and decode. */
+  overheadMs: number;
+  tokensOut: number;
+  /** Prompt tokens, and those evaluated (the rest came from the KV cache); engine only. */
+  promptTokens?: number;
+  promptTokensEvaluated?: number;
+}
+
+export interface RunFigures {
+  wallMs: number;
+  tokensOut: number;
+  stages: StageFigures[];
+  /** Tokens out per call, in call order: the check of equal work. */
+  callTokens: number[];
+}
+
+export interface PipelineBenchResult {
+  model: string;
+  pipeline: "demo" | "chain";
+  threads: number;
+  calls: number;
+  rounds: number;
+  voidRounds: number;
+  /** For each void round, the tokens out per call on each side against the reference. */
+  voidDetails: string[];
+  engineWarm: RunFigures[];
+  directWarm: RunFigures[];
+  engineCold: number[];
+  directCold: number[];
+}
+
+const median = (values: number[]) => (values.length === 0 ? Number.NaN : [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!);
+
+/** A config folder for one model file: the demo's models.yaml with every model on that file, the demo pipeline and the chain. */
+async function writeConfig(root: string, modelPath: string): Promise<void> {
+  const models = (await readFile(path.join(projectRoot, "config", "models.example.yaml"), "utf8"))
+    .replaceAll("stories260K.gguf", path.basename(modelPath))
+    // The declared quantization is the demo model's; another file would be refused for it.
+    .replace(/^\s+quantization: F32\n/gm, "");
+  await mkdir(path.join(root, "config", "pipelines"), { recursive: true });
+  await writeFile(path.join(root, "config", "models.yaml"), models);
+  await copyFile(path.join(projectRoot, "config", "pipeline.example.yaml"), path.join(root, "config", "pipeline.yaml"));
+  await writeFile(path.join(root, "config", "pipelines", "chain.yaml"), chainYaml);
+}
+
+function openStudio(root: string, modelPath: string): Studio {
+  return Studio.open({
+    cwd: root,
+    packageRoot: projectRoot,
+    env: {
+      PROJECT_LLM_CONFIG_DIR: path.join(root, "config"),
+      PROJECT_LLM_MODELS_DIR: path.dirname(modelPath),
+      PROJECT_LLM_SESSIONS_DIR: path.join(root, "sessions"),
+    },
+  });
+}
+
+function stageFigures(record: StageRecord): StageFigures {
+  const models = [...record.models, ...(record.aggregation?.method === "synthesis" ? [record.aggregation.output] : [])];
+  const wallMs = (record.endedAt ?? 0) - (record.startedAt ?? 0);
+  const timeToFirstTokenMs = models.reduce((sum, model) => sum + model.metrics.timeToFirstTokenMs, 0);
+  const decodeMs = models.reduce(
+    (sum, model) => sum + (model.metrics.tokensOut > 1 && model.metrics.tokensPerSecond > 0 ? ((model.metrics.tokensOut - 1) / model.metrics.tokensPerSecond) * 1000 : 0),
+    0,
+  );
+  const evaluated = models.map((model) => model.metrics.promptTokensEvaluated);
+  return {
+    stageId: record.stageId,
+    wallMs,
+    timeToFirstTokenMs,
+    decodeMs,
+    overheadMs: wallMs - timeToFirstTokenMs - decodeMs,
+    tokensOut: models.reduce((sum, model) => sum + model.metrics.tokensOut, 0),
+    promptTokens: models.reduce((sum, model) => sum + model.metrics.tokensIn, 0),
+    ...(evaluated.every((value) => value !== undefined) ? { promptTokensEvaluated: evaluated.reduce((sum, value) => sum + value!, 0) } : {}),
+  };
+}
+
+/** The engine's model calls in the order the runtime made them (one at a time on a CPU): stage order, models, then the synthesis. */
+function engineCalls(stages: StageRecord[]): Array<{ call: DirectCall; tokensOut: number; threads: number }> {
+  return stages.flatMap((record) =>
+    [...record.models, ...(record.aggregation?.method === "synthesis" ? [record.aggregation.output] : [])].map((model) => ({
+      call: { stageId: record.stageId, prompt: model.prompt, params: model.params as DirectCall["params"] },
+      tokensOut: model.metrics.tokensOut,
+      threads: model.load?.threads ?? 1,
+    })),
+  );
+}
+
+async function engineRun(studio: Studio, pipeline: string): Promise<RunFigures> {
+  const started = performance.now();
+  const session = await studio.run({ pipeline, input: benchInput });
+  const wallMs = performance.now() - started;
+  if (session.status !== "completed") throw new Error(`bench: the ${pipeline} pipeline ${session.status}: ${session.error?.message}`);
+  const stages = Object.values(session.stages).sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0));
+  const figures = stages.map(stageFigures);
+  return { wallMs, tokensOut: figures.reduce((sum, stage) => sum + stage.tokensOut, 0), stages: figures, callTokens: engineCalls(stages).map((call) => call.tokensOut) };
+}
+
+function directFigures(report: DirectRunReport): RunFigures {
+  const byStage = new Map<string, CallTiming[]>();
+  for (const call of report.calls) byStage.set(call.stageId, [...(byStage.get(call.stageId) ?? []), call]);
+  const stages = [...byStage].map(([stageId, calls]) => {
+    const sum = (pick: (call: CallTiming) => number) => calls.reduce((total, call) => total + pick(call), 0);
+    const wallMs = sum((call) => call.wallMs);
+    return { stageId, wallMs, timeToFirstTokenMs: sum((call) => call.timeToFirstTokenMs), decodeMs: sum((call) => call.decodeMs), overheadMs: wallMs - sum((call) => call.timeToFirstTokenMs + call.decodeMs), tokensOut: sum((call) => call.tokensOut) };
+  });
+  return { wallMs: report.wallMs, tokensOut: report.calls.reduce((sum, call) => sum + call.tokensOut, 0), stages, callTokens: report.calls.map((call) => call.tokensOut) };
+}
+
+/** Runs the direct script: its cold run is measured from the spawn to the end of its first run. */
+async function directRuns(jobFile: string): Promise<{ cold: number; coldWork: number[]; warm: RunFigures[] }> {
+  const spawnedAt = performance.timeOrigin + performance.now();
+  const child = spawn(process.execPath, [path.join(here, "direct-pipeline.js"), jobFile], { env: { ...process.env, NODE_OPTIONS: "" }, stdio: ["ignore", "pipe", "inherit"] });
+  let stdout = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  if (code !== 0) throw new Error(`bench: the direct script exited with ${code}`);
+  const reports = stdout
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as DirectRunReport);
+  return { cold: reports[0]!.endedAtEpochMs - spawnedAt, coldWork: directFigures(reports[0]!).callTokens, warm: reports.slice(1).map(directFigures) };
+}
+
+const sameWork = (a: number[], b: number[]) => a.length === b.length && a.every((value, index) => value === b[index]);
+
+/**
+ * One model, one pipeline: `rounds` rounds, each a cold run and `warmRuns` warm runs through a fresh
+ * studio (a new worker: its start and the model's load count in the cold run), and the same through a
+ * fresh direct script process; which side goes first alternates.
+ */
+export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain", rounds: number, warmRuns: number): Promise<PipelineBenchResult> {
+  const root = await mkdtemp(path.join(os.tmpdir(), "project-llm-bench-"));
+  try {
+    await writeConfig(root, modelPath);
+    const name = pipeline === "demo" ? "base" : "chain";
+    // The reference run: the calls the direct script makes.
+    const reference = openStudio(root, modelPath);
+    let referenceCalls: ReturnType<typeof engineCalls>;
+    try {
+      const session = await reference.run({ pipeline: name, input: benchInput });
+      referenceCalls = engineCalls(Object.values(session.stages).sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0)));
+    } finally {
+      await reference.dispose();
+    }
+    const job: DirectPipelineJob = { modelPath, threads: referenceCalls[0]!.threads, contextSize: 2048, calls: referenceCalls.map((call) => call.call), runs: 1 + warmRuns };
+    const jobFile = path.join(root, "direct-job.json");
+    await writeFile(jobFile, JSON.stringify(job));
+
+    const result: PipelineBenchResult = { model: path.basename(modelPath), pipeline, threads: job.threads, calls: job.calls.length, rounds, voidRounds: 0, voidDetails: [], engineWarm: [], directWarm: [], engineCold: [], directCold: [] };
+    for (let round = 0; round < rounds; round++) {
+      const engineSide = async () => {
+        const started = performance.now();
+        const studio = openStudio(root, modelPath);
+        try {
+          const cold = await engineRun(studio, name);
+          const coldMs = performance.now() - started;
+          const warm: RunFigures[] = [];
+          for (let index = 0; index < warmRuns; index++) warm.push(await engineRun(studio, name));
+          return { cold: coldMs, coldWork: cold.callTokens, warm };
+        } finally {
+          await studio.dispose();
+        }
+      };
+      const first = round % 2 === 0;
+      const engine = first ? await engineSide() : undefined;
+      const direct = await directRuns(jobFile);
+      const engineResult = engine ?? (await engineSide());
+      // A cold run's tokens may differ from a warm one's where sampling is not greedy (a kept KV cache
+      // changes the floating-point sums a little): cold is checked against cold, warm against warm.
+      const warmWork = direct.warm[0]?.callTokens ?? [];
+      const equal = sameWork(engineResult.coldWork, direct.coldWork) && [...engineResult.warm, ...direct.warm].every((run) => sameWork(run.callTokens, warmWork));
+      if (!equal) {
+        result.voidRounds++;
+        result.voidDetails.push(`direct cold ${direct.coldWork.join(",")}; engine cold ${engineResult.coldWork.join(",")}, warm ${engineResult.warm.map((run) => run.callTokens.join(",")).join(" | ")}; direct ${direct.warm.map((run) => run.callTokens.join(",")).join(" | ")}`);
+        continue;
+      }
+      result.engineCold.push(engineResult.cold);
+      result.directCold.push(direct.cold);
+      result.engineWarm.push(...engineResult.warm);
+      result.directWarm.push(...direct.warm);
+    }
+    return result;
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** The Markdown lines of the pipeline part's report. */
+export function pipelineReport(results: PipelineBenchResult[]): string[] {
+  const fixed = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : "—");
+  const lines = [
+    "| model | pipeline | calls | threads | warm: engine ms | warm: direct ms | warm: direct / engine time (median; best) | cold: engine ms | cold: direct ms | cold: direct / engine | engine tok/s | direct tok/s | void rounds |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const result of results) {
+    const engineWall = result.engineWarm.map((run) => run.wallMs);
+    const directWall = result.directWarm.map((run) => run.wallMs);
+    const tokens = result.engineWarm[0]?.tokensOut ?? 0;
+    lines.push(
+      `| ${result.model} | ${result.pipeline} | ${result.calls} | ${result.threads} | ${fixed(median(engineWall))} | ${fixed(median(directWall))} | ${fixed(median(directWall) / median(engineWall), 3)}; ${fixed(Math.min(...directWall) / Math.min(...engineWall), 3)} | ${fixed(median(result.engineCold))} | ${fixed(median(result.directCold))} | ${fixed(median(result.directCold) / median(result.engineCold), 3)} | ${fixed((tokens / median(engineWall)) * 1000, 1)} | ${fixed((tokens / median(directWall)) * 1000, 1)} | ${result.voidRounds} of ${result.rounds} |`,
+    );
+  }
+  lines.push("", "Per stage, warm runs (medians, ms): time to first token, decode, overhead (neither); engine / direct; prompt tokens (evaluated) on the engine.", "");
+  lines.push("| model | pipeline | stage | engine TTFT | engine decode | engine overhead | direct TTFT | direct decode | direct overhead | prompt tokens (evaluated) |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const result of results) {
+    const stageIds = result.engineWarm[0]?.stages.map((stage) => stage.stageId) ?? [];
+    for (const stageId of stageIds) {
+      const pick = (runs: RunFigures[], field: keyof StageFigures) => median(runs.map((run) => Number(run.stages.find((stage) => stage.stageId === stageId)?.[field] ?? Number.NaN)));
+      const evaluated = pick(result.engineWarm, "promptTokensEvaluated");
+      lines.push(
+        `| ${result.model} | ${result.pipeline} | ${stageId} | ${fixed(pick(result.engineWarm, "timeToFirstTokenMs"), 1)} | ${fixed(pick(result.engineWarm, "decodeMs"), 1)} | ${fixed(pick(result.engineWarm, "overheadMs"), 1)} | ${fixed(pick(result.directWarm, "timeToFirstTokenMs"), 1)} | ${fixed(pick(result.directWarm, "decodeMs"), 1)} | ${fixed(pick(result.directWarm, "overheadMs"), 1)} | ${fixed(pick(result.engineWarm, "promptTokens"))}${Number.isFinite(evaluated) ? ` (${fixed(evaluated)})` : ""} |`,
+      );
+    }
+  }
+  return lines;
+}
