@@ -1,6 +1,6 @@
 /**
- * `npm run bench [-- [--pipeline | --decode] MODEL.gguf ...]`: the pipeline part (`--pipeline` alone: see
- * pipeline.ts), and the decode part (`--decode` alone): decode speed through the engine against a minimal direct
+ * `npm run bench [-- [--pipeline] [--batch] [--decode] MODEL.gguf ...]`: the parts named (all when none
+ * is): the pipeline part (see pipeline.ts), batching (see batch.ts), and the decode part: decode speed through the engine against a minimal direct
  * node-llama-cpp script, the runtime's own thread choice against the best measured, model loads across
  * runs of a three-stage pipeline, and node-llama-cpp's memory estimate against the worker's measured
  * growth. Models come from the arguments, else every .gguf in PROJECT_LLM_MODELS_DIR (or
@@ -16,6 +16,7 @@ import { promisify } from "node:util";
 import type { Pipeline } from "../config/index.js";
 import { runPipeline, type RunEvent } from "../engine/index.js";
 import { createRuntime, type Runtime } from "../runtime/index.js";
+import { batchReport, benchBatch, type BatchBenchResult } from "./batch.js";
 import { benchPipeline, pipelineReport, type PipelineBenchResult } from "./pipeline.js";
 
 const run = promisify(execFile);
@@ -153,7 +154,8 @@ async function modelFiles(args: string[]): Promise<string[]> {
 }
 
 const args = process.argv.slice(2);
-const parts = { pipeline: !args.includes("--decode"), decode: !args.includes("--pipeline") };
+const named = ["--pipeline", "--batch", "--decode"].filter((flag) => args.includes(flag));
+const parts = { pipeline: named.length === 0 || named.includes("--pipeline"), batch: named.length === 0 || named.includes("--batch"), decode: named.length === 0 || named.includes("--decode") };
 const files = await modelFiles(args.filter((arg) => !arg.startsWith("--")));
 if (files.length === 0) {
   console.error("bench: no .gguf files: give them as arguments or set PROJECT_LLM_MODELS_DIR");
@@ -182,6 +184,23 @@ if (parts.pipeline) {
     ].join("\n"),
   );
   await writeFile(path.join("bench-results", "pipeline.json"), JSON.stringify({ at: new Date().toISOString(), results: pipelineResults }, null, 2));
+}
+if (parts.batch) {
+  const batchResults: BatchBenchResult[] = [];
+  for (const file of files) {
+    const large = (await stat(file)).size > 64 * 1024 * 1024;
+    console.error(`bench: batching on ${path.basename(file)} …`);
+    batchResults.push(await benchBatch(file, Number(process.env.BENCH_BATCH_SEQUENCES ?? 3), large ? 32 : 64, Number(process.env.BENCH_BATCH_ROUNDS ?? 3)));
+  }
+  console.log(
+    [
+      `Batching: K generations from one prompt on one loaded model, one at a time against one batch. Load average ${os.loadavg().map((value) => value.toFixed(2)).join(" ")}.`,
+      "",
+      ...batchReport(batchResults),
+      "",
+    ].join("\n"),
+  );
+  await writeFile(path.join("bench-results", "batch.json"), JSON.stringify({ at: new Date().toISOString(), results: batchResults }, null, 2));
 }
 if (!parts.decode) process.exit(0);
 

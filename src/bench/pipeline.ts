@@ -51,7 +51,11 @@ export interface StageFigures {
   wallMs: number;
   timeToFirstTokenMs: number;
   decodeMs: number;
-  /** What is neither: the stage's wall time less its calls' time to first token and decode. */
+  /**
+   * What is neither: the stage's wall time less its calls' time to first token and decode (the time
+   * outside node-llama-cpp's calls: IPC, the engine, session writes). 0 for the direct script, whose
+   * stage is its calls.
+   */
   overheadMs: number;
   tokensOut: number;
   /** Prompt tokens, and those evaluated (the rest came from the KV cache); engine only. */
@@ -112,10 +116,9 @@ function stageFigures(record: StageRecord): StageFigures {
   const models = [...record.models, ...(record.aggregation?.method === "synthesis" ? [record.aggregation.output] : [])];
   const wallMs = (record.endedAt ?? 0) - (record.startedAt ?? 0);
   const timeToFirstTokenMs = models.reduce((sum, model) => sum + model.metrics.timeToFirstTokenMs, 0);
-  const decodeMs = models.reduce(
-    (sum, model) => sum + (model.metrics.tokensOut > 1 && model.metrics.tokensPerSecond > 0 ? ((model.metrics.tokensOut - 1) / model.metrics.tokensPerSecond) * 1000 : 0),
-    0,
-  );
+  // From the first token to the call's end: node-llama-cpp may hold back the last tokens it generated (bytes
+  // that do not yet make a character), so the last token reported is not the end of the work.
+  const decodeMs = models.reduce((sum, model) => sum + model.metrics.durationMs - model.metrics.timeToFirstTokenMs, 0);
   const evaluated = models.map((model) => model.metrics.promptTokensEvaluated);
   return {
     stageId: record.stageId,
@@ -156,7 +159,9 @@ function directFigures(report: DirectRunReport): RunFigures {
   const stages = [...byStage].map(([stageId, calls]) => {
     const sum = (pick: (call: CallTiming) => number) => calls.reduce((total, call) => total + pick(call), 0);
     const wallMs = sum((call) => call.wallMs);
-    return { stageId, wallMs, timeToFirstTokenMs: sum((call) => call.timeToFirstTokenMs), decodeMs: sum((call) => call.decodeMs), overheadMs: wallMs - sum((call) => call.timeToFirstTokenMs + call.decodeMs), tokensOut: sum((call) => call.tokensOut) };
+    const timeToFirstTokenMs = sum((call) => call.timeToFirstTokenMs);
+    // As on the engine's side: decode runs from the first token to the call's end.
+    return { stageId, wallMs, timeToFirstTokenMs, decodeMs: wallMs - timeToFirstTokenMs, overheadMs: 0, tokensOut: sum((call) => call.tokensOut) };
   });
   return { wallMs: report.wallMs, tokensOut: report.calls.reduce((sum, call) => sum + call.tokensOut, 0), stages, callTokens: report.calls.map((call) => call.tokensOut) };
 }
@@ -255,15 +260,15 @@ export function pipelineReport(results: PipelineBenchResult[]): string[] {
       `| ${result.model} | ${result.pipeline} | ${result.calls} | ${result.threads} | ${fixed(median(engineWall))} | ${fixed(median(directWall))} | ${fixed(median(directWall) / median(engineWall), 3)}; ${fixed(Math.min(...directWall) / Math.min(...engineWall), 3)} | ${fixed(median(result.engineCold))} | ${fixed(median(result.directCold))} | ${fixed(median(result.directCold) / median(result.engineCold), 3)} | ${fixed((tokens / median(engineWall)) * 1000, 1)} | ${fixed((tokens / median(directWall)) * 1000, 1)} | ${result.voidRounds} of ${result.rounds} |`,
     );
   }
-  lines.push("", "Per stage, warm runs (medians, ms): time to first token, decode, overhead (neither); engine / direct; prompt tokens (evaluated) on the engine.", "");
-  lines.push("| model | pipeline | stage | engine TTFT | engine decode | engine overhead | direct TTFT | direct decode | direct overhead | prompt tokens (evaluated) |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  lines.push("", "Per stage, warm runs (medians, ms): time to first token, decode (first token to the call's end), the engine's overhead (neither); prompt tokens (evaluated) on the engine.", "");
+  lines.push("| model | pipeline | stage | engine TTFT | engine decode | engine overhead | direct TTFT | direct decode | prompt tokens (evaluated) |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const result of results) {
     const stageIds = result.engineWarm[0]?.stages.map((stage) => stage.stageId) ?? [];
     for (const stageId of stageIds) {
       const pick = (runs: RunFigures[], field: keyof StageFigures) => median(runs.map((run) => Number(run.stages.find((stage) => stage.stageId === stageId)?.[field] ?? Number.NaN)));
       const evaluated = pick(result.engineWarm, "promptTokensEvaluated");
       lines.push(
-        `| ${result.model} | ${result.pipeline} | ${stageId} | ${fixed(pick(result.engineWarm, "timeToFirstTokenMs"), 1)} | ${fixed(pick(result.engineWarm, "decodeMs"), 1)} | ${fixed(pick(result.engineWarm, "overheadMs"), 1)} | ${fixed(pick(result.directWarm, "timeToFirstTokenMs"), 1)} | ${fixed(pick(result.directWarm, "decodeMs"), 1)} | ${fixed(pick(result.directWarm, "overheadMs"), 1)} | ${fixed(pick(result.engineWarm, "promptTokens"))}${Number.isFinite(evaluated) ? ` (${fixed(evaluated)})` : ""} |`,
+        `| ${result.model} | ${result.pipeline} | ${stageId} | ${fixed(pick(result.engineWarm, "timeToFirstTokenMs"), 1)} | ${fixed(pick(result.engineWarm, "decodeMs"), 1)} | ${fixed(pick(result.engineWarm, "overheadMs"), 1)} | ${fixed(pick(result.directWarm, "timeToFirstTokenMs"), 1)} | ${fixed(pick(result.directWarm, "decodeMs"), 1)} | ${fixed(pick(result.engineWarm, "promptTokens"))}${Number.isFinite(evaluated) ? ` (${fixed(evaluated)})` : ""} |`,
       );
     }
   }
