@@ -170,7 +170,8 @@ if (parts.pipeline) {
     const large = (await stat(file)).size > 64 * 1024 * 1024;
     const rounds = Number(process.env.BENCH_PIPELINE_ROUNDS ?? (large ? 3 : 5));
     const warmRuns = Number(process.env.BENCH_WARM_RUNS ?? (large ? 2 : 3));
-    for (const pipeline of ["chain", "demo"] as const) {
+    const chosen = (process.env.BENCH_PIPELINES ?? "chain,demo").split(",");
+    for (const pipeline of (["chain", "demo"] as const).filter((name) => chosen.includes(name))) {
       console.error(`bench: pipeline ${pipeline} on ${path.basename(file)} …`);
       pipelineResults.push(await benchPipeline(file, pipeline, rounds, warmRuns));
     }

@@ -182,8 +182,8 @@ describe("batching", () => {
   it("decodes the calls on one model together in one batch beyond `parallel`, with the answers of one at a time", async () => {
     const prompts = ["Once upon a time", "Once upon a time", "The little dog"];
     // Which call wrote text when, against when each ended: batched calls all start before any ends.
-    const run = async (batch: number | false) => {
-      const fresh = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, parallel: 1, batch });
+    const run = async (batch: number | false, memoryBudgetBytes?: number) => {
+      const fresh = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, parallel: 1, batch, ...(memoryBudgetBytes ? { memoryBudgetBytes } : {}) });
       try {
         const order: string[] = [];
         const results = await Promise.all(
@@ -208,6 +208,10 @@ describe("batching", () => {
       }
     };
     const alone = await run(false);
+    // A batch whose KV caches would not fit in the memory budget gets one sequence: the calls take turns on it.
+    const cramped = await run(3, 1);
+    expect(cramped.order).toEqual(alone.order);
+    expect(cramped.texts).toEqual(alone.texts);
     expect(alone.order).toEqual(["first 0", "end 0", "first 1", "end 1", "first 2", "end 2"]);
     const batched = await run(3);
     expect(batched.order.slice(0, 3).sort()).toEqual(["first 0", "first 1", "first 2"]);

@@ -60,6 +60,8 @@ interface PoolEntry {
    * whose prompt starts with the same tokens evaluates only the rest (see `takeSequence`).
    */
   sequences: KeptSequence[];
+  /** Calls waiting for a sequence to be released (more calls than sequences: see `load`). */
+  sequenceWaiters: Array<() => void>;
   contextSize: number;
   threads: number;
   gpuLayers: number;
@@ -166,9 +168,16 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   const insights = await readInsights(instance, request.model.path);
   const configured = request.model.load.gpu_layers;
   // One sequence per generation at once: `parallel`, or more where calls on this model decode in one batch.
-  const sequences = Math.max(parallel, batchWidth({ configured: settings.batch ?? "auto", weightBytes: fileSize(request.model.path), gpu: instance.gpu }));
+  let sequences = Math.max(parallel, batchWidth({ configured: settings.batch ?? "auto", weightBytes: fileSize(request.model.path), gpu: instance.gpu }));
   // RAM is what the budget counts: with layers on the GPU ("auto", "max") the CPU-only estimate is an upper bound.
-  const estimate = estimateRam(insights, request.model.load.context_size, instance.gpu === false || typeof configured !== "number" ? 0 : configured, sequences);
+  const ramGpuLayers = instance.gpu === false || typeof configured !== "number" ? 0 : configured;
+  let estimate = estimateRam(insights, request.model.load.context_size, ramGpuLayers, sequences);
+  // Each sequence holds a KV cache of the whole context size: a batch that would not fit in the memory
+  // budget is given up for one sequence per slot (calls past them wait for a free one).
+  if (sequences > parallel && estimate > settings.memoryBudgetBytes) {
+    sequences = parallel;
+    estimate = estimateRam(insights, request.model.load.context_size, ramGpuLayers, sequences);
+  }
   await evict(estimate);
   // Out of memory on a GPU: retry with half the layers there, then on the CPU alone (see gpu-fallback.ts).
   let loaded: Awaited<ReturnType<typeof loadWithFallback<{ model: LlamaModel; context: LlamaContext }>>>;
@@ -209,6 +218,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
     model,
     context,
     sequences: [],
+    sequenceWaiters: [],
     contextSize: context.contextSize,
     threads,
     gpuLayers: model.gpuLayers,
@@ -235,27 +245,36 @@ function sharedPrefix(held: readonly Token[], tokens: readonly Token[]): number 
  * shares the longest prefix with it (node-llama-cpp's LlamaCompletion and LlamaChat then evaluate only
  * the tokens after that prefix), else a new one while the context has one left, else the least recently
  * used. Sharing nothing, a new sequence is taken before an old one is overwritten, so that a prefix another
- * call may want stays. The supervisor sends at most as many calls on one model at once as its context
- * has sequences (`parallel`, or a batch's width), so one is always idle.
+ * call may want stays. With every sequence busy (a batch wider than the context, see `load`), the call
+ * waits for one to be released.
  */
-function takeSequence(entry: PoolEntry, tokens: readonly Token[]): KeptSequence {
-  let best: KeptSequence | undefined;
-  let bestShared = -1;
-  for (const kept of entry.sequences) {
-    if (kept.busy) continue;
-    const shared = sharedPrefix(kept.sequence.contextTokens, tokens);
-    if (shared > bestShared || (shared === bestShared && kept.lastUsedAt < best!.lastUsedAt)) {
-      best = kept;
-      bestShared = shared;
+async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: AbortSignal): Promise<KeptSequence> {
+  for (;;) {
+    if (signal.aborted) {
+      // Woken for a sequence it no longer wants: the next waiting call may have it.
+      entry.sequenceWaiters.shift()?.();
+      signal.throwIfAborted();
     }
+    let best: KeptSequence | undefined;
+    let bestShared = -1;
+    for (const kept of entry.sequences) {
+      if (kept.busy) continue;
+      const shared = sharedPrefix(kept.sequence.contextTokens, tokens);
+      if (shared > bestShared || (shared === bestShared && kept.lastUsedAt < best!.lastUsedAt)) {
+        best = kept;
+        bestShared = shared;
+      }
+    }
+    if ((best === undefined || bestShared === 0) && entry.context.sequencesLeft > 0) {
+      best = { sequence: entry.context.getSequence(), busy: false, lastUsedAt: 0 };
+      entry.sequences.push(best);
+    }
+    if (best) {
+      best.busy = true;
+      return best;
+    }
+    await new Promise<void>((resolve) => entry.sequenceWaiters.push(resolve));
   }
-  if ((best === undefined || bestShared === 0) && entry.context.sequencesLeft > 0) {
-    best = { sequence: entry.context.getSequence(), busy: false, lastUsedAt: 0 };
-    entry.sequences.push(best);
-  }
-  if (!best) throw new WorkerError("generation-failed", "no free sequence in the model's context: more calls at once than `parallel`", { reason: "error", detail: "no free sequence" });
-  best.busy = true;
-  return best;
 }
 
 async function generate(id: number, request: GenerateRequest, signal: AbortSignal): Promise<GenerateResult> {
@@ -290,7 +309,7 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     }
     const start = performance.now();
     const bos = entry.model.tokens.bos;
-    kept = takeSequence(entry, bos === null ? tokens : [bos, ...tokens]);
+    kept = await takeSequence(entry, bos === null ? tokens : [bos, ...tokens], signal);
     const sequence = kept.sequence;
     let sentFirstText = false;
     let firstTokenAt: number | undefined;
@@ -380,6 +399,7 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
       if (failed) await kept.sequence.clearHistory().catch(() => undefined);
       kept.busy = false;
       kept.lastUsedAt = Date.now();
+      entry.sequenceWaiters.shift()?.();
     }
     entry.busy--;
     entry.lastUsedAt = Date.now();
