@@ -4,10 +4,12 @@
  * token count, in a process of its own. It loads the model once, keeps one context and one sequence (as
  * a careful hand-written script would: LlamaCompletion then reuses the sequence's matching prefix), and
  * repeats the calls `runs` times. It prints one JSON line per run.
+ * Its generation options come from the worker's own mapping (`samplingOptions`): the same calls, not a copy.
  * Usage: node dist/bench/direct-pipeline.js FILE.json (see `DirectPipelineJob`)
  */
 import { readFileSync } from "node:fs";
 import { getLlama, LlamaCompletion, LlamaLogLevel, type Token } from "node-llama-cpp";
+import { samplingOptions } from "../runtime/sampling.js";
 
 /** One model call, as the engine made it (its rendered prompt and resolved parameters). */
 export interface DirectCall {
@@ -68,16 +70,8 @@ for (let run = 0; run < job.runs; run++) {
     let firstTokenAt: number | undefined;
     let lastTokenAt = start;
     let tokensOut = 0;
-    const params = call.params;
     await completion.generateCompletion(call.prompt, {
-      maxTokens: params.max_tokens,
-      temperature: params.temperature,
-      topK: params.top_k,
-      topP: params.top_p,
-      minP: params.min_p,
-      seed: params.seed,
-      ...(params.repeat_penalty !== undefined && params.repeat_penalty !== 1 ? { repeatPenalty: { penalty: params.repeat_penalty } } : {}),
-      ...(params.stop && params.stop.length > 0 ? { customStopTriggers: params.stop } : {}),
+      ...samplingOptions(call.params),
       onToken: (tokens: Token[]) => {
         const now = performance.now();
         firstTokenAt ??= now;

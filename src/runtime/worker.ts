@@ -22,6 +22,7 @@ import type { ErrorCode, ErrorParams } from "../common/index.js";
 import type { GenerateRequest, GenerateResult } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerStatus } from "./protocol.js";
 import { isOutOfMemory, loadWithFallback } from "./gpu-fallback.js";
+import { samplingOptions } from "./sampling.js";
 import { batchWidth, chooseThreads, resolveParallel } from "./threads.js";
 
 const settings = JSON.parse(process.env.PROJECT_LLM_WORKER_SETTINGS ?? "{}") as WorkerSettings;
@@ -323,14 +324,7 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     let promptHeld: number | undefined;
     const common = {
       signal,
-      maxTokens: params.max_tokens,
-      temperature: params.temperature,
-      topK: params.top_k,
-      topP: params.top_p,
-      minP: params.min_p,
-      seed: params.seed,
-      ...(params.repeat_penalty !== undefined && params.repeat_penalty !== 1 ? { repeatPenalty: { penalty: params.repeat_penalty } } : {}),
-      ...(params.stop && params.stop.length > 0 ? { customStopTriggers: params.stop } : {}),
+      ...samplingOptions(params),
       onTextChunk: (text: string) => {
         pending += text;
         if (!sentFirstText) {
