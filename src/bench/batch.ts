@@ -54,7 +54,10 @@ async function timeCalls(parallel: number, threads: number, modelPath: string, s
 
 export async function benchBatch(modelPath: string, sequences: number, maxTokens: number, rounds: number): Promise<BatchBenchResult> {
   const { size } = await import("node:fs/promises").then((fs) => fs.stat(modelPath));
-  const threadCounts = Array.from({ length: os.availableParallelism() }, (_, index) => index + 1);
+  // `BENCH_BATCH_THREADS` (a comma-separated list) measures only those thread counts.
+  const threadCounts = process.env.BENCH_BATCH_THREADS
+    ? process.env.BENCH_BATCH_THREADS.split(",").map(Number)
+    : Array.from({ length: os.availableParallelism() }, (_, index) => index + 1);
   const result: BatchBenchResult = { model: path.basename(modelPath), sizeBytes: size, sequences, maxTokens, sequential: {}, batched: {} };
   for (let round = 0; round < rounds; round++) {
     for (const threads of threadCounts) {
