@@ -57,7 +57,7 @@ interface PoolEntry {
   model: LlamaModel;
   context: LlamaContext;
   /**
-   * Its context's sequences taken so far (at most `parallel`), kept after each call so that a later call
+   * Its context's sequences taken so far (at most the context's: `parallel`, or a batch's width), kept after each call so that a later call
    * whose prompt starts with the same tokens evaluates only the rest (see `takeSequence`).
    */
   sequences: KeptSequence[];
