@@ -57,8 +57,9 @@ interface PoolEntry {
   model: LlamaModel;
   context: LlamaContext;
   /**
-   * Its context's sequences taken so far (at most the context's: `parallel`, or a batch's width), kept after each call so that a later call
-   * whose prompt starts with the same tokens evaluates only the rest (see `takeSequence`).
+   * Its context's sequences taken so far (at most the context's: `parallel`, or a batch's width), kept
+   * after each call so that a later call whose prompt starts with the same tokens evaluates only the rest
+   * (see `takeSequence`).
    */
   sequences: KeptSequence[];
   /** Calls waiting for a sequence to be released (more calls than sequences: see `load`). */
