@@ -230,6 +230,17 @@ describe("runPipeline: multi stages", () => {
     expect(result.stages.c!.models.map((output) => output.metrics.tokensOut)).toEqual([2, 1]);
   });
 
+  it("carries the prompt tokens evaluated per model, summed for a stage only when every call reports them", async () => {
+    const pipeline = pipelineOf(
+      { id: "c", type: "multi", models: ["m1", "m2"], aggregation: { method: "concat", separator: "\n", labels: false } },
+      { id: "d", type: "multi", models: ["m1", "m3"], input_from: "c", aggregation: { method: "concat", separator: "\n", labels: false } },
+    );
+    const { result } = await run(pipeline, { promptTokensEvaluated: { m1: 2, m2: 3 } });
+    expect(result.stages.c!.models.map((output) => output.metrics.promptTokensEvaluated)).toEqual([2, 3]);
+    expect(result.stages.c!.metrics!.promptTokensEvaluated).toBe(5);
+    expect(result.stages.d!.metrics!.promptTokensEvaluated).toBeUndefined();
+  });
+
   it("aborts the sibling calls when one model fails, reporting one failure naming that model", async () => {
     const { result, events, port } = await run(
       pipelineOf({ id: "m", type: "multi", models: ["slow", "broken"], aggregation: { method: "concat", separator: "\n", labels: true } }),

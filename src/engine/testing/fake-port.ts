@@ -22,6 +22,8 @@ export interface FakeScript {
   failing?: Record<string, FailureCode | { code: FailureCode; afterChunks: number; params?: Record<string, string | number> }>;
   /** Models that load on their first call, reporting these progress steps (then `load.loaded: true`). */
   loading?: Record<string, number[]>;
+  /** Prompt tokens evaluated per model (the rest as if from the KV cache); absent: not reported. */
+  promptTokensEvaluated?: Record<string, number>;
 }
 
 export interface FakeCall {
@@ -94,6 +96,7 @@ export function createFakePort(script: FakeScript = {}): FakePort {
         return {
           text,
           tokensIn: request.prompt.length,
+          ...(script.promptTokensEvaluated?.[model] !== undefined ? { promptTokensEvaluated: script.promptTokensEvaluated[model] } : {}),
           tokensOut: chunks.length,
           timeToFirstTokenMs: model.length,
           tokensPerSecond: 100,
