@@ -1,6 +1,6 @@
 import path from "node:path";
 import { ProjectLlmError, interruption } from "../../common/index.js";
-import { addModelEntry, modelNameSchema, modelsUsingFile } from "../../config/index.js";
+import { addModelEntry, isRemoteEntry, modelNameSchema, modelsUsingFile } from "../../config/index.js";
 import { Studio } from "../../core/index.js";
 import { displayAddress, downloadModel, downloadedModelEntry, freeModelName, modelNameFromFile, parseModelUri, planDownload, type DownloadProgress } from "../../download/index.js";
 import { parse, studioOptions, type Options } from "../args.js";
@@ -93,9 +93,10 @@ async function pullCommand(uri: string, values: { name?: string; file?: string; 
     try {
       const plan = await planDownload(source, { directory: models.modelsDirectory, fileName: values.file, signal: controller.signal });
       // A name that models.yaml gives to another file is refused before anything is downloaded.
-      const takenBy = values.name === undefined ? undefined : models.config.models[values.name]?.file;
-      if (takenBy !== undefined && takenBy !== plan.fileName) {
-        throw new ProjectLlmError("conflict", `models.yaml has a model named "${values.name}" already (file ${takenBy}); choose another --name`);
+      const taken = values.name === undefined ? undefined : models.config.models[values.name];
+      if (taken !== undefined && (isRemoteEntry(taken) || taken.file !== plan.fileName)) {
+        const what = isRemoteEntry(taken) ? `served by ${taken.base_url}` : `file ${taken.file}`;
+        throw new ProjectLlmError("conflict", `models.yaml has a model named "${values.name}" already (${what}); choose another --name`);
       }
       process.stderr.write(`downloading ${displayAddress(plan.uri)} to ${plan.path}\n`);
       result = await asFailureOfWork(() => downloadModel(plan, { signal: controller.signal, onProgress: printer.progress }));
