@@ -117,7 +117,7 @@ export class Studio {
   readonly #modelsFile: string | undefined;
   #configEnsured = false;
   /** Remote models go over HTTP; local ones to the runtime, whose worker starts only when one is called. */
-  readonly #port: InferencePort = routeInference({ local: () => this.runtime(), remote: new RemotePort() });
+  readonly #port: InferencePort;
 
   private constructor(options: StudioOptions, runtime: Runtime | undefined) {
     this.#cwd = options.cwd ?? process.cwd();
@@ -127,6 +127,8 @@ export class Studio {
     this.sessions = new FileSessionStore(this.paths.sessionsDir);
     this.#ownsRuntime = runtime === undefined;
     this.#runtime = runtime;
+    // API keys are read from the studio's environment, by the names models.yaml gives (`api_key_env`).
+    this.#port = routeInference({ local: () => this.runtime(), remote: new RemotePort({ env: options.env ?? process.env }) });
   }
 
   /** The inference runtime, created on first use with the `runtime` settings of models.yaml. */

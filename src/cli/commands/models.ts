@@ -51,20 +51,25 @@ async function listCommand(values: { json?: boolean; config?: string; models?: s
       console.log(JSON.stringify(models, null, 2));
       return 0;
     }
-    const rows = models.map((model) => [
-      model.name + (model.requiredForBase ? " *" : ""),
-      model.present ? "present" : red(process.stdout, "MISSING"),
-      model.file,
-      formatBytes(model.fileSize),
-      [model.declaredQuantization ?? "-", model.quantization ?? "?"].join(" / "),
-      model.architecture ?? "-",
-      formatCount(model.parameters),
-      model.trainContextSize ? String(model.trainContextSize) : "-",
-      model.present ? (model.hasChatTemplate ? "yes" : "no") : "-",
-      formatBytes(model.memory?.totalRam),
-      model.fitsRam === undefined ? "-" : model.fitsRam ? "yes" : red(process.stdout, "no"),
-      model.loaded ? "yes" : "no",
-    ]);
+    // A remote model has no file and takes no memory here: its row says where it is served.
+    const rows = models.map((model) =>
+      model.remote
+        ? [model.name, "remote", `${model.remote.model} @ ${model.remote.baseUrl}`, "-", "-", "-", "-", "-", "-", "-", "-", "-"]
+        : [
+          model.name + (model.requiredForBase ? " *" : ""),
+          model.present ? "present" : red(process.stdout, "MISSING"),
+          model.file,
+          formatBytes(model.fileSize),
+          [model.declaredQuantization ?? "-", model.quantization ?? "?"].join(" / "),
+          model.architecture ?? "-",
+          formatCount(model.parameters),
+          model.trainContextSize ? String(model.trainContextSize) : "-",
+          model.present ? (model.hasChatTemplate ? "yes" : "no") : "-",
+          formatBytes(model.memory?.totalRam),
+          model.fitsRam === undefined ? "-" : model.fitsRam ? "yes" : red(process.stdout, "no"),
+          model.loaded ? "yes" : "no",
+          ],
+    );
     console.log(table(["model", "status", "file", "size", "quant (declared / file)", "arch", "params", "ctx", "chat", "memory", "fits", "loaded"], rows));
     if (models.some((model) => model.requiredForBase)) console.log("\n* required by the base pipeline");
     for (const model of models) {
