@@ -58,6 +58,24 @@ export function ModelCard(props: {
   const downloadId = useId();
   const none = "—";
   const usedByBase = model.requiredForBase || model.baseStages.length > 0;
+  if (model.remote) {
+    // Served by an OpenAI-compatible server: where, and with which key's variable; no file, facts or memory here.
+    return (
+      <li data-testid={`model-${model.name}`} className="space-y-2 rounded border border-neutral-200 p-3 dark:border-neutral-800">
+        <div className="flex flex-wrap items-center gap-2">
+          <h2 id={nameId} className="font-medium break-all" translate="no">
+            {model.name}
+          </h2>
+          <Badge state="waiting">{t("remote")}</Badge>
+          {usedByBase ? <Badge state="waiting">{t.rich("usedByBase", { stages: model.baseStages.join(", "), code: dataTag })}</Badge> : null}
+        </div>
+        <p className="text-sm break-words">{t.rich("remoteServed", { baseUrl: model.remote.baseUrl, model: model.remote.model, code: dataTag })}</p>
+        <p className="text-xs text-neutral-600 dark:text-neutral-400">
+          {model.remote.apiKeyEnv ? t.rich("remoteKey", { variable: model.remote.apiKeyEnv, code: dataTag }) : t("remoteNoKey")} {t("remoteHere")}
+        </p>
+      </li>
+    );
+  }
   return (
     <li data-testid={`model-${model.name}`} className="space-y-2 rounded border border-neutral-200 p-3 dark:border-neutral-800">
       <div className="flex flex-wrap items-center gap-2">
