@@ -55,11 +55,9 @@ export function remoteBackendConformance(name: string, setup: () => Promise<Remo
           () => undefined,
           (thrown: unknown) => thrown,
         );
-        // A server fast enough to finish before the abort took effect has nothing left to cancel.
-        if (error !== undefined) {
-          expect(ProjectLlmError.isInstance(error) && error.code).toBe("cancelled");
-          if (closed) await closed;
-        }
+        // 4096 tokens asked: no server is done before the abort that follows its first text.
+        expect(ProjectLlmError.isInstance(error) && error.code).toBe("cancelled");
+        if (closed) await closed;
       } finally {
         await backend.cleanup();
       }

@@ -36,6 +36,16 @@ remoteBackendConformance("the fake OpenAI-compatible server", async () => {
   return { model: modelOn(server.baseUrl), nextEarlyClose: server.nextEarlyClose, cleanup: () => server.close() };
 });
 
+// A real server, when one is named: PROJECT_LLM_REMOTE_TEST_BASE_URL (up to /v1), PROJECT_LLM_REMOTE_TEST_MODEL
+// and, if it wants a key, PROJECT_LLM_REMOTE_TEST_KEY_ENV (the variable's name). It cannot say whether it saw a cancel.
+const realBaseUrl = process.env.PROJECT_LLM_REMOTE_TEST_BASE_URL;
+if (realBaseUrl) {
+  remoteBackendConformance(`the server at ${realBaseUrl}`, async () => ({
+    model: modelOn(realBaseUrl, { model: process.env.PROJECT_LLM_REMOTE_TEST_MODEL ?? fakeRemoteModel, apiKeyEnv: process.env.PROJECT_LLM_REMOTE_TEST_KEY_ENV || undefined }),
+    cleanup: async () => undefined,
+  }));
+}
+
 describe("RemotePort against a fake OpenAI-compatible server", () => {
   let server: FakeOpenAiServer;
   const fast = new RemotePort({ backoffMs: () => 10 });

@@ -173,8 +173,9 @@ export class RemotePort implements InferencePort {
     const model = request.model.name;
     const cancelled = () => new ProjectLlmError("cancelled", `the generation on ${model} was cancelled`, { details: { params: { model } } });
     const fail = (failure: Failure) =>
-      new ProjectLlmError("remote-failed", `${model} (${remote.model} at ${remote.baseUrl}): ${failure.message}`, {
-        details: { params: { model, host, reason: failure.reason, ...(failure.status !== undefined ? { status: failure.status } : {}), ...failure.extra } },
+      new ProjectLlmError("remote-failed", `${model}: ${failure.message}`, {
+        // `model` set: the engine then adds no second prefix of the model's name.
+        details: { model, params: { model, host, reason: failure.reason, ...(failure.status !== undefined ? { status: failure.status } : {}), ...failure.extra } },
       });
     let key: string | undefined;
     if (remote.apiKeyEnv) {
