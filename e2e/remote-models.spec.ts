@@ -9,12 +9,10 @@ import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { expect, test, type Page } from "@playwright/test";
 import { fakeRemoteModel, startFakeOpenAiServer, type FakeOpenAiServer } from "../src/testing/fake-openai-server";
-import { describeLeftOvers, englishLeft } from "./i18n-scan";
-import { watchConsole } from "./page-checks";
+import { shootEveryWay, watchConsole } from "./page-checks";
 import { spawnStudio, work, type StudioProcess } from "./studio-process";
 
 const configDir = path.join(work, "config-remote");
-const shots = path.resolve("e2e/screenshots");
 const key = "sk-e2e-remote-key";
 const remoteText = ["The ", "remote ", "stage ", "polished ", "it."];
 let server: FakeOpenAiServer;
@@ -59,33 +57,8 @@ test.afterAll(async () => {
   await server?.close();
 });
 
-/** Shoots the page in English and Russian, light and dark, at 1400x900 and 390x844; fails on English left in Russian. */
-async function shootAll(page: Page, name: string, ready: () => Promise<void>) {
-  await mkdir(shots, { recursive: true });
-  for (const locale of ["en", "ru"] as const) {
-    await page.context().addCookies([{ name: "NEXT_LOCALE", value: locale, url: studio.base }]);
-    await page.reload();
-    await expect(page.locator("html")).toHaveAttribute("lang", locale);
-    await ready();
-    if (locale === "ru") {
-      const left = await englishLeft(page);
-      expect(left, `English left (${name}):\n${describeLeftOvers(left)}`).toEqual([]);
-    }
-    for (const colorScheme of ["light", "dark"] as const) {
-      await page.emulateMedia({ colorScheme });
-      for (const [width, height] of [
-        [1400, 900],
-        [390, 844],
-      ] as const) {
-        await page.setViewportSize({ width, height });
-        await page.screenshot({ path: `${shots}/remote-${name}-${locale}-${colorScheme}-${width}.png`, fullPage: true });
-      }
-    }
-  }
-  await page.context().addCookies([{ name: "NEXT_LOCALE", value: "en", url: studio.base }]);
-  await page.emulateMedia({ colorScheme: "light" });
-  await page.setViewportSize({ width: 1400, height: 900 });
-}
+/** Shoots the page in every language, scheme and size (see `shootEveryWay`). */
+const shootAll = (page: Page, name: string, ready: () => Promise<void>) => shootEveryWay(page, { base: studio.base, name: `remote-${name}`, ready });
 
 test("runs a local stage then a remote one in the browser, and shows both stages' text as it streams", async ({ page }) => {
   const errors = watchConsole(page);

@@ -1,9 +1,9 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProjectLlmError } from "../common/index.js";
-import type { GenerateRequest, GenerateResult, InferencePort, RemoteModel, ResolvedModel } from "../engine/ports.js";
+import type { GenerateRequest, InferencePort, RemoteModel, ResolvedModel } from "../engine/ports.js";
 import { fakeRemoteModel, startFakeOpenAiServer, type FakeOpenAiServer } from "../testing/fake-openai-server.js";
+import { projectError } from "../testing/loopback.js";
 import { remoteBackendConformance } from "./remote.conformance.js";
 import { parseRetryAfter, RemotePort, routeInference } from "./remote.js";
 
@@ -20,16 +20,6 @@ const request = (model: ResolvedModel, params: Partial<GenerateRequest["params"]
   prompt: "Say hello",
   params: { max_tokens: 32, temperature: 0.2, top_p: 0.9, seed: 42, stop: ["\n\n"], ...params },
 });
-
-/** The error a call rejects with (fails the test when it resolves). */
-async function failure(call: Promise<GenerateResult>): Promise<ProjectLlmError> {
-  const error = await call.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  if (!ProjectLlmError.isInstance(error)) throw new Error(`expected a ProjectLlmError, got ${String(error)}`);
-  return error;
-}
 
 remoteBackendConformance("the fake OpenAI-compatible server", async () => {
   const server = await startFakeOpenAiServer({ behaviour: { kind: "stream", chunks: ["Once", " there", " was", " a", " fox", "."], delayMs: 30 } });
@@ -94,14 +84,14 @@ describe("RemotePort against a fake OpenAI-compatible server", () => {
       expect(keyed.requests.at(-1)!.authorization).toBe("Bearer sk-right-key");
 
       const wrong = new RemotePort({ env: { FLEET_KEY: "sk-wrong-secret-123" } });
-      const error = await failure(wrong.generate(request(modelOn(keyed.baseUrl, { apiKeyEnv: "FLEET_KEY" }))));
+      const error = await projectError(wrong.generate(request(modelOn(keyed.baseUrl, { apiKeyEnv: "FLEET_KEY" }))));
       expect(error.code).toBe("remote-failed");
       expect(error.details?.params).toMatchObject({ reason: "unauthorized", status: 401, keyEnv: "FLEET_KEY", model: "writer" });
       expect(error.message).toContain("FLEET_KEY");
       expect(JSON.stringify({ message: error.message, details: error.details })).not.toContain("sk-wrong-secret-123");
       expect(keyed.requests).toHaveLength(2);
 
-      const unset = await failure(new RemotePort({ env: {} }).generate(request(modelOn(keyed.baseUrl, { apiKeyEnv: "FLEET_KEY" }))));
+      const unset = await projectError(new RemotePort({ env: {} }).generate(request(modelOn(keyed.baseUrl, { apiKeyEnv: "FLEET_KEY" }))));
       expect(unset.details?.params).toMatchObject({ reason: "no-key", keyEnv: "FLEET_KEY" });
       expect(keyed.requests).toHaveLength(2);
     } finally {
@@ -110,7 +100,7 @@ describe("RemotePort against a fake OpenAI-compatible server", () => {
   });
 
   it("says a model the server does not have (404) with the model's name", async () => {
-    const error = await failure(fast.generate(request(modelOn(server.baseUrl, { model: "no-such-model" }))));
+    const error = await projectError(fast.generate(request(modelOn(server.baseUrl, { model: "no-such-model" }))));
     expect(error.details?.params).toMatchObject({ reason: "not-found", status: 404, remoteModel: "no-such-model" });
     expect(error.message).toContain("no-such-model");
   });
@@ -128,7 +118,7 @@ describe("RemotePort against a fake OpenAI-compatible server", () => {
   it("fails at once on a 429 whose Retry-After is past the cap, saying when to try again", async () => {
     server.behave({ kind: "status", status: 429, retryAfter: "120" });
     const before = server.requests.length;
-    const error = await failure(fast.generate(request(modelOn(server.baseUrl))));
+    const error = await projectError(fast.generate(request(modelOn(server.baseUrl))));
     expect(error.details?.params).toMatchObject({ reason: "rate-limited", status: 429, retryAfter: 120 });
     expect(server.requests.length - before).toBe(1);
   });
@@ -143,13 +133,13 @@ describe("RemotePort against a fake OpenAI-compatible server", () => {
   it("gives up after max_retries, and never retries a 500", async () => {
     server.behave({ kind: "status", status: 503, message: "overloaded" });
     let before = server.requests.length;
-    const busy = await failure(fast.generate(request(modelOn(server.baseUrl, { maxRetries: 2 }))));
+    const busy = await projectError(fast.generate(request(modelOn(server.baseUrl, { maxRetries: 2 }))));
     expect(busy.details?.params).toMatchObject({ reason: "server-error", status: 503, detail: "overloaded" });
     expect(server.requests.length - before).toBe(3);
 
     server.behave({ kind: "status", status: 500, message: "CUDA error: out of memory" });
     before = server.requests.length;
-    const broken = await failure(fast.generate(request(modelOn(server.baseUrl))));
+    const broken = await projectError(fast.generate(request(modelOn(server.baseUrl))));
     expect(broken.details?.params).toMatchObject({ reason: "server-error", status: 500, detail: "CUDA error: out of memory" });
     expect(server.requests.length - before).toBe(1);
   });
@@ -158,7 +148,7 @@ describe("RemotePort against a fake OpenAI-compatible server", () => {
     server.behave({ kind: "cut", chunks: ["half", " an"] }, { kind: "stream", chunks: ["never", " sent"] });
     const before = server.requests.length;
     const parts: string[] = [];
-    const error = await failure(fast.generate(request(modelOn(server.baseUrl)), { onText: (text) => parts.push(text) }));
+    const error = await projectError(fast.generate(request(modelOn(server.baseUrl)), { onText: (text) => parts.push(text) }));
     expect(error.code).toBe("remote-failed");
     expect(error.details?.params).toMatchObject({ reason: "stream-cut", characters: 7 });
     expect(parts.join("")).toBe("half an");
@@ -167,13 +157,13 @@ describe("RemotePort against a fake OpenAI-compatible server", () => {
 
   it("fails on an error event in the stream", async () => {
     server.behave({ kind: "stream-error", chunks: ["begun"], message: "engine dead" });
-    const error = await failure(fast.generate(request(modelOn(server.baseUrl))));
+    const error = await projectError(fast.generate(request(modelOn(server.baseUrl))));
     expect(error.details?.params).toMatchObject({ reason: "stream-error", detail: "engine dead" });
   });
 
   it("says an answer that is not JSON (a wrong address)", async () => {
     server.behave({ kind: "not-json" });
-    const error = await failure(fast.generate(request(modelOn(server.baseUrl))));
+    const error = await projectError(fast.generate(request(modelOn(server.baseUrl))));
     expect(error.details?.params).toMatchObject({ reason: "not-json" });
     expect(error.message).toContain("/v1");
   });
@@ -191,7 +181,7 @@ describe("RemotePort against a fake OpenAI-compatible server", () => {
         return 10;
       },
     });
-    const error = await failure(counting.generate(request(modelOn(`http://127.0.0.1:${port}/v1`, { maxRetries: 2 }))));
+    const error = await projectError(counting.generate(request(modelOn(`http://127.0.0.1:${port}/v1`, { maxRetries: 2 }))));
     expect(error.details?.params).toMatchObject({ reason: "unreachable", detail: "ECONNREFUSED", host: `127.0.0.1:${port}` });
     expect(attempts).toBe(2);
   });
@@ -199,7 +189,7 @@ describe("RemotePort against a fake OpenAI-compatible server", () => {
   it("times out a server that goes silent mid-stream, and closes the connection", async () => {
     server.behave({ kind: "hang", chunks: ["and then"] });
     const closed = server.nextEarlyClose();
-    const error = await failure(fast.generate(request(modelOn(server.baseUrl, { timeoutMs: 300 }))));
+    const error = await projectError(fast.generate(request(modelOn(server.baseUrl, { timeoutMs: 300 }))));
     expect(error.details?.params).toMatchObject({ reason: "timeout", seconds: 0.3 });
     await closed;
   });
@@ -207,7 +197,7 @@ describe("RemotePort against a fake OpenAI-compatible server", () => {
   it("times out a server that never answers (connect_timeout)", async () => {
     server.behave({ kind: "silent" });
     const closed = server.nextEarlyClose();
-    const error = await failure(fast.generate(request(modelOn(server.baseUrl, { connectTimeoutMs: 300, maxRetries: 0 }))));
+    const error = await projectError(fast.generate(request(modelOn(server.baseUrl, { connectTimeoutMs: 300, maxRetries: 0 }))));
     expect(error.details?.params).toMatchObject({ reason: "connect-timeout", seconds: 0.3 });
     await closed;
   });
@@ -218,7 +208,7 @@ describe("RemotePort against a fake OpenAI-compatible server", () => {
     const slow = new RemotePort({ backoffMs: () => 60_000 });
     const call = slow.generate(request(modelOn(server.baseUrl)), { signal: controller.signal });
     setTimeout(() => controller.abort(), 200);
-    expect((await failure(call)).code).toBe("cancelled");
+    expect((await projectError(call)).code).toBe("cancelled");
   });
 });
 

@@ -6,7 +6,7 @@
  * closed a connection before the answer ended (a cancel).
  */
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenOnLoopback } from "./loopback.js";
 
 export type FakeOpenAiBehaviour =
   /** Streams `chunks` (one SSE event each), `delayMs` apart, then the finish reason, usage (when asked) and `[DONE]`. */
@@ -75,7 +75,6 @@ export async function startFakeOpenAiServer(options: { key?: string; behaviour?:
   const requests: FakeOpenAiRequest[] = [];
   let closedEarly = 0;
   let waiters: Array<() => void> = [];
-  const sockets = new Set<import("node:net").Socket>();
   const timers = new Set<NodeJS.Timeout>();
 
   const wait = (ms: number) =>
@@ -169,12 +168,7 @@ export async function startFakeOpenAiServer(options: { key?: string; behaviour?:
       }
     }
   });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port, close } = await listenOnLoopback(server);
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     behave(...behaviours) {
@@ -188,8 +182,7 @@ export async function startFakeOpenAiServer(options: { key?: string; behaviour?:
     nextEarlyClose: () => new Promise<void>((resolve) => waiters.push(resolve)),
     async close() {
       for (const timer of timers) clearTimeout(timer);
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await close();
     },
   };
 }
