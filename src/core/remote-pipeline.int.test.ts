@@ -98,4 +98,20 @@ describe("a pipeline with a local and a remote stage", () => {
     expect(next.status).toBe("completed");
     expect(next.finalAnswer).toBe("Fine again.");
   });
+
+  it("cancels the run while the remote stage streams: the run ends cancelled and the server sees the connection close", async () => {
+    server.behave({ kind: "hang", chunks: ["Half"] });
+    const closed = server.nextEarlyClose();
+    const controller = new AbortController();
+    const session = await studio.run({
+      input: "Once upon a time",
+      signal: controller.signal,
+      onEvent: (event) => {
+        if (event.type === "stage-delta" && event.stageId === "polish") controller.abort();
+      },
+    });
+    await closed;
+    expect(session.status).toBe("cancelled");
+    expect(session.stages.polish).toMatchObject({ status: "cancelled", error: { code: "cancelled" } });
+  });
 });
