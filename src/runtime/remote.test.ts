@@ -161,6 +161,14 @@ describe("RemotePort against a fake OpenAI-compatible server", () => {
     expect(error.details?.params).toMatchObject({ reason: "stream-error", detail: "engine dead" });
   });
 
+  it("takes a whole JSON completion from a server that does not stream", async () => {
+    server.behave({ kind: "whole", text: "All at once." });
+    const parts: string[] = [];
+    const result = await fast.generate(request(modelOn(server.baseUrl)), { onText: (text) => parts.push(text) });
+    expect(parts).toEqual(["All at once."]);
+    expect(result).toMatchObject({ text: "All at once.", tokensIn: 5, tokensOut: 9, stopReason: "max-tokens" });
+  });
+
   it("says an answer that is not JSON (a wrong address)", async () => {
     server.behave({ kind: "not-json" });
     const error = await projectError(fast.generate(request(modelOn(server.baseUrl))));

@@ -41,6 +41,8 @@ const defaultBackoff = (retry: number) => Math.min(8_000, 500 * 2 ** retry);
 
 /** What the body of an error answer is read up to: enough for a server's message, never a flood. */
 const errorBodyLimit = 64 * 1024;
+/** What a whole (not streamed) completion is read up to. */
+const completionBodyLimit = 16 * 1024 * 1024;
 
 interface Failure {
   reason: RemoteFailure;
@@ -81,15 +83,17 @@ function serverDetail(body: string, key: string | undefined): string {
   return detail.length > 300 ? `${detail.slice(0, 300)}…` : detail;
 }
 
-async function readLimited(response: Response): Promise<string> {
+/** A body as text, up to `limit` characters; `onChunk` is told of each part that arrives (the silence timer). */
+async function readLimited(response: Response, limit = errorBodyLimit, onChunk?: () => void): Promise<string> {
   if (!response.body) return "";
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let text = "";
   try {
-    while (text.length < errorBodyLimit) {
+    while (text.length < limit) {
       const { done, value } = await reader.read();
       if (done) break;
+      onChunk?.();
       text += decoder.decode(value, { stream: true });
     }
   } finally {
@@ -270,7 +274,7 @@ export class RemotePort implements InferencePort {
       if (!response.ok) {
         let failure: Failure;
         try {
-          failure = await this.#statusFailure(response, remote, key);
+          failure = await this.#statusFailure(response, remote, key, idle);
         } catch (error) {
           if (options.signal?.aborted) throw error;
           failure = timedOut ? timeoutFailure() : { reason: "stream-cut", status: response.status, message: `${host} answered ${response.status}, then broke the connection`, extra: { characters: 0 } };
@@ -281,7 +285,14 @@ export class RemotePort implements InferencePort {
       const contentType = response.headers.get("content-type") ?? "";
       if (!contentType.includes("text/event-stream")) {
         // A server that ignored `stream: true` answers one JSON completion: taken as it is.
-        const text = await readLimited(response);
+        let text: string;
+        try {
+          text = await readLimited(response, completionBodyLimit, idle);
+        } catch (error) {
+          if (timedOut) throw new AttemptError(timeoutFailure());
+          if (options.signal?.aborted) throw error;
+          throw new AttemptError({ reason: "stream-cut", message: `the answer from ${host} broke off`, extra: { characters: 0 } });
+        }
         let parsed: ChatChunk;
         try {
           parsed = JSON.parse(text) as ChatChunk;
@@ -360,10 +371,10 @@ export class RemotePort implements InferencePort {
     }
   }
 
-  async #statusFailure(response: Response, remote: RemoteModel, key: string | undefined): Promise<Failure> {
+  async #statusFailure(response: Response, remote: RemoteModel, key: string | undefined, onChunk: () => void): Promise<Failure> {
     const status = response.status;
     const host = hostOf(remote.baseUrl);
-    const body = await readLimited(response);
+    const body = await readLimited(response, errorBodyLimit, onChunk);
     if (status === 401 || status === 403) {
       // The server's words are left out: some echo the key they were given.
       const check = remote.apiKeyEnv ? `check the key in the environment variable ${remote.apiKeyEnv}` : "it wants an API key: name its environment variable with api_key_env";

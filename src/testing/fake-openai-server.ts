@@ -22,7 +22,9 @@ export type FakeOpenAiBehaviour =
   /** Accepts the connection and never answers (no headers). */
   | { kind: "silent" }
   /** 200 with an HTML page, as a wrong address (a web UI, a proxy's page) answers. */
-  | { kind: "not-json" };
+  | { kind: "not-json" }
+  /** One whole `chat.completion` JSON, as a server that ignores `stream: true` answers. */
+  | { kind: "whole"; text: string };
 
 export interface FakeOpenAiRequest {
   path: string;
@@ -133,6 +135,17 @@ export async function startFakeOpenAiServer(options: { key?: string; behaviour?:
         response.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>Sign in</title><p>Welcome</p>");
         return;
       case "silent":
+        return;
+      case "whole":
+        response.writeHead(200, { "content-type": "application/json" }).end(
+          JSON.stringify({
+            id: "chatcmpl-fake",
+            object: "chat.completion",
+            model: fakeRemoteModel,
+            choices: [{ index: 0, message: { role: "assistant", content: behaviour.text }, finish_reason: "length" }],
+            usage: { prompt_tokens: 5, completion_tokens: 9, total_tokens: 14 },
+          }),
+        );
         return;
       case "hang":
         streamHead();
