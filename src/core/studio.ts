@@ -26,9 +26,8 @@ import {
   type LoadedPipeline,
   type Pipeline,
 } from "../config/index.js";
-import { planRerun, runPipeline, stageModels, type RunEvent, type StageRecord } from "../engine/index.js";
+import { planRerun, runPipeline, stageModels, type InferencePort, type RunEvent, type StageRecord } from "../engine/index.js";
 import { createRuntime, inspectModels, RemotePort, routeInference, type Runtime } from "../runtime/index.js";
-import type { InferencePort } from "../engine/index.js";
 import { FileSessionStore, assertRunId, modelIdentity, newRunId, processOwner, type SessionRecord, type SessionStore } from "../store/index.js";
 import os from "node:os";
 import path from "node:path";
