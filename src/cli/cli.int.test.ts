@@ -4,7 +4,8 @@ import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promi
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSession } from "../store/session-store.conformance.js";
-import { tempDir, testModelsDir, writeFiles } from "../testing/fixtures.js";
+import { fakeRemoteModel, startFakeOpenAiServer } from "../testing/fake-openai-server.js";
+import { tempDir, testModelsDir, testModelsYaml, writeFiles } from "../testing/fixtures.js";
 
 const cli = path.resolve("dist/cli/main.js");
 let root: string;
@@ -357,5 +358,35 @@ describe("project-llm", () => {
     const failed = await run(["run", "--pipeline", "overflow", "--input", "word ".repeat(3000)]);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain("context");
+  });
+});
+
+describe("project-llm with a remote model", () => {
+  it("lists a remote model as remote, and runs a pipeline whose second stage is served by an OpenAI-compatible server", async () => {
+    const server = await startFakeOpenAiServer({ key: "sk-cli-key", behaviour: { kind: "stream", chunks: ["Told", " far", " away."] } });
+    try {
+      const dir = await folder("remote");
+      const remote = `  fleet:\n    backend: openai\n    base_url: ${server.baseUrl}\n    model: ${fakeRemoteModel}\n    api_key_env: FLEET_KEY\n`;
+      await writeFiles(dir, {
+        "config/models.yaml": testModelsYaml(remote),
+        "config/pipeline.yaml": "base_pipeline:\n  stages:\n    - { id: draft, type: single, model: greedy }\n    - { id: retell, type: single, model: fleet, input_from: draft }\n",
+      });
+      const config = ["--config", path.join(dir, "config")];
+      const listed = await run([...config, "models"], undefined, { cwd: dir });
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(listed.stdout).toMatch(new RegExp(`fleet\\s+remote\\s+${fakeRemoteModel} @ ${server.baseUrl.replace(/[.]/g, "\\.")}`));
+
+      const result = await run([...config, "run", "--input", "Once upon a time"], undefined, { cwd: dir, env: { FLEET_KEY: "sk-cli-key" } });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain("Told far away.");
+      expect(server.requests.at(-1)!.authorization).toBe("Bearer sk-cli-key");
+
+      const refused = await run([...config, "run", "--input", "Once upon a time"], undefined, { cwd: dir, env: { FLEET_KEY: "sk-wrong" } });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("FLEET_KEY");
+      expect(refused.stderr + refused.stdout).not.toContain("sk-wrong");
+    } finally {
+      await server.close();
+    }
   });
 });

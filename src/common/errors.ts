@@ -19,6 +19,12 @@ export const errorCodes = [
   "out-of-memory",
   "context-overflow",
   "generation-failed",
+  /**
+   * An OpenAI-compatible server (a `backend: openai` model) answered with an error or could not be reached:
+   * `reason` (unauthorized, not-found, rate-limited, server-error, bad-request, unreachable, connect-timeout,
+   * timeout, stream-cut, not-json, no-key), `status` when it answered, `host` and `model`.
+   */
+  "remote-failed",
   // engine
   "cancelled",
   "upstream-failed",

@@ -7,6 +7,7 @@ import { SessionCheckpoints, storageFailed, writeWithRetries } from "./checkpoin
 import {
   assertValid,
   ensureWorkingConfig,
+  isRemoteEntry,
   listPipelines,
   loadModelsConfig,
   loadModelsFile,
@@ -25,8 +26,8 @@ import {
   type LoadedPipeline,
   type Pipeline,
 } from "../config/index.js";
-import { planRerun, runPipeline, stageModels, type RunEvent, type StageRecord } from "../engine/index.js";
-import { createRuntime, inspectModels, type Runtime } from "../runtime/index.js";
+import { planRerun, runPipeline, stageModels, type InferencePort, type RunEvent, type StageRecord } from "../engine/index.js";
+import { createRuntime, inspectModels, RemotePort, routeInference, type Runtime } from "../runtime/index.js";
 import { FileSessionStore, assertRunId, modelIdentity, newRunId, processOwner, type SessionRecord, type SessionStore } from "../store/index.js";
 import os from "node:os";
 import path from "node:path";
@@ -114,6 +115,8 @@ export class Studio {
   readonly #packageRoot: string;
   readonly #modelsFile: string | undefined;
   #configEnsured = false;
+  /** Remote models go over HTTP; local ones to the runtime, whose worker starts only when one is called. */
+  readonly #port: InferencePort;
 
   private constructor(options: StudioOptions, runtime: Runtime | undefined) {
     this.#cwd = options.cwd ?? process.cwd();
@@ -123,6 +126,8 @@ export class Studio {
     this.sessions = new FileSessionStore(this.paths.sessionsDir);
     this.#ownsRuntime = runtime === undefined;
     this.#runtime = runtime;
+    // API keys are read from the studio's environment, by the names models.yaml gives (`api_key_env`).
+    this.#port = routeInference({ local: () => this.runtime(), remote: new RemotePort({ env: options.env ?? process.env }) });
   }
 
   /** The inference runtime, created on first use with the `runtime` settings of models.yaml. */
@@ -221,6 +226,7 @@ export class Studio {
         .filter(([name]) => only === undefined || name === only)
         .map(([name, entry]) => {
           const resolved = resolveModel(models, name);
+          if (isRemoteEntry(entry)) return [name, { file: "", path: "", remote: resolved.remote, load: resolved.load, requiredForBase: false }];
           return [name, { file: entry.file, path: resolved.path, declaredQuantization: entry.quantization, load: resolved.load, requiredForBase: entry.required_for_base }];
         }),
     );
@@ -344,7 +350,12 @@ export class Studio {
     const modelRecords: SessionRecord["models"] = {};
     for (const name of usedModels) {
       const resolved = resolveModel(job.models, name);
-      modelRecords[name] = { ...(await modelIdentity(resolved.path)), file: job.models.config.models[name]!.file, load: resolved.load, params: resolveGenerationParams(job.models, name, {}) };
+      const entry = job.models.config.models[name]!;
+      const params = resolveGenerationParams(job.models, name, {});
+      // A remote model is recorded by where it was served (never its key): it has no file to identify.
+      modelRecords[name] = resolved.remote
+        ? { file: "", path: "", remote: { baseUrl: resolved.remote.baseUrl, model: resolved.remote.model }, params }
+        : { ...(await modelIdentity(resolved.path)), file: "file" in entry ? entry.file : "", load: resolved.load, params };
     }
     const startedAt = Date.now();
     const session: SessionRecord = {
@@ -399,7 +410,7 @@ export class Studio {
       pipeline: job.pipeline,
       pipelineName: job.pipelineName,
       input: job.input,
-      port: await this.runtime(),
+      port: this.#port,
       resolveModel: (name) => resolveModel(job.models, name),
       resolveParams: (name, params) => resolveGenerationParams(job.models, name, params),
       reuse: job.reuse,

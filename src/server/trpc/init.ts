@@ -39,6 +39,7 @@ const statusOf: Partial<Record<ErrorCode, TRPC_ERROR_CODE_KEY>> = {
   "download-not-found": "NOT_FOUND",
   "download-forbidden": "FORBIDDEN",
   "download-failed": "BAD_GATEWAY",
+  "remote-failed": "BAD_GATEWAY",
   "disk-full": "PRECONDITION_FAILED",
   "folder-not-writable": "PRECONDITION_FAILED",
   "session-not-found": "NOT_FOUND",

@@ -66,8 +66,11 @@ const modelsRouter = router({
     // The file's path is all it needs: no inspection of the file.
     const models = await ctx.studio.loadModels();
     if (!Object.hasOwn(models.config.models, input.name)) throw toTRPCError(new ProjectLlmError("model-missing", `no model "${input.name}" in models.yaml`));
+    const resolved = resolveModel(models, input.name);
+    // A remote model is held by its server: nothing here to unload (and an empty path would mean "every idle model").
+    if (resolved.remote) return { unloaded: 0 };
     const runtime = await ctx.studio.runtime();
-    return { unloaded: await runtime.unload(resolveModel(models, input.name).path) };
+    return { unloaded: await runtime.unload(resolved.path) };
   }),
   /**
    * The downloads of this server, newest first, with their progress. Pages poll it a few times a second
