@@ -5,7 +5,8 @@
  * may and nothing more (runs of the real model included), over bearer tokens as scripts send them.
  */
 import { expect, test, type APIRequestContext } from "@playwright/test";
-import { rm } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
 import { listApiRoutes } from "../src/testing/api-routes";
@@ -250,6 +251,123 @@ test("an admin adds a user (the token shown once) and revokes them on the Users 
   await expect(page.getByTestId("user-row-una")).toHaveCount(0);
   expect((await trpc(request, "auth.me", null, bearer(token))).status).toBe(401);
 });
+
+test("a revoked user's open event streams end, revoked by an admin or by the CLI in another process, and their token and cookie stop working", async ({ request }) => {
+  test.setTimeout(120_000);
+  // A synthetic session (named as such): its replay at the recorded pace lasts two minutes, so a stream
+  // that ends sooner was ended by the revocation.
+  const id = "20000101-000000-7e7e7e";
+  await writeSyntheticSession(path.join(work, "sessions-access"), id, 120);
+  for (const how of ["admin", "cli"] as const) {
+    const name = `follower-${how}`;
+    const added = await trpc(request, "users.add", { name, role: "viewer" }, bearer(adminToken));
+    const token = (added.data as { token: string }).token;
+    const login = await request.post(`${studio.base}/api/auth/login`, { headers: { "content-type": "application/json" }, data: { token } });
+    const cookie = login.headers()["set-cookie"]!.split(";")[0]!;
+    const streams = await Promise.all([
+      follow(`${studio.base}/api/runs/${id}/events?pace=recorded`, bearer(token)),
+      follow(`${studio.base}/api/runs/${id}/events?pace=recorded`, { cookie }),
+      follow(`${studio.base}/api/trpc/runs.events?input=${encodeURIComponent(JSON.stringify({ id, pace: "recorded" }))}`, bearer(token)),
+    ]);
+    // Each stream is under way: its first text arrived.
+    for (const stream of streams) await stream.until((text) => text.includes("w1"));
+    // Checked before (cached): still a user's until the revocation.
+    expect((await trpc(request, "auth.me", null, bearer(token))).status).toBe(200);
+    if (how === "admin") {
+      expect((await trpc(request, "users.revoke", { name }, bearer(adminToken))).status).toBe(200);
+    } else {
+      const revoked = spawnSync(process.execPath, ["dist/cli/main.js", "users", "revoke", name], { env: { ...process.env, PROJECT_LLM_DATA_DIR: dataDir }, encoding: "utf8" });
+      expect(revoked.status, revoked.stderr).toBe(0);
+    }
+    const ended = await Promise.all(streams.map((stream) => stream.ended));
+    // The plain streams say why they ended; tRPC's ends, and its client's reconnection is refused.
+    expect(ended[0]).toContain("was revoked");
+    expect(ended[1]).toContain("was revoked");
+    // Not one event more than the replay had reached: far from the last of its 120.
+    for (const text of ended) expect(text).not.toContain("w100");
+    expect((await trpc(request, "auth.me", null, bearer(token))).status).toBe(401);
+    expect((await trpc(request, "auth.me", null, { cookie })).status).toBe(401);
+    expect((await fetch(`${studio.base}/api/trpc/runs.events?input=${encodeURIComponent(JSON.stringify({ id }))}`, { headers: bearer(token) })).status).toBe(401);
+  }
+});
+
+/**
+ * Follows an event stream: `until` waits for its text so far to pass a check, `ended` for its end (its
+ * whole text), failing after 20 s, a sixth of the replay the tests above follow.
+ */
+async function follow(url: string, headers: Record<string, string>) {
+  const response = await fetch(url, { headers });
+  expect(response.status, url).toBe(200);
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  let done = false;
+  const waiters: Array<() => void> = [];
+  void (async () => {
+    for (;;) {
+      const chunk = await reader.read().catch(() => ({ done: true, value: undefined }));
+      if (chunk.value) text += decoder.decode(chunk.value, { stream: true });
+      if (chunk.done) done = true;
+      for (const wake of waiters.splice(0)) wake();
+      if (done) return;
+    }
+  })();
+  const wait = async (check: () => boolean, what: string) => {
+    const deadline = Date.now() + 20_000;
+    while (!check()) {
+      if (Date.now() > deadline) {
+        await reader.cancel();
+        throw new Error(`${url}: ${what} not within 20 s; got:\n${text.slice(-500)}`);
+      }
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 500);
+      });
+    }
+  };
+  return {
+    until: (check: (text: string) => boolean) => wait(() => check(text), "the text awaited"),
+    get ended() {
+      return wait(() => done, "the end").then(() => text);
+    },
+  };
+}
+
+/** A synthetic session (named as such) of `seconds` text events a second apart. */
+async function writeSyntheticSession(folder: string, id: string, seconds: number): Promise<void> {
+  const startedAt = Date.UTC(2000, 0, 1);
+  const events: Record<string, unknown>[] = [
+    { type: "run-start", runId: id, seq: 0, at: startedAt, pipeline: "synthetic-stream", input: "synthetic", reusedStageIds: [], stages: [{ id: "only", type: "single", models: ["storyteller"], inputFrom: [] }] },
+    { type: "stage-start", runId: id, seq: 1, at: startedAt, stageId: "only", input: "synthetic", reused: false },
+  ];
+  for (let second = 1; second <= seconds; second++) {
+    events.push({ type: "stage-delta", runId: id, seq: events.length, at: startedAt + second * 1000, stageId: "only", model: "storyteller", part: "model", text: ` w${second}` });
+  }
+  const end = startedAt + (seconds + 1) * 1000;
+  const answer = Array.from({ length: seconds }, (_, index) => ` w${index + 1}`).join("");
+  const metrics = { tokensIn: 1, tokensOut: seconds, timeToFirstTokenMs: 0, tokensPerSecond: 1, durationMs: end - startedAt };
+  const models = [{ model: "storyteller", prompt: "synthetic", answer, params: {}, metrics, stopReason: "maxTokens", chat: false }];
+  events.push({ type: "stage-end", runId: id, seq: events.length, at: end, stageId: "only", reused: false, output: answer, answer, metrics, models });
+  events.push({ type: "run-end", runId: id, seq: events.length, at: end, status: "completed", finalAnswer: answer, durationMs: end - startedAt });
+  const session = {
+    version: 1,
+    id,
+    pipelineName: "synthetic-stream",
+    input: "synthetic",
+    status: "completed",
+    startedAt: new Date(startedAt).toISOString(),
+    endedAt: new Date(end).toISOString(),
+    durationMs: end - startedAt,
+    pipeline: { stages: [{ id: "only", type: "single", model: "storyteller", params: {}, output_mode: "answer_only" }] },
+    modelsConfig: {},
+    models: {},
+    stages: { only: { stageId: "only", status: "completed", reused: false, output: answer, answer, metrics, models } },
+    finalAnswer: answer,
+    events,
+  };
+  await mkdir(folder, { recursive: true });
+  await writeFile(path.join(folder, `${id}.json`), JSON.stringify(session));
+}
 
 test("the login, Users and History pages, in both languages, light and dark, wide and narrow", async ({ browser }) => {
   test.setTimeout(120_000);
