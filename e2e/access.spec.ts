@@ -6,10 +6,11 @@
  */
 import { expect, test, type APIRequestContext } from "@playwright/test";
 import { spawnSync } from "node:child_process";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
 import { listApiRoutes } from "../src/testing/api-routes";
+import { writeSyntheticSession } from "../src/testing/synthetic-session";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
 import { shot, watchConsole } from "./page-checks";
 import { spawnStudio, work, type StudioProcess } from "./studio-process";
@@ -257,7 +258,7 @@ test("a revoked user's open event streams end, revoked by an admin or by the CLI
   // A synthetic session (named as such): its replay at the recorded pace lasts two minutes, so a stream
   // that ends sooner was ended by the revocation.
   const id = "20000101-000000-7e7e7e";
-  await writeSyntheticSession(path.join(work, "sessions-access"), id, 120);
+  await writeSyntheticSession(path.join(work, "sessions-access"), id, { count: 120, tokensPerEvent: 1, gapMs: 1000 });
   for (const how of ["admin", "cli"] as const) {
     const name = `follower-${how}`;
     const added = await trpc(request, "users.add", { name, role: "viewer" }, bearer(adminToken));
@@ -331,42 +332,6 @@ async function follow(url: string, headers: Record<string, string>) {
       return wait(() => done, "the end").then(() => text);
     },
   };
-}
-
-/** A synthetic session (named as such) of `seconds` text events a second apart. */
-async function writeSyntheticSession(folder: string, id: string, seconds: number): Promise<void> {
-  const startedAt = Date.UTC(2000, 0, 1);
-  const events: Record<string, unknown>[] = [
-    { type: "run-start", runId: id, seq: 0, at: startedAt, pipeline: "synthetic-stream", input: "synthetic", reusedStageIds: [], stages: [{ id: "only", type: "single", models: ["storyteller"], inputFrom: [] }] },
-    { type: "stage-start", runId: id, seq: 1, at: startedAt, stageId: "only", input: "synthetic", reused: false },
-  ];
-  for (let second = 1; second <= seconds; second++) {
-    events.push({ type: "stage-delta", runId: id, seq: events.length, at: startedAt + second * 1000, stageId: "only", model: "storyteller", part: "model", text: ` w${second}` });
-  }
-  const end = startedAt + (seconds + 1) * 1000;
-  const answer = Array.from({ length: seconds }, (_, index) => ` w${index + 1}`).join("");
-  const metrics = { tokensIn: 1, tokensOut: seconds, timeToFirstTokenMs: 0, tokensPerSecond: 1, durationMs: end - startedAt };
-  const models = [{ model: "storyteller", prompt: "synthetic", answer, params: {}, metrics, stopReason: "maxTokens", chat: false }];
-  events.push({ type: "stage-end", runId: id, seq: events.length, at: end, stageId: "only", reused: false, output: answer, answer, metrics, models });
-  events.push({ type: "run-end", runId: id, seq: events.length, at: end, status: "completed", finalAnswer: answer, durationMs: end - startedAt });
-  const session = {
-    version: 1,
-    id,
-    pipelineName: "synthetic-stream",
-    input: "synthetic",
-    status: "completed",
-    startedAt: new Date(startedAt).toISOString(),
-    endedAt: new Date(end).toISOString(),
-    durationMs: end - startedAt,
-    pipeline: { stages: [{ id: "only", type: "single", model: "storyteller", params: {}, output_mode: "answer_only" }] },
-    modelsConfig: {},
-    models: {},
-    stages: { only: { stageId: "only", status: "completed", reused: false, output: answer, answer, metrics, models } },
-    finalAnswer: answer,
-    events,
-  };
-  await mkdir(folder, { recursive: true });
-  await writeFile(path.join(folder, `${id}.json`), JSON.stringify(session));
 }
 
 test("the login, Users and History pages, in both languages, light and dark, wide and narrow", async ({ browser }) => {
