@@ -180,12 +180,16 @@ export class UsersStore {
       } catch (error) {
         throw new ProjectLlmError("busy", `${this.file} is locked by another process (${this.file}.lock) and stayed locked; try again, or remove the lock if no project-llm process is running`, {
           cause: error,
-          details: { retryAfterSeconds: 1 },
+          details: { retryAfterSeconds: 1, params: { reason: "users" } },
         });
       }
       try {
         const { users, result } = await change(await readUsersNow(this.file));
-        if (lost) throw new ProjectLlmError("busy", `the lock on ${this.file} was lost while the users changed (${lost.message}); nothing was written, try again`);
+        if (lost) {
+          throw new ProjectLlmError("busy", `the lock on ${this.file} was lost while the users changed (${lost.message}); nothing was written, try again`, {
+            details: { retryAfterSeconds: 1, params: { reason: "users" } },
+          });
+        }
         await writeFileDurably(this.file, `${JSON.stringify({ version: 1, users }, null, 2)}\n`);
         for (const listener of this.#listeners) listener();
         return result;
