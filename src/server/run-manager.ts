@@ -460,6 +460,8 @@ async function* paced(events: RunEvent[], signal: AbortSignal | undefined): Asyn
     previous = event.at;
     const wait = startedAt + offset - performance.now();
     if (wait > 1) await sleep(wait, signal);
+    // Stopped while it waited: not one event more (the follower may have been revoked).
+    if (signal?.aborted) return;
     yield event;
   }
 }
