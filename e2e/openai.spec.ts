@@ -163,6 +163,13 @@ test("errors come back in the client's error classes", async ({ request }) => {
   });
   expect(tooLarge.status()).toBe(413);
   expect(await tooLarge.json()).toMatchObject({ error: { type: "invalid_request_error", code: "body-too-large" } });
+  // What a web page elsewhere could send is refused: a body that is not JSON (a form's), a host name the
+  // studio does not answer to (a DNS rebinding).
+  const form = await request.post(`${base}/v1/chat/completions`, { headers: { "content-type": "text/plain" }, data: JSON.stringify({ model: "storyteller", messages: prompt }) });
+  expect(form.status()).toBe(415);
+  const rebound = await request.get(`${base}/v1/models`, { headers: { host: "attacker.example" } });
+  expect(rebound.status()).toBe(403);
+  expect(await rebound.json()).toMatchObject({ error: { type: "permission_error", code: "forbidden-host" } });
   // A stage that fails fails the request with the studio's reason, whole or streamed.
   const failed = await client.chat.completions.create({ model: "pipeline/fails", messages: prompt }).catch((error: unknown) => error);
   expect(failed).toBeInstanceOf(OpenAI.APIError);
@@ -216,6 +223,12 @@ test.describe("on a studio with access control and a small run queue", () => {
     expect(await anonymous.json()).toMatchObject({ error: { type: "authentication_error", code: "unauthenticated" } });
     const ids = (await clientWith(adminToken).models.list()).data.map((model) => model.id);
     expect(ids).toContain("pipeline/long");
+    // A viewer may list, and may not run.
+    const added = await request.post(`${studio.base}/api/trpc/users.add`, { headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" }, data: { name: "vic", role: "viewer" } });
+    const viewer = clientWith(((await added.json()) as { result: { data: { token: string } } }).result.data.token);
+    expect((await viewer.models.list()).data.length).toBe(ids.length);
+    const run = await viewer.chat.completions.create({ model: "storyteller", messages: prompt }).catch((error: unknown) => error);
+    expect(run).toBeInstanceOf(OpenAI.PermissionDeniedError);
   });
 
   test("a queued request streams nothing until its run starts; past the caps 429 and 503; aborting cancels the run", async ({ request }) => {
