@@ -6,9 +6,9 @@
  */
 import { readText, runBodyLimit } from "../body-limit.js";
 import { authorize } from "../http.js";
-import { getServer } from "../instance.js";
+import { getServer, type ServerInstance } from "../instance.js";
 import { parseChatRequest, type ChatRequest } from "./chat-request.js";
-import { completionParts, startCompletion, type CompletionPart, type FinishReason, type Usage } from "./completion.js";
+import { completionParts, startCompletion, type CompletionPart, type FinishReason, type StartedCompletion, type Usage } from "./completion.js";
 import { OpenAiError, openAiErrorBody, openAiErrorResponse, toOpenAiResponse } from "./errors.js";
 
 /** A comment line this often keeps a stream that waits (in the queue, or for earlier stages) from being closed by a proxy. */
@@ -21,25 +21,14 @@ export async function chatCompletions(request: Request): Promise<Response> {
   if (!request.headers.get("content-type")?.toLowerCase().startsWith("application/json")) {
     return openAiErrorResponse(new OpenAiError(415, 'send the body as JSON with "Content-Type: application/json"', { code: "unsupported_media_type" }));
   }
-  let chat: ChatRequest;
-  let runId: string;
-  let started: Awaited<ReturnType<typeof startCompletion>>;
-  let server: Awaited<ReturnType<typeof getServer>>;
+  let accepted: { chat: ChatRequest; server: ServerInstance; started: StartedCompletion };
   try {
-    const text = await readText(request, runBodyLimit);
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new OpenAiError(400, "the body is not valid JSON", { code: "invalid_json" });
-    }
-    chat = parseChatRequest(body);
-    server = await getServer();
-    started = await startCompletion(server, chat, identity.user);
-    runId = started.runId;
+    accepted = await accept(request, identity.user);
   } catch (error) {
     return openAiErrorResponse(error);
   }
+  const { chat, server, started } = accepted;
+  const { runId } = started;
 
   // Following the run stops when the client goes; the run itself is cancelled then too.
   const follow = new AbortController();
@@ -52,9 +41,9 @@ export async function chatCompletions(request: Request): Promise<Response> {
   if (request.signal.aborted) cancel();
   const done = () => request.signal.removeEventListener("abort", cancel);
   const parts = completionParts(runs.events(runId, { signal: follow.signal }), started.pipeline);
-  const head = { id: `chatcmpl-${runId}`, created: Math.floor(Date.now() / 1000), model: chat.model };
+  const created = Math.floor(Date.now() / 1000);
   // OpenAI's order of fields: what it is, then when and by what.
-  const shaped = (object: string) => ({ id: head.id, object, created: head.created, model: head.model });
+  const shaped = (object: string) => ({ id: `chatcmpl-${runId}`, object, created, model: chat.model });
   const headers = { "x-project-llm-session": runId };
 
   if (!chat.stream) {
@@ -87,6 +76,20 @@ export async function chatCompletions(request: Request): Promise<Response> {
   return new Response(chunkStream(parts, { head: shaped("chat.completion.chunk"), includeUsage: chat.stream_options?.include_usage === true, onCancel: cancel, onEnd: done }), {
     headers: { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform", connection: "keep-alive", "x-accel-buffering": "no" },
   });
+}
+
+/** Reads and checks the body, then starts its run (which may wait in the queue). */
+async function accept(request: Request, user: string): Promise<{ chat: ChatRequest; server: ServerInstance; started: StartedCompletion }> {
+  const text = await readText(request, runBodyLimit);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new OpenAiError(400, "the body is not valid JSON", { code: "invalid_json" });
+  }
+  const chat = parseChatRequest(body);
+  const server = await getServer();
+  return { chat, server, started: await startCompletion(server, chat, user) };
 }
 
 /**
