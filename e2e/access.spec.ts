@@ -58,8 +58,8 @@ async function trpc(request: APIRequestContext, procedure: string, input: unknow
 }
 
 test("every route of the app folder and every procedure refuses an anonymous request", async ({ request }) => {
-  const routes = await listApiRoutes(path.resolve("src/app/api"), (segment) => (segment === "[trpc]" ? "models.list" : sampleRunId));
-  expect(routes.length).toBeGreaterThanOrEqual(8);
+  const routes = await listApiRoutes(path.resolve("src/app"), (segment) => (segment === "[trpc]" ? "models.list" : sampleRunId));
+  expect(routes.length).toBeGreaterThanOrEqual(11);
   for (const route of routes) {
     expect(route.methods.length, `${route.file} exports no method`).toBeGreaterThan(0);
     for (const method of route.methods) {

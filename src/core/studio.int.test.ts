@@ -102,6 +102,23 @@ describe("a real pipeline", () => {
     expect(b.finalAnswer).toBe(a.finalAnswer);
   });
 
+  it("runs with parameters over the named stages' own and their synthesis's, and keeps them in the session", async () => {
+    await addPipeline(
+      "tuned",
+      "pipeline:\n  stages:\n    - id: draft\n      type: single\n      model: greedy\n      params: { max_tokens: 30 }\n    - id: panel\n      type: multi\n      input_from: draft\n      models: [greedy, cool]\n      aggregation: { method: synthesis, model: greedy, params: { max_tokens: 30 } }\n",
+    );
+    const session = await studio.run({ pipeline: "tuned", input: "Tom had a ball.", params: { panel: { max_tokens: 4, temperature: 0 } } });
+    expect(session.status).toBe("completed");
+    expect(session.stages.draft!.models[0]!.metrics.tokensOut).toBe(30);
+    expect(session.stages.panel!.models.map((output) => output.metrics.tokensOut)).toEqual([4, 4]);
+    const synthesis = session.stages.panel!.aggregation;
+    expect(synthesis?.method === "synthesis" && synthesis.output.metrics.tokensOut).toBe(4);
+    const stored = session.pipeline as { stages: Array<{ id: string; params: object; aggregation?: { params?: object } }> };
+    expect(stored.stages[1]).toMatchObject({ params: { max_tokens: 4, temperature: 0 }, aggregation: { params: { max_tokens: 4, temperature: 0 } } });
+    expect(stored.stages[0]!.params).toEqual({ max_tokens: 30 });
+    await expect(studio.run({ pipeline: "tuned", input: "x", params: { nowhere: { max_tokens: 1 } } })).rejects.toThrow(/no stage "nowhere".*draft, panel/);
+  });
+
   it("passes on the input plus the answer, or the answer alone", async () => {
     await addPipeline(
       "modes",

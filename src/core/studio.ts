@@ -75,6 +75,11 @@ export interface RunOptions {
   queuedEvents?: RunEvent[];
   /** Who runs it (a user of the studio's access control); "local" when absent. */
   user?: string;
+  /**
+   * Generation parameters over each named stage's own, and over its synthesis's own (they win over the
+   * pipeline's); the session keeps the pipeline with them, as it ran.
+   */
+  params?: Record<string, GenerationParams>;
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   /** Called once the session file exists, before any stage runs. */
@@ -104,6 +109,18 @@ const isPipelineFile = (name: string) => /\.ya?ml$/i.test(name);
 function noBasePipeline(file: string, keys: readonly string[]): ProjectLlmError {
   const top = keys.length === 0 ? "it has no top key" : `its top key${keys.length > 1 ? "s are" : " is"} ${keys.map((key) => `"${key}"`).join(", ")}`;
   return new ProjectLlmError("usage", `${file} has no base_pipeline (${top}): the base mode runs a file's base pipeline; run this one with --mode manual`);
+}
+
+/** A copy of the pipeline with `params` over the named stages' parameters (and their synthesis's). */
+function withStageParams(pipeline: Pipeline, params: Record<string, GenerationParams>): Pipeline {
+  const copy = structuredClone(pipeline);
+  for (const [stageId, stageParams] of Object.entries(params)) {
+    const stage = copy.stages.find((candidate) => candidate.id === stageId);
+    if (!stage) throw new ProjectLlmError("usage", `no stage "${stageId}" to set parameters on; the stages are ${copy.stages.map((candidate) => candidate.id).join(", ")}`);
+    stage.params = { ...stage.params, ...stageParams };
+    if (stage.type === "multi" && stage.aggregation.method === "synthesis") stage.aggregation.params = { ...stage.aggregation.params, ...stageParams };
+  }
+  return copy;
 }
 
 export class Studio {
@@ -257,7 +274,7 @@ export class Studio {
       warnings: check.warnings,
       pipelineName,
       inlinePipeline: inline !== undefined,
-      pipeline: pipeline.pipeline,
+      pipeline: options.params ? withStageParams(pipeline.pipeline, options.params) : pipeline.pipeline,
       models,
       input: options.input,
       id: options.id,

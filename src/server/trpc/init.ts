@@ -36,6 +36,8 @@ const statusOf: Partial<Record<ErrorCode, TRPC_ERROR_CODE_KEY>> = {
   "model-missing": "PRECONDITION_FAILED",
   "model-outside-directory": "UNPROCESSABLE_CONTENT",
   "model-not-gguf": "UNPROCESSABLE_CONTENT",
+  // An input too long for the model's context: the caller's to shorten (an OpenAI client must not retry it).
+  "context-overflow": "BAD_REQUEST",
   "download-not-found": "NOT_FOUND",
   "download-forbidden": "FORBIDDEN",
   "download-failed": "BAD_GATEWAY",
