@@ -27,7 +27,7 @@ import {
 } from "../config/index.js";
 import { planRerun, runPipeline, stageModels, type RunEvent, type StageRecord } from "../engine/index.js";
 import { createRuntime, inspectModels, type Runtime } from "../runtime/index.js";
-import { FileSessionStore, assertRunId, modelIdentity, newRunId, processOwner, type SessionRecord, type SessionStore } from "../store/index.js";
+import { FileSessionStore, FileStageCache, assertRunId, modelIdentity, newRunId, processOwner, type SessionRecord, type SessionStore } from "../store/index.js";
 import os from "node:os";
 import path from "node:path";
 
@@ -74,6 +74,8 @@ export interface RunOptions {
   queuedEvents?: RunEvent[];
   /** Who runs it (a user of the studio's access control); "local" when absent. */
   user?: string;
+  /** Whether deterministic stages may be served from (and stored in) the stage cache; default true. */
+  cache?: boolean;
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   /** Called once the session file exists, before any stage runs. */
@@ -90,6 +92,8 @@ export interface RerunOptions {
   input?: string;
   /** Generation parameters over each named stage's own. */
   params?: Record<string, GenerationParams>;
+  /** Whether the stages it computes again may be served from (and stored in) the stage cache; default true. */
+  cache?: boolean;
   /** Events sent before the run began (`run-queued`, while it waited for a place): its session starts with them. */
   queuedEvents?: RunEvent[];
   signal?: AbortSignal;
@@ -108,6 +112,8 @@ function noBasePipeline(file: string, keys: readonly string[]): ProjectLlmError 
 export class Studio {
   readonly paths: ReturnType<typeof resolvePaths>;
   readonly sessions: SessionStore;
+  /** Completed deterministic stages by signature, beside the sessions they were computed in. */
+  readonly stageCache: FileStageCache;
   #runtime: Runtime | undefined;
   readonly #ownsRuntime: boolean;
   readonly #cwd: string;
@@ -121,6 +127,7 @@ export class Studio {
     this.#modelsFile = options.modelsFile === undefined ? undefined : path.resolve(/*turbopackIgnore: true*/ this.#cwd, options.modelsFile);
     this.paths = resolvePaths(options.env ?? process.env, this.#cwd);
     this.sessions = new FileSessionStore(this.paths.sessionsDir);
+    this.stageCache = new FileStageCache(path.join(this.paths.sessionsDir, "stage-cache"), this.sessions);
     this.#ownsRuntime = runtime === undefined;
     this.#runtime = runtime;
   }
@@ -256,6 +263,7 @@ export class Studio {
       input: options.input,
       id: options.id,
       user: options.user,
+      cache: options.cache,
       reuse: {},
       queuedEvents: options.queuedEvents,
       signal: options.signal,
@@ -308,6 +316,7 @@ export class Studio {
       input,
       id: options.id,
       user: options.user,
+      cache: options.cache,
       reuse,
       parentRunId: parent.id,
       rerunFromStage: options.fromStage,
@@ -329,6 +338,7 @@ export class Studio {
     input: string;
     id?: string;
     user?: string;
+    cache?: boolean;
     reuse: Record<string, StageRecord>;
     parentRunId?: string;
     rerunFromStage?: string;
@@ -403,6 +413,7 @@ export class Studio {
       resolveModel: (name) => resolveModel(job.models, name),
       resolveParams: (name, params) => resolveGenerationParams(job.models, name, params),
       reuse: job.reuse,
+      ...(job.cache === false ? {} : { cache: this.stageCache.forRun(runId) }),
       parentRunId: job.parentRunId,
       warnings: job.warnings,
       inlinePipeline: job.inlinePipeline,
