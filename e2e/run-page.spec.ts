@@ -35,11 +35,15 @@ function frames(page: Page): Promise<{ overflow: number; running: boolean; repla
   return page.evaluate(() => (window as unknown as { __frames: { overflow: number; running: boolean; replaying: boolean; cancel: boolean } }).__frames);
 }
 
-/** Starts a run of `pipeline` from the form; returns its id once the address names it. */
+/**
+ * Starts a run of `pipeline` from the form; returns its id once the address names it. The run is computed,
+ * not served from the stage cache (these tests watch a run as it goes; others run the same inputs).
+ */
 async function runFromForm(page: Page, pipeline: string, input: string): Promise<string> {
   await page.goto(`/?pipeline=${pipeline}`);
   await expect(page.getByLabel("Pipeline", { exact: true })).toHaveValue(pipeline);
   await page.getByLabel("Input", { exact: true }).fill(input);
+  await page.getByTestId("use-cache").uncheck();
   await page.getByRole("button", { name: "Run", exact: true }).click();
   await expect(page).toHaveURL(/run=\d{8}-\d{6}-[0-9a-f]{6}/);
   return new URL(page.url()).searchParams.get("run")!;
@@ -187,6 +191,7 @@ test("a stage's text box follows new text while the reader is at its end, and st
   await page.setViewportSize(phone);
   await page.goto("/?pipeline=long");
   await page.getByLabel("Input", { exact: true }).fill("A long time ago");
+  await page.getByTestId("use-cache").uncheck();
   // The run's events come over seconds instead of one.
   await slowRunEvents(page, 3_000);
   await page.getByRole("button", { name: "Run", exact: true }).click();
@@ -356,6 +361,8 @@ test("screenshots of the Run page while a run streams and after it, in both lang
         const name = `run-${locale.slice(0, 2)}-${colorScheme}-${size}`;
         await page.goto("/?pipeline=story");
         await page.locator("form textarea").fill("Once upon a time");
+        // Each round runs the same input: computed again, not served from the stage cache, so that it streams.
+        await page.getByTestId("use-cache").uncheck();
         await slowRunEvents(page, 6_000);
         await page.locator("form button[type=submit]").click();
         await expect(page.getByTestId("stage-voices")).toHaveAttribute("data-state", "generating", { timeout: 60_000 });

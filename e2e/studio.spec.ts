@@ -32,6 +32,8 @@ test("b. reloading mid-run reattaches to the live stream, and Cancel stops it", 
   const errors = watchConsole(page);
   await page.goto("/?pipeline=long");
   await page.getByLabel("Input").fill("A long time ago");
+  // Computed as it goes, not served from the stage cache.
+  await page.getByTestId("use-cache").uncheck();
   await page.getByRole("button", { name: "Run", exact: true }).click();
   await expect(page).toHaveURL(/run=/);
   await expect(page.getByTestId("stage-one")).toHaveAttribute("data-state", "generating");

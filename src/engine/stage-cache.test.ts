@@ -11,25 +11,26 @@ const pipelineOf = (...stages: StageInput[]): Pipeline => ({ stages: stages.map(
 const chain = (promptB = "{{input}}") =>
   pipelineOf({ id: "a", type: "single", model: "m1" }, { id: "b", type: "single", model: "m2", input_from: "a", prompt: promptB }, { id: "c", type: "single", model: "m1", input_from: "b" });
 
+/** A model the resolver does not know: its stage fails before any lookup. */
+const resolveModel: RunPipelineOptions["resolveModel"] = (name) => {
+  if (name === "gone") throw new Error("no such model");
+  return { name, path: `/models/${name}.gguf`, load: { context_size: 512, gpu_layers: 0, threads: 1 } };
+};
+
+/** Runs `pipeline` on a FAKE port; answers the result, its events, the port and the stages served from the cache. */
 async function run(pipeline: Pipeline, extra: Partial<RunPipelineOptions> = {}, script: FakeScript = {}) {
-  const port = createFakePort({ loading: { m1: [0.5] }, ...script });
   const events: RunEvent[] = [];
-  const result = await runPipeline({
-    runId: "run-1",
+  const options: RunPipelineOptions = {
+    ...{ runId: "run-1", pipelineName: "test", input: "hello", resolveModel },
     pipeline,
-    pipelineName: "test",
-    input: "hello",
-    port,
-    resolveModel: (name) => {
-      if (name === "gone") throw new Error("no such model");
-      return { name, path: `/models/${name}.gguf`, load: { context_size: 512, gpu_layers: 0, threads: 1 } };
-    },
+    port: createFakePort({ loading: { m1: [0.5] }, ...script }),
     resolveParams: (_name, params) => ({ temperature: 0, max_tokens: 16, ...params }),
     onEvent: (event) => events.push(event),
     ...extra,
-  });
+  };
+  const result = await runPipeline(options);
   const cachedIds = events.flatMap((event) => (event.type === "stage-end" && event.cached ? [event.stageId] : []));
-  return { result, events, port, cachedIds };
+  return { result, events, port: options.port as ReturnType<typeof createFakePort>, cachedIds };
 }
 
 describe("the stage cache in runPipeline", () => {
