@@ -6,7 +6,7 @@
 import { expect, test, type Locator, type Page } from "@playwright/test";
 import { openInEditor, writePipeline } from "./editor-helpers";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
-import { contrast, runToEnd, shot, throttle, watchConsole } from "./page-checks";
+import { contrast, runToEnd, shot, throttle, waitForEnd, watchConsole } from "./page-checks";
 
 const desk = { width: 1400, height: 900 };
 const phone = { width: 390, height: 844 };
@@ -251,6 +251,8 @@ for (const [name, viewport, locale] of [
     });
     await page.goto("/?pipeline=story");
     await page.locator("form textarea").fill("Once upon a time");
+    // Computed, so that its text comes over time (a run served from the stage cache ends at once).
+    await page.getByTestId("use-cache").uncheck();
     await page.locator("form button[type=submit]").click();
     await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
     const samples = await page.evaluate(() => (window as unknown as { __samples: Array<{ final: boolean; text: boolean; first: number | null; last: number | null }> }).__samples);
@@ -459,7 +461,9 @@ test("the config warnings of a pipeline sent whole name no English place, on the
 });
 
 test("in dark mode every part of the timeline stands out from its lane (3:1 or more)", async ({ browser, request }) => {
-  const id = await runToEnd(request, "story", "Once upon a time");
+  // Computed (a run served from the stage cache has one part per stage: cached).
+  const started = await request.post("/api/runs", { data: { pipeline: "story", input: "Once upon a time", cache: false } });
+  const id = await waitForEnd(request, ((await started.json()) as { id: string }).id);
   const context = await browser.newContext({ colorScheme: "dark", viewport: desk });
   const page = await context.newPage();
   await page.goto(`/history/${id}`);

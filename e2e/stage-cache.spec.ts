@@ -4,7 +4,7 @@
  */
 import { expect, test, type Page } from "@playwright/test";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
-import { shot, watchConsole } from "./page-checks";
+import { contrast, shot, watchConsole } from "./page-checks";
 
 const stages = ["draft", "voices", "ending"];
 
@@ -74,6 +74,12 @@ test("screenshots of a run served from the cache, in both languages and themes, 
             const left = await englishLeft(page);
             expect(left, `English left:\n${describeLeftOvers(left)}`).toEqual([]);
           }
+          // The timeline shows each stage as one part, cached, standing out from its lane (3:1 or more).
+          const parts = await page.locator("[data-segment]").evaluateAll((nodes) =>
+            nodes.map((node) => ({ kind: node.getAttribute("data-segment")!, color: getComputedStyle(node).backgroundColor, lane: getComputedStyle(node.parentElement!).backgroundColor })),
+          );
+          expect(new Set(parts.map((part) => part.kind))).toEqual(new Set(["cached"]));
+          for (const part of parts) expect(await contrast(page, part.color, part.lane)).toBeGreaterThanOrEqual(3);
           await shot(page, `stage-cache-${locale.slice(0, 2)}-${colorScheme}-${size}`);
           expect(errors).toEqual([]);
           await context.close();

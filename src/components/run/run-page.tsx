@@ -297,7 +297,13 @@ export function RunPage() {
               {t("form.cache")}
             </label>
             <p id="use-cache-hint" className="mt-0.5 text-xs text-neutral-500">
-              {t("form.cacheHint")}
+              {t.rich("form.cacheHint", {
+                code: (chunks) => (
+                  <code translate="no" className="font-mono">
+                    {chunks}
+                  </code>
+                ),
+              })}
             </p>
           </div>
           <div className="flex flex-wrap gap-2">
