@@ -6,7 +6,7 @@
 import { expect, test, type Locator, type Page } from "@playwright/test";
 import { openInEditor, writePipeline } from "./editor-helpers";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
-import { contrast, runToEnd, shot, throttle, waitForEnd, watchConsole } from "./page-checks";
+import { contrast, runToEnd, shot, throttle, watchConsole } from "./page-checks";
 
 const desk = { width: 1400, height: 900 };
 const phone = { width: 390, height: 844 };
@@ -170,7 +170,8 @@ test.describe("a replay", () => {
 
   test("has its own Stop, which shows the stored run at once", async ({ page, request }) => {
     const errors = watchConsole(page);
-    const id = await runToEnd(request, "marathon", "A long time ago");
+    // Computed: a replay of it generates as the run did (a run served from the stage cache ends at once).
+    const id = await runToEnd(request, "marathon", "A long time ago", undefined, { cache: false });
     await page.goto(`/?run=${id}&pace=recorded`);
     await expect(page.getByTestId("stage-leg1")).toHaveAttribute("data-state", "generating");
     await expect(page.getByRole("button", { name: "Cancel" })).toHaveCount(0);
@@ -462,8 +463,7 @@ test("the config warnings of a pipeline sent whole name no English place, on the
 
 test("in dark mode every part of the timeline stands out from its lane (3:1 or more)", async ({ browser, request }) => {
   // Computed (a run served from the stage cache has one part per stage: cached).
-  const started = await request.post("/api/runs", { data: { pipeline: "story", input: "Once upon a time", cache: false } });
-  const id = await waitForEnd(request, ((await started.json()) as { id: string }).id);
+  const id = await runToEnd(request, "story", "Once upon a time", undefined, { cache: false });
   const context = await browser.newContext({ colorScheme: "dark", viewport: desk });
   const page = await context.newPage();
   await page.goto(`/history/${id}`);

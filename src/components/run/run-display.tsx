@@ -423,7 +423,8 @@ const segmentColors: Record<SegmentKind, string> = {
   generating: "bg-blue-500",
   failed: "bg-red-400",
   reused: "bg-teal-400",
-  cached: "bg-violet-400",
+  // Violet-500: 3:1 or more on the light lane too.
+  cached: "bg-violet-500",
 };
 const segmentKinds = Object.keys(segmentColors) as SegmentKind[];
 

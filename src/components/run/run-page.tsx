@@ -184,9 +184,12 @@ export function RunPage() {
     // The history API, not router.push: a router navigation would fetch the page's server payload first.
     address.schedule(id, `/?pipeline=${encodeURIComponent(chosen)}&run=${id}`);
   };
+  // A run that ended before any text was painted (every stage served from the stage cache) has nothing
+  // left to compete with: its address is written at once.
+  const ended = view.runId === runId && (view.status === "completed" || view.status === "failed" || view.status === "cancelled" || view.status === "interrupted");
   useEffect(() => {
-    if (firstTextPaintedAt !== null && runId) address.flush(runId);
-  }, [firstTextPaintedAt, runId, address]);
+    if ((firstTextPaintedAt !== null || ended) && runId) address.flush(runId);
+  }, [firstTextPaintedAt, ended, runId, address]);
 
   /** Stops a replay: the address loses its pace, and the stream gives the rest of the run at once. */
   const stopReplay = () => {
