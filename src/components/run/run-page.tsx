@@ -300,13 +300,7 @@ export function RunPage() {
               {t("form.cache")}
             </label>
             <p id="use-cache-hint" className="mt-0.5 text-xs text-neutral-500">
-              {t.rich("form.cacheHint", {
-                code: (chunks) => (
-                  <code translate="no" className="font-mono">
-                    {chunks}
-                  </code>
-                ),
-              })}
+              {t.rich("form.cacheHint", { code: (chunks) => <code translate="no">{chunks}</code> })}
             </p>
           </div>
           <div className="flex flex-wrap gap-2">
