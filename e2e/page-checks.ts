@@ -61,8 +61,8 @@ export function watchConsole(page: Page): string[] {
  * Runs a pipeline through the plain API (a pipeline's name, or a pipeline sent whole with `basedOn`) and
  * waits for its session to end; returns its id.
  */
-export async function runToEnd(request: APIRequestContext, pipeline: string | Record<string, unknown>, input: string, basedOn?: string): Promise<string> {
-  const started = await request.post("/api/runs", { data: { pipeline, input, ...(basedOn ? { basedOn } : {}) } });
+export async function runToEnd(request: APIRequestContext, pipeline: string | Record<string, unknown>, input: string, basedOn?: string, options: { cache?: boolean } = {}): Promise<string> {
+  const started = await request.post("/api/runs", { data: { pipeline, input, ...(basedOn ? { basedOn } : {}), ...options } });
   expect(started.status(), await started.text()).toBe(202);
   return waitForEnd(request, ((await started.json()) as { id: string }).id);
 }

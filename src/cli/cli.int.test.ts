@@ -233,6 +233,28 @@ describe("project-llm", () => {
     expect((await readdir(path.join(root, "sessions"))).filter((name) => name.endsWith(".json") && name !== "index.json")).toHaveLength(1);
   });
 
+  it("serves a second run of the same input from the stage cache, and computes it again with --no-cache", async () => {
+    const sessions = await folder("cache-sessions");
+    const args = ["run", "--input", "A small boat", "--sessions", sessions];
+    const first = await run(args);
+    expect(first.code).toBe(0);
+    expect(first.stderr).not.toContain("cached");
+    const second = await run(args);
+    expect(second.code, second.stderr).toBe(0);
+    for (const stage of ["draft", "voices", "ending"]) expect(second.stderr).toMatch(new RegExp(`✓ ${stage}: cached \\(no model called\\)`));
+    expect(second.stdout).not.toContain("[synthesis by storyteller]");
+    // The stage's text is shown whole, and the final answer is the first run's.
+    const finalOf = (stdout: string) => stdout.slice(stdout.indexOf("── final answer ──"));
+    expect(finalOf(second.stdout)).toBe(finalOf(first.stdout));
+    const optedOut = await run([...args, "--no-cache"]);
+    expect(optedOut.code).toBe(0);
+    expect(optedOut.stderr).not.toContain("cached");
+    expect(optedOut.stdout).toContain("[synthesis by storyteller]");
+    const listed = JSON.parse((await run(["sessions", "list", "--json", "--sessions", sessions])).stdout) as { items: Array<{ id: string }> };
+    const shown = await run(["sessions", "show", listed.items[1]!.id, "--sessions", sessions]);
+    expect(shown.stdout).toContain("## stage draft (completed, cached)");
+  });
+
   it("reads the input from stdin, prints the session as JSON, and lists, shows, reruns and draws sessions", async () => {
     const first = await run(["run", "--json"], "The cat");
     expect(first.code).toBe(0);

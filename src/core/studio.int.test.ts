@@ -88,7 +88,8 @@ describe("a real pipeline", () => {
     expect(stored.stages.draft!.models[0]!.params).toMatchObject({ temperature: 0, max_tokens: 24 });
 
     const loads = runtime.stats().modelLoads;
-    const second = await studio.run({ input: "Once upon a time" });
+    // Without the stage cache, which would serve this run without calling a model at all.
+    const second = await studio.run({ input: "Once upon a time", cache: false });
     expect(second.status).toBe("completed");
     expect(runtime.stats().modelLoads).toBe(loads);
     expect(second.stages.draft!.models[0]!.load?.loaded).toBe(false);
@@ -97,7 +98,7 @@ describe("a real pipeline", () => {
   it("gives the same text twice at temperature 0", async () => {
     await addPipeline("one", "pipeline:\n  stages:\n    - id: only\n      type: single\n      model: greedy\n");
     const a = await studio.run({ pipeline: "one", input: "The little dog" });
-    const b = await studio.run({ pipeline: "one", input: "The little dog" });
+    const b = await studio.run({ pipeline: "one", input: "The little dog", cache: false });
     expect(a.finalAnswer!.length).toBeGreaterThan(10);
     expect(b.finalAnswer).toBe(a.finalAnswer);
   });
@@ -177,7 +178,7 @@ describe("a real pipeline", () => {
     const parent = await studio.run({ input: "Once upon a time" });
     const generations = runtime.stats().generations;
     const events: RunEvent[] = [];
-    const branch = await studio.rerun(parent.id, { fromStage: "panel", onEvent: (event) => events.push(event) });
+    const branch = await studio.rerun(parent.id, { fromStage: "panel", cache: false, onEvent: (event) => events.push(event) });
     expect(branch.status).toBe("completed");
     expect(branch.parentRunId).toBe(parent.id);
     expect(branch.stages.draft).toMatchObject({ reused: true, output: parent.stages.draft!.output });
@@ -205,6 +206,7 @@ describe("a real pipeline", () => {
     const controller = new AbortController();
     const session = await studio.run({
       input: "Once upon a time",
+      cache: false,
       signal: controller.signal,
       onEvent: (event) => {
         if (event.type === "stage-delta") controller.abort();
@@ -223,6 +225,7 @@ describe("a real pipeline", () => {
     const session = await studio.run({
       pipeline: "long",
       input: "Once upon a time",
+      cache: false,
       onEvent: (event) => {
         if (event.type === "stage-delta" && killed === undefined) {
           killed = runtime.stats().workerPid!;

@@ -28,7 +28,7 @@ import {
 } from "../config/index.js";
 import { planRerun, runPipeline, stageModels, type InferencePort, type RunEvent, type StageRecord } from "../engine/index.js";
 import { createRuntime, inspectModels, RemotePort, routeInference, type Runtime } from "../runtime/index.js";
-import { FileSessionStore, assertRunId, modelIdentity, newRunId, processOwner, type SessionRecord, type SessionStore } from "../store/index.js";
+import { FileSessionStore, FileStageCache, assertRunId, modelIdentity, newRunId, processOwner, type SessionRecord, type SessionStore } from "../store/index.js";
 import os from "node:os";
 import path from "node:path";
 
@@ -80,6 +80,8 @@ export interface RunOptions {
    * pipeline's); the session keeps the pipeline with them, as it ran.
    */
   params?: Record<string, GenerationParams>;
+  /** Whether deterministic stages may be served from (and stored in) the stage cache; default true. */
+  cache?: boolean;
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   /** Called once the session file exists, before any stage runs. */
@@ -96,6 +98,8 @@ export interface RerunOptions {
   input?: string;
   /** Generation parameters over each named stage's own. */
   params?: Record<string, GenerationParams>;
+  /** Whether the stages it computes again may be served from (and stored in) the stage cache; default true. */
+  cache?: boolean;
   /** Events sent before the run began (`run-queued`, while it waited for a place): its session starts with them. */
   queuedEvents?: RunEvent[];
   signal?: AbortSignal;
@@ -126,6 +130,8 @@ function withStageParams(pipeline: Pipeline, params: Record<string, GenerationPa
 export class Studio {
   readonly paths: ReturnType<typeof resolvePaths>;
   readonly sessions: SessionStore;
+  /** Completed deterministic stages by signature, beside the sessions they were computed in. */
+  readonly stageCache: FileStageCache;
   #runtime: Runtime | undefined;
   readonly #ownsRuntime: boolean;
   readonly #cwd: string;
@@ -141,6 +147,7 @@ export class Studio {
     this.#modelsFile = options.modelsFile === undefined ? undefined : path.resolve(/*turbopackIgnore: true*/ this.#cwd, options.modelsFile);
     this.paths = resolvePaths(options.env ?? process.env, this.#cwd);
     this.sessions = new FileSessionStore(this.paths.sessionsDir);
+    this.stageCache = new FileStageCache(path.join(this.paths.sessionsDir, "stage-cache"), this.sessions);
     this.#ownsRuntime = runtime === undefined;
     this.#runtime = runtime;
     // API keys are read from the studio's environment, by the names models.yaml gives (`api_key_env`).
@@ -279,6 +286,7 @@ export class Studio {
       input: options.input,
       id: options.id,
       user: options.user,
+      cache: options.cache,
       reuse: {},
       queuedEvents: options.queuedEvents,
       signal: options.signal,
@@ -331,6 +339,7 @@ export class Studio {
       input,
       id: options.id,
       user: options.user,
+      cache: options.cache,
       reuse,
       parentRunId: parent.id,
       rerunFromStage: options.fromStage,
@@ -352,6 +361,7 @@ export class Studio {
     input: string;
     id?: string;
     user?: string;
+    cache?: boolean;
     reuse: Record<string, StageRecord>;
     parentRunId?: string;
     rerunFromStage?: string;
@@ -431,6 +441,7 @@ export class Studio {
       resolveModel: (name) => resolveModel(job.models, name),
       resolveParams: (name, params) => resolveGenerationParams(job.models, name, params),
       reuse: job.reuse,
+      ...(job.cache === false ? {} : { cache: this.stageCache.forRun(runId) }),
       parentRunId: job.parentRunId,
       warnings: job.warnings,
       inlinePipeline: job.inlinePipeline,

@@ -127,6 +127,8 @@ export const runEventSchema = z.discriminatedUnion("type", [
     type: z.literal("stage-end"),
     stageId: z.string(),
     reused: z.boolean(),
+    /** Served from the stage cache: a stage computed before with the same signature; no model was called. */
+    cached: z.boolean().optional(),
     /** What the stage passes on (per its output_mode). */
     output: z.string(),
     /** The stage's answer alone. */
@@ -169,6 +171,8 @@ export const stageRecordSchema = z.object({
   stageId: z.string(),
   status: z.enum(["completed", "failed", "cancelled", "skipped"]),
   reused: z.boolean(),
+  /** Served from the stage cache (see the `stage-end` event's `cached`). */
+  cached: z.boolean().optional(),
   input: z.string().optional(),
   output: z.string().optional(),
   answer: z.string().optional(),

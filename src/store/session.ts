@@ -185,7 +185,7 @@ export function sessionToText(session: SessionRecord, options: SessionTextOption
     session.input,
   ];
   for (const record of Object.values(session.stages)) {
-    lines.push("", `## stage ${record.stageId} (${record.status}${record.reused ? ", reused" : ""})`);
+    lines.push("", `## stage ${record.stageId} (${record.status}${record.reused ? ", reused" : ""}${record.cached ? ", cached" : ""})`);
     if (record.models.length > 1) {
       for (const output of record.models) lines.push(`### ${output.model}`, output.answer);
       if (record.aggregation) lines.push(`### ${record.aggregation.method}`);

@@ -56,6 +56,8 @@ export function RunPage() {
   const runs = useQuery(trpc.runs.list.queryOptions(undefined, { refetchInterval: runsPollMs }));
   const [pipeline, setPipeline] = useState(params.get("pipeline") ?? "base");
   const [input, setInput] = useState("");
+  // Whether deterministic stages may come from the stage cache (unticked: every stage is computed).
+  const [useCache, setUseCache] = useState(true);
   const [clicked, setClicked] = useState<{ id: string; at: number } | null>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const { view, error: streamError, firstTextPaintedAt } = useRunStream(runId, pace);
@@ -160,7 +162,7 @@ export function RunPage() {
     const id = prepared.current ?? newRunId();
     if (prepared.current === null) followRunEarly(client, id);
     prepared.current = null;
-    startRun({ pipeline: chosen, input, id }).then(
+    startRun({ pipeline: chosen, input, id, ...(useCache ? {} : { cache: false }) }).then(
       () => {
         setStart({ pending: false, error: null });
         address.confirm(id);
@@ -182,9 +184,12 @@ export function RunPage() {
     // The history API, not router.push: a router navigation would fetch the page's server payload first.
     address.schedule(id, `/?pipeline=${encodeURIComponent(chosen)}&run=${id}`);
   };
+  // A run that ended before any text was painted (every stage served from the stage cache) has nothing
+  // left to compete with: its address is written at once.
+  const ended = view.runId === runId && (view.status === "completed" || view.status === "failed" || view.status === "cancelled" || view.status === "interrupted");
   useEffect(() => {
-    if (firstTextPaintedAt !== null && runId) address.flush(runId);
-  }, [firstTextPaintedAt, runId, address]);
+    if ((firstTextPaintedAt !== null || ended) && runId) address.flush(runId);
+  }, [firstTextPaintedAt, ended, runId, address]);
 
   /** Stops a replay: the address loses its pace, and the stream gives the rest of the run at once. */
   const stopReplay = () => {
@@ -289,6 +294,15 @@ export function RunPage() {
                   })}
             </p>
           </div>
+          <div>
+            <label className="flex items-center gap-2 text-sm">
+              <input type="checkbox" checked={useCache} onChange={(event) => setUseCache(event.target.checked)} data-testid="use-cache" aria-describedby="use-cache-hint" />
+              {t("form.cache")}
+            </label>
+            <p id="use-cache-hint" className="mt-0.5 text-xs text-neutral-500">
+              {t.rich("form.cacheHint", { code: (chunks) => <code translate="no">{chunks}</code> })}
+            </p>
+          </div>
           <div className="flex flex-wrap gap-2">
             {/* One height whatever the buttons' styles (a bordered one is taller): the run below does not move. */}
             <Button type="submit" variant={active ? "default" : "primary"} disabled={start.pending || !input.trim()} className="h-8">
@@ -315,7 +329,7 @@ export function RunPage() {
       );
     },
     // `submit` reads the pipeline, input, start and client; the rest is what the form shows.
-    [chosen, input, start, pastError, active, runId, cancelPending, editsNotInFile, pipelines.data, client, t, describe],
+    [chosen, input, useCache, start, pastError, active, runId, cancelPending, editsNotInFile, pipelines.data, client, t, describe],
   );
 
   // Each input once, the most recent first (sessions come newest first).

@@ -154,6 +154,8 @@ const runsRouter = router({
         basedOn: pipelineName.optional(),
         input: z.string().max(1_000_000),
         id: runId.optional(),
+        /** False: every stage is computed, none served from or stored in the stage cache. */
+        cache: z.boolean().optional(),
       }),
     )
     .mutation(({ ctx, input }) => ctx.runs.start({ ...input, user: ctx.identity.user })),
@@ -212,10 +214,12 @@ const sessionsRouter = router({
   tree: viewerProcedure.input(z.object({ id: runId })).query(({ ctx, input }) => ctx.studio.sessions.tree(input.id)),
   /** Reruns a session from a stage as a new branch (optionally with a new input); answers the new run's id. */
   rerun: runnerProcedure
-    .input(z.object({ id: runId, fromStage: z.string().min(1).max(64), input: z.string().max(1_000_000).optional(), newId: runId.optional() }))
+    .input(
+      z.object({ id: runId, fromStage: z.string().min(1).max(64), input: z.string().max(1_000_000).optional(), newId: runId.optional(), cache: z.boolean().optional() }),
+    )
     .mutation(async ({ ctx, input }) => {
       assertMayActOn(ctx.identity, (await ctx.studio.sessions.get(input.id)).user, "rerun");
-      return ctx.runs.rerun(input.id, { fromStage: input.fromStage, input: input.input, id: input.newId, user: ctx.identity.user });
+      return ctx.runs.rerun(input.id, { fromStage: input.fromStage, input: input.input, id: input.newId, user: ctx.identity.user, cache: input.cache });
     }),
   /**
    * Deletes a session: one's own, or anyone's for an admin. As Open WebUI lets its users delete their own
