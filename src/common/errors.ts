@@ -19,6 +19,8 @@ export const errorCodes = [
   "out-of-memory",
   "context-overflow",
   "generation-failed",
+  /** The plan before a run: its models do not fit in free memory; `details.plan` says why and what to change. */
+  "plan-does-not-fit",
   // engine
   "cancelled",
   "upstream-failed",
