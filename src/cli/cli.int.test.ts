@@ -89,7 +89,7 @@ describe("project-llm", () => {
   it("refuses words left over in the command-less form, naming them, and runs the words after run as the input", async () => {
     const leftover = await run(["--mode", "base", "--input", "Hi", "Once", "upon"]);
     expect(leftover.code).toBe(2);
-    expect(leftover.stderr).toContain('project-llm: unknown command "Once" (the words "Once upon"): the commands are run, validate, models, sessions, users and init; a run\'s input goes in --input TEXT');
+    expect(leftover.stderr).toContain('project-llm: unknown command "Once" (the words "Once upon"): the commands are run, validate, plan, models, sessions, users and init; a run\'s input goes in --input TEXT');
     expect((await run(["Once"])).stderr).toContain('unknown command "Once": ');
 
     const words = await run(["--json", "run", "Once", "upon", "a", "time", "--sessions", path.join(root, "sessions-of-words")]);
@@ -380,6 +380,24 @@ describe("project-llm", () => {
     const failed = await run(["run", "--pipeline", "overflow", "--input", "word ".repeat(3000)]);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain("context");
+  });
+
+  it("prints the plan of a run, and refuses with it a run that cannot fit", async () => {
+    const dir = await folder("plan");
+    await writeFiles(dir, { "config/models.yaml": testModelsYaml(), "config/pipeline.yaml": "base_pipeline:\n  stages:\n    - { id: draft, type: single, model: greedy }\n" });
+    const fits = await run(["plan", "--config", "config"], undefined, { cwd: dir });
+    expect(fits.code).toBe(0);
+    expect(fits.stdout).toMatch(/draft\s+greedy\s+load/);
+    expect(fits.stdout).toContain("no measurement yet");
+    await writeFiles(dir, { "config/models.yaml": testModelsYaml().replace("defaults:", "memory_safety: { ram: 0.001 }\ndefaults:") });
+    const tight = await run(["plan", "--config", "config", "--json"], undefined, { cwd: dir });
+    expect(tight.code).toBe(2);
+    expect((JSON.parse(tight.stdout) as { fits: boolean }).fits).toBe(false);
+    const refused = await run(["run", "--config", "config", "--input", "Once upon a time"], undefined, { cwd: dir });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("does not fit");
+    expect(refused.stderr).toMatch(/project-llm: the run does not fit in memory: greedy needs/);
+    expect(refused.stdout).toBe("");
   });
 });
 

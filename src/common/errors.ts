@@ -25,6 +25,8 @@ export const errorCodes = [
    * timeout, stream-cut, not-json, no-key), `status` when it answered, `host` and `model`.
    */
   "remote-failed",
+  /** The plan before a run: its models do not fit in free memory; `details.plan` says why and what to change. */
+  "plan-does-not-fit",
   // engine
   "cancelled",
   "upstream-failed",

@@ -27,8 +27,11 @@ import {
   type Pipeline,
 } from "../config/index.js";
 import { planRerun, runPipeline, stageModels, type InferencePort, type RunEvent, type StageRecord } from "../engine/index.js";
-import { createRuntime, inspectModels, RemotePort, routeInference, type Runtime } from "../runtime/index.js";
+import { createRuntime, inspectModels, RemotePort, routeInference, type ModelFacts, type Runtime } from "../runtime/index.js";
+import { measuredRates, planRun, type MeasuredRates, type PlanModel, type RunPlan } from "./plan.js";
+import { planRefusal } from "./plan-refusal.js";
 import { FileSessionStore, FileStageCache, assertRunId, modelIdentity, newRunId, processOwner, type SessionRecord, type SessionStore } from "../store/index.js";
+import { stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
@@ -107,6 +110,9 @@ export interface RerunOptions {
   onSession?: (id: string) => void;
 }
 
+/** Completed sessions whose stage metrics give the plan its measured rates (the latest ones). */
+const ratesSessions = 40;
+
 const isPipelineFile = (name: string) => /\.ya?ml$/i.test(name);
 
 /** A usage error: the base mode asked of a file (or a named pipeline) that has no `base_pipeline`. */
@@ -140,6 +146,10 @@ export class Studio {
   #configEnsured = false;
   /** Remote models go over HTTP; local ones to the runtime, whose worker starts only when one is called. */
   readonly #port: InferencePort;
+  /** The worker's estimates by file identity and load settings: a run's plan costs a `stat` per model. */
+  readonly #facts = new Map<string, Promise<ModelFacts>>();
+  /** What a past session tells of its models' rates (sessions that have ended do not change). */
+  readonly #sessionRates = new Map<string, Pick<SessionRecord, "models" | "stages">>();
 
   private constructor(options: StudioOptions, runtime: Runtime | undefined) {
     this.#cwd = options.cwd ?? process.cwd();
@@ -259,7 +269,117 @@ export class Studio {
 
   /** Checks what `run` would run, as `run` does before it starts: rejects with the same errors, runs nothing. */
   async check(options: Pick<RunOptions, "pipeline" | "mode" | "inline">): Promise<void> {
-    await this.#prepare(options);
+    const { models, pipeline } = await this.#prepare(options);
+    planRefusal(await this.#plan(models, pipeline.pipeline, { rates: false }));
+  }
+
+  /**
+   * The plan of a run (see core/plan.ts): the models it loads in order, what the pool keeps or unloads,
+   * memory against free RAM and VRAM, and the time from rates measured in past sessions. Rejects as
+   * `run` does on a bad config; a plan that does not fit is answered, not thrown.
+   */
+  async plan(options: Pick<RunOptions, "pipeline" | "mode" | "inline">): Promise<RunPlan> {
+    const { models, pipeline } = await this.#prepare(options);
+    return this.#plan(models, pipeline.pipeline, { rates: true });
+  }
+
+  async #plan(models: LoadedModelsConfig, pipeline: Pipeline, options: { rates: boolean; skip?: ReadonlySet<string> }): Promise<RunPlan> {
+    const names = [...new Set(pipeline.stages.filter((stage) => !options.skip?.has(stage.id)).flatMap(stageModels))];
+    // The worker starts only for a pipeline with a local model (a remote-only one never needs it).
+    let runtime: Runtime | undefined;
+    const planModels: Record<string, PlanModel> = {};
+    const paths = new Map<string, string>();
+    for (const name of names) {
+      const resolved = resolveModel(models, name);
+      const entry = models.config.models[name]!;
+      const planModel: PlanModel = { name, contextSize: resolved.load.context_size, gpuLayers: resolved.load.gpu_layers };
+      planModels[name] = planModel;
+      if (resolved.remote) {
+        planModel.remote = { baseUrl: resolved.remote.baseUrl, model: resolved.remote.model };
+        continue;
+      }
+      if (entry.backend === "local") planModel.file = entry.file;
+      // As the worker keys its pool (thread counts aside: the worker resolves `auto`).
+      planModel.loadKey = JSON.stringify([resolved.path, resolved.load.context_size, resolved.load.gpu_layers, resolved.load.batch_size ?? null]);
+      paths.set(name, resolved.path);
+      try {
+        runtime ??= await this.runtime();
+        const facts = await this.#inspect(runtime, resolved.path, resolved.load);
+        planModel.estimate = { ram: facts.resident.ram, vram: facts.resident.vram, parts: facts.resident.parts };
+      } catch (error) {
+        // A file that cannot be read fails its stage as it always did; the plan says it has no estimate.
+        planModel.error = errorMessage(error);
+      }
+    }
+    const status = runtime ? await runtime.status() : { loaded: [], vram: undefined };
+    const loaded = status.loaded
+      .slice()
+      .sort((a, b) => a.lastUsedAt - b.lastUsedAt)
+      .flatMap((entry) => {
+        const name = names.find((candidate) => paths.get(candidate) === entry.path && planModels[candidate]!.contextSize === entry.contextSize);
+        return [{ key: name ? planModels[name]!.loadKey! : entry.path, name: name ?? path.basename(entry.path), ram: entry.memoryBytes }];
+      });
+    const rates = options.rates ? await this.#rates(models, names) : {};
+    return planRun({
+      pipeline,
+      skipStages: options.skip,
+      models: planModels,
+      maxTokens: (stageId, model) => {
+        const stage = pipeline.stages.find((candidate) => candidate.id === stageId)!;
+        // A synthesis model that is not one of the stage's own answers with the synthesis's parameters.
+        const params = stage.type === "multi" && stage.aggregation.method === "synthesis" && stage.aggregation.model === model && !stage.models.includes(model) ? stage.aggregation.params : stage.params;
+        return resolveGenerationParams(models, model, params).max_tokens;
+      },
+      rates,
+      memory: {
+        freeRam: os.freemem(),
+        ...(status.vram ? { freeVram: status.vram.free } : {}),
+        safety: models.config.memory_safety,
+        budget: os.totalmem() * models.config.memory_safety.ram,
+        maxLoadedModels: models.config.runtime.max_loaded_models,
+        loaded,
+      },
+    });
+  }
+
+  async #inspect(runtime: Runtime, file: string, load: { context_size: number; gpu_layers: "auto" | "max" | number; threads: "auto" | number; batch_size?: number }): Promise<ModelFacts> {
+    const info = await stat(file);
+    const key = JSON.stringify([file, info.size, info.mtimeMs, load.context_size, load.gpu_layers, load.threads, load.batch_size ?? null]);
+    let facts = this.#facts.get(key);
+    if (!facts) {
+      if (this.#facts.size >= 256) this.#facts.clear();
+      facts = runtime.inspect(file, { contextSize: load.context_size, gpuLayers: load.gpu_layers, threads: load.threads, batchSize: load.batch_size });
+      this.#facts.set(key, facts);
+      facts.catch(() => this.#facts.delete(key));
+    }
+    return facts;
+  }
+
+  /** Rates of the named models measured in the latest completed sessions (matched by model file). */
+  async #rates(models: LoadedModelsConfig, names: string[]): Promise<Record<string, MeasuredRates>> {
+    const page = await this.sessions.list({ status: "completed", limit: ratesSessions });
+    const sessions: Array<Pick<SessionRecord, "models" | "stages">> = [];
+    for (const summary of page.items) {
+      let record = this.#sessionRates.get(summary.id);
+      if (!record) {
+        try {
+          const session = await this.sessions.get(summary.id);
+          record = { models: session.models, stages: session.stages };
+        } catch {
+          continue;
+        }
+        if (this.#sessionRates.size >= 4 * ratesSessions) this.#sessionRates.clear();
+        this.#sessionRates.set(summary.id, record);
+      }
+      sessions.push(record);
+    }
+    const byFile = measuredRates(sessions);
+    return Object.fromEntries(names.flatMap((name) => {
+      const entry = models.config.models[name];
+      const file = entry?.backend === "local" ? entry.file : undefined;
+      const rates = file === undefined ? undefined : byFile.get(file);
+      return rates ? [[name, rates]] : [];
+    }));
   }
 
   async #prepare(options: Pick<RunOptions, "pipeline" | "mode" | "inline">) {
@@ -277,6 +397,8 @@ export class Studio {
   /** Runs a pipeline and keeps it as a session; resolves with the session once the run has ended. */
   async run(options: RunOptions): Promise<SessionRecord> {
     const { inline, models, pipeline, pipelineName, check } = await this.#prepare(options);
+    // Refused before any load when its models cannot fit (see core/plan.ts).
+    planRefusal(await this.#plan(models, pipeline.pipeline, { rates: false }));
     return this.#execute({
       warnings: check.warnings,
       pipelineName,
@@ -330,6 +452,7 @@ export class Studio {
     });
     // Models of reused stages need not be present any more: only the stages that run are checked.
     await assertValid({ ...check, errors: check.errors.filter((issue) => !issue.stageId || !(issue.stageId in reuse)) });
+    planRefusal(await this.#plan(models, pipeline, { rates: false, skip: new Set(Object.keys(reuse)) }));
     return this.#execute({
       warnings: check.warnings,
       pipelineName: parent.pipelineName,

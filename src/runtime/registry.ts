@@ -47,6 +47,8 @@ export interface RegistryEntry {
   threads?: number;
   gpuLayers?: number;
   memory?: ModelFacts["memory"];
+  /** RAM and VRAM it takes once loaded and run: what the fit and the plan before a run count (memory-estimate.ts). */
+  resident?: { ram: number; vram: number };
   /** Fits in free RAM (and in free VRAM on a GPU) after the safety coefficients. */
   fitsRam?: boolean;
   fitsVram?: boolean;
@@ -108,8 +110,9 @@ export async function inspectModels(options: {
         threads: facts.threads,
         gpuLayers: facts.gpuLayers,
         memory: facts.memory,
-        fitsRam: facts.memory.totalRam <= freeRam * options.memorySafety.ram,
-        fitsVram: freeVram === undefined ? undefined : facts.memory.totalVram <= freeVram * options.memorySafety.vram,
+        resident: { ram: facts.resident.ram, vram: facts.resident.vram },
+        fitsRam: facts.resident.ram <= freeRam * options.memorySafety.ram,
+        fitsVram: freeVram === undefined ? undefined : facts.resident.vram <= freeVram * options.memorySafety.vram,
       });
       if (input.declaredQuantization && facts.fileType && !quantizationMatches(input.declaredQuantization, facts.fileType)) {
         entry.warnings.push({

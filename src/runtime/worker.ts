@@ -22,6 +22,7 @@ import type { ErrorCode, ErrorParams } from "../common/index.js";
 import type { GenerateRequest, GenerateResult } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerStatus } from "./protocol.js";
 import { isOutOfMemory, loadWithFallback } from "./gpu-fallback.js";
+import { estimateResident, type ResidentEstimate } from "./memory-estimate.js";
 import { chooseThreads, resolveParallel } from "./threads.js";
 
 const settings = JSON.parse(process.env.PROJECT_LLM_WORKER_SETTINGS ?? "{}") as WorkerSettings;
@@ -120,12 +121,29 @@ async function evict(incomingBytes: number): Promise<void> {
   }
 }
 
-/** node-llama-cpp's RAM estimate for a model and its context (0 when it cannot estimate). */
-function estimateRam(insights: GgufInsights, contextSize: number, gpuLayers: number): number {
+/**
+ * Resident estimates by file identity and load settings: the plan before a run asks for one (`inspect`)
+ * just before the run's load needs it, and node-llama-cpp's simulation costs a few milliseconds.
+ */
+const residentEstimates = new Map<string, Promise<ResidentEstimate>>();
+
+function resident(insights: GgufInsights, path: string, options: { contextSize: number; gpuLayers: number; batchSize?: number }): Promise<ResidentEstimate> {
+  const file = statSync(path);
+  const key = JSON.stringify([path, file.size, file.mtimeMs, options.contextSize, options.gpuLayers, options.batchSize ?? null, parallel]);
+  let estimate = residentEstimates.get(key);
+  if (!estimate) {
+    if (residentEstimates.size >= 64) residentEstimates.clear();
+    estimate = estimateResident(insights, { ...options, sequences: parallel });
+    residentEstimates.set(key, estimate);
+    estimate.catch(() => residentEstimates.delete(key));
+  }
+  return estimate;
+}
+
+/** The RAM a model and its context take once loaded and run (0 when it cannot be estimated). */
+async function estimateRam(insights: GgufInsights, path: string, contextSize: number, gpuLayers: number, batchSize: number | undefined): Promise<number> {
   try {
-    const model = insights.estimateModelResourceRequirements({ gpuLayers });
-    const context = insights.estimateContextResourceRequirements({ contextSize, modelGpuLayers: gpuLayers, sequences: parallel });
-    return model.cpuRam + context.cpuRam;
+    return (await resident(insights, path, { contextSize, gpuLayers, batchSize })).ram;
   } catch {
     return 0;
   }
@@ -154,7 +172,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   const insights = await readInsights(instance, request.model.path);
   const configured = request.model.load.gpu_layers;
   // RAM is what the budget counts: with layers on the GPU ("auto", "max") the CPU-only estimate is an upper bound.
-  const estimate = estimateRam(insights, request.model.load.context_size, instance.gpu === false || typeof configured !== "number" ? 0 : configured);
+  const estimate = await estimateRam(insights, request.model.path, request.model.load.context_size, instance.gpu === false || typeof configured !== "number" ? 0 : configured, request.model.load.batch_size);
   await evict(estimate);
   // Out of memory on a GPU: retry with half the layers there, then on the CPU alone (see gpu-fallback.ts).
   let loaded: Awaited<ReturnType<typeof loadWithFallback<{ model: LlamaModel; context: LlamaContext }>>>;
@@ -331,6 +349,7 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
           : Math.min(message.gpuLayers, insights.totalLayers);
   const model = insights.estimateModelResourceRequirements({ gpuLayers });
   const context = insights.estimateContextResourceRequirements({ contextSize: message.contextSize, modelGpuLayers: gpuLayers, sequences: parallel });
+  const estimate = await resident(insights, message.path, { contextSize: message.contextSize, gpuLayers, batchSize: message.batchSize });
   const metadata = info.metadata as { general?: { architecture?: string; file_type?: number }; tokenizer?: { chat_template?: unknown } };
   const fileType = metadata.general?.file_type;
   const { GgufFileType, GgmlType } = await import("node-llama-cpp");
@@ -356,6 +375,7 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
       totalRam: model.cpuRam + context.cpuRam,
       totalVram: model.gpuVram + context.gpuVram,
     },
+    resident: estimate,
     gpuLayers,
     threads: chooseThreads({ configured: message.threads, weightBytes: size, parallel }),
   };

@@ -65,7 +65,7 @@ async function listCommand(values: { json?: boolean; config?: string; models?: s
           formatCount(model.parameters),
           model.trainContextSize ? String(model.trainContextSize) : "-",
           model.present ? (model.hasChatTemplate ? "yes" : "no") : "-",
-          formatBytes(model.memory?.totalRam),
+          formatBytes(model.resident?.ram ?? model.memory?.totalRam),
           model.fitsRam === undefined ? "-" : model.fitsRam ? "yes" : red(process.stdout, "no"),
           model.loaded ? "yes" : "no",
           ],

@@ -133,8 +133,8 @@ export function ModelCard(props: {
           </dl>
           {model.memory ? (
             <div className="space-y-1">
-              <FitBar label="RAM" need={model.memory.totalRam} free={model.freeRam} safety={memorySafety.ram} />
-              {vram ? <FitBar label="VRAM" need={model.memory.totalVram} free={vram.free} safety={memorySafety.vram} /> : null}
+              <FitBar label="RAM" need={model.resident?.ram ?? model.memory.totalRam} free={model.freeRam} safety={memorySafety.ram} />
+              {vram ? <FitBar label="VRAM" need={model.resident?.vram ?? model.memory.totalVram} free={vram.free} safety={memorySafety.vram} /> : null}
             </div>
           ) : null}
         </>

@@ -1,8 +1,9 @@
 "use client";
 /**
  * The Run page: a form (pipeline, input, Run), the run it shows (live, stored, or replayed at the pace it
- * ran), the other runs in progress on this server, and the past inputs. On a narrow screen the run comes
- * right after the form, and the past inputs after the run.
+ * ran), the other runs in progress on this server, the plan of the next run (see PlanPanel) and the past
+ * inputs. On a narrow screen the run comes right after the form, and the plan and the past inputs after
+ * the run.
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
@@ -14,6 +15,7 @@ import { startRun } from "@/client/start-run";
 import { newRunId } from "@/store/run-id";
 import { Badge, Button, ErrorBox, useFormat } from "@/components/ui";
 import { useDescribeError } from "@/components/use-describe-error";
+import { PlanPanel } from "./plan-panel";
 import { RunDisplay } from "./run-display";
 import { pendingRunAfterReload, useDeferredAddress } from "./deferred-address";
 import { followRunEarly, stopFollowingEarly, useRunStream } from "./use-run-stream";
@@ -118,6 +120,8 @@ export function RunPage() {
     if (view.endedAt === undefined) return;
     void queryClient.invalidateQueries({ queryKey: trpc.sessions.list.queryKey() });
     void queryClient.invalidateQueries({ queryKey: trpc.runs.list.queryKey() });
+    // The run measured its models' rates and left them warm: the plan of the next one changes.
+    void queryClient.invalidateQueries({ queryKey: trpc.runs.plan.queryKey() });
   }, [view.endedAt, queryClient, trpc]);
 
   // A pipeline the form cannot run by name (a run of the editor's unsaved canvas, a pipeline deleted
@@ -323,7 +327,7 @@ export function RunPage() {
               </Button>
             ) : null}
           </div>
-          {start.error ? <ErrorBox title={t("form.cannotStart")} message={describe.error(start.error)} /> : null}
+          {start.error ? <ErrorBox title={t("form.cannotStart")} message={describe.errorContent(start.error)} /> : null}
           {pastError ? <ErrorBox title={t("form.cannotReadSession")} message={describe.error(pastError)} /> : null}
         </form>
       );
@@ -458,7 +462,12 @@ export function RunPage() {
         )}
       </div>
 
-      <div className="min-w-0 lg:col-start-1 lg:row-start-2">{past}</div>
+      {/* Under the form on a wide screen; on a narrow one after the run, which comes first after Run. */}
+      <div className="min-w-0 space-y-4 lg:col-start-1 lg:row-start-2">
+        {/* Only a pipeline the form can run, once the list says so: a run's own name (`unsaved`) has no plan. */}
+        {pipelines.data?.some((entry) => entry.name === chosen && !entry.error) ? <PlanPanel pipeline={chosen} /> : null}
+        {past}
+      </div>
     </div>
   );
 }

@@ -232,6 +232,22 @@ describe("the tRPC routers on the real model", () => {
   });
 
 
+  it("answers the plan of a named pipeline and of one sent whole, and refuses a run that cannot fit as 422 with its plan", async () => {
+    const plan = await caller.runs.plan({ pipeline: "base" });
+    expect(plan.fits).toBe(true);
+    expect(plan.steps.map((step) => step.stageId)).toEqual(["draft", "panel", "panel", "ending"]);
+    const whole = await caller.runs.plan({ pipeline: { stages: [{ id: "only", type: "single", model: "warm" }] } });
+    expect(whole.steps).toMatchObject([{ stageId: "only", model: "warm" }]);
+    await writeFiles(root, { "config/models.yaml": modelsYaml.replace("defaults:", "memory_safety: { ram: 0.001 }\ndefaults:") });
+    // A model still warm from an earlier test needs no new memory: none is loaded now.
+    await runtime.unload();
+    expect((await caller.runs.plan({ pipeline: "base" })).fits).toBe(false);
+    const error = await caller.runs.start({ pipeline: "base", input: "x" }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(TRPCError);
+    expect((error as TRPCError).code).toBe("UNPROCESSABLE_CONTENT");
+    expect((error as TRPCError).message).toMatch(/does not fit/);
+  });
+
   it("runs a pipeline sent whole, keeps it in a session marked unsaved, and checks it as a file is", async () => {
     const pipeline = {
       name: "On the canvas",

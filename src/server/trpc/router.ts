@@ -159,6 +159,15 @@ const runsRouter = router({
       }),
     )
     .mutation(({ ctx, input }) => ctx.runs.start({ ...input, user: ctx.identity.user })),
+  /**
+   * The plan of a run before it starts (see core/plan.ts): what it loads, keeps and unloads, its memory
+   * against free RAM and VRAM, and its time from measured rates. A bad config fails as `start` does.
+   */
+  plan: viewerProcedure
+    .input(z.object({ pipeline: z.union([pipelineName, inlinePipeline]), basedOn: pipelineName.optional() }))
+    .query(({ ctx, input }) =>
+      ctx.studio.plan(typeof input.pipeline === "string" ? { pipeline: input.pipeline } : { inline: { pipeline: input.pipeline, basedOn: input.basedOn } }),
+    ),
   /** Cancels a run in progress: one's own, or anyone's for an admin. */
   cancel: runnerProcedure.input(z.object({ id: runId })).mutation(({ ctx, input }) => {
     assertMayActOn(ctx.identity, ctx.runs.owner(input.id), "cancel");
