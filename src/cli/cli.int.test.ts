@@ -421,7 +421,8 @@ describe("project-llm with a remote model", () => {
       expect(result.stdout).toContain("Told far away.");
       expect(server.requests.at(-1)!.authorization).toBe("Bearer sk-cli-key");
 
-      const refused = await run([...config, "run", "--input", "Once upon a time"], undefined, { cwd: dir, env: { FLEET_KEY: "sk-wrong" } });
+      // The same run again would be served from the stage cache (both stages are deterministic): asked without it.
+      const refused = await run([...config, "run", "--no-cache", "--input", "Once upon a time"], undefined, { cwd: dir, env: { FLEET_KEY: "sk-wrong" } });
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain("FLEET_KEY");
       expect(refused.stderr + refused.stdout).not.toContain("sk-wrong");
