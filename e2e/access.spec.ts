@@ -5,10 +5,12 @@
  * may and nothing more (runs of the real model included), over bearer tokens as scripts send them.
  */
 import { expect, test, type APIRequestContext } from "@playwright/test";
+import { spawnSync } from "node:child_process";
 import { rm } from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
 import { listApiRoutes } from "../src/testing/api-routes";
+import { writeSyntheticSession } from "../src/testing/synthetic-session";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
 import { shot, watchConsole } from "./page-checks";
 import { spawnStudio, work, type StudioProcess } from "./studio-process";
@@ -56,8 +58,8 @@ async function trpc(request: APIRequestContext, procedure: string, input: unknow
 }
 
 test("every route of the app folder and every procedure refuses an anonymous request", async ({ request }) => {
-  const routes = await listApiRoutes(path.resolve("src/app/api"), (segment) => (segment === "[trpc]" ? "models.list" : sampleRunId));
-  expect(routes.length).toBeGreaterThanOrEqual(8);
+  const routes = await listApiRoutes(path.resolve("src/app"), (segment) => (segment === "[trpc]" ? "models.list" : sampleRunId));
+  expect(routes.length).toBeGreaterThanOrEqual(11);
   for (const route of routes) {
     expect(route.methods.length, `${route.file} exports no method`).toBeGreaterThan(0);
     for (const method of route.methods) {
@@ -250,6 +252,87 @@ test("an admin adds a user (the token shown once) and revokes them on the Users 
   await expect(page.getByTestId("user-row-una")).toHaveCount(0);
   expect((await trpc(request, "auth.me", null, bearer(token))).status).toBe(401);
 });
+
+test("a revoked user's open event streams end, revoked by an admin or by the CLI in another process, and their token and cookie stop working", async ({ request }) => {
+  test.setTimeout(120_000);
+  // A synthetic session (named as such): its replay at the recorded pace lasts two minutes, so a stream
+  // that ends sooner was ended by the revocation.
+  const id = "20000101-000000-7e7e7e";
+  await writeSyntheticSession(path.join(work, "sessions-access"), id, { count: 120, tokensPerEvent: 1, gapMs: 1000 });
+  for (const how of ["admin", "cli"] as const) {
+    const name = `follower-${how}`;
+    const added = await trpc(request, "users.add", { name, role: "viewer" }, bearer(adminToken));
+    const token = (added.data as { token: string }).token;
+    const login = await request.post(`${studio.base}/api/auth/login`, { headers: { "content-type": "application/json" }, data: { token } });
+    const cookie = login.headers()["set-cookie"]!.split(";")[0]!;
+    const streams = await Promise.all([
+      follow(`${studio.base}/api/runs/${id}/events?pace=recorded`, bearer(token)),
+      follow(`${studio.base}/api/runs/${id}/events?pace=recorded`, { cookie }),
+      follow(`${studio.base}/api/trpc/runs.events?input=${encodeURIComponent(JSON.stringify({ id, pace: "recorded" }))}`, bearer(token)),
+    ]);
+    // Each stream is under way: its first text arrived.
+    for (const stream of streams) await stream.until((text) => text.includes("w1"));
+    // Checked before (cached): still a user's until the revocation.
+    expect((await trpc(request, "auth.me", null, bearer(token))).status).toBe(200);
+    if (how === "admin") {
+      expect((await trpc(request, "users.revoke", { name }, bearer(adminToken))).status).toBe(200);
+    } else {
+      const revoked = spawnSync(process.execPath, ["dist/cli/main.js", "users", "revoke", name], { env: { ...process.env, PROJECT_LLM_DATA_DIR: dataDir }, encoding: "utf8" });
+      expect(revoked.status, revoked.stderr).toBe(0);
+    }
+    const ended = await Promise.all(streams.map((stream) => stream.ended));
+    // The plain streams say why they ended; tRPC's ends, and its client's reconnection is refused.
+    expect(ended[0]).toContain("was revoked");
+    expect(ended[1]).toContain("was revoked");
+    // Not one event more than the replay had reached: far from the last of its 120.
+    for (const text of ended) expect(text).not.toContain("w100");
+    expect((await trpc(request, "auth.me", null, bearer(token))).status).toBe(401);
+    expect((await trpc(request, "auth.me", null, { cookie })).status).toBe(401);
+    expect((await fetch(`${studio.base}/api/trpc/runs.events?input=${encodeURIComponent(JSON.stringify({ id }))}`, { headers: bearer(token) })).status).toBe(401);
+  }
+});
+
+/**
+ * Follows an event stream: `until` waits for its text so far to pass a check, `ended` for its end (its
+ * whole text), failing after 20 s, a sixth of the replay the tests above follow.
+ */
+async function follow(url: string, headers: Record<string, string>) {
+  const response = await fetch(url, { headers });
+  expect(response.status, url).toBe(200);
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  let done = false;
+  const waiters: Array<() => void> = [];
+  void (async () => {
+    for (;;) {
+      const chunk = await reader.read().catch(() => ({ done: true, value: undefined }));
+      if (chunk.value) text += decoder.decode(chunk.value, { stream: true });
+      if (chunk.done) done = true;
+      for (const wake of waiters.splice(0)) wake();
+      if (done) return;
+    }
+  })();
+  const wait = async (check: () => boolean, what: string) => {
+    const deadline = Date.now() + 20_000;
+    while (!check()) {
+      if (Date.now() > deadline) {
+        await reader.cancel();
+        throw new Error(`${url}: ${what} not within 20 s; got:\n${text.slice(-500)}`);
+      }
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 500);
+      });
+    }
+  };
+  return {
+    until: (check: (text: string) => boolean) => wait(() => check(text), "the text awaited"),
+    get ended() {
+      return wait(() => done, "the end").then(() => text);
+    },
+  };
+}
 
 test("the login, Users and History pages, in both languages, light and dark, wide and narrow", async ({ browser }) => {
   test.setTimeout(120_000);

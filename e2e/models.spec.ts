@@ -9,13 +9,11 @@ import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { expect, test, type Page } from "@playwright/test";
 import { startGgufServer, type GgufServer } from "../src/testing/gguf-server";
-import { watchConsole } from "./page-checks";
-import { describeLeftOvers, englishLeft } from "./i18n-scan";
+import { shootEveryWay, watchConsole } from "./page-checks";
 import { spawnStudio, work, type StudioProcess } from "./studio-process";
 
 const configDir = path.join(work, "config-models");
 const modelsDir = path.join(work, "models-downloads");
-const shots = path.resolve("e2e/screenshots");
 let server: GgufServer;
 let studio: StudioProcess;
 
@@ -44,37 +42,8 @@ test.afterAll(async () => {
   await server?.close();
 });
 
-/**
- * Shoots the page as it is now in English and Russian, light and dark, at 1400x900 and 390x844, and fails
- * on English left in the Russian page. `ready` waits for what the state shows, after each reload.
- */
-async function shootAll(page: Page, name: string, ready: () => Promise<void>) {
-  await mkdir(shots, { recursive: true });
-  for (const locale of ["en", "ru"] as const) {
-    await page.context().addCookies([{ name: "NEXT_LOCALE", value: locale, url: studio.base }]);
-    await page.reload();
-    await expect(page.locator("html")).toHaveAttribute("lang", locale);
-    await ready();
-    if (locale === "ru") {
-      const left = await englishLeft(page);
-      expect(left, `English left on the Models page (${name}):\n${describeLeftOvers(left)}`).toEqual([]);
-    }
-    for (const colorScheme of ["light", "dark"] as const) {
-      await page.emulateMedia({ colorScheme });
-      for (const [width, height] of [
-        [1400, 900],
-        [390, 844],
-      ] as const) {
-        await page.setViewportSize({ width, height });
-        await page.screenshot({ path: `${shots}/models-${name}-${locale}-${colorScheme}-${width}.png`, fullPage: true });
-      }
-    }
-  }
-  await page.context().addCookies([{ name: "NEXT_LOCALE", value: "en", url: studio.base }]);
-  await page.emulateMedia({ colorScheme: "light" });
-  await page.setViewportSize({ width: 1400, height: 900 });
-  await page.reload();
-}
+/** Shoots the Models page in every language, scheme and size (see `shootEveryWay`). */
+const shootAll = (page: Page, name: string, ready: () => Promise<void>) => shootEveryWay(page, { base: studio.base, name: `models-${name}`, ready });
 
 const downloadsFolder = () => readdir(modelsDir).then((names) => names.sort(), () => [] as string[]);
 

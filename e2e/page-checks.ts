@@ -4,6 +4,7 @@
  */
 import { expect, type APIRequestContext, type CDPSession, type Page } from "@playwright/test";
 import { mkdir } from "node:fs/promises";
+import { describeLeftOvers, englishLeft } from "./i18n-scan";
 
 const shots = "e2e/screenshots";
 
@@ -11,6 +12,39 @@ const shots = "e2e/screenshots";
 export async function shot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
   await mkdir(shots, { recursive: true });
   await page.screenshot({ path: `${shots}/${name}.png`, fullPage: options.fullPage ?? true });
+}
+
+/**
+ * Shoots the page as it is now in English and Russian, light and dark, at 1400x900 and 390x844, as
+ * e2e/screenshots/NAME-LOCALE-SCHEME-WIDTH.png, and fails on English left in the Russian page. `ready`
+ * waits for what the state shows, after each reload; the page ends in English, light, at 1400x900.
+ */
+export async function shootEveryWay(page: Page, options: { base: string; name: string; ready: () => Promise<void> }): Promise<void> {
+  await mkdir(shots, { recursive: true });
+  for (const locale of ["en", "ru"] as const) {
+    await page.context().addCookies([{ name: "NEXT_LOCALE", value: locale, url: options.base }]);
+    await page.reload();
+    await expect(page.locator("html")).toHaveAttribute("lang", locale);
+    await options.ready();
+    if (locale === "ru") {
+      const left = await englishLeft(page);
+      expect(left, `English left (${options.name}):\n${describeLeftOvers(left)}`).toEqual([]);
+    }
+    for (const colorScheme of ["light", "dark"] as const) {
+      await page.emulateMedia({ colorScheme });
+      for (const [width, height] of [
+        [1400, 900],
+        [390, 844],
+      ] as const) {
+        await page.setViewportSize({ width, height });
+        await page.screenshot({ path: `${shots}/${options.name}-${locale}-${colorScheme}-${width}.png`, fullPage: true });
+      }
+    }
+  }
+  await page.context().addCookies([{ name: "NEXT_LOCALE", value: "en", url: options.base }]);
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await page.reload();
 }
 
 /** Collects every error in the browser's console and every uncaught exception of the page. */
@@ -27,8 +61,8 @@ export function watchConsole(page: Page): string[] {
  * Runs a pipeline through the plain API (a pipeline's name, or a pipeline sent whole with `basedOn`) and
  * waits for its session to end; returns its id.
  */
-export async function runToEnd(request: APIRequestContext, pipeline: string | Record<string, unknown>, input: string, basedOn?: string): Promise<string> {
-  const started = await request.post("/api/runs", { data: { pipeline, input, ...(basedOn ? { basedOn } : {}) } });
+export async function runToEnd(request: APIRequestContext, pipeline: string | Record<string, unknown>, input: string, basedOn?: string, options: { cache?: boolean } = {}): Promise<string> {
+  const started = await request.post("/api/runs", { data: { pipeline, input, ...(basedOn ? { basedOn } : {}), ...options } });
   expect(started.status(), await started.text()).toBe(202);
   return waitForEnd(request, ((await started.json()) as { id: string }).id);
 }

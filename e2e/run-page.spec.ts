@@ -35,11 +35,15 @@ function frames(page: Page): Promise<{ overflow: number; running: boolean; repla
   return page.evaluate(() => (window as unknown as { __frames: { overflow: number; running: boolean; replaying: boolean; cancel: boolean } }).__frames);
 }
 
-/** Starts a run of `pipeline` from the form; returns its id once the address names it. */
+/**
+ * Starts a run of `pipeline` from the form; returns its id once the address names it. The run is computed,
+ * not served from the stage cache (these tests watch a run as it goes; others run the same inputs).
+ */
 async function runFromForm(page: Page, pipeline: string, input: string): Promise<string> {
   await page.goto(`/?pipeline=${pipeline}`);
   await expect(page.getByLabel("Pipeline", { exact: true })).toHaveValue(pipeline);
   await page.getByLabel("Input", { exact: true }).fill(input);
+  await page.getByTestId("use-cache").uncheck();
   await page.getByRole("button", { name: "Run", exact: true }).click();
   await expect(page).toHaveURL(/run=\d{8}-\d{6}-[0-9a-f]{6}/);
   return new URL(page.url()).searchParams.get("run")!;
@@ -166,7 +170,8 @@ test.describe("a replay", () => {
 
   test("has its own Stop, which shows the stored run at once", async ({ page, request }) => {
     const errors = watchConsole(page);
-    const id = await runToEnd(request, "marathon", "A long time ago");
+    // Computed: a replay of it generates as the run did (a run served from the stage cache ends at once).
+    const id = await runToEnd(request, "marathon", "A long time ago", undefined, { cache: false });
     await page.goto(`/?run=${id}&pace=recorded`);
     await expect(page.getByTestId("stage-leg1")).toHaveAttribute("data-state", "generating");
     await expect(page.getByRole("button", { name: "Cancel" })).toHaveCount(0);
@@ -187,6 +192,7 @@ test("a stage's text box follows new text while the reader is at its end, and st
   await page.setViewportSize(phone);
   await page.goto("/?pipeline=long");
   await page.getByLabel("Input", { exact: true }).fill("A long time ago");
+  await page.getByTestId("use-cache").uncheck();
   // The run's events come over seconds instead of one.
   await slowRunEvents(page, 3_000);
   await page.getByRole("button", { name: "Run", exact: true }).click();
@@ -246,6 +252,8 @@ for (const [name, viewport, locale] of [
     });
     await page.goto("/?pipeline=story");
     await page.locator("form textarea").fill("Once upon a time");
+    // Computed, so that its text comes over time (a run served from the stage cache ends at once).
+    await page.getByTestId("use-cache").uncheck();
     await page.locator("form button[type=submit]").click();
     await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
     const samples = await page.evaluate(() => (window as unknown as { __samples: Array<{ final: boolean; text: boolean; first: number | null; last: number | null }> }).__samples);
@@ -356,6 +364,8 @@ test("screenshots of the Run page while a run streams and after it, in both lang
         const name = `run-${locale.slice(0, 2)}-${colorScheme}-${size}`;
         await page.goto("/?pipeline=story");
         await page.locator("form textarea").fill("Once upon a time");
+        // Each round runs the same input: computed again, not served from the stage cache, so that it streams.
+        await page.getByTestId("use-cache").uncheck();
         await slowRunEvents(page, 6_000);
         await page.locator("form button[type=submit]").click();
         await expect(page.getByTestId("stage-voices")).toHaveAttribute("data-state", "generating", { timeout: 60_000 });
@@ -452,7 +462,8 @@ test("the config warnings of a pipeline sent whole name no English place, on the
 });
 
 test("in dark mode every part of the timeline stands out from its lane (3:1 or more)", async ({ browser, request }) => {
-  const id = await runToEnd(request, "story", "Once upon a time");
+  // Computed (a run served from the stage cache has one part per stage: cached).
+  const id = await runToEnd(request, "story", "Once upon a time", undefined, { cache: false });
   const context = await browser.newContext({ colorScheme: "dark", viewport: desk });
   const page = await context.newPage();
   await page.goto(`/history/${id}`);

@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { chromium } from "@playwright/test";
+import { writeSyntheticSession } from "../dist/testing/synthetic-session.js";
 
 const port = Number(process.env.BENCH_PORT ?? 3300);
 const base = `http://127.0.0.1:${port}`;
@@ -36,46 +37,9 @@ async function prepare() {
   // Synthetic sessions (named as such, never shown as real runs): the stream measured alone, no model runs.
   // "burst": 20,000 one-word text events, replayed as fast as they go. "paced": 2,000 tokens a second for
   // 10 s in events of 10 tokens 5 ms apart (the shape of the worker's batches), replayed at that pace.
-  await writeSynthetic("20000101-000000-5e5e5e", 20_000, 1, 1);
-  await writeSynthetic("20000101-000000-2a2a2a", 2_000, 10, 5);
+  await writeSyntheticSession(path.join(work, "sessions"), "20000101-000000-5e5e5e", { count: 20_000, tokensPerEvent: 1, gapMs: 1 });
+  await writeSyntheticSession(path.join(work, "sessions"), "20000101-000000-2a2a2a", { count: 2_000, tokensPerEvent: 10, gapMs: 5 });
   return { syntheticId: "20000101-000000-5e5e5e", syntheticEvents: 20_004, pacedId: "20000101-000000-2a2a2a" };
-}
-
-async function writeSynthetic(id, count, tokensPerEvent, gapMs) {
-  const startedAt = Date.UTC(2000, 0, 1);
-  const events = [
-    { type: "run-start", runId: id, seq: 0, at: startedAt, pipeline: "synthetic-stream", input: "synthetic", reusedStageIds: [], stages: [{ id: "only", type: "single", models: ["storyteller"], inputFrom: [] }] },
-    { type: "stage-start", runId: id, seq: 1, at: startedAt, stageId: "only", input: "synthetic", reused: false },
-  ];
-  let word = 0;
-  for (let index = 0; index < count; index++) {
-    const text = Array.from({ length: tokensPerEvent }, () => (++word % 12 === 0 ? ` w${word}\n` : ` w${word}`)).join("");
-    events.push({ type: "stage-delta", runId: id, seq: events.length, at: startedAt + index * gapMs, stageId: "only", model: "storyteller", part: "model", text });
-  }
-  const end = startedAt + count * gapMs;
-  const answer = events.slice(2).map((event) => event.text).join("");
-  const metrics = { tokensIn: 1, tokensOut: count * tokensPerEvent, timeToFirstTokenMs: 0, tokensPerSecond: (count * tokensPerEvent) / ((count * gapMs) / 1000), durationMs: count * gapMs };
-  const models = [{ model: "storyteller", prompt: "synthetic", answer, params: {}, metrics, stopReason: "maxTokens", chat: false }];
-  events.push({ type: "stage-end", runId: id, seq: events.length, at: end, stageId: "only", reused: false, output: answer, answer, metrics, models });
-  events.push({ type: "run-end", runId: id, seq: events.length, at: end, status: "completed", finalAnswer: answer, durationMs: count * gapMs });
-  const session = {
-    version: 1,
-    id,
-    pipelineName: "synthetic-stream",
-    input: "synthetic",
-    status: "completed",
-    startedAt: new Date(startedAt).toISOString(),
-    endedAt: new Date(end).toISOString(),
-    durationMs: count * gapMs,
-    pipeline: { stages: [{ id: "only", type: "single", model: "storyteller", params: {}, output_mode: "answer_only" }] },
-    modelsConfig: {},
-    models: {},
-    stages: { only: { stageId: "only", status: "completed", reused: false, output: answer, answer, metrics, models } },
-    finalAnswer: answer,
-    events,
-  };
-  await mkdir(path.join(work, "sessions"), { recursive: true });
-  await writeFile(path.join(work, "sessions", `${id}.json`), JSON.stringify(session));
 }
 
 async function startServer() {

@@ -2,6 +2,7 @@
 # Builds the cpu image with podman and checks it the way a user meets it: folders mounted as compose
 # mounts them (empty at first), listening on all interfaces with access control on. It checks
 # the healthcheck, the login URL printed on the first start, that a request without the token is refused,
+# the login a browser does (the token posted to the login route; its cookie then names the user),
 # a run of the demo pipeline on the demo model to its end, its session file in the mounted folder, and a
 # stop by SIGTERM mid-run: exit code 0 within the grace time, the run marked interrupted.
 #
@@ -92,13 +93,31 @@ say "an anonymous run is refused with 401"
 
 json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s);console.log(process.argv[1].split(".").reduce((o,k)=>o?.[k],v)??"")})' "$1"; }
 
+# A browser logs in as the login page does: the printed token posted to the login route, which answers
+# with an httpOnly cookie that holds no token; the cookie alone then names the user.
+login_headers=$(curl -s -o /dev/null -D - -X POST "$base/api/auth/login" -H 'content-type: application/json' -d "{\"token\": \"$token\"}" | tr -d '\r')
+set_cookie=$(grep -i '^set-cookie: project_llm_login=' <<<"$login_headers" | head -n 1 | cut -d' ' -f2- || true)
+[ -n "$set_cookie" ] || fail "the login route set no login cookie for the printed token (its answer: $(head -n 1 <<<"$login_headers"))"
+grep -qi 'HttpOnly' <<<"$set_cookie" || fail "the login cookie is not HttpOnly: $set_cookie"
+grep -qi 'SameSite=Lax' <<<"$set_cookie" || fail "the login cookie is not SameSite=Lax: $set_cookie"
+if grep -qF "$token" <<<"$set_cookie"; then fail "the login cookie holds the token"; fi
+cookie=${set_cookie%%;*}
+me=$(curl -sf -H "cookie: $cookie" "$base/api/trpc/auth.me") || fail "GET /api/trpc/auth.me with the login cookie was refused"
+[ "$(json result.data.user <<<"$me")" = admin ] || fail "the login cookie does not name the user admin: $me"
+status=$(curl -s -o /dev/null -w '%{http_code}' "$base/api/trpc/auth.me")
+[ "$status" = 401 ] || fail "GET /api/trpc/auth.me without the cookie answered $status, not 401"
+status=$(curl -s -o /dev/null -w '%{http_code}' -H "cookie: project_llm_login=forged.value" "$base/api/trpc/auth.me")
+[ "$status" = 401 ] || fail "GET /api/trpc/auth.me with a forged cookie answered $status, not 401"
+say "the login route sets an httpOnly cookie without the token; with it a request is admin's, without it 401"
+
 run_started=$(now)
 id=$(curl -sf -X POST "$base/api/runs" "${auth[@]}" -H 'content-type: application/json' -d "$run_body" | json id)
 [ -n "$id" ] || fail "POST /api/runs with the token started no run"
 # The event stream ends after run-end.
 events=$(curl -sN --max-time 120 "${auth[@]}" "$base/api/runs/$id/events")
 grep -q '^event: run-end' <<<"$events" || fail "the events of run $id ended without run-end"
-record=$(curl -sf "${auth[@]}" "$base/api/sessions/$id")
+# Read back with the login cookie, as History reads it.
+record=$(curl -sf -H "cookie: $cookie" "$base/api/sessions/$id")
 [ "$(json status <<<"$record")" = completed ] || fail "run $id ended $(json status <<<"$record"), not completed"
 [ -n "$(json finalAnswer <<<"$record")" ] || fail "run $id has no final answer"
 say "the demo pipeline ran on the demo model in $(($(now) - run_started)) s"

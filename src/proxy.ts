@@ -17,6 +17,7 @@ export async function proxy(request: NextRequest): Promise<NextResponse> {
 }
 
 export const config = {
-  // Every page but the login page; not the API (each route checks its requests), nor Next.js's files.
-  matcher: ["/((?!api/|_next/|login$|login/|icon\\.svg$|favicon\\.ico$).*)"],
+  // Every page but the login page; not the APIs (each route checks its requests and answers 401 in its
+  // own shape: the OpenAI-compatible one under /v1 included), nor Next.js's files.
+  matcher: ["/((?!api/|v1/|_next/|login$|login/|icon\\.svg$|favicon\\.ico$).*)"],
 };

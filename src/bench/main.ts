@@ -2,13 +2,13 @@
  * `npm run bench [-- [--pipeline] [--batch] [--decode] MODEL.gguf ...]`: the parts named (all when none
  * is): the pipeline part (see pipeline.ts), batching (see batch.ts), and the decode part: decode speed through the engine against a minimal direct
  * node-llama-cpp script, the runtime's own thread choice against the best measured, model loads across
- * runs of a three-stage pipeline, and node-llama-cpp's memory estimate against the worker's measured
- * growth. Models come from the arguments, else every .gguf in PROJECT_LLM_MODELS_DIR (or
+ * runs of a three-stage pipeline, and the plan's memory estimate against the worker's measured growth
+ * (src/bench/memory.ts; `BENCH_ONLY=memory` measures that alone). Models come from the arguments, else every .gguf in PROJECT_LLM_MODELS_DIR (or
  * PROJECT_LLM_TEST_MODELS, or ./models). Prints a Markdown report and writes it as JSON to
  * bench-results/latest.json. Not a test: figures go in BENCHMARKS.md.
  */
 import { execFile } from "node:child_process";
-import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,6 +18,7 @@ import { runPipeline, type RunEvent } from "../engine/index.js";
 import { createRuntime, type Runtime } from "../runtime/index.js";
 import { batchReport, benchBatch, type BatchBenchResult } from "./batch.js";
 import { benchPipeline, pipelineReport, type PipelineBenchResult } from "./pipeline.js";
+import { measureMemory, type MemoryFigures } from "./memory.js";
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -54,11 +55,6 @@ async function throughEngine(runtime: Runtime, modelPath: string, threads: "auto
   return { tokensPerSecond: end.models[0]!.metrics.tokensPerSecond, threads: end.models[0]!.load!.threads };
 }
 
-async function rssBytes(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
-
 /**
  * The direct script and the engine are measured in turns, each thread count in every round, so that
  * the machine's drift hits both alike; the figure kept is the best of the rounds (noise only slows a run
@@ -71,12 +67,7 @@ async function benchModel(modelPath: string) {
   const cores = os.availableParallelism();
   const threadCounts = Array.from({ length: cores }, (_, index) => index + 1);
   const runtime = createRuntime({ workerPath: path.join(here, "..", "runtime", "worker.js"), gpu: false, idleUnloadSeconds: 0, maxLoadedModels: cores + 1 });
-  await runtime.status();
-  const pid = runtime.stats().workerPid!;
-  const rssBefore = await rssBytes(pid);
-  const facts = await runtime.inspect(modelPath, { contextSize: 2048, gpuLayers: 0, threads: "auto" });
   const warm = await throughEngine(runtime, modelPath, "auto", 8);
-  const rssAfter = await rssBytes(pid);
   for (const threads of threadCounts) await throughEngine(runtime, modelPath, threads, 8);
 
   const direct: Record<number, number[]> = {};
@@ -114,8 +105,6 @@ async function benchModel(modelPath: string) {
     autoThreads: warm.threads,
     auto: best(auto),
     autoRatio: best(auto) / bestDirect,
-    memoryEstimate: facts.memory.totalRam,
-    memoryMeasured: rssAfter - rssBefore,
   };
 }
 
@@ -155,7 +144,9 @@ async function modelFiles(args: string[]): Promise<string[]> {
 
 const args = process.argv.slice(2);
 const named = ["--pipeline", "--batch", "--decode"].filter((flag) => args.includes(flag));
-const parts = { pipeline: named.length === 0 || named.includes("--pipeline"), batch: named.length === 0 || named.includes("--batch"), decode: named.length === 0 || named.includes("--decode") };
+// `BENCH_ONLY=memory`: the memory figures alone (the decode part's first step).
+const all = named.length === 0 && process.env.BENCH_ONLY !== "memory";
+const parts = { pipeline: all || named.includes("--pipeline"), batch: all || named.includes("--batch"), decode: all || named.includes("--decode") || process.env.BENCH_ONLY === "memory" };
 const files = await modelFiles(args.filter((arg) => !arg.startsWith("--")));
 if (files.length === 0) {
   console.error("bench: no .gguf files: give them as arguments or set PROJECT_LLM_MODELS_DIR");
@@ -205,6 +196,26 @@ if (parts.batch) {
 }
 if (!parts.decode) process.exit(0);
 
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+const memory: MemoryFigures[] = [];
+for (const file of files) {
+  console.error(`bench: memory of ${path.basename(file)} …`);
+  memory.push(await measureMemory(file, path.join(here, "..", "runtime", "worker.js"), prompt));
+}
+const memoryLines = [
+  "Memory: the plan's estimate against the worker's growth (VmRSS) when the model is loaded and run (context 2048).",
+  "",
+  "| model | estimate (weights + repacked + context + allowance, +10%) | node-llama-cpp's estimate | growth: 8 tokens | growth: long prompt | estimate over the larger |",
+  "| --- | --- | --- | --- | --- | --- |",
+  ...memory.map(
+    (figures) =>
+      `| ${figures.model} | ${mib(figures.estimate)} (${Object.values(figures.parts).map((bytes) => mib(bytes)).join(" + ")}) | ${mib(figures.libraryEstimate)} | ${mib(figures.growthShort)} | ${mib(figures.growthLong)} | ${figures.over >= 0 ? "+" : ""}${(figures.over * 100).toFixed(1)}% |`,
+  ),
+];
+if (process.env.BENCH_ONLY === "memory") {
+  console.log(memoryLines.join("\n"));
+  process.exit(0);
+}
 const results = [];
 for (const file of files) {
   console.error(`bench: ${path.basename(file)} …`);
@@ -212,19 +223,18 @@ for (const file of files) {
 }
 const loads = await loadsAcrossRuns(files[0]!);
 
-const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const lines = [
   `Machine: ${os.cpus()[0]?.model ?? "cpu"}, ${os.availableParallelism()} cores, ${mib(os.totalmem())} RAM, Node ${process.version}; best of ${repeats} interleaved rounds.`,
   "",
-  "| model | size | tokens | direct tok/s by threads | engine tok/s by threads | best threads | engine / direct at best | auto threads | auto tok/s | auto / best | memory estimate | worker growth |",
-  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  "| model | size | tokens | direct tok/s by threads | engine tok/s by threads | best threads | engine / direct at best | auto threads | auto tok/s | auto / best |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ...results.map(
     (result) =>
       `| ${result.model} | ${mib(result.sizeBytes)} | ${result.maxTokens} | ${Object.entries(result.directByThreads)
         .map(([threads, rate]) => `${threads}: ${rate.toFixed(1)}`)
         .join(", ")} | ${Object.entries(result.engineByThreads)
         .map(([threads, rate]) => `${threads}: ${rate.toFixed(1)}`)
-        .join(", ")} | ${result.bestThreads} | ${result.engineRatio.toFixed(3)} | ${result.autoThreads} | ${result.auto.toFixed(1)} | ${result.autoRatio.toFixed(3)} | ${mib(result.memoryEstimate)} | ${mib(result.memoryMeasured)} |`,
+        .join(", ")} | ${result.bestThreads} | ${result.engineRatio.toFixed(3)} | ${result.autoThreads} | ${result.auto.toFixed(1)} | ${result.autoRatio.toFixed(3)} |`,
   ),
   "",
   "Medians (the same rounds): " +
@@ -241,6 +251,9 @@ const lines = [
     ".",
   "",
   `Three-stage pipeline on one model (${path.basename(files[0]!)}): model loads on the first run ${loads.firstRun}, on the second ${loads.secondRun}.`,
+  "",
+  ...memoryLines,
 ];
 console.log(lines.join("\n"));
-await writeFile(path.join("bench-results", "latest.json"), JSON.stringify({ at: new Date().toISOString(), results, loads }, null, 2));
+await mkdir("bench-results", { recursive: true });
+await writeFile(path.join("bench-results", "latest.json"), JSON.stringify({ at: new Date().toISOString(), results, loads, memory }, null, 2));

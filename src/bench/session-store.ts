@@ -23,8 +23,8 @@ import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { FileSessionStore, newRunId, type ListOptions, type SessionRecord } from "../store/index.js";
-import { makeStageRecord } from "../testing/session-records.js";
+import { FileSessionStore, type ListOptions } from "../store/index.js";
+import { makeRunSession } from "../testing/session-records.js";
 
 const count = Number(process.env.BENCH_SESSIONS ?? 100_000);
 const folder = path.resolve(process.env.BENCH_DIR ?? path.join(os.tmpdir(), `project-llm-bench-sessions-${count}`));
@@ -32,36 +32,6 @@ const runs = Number(process.env.BENCH_RUNS ?? 8);
 const checkpointMs = Number(process.env.BENCH_CHECKPOINT_MS ?? 500);
 const seconds = Number(process.env.BENCH_SECONDS ?? 30);
 const runMs = 10_000;
-
-const pipelines = ["base", "story", "review", "translate"];
-const words = "fox lake woods river cat dog bird moon sun tree house road ship king queen dragon castle garden".split(" ");
-
-/** A session of the shape a three-stage run writes (about 3 KB), started at `time`. */
-function makeSession(time: number, index: number, overrides: Partial<SessionRecord> = {}): SessionRecord {
-  const id = newRunId(new Date(time));
-  const word = (offset: number) => words[(index * 7 + offset) % words.length]!;
-  const text = (stage: number) => `Once upon a time there was a ${word(stage)} who lived by the ${word(stage + 3)}. `.repeat(4);
-  const stages: SessionRecord["stages"] = {};
-  for (const [position, stageId] of ["draft", "voices", "ending"].entries()) {
-    stages[stageId] = makeStageRecord(stageId, text(position), { model: "storyteller", startedAt: time + position * 80, endedAt: time + (position + 1) * 80 });
-  }
-  return {
-    version: 1,
-    id,
-    pipelineName: pipelines[index % pipelines.length]!,
-    input: `Once upon a time there was a ${word(0)} number ${index}`,
-    status: index % 10 === 0 ? "failed" : "completed",
-    startedAt: new Date(time).toISOString(),
-    endedAt: new Date(time + 240).toISOString(),
-    durationMs: 240,
-    pipeline: { stages: [{ id: "draft", type: "single", model: "storyteller" }] },
-    modelsConfig: { models: { storyteller: { file: "stories260K.gguf" } } },
-    models: {},
-    stages,
-    finalAnswer: text(2),
-    ...overrides,
-  };
-}
 
 async function makeFolder(): Promise<void> {
   const present = await readdir(folder).catch(() => [] as string[]);
@@ -74,7 +44,7 @@ async function makeFolder(): Promise<void> {
   const step = Math.floor((365 * 24 * 3600 * 1000) / count);
   const started = performance.now();
   for (let index = 0; index < count; index++) {
-    const session = makeSession(start + index * step, index);
+    const session = makeRunSession(start + index * step, index);
     await writeFile(path.join(folder, `${session.id}.json`), JSON.stringify(session, null, 1));
   }
   console.error(`made ${count} sessions in ${folder} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
@@ -181,7 +151,7 @@ async function main(): Promise<void> {
     const runner = async (lane: number) => {
       for (let round = 0; Date.now() < end; round++) {
         const begun = Date.now();
-        const running = makeSession(begun, count + lane * 1000 + round, { status: "running", finalAnswer: undefined, endedAt: undefined, durationMs: undefined });
+        const running = makeRunSession(begun, count + lane * 1000 + round, { status: "running", finalAnswer: undefined, endedAt: undefined, durationMs: undefined });
         made.push(running.id);
         for (let step = 0; Date.now() - begun < runMs && Date.now() < end; step++) {
           const started = performance.now();

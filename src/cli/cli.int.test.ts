@@ -4,7 +4,8 @@ import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promi
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSession } from "../store/session-store.conformance.js";
-import { tempDir, testModelsDir, writeFiles } from "../testing/fixtures.js";
+import { fakeRemoteModel, startFakeOpenAiServer } from "../testing/fake-openai-server.js";
+import { tempDir, testModelsDir, testModelsYaml, writeFiles } from "../testing/fixtures.js";
 
 const cli = path.resolve("dist/cli/main.js");
 let root: string;
@@ -88,7 +89,7 @@ describe("project-llm", () => {
   it("refuses words left over in the command-less form, naming them, and runs the words after run as the input", async () => {
     const leftover = await run(["--mode", "base", "--input", "Hi", "Once", "upon"]);
     expect(leftover.code).toBe(2);
-    expect(leftover.stderr).toContain('project-llm: unknown command "Once" (the words "Once upon"): the commands are run, validate, models, sessions, users and init; a run\'s input goes in --input TEXT');
+    expect(leftover.stderr).toContain('project-llm: unknown command "Once" (the words "Once upon"): the commands are run, validate, plan, models, sessions, users and init; a run\'s input goes in --input TEXT');
     expect((await run(["Once"])).stderr).toContain('unknown command "Once": ');
 
     const words = await run(["--json", "run", "Once", "upon", "a", "time", "--sessions", path.join(root, "sessions-of-words")]);
@@ -232,6 +233,28 @@ describe("project-llm", () => {
     expect((await readdir(path.join(root, "sessions"))).filter((name) => name.endsWith(".json") && name !== "index.json")).toHaveLength(1);
   });
 
+  it("serves a second run of the same input from the stage cache, and computes it again with --no-cache", async () => {
+    const sessions = await folder("cache-sessions");
+    const args = ["run", "--input", "A small boat", "--sessions", sessions];
+    const first = await run(args);
+    expect(first.code).toBe(0);
+    expect(first.stderr).not.toContain("cached");
+    const second = await run(args);
+    expect(second.code, second.stderr).toBe(0);
+    for (const stage of ["draft", "voices", "ending"]) expect(second.stderr).toMatch(new RegExp(`✓ ${stage}: cached \\(no model called\\)`));
+    expect(second.stdout).not.toContain("[synthesis by storyteller]");
+    // The stage's text is shown whole, and the final answer is the first run's.
+    const finalOf = (stdout: string) => stdout.slice(stdout.indexOf("── final answer ──"));
+    expect(finalOf(second.stdout)).toBe(finalOf(first.stdout));
+    const optedOut = await run([...args, "--no-cache"]);
+    expect(optedOut.code).toBe(0);
+    expect(optedOut.stderr).not.toContain("cached");
+    expect(optedOut.stdout).toContain("[synthesis by storyteller]");
+    const listed = JSON.parse((await run(["sessions", "list", "--json", "--sessions", sessions])).stdout) as { items: Array<{ id: string }> };
+    const shown = await run(["sessions", "show", listed.items[1]!.id, "--sessions", sessions]);
+    expect(shown.stdout).toContain("## stage draft (completed, cached)");
+  });
+
   it("reads the input from stdin, prints the session as JSON, and lists, shows, reruns and draws sessions", async () => {
     const first = await run(["run", "--json"], "The cat");
     expect(first.code).toBe(0);
@@ -357,5 +380,54 @@ describe("project-llm", () => {
     const failed = await run(["run", "--pipeline", "overflow", "--input", "word ".repeat(3000)]);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain("context");
+  });
+
+  it("prints the plan of a run, and refuses with it a run that cannot fit", async () => {
+    const dir = await folder("plan");
+    await writeFiles(dir, { "config/models.yaml": testModelsYaml(), "config/pipeline.yaml": "base_pipeline:\n  stages:\n    - { id: draft, type: single, model: greedy }\n" });
+    const fits = await run(["plan", "--config", "config"], undefined, { cwd: dir });
+    expect(fits.code).toBe(0);
+    expect(fits.stdout).toMatch(/draft\s+greedy\s+load/);
+    expect(fits.stdout).toContain("no measurement yet");
+    await writeFiles(dir, { "config/models.yaml": testModelsYaml().replace("defaults:", "memory_safety: { ram: 0.001 }\ndefaults:") });
+    const tight = await run(["plan", "--config", "config", "--json"], undefined, { cwd: dir });
+    expect(tight.code).toBe(2);
+    expect((JSON.parse(tight.stdout) as { fits: boolean }).fits).toBe(false);
+    const refused = await run(["run", "--config", "config", "--input", "Once upon a time"], undefined, { cwd: dir });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("does not fit");
+    expect(refused.stderr).toMatch(/project-llm: the run does not fit in memory: greedy needs/);
+    expect(refused.stdout).toBe("");
+  });
+});
+
+describe("project-llm with a remote model", () => {
+  it("lists a remote model as remote, and runs a pipeline whose second stage is served by an OpenAI-compatible server", async () => {
+    const server = await startFakeOpenAiServer({ key: "sk-cli-key", behaviour: { kind: "stream", chunks: ["Told", " far", " away."] } });
+    try {
+      const dir = await folder("remote");
+      const remote = `  fleet:\n    backend: openai\n    base_url: ${server.baseUrl}\n    model: ${fakeRemoteModel}\n    api_key_env: FLEET_KEY\n`;
+      await writeFiles(dir, {
+        "config/models.yaml": testModelsYaml(remote),
+        "config/pipeline.yaml": "base_pipeline:\n  stages:\n    - { id: draft, type: single, model: greedy }\n    - { id: retell, type: single, model: fleet, input_from: draft }\n",
+      });
+      const config = ["--config", path.join(dir, "config")];
+      const listed = await run([...config, "models"], undefined, { cwd: dir });
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(listed.stdout).toMatch(new RegExp(`fleet\\s+remote\\s+${fakeRemoteModel} @ ${server.baseUrl.replace(/[.]/g, "\\.")}`));
+
+      const result = await run([...config, "run", "--input", "Once upon a time"], undefined, { cwd: dir, env: { FLEET_KEY: "sk-cli-key" } });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain("Told far away.");
+      expect(server.requests.at(-1)!.authorization).toBe("Bearer sk-cli-key");
+
+      // The same run again would be served from the stage cache (both stages are deterministic): asked without it.
+      const refused = await run([...config, "run", "--no-cache", "--input", "Once upon a time"], undefined, { cwd: dir, env: { FLEET_KEY: "sk-wrong" } });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("FLEET_KEY");
+      expect(refused.stderr + refused.stdout).not.toContain("sk-wrong");
+    } finally {
+      await server.close();
+    }
   });
 });

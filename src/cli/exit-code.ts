@@ -18,7 +18,7 @@ export function exitCodeOfRun(status: SessionStatus): 0 | 1 | typeof cancelledEx
 }
 
 /** Codes that say the configs or the command line are wrong: exit 2. */
-const configCodes = new Set<ErrorCode>(["config-not-found", "config-parse", "config-schema", "config-invalid", "config-too-large", "pipeline-not-found", "model-missing", "model-outside-directory", "model-not-gguf", "usage", "invalid-id", "session-not-found"]);
+const configCodes = new Set<ErrorCode>(["config-not-found", "config-parse", "config-schema", "config-invalid", "config-too-large", "pipeline-not-found", "model-missing", "model-outside-directory", "model-not-gguf", "plan-does-not-fit", "usage", "invalid-id", "session-not-found"]);
 
 /** Errors met while doing the work itself: some carry a config code (a download that is not a GGUF) yet exit 1. */
 const failuresOfWork = new WeakSet<object>();

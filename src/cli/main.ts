@@ -10,6 +10,7 @@ import { ProjectLlmError, errorMessage } from "../common/index.js";
 import { globalOptions, modelsFlag, packageRoot, splitCommand } from "./args.js";
 import { initCommand } from "./commands/init.js";
 import { modelsCommand, modelsOptions } from "./commands/models.js";
+import { planCommand, planOptions } from "./commands/plan.js";
 import { runCommand, runOptions } from "./commands/run.js";
 import { sessionsCommand, sessionsOptions } from "./commands/sessions.js";
 import { usersCommand, usersOptions } from "./commands/users.js";
@@ -24,6 +25,7 @@ Usage: project-llm <command> [options]
 Commands:
   run        run a pipeline on an input, streaming each stage      (project-llm run --help)
   validate   check the configs and pipelines; exit 2 on an error
+  plan       what a run would load, keep and unload, its memory against free RAM and VRAM, its time
   models     the configured models: present, facts, memory fit; models pull URI downloads one
   sessions   list, show, rerun from a stage, tree, export, check, reindex
   init       write the example configs into DIR/config             (project-llm init [DIR])
@@ -46,7 +48,7 @@ Exit codes: 0 success, 1 the work failed (a run, a download), 2 bad config or us
 Ctrl+C (what was done is kept: a run's session, a download's bytes).`;
 
 /** The options of every command: which of them take a value tells a value from the command. */
-const everyOption = { ...globalOptions, ...runOptions, ...modelsOptions, ...sessionsOptions, ...validateOptions, ...usersOptions };
+const everyOption = { ...globalOptions, ...runOptions, ...modelsOptions, ...sessionsOptions, ...validateOptions, ...planOptions, ...usersOptions };
 
 /** The models and pipeline files named on the command line (`--models FILE.yaml`, `--pipeline FILE.yaml`), as paths. */
 function namedConfigFiles(argv: string[]): Array<{ flag: string; value: string; file: string }> {
@@ -99,6 +101,8 @@ async function main(argv: string[]): Promise<number> {
       return validateCommand(rest);
     case "models":
       return modelsCommand(rest);
+    case "plan":
+      return planCommand(rest);
     case "sessions":
       return sessionsCommand(rest);
     case "users":
@@ -116,7 +120,7 @@ async function main(argv: string[]): Promise<number> {
       const these = words.length > 1 ? ` (the words "${words.join(" ")}")` : "";
       throw new ProjectLlmError(
         "usage",
-        `unknown command "${command}"${these}: the commands are run, validate, models, sessions, users and init; a run's input goes in --input TEXT, or after "run" (project-llm run ${words.join(" ")})`,
+        `unknown command "${command}"${these}: the commands are run, validate, plan, models, sessions, users and init; a run's input goes in --input TEXT, or after "run" (project-llm run ${words.join(" ")})`,
       );
     }
   }

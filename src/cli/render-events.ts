@@ -70,9 +70,14 @@ export function createEventRenderer(out: NodeJS.WriteStream = process.stdout, er
         break;
       }
       case "stage-end": {
-        if (event.reused) write(event.output);
+        // A stored or cached stage streamed nothing: its text is shown whole.
+        if (event.reused || event.cached) write(event.output);
         newline();
         const metrics = event.metrics;
+        if (event.cached) {
+          err.write(dim(err, `✓ ${event.stageId}: cached (no model called) · ${formatDuration(metrics.durationMs)}\n`));
+          break;
+        }
         const vote = event.aggregation?.method === "vote" ? ` · vote: ${event.aggregation.tallies.map((tally) => `${tally.votes}×"${tally.answer.slice(0, 30)}"`).join(", ")}` : "";
         err.write(
           dim(err, `✓ ${event.stageId}: ${metrics.tokensOut} tokens · ${metrics.tokensPerSecond.toFixed(0)} tok/s · first token ${formatDuration(metrics.timeToFirstTokenMs)} · ${formatDuration(metrics.durationMs)}${vote}\n`),

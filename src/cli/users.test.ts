@@ -1,6 +1,6 @@
 /** `project-llm users`: the compiled CLI (dist/, built before the tests) on a temp data folder. */
 import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AccessControl } from "../server/auth/index.js";
@@ -49,5 +49,22 @@ describe("project-llm users", () => {
     expect(await users("revoke", "nobody")).toMatchObject({ code: 2, stderr: expect.stringContaining('no user "nobody"') });
     await users("add", "ann", "--role", "viewer");
     expect(await users("add", "ann", "--role", "admin")).toMatchObject({ code: 1, stderr: expect.stringContaining('a user "ann" exists') });
+  });
+
+  it("loses no change when processes change the users at the same moment (the CLI's adds and the studio's)", async () => {
+    // Six CLI processes at once, and this process as the studio, each adding users to one file: each
+    // change reads the file, hashes a new token (tens of ms) and writes, so without a lock across
+    // processes the writes overwrite one another.
+    const studio = new AccessControl({ env: { HOST: "0.0.0.0", PROJECT_LLM_DATA_DIR: path.join(root, "data") }, cwd: root });
+    const names = Array.from({ length: 6 }, (_, index) => `cli-${index}`);
+    const results = await Promise.all([
+      ...names.map((name) => users("add", name, "--role", "viewer")),
+      studio.users.add("studio-0", "editor").then(() => studio.users.add("studio-1", "editor")),
+    ]);
+    for (const result of results.slice(0, names.length)) expect((result as { code: number; stderr: string }).code, (result as { stderr: string }).stderr).toBe(0);
+    const listed = (await studio.users.list()).map((user) => user.name).sort();
+    expect(listed).toEqual([...names, "studio-0", "studio-1"].sort());
+    // The lock is gone once the changes are done.
+    await expect(stat(path.join(root, "data", "users.json.lock"))).rejects.toMatchObject({ code: "ENOENT" });
   });
 });

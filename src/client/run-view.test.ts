@@ -31,6 +31,18 @@ function events(): RunEvent[] {
 }
 
 describe("the run view", () => {
+  it("marks a stage served from the stage cache as cached, with its stored answer", () => {
+    seq = 0;
+    const stored = { model: "m", prompt: "Hi", answer: "Hello there", params: {}, metrics, stopReason: "eos", chat: false };
+    const view = applyEvents(emptyRunView, [
+      event("run-start", { pipeline: "base", input: "Hi", reusedStageIds: [], stages: [{ id: "a", type: "single", models: ["m"], inputFrom: [] }] }),
+      event("stage-start", { stageId: "a", input: "Hi", reused: false }),
+      event("stage-end", { stageId: "a", reused: false, cached: true, output: "Hello there", answer: "Hello there", metrics, models: [stored] }),
+    ]);
+    expect(view.stages.a).toMatchObject({ state: "cached" });
+    expect(view.stages.a!.lanes.m!.text).toBe("Hello there");
+  });
+
   it("stops the stages in progress of a run whose process never ended it, keeping their text, and marks the others not run", () => {
     const stored = events();
     const view = applyEvents(applyEvents(emptyRunView, stored), [event("run-end", { status: "interrupted", durationMs: 30, error: { code: "interrupted", message: "stopped" } })]);

@@ -8,11 +8,12 @@ import type { RunEvent, RunWarning } from "@/engine/events";
 type MessageParams = Record<string, string | number>;
 
 /**
+ * `cached`: served from the stage cache (computed before with the same signature), no model called.
  * `skipped`: never run, because a stage it depends on failed (or, in a run its process never ended, never
  * started). `interrupted`: in progress when its run's process stopped without ending it (a server killed
  * mid-run): its text up to the run's last checkpoint is kept.
  */
-export type StageState = "waiting" | "loading" | "generating" | "done" | "failed" | "cancelled" | "reused" | "skipped" | "interrupted";
+export type StageState = "waiting" | "loading" | "generating" | "done" | "failed" | "cancelled" | "reused" | "cached" | "skipped" | "interrupted";
 
 export interface ModelLane {
   model: string;
@@ -179,7 +180,7 @@ export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView
       case "stage-end": {
         const s = stage(event.stageId);
         if (s) {
-          s.state = event.reused ? "reused" : "done";
+          s.state = event.reused ? "reused" : event.cached ? "cached" : "done";
           s.end = event;
           s.endedAt = event.at;
           for (const output of event.models) {
@@ -228,7 +229,7 @@ export function applyEvents(view: RunView, events: readonly RunEvent[]): RunView
 }
 
 /** What a model call was doing, as the timeline shows it. */
-export type SegmentKind = "waiting" | "loading" | "reading" | "generating" | "failed" | "reused";
+export type SegmentKind = "waiting" | "loading" | "reading" | "generating" | "failed" | "reused" | "cached";
 
 /** One part of a model call on the timeline, from and to in ms since epoch. */
 export interface TimelineSegment {

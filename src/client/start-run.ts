@@ -26,7 +26,8 @@ export class ApiError extends Error {
   }
 }
 
-export function startRun(body: { pipeline: string; input: string; id: string }): Promise<{ id: string }> {
+/** `cache: false`: every stage is computed, none served from the stage cache. */
+export function startRun(body: { pipeline: string; input: string; id: string; cache?: boolean }): Promise<{ id: string }> {
   const sent = fetch("/api/runs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   return sent.then(
     async (response) => {

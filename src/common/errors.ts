@@ -19,6 +19,14 @@ export const errorCodes = [
   "out-of-memory",
   "context-overflow",
   "generation-failed",
+  /**
+   * An OpenAI-compatible server (a `backend: openai` model) answered with an error or could not be reached:
+   * `reason` (unauthorized, not-found, rate-limited, server-error, bad-request, unreachable, connect-timeout,
+   * timeout, stream-cut, not-json, no-key), `status` when it answered, `host` and `model`.
+   */
+  "remote-failed",
+  /** The plan before a run: its models do not fit in free memory; `details.plan` says why and what to change. */
+  "plan-does-not-fit",
   // engine
   "cancelled",
   "upstream-failed",

@@ -28,6 +28,7 @@ const stateStyles: Record<string, string> = {
   done: "bg-green-100 text-green-900 dark:bg-green-900/40 dark:text-green-200",
   completed: "bg-green-100 text-green-900 dark:bg-green-900/40 dark:text-green-200",
   reused: "bg-teal-100 text-teal-900 dark:bg-teal-900/40 dark:text-teal-200",
+  cached: "bg-violet-100 text-violet-900 dark:bg-violet-900/40 dark:text-violet-200",
   failed: "bg-red-100 text-red-900 dark:bg-red-900/40 dark:text-red-200",
   cancelled: "bg-neutral-200 text-neutral-800 dark:bg-neutral-700 dark:text-neutral-200",
   interrupted: "bg-orange-100 text-orange-900 dark:bg-orange-900/40 dark:text-orange-200",
@@ -35,7 +36,7 @@ const stateStyles: Record<string, string> = {
   missing: "bg-red-100 text-red-900 dark:bg-red-900/40 dark:text-red-200",
 };
 
-const stateNames = new Set(["waiting", "loading", "generating", "running", "connecting", "done", "completed", "reused", "failed", "cancelled", "interrupted", "present", "missing", "replaying", "queued"] as const);
+const stateNames = new Set(["waiting", "loading", "generating", "running", "connecting", "done", "completed", "reused", "cached", "failed", "cancelled", "interrupted", "present", "missing", "replaying", "queued"] as const);
 type StateName = typeof stateNames extends Set<infer T> ? T : never;
 
 /** A state as a coloured label; without children it shows the state's name in the page's language. */

@@ -40,6 +40,10 @@ const samples: Record<ConfigIssueCode, Record<string, string | number>> = {
   "model-gguf-version": { path: "/srv/models/x.gguf", version: 9 },
   "base-models-missing": { count: 2, models: "a (a.gguf), b (b.gguf)", folder: "/srv/models" },
   "quantization-mismatch": { declared: "Q4_K_M", file: "x.gguf", actual: "F32" },
+  "secret-in-config": { key: "api_key", setting: "api_key_env" },
+  "invalid-env-name": { key: "api_key_env", example: "OPENAI_API_KEY" },
+  "invalid-base-url": { reason: "credentials", example: "http://gpu-box:8000/v1", schemes: "http:// https://", setting: "api_key_env", suffix: "/v1" },
+  "remote-load-param": { key: "context_size" },
 };
 
 /** The `errors` translator of a language, recording every error next-intl reports instead of throwing. */

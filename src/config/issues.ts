@@ -4,6 +4,18 @@
  */
 import { ProjectLlmError, type ErrorCode } from "../common/index.js";
 
+/** Issues of a remote model's entry (`backend: openai`); the value checked is never echoed (it may be a secret). */
+export const remoteIssueCodes = [
+  /** `key`: a secret (`api_key`, `token`, ...) written in models.yaml. */
+  "secret-in-config",
+  /** `key`: `api_key_env` that is not an environment variable's name (a key pasted in its place?). */
+  "invalid-env-name",
+  /** `reason`: address, scheme, credentials, query or endpoint. */
+  "invalid-base-url",
+  /** `key`: a load parameter in a remote model's overrides. */
+  "remote-load-param",
+] as const;
+
 /**
  * Every kind of config issue, each with the values (`params`) its message names. The pages say an issue
  * in their own language from its code and params (`errors.json`, `issues.<code>`); the CLI, the API and
@@ -68,6 +80,7 @@ export const configIssueCodes = [
   "base-models-missing",
   /** A warning: `declared`, `file` and `actual` quantization. */
   "quantization-mismatch",
+  ...remoteIssueCodes,
 ] as const;
 export type ConfigIssueCode = (typeof configIssueCodes)[number];
 

@@ -8,7 +8,7 @@ import { isMap, isScalar, parseDocument, Scalar, type YAMLMap } from "yaml";
 import { ProjectLlmError, writeFileDurably } from "../common/index.js";
 import { ConfigError } from "./issues.js";
 import { withFileLock } from "./pipeline-source.js";
-import { modelNameSchema, modelsConfigSchema, type ModelsConfig } from "./schema.js";
+import { isRemoteEntry, modelNameSchema, modelsConfigSchema, type ModelsConfig } from "./schema.js";
 import { zodIssuesToConfigIssues } from "./schema-errors.js";
 import { parseYaml } from "./yaml-file.js";
 
@@ -27,7 +27,7 @@ export interface NewModelEntry {
 export function modelsUsingFile(config: ModelsConfig, file: string): string[] {
   const wanted = path.posix.normalize(file.replaceAll("\\", "/"));
   return Object.entries(config.models)
-    .filter(([, entry]) => path.posix.normalize(entry.file.replaceAll("\\", "/")) === wanted)
+    .filter(([, entry]) => !isRemoteEntry(entry) && path.posix.normalize(entry.file.replaceAll("\\", "/")) === wanted)
     .map(([name]) => name);
 }
 

@@ -3,7 +3,7 @@
  * for a typo.
  */
 import type { z } from "zod";
-import { closest, type ConfigIssue } from "./issues.js";
+import { closest, remoteIssueCodes, type ConfigIssue } from "./issues.js";
 import { modelNamePattern, stageIdPattern } from "./schema.js";
 import type { YamlFile } from "./yaml-file.js";
 
@@ -170,7 +170,8 @@ export function zodIssuesToConfigIssues(error: z.ZodError, schema: z.ZodType, ya
       case "invalid_union": {
         if ("discriminator" in issue && issue.discriminator) {
           const key = issue.discriminator;
-          const options = ((issue as { options?: unknown[] }).options ?? []).map(String);
+          // A discriminator with a default (a model's `backend`) lists `undefined` among its options: not a value to write.
+          const options = ((issue as { options?: unknown[] }).options ?? []).filter((option) => option !== undefined && option !== null).map(String);
           // zod puts the discriminator at the end of the path already.
           let keyPath = path.at(-1) === key ? path : [...path, key];
           let current = valueAt(yaml.value, keyPath);
@@ -227,6 +228,12 @@ export function zodIssuesToConfigIssues(error: z.ZodError, schema: z.ZodType, ya
         }
         if (params?.code === "aggregation-needs") {
           issues.push(yaml.issue(path, issue.message, { code: "aggregation-needs", params: { method: params.method ?? "", needs: params.needs ?? "" } }));
+          return;
+        }
+        // The remote backend's own checks carry their code and values whole (never the value checked: it may be a secret).
+        const own = issue.params as { code?: string; params?: Record<string, string> } | undefined;
+        if (own?.code && (remoteIssueCodes as readonly string[]).includes(own.code)) {
+          issues.push(yaml.issue(path, issue.message, { code: own.code as (typeof remoteIssueCodes)[number], params: own.params ?? {} }));
           return;
         }
         issues.push(yaml.issue(path, issue.message));

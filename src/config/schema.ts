@@ -41,8 +41,9 @@ export const modelParamsSchema = z.strictObject({
 });
 export type ModelParams = z.infer<typeof modelParamsSchema>;
 
-/** A model entry in `models.yaml`. */
-export const modelEntrySchema = z.strictObject({
+/** A model entry in `models.yaml` whose GGUF file runs here (`backend: local`, the default). */
+export const localModelEntrySchema = z.strictObject({
+  backend: z.literal("local").default("local"),
   /** Path of the GGUF file, relative to `models_directory` (it must stay inside it). */
   file: z.string().min(1),
   /** Declared quantization (such as `Q4_K_M`, `F32`): checked against the file, a mismatch is a warning. */
@@ -54,7 +55,121 @@ export const modelEntrySchema = z.strictObject({
   /** Free text shown in listings. */
   description: z.string().optional(),
 });
+export type LocalModelEntry = z.infer<typeof localModelEntrySchema>;
+
+/** An environment variable's name: what `api_key_env` holds (never the key itself). */
+export const environmentNamePattern = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/** Keys under which a secret would be written in the file: refused with a message that says where it goes. */
+export const secretKeys = ["api_key", "apiKey", "key", "token", "api_token", "authorization", "password", "headers"] as const;
+
+/** Why a `base_url` is refused, or undefined when it is an http(s) address without credentials, query or fragment. */
+export function baseUrlProblem(value: string): { reason: "address" | "scheme" | "credentials" | "query" | "endpoint"; message: string } | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return { reason: "address", message: "base_url is not an address: write it like http://gpu-box:8000/v1" };
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return { reason: "scheme", message: `base_url must start with http:// or https://, not ${url.protocol}//` };
+  // The address goes into sessions and logs: a password in it would too.
+  if (url.username || url.password) return { reason: "credentials", message: "base_url must hold no user name or password: put the key in an environment variable and name it with api_key_env" };
+  if (url.search || url.hash) return { reason: "query", message: "base_url must have no query (?...) or fragment (#...): a key never goes in the address" };
+  if (/\/(chat\/)?completions\/?$/.test(url.pathname)) return { reason: "endpoint", message: "base_url ends before /chat/completions: write the address up to /v1" };
+  return undefined;
+}
+
+/**
+ * A model entry in `models.yaml` served by an OpenAI-compatible server (`backend: openai`: vLLM,
+ * llama-server, another studio). Only generation parameters apply: load parameters mean nothing to a
+ * server that has its model loaded already, and are refused in `overrides`.
+ */
+export const remoteModelEntrySchema = z.strictObject({
+  backend: z.literal("openai"),
+  /** The API's address up to `/v1`, such as `http://gpu-box:8000/v1`. */
+  base_url: z
+    .string()
+    .min(1)
+    .max(2048)
+    .superRefine((value, context) => {
+      const problem = baseUrlProblem(value);
+      if (problem) context.addIssue({ code: "custom", message: problem.message, params: { code: "invalid-base-url", params: { reason: problem.reason, example: "http://gpu-box:8000/v1", schemes: "http:// https://", setting: "api_key_env", suffix: "/v1" } } });
+    })
+    .transform((value) => value.replace(/\/+$/, "")),
+  /** The model's name on that server (vLLM's `--served-model-name`, llama-server's alias). */
+  model: z.string().min(1).max(512),
+  /** The NAME of the environment variable holding the API key (sent as `Authorization: Bearer`). */
+  api_key_env: z
+    .string()
+    .superRefine((value, context) => {
+      // The value is never echoed: a key pasted here by mistake must not reach a log.
+      if (!environmentNamePattern.test(value)) {
+        context.addIssue({
+          code: "custom",
+          message: "api_key_env is the name of an environment variable (like OPENAI_API_KEY), not the key itself: put the key in that variable",
+          params: { code: "invalid-env-name", params: { key: "api_key_env", example: "OPENAI_API_KEY" } },
+        });
+      }
+    })
+    .optional(),
+  /** Seconds the server may stay silent: before its answer starts, and between two parts of the stream. */
+  timeout: z.number().gt(0).max(86_400).default(300),
+  /** Seconds to connect and get the answer's headers. */
+  connect_timeout: z.number().gt(0).max(3_600).default(10),
+  /** Attempts after the first when the server cannot take the call yet (refused, 429, 502, 503, 504), never once text came. */
+  max_retries: z.number().int().min(0).max(10).default(3),
+  /** Per-model generation parameters over `defaults`. */
+  overrides: generationParamsSchema.default({}),
+  /** Free text shown in listings. */
+  description: z.string().optional(),
+});
+export type RemoteModelEntry = z.infer<typeof remoteModelEntrySchema>;
+
+const loadKeySet = new Set(Object.keys(loadParamsSchema.shape));
+
+/**
+ * A model entry: local (a GGUF file) or remote (`backend: openai`). A secret written in the entry (an
+ * `api_key`) is refused where it stands, saying to name an environment variable instead; a load parameter
+ * in a remote model's overrides is refused, saying it means nothing there.
+ */
+export const modelEntrySchema = z.preprocess(
+  (value, context) => {
+    if (!value || typeof value !== "object" || Array.isArray(value)) return value;
+    const entry = { ...(value as Record<string, unknown>) };
+    for (const key of secretKeys) {
+      if (!Object.hasOwn(entry, key)) continue;
+      context.addIssue({
+        code: "custom",
+        path: [key],
+        message: `a key is never written in models.yaml: remove "${key}", put the key in an environment variable and write its name as api_key_env`,
+        params: { code: "secret-in-config", params: { key, setting: "api_key_env" } },
+      });
+      delete entry[key];
+    }
+    const overrides = entry.overrides;
+    if (entry.backend === "openai" && overrides && typeof overrides === "object" && !Array.isArray(overrides)) {
+      const kept = { ...(overrides as Record<string, unknown>) };
+      for (const key of Object.keys(kept).filter((name) => loadKeySet.has(name))) {
+        context.addIssue({
+          code: "custom",
+          path: ["overrides", key],
+          message: `${key} is a load parameter, which means nothing for a model served by another server: remove it (set it on that server)`,
+          params: { code: "remote-load-param", params: { key } },
+        });
+        delete kept[key];
+      }
+      entry.overrides = kept;
+    }
+    return entry;
+  },
+  z.discriminatedUnion("backend", [localModelEntrySchema, remoteModelEntrySchema]),
+);
 export type ModelEntry = z.infer<typeof modelEntrySchema>;
+
+/** True for a model served by an OpenAI-compatible server. */
+export function isRemoteEntry(entry: ModelEntry): entry is RemoteModelEntry {
+  return entry.backend === "openai";
+}
 
 /** A model name: a letter or digit, then up to 63 letters, digits, ".", "_" or "-". */
 export const modelNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

@@ -12,7 +12,7 @@ import { checkStageTemplates, findBraceSlips } from "../engine/templates.js";
 import { closest, ConfigError, formatPath, type ConfigIssue } from "./issues.js";
 import { fileQuantization, quantizationMatches } from "./quantization.js";
 import type { LoadedModelsConfig, LoadedPipeline } from "./load.js";
-import type { GenerationParams, ModelParams } from "./schema.js";
+import { isRemoteEntry, type GenerationParams, type LocalModelEntry, type ModelParams } from "./schema.js";
 
 /** Parameters when neither models.yaml nor a stage sets them. */
 export const builtInDefaults = {
@@ -60,6 +60,24 @@ export function resolveModel(models: LoadedModelsConfig, name: string): Resolved
       },
     ]);
   }
+  const params = mergedParams(models, name);
+  if (isRemoteEntry(entry)) {
+    // Load parameters mean nothing for a model another server holds: `load` keeps the built-in values only
+    // so that the type stays one shape; nothing reads them for a remote model.
+    return {
+      name,
+      path: "",
+      load: { context_size: builtInDefaults.context_size, gpu_layers: 0, threads: builtInDefaults.threads },
+      remote: {
+        baseUrl: entry.base_url,
+        model: entry.model,
+        ...(entry.api_key_env ? { apiKeyEnv: entry.api_key_env } : {}),
+        timeoutMs: entry.timeout * 1000,
+        connectTimeoutMs: entry.connect_timeout * 1000,
+        maxRetries: entry.max_retries,
+      },
+    };
+  }
   const filePath = modelPath(models.modelsDirectory, entry.file);
   if (!filePath) {
     throw new ConfigError("model-outside-directory", [
@@ -73,7 +91,6 @@ export function resolveModel(models: LoadedModelsConfig, name: string): Resolved
       },
     ]);
   }
-  const params = mergedParams(models, name);
   return {
     name,
     path: filePath,
@@ -230,8 +247,14 @@ export async function validateSetup(options: { models: LoadedModelsConfig; pipel
     return { file: models.file, ...(models.yaml?.locate(keyPath) ?? { line: 0, column: 0 }), path: formatPath(keyPath), message, ...extra };
   };
   const missing: string[] = [];
-  for (const name of new Set([...used.keys(), ...(options.isBase ? modelNames.filter((model) => models.config.models[model]!.required_for_base) : [])])) {
-    const entry = models.config.models[name]!;
+  // A remote model has no file here: whether its server answers is known only when a stage calls it.
+  const localEntry = (name: string): LocalModelEntry | undefined => {
+    const entry = models.config.models[name];
+    return entry && !isRemoteEntry(entry) ? entry : undefined;
+  };
+  for (const name of new Set([...used.keys(), ...(options.isBase ? modelNames.filter((model) => localEntry(model)?.required_for_base) : [])])) {
+    const entry = localEntry(name);
+    if (!entry) continue;
     const file = modelPath(models.modelsDirectory, entry.file);
     if (!file) {
       errors.push(
@@ -277,9 +300,9 @@ export async function validateSetup(options: { models: LoadedModelsConfig; pipel
     }
   }
   if (options.isBase) {
-    const required = missing.filter((name) => models.config.models[name]!.required_for_base);
+    const required = missing.filter((name) => localEntry(name)?.required_for_base);
     if (required.length > 0) {
-      const list = required.map((name) => `${name} (${models.config.models[name]!.file})`).join(", ");
+      const list = required.map((name) => `${name} (${localEntry(name)!.file})`).join(", ");
       errors.push(
         modelIssue(required[0]!, `the base pipeline needs ${required.length === 1 ? "a model that is" : "models that are"} missing: ${list}; put the GGUF files in ${models.modelsDirectory}`, {
           code: "base-models-missing",

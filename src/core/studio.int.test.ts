@@ -88,7 +88,8 @@ describe("a real pipeline", () => {
     expect(stored.stages.draft!.models[0]!.params).toMatchObject({ temperature: 0, max_tokens: 24 });
 
     const loads = runtime.stats().modelLoads;
-    const second = await studio.run({ input: "Once upon a time" });
+    // Without the stage cache, which would serve this run without calling a model at all.
+    const second = await studio.run({ input: "Once upon a time", cache: false });
     expect(second.status).toBe("completed");
     expect(runtime.stats().modelLoads).toBe(loads);
     expect(second.stages.draft!.models[0]!.load?.loaded).toBe(false);
@@ -97,9 +98,26 @@ describe("a real pipeline", () => {
   it("gives the same text twice at temperature 0", async () => {
     await addPipeline("one", "pipeline:\n  stages:\n    - id: only\n      type: single\n      model: greedy\n");
     const a = await studio.run({ pipeline: "one", input: "The little dog" });
-    const b = await studio.run({ pipeline: "one", input: "The little dog" });
+    const b = await studio.run({ pipeline: "one", input: "The little dog", cache: false });
     expect(a.finalAnswer!.length).toBeGreaterThan(10);
     expect(b.finalAnswer).toBe(a.finalAnswer);
+  });
+
+  it("runs with parameters over the named stages' own and their synthesis's, and keeps them in the session", async () => {
+    await addPipeline(
+      "tuned",
+      "pipeline:\n  stages:\n    - id: draft\n      type: single\n      model: greedy\n      params: { max_tokens: 30 }\n    - id: panel\n      type: multi\n      input_from: draft\n      models: [greedy, cool]\n      aggregation: { method: synthesis, model: greedy, params: { max_tokens: 30 } }\n",
+    );
+    const session = await studio.run({ pipeline: "tuned", input: "Tom had a ball.", params: { panel: { max_tokens: 4, temperature: 0 } } });
+    expect(session.status).toBe("completed");
+    expect(session.stages.draft!.models[0]!.metrics.tokensOut).toBe(30);
+    expect(session.stages.panel!.models.map((output) => output.metrics.tokensOut)).toEqual([4, 4]);
+    const synthesis = session.stages.panel!.aggregation;
+    expect(synthesis?.method === "synthesis" && synthesis.output.metrics.tokensOut).toBe(4);
+    const stored = session.pipeline as { stages: Array<{ id: string; params: object; aggregation?: { params?: object } }> };
+    expect(stored.stages[1]).toMatchObject({ params: { max_tokens: 4, temperature: 0 }, aggregation: { params: { max_tokens: 4, temperature: 0 } } });
+    expect(stored.stages[0]!.params).toEqual({ max_tokens: 30 });
+    await expect(studio.run({ pipeline: "tuned", input: "x", params: { nowhere: { max_tokens: 1 } } })).rejects.toThrow(/no stage "nowhere".*draft, panel/);
   });
 
   it("passes on the input plus the answer, or the answer alone", async () => {
@@ -160,7 +178,7 @@ describe("a real pipeline", () => {
     const parent = await studio.run({ input: "Once upon a time" });
     const generations = runtime.stats().generations;
     const events: RunEvent[] = [];
-    const branch = await studio.rerun(parent.id, { fromStage: "panel", onEvent: (event) => events.push(event) });
+    const branch = await studio.rerun(parent.id, { fromStage: "panel", cache: false, onEvent: (event) => events.push(event) });
     expect(branch.status).toBe("completed");
     expect(branch.parentRunId).toBe(parent.id);
     expect(branch.stages.draft).toMatchObject({ reused: true, output: parent.stages.draft!.output });
@@ -188,6 +206,7 @@ describe("a real pipeline", () => {
     const controller = new AbortController();
     const session = await studio.run({
       input: "Once upon a time",
+      cache: false,
       signal: controller.signal,
       onEvent: (event) => {
         if (event.type === "stage-delta") controller.abort();
@@ -206,6 +225,7 @@ describe("a real pipeline", () => {
     const session = await studio.run({
       pipeline: "long",
       input: "Once upon a time",
+      cache: false,
       onEvent: (event) => {
         if (event.type === "stage-delta" && killed === undefined) {
           killed = runtime.stats().workerPid!;

@@ -7,6 +7,7 @@ import { SessionCheckpoints, storageFailed, writeWithRetries } from "./checkpoin
 import {
   assertValid,
   ensureWorkingConfig,
+  isRemoteEntry,
   listPipelines,
   loadModelsConfig,
   loadModelsFile,
@@ -25,9 +26,12 @@ import {
   type LoadedPipeline,
   type Pipeline,
 } from "../config/index.js";
-import { planRerun, runPipeline, stageModels, type RunEvent, type StageRecord } from "../engine/index.js";
-import { createRuntime, inspectModels, type Runtime } from "../runtime/index.js";
-import { FileSessionStore, assertRunId, modelIdentity, newRunId, processOwner, type SessionRecord, type SessionStore } from "../store/index.js";
+import { planRerun, runPipeline, stageModels, type InferencePort, type RunEvent, type StageRecord } from "../engine/index.js";
+import { createRuntime, inspectModels, RemotePort, routeInference, type ModelFacts, type Runtime } from "../runtime/index.js";
+import { measuredRates, planRun, type MeasuredRates, type PlanModel, type RunPlan } from "./plan.js";
+import { planRefusal } from "./plan-refusal.js";
+import { FileSessionStore, FileStageCache, assertRunId, modelIdentity, newRunId, processOwner, type SessionRecord, type SessionStore } from "../store/index.js";
+import { stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
@@ -74,6 +78,13 @@ export interface RunOptions {
   queuedEvents?: RunEvent[];
   /** Who runs it (a user of the studio's access control); "local" when absent. */
   user?: string;
+  /**
+   * Generation parameters over each named stage's own, and over its synthesis's own (they win over the
+   * pipeline's); the session keeps the pipeline with them, as it ran.
+   */
+  params?: Record<string, GenerationParams>;
+  /** Whether deterministic stages may be served from (and stored in) the stage cache; default true. */
+  cache?: boolean;
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   /** Called once the session file exists, before any stage runs. */
@@ -90,12 +101,17 @@ export interface RerunOptions {
   input?: string;
   /** Generation parameters over each named stage's own. */
   params?: Record<string, GenerationParams>;
+  /** Whether the stages it computes again may be served from (and stored in) the stage cache; default true. */
+  cache?: boolean;
   /** Events sent before the run began (`run-queued`, while it waited for a place): its session starts with them. */
   queuedEvents?: RunEvent[];
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   onSession?: (id: string) => void;
 }
+
+/** Completed sessions whose stage metrics give the plan its measured rates (the latest ones). */
+const ratesSessions = 40;
 
 const isPipelineFile = (name: string) => /\.ya?ml$/i.test(name);
 
@@ -105,15 +121,35 @@ function noBasePipeline(file: string, keys: readonly string[]): ProjectLlmError 
   return new ProjectLlmError("usage", `${file} has no base_pipeline (${top}): the base mode runs a file's base pipeline; run this one with --mode manual`);
 }
 
+/** A copy of the pipeline with `params` over the named stages' parameters (and their synthesis's). */
+function withStageParams(pipeline: Pipeline, params: Record<string, GenerationParams>): Pipeline {
+  const copy = structuredClone(pipeline);
+  for (const [stageId, stageParams] of Object.entries(params)) {
+    const stage = copy.stages.find((candidate) => candidate.id === stageId);
+    if (!stage) throw new ProjectLlmError("usage", `no stage "${stageId}" to set parameters on; the stages are ${copy.stages.map((candidate) => candidate.id).join(", ")}`);
+    stage.params = { ...stage.params, ...stageParams };
+    if (stage.type === "multi" && stage.aggregation.method === "synthesis") stage.aggregation.params = { ...stage.aggregation.params, ...stageParams };
+  }
+  return copy;
+}
+
 export class Studio {
   readonly paths: ReturnType<typeof resolvePaths>;
   readonly sessions: SessionStore;
+  /** Completed deterministic stages by signature, beside the sessions they were computed in. */
+  readonly stageCache: FileStageCache;
   #runtime: Runtime | undefined;
   readonly #ownsRuntime: boolean;
   readonly #cwd: string;
   readonly #packageRoot: string;
   readonly #modelsFile: string | undefined;
   #configEnsured = false;
+  /** Remote models go over HTTP; local ones to the runtime, whose worker starts only when one is called. */
+  readonly #port: InferencePort;
+  /** The worker's estimates by file identity and load settings: a run's plan costs a `stat` per model. */
+  readonly #facts = new Map<string, Promise<ModelFacts>>();
+  /** What a past session tells of its models' rates (sessions that have ended do not change). */
+  readonly #sessionRates = new Map<string, Pick<SessionRecord, "models" | "stages">>();
 
   private constructor(options: StudioOptions, runtime: Runtime | undefined) {
     this.#cwd = options.cwd ?? process.cwd();
@@ -121,8 +157,11 @@ export class Studio {
     this.#modelsFile = options.modelsFile === undefined ? undefined : path.resolve(/*turbopackIgnore: true*/ this.#cwd, options.modelsFile);
     this.paths = resolvePaths(options.env ?? process.env, this.#cwd);
     this.sessions = new FileSessionStore(this.paths.sessionsDir);
+    this.stageCache = new FileStageCache(path.join(this.paths.sessionsDir, "stage-cache"), this.sessions);
     this.#ownsRuntime = runtime === undefined;
     this.#runtime = runtime;
+    // API keys are read from the studio's environment, by the names models.yaml gives (`api_key_env`).
+    this.#port = routeInference({ local: () => this.runtime(), remote: new RemotePort({ env: options.env ?? process.env }) });
   }
 
   /** The inference runtime, created on first use with the `runtime` settings of models.yaml. */
@@ -222,6 +261,7 @@ export class Studio {
         .filter(([name]) => only === undefined || name === only)
         .map(([name, entry]) => {
           const resolved = resolveModel(models, name);
+          if (isRemoteEntry(entry)) return [name, { file: "", path: "", remote: resolved.remote, load: resolved.load, requiredForBase: false }];
           return [name, { file: entry.file, path: resolved.path, declaredQuantization: entry.quantization, load: resolved.load, requiredForBase: entry.required_for_base }];
         }),
     );
@@ -230,7 +270,117 @@ export class Studio {
 
   /** Checks what `run` would run, as `run` does before it starts: rejects with the same errors, runs nothing. */
   async check(options: Pick<RunOptions, "pipeline" | "mode" | "inline">): Promise<void> {
-    await this.#prepare(options);
+    const { models, pipeline } = await this.#prepare(options);
+    planRefusal(await this.#plan(models, pipeline.pipeline, { rates: false }));
+  }
+
+  /**
+   * The plan of a run (see core/plan.ts): the models it loads in order, what the pool keeps or unloads,
+   * memory against free RAM and VRAM, and the time from rates measured in past sessions. Rejects as
+   * `run` does on a bad config; a plan that does not fit is answered, not thrown.
+   */
+  async plan(options: Pick<RunOptions, "pipeline" | "mode" | "inline">): Promise<RunPlan> {
+    const { models, pipeline } = await this.#prepare(options);
+    return this.#plan(models, pipeline.pipeline, { rates: true });
+  }
+
+  async #plan(models: LoadedModelsConfig, pipeline: Pipeline, options: { rates: boolean; skip?: ReadonlySet<string> }): Promise<RunPlan> {
+    const names = [...new Set(pipeline.stages.filter((stage) => !options.skip?.has(stage.id)).flatMap(stageModels))];
+    // The worker starts only for a pipeline with a local model (a remote-only one never needs it).
+    let runtime: Runtime | undefined;
+    const planModels: Record<string, PlanModel> = {};
+    const paths = new Map<string, string>();
+    for (const name of names) {
+      const resolved = resolveModel(models, name);
+      const entry = models.config.models[name]!;
+      const planModel: PlanModel = { name, contextSize: resolved.load.context_size, gpuLayers: resolved.load.gpu_layers };
+      planModels[name] = planModel;
+      if (resolved.remote) {
+        planModel.remote = { baseUrl: resolved.remote.baseUrl, model: resolved.remote.model };
+        continue;
+      }
+      if (entry.backend === "local") planModel.file = entry.file;
+      // As the worker keys its pool (thread counts aside: the worker resolves `auto`).
+      planModel.loadKey = JSON.stringify([resolved.path, resolved.load.context_size, resolved.load.gpu_layers, resolved.load.batch_size ?? null]);
+      paths.set(name, resolved.path);
+      try {
+        runtime ??= await this.runtime();
+        const facts = await this.#inspect(runtime, resolved.path, resolved.load);
+        planModel.estimate = { ram: facts.resident.ram, vram: facts.resident.vram, parts: facts.resident.parts };
+      } catch (error) {
+        // A file that cannot be read fails its stage as it always did; the plan says it has no estimate.
+        planModel.error = errorMessage(error);
+      }
+    }
+    const status = runtime ? await runtime.status() : { loaded: [], vram: undefined };
+    const loaded = status.loaded
+      .slice()
+      .sort((a, b) => a.lastUsedAt - b.lastUsedAt)
+      .flatMap((entry) => {
+        const name = names.find((candidate) => paths.get(candidate) === entry.path && planModels[candidate]!.contextSize === entry.contextSize);
+        return [{ key: name ? planModels[name]!.loadKey! : entry.path, name: name ?? path.basename(entry.path), ram: entry.memoryBytes }];
+      });
+    const rates = options.rates ? await this.#rates(models, names) : {};
+    return planRun({
+      pipeline,
+      skipStages: options.skip,
+      models: planModels,
+      maxTokens: (stageId, model) => {
+        const stage = pipeline.stages.find((candidate) => candidate.id === stageId)!;
+        // A synthesis model that is not one of the stage's own answers with the synthesis's parameters.
+        const params = stage.type === "multi" && stage.aggregation.method === "synthesis" && stage.aggregation.model === model && !stage.models.includes(model) ? stage.aggregation.params : stage.params;
+        return resolveGenerationParams(models, model, params).max_tokens;
+      },
+      rates,
+      memory: {
+        freeRam: os.freemem(),
+        ...(status.vram ? { freeVram: status.vram.free } : {}),
+        safety: models.config.memory_safety,
+        budget: os.totalmem() * models.config.memory_safety.ram,
+        maxLoadedModels: models.config.runtime.max_loaded_models,
+        loaded,
+      },
+    });
+  }
+
+  async #inspect(runtime: Runtime, file: string, load: { context_size: number; gpu_layers: "auto" | "max" | number; threads: "auto" | number; batch_size?: number }): Promise<ModelFacts> {
+    const info = await stat(file);
+    const key = JSON.stringify([file, info.size, info.mtimeMs, load.context_size, load.gpu_layers, load.threads, load.batch_size ?? null]);
+    let facts = this.#facts.get(key);
+    if (!facts) {
+      if (this.#facts.size >= 256) this.#facts.clear();
+      facts = runtime.inspect(file, { contextSize: load.context_size, gpuLayers: load.gpu_layers, threads: load.threads, batchSize: load.batch_size });
+      this.#facts.set(key, facts);
+      facts.catch(() => this.#facts.delete(key));
+    }
+    return facts;
+  }
+
+  /** Rates of the named models measured in the latest completed sessions (matched by model file). */
+  async #rates(models: LoadedModelsConfig, names: string[]): Promise<Record<string, MeasuredRates>> {
+    const page = await this.sessions.list({ status: "completed", limit: ratesSessions });
+    const sessions: Array<Pick<SessionRecord, "models" | "stages">> = [];
+    for (const summary of page.items) {
+      let record = this.#sessionRates.get(summary.id);
+      if (!record) {
+        try {
+          const session = await this.sessions.get(summary.id);
+          record = { models: session.models, stages: session.stages };
+        } catch {
+          continue;
+        }
+        if (this.#sessionRates.size >= 4 * ratesSessions) this.#sessionRates.clear();
+        this.#sessionRates.set(summary.id, record);
+      }
+      sessions.push(record);
+    }
+    const byFile = measuredRates(sessions);
+    return Object.fromEntries(names.flatMap((name) => {
+      const entry = models.config.models[name];
+      const file = entry?.backend === "local" ? entry.file : undefined;
+      const rates = file === undefined ? undefined : byFile.get(file);
+      return rates ? [[name, rates]] : [];
+    }));
   }
 
   async #prepare(options: Pick<RunOptions, "pipeline" | "mode" | "inline">) {
@@ -248,15 +398,18 @@ export class Studio {
   /** Runs a pipeline and keeps it as a session; resolves with the session once the run has ended. */
   async run(options: RunOptions): Promise<SessionRecord> {
     const { inline, models, pipeline, pipelineName, check } = await this.#prepare(options);
+    // Refused before any load when its models cannot fit (see core/plan.ts).
+    planRefusal(await this.#plan(models, pipeline.pipeline, { rates: false }));
     return this.#execute({
       warnings: check.warnings,
       pipelineName,
       inlinePipeline: inline !== undefined,
-      pipeline: pipeline.pipeline,
+      pipeline: options.params ? withStageParams(pipeline.pipeline, options.params) : pipeline.pipeline,
       models,
       input: options.input,
       id: options.id,
       user: options.user,
+      cache: options.cache,
       reuse: {},
       queuedEvents: options.queuedEvents,
       signal: options.signal,
@@ -300,6 +453,7 @@ export class Studio {
     });
     // Models of reused stages need not be present any more: only the stages that run are checked.
     await assertValid({ ...check, errors: check.errors.filter((issue) => !issue.stageId || !(issue.stageId in reuse)) });
+    planRefusal(await this.#plan(models, pipeline, { rates: false, skip: new Set(Object.keys(reuse)) }));
     return this.#execute({
       warnings: check.warnings,
       pipelineName: parent.pipelineName,
@@ -309,6 +463,7 @@ export class Studio {
       input,
       id: options.id,
       user: options.user,
+      cache: options.cache,
       reuse,
       parentRunId: parent.id,
       rerunFromStage: options.fromStage,
@@ -330,6 +485,7 @@ export class Studio {
     input: string;
     id?: string;
     user?: string;
+    cache?: boolean;
     reuse: Record<string, StageRecord>;
     parentRunId?: string;
     rerunFromStage?: string;
@@ -345,7 +501,12 @@ export class Studio {
     const modelRecords: SessionRecord["models"] = {};
     for (const name of usedModels) {
       const resolved = resolveModel(job.models, name);
-      modelRecords[name] = { ...(await modelIdentity(resolved.path)), file: job.models.config.models[name]!.file, load: resolved.load, params: resolveGenerationParams(job.models, name, {}) };
+      const entry = job.models.config.models[name]!;
+      const params = resolveGenerationParams(job.models, name, {});
+      // A remote model is recorded by where it was served (never its key): it has no file to identify.
+      modelRecords[name] = resolved.remote
+        ? { file: "", path: "", remote: { baseUrl: resolved.remote.baseUrl, model: resolved.remote.model }, params }
+        : { ...(await modelIdentity(resolved.path)), file: "file" in entry ? entry.file : "", load: resolved.load, params };
     }
     const startedAt = Date.now();
     const session: SessionRecord = {
@@ -400,10 +561,11 @@ export class Studio {
       pipeline: job.pipeline,
       pipelineName: job.pipelineName,
       input: job.input,
-      port: await this.runtime(),
+      port: this.#port,
       resolveModel: (name) => resolveModel(job.models, name),
       resolveParams: (name, params) => resolveGenerationParams(job.models, name, params),
       reuse: job.reuse,
+      ...(job.cache === false ? {} : { cache: this.stageCache.forRun(runId) }),
       parentRunId: job.parentRunId,
       warnings: job.warnings,
       inlinePipeline: job.inlinePipeline,

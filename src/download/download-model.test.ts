@@ -6,9 +6,10 @@ import { execFileSync } from "node:child_process";
 import { mkdir, readFile, readdir, rmdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ProjectLlmError, interruption } from "../common/index.js";
+import { interruption } from "../common/index.js";
 import { startGgufServer, type GgufServer } from "../testing/gguf-server.js";
 import { tempDir } from "../testing/fixtures.js";
+import { projectError } from "../testing/loopback.js";
 import { downloadModel, planDownload, type DownloadProgress } from "./download-model.js";
 import { parseModelUri } from "./model-uri.js";
 
@@ -32,15 +33,6 @@ const env = () => ({ HF_ENDPOINT: server.origin });
 async function pull(uri: string, options: { fileName?: string; directory?: string; signal?: AbortSignal; onProgress?: (progress: DownloadProgress) => void; maxRetries?: number } = {}) {
   const plan = await planDownload(parseModelUri(uri), { directory: options.directory ?? folder, fileName: options.fileName, env: env() });
   return downloadModel(plan, { ...fast, env: env(), signal: options.signal, onProgress: options.onProgress, maxRetries: options.maxRetries });
-}
-/** The error a promise rejects with, as our error class. */
-async function failure(promise: Promise<unknown>): Promise<ProjectLlmError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!ProjectLlmError.isInstance(error)) throw new Error(`expected a ProjectLlmError, got ${String(error)}`);
-  return error;
 }
 const files = async (directory = folder) => (await readdir(directory)).sort();
 /** A paced download, aborted with `reason` once `bytes` have arrived. */
@@ -79,14 +71,14 @@ describe("downloadModel", () => {
   });
 
   it("says a quantization the repository does not have is not found", async () => {
-    const error = await failure(pull("hf:karpathy/tinyllamas-GGUF:Q4_K_M"));
+    const error = await projectError(pull("hf:karpathy/tinyllamas-GGUF:Q4_K_M"));
     expect(error.code).toBe("download-not-found");
     expect(error.message).toMatch(/no quantization Q4_K_M/);
   });
 
   it("says a 404 is not found and writes nothing", async () => {
     server.behave({ mode: "not-found" });
-    const error = await failure(pull(`${server.origin}/nowhere.gguf`));
+    const error = await projectError(pull(`${server.origin}/nowhere.gguf`));
     expect(error).toMatchObject({ code: "download-not-found" });
     expect(error.message).toMatch(/there is no file at http:\/\/127\.0\.0\.1:\d+\/nowhere\.gguf \(127\.0\.0\.1:\d+ answered 404\)/);
     expect(await files()).toEqual([]);
@@ -94,7 +86,7 @@ describe("downloadModel", () => {
 
   it("says a 403 may be a gated model and names HF_TOKEN", async () => {
     server.behave({ mode: "forbidden" });
-    const error = await failure(pull(`${server.origin}/gated.gguf`));
+    const error = await projectError(pull(`${server.origin}/gated.gguf`));
     expect(error.code).toBe("download-forbidden");
     expect(error.message).toMatch(/HF_TOKEN/);
   });
@@ -115,7 +107,7 @@ describe("downloadModel", () => {
 
   it("gives up on a server that always breaks the connection, with a message, and leaves no file when no byte came", async () => {
     server.behave({ mode: "always-break" });
-    const error = await failure(pull(`${server.origin}/stories260K.gguf`, { maxRetries: 3 }));
+    const error = await projectError(pull(`${server.origin}/stories260K.gguf`, { maxRetries: 3 }));
     expect(error.code).toBe("download-failed");
     expect(error.message).toMatch(/the connection to 127\.0\.0\.1:\d+ broke 4 times in a row \([^)]*\)$/);
     expect(error.details?.params).toMatchObject({ reason: "retries", attempts: 4, downloaded: 0 });
@@ -124,9 +116,9 @@ describe("downloadModel", () => {
   });
 
   it("gives up with bytes downloaded: keeps them, says where, and the same download resumes them", async () => {
-    await failure(stoppedAfter(200_000, interruption("stopped by a test")));
+    await projectError(stoppedAfter(200_000, interruption("stopped by a test")));
     server.behave({ mode: "always-break" });
-    const error = await failure(pull(`${server.origin}/stories260K.gguf`, { maxRetries: 1 }));
+    const error = await projectError(pull(`${server.origin}/stories260K.gguf`, { maxRetries: 1 }));
     expect(error.code).toBe("download-failed");
     expect(error.message).toMatch(/KiB downloaded are kept in stories260K\.gguf\.download: start the same download again to resume$/);
     expect(await files()).toEqual(["stories260K.gguf.download", "stories260K.gguf.download.json"]);
@@ -136,17 +128,17 @@ describe("downloadModel", () => {
 
   it("stops at the first bytes of a body that is not a GGUF and keeps nothing", async () => {
     server.behave({ mode: "not-gguf" });
-    const error = await failure(pull(`${server.origin}/stories260K.gguf`));
+    const error = await projectError(pull(`${server.origin}/stories260K.gguf`));
     expect(error.code).toBe("model-not-gguf");
     expect(error.message).toMatch(/is not a GGUF file/);
     expect(await files()).toEqual([]);
   });
 
   it("refuses a file name with a folder in it (that would leave the models folder), before any request", async () => {
-    const outside = await failure(pull(`${server.origin}/stories260K.gguf`, { fileName: "../escaped.gguf" }));
+    const outside = await projectError(pull(`${server.origin}/stories260K.gguf`, { fileName: "../escaped.gguf" }));
     expect(outside.details?.params).toMatchObject({ reason: "plain-name", name: "../escaped.gguf" });
     // A name the address gives, once decoded, is checked the same way.
-    const encoded = await failure(pull(`${server.origin}/x/..%2F..%2Fescaped.gguf`));
+    const encoded = await projectError(pull(`${server.origin}/x/..%2F..%2Fescaped.gguf`));
     expect(encoded.details?.params).toMatchObject({ reason: "plain-name", name: "../../escaped.gguf" });
     expect(server.requests).toEqual([]);
     expect(await files(path.dirname(folder))).not.toContain("escaped.gguf");
@@ -155,36 +147,36 @@ describe("downloadModel", () => {
   it("shows an address without its query, fragment or user info in every message", async () => {
     const signed = `${server.origin}/signed/stories260K.gguf?X-Amz-Signature=secret-token#part`;
     server.behave({ mode: "not-found" });
-    const missing = await failure(pull(signed));
+    const missing = await projectError(pull(signed));
     server.behave({ mode: "not-gguf" });
-    const page = await failure(pull(signed));
+    const page = await projectError(pull(signed));
     for (const error of [missing, page]) {
       expect(error.message).toContain(`${server.origin}/signed/stories260K.gguf`);
       expect(JSON.stringify({ message: error.message, details: error.details })).not.toMatch(/secret-token|X-Amz|#part/);
     }
     expect(missing.details?.params).toMatchObject({ url: `${server.origin}/signed/stories260K.gguf` });
-    const badName = await failure(pull(`${server.origin}/x/..%2Fescaped.gguf?token=secret-token`));
+    const badName = await projectError(pull(`${server.origin}/x/..%2Fescaped.gguf?token=secret-token`));
     expect(badName.message).toContain(`from ${server.origin}/x/..%2Fescaped.gguf)`);
     expect(badName.message).not.toContain("secret-token");
   });
 
   it("refuses a file that is already in the folder", async () => {
     await writeFile(path.join(folder, "stories260K.gguf"), "mine");
-    const error = await failure(pull(`${server.origin}/stories260K.gguf`));
+    const error = await projectError(pull(`${server.origin}/stories260K.gguf`));
     expect(error.code).toBe("conflict");
     expect(await readFile(path.join(folder, "stories260K.gguf"), "utf8")).toBe("mine");
   });
 
   it("refuses a file larger than the free space before writing anything", async () => {
     server.behave({ mode: "huge" });
-    const error = await failure(pull(`${server.origin}/huge.gguf`));
+    const error = await projectError(pull(`${server.origin}/huge.gguf`));
     expect(error.code).toBe("disk-full");
     expect(error.details?.params).toMatchObject({ reason: "space", needed: 2 ** 50 });
     expect(await files()).toEqual([]);
   });
 
   it("keeps the partial file of an interrupted download, and the same download resumes it", async () => {
-    const error = await failure(stoppedAfter(200_000, interruption("stopped by a test")));
+    const error = await projectError(stoppedAfter(200_000, interruption("stopped by a test")));
     expect(error).toMatchObject({ code: "cancelled", details: { interrupted: true } });
     expect(await files()).toEqual(["stories260K.gguf.download", "stories260K.gguf.download.json"]);
 
@@ -198,7 +190,7 @@ describe("downloadModel", () => {
   });
 
   it("deletes the partial file of a download its user cancels", async () => {
-    const error = await failure(stoppedAfter(100_000));
+    const error = await projectError(stoppedAfter(100_000));
     expect(error).toMatchObject({ code: "cancelled", details: { interrupted: false } });
     expect(await files()).toEqual([]);
   });
@@ -251,7 +243,7 @@ describe("downloadModel on a small disk", () => {
     const disk = await smallDisk(512);
     if (!disk.directory) return context.skip(disk.reason);
     try {
-      const error = await failure(pull(`${server.origin}/stories260K.gguf`, { directory: disk.directory }));
+      const error = await projectError(pull(`${server.origin}/stories260K.gguf`, { directory: disk.directory }));
       expect(error.code).toBe("disk-full");
       expect(error.details?.params).toMatchObject({ reason: "space", needed: server.body.length });
       expect(await files(disk.directory)).toEqual([]);
@@ -266,7 +258,7 @@ describe("downloadModel on a small disk", () => {
     const disk = await smallDisk(512);
     if (!disk.directory) return context.skip(disk.reason);
     try {
-      const error = await failure(pull(`${server.origin}/stories260K.gguf`, { directory: disk.directory }));
+      const error = await projectError(pull(`${server.origin}/stories260K.gguf`, { directory: disk.directory }));
       expect(error.code).toBe("disk-full");
       expect(error.message).toMatch(/filled up while writing stories260K\.gguf; the partial file was removed/);
       expect(await files(disk.directory)).toEqual([]);
@@ -282,7 +274,7 @@ describe("downloadModel into a folder it cannot write", () => {
     if (!disk.directory) return context.skip(disk.reason);
     try {
       for (const directory of [disk.directory, path.join(disk.directory, "models")]) {
-        const error = await failure(pull(`${server.origin}/stories260K.gguf`, { directory }));
+        const error = await projectError(pull(`${server.origin}/stories260K.gguf`, { directory }));
         expect(error.code).toBe("folder-not-writable");
         expect(error.details?.params).toEqual({ reason: "read-only", folder: directory });
         expect(error.message).toBe(`the models folder ${directory} is on a read-only file system (mounted read-only?): make it writable to download into it, or choose another models folder`);
@@ -300,7 +292,7 @@ describe("downloadModel into a folder it cannot write", () => {
     try {
       const plan = await planDownload(parseModelUri(`${server.origin}/stories260K.gguf`), { directory: disk.directory });
       disk.makeReadOnly();
-      const error = await failure(downloadModel(plan, fast));
+      const error = await projectError(downloadModel(plan, fast));
       expect(error).toMatchObject({ code: "folder-not-writable", details: { params: { reason: "read-only", folder: disk.directory } } });
       expect(await files(disk.directory)).toEqual([]);
     } finally {

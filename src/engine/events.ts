@@ -129,6 +129,8 @@ export const runEventSchema = z.discriminatedUnion("type", [
     type: z.literal("stage-end"),
     stageId: z.string(),
     reused: z.boolean(),
+    /** Served from the stage cache: a stage computed before with the same signature; no model was called. */
+    cached: z.boolean().optional(),
     /** What the stage passes on (per its output_mode). */
     output: z.string(),
     /** The stage's answer alone. */
@@ -171,6 +173,8 @@ export const stageRecordSchema = z.object({
   stageId: z.string(),
   status: z.enum(["completed", "failed", "cancelled", "skipped"]),
   reused: z.boolean(),
+  /** Served from the stage cache (see the `stage-end` event's `cached`). */
+  cached: z.boolean().optional(),
   input: z.string().optional(),
   output: z.string().optional(),
   answer: z.string().optional(),

@@ -27,6 +27,12 @@ export interface RemoteModel {
   model: string;
   /** The environment variable holding the API key, if the server wants one. */
   apiKeyEnv?: string;
+  /** How long the server may stay silent (before its answer starts, between two parts of it); default 300 s. */
+  timeoutMs?: number;
+  /** How long connecting and the answer's headers may take; default 10 s. */
+  connectTimeoutMs?: number;
+  /** Attempts after the first for a refused connection, 429, 502, 503 or 504 before any text; default 3. */
+  maxRetries?: number;
 }
 
 /** Generation parameters after defaults, model overrides and stage parameters. */

@@ -9,6 +9,7 @@ import { aggregateWithoutModel } from "./aggregate.js";
 import type { AggregationResult, ModelOutput, RunEvent, RunEventBody, RunWarning, StageMetrics, StageRecord } from "./events.js";
 import { findCycle, inputIds, maxPipelineStages, sinkIds, stageModels, topologicalOrder } from "./graph.js";
 import type { InferencePort, ResolvedGenerationParams, ResolvedModel } from "./ports.js";
+import { stageCacheKey, type StageCacheCall, type StageCacheKey, type StageCachePort } from "./stage-cache.js";
 import { answerValues, checkStageTemplates, defaultSynthesisPrompt, mergeInputs, renderTemplate } from "./templates.js";
 
 export interface RunPipelineOptions {
@@ -38,6 +39,12 @@ export interface RunPipelineOptions {
    * records are reused; their stored output feeds the stages downstream and the port is never called.
    */
   reuse?: Record<string, StageRecord>;
+  /**
+   * The stage cache: a stage to compute whose sampling is deterministic is first looked up there (served
+   * from it, `cached`, without calling a model, when found) and stored there once it completed. Absent:
+   * every stage is computed.
+   */
+  cache?: StageCachePort;
   parentRunId?: string;
   /** Config warnings to carry in `run-start` (the run goes on: they are not errors). */
   warnings?: RunWarning[];
@@ -124,6 +131,9 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
   const startedAt = now();
   const records: Record<string, StageRecord> = {};
   let firstFailure: { code: string; message: string; stageId: string; params?: ErrorParams } | undefined;
+  const cache = options.cache;
+  /** Stores into the cache under way: the run ends once they have, so that the next run finds them. */
+  const storing: Array<Promise<void>> = [];
 
   const byId = new Map(pipeline.stages.map((stage) => [stage.id, stage]));
   const order = topologicalOrder(pipeline);
@@ -263,6 +273,56 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     }
   };
 
+  /**
+   * The stage's cache key, or undefined when it is not to be cached: no cache, sampling at random, or a
+   * model that cannot be resolved (the stage then runs, and fails saying why).
+   */
+  const cacheKeyOf = (stage: Stage, input: string, inputs: StageRecord[], prompt: string): StageCacheKey | undefined => {
+    if (!cache) return undefined;
+    const call = (part: StageCacheCall["part"], name: string, stageParams: GenerationParams): StageCacheCall => ({
+      part,
+      name,
+      model: options.resolveModel(name),
+      params: options.resolveParams(name, stageParams),
+    });
+    let calls: StageCacheCall[];
+    try {
+      calls = stage.type === "single" ? [call("model", stage.model, stage.params)] : stage.models.map((name) => call("model", name, stage.params));
+      if (stage.type === "multi" && stage.aggregation.method === "synthesis") {
+        calls.push(call("aggregation", stage.aggregation.model, { ...stage.params, ...stage.aggregation.params }));
+      }
+    } catch {
+      return undefined;
+    }
+    return stageCacheKey(stage, { input, inputs: inputs.map((record) => ({ stageId: record.stageId, output: record.output ?? "" })), prompt, calls });
+  };
+
+  /** The cache's record for `key` as this run's own, or undefined on a miss (a cache that fails is a miss). */
+  const fromCache = async (stage: Stage, key: StageCacheKey, input: string, stageStart: number): Promise<StageRecord | undefined> => {
+    const stored = await cache!.get(key).catch(() => undefined);
+    if (stored?.status !== "completed" || stored.output === undefined) return undefined;
+    const endedAt = now();
+    // The models' figures say how the answer was made; the stage's own say what this run spent on it.
+    const metrics: StageMetrics = { ...(stored.metrics ?? zeroMetrics), timeToFirstTokenMs: 0, tokensPerSecond: 0, durationMs: endedAt - stageStart };
+    const models = stored.models.map(withoutLoad);
+    const aggregation = stored.aggregation?.method === "synthesis" ? { method: "synthesis" as const, output: withoutLoad(stored.aggregation.output) } : stored.aggregation;
+    const record: StageRecord = {
+      stageId: stage.id,
+      status: "completed",
+      reused: false,
+      cached: true,
+      input,
+      output: stored.output,
+      answer: stored.answer ?? stored.output,
+      metrics,
+      models,
+      ...(aggregation ? { aggregation } : {}),
+      startedAt: stageStart,
+      endedAt,
+    };
+    return record;
+  };
+
   const runStage = async (stage: Stage, upstream: Array<Promise<StageRecord>>): Promise<StageRecord> => {
     const inputs = await Promise.all(upstream);
     const stageStart = now();
@@ -307,6 +367,22 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     let models: ModelOutput[] = [];
     try {
       const prompt = stage.prompt === undefined ? input : renderTemplate(stage.prompt, values, `stage ${stage.id} prompt`);
+      const key = cacheKeyOf(stage, input, inputs, prompt);
+      const cached = key && (await fromCache(stage, key, input, stageStart));
+      if (cached) {
+        emit({
+          type: "stage-end",
+          stageId: stage.id,
+          reused: false,
+          cached: true,
+          output: cached.output!,
+          answer: cached.answer!,
+          metrics: cached.metrics!,
+          models: cached.models,
+          aggregation: cached.aggregation,
+        });
+        return finish(cached);
+      }
       let answer: string;
       let aggregation: AggregationResult | undefined;
       if (stage.type === "single") {
@@ -333,7 +409,9 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
       const metrics = stageMetrics(calls, endedAt - stageStart);
       const output = stageOutput(stage, input, answer);
       emit({ type: "stage-end", stageId: stage.id, reused: false, output, answer, metrics, models, aggregation });
-      return finish({ stageId: stage.id, status: "completed", reused: false, input, output, answer, metrics, models, aggregation, startedAt: stageStart, endedAt });
+      const record = finish({ stageId: stage.id, status: "completed", reused: false, input, output, answer, metrics, models, aggregation, startedAt: stageStart, endedAt });
+      if (key) storing.push(cache!.put(key, record).catch(() => undefined));
+      return record;
     } catch (error) {
       return fail(stage.id, error, stageStart, input, models);
     }
@@ -345,6 +423,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     promises.set(id, runStage(stage, inputIds(stage).map((upstream) => promises.get(upstream)!)));
   }
   await Promise.all(promises.values());
+  await Promise.all(storing);
   run.dispose();
 
   const cancelled = Object.values(records).some((record) => record.status === "cancelled");
@@ -355,6 +434,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
   const error = firstFailure ?? (status === "cancelled" ? { code: "cancelled", message: "the run was cancelled" } : undefined);
   emit({ type: "run-end", status, finalAnswer, durationMs: endedAt - startedAt, error });
   return { runId, status, finalAnswer, stages: records, startedAt, endedAt, eventCount: seq, error };
+}
+
+function withoutLoad({ load: _, ...output }: ModelOutput): ModelOutput {
+  return output;
 }
 
 /**

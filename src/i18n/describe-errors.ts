@@ -161,6 +161,7 @@ const stageHeadlines = {
   "worker-crashed": "workerCrashed",
   "aggregation-failed": "aggregationFailed",
   "generation-failed": "generationFailed",
+  "remote-failed": "remoteFailed",
 } as const;
 
 /** A stage's error as a stored session and a run's events carry it. */

@@ -1,6 +1,7 @@
 /** The messages between the supervisor (parent) and the inference worker (child) over IPC. */
 import type { ErrorCode, ErrorParams } from "../common/index.js";
 import type { GenerateRequest, GenerateResult } from "../engine/index.js";
+import type { ResidentEstimate } from "./memory-estimate.js";
 
 export interface WorkerSettings {
   gpu: "auto" | false | "cuda" | "vulkan" | "metal";
@@ -25,6 +26,12 @@ export interface ModelFacts {
   layers: number;
   /** Estimates at the configured context size, in bytes (GgufInsights). */
   memory: { modelRam: number; modelVram: number; contextRam: number; contextVram: number; totalRam: number; totalVram: number };
+  /**
+   * What the worker's resident memory grows by once the model is loaded with the context the worker
+   * creates (`parallel` sequences) and run: the figure the pool's budget and the plan before a run count
+   * (see memory-estimate.ts).
+   */
+  resident: ResidentEstimate;
   gpuLayers: number;
   threads: number;
 }
@@ -42,7 +49,7 @@ export interface WorkerStatus {
 export type ParentMessage =
   | { type: "generate"; id: number; request: GenerateRequest }
   | { type: "cancel"; id: number }
-  | { type: "inspect"; id: number; path: string; contextSize: number; gpuLayers: "auto" | "max" | number; threads: "auto" | number }
+  | { type: "inspect"; id: number; path: string; contextSize: number; gpuLayers: "auto" | "max" | number; threads: "auto" | number; batchSize?: number }
   /** Unloads one model (every pool entry of that path) or, without a path, every idle model. */
   | { type: "unload"; id: number; path?: string }
   | { type: "status"; id: number }

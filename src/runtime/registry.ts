@@ -7,6 +7,7 @@ import { stat } from "node:fs/promises";
 import os from "node:os";
 import { errorMessage } from "../common/index.js";
 import { quantizationMatches, type LoadParams } from "../config/index.js";
+import type { RemoteModel } from "../engine/ports.js";
 import type { ModelFacts } from "./protocol.js";
 import type { Runtime } from "./supervisor.js";
 
@@ -17,6 +18,8 @@ export interface RegistryEntryInput {
   declaredQuantization?: string;
   load: { context_size: number; gpu_layers: NonNullable<LoadParams["gpu_layers"]>; threads: NonNullable<LoadParams["threads"]> };
   requiredForBase: boolean;
+  /** Set for a model served by an OpenAI-compatible server: it has no file here and takes no memory here. */
+  remote?: RemoteModel;
 }
 
 /** Something odd about a model, with the values it names (for a page to say it in its own language). */
@@ -28,6 +31,8 @@ export interface RegistryEntry {
   name: string;
   file: string;
   path: string;
+  /** Where a remote model is served (`backend: openai`); its file, facts and memory are then absent. */
+  remote?: { baseUrl: string; model: string; apiKeyEnv?: string };
   present: boolean;
   fileSize?: number;
   requiredForBase: boolean;
@@ -42,6 +47,8 @@ export interface RegistryEntry {
   threads?: number;
   gpuLayers?: number;
   memory?: ModelFacts["memory"];
+  /** RAM and VRAM it takes once loaded and run: what the fit and the plan before a run count (memory-estimate.ts). */
+  resident?: { ram: number; vram: number };
   /** Fits in free RAM (and in free VRAM on a GPU) after the safety coefficients. */
   fitsRam?: boolean;
   fitsVram?: boolean;
@@ -77,6 +84,13 @@ export async function inspectModels(options: {
       warnings: [],
     };
     entries.push(entry);
+    if (input.remote) {
+      // Nothing to read or to fit here: the server holds the model. `present` says it needs no file.
+      entry.remote = { baseUrl: input.remote.baseUrl, model: input.remote.model, ...(input.remote.apiKeyEnv ? { apiKeyEnv: input.remote.apiKeyEnv } : {}) };
+      entry.present = true;
+      entry.loaded = false;
+      continue;
+    }
     try {
       const info = await stat(input.path);
       if (!info.isFile()) throw new Error("not a regular file");
@@ -96,8 +110,9 @@ export async function inspectModels(options: {
         threads: facts.threads,
         gpuLayers: facts.gpuLayers,
         memory: facts.memory,
-        fitsRam: facts.memory.totalRam <= freeRam * options.memorySafety.ram,
-        fitsVram: freeVram === undefined ? undefined : facts.memory.totalVram <= freeVram * options.memorySafety.vram,
+        resident: { ram: facts.resident.ram, vram: facts.resident.vram },
+        fitsRam: facts.resident.ram <= freeRam * options.memorySafety.ram,
+        fitsVram: freeVram === undefined ? undefined : facts.resident.vram <= freeVram * options.memorySafety.vram,
       });
       if (input.declaredQuantization && facts.fileType && !quantizationMatches(input.declaredQuantization, facts.fileType)) {
         entry.warnings.push({

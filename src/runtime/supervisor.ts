@@ -346,8 +346,8 @@ export class Runtime implements InferencePort {
   }
 
   /** GGUF facts and memory estimates of a file, at a context size. */
-  async inspect(file: string, options: { contextSize: number; gpuLayers: "auto" | "max" | number; threads?: "auto" | number }): Promise<ModelFacts> {
-    return this.#request<ModelFacts>({ type: "inspect", path: file, contextSize: options.contextSize, gpuLayers: options.gpuLayers, threads: options.threads ?? "auto" }).promise;
+  async inspect(file: string, options: { contextSize: number; gpuLayers: "auto" | "max" | number; threads?: "auto" | number; batchSize?: number }): Promise<ModelFacts> {
+    return this.#request<ModelFacts>({ type: "inspect", path: file, contextSize: options.contextSize, gpuLayers: options.gpuLayers, threads: options.threads ?? "auto", batchSize: options.batchSize }).promise;
   }
 
   /** What the worker holds now (starts it when none runs). */

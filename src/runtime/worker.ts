@@ -22,6 +22,7 @@ import type { ErrorCode, ErrorParams } from "../common/index.js";
 import type { GenerateRequest, GenerateResult } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerStatus } from "./protocol.js";
 import { isOutOfMemory, loadWithFallback } from "./gpu-fallback.js";
+import { estimateResident, type ResidentEstimate } from "./memory-estimate.js";
 import { samplingOptions } from "./sampling.js";
 import { batchWidth, chooseThreads, resolveParallel } from "./threads.js";
 
@@ -136,12 +137,29 @@ async function evict(incomingBytes: number): Promise<void> {
   }
 }
 
-/** node-llama-cpp's RAM estimate for a model and its context (0 when it cannot estimate). */
-function estimateRam(insights: GgufInsights, contextSize: number, gpuLayers: number, sequences: number): number {
+/**
+ * Resident estimates by file identity and load settings: the plan before a run asks for one (`inspect`)
+ * just before the run's load needs it, and node-llama-cpp's simulation costs a few milliseconds.
+ */
+const residentEstimates = new Map<string, Promise<ResidentEstimate>>();
+
+function resident(insights: GgufInsights, path: string, options: { contextSize: number; gpuLayers: number; sequences: number; batchSize?: number }): Promise<ResidentEstimate> {
+  const file = statSync(path);
+  const key = JSON.stringify([path, file.size, file.mtimeMs, options.contextSize, options.gpuLayers, options.batchSize ?? null, options.sequences]);
+  let estimate = residentEstimates.get(key);
+  if (!estimate) {
+    if (residentEstimates.size >= 64) residentEstimates.clear();
+    estimate = estimateResident(insights, options);
+    residentEstimates.set(key, estimate);
+    estimate.catch(() => residentEstimates.delete(key));
+  }
+  return estimate;
+}
+
+/** The RAM a model and its context take once loaded and run (0 when it cannot be estimated). */
+async function estimateRam(insights: GgufInsights, path: string, options: { contextSize: number; gpuLayers: number; sequences: number; batchSize?: number }): Promise<number> {
   try {
-    const model = insights.estimateModelResourceRequirements({ gpuLayers });
-    const context = insights.estimateContextResourceRequirements({ contextSize, modelGpuLayers: gpuLayers, sequences });
-    return model.cpuRam + context.cpuRam;
+    return (await resident(insights, path, options)).ram;
   } catch {
     return 0;
   }
@@ -172,13 +190,18 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   // One sequence per generation at once: `parallel`, or more where calls on this model decode in one batch.
   let sequences = Math.max(parallel, batchWidth({ configured: settings.batch ?? "auto", weightBytes: fileSize(request.model.path), gpu: instance.gpu }));
   // RAM is what the budget counts: with layers on the GPU ("auto", "max") the CPU-only estimate is an upper bound.
-  const ramGpuLayers = instance.gpu === false || typeof configured !== "number" ? 0 : configured;
-  let estimate = estimateRam(insights, request.model.load.context_size, ramGpuLayers, sequences);
+  const estimateOptions = (count: number) => ({
+    contextSize: request.model.load.context_size,
+    gpuLayers: instance.gpu === false || typeof configured !== "number" ? 0 : configured,
+    sequences: count,
+    batchSize: request.model.load.batch_size,
+  });
+  let estimate = await estimateRam(insights, request.model.path, estimateOptions(sequences));
   // Each sequence holds a KV cache of the whole context size: a batch that would not fit in the memory
   // budget is given up for one sequence per slot (calls past them wait for a free one).
   if (sequences > parallel && estimate > settings.memoryBudgetBytes) {
     sequences = parallel;
-    estimate = estimateRam(insights, request.model.load.context_size, ramGpuLayers, sequences);
+    estimate = await estimateRam(insights, request.model.path, estimateOptions(sequences));
   }
   await evict(estimate);
   // Out of memory on a GPU: retry with half the layers there, then on the CPU alone (see gpu-fallback.ts).
@@ -415,7 +438,13 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
           ? (await insights.configurationResolver.resolveModelGpuLayersV2("auto", { getVramState: () => instance.getVramState() })).gpuLayers
           : Math.min(message.gpuLayers, insights.totalLayers);
   const model = insights.estimateModelResourceRequirements({ gpuLayers });
-  const sequences = Math.max(parallel, batchWidth({ configured: settings.batch ?? "auto", weightBytes: size, gpu: instance.gpu }));
+  // The sequences the load would create: a batch's, unless it would not fit in the memory budget (see load()).
+  let sequences = Math.max(parallel, batchWidth({ configured: settings.batch ?? "auto", weightBytes: size, gpu: instance.gpu }));
+  let estimate = await resident(insights, message.path, { contextSize: message.contextSize, gpuLayers, sequences, batchSize: message.batchSize });
+  if (sequences > parallel && estimate.ram > settings.memoryBudgetBytes) {
+    sequences = parallel;
+    estimate = await resident(insights, message.path, { contextSize: message.contextSize, gpuLayers, sequences, batchSize: message.batchSize });
+  }
   const context = insights.estimateContextResourceRequirements({ contextSize: message.contextSize, modelGpuLayers: gpuLayers, sequences });
   const metadata = info.metadata as { general?: { architecture?: string; file_type?: number }; tokenizer?: { chat_template?: unknown } };
   const fileType = metadata.general?.file_type;
@@ -442,6 +471,7 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
       totalRam: model.cpuRam + context.cpuRam,
       totalVram: model.gpuVram + context.gpuVram,
     },
+    resident: estimate,
     gpuLayers,
     threads: chooseThreads({ configured: message.threads, weightBytes: size, parallel }),
   };

@@ -22,6 +22,7 @@ export function jsonError(error: unknown): Response {
         message: status >= 500 && !project ? "internal error; see the server's log" : trpcError.message,
         ...(project?.details?.issues ? { issues: project.details.issues } : {}),
         ...(project?.details?.params ? { params: project.details.params } : {}),
+        ...(project?.details?.plan ? { plan: project.details.plan } : {}),
       },
     },
     { status, headers },

@@ -5,7 +5,7 @@
  * their session file.
  */
 import { ProjectLlmError, errorMessage, errorParams, interruption, isInterruption } from "../common/index.js";
-import { pipelineNamePattern } from "../config/index.js";
+import { pipelineNamePattern, type GenerationParams } from "../config/index.js";
 import type { Studio } from "../core/index.js";
 import type { RunEvent } from "../engine/index.js";
 import { assertRunId, newRunId, sessionNotFound, type SessionRecord } from "../store/index.js";
@@ -84,9 +84,9 @@ export class RunManager {
    * Starts a run of a pipeline; resolves with its id once its session exists (a bad config rejects here).
    * `pipeline` names a pipeline of the config folder, or is the pipeline itself (an object, checked as a
    * file is; `basedOn` names the pipeline it was edited from). `id` is the run's id when the caller chose
-   * it (a new, well-formed one).
+   * it (a new, well-formed one). `params` go over the named stages' generation parameters.
    */
-  async start(options: { pipeline: string | Record<string, unknown>; basedOn?: string; input: string; id?: string; user?: string }): Promise<{ id: string }> {
+  async start(options: { pipeline: string | Record<string, unknown>; basedOn?: string; input: string; id?: string; user?: string; params?: Record<string, GenerationParams>; cache?: boolean }): Promise<{ id: string }> {
     const inline = typeof options.pipeline === "object" ? { pipeline: options.pipeline, basedOn: options.basedOn } : undefined;
     const name = inline ? (inline.basedOn ?? "unsaved") : (options.pipeline as string);
     // A name, never a path: the web may run the pipelines of the config folder, not any YAML file.
@@ -101,7 +101,7 @@ export class RunManager {
       // A run that would wait is checked now, so that a bad config is refused here and not once its turn
       // comes (a run that goes at once is checked as it starts).
       if (this.#queue.full) await this.studio.check(what);
-    }, () => this.#launch(name, options.id, user, (hooks) => this.studio.run({ ...what, input: options.input, user, ...hooks })));
+    }, () => this.#launch(name, options.id, user, (hooks) => this.studio.run({ ...what, input: options.input, user, params: options.params, cache: options.cache, ...hooks })));
   }
 
   /** The queue's caps, as models.yaml's `runtime` section sets them now. */
@@ -150,7 +150,7 @@ export class RunManager {
   }
 
   /** Reruns a session from one of its stages as a new branch; resolves with the new run's id. */
-  async rerun(parentId: string, options: { fromStage: string; input?: string; id?: string; user?: string }): Promise<{ id: string }> {
+  async rerun(parentId: string, options: { fromStage: string; input?: string; id?: string; user?: string; cache?: boolean }): Promise<{ id: string }> {
     assertRunId(parentId);
     let parent: SessionRecord | undefined;
     const user = options.user ?? localUser;
@@ -158,7 +158,7 @@ export class RunManager {
       if (options.id !== undefined) await this.#assertNewId(options.id);
       parent = await this.studio.sessions.get(parentId);
       await this.#updateLimits();
-    }, () => this.#launch(parent!.pipelineName, options.id, user, (hooks) => this.studio.rerun(parentId, { fromStage: options.fromStage, input: options.input, user, ...hooks })));
+    }, () => this.#launch(parent!.pipelineName, options.id, user, (hooks) => this.studio.rerun(parentId, { fromStage: options.fromStage, input: options.input, user, cache: options.cache, ...hooks })));
   }
 
   #register(id: string, pipeline: string, user: string, controller: AbortController, events: RunEvent[]): LiveRun {
@@ -460,6 +460,8 @@ async function* paced(events: RunEvent[], signal: AbortSignal | undefined): Asyn
     previous = event.at;
     const wait = startedAt + offset - performance.now();
     if (wait > 1) await sleep(wait, signal);
+    // Stopped while it waited: not one event more (the follower may have been revoked).
+    if (signal?.aborted) return;
     yield event;
   }
 }

@@ -57,6 +57,7 @@ import {
   type SessionTreeNode,
 } from "./session-store.js";
 import { runsElsewhere } from "./session-owner.js";
+import { nextTurn, sortInSlices } from "./slices.js";
 
 /** Session files read at once while rebuilding the index. */
 const readConcurrency = 32;
@@ -248,7 +249,7 @@ export class FileSessionStore implements SessionStore {
     const toRead: string[] = [];
     const damaged = new Map<string, DamagedSession>();
     for (let position = 0; position < names.length; position++) {
-      if (position > 0 && position % walkSlice === 0) await new Promise((resolve) => setImmediate(resolve));
+      if (position > 0 && position % walkSlice === 0) await nextTurn();
       const name = names[position]!;
       if (!name.endsWith(".json") || name === indexFileName) continue;
       const id = name.slice(0, -5);
@@ -389,18 +390,20 @@ export class FileSessionStore implements SessionStore {
   #build(index: SessionIndex, names: string[], options: { write: boolean; onProgress?: RebuildOptions["onProgress"] }): Building {
     const building: Building = { touched: new Set(), done: Promise.resolve() };
     this.#building = building;
-    const ids: string[] = [];
     const damaged = new Map<string, DamagedSession>();
-    for (const name of names) {
-      if (!name.endsWith(".json") || name === indexFileName) continue;
-      const id = name.slice(0, -5);
-      if (isValidRunId(id)) ids.push(id);
-      else damaged.set(name, misnamed(name));
-    }
-    // Newest first: the first page of History fills first.
-    ids.sort().reverse();
     this.#damaged = damaged;
     const work = async () => {
+      const found: string[] = [];
+      for (let position = 0; position < names.length; position++) {
+        if (position > 0 && position % walkSlice === 0) await nextTurn();
+        const name = names[position]!;
+        if (!name.endsWith(".json") || name === indexFileName) continue;
+        const id = name.slice(0, -5);
+        if (isValidRunId(id)) found.push(id);
+        else damaged.set(name, misnamed(name));
+      }
+      // Newest first: the first page of History fills first.
+      const ids = await sortInSlices(found, (a, b) => (a < b ? 1 : a > b ? -1 : 0));
       if (options.write) {
         await this.#serial(() => this.#log.discard());
       }

@@ -24,8 +24,22 @@ export type IndexJob =
    */
   | { kind: "compact"; snapshot: string; logs: string[]; fromScratch: boolean; out: string };
 
+/**
+ * Chunks of a `load` the worker may have posted and this thread not yet handled. A message is deserialized
+ * on this thread when it arrives, and Node delivers every message waiting at a port in one turn of the
+ * event loop: a worker that posted all 50 chunks of 100,000 summaries at once held the loop for 140 ms
+ * (their structured clones and the garbage collection after them), however the chunks were handled next.
+ */
+export const loadWindow = 2;
+
+/** What a `load` tells of each chunk besides its summaries. */
+export interface ChunkInfo {
+  /** Chunks posted before this one and not yet handled when it was posted (at most `loadWindow - 1`). */
+  ahead: number;
+}
+
 type JobMessage =
-  | { type: "chunk"; summaries: unknown[] }
+  | { type: "chunk"; summaries: unknown[]; ahead: number }
   | { type: "invalid"; problem: string }
   | { type: "done"; sessions: number; logLines: number }
   | { type: "error"; message: string };
@@ -87,15 +101,32 @@ function indexJob(load: (module: string) => any): void {
       }
     }
     if (job.kind === "load") {
+      // flow[0]: chunks the parent has handled; flow[1]: 1 once the parent wants no more (see `loadWindow`).
+      const flow = new Int32Array(job.flow);
+      const window = job.window;
+      let posted = 0;
+      const postChunk = (summaries: unknown[]): boolean => {
+        for (;;) {
+          if (Atomics.load(flow, 1) === 1) return false;
+          const handled = Atomics.load(flow, 0);
+          if (posted - handled < window) {
+            post({ type: "chunk", summaries, ahead: posted - handled });
+            posted++;
+            return true;
+          }
+          // A timeout as well, so that a stop is seen even if its wake-up were missed.
+          Atomics.wait(flow, 0, handled, 1000);
+        }
+      };
       let chunk: unknown[] = [];
       for (const summary of byId.values()) {
         chunk.push(summary);
         if (chunk.length >= job.chunkSize) {
-          post({ type: "chunk", summaries: chunk });
+          if (!postChunk(chunk)) return;
           chunk = [];
         }
       }
-      if (chunk.length > 0) post({ type: "chunk", summaries: chunk });
+      if (chunk.length > 0 && !postChunk(chunk)) return;
       post({ type: "done", sessions: byId.size, logLines });
       return;
     }
@@ -126,12 +157,15 @@ const workerSource = `(${indexJob.toString()})(require);`;
 
 /**
  * Runs one job in a fresh worker thread. `onChunk` gets the summaries of a `load`, in chunks, on this
- * thread (each chunk costs the main thread its structured clone: a few ms for 5,000 summaries); it may
- * return a promise, which is awaited before the next chunk is handled.
+ * thread, one chunk per turn of the event loop (each costs this thread its structured clone: a few ms
+ * for 2,000 summaries); it may return a promise, which is awaited before the next chunk is handled. The
+ * worker stays at most `loadWindow` chunks ahead of `onChunk`.
  */
-export function runIndexJob(job: IndexJob, onChunk: (summaries: unknown[]) => Promise<void> | void = () => undefined): Promise<LoadResult> {
+export function runIndexJob(job: IndexJob, onChunk: (summaries: unknown[], info: ChunkInfo) => Promise<void> | void = () => undefined): Promise<LoadResult> {
   return new Promise<LoadResult>((resolve, reject) => {
-    const worker = new Worker(workerSource, { eval: true, workerData: job });
+    const flow = new Int32Array(new SharedArrayBuffer(8));
+    const workerData = job.kind === "load" ? { ...job, flow: flow.buffer, window: loadWindow } : job;
+    const worker = new Worker(workerSource, { eval: true, workerData });
     // A job in progress never keeps a process alive that has nothing else to do (`flush` waits for it).
     worker.unref();
     let chain: Promise<void> = Promise.resolve();
@@ -139,6 +173,8 @@ export function runIndexJob(job: IndexJob, onChunk: (summaries: unknown[]) => Pr
     const settleNow = (work: () => void) => {
       if (settled) return;
       settled = true;
+      Atomics.store(flow, 1, 1);
+      Atomics.notify(flow, 0);
       void worker.terminate();
       work();
     };
@@ -152,7 +188,11 @@ export function runIndexJob(job: IndexJob, onChunk: (summaries: unknown[]) => Pr
       if (message.type === "chunk") {
         chain = chain
           .then(() => new Promise((resolve) => setImmediate(resolve)))
-          .then(() => (settled ? undefined : onChunk(message.summaries)))
+          .then(() => (settled ? undefined : onChunk(message.summaries, { ahead: message.ahead })))
+          .then(() => {
+            Atomics.add(flow, 0, 1);
+            Atomics.notify(flow, 0);
+          })
           .catch((error: unknown) => settleNow(() => reject(error)));
       }
       else if (message.type === "invalid") settle(() => resolve({ ok: false, problem: message.problem }));

@@ -129,6 +129,7 @@ export type MarkdownMessage =
   | "single"
   | "multi"
   | "kept"
+  | "cached"
   | "metrics"
   | "model"
   | "failed"
@@ -193,7 +194,7 @@ function modelSection(labels: MarkdownLabels, heading: string, output: ModelOutp
 function stageSection(labels: MarkdownLabels, record: StageRecord, number: number, stage: Pipeline["stages"][number] | undefined): string[] {
   const lines = [`## ${number}. ${inlineCode(record.stageId)}`, ""];
   const kind = stage ? (stage.type === "single" ? labels.text("single") : labels.text("multi", { count: stage.models.length, method: labels.text(`methods.${stage.aggregation.method}`) })) : undefined;
-  lines.push([kind, record.reused ? labels.text("kept") : labels.stageState(record.status)].filter(Boolean).join(" · "));
+  lines.push([kind, record.reused ? labels.text("kept") : record.cached ? labels.text("cached") : labels.stageState(record.status)].filter(Boolean).join(" · "));
   if (record.metrics) lines.push("", metricsText(labels, record.metrics));
   const error = record.error ? piecesText(labels.stageError(record.error)) : "";
   if (error) lines.push("", error);

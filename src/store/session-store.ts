@@ -3,6 +3,7 @@
  * `FileSessionStore` (one JSON file per run plus an index of their summaries) and `MemorySessionStore`.
  */
 import { ProjectLlmError } from "../common/index.js";
+import { TwoEndedArray } from "./slices.js";
 import { assertRunId, sessionSchema, type SessionRecord, type SessionStatus, type SessionSummary } from "./session.js";
 
 export interface ListOptions {
@@ -166,14 +167,16 @@ export function interrupted(session: SessionRecord, now = new Date()): SessionRe
 /**
  * Summaries in memory, shared by both stores: filters, search, paging and family trees. The summaries are
  * kept in order as they change (a binary search and a splice per change, never a sort of them all), so a
- * listing walks one sorted array (100,000 sessions: a few milliseconds) right after a save as well.
+ * listing walks one sorted array (100,000 sessions: a few milliseconds) right after a save as well. The
+ * array grows at either end in constant time (`TwoEndedArray`): new runs come last, a rebuild from the
+ * files adds its sessions newest first.
  */
 export class SessionIndex {
   readonly #summaries = new Map<string, SessionSummary>();
   /** Lower-cased text that search looks in, per session. */
   readonly #haystacks = new Map<string, string>();
   /** Oldest first, by start time to the millisecond (ids carry it to the second only), then by id. */
-  #sorted: SessionSummary[] = [];
+  readonly #sorted = new TwoEndedArray<SessionSummary>();
   #children: Map<string, SessionSummary[]> | undefined;
 
   constructor(summaries: Iterable<SessionSummary> = []) {
@@ -201,13 +204,14 @@ export class SessionIndex {
     this.#summaries.set(summary.id, summary);
     this.#haystacks.set(summary.id, `${summary.id} ${summary.pipelineName} ${summary.inputPreview} ${summary.finalPreview ?? ""}`.toLowerCase());
     if (old && old.startedAt === summary.startedAt) {
-      this.#sorted[this.#position(old)] = summary;
+      this.#sorted.replace(this.#position(old), summary);
     } else {
-      if (old) this.#sorted.splice(this.#position(old), 1);
-      const last = this.#sorted[this.#sorted.length - 1];
-      // Sessions mostly arrive in order (a new run, an index read back): append without searching.
-      if (!last || compareSummaries(last, summary) < 0) this.#sorted.push(summary);
-      else this.#sorted.splice(this.#position(summary), 0, summary);
+      if (old) this.#sorted.remove(this.#position(old));
+      const size = this.#sorted.length;
+      // Sessions mostly arrive in order (a new run, an index read back) or newest first (a rebuild): no search.
+      if (size === 0 || compareSummaries(this.#sorted.at(size - 1), summary) < 0) this.#sorted.insert(size, summary);
+      else if (compareSummaries(summary, this.#sorted.at(0)) < 0) this.#sorted.insert(0, summary);
+      else this.#sorted.insert(this.#position(summary), summary);
     }
     this.#children = undefined;
   }
@@ -217,7 +221,7 @@ export class SessionIndex {
     if (!old) return false;
     this.#summaries.delete(id);
     this.#haystacks.delete(id);
-    this.#sorted.splice(this.#position(old), 1);
+    this.#sorted.remove(this.#position(old));
     this.#children = undefined;
     return true;
   }
@@ -225,7 +229,7 @@ export class SessionIndex {
   clear(): void {
     this.#summaries.clear();
     this.#haystacks.clear();
-    this.#sorted = [];
+    this.#sorted.clear();
     this.#children = undefined;
   }
 
@@ -235,26 +239,22 @@ export class SessionIndex {
     let high = this.#sorted.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (compareSummaries(this.#sorted[middle]!, summary) < 0) low = middle + 1;
+      if (compareSummaries(this.#sorted.at(middle), summary) < 0) low = middle + 1;
       else high = middle;
     }
     return low;
-  }
-
-  #inOrder(): SessionSummary[] {
-    return this.#sorted;
   }
 
   list(options: ListOptions = {}): SessionPage {
     const words = (options.query ?? "").toLowerCase().split(/\s+/).filter(Boolean);
     const offset = wholeNumber(options.offset, 0);
     const limit = wholeNumber(options.limit, 50);
-    const sorted = this.#inOrder();
+    const sorted = this.#sorted;
     const newestFirst = options.order !== "oldest";
     const items: SessionSummary[] = [];
     let total = 0;
     for (let step = 0; step < sorted.length; step++) {
-      const summary = sorted[newestFirst ? sorted.length - 1 - step : step]!;
+      const summary = sorted.at(newestFirst ? sorted.length - 1 - step : step);
       if (options.status !== undefined && summary.status !== options.status) continue;
       if (options.pipeline !== undefined && summary.pipelineName !== options.pipeline) continue;
       if (options.user !== undefined && (summary.user ?? "local") !== options.user) continue;
@@ -281,7 +281,7 @@ export class SessionIndex {
     }
     if (!this.#children) {
       this.#children = new Map();
-      for (const summary of this.#inOrder()) {
+      for (const summary of this.#sorted) {
         if (summary.parentRunId === undefined) continue;
         const siblings = this.#children.get(summary.parentRunId);
         if (siblings) siblings.push(summary);

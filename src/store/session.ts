@@ -18,25 +18,32 @@ export type SessionStatus = (typeof sessionStatuses)[number];
 /** How many bytes of a model file `headerSha256` covers: the GGUF header and its metadata. */
 export const modelHeaderBytes = 1024 * 1024;
 
-export const modelIdentitySchema = z.object({
-  /** The file name as written in models.yaml. */
-  file: z.string(),
-  /** The absolute path the run loaded. */
-  path: z.string(),
-  size: z.number(),
-  mtimeMs: z.number(),
-  /**
-   * sha256 (hex) of the file's first `min(size, 1 MiB)` bytes. That span holds the GGUF magic, version,
-   * tensor count and the metadata (architecture, tokenizer, quantization), so a different model almost
-   * always hashes differently, while hashing a multi-GiB file whole would cost seconds per run. It does
-   * not prove the weights are bit-identical: together with `size` it identifies the model, not its bytes.
-   */
-  headerSha256: z.string().regex(/^[0-9a-f]{64}$/),
-  /** How the model was loaded (GPU layers, context size, ...), as resolved for this run. */
-  load: z.record(z.string(), z.unknown()).optional(),
-  /** The generation parameters the model's config gave it. */
-  params: z.record(z.string(), z.unknown()).optional(),
-});
+export const modelIdentitySchema = z
+  .object({
+    /** The file name as written in models.yaml ("" for a remote model). */
+    file: z.string(),
+    /** The absolute path the run loaded ("" for a remote model). */
+    path: z.string(),
+    /** Set for a model served by an OpenAI-compatible server: it has no file, so no size, time or hash. */
+    remote: z.object({ baseUrl: z.string(), model: z.string() }).optional(),
+    size: z.number().optional(),
+    mtimeMs: z.number().optional(),
+    /**
+     * sha256 (hex) of the file's first `min(size, 1 MiB)` bytes. That span holds the GGUF magic, version,
+     * tensor count and the metadata (architecture, tokenizer, quantization), so a different model almost
+     * always hashes differently, while hashing a multi-GiB file whole would cost seconds per run. It does
+     * not prove the weights are bit-identical: together with `size` it identifies the model, not its bytes.
+     */
+    headerSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+    /** How the model was loaded (GPU layers, context size, ...), as resolved for this run. */
+    load: z.record(z.string(), z.unknown()).optional(),
+    /** The generation parameters the model's config gave it. */
+    params: z.record(z.string(), z.unknown()).optional(),
+  })
+  // A local model's file is identified by all three; only a remote model goes without them.
+  .refine((identity) => identity.remote !== undefined || (identity.size !== undefined && identity.mtimeMs !== undefined && identity.headerSha256 !== undefined), {
+    message: "a local model's identity has its size, mtimeMs and headerSha256",
+  });
 export type ModelIdentity = z.infer<typeof modelIdentitySchema>;
 
 const isoTime = z.iso.datetime({ offset: true });
@@ -178,7 +185,7 @@ export function sessionToText(session: SessionRecord, options: SessionTextOption
     session.input,
   ];
   for (const record of Object.values(session.stages)) {
-    lines.push("", `## stage ${record.stageId} (${record.status}${record.reused ? ", reused" : ""})`);
+    lines.push("", `## stage ${record.stageId} (${record.status}${record.reused ? ", reused" : ""}${record.cached ? ", cached" : ""})`);
     if (record.models.length > 1) {
       for (const output of record.models) lines.push(`### ${output.model}`, output.answer);
       if (record.aggregation) lines.push(`### ${record.aggregation.method}`);

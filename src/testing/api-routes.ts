@@ -1,9 +1,9 @@
 /**
  * The API's route handlers, listed from the app folder as Next.js finds them: every `route.ts` under
- * `src/app/api`, with the HTTP methods it exports. The access tests request each of them, so a route
+ * `src/app/api` and `src/app/v1` (the OpenAI-compatible API), with the HTTP methods it exports. The access tests request each of them, so a route
  * added later is checked without anyone remembering to list it.
  */
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 
 export const httpMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
@@ -34,8 +34,14 @@ export function exportedMethods(source: string): HttpMethod[] {
   return httpMethods.filter((method) => found.has(method));
 }
 
-/** Every route under `apiDir` (the folder `app/api`); `fill` names a value for each dynamic segment. */
-export async function listApiRoutes(apiDir: string, fill: (segment: string) => string): Promise<ApiRoute[]> {
+/** The folders of the app folder that hold API routes. */
+export const apiFolders = ["api", "v1"] as const;
+
+/**
+ * Every route under the API folders of `appDir` (`api` and `v1`); `fill` names a value for each dynamic
+ * segment (`[id]`, `[...id]`).
+ */
+export async function listApiRoutes(appDir: string, fill: (segment: string) => string): Promise<ApiRoute[]> {
   const routes: ApiRoute[] = [];
   const walk = async (dir: string, segments: string[]): Promise<void> => {
     for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
@@ -46,13 +52,16 @@ export async function listApiRoutes(apiDir: string, fill: (segment: string) => s
         await walk(full, [...segments, ...segment]);
       } else if (/^route\.(ts|tsx|js|mjs)$/.test(entry.name)) {
         routes.push({
-          file: path.relative(path.dirname(path.dirname(apiDir)), full),
-          path: `/${["api", ...segments].join("/")}`,
+          file: path.relative(path.dirname(appDir), full),
+          path: `/${segments.join("/")}`,
           methods: exportedMethods(await readFile(full, "utf8")),
         });
       }
     }
   };
-  await walk(apiDir, []);
+  for (const folder of apiFolders) {
+    const dir = path.join(appDir, folder);
+    if (await stat(dir).then((facts) => facts.isDirectory(), () => false)) await walk(dir, [folder]);
+  }
   return routes;
 }

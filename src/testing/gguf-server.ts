@@ -5,9 +5,9 @@
  */
 import { readFile } from "node:fs/promises";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { storiesFile, testModelsDir } from "./fixtures.js";
+import { listenOnLoopback } from "./loopback.js";
 
 export type GgufServerMode =
   /** The file, whole or by range. */
@@ -58,7 +58,6 @@ export async function startGgufServer(initial: GgufServerBehaviour = { mode: "ok
   let breaksLeft = initial.breaks ?? 0;
   let broken = 0;
   const requests: GgufServer["requests"] = [];
-  const sockets = new Set<import("node:net").Socket>();
 
   const server = http.createServer((request, response) => {
     const url = new URL(request.url ?? "/", "http://loopback");
@@ -131,12 +130,7 @@ export async function startGgufServer(initial: GgufServerBehaviour = { mode: "ok
     }
     void send(response, slice, behaviour.bytesPerSecond);
   });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port, close } = await listenOnLoopback(server);
   return {
     origin: `http://127.0.0.1:${port}`,
     body,
@@ -148,11 +142,7 @@ export async function startGgufServer(initial: GgufServerBehaviour = { mode: "ok
     get broken() {
       return broken;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
 

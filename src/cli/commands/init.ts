@@ -25,7 +25,7 @@ export async function initCommand(argv: string[]): Promise<number> {
   if (models) {
     console.log(`\nThe GGUF files go in ${models.modelsDirectory} (models_directory in models.yaml).`);
     const shipped = path.join(packageRoot, "models");
-    if (Object.values(models.config.models).some((model) => model.file === demoModel) && existsSync(path.join(shipped, demoModel))) {
+    if (Object.values(models.config.models).some((model) => "file" in model && model.file === demoModel) && existsSync(path.join(shipped, demoModel))) {
       const config = configDir === path.resolve("config") ? "" : ` --config ${configDir}`;
       console.log(`The demo model ${demoModel} ships in ${shipped}: try it with\n  project-llm${config} --models-dir ${shipped} --input "Once upon a time"`);
     }

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { ProjectLlmError, interruption } from "../../common/index.js";
-import { addModelEntry, modelNameSchema, modelsUsingFile } from "../../config/index.js";
+import { addModelEntry, isRemoteEntry, modelNameSchema, modelsUsingFile } from "../../config/index.js";
 import { Studio } from "../../core/index.js";
 import { displayAddress, downloadModel, downloadedModelEntry, freeModelName, modelNameFromFile, parseModelUri, planDownload, type DownloadProgress } from "../../download/index.js";
 import { parse, studioOptions, type Options } from "../args.js";
@@ -51,20 +51,25 @@ async function listCommand(values: { json?: boolean; config?: string; models?: s
       console.log(JSON.stringify(models, null, 2));
       return 0;
     }
-    const rows = models.map((model) => [
-      model.name + (model.requiredForBase ? " *" : ""),
-      model.present ? "present" : red(process.stdout, "MISSING"),
-      model.file,
-      formatBytes(model.fileSize),
-      [model.declaredQuantization ?? "-", model.quantization ?? "?"].join(" / "),
-      model.architecture ?? "-",
-      formatCount(model.parameters),
-      model.trainContextSize ? String(model.trainContextSize) : "-",
-      model.present ? (model.hasChatTemplate ? "yes" : "no") : "-",
-      formatBytes(model.memory?.totalRam),
-      model.fitsRam === undefined ? "-" : model.fitsRam ? "yes" : red(process.stdout, "no"),
-      model.loaded ? "yes" : "no",
-    ]);
+    // A remote model has no file and takes no memory here: its row says where it is served.
+    const rows = models.map((model) =>
+      model.remote
+        ? [model.name, "remote", `${model.remote.model} @ ${model.remote.baseUrl}`, "-", "-", "-", "-", "-", "-", "-", "-", "-"]
+        : [
+          model.name + (model.requiredForBase ? " *" : ""),
+          model.present ? "present" : red(process.stdout, "MISSING"),
+          model.file,
+          formatBytes(model.fileSize),
+          [model.declaredQuantization ?? "-", model.quantization ?? "?"].join(" / "),
+          model.architecture ?? "-",
+          formatCount(model.parameters),
+          model.trainContextSize ? String(model.trainContextSize) : "-",
+          model.present ? (model.hasChatTemplate ? "yes" : "no") : "-",
+          formatBytes(model.resident?.ram ?? model.memory?.totalRam),
+          model.fitsRam === undefined ? "-" : model.fitsRam ? "yes" : red(process.stdout, "no"),
+          model.loaded ? "yes" : "no",
+          ],
+    );
     console.log(table(["model", "status", "file", "size", "quant (declared / file)", "arch", "params", "ctx", "chat", "memory", "fits", "loaded"], rows));
     if (models.some((model) => model.requiredForBase)) console.log("\n* required by the base pipeline");
     for (const model of models) {
@@ -93,9 +98,10 @@ async function pullCommand(uri: string, values: { name?: string; file?: string; 
     try {
       const plan = await planDownload(source, { directory: models.modelsDirectory, fileName: values.file, signal: controller.signal });
       // A name that models.yaml gives to another file is refused before anything is downloaded.
-      const takenBy = values.name === undefined ? undefined : models.config.models[values.name]?.file;
-      if (takenBy !== undefined && takenBy !== plan.fileName) {
-        throw new ProjectLlmError("conflict", `models.yaml has a model named "${values.name}" already (file ${takenBy}); choose another --name`);
+      const taken = values.name === undefined ? undefined : models.config.models[values.name];
+      if (taken !== undefined && (isRemoteEntry(taken) || taken.file !== plan.fileName)) {
+        const what = isRemoteEntry(taken) ? `served by ${taken.base_url}` : `file ${taken.file}`;
+        throw new ProjectLlmError("conflict", `models.yaml has a model named "${values.name}" already (${what}); choose another --name`);
       }
       process.stderr.write(`downloading ${displayAddress(plan.uri)} to ${plan.path}\n`);
       result = await asFailureOfWork(() => downloadModel(plan, { signal: controller.signal, onProgress: printer.progress }));

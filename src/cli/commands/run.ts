@@ -1,13 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { ProjectLlmError } from "../../common/index.js";
-import { Studio } from "../../core/index.js";
+import { Studio, type RunPlan } from "../../core/index.js";
+import { formatPlan } from "./plan.js";
 import type { RunEvent } from "../../engine/index.js";
 import { parse, pipelineMode, readStdin, studioOptions, type Options } from "../args.js";
 import { cancelledExitCode, exitCodeOfRun } from "../exit-code.js";
 import { createEventRenderer, writeWarning } from "../render-events.js";
 
 export const runHelp = `Usage: project-llm [run] [--input TEXT | --input-file FILE | < stdin] [--pipeline NAME|FILE]
-                   [--mode base|manual] [--models FILE.yaml] [--json]
+                   [--mode base|manual] [--models FILE.yaml] [--no-cache] [--json]
 
 Runs a pipeline and keeps the run as a session in the sessions folder. "run" may be left out, as in
   project-llm --models config/models.yaml --pipeline config/pipeline.yaml --mode base --input "Hi" --json
@@ -21,10 +22,16 @@ Runs a pipeline and keeps the run as a session in the sessions folder. "run" may
       --models FILE.yaml  the models file (default config/models.yaml); its models_directory is relative
                           to the folder above the file's own. --models DIR (a folder) is --models-dir DIR
       --models-dir DIR    the folder of GGUF files (over models_directory)
+      --no-cache          compute every stage: none is served from the stage cache (a deterministic
+                          stage, temperature 0 or a fixed seed, whose model, parameters, prompt and
+                          inputs match a stage computed before), nor stored in it
       --json              print the session record as JSON instead of streaming text
 Each stage's tokens stream under a stage header; config warnings and figures go to stderr; Ctrl+C
 cancels the run (the session is kept, as cancelled).
-Exit codes: 0 success, 1 the run failed, 2 bad config or usage, 130 cancelled by Ctrl+C.`;
+A run whose models do not fit in free memory is refused before any load, with its plan (see
+"project-llm plan --help").
+Exit codes: 0 success, 1 the run failed, 2 bad config or usage (or a plan that does not fit), 130
+cancelled by Ctrl+C.`;
 
 /** Runs with Ctrl+C cancelling the run rather than killing the process mid-write. */
 export async function withCancelOnInterrupt<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -53,6 +60,7 @@ export const runOptions = {
   "input-file": { type: "string", short: "f" },
   pipeline: { type: "string", short: "p" },
   mode: { type: "string" },
+  "no-cache": { type: "boolean" },
 } as const satisfies Options;
 
 /** A run; the words after `run` (`project-llm run Once upon a time`) are its input when no other is given. */
@@ -74,7 +82,12 @@ export async function runCommand(argv: string[]): Promise<number> {
     for (const file of created) process.stderr.write(`created ${file} from its example\n`);
     // With --json, stdout is the session alone; the config warnings still reach the user, on stderr.
     const onEvent = values.json ? printWarnings : createEventRenderer();
-    const session = await withCancelOnInterrupt((signal) => studio.run({ pipeline: values.pipeline, mode, input, signal, onEvent }));
+    const session = await withCancelOnInterrupt((signal) => studio.run({ pipeline: values.pipeline, mode, input, cache: !values["no-cache"], signal, onEvent })).catch((error: unknown) => {
+      // A refused run shows its plan: what it would load, and where memory runs out.
+      if (ProjectLlmError.isInstance(error) && error.code === "plan-does-not-fit" && error.details?.plan) process.stderr.write(`${formatPlan(error.details.plan as RunPlan)}
+`);
+      throw error;
+    });
     if (values.json) console.log(JSON.stringify(session, null, 2));
     return exitCodeOfRun(session.status);
   } finally {

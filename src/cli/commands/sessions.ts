@@ -15,11 +15,12 @@ export const sessionsHelp = `Usage: project-llm sessions <command>
 
   list [--search TEXT] [--status S] [--pipeline NAME] [--limit N] [--offset N] [--json]
   show ID [--json | --text]         a session: input, each stage's output, figures
-  rerun ID --from STAGE [--input TEXT] [--param STAGE.KEY=VALUE ...] [--json]
+  rerun ID --from STAGE [--input TEXT] [--param STAGE.KEY=VALUE ...] [--no-cache] [--json]
                                     a new branch reusing every stage not downstream of STAGE;
                                     --param sets a generation parameter of a stage (repeatable),
                                     e.g. --param ending.temperature=0.2; Ctrl+C cancels it
-                                    (exit 130, the branch kept as cancelled)
+                                    (exit 130, the branch kept as cancelled); --no-cache computes
+                                    the stages it reruns even when the stage cache holds them
   tree ID                           the family tree of a session's branches
   export ID [--dir DIR] [--force]   writes the session as files to read: input.txt, one file per
                                     stage and per model (01-draft.txt, 02-voices/1-storyteller.txt),
@@ -49,6 +50,7 @@ export const sessionsOptions = {
   param: { type: "string", multiple: true },
   dir: { type: "string" },
   force: { type: "boolean" },
+  "no-cache": { type: "boolean" },
 } as const satisfies Options;
 
 export async function sessionsCommand(argv: string[]): Promise<number> {
@@ -108,7 +110,7 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
       case "rerun": {
         if (!values.from) throw new ProjectLlmError("usage", "sessions rerun needs --from STAGE");
         const session = await withCancelOnInterrupt((signal) =>
-          studio.rerun(needId(), { fromStage: values.from!, input: values.input, params: parseParams(values.param ?? []), signal, onEvent: values.json ? undefined : createEventRenderer() }),
+          studio.rerun(needId(), { fromStage: values.from!, input: values.input, params: parseParams(values.param ?? []), cache: !values["no-cache"], signal, onEvent: values.json ? undefined : createEventRenderer() }),
         );
         if (values.json) console.log(JSON.stringify(session, null, 2));
         return exitCodeOfRun(session.status);

@@ -59,7 +59,7 @@ function StageDifference({ stageId, before, after }: { stageId: string; before: 
   const titleId = useId();
   const models = [...new Set([...(before?.models ?? []).map((output) => output.model), ...(after?.models ?? []).map((output) => output.model)])];
   const answerOf = (record: StageRecord | undefined, model: string) => record?.models.find((output) => output.model === model)?.answer ?? "";
-  const state = (record: StageRecord | undefined) => `${t(`stageStatus.${record?.status ?? "absent"}`)}${record?.reused ? ` ${t("reused")}` : ""}`;
+  const state = (record: StageRecord | undefined) => `${t(`stageStatus.${record?.status ?? "absent"}`)}${record?.reused ? ` ${t("reused")}` : ""}${record?.cached ? ` ${t("cached")}` : ""}`;
   const figures = (record: StageRecord | undefined) =>
     record?.metrics ? t("figures", { tokens: record.metrics.tokensOut, rate: format.number(record.metrics.tokensPerSecond, 0), duration: format.ms(record.metrics.durationMs) }) : "";
   const code = (chunks: ReactNode) => <span translate="no">{chunks}</span>;

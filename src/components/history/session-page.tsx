@@ -195,7 +195,7 @@ export function SessionPage({ id }: { id: string }) {
                 {Object.entries(data.models).map(([name, model]) => (
                   <tr key={name} className="align-top">
                     <td className="pr-4 font-medium">{name}</td>
-                    <td className="pr-4 font-mono">{model.file}</td>
+                    <td className="pr-4 font-mono break-all">{model.remote ? `${model.remote.model} @ ${model.remote.baseUrl}` : model.file}</td>
                     <td className="pr-4 font-mono break-all">{JSON.stringify(model.load)}</td>
                     <td className="font-mono break-all">{JSON.stringify(model.params)}</td>
                   </tr>

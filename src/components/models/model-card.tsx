@@ -1,7 +1,7 @@
 "use client";
 /** One configured model: present or missing, its GGUF's facts, its memory needs and fit, and Unload. */
 import { useTranslations } from "next-intl";
-import { useId } from "react";
+import { useId, type ReactNode } from "react";
 import type { inferRouterOutputs } from "@trpc/server";
 import { Badge, Button } from "@/components/ui";
 import { useFormat } from "@/components/use-format";
@@ -41,6 +41,18 @@ function FitBar({ label, need, free, safety }: { label: string; need: number; fr
   );
 }
 
+/** A card's first line: the model's name (the card's label, by `id`) and its badges. */
+function CardHead({ id, name, children }: { id: string; name: string; children: ReactNode }) {
+  return (
+    <div className="flex flex-wrap items-center gap-2">
+      <h2 id={id} className="font-medium break-all" translate="no">
+        {name}
+      </h2>
+      {children}
+    </div>
+  );
+}
+
 export function ModelCard(props: {
   model: ModelEntry;
   memorySafety: ModelsList["memorySafety"];
@@ -58,18 +70,30 @@ export function ModelCard(props: {
   const downloadId = useId();
   const none = "—";
   const usedByBase = model.requiredForBase || model.baseStages.length > 0;
+  if (model.remote) {
+    // Served by an OpenAI-compatible server: where, and with which key's variable; no file, facts or memory here.
+    return (
+      <li data-testid={`model-${model.name}`} className="space-y-2 rounded border border-neutral-200 p-3 dark:border-neutral-800">
+        <CardHead id={nameId} name={model.name}>
+          <Badge state="waiting">{t("remote")}</Badge>
+          {usedByBase ? <Badge state="waiting">{t.rich("usedByBase", { stages: model.baseStages.join(", "), code: dataTag })}</Badge> : null}
+        </CardHead>
+        <p className="text-sm break-words">{t.rich("remoteServed", { baseUrl: model.remote.baseUrl, model: model.remote.model, code: dataTag })}</p>
+        <p className="text-xs text-neutral-600 dark:text-neutral-400">
+          {model.remote.apiKeyEnv ? t.rich("remoteKey", { variable: model.remote.apiKeyEnv, code: dataTag }) : t("remoteNoKey")} {t("remoteHere")}
+        </p>
+      </li>
+    );
+  }
   return (
     <li data-testid={`model-${model.name}`} className="space-y-2 rounded border border-neutral-200 p-3 dark:border-neutral-800">
-      <div className="flex flex-wrap items-center gap-2">
-        <h2 id={nameId} className="font-medium break-all" translate="no">
-          {model.name}
-        </h2>
+      <CardHead id={nameId} name={model.name}>
         <Badge state={model.present ? "present" : "missing"} />
         {usedByBase ? (
           <Badge state={model.present ? "waiting" : "failed"}>{model.requiredForBase ? t("requiredByBase") : t.rich("usedByBase", { stages: model.baseStages.join(", "), code: dataTag })}</Badge>
         ) : null}
         {model.loaded ? <Badge state="generating">{t("loaded")}</Badge> : null}
-      </div>
+      </CardHead>
       <div className="font-mono text-xs break-all text-neutral-600 dark:text-neutral-400">
         <span translate="no">{model.file}</span>
         {model.fileSize !== undefined ? ` · ${format.bytes(model.fileSize)}` : ""}
@@ -109,8 +133,8 @@ export function ModelCard(props: {
           </dl>
           {model.memory ? (
             <div className="space-y-1">
-              <FitBar label="RAM" need={model.memory.totalRam} free={model.freeRam} safety={memorySafety.ram} />
-              {vram ? <FitBar label="VRAM" need={model.memory.totalVram} free={vram.free} safety={memorySafety.vram} /> : null}
+              <FitBar label="RAM" need={model.resident?.ram ?? model.memory.totalRam} free={model.freeRam} safety={memorySafety.ram} />
+              {vram ? <FitBar label="VRAM" need={model.resident?.vram ?? model.memory.totalVram} free={vram.free} safety={memorySafety.vram} /> : null}
             </div>
           ) : null}
         </>

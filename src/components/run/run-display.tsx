@@ -132,10 +132,12 @@ function StageFigures({ stage }: { stage: StageView }) {
   const format = useFormat();
   const metrics = stage.end?.metrics;
   if (!metrics) return null;
+  // A cached stage called no model: it has no speed of its own, only the tokens its stored answer took.
+  const cached = stage.state === "cached";
   return (
     <dl className="mt-2 flex flex-wrap gap-x-6 gap-y-1">
-      <Figure label={t("firstToken")} value={format.ms(metrics.timeToFirstTokenMs)} />
-      <Figure label={t("tokensPerSecond")} value={format.number(metrics.tokensPerSecond, 1)} />
+      {cached ? null : <Figure label={t("firstToken")} value={format.ms(metrics.timeToFirstTokenMs)} />}
+      {cached ? null : <Figure label={t("tokensPerSecond")} value={format.number(metrics.tokensPerSecond, 1)} />}
       <Figure label={t("tokensInOut")} value={`${format.number(metrics.tokensIn)} / ${format.number(metrics.tokensOut)}`} />
       {/* How much of the prompt was read anew; the rest came from the KV cache of an earlier call. */}
       {metrics.promptTokensEvaluated !== undefined && <Figure label={t("prompt")} value={t("promptTokens", { tokens: metrics.tokensIn, evaluated: metrics.promptTokensEvaluated })} />}
@@ -352,6 +354,11 @@ export const StagePanel = memo(function StagePanel({ stage }: { stage: StageView
       </header>
       {stage.error ? <StageError error={stage.error} /> : null}
       {stage.state === "interrupted" && stage.endedAt !== undefined ? <Interrupted at={stage.endedAt} /> : null}
+      {stage.state === "cached" ? (
+        <p className="mt-1 text-xs text-neutral-600 dark:text-neutral-400" data-testid={`cached-${stage.id}`}>
+          {t("cachedNote")}
+        </p>
+      ) : null}
       {stage.type === "single" ? (
         <div className="mt-2">
           {Object.values(stage.lanes)
@@ -418,6 +425,8 @@ const segmentColors: Record<SegmentKind, string> = {
   generating: "bg-blue-500",
   failed: "bg-red-400",
   reused: "bg-teal-400",
+  // Violet-500: 3:1 or more on the light lane too.
+  cached: "bg-violet-500",
 };
 const segmentKinds = Object.keys(segmentColors) as SegmentKind[];
 
@@ -440,8 +449,8 @@ export function Timeline({ view }: { view: RunView }) {
     const lanes: Array<{ key: string; label: string; segments: TimelineSegment[] }> = stage.models.map((model) => {
       const lane = stage.lanes[model];
       const segments: TimelineSegment[] =
-        stage.state === "reused"
-          ? [{ kind: "reused", from: stageStart, to: stageEnd }]
+        stage.state === "reused" || stage.state === "cached"
+          ? [{ kind: stage.state, from: stageStart, to: stageEnd }]
           : callSegments({
               start: stageStart,
               loadStartAt: lane?.loadStartAt,

@@ -22,6 +22,23 @@ const samples: Record<string, Record<string, string | number>> = {
   "generation-failed.error": { reason: "error", detail: "llama_decode returned -1", model: "dreamer" },
   "generation-failed.aborted": { reason: "aborted", detail: "This operation was aborted" },
   "aggregation-failed.no-answers": { reason: "no-answers" },
+  // The values src/runtime/remote.ts sends with each reason of `remote-failed`.
+  ...Object.fromEntries(
+    Object.entries({
+      "no-key": { keyEnv: "VLLM_KEY" },
+      unauthorized: { status: 401, keyEnv: "VLLM_KEY", keyNamed: "yes", setting: "api_key_env" },
+      "not-found": { status: 404, remoteModel: "qwen-7b", suffix: "/v1" },
+      "rate-limited": { status: 429, retryAfter: 60 },
+      "server-error": { status: 500, detail: "CUDA error: out of memory" },
+      "stream-error": { detail: "engine dead" },
+      "bad-request": { status: 400, detail: "max_tokens is too large" },
+      unreachable: { detail: "ECONNREFUSED" },
+      "connect-timeout": { seconds: 10, setting: "connect_timeout" },
+      timeout: { seconds: 300, setting: "timeout" },
+      "stream-cut": { characters: 42 },
+      "not-json": { suffix: "/v1" },
+    }).map(([reason, params]) => [`remote-failed.${reason}`, { reason, model: "writer", host: "gpu-box:8000", ...params }]),
+  ),
   ...Object.fromEntries(
     (["read-only", "permission", "disk-full", "missing", "error"] as const).map((reason) => [
       `storage-failed.${reason}`,

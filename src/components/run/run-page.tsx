@@ -1,8 +1,9 @@
 "use client";
 /**
  * The Run page: a form (pipeline, input, Run), the run it shows (live, stored, or replayed at the pace it
- * ran), the other runs in progress on this server, and the past inputs. On a narrow screen the run comes
- * right after the form, and the past inputs after the run.
+ * ran), the other runs in progress on this server, the plan of the next run (see PlanPanel) and the past
+ * inputs. On a narrow screen the run comes right after the form, and the plan and the past inputs after
+ * the run.
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
@@ -14,6 +15,7 @@ import { startRun } from "@/client/start-run";
 import { newRunId } from "@/store/run-id";
 import { Badge, Button, ErrorBox, useFormat } from "@/components/ui";
 import { useDescribeError } from "@/components/use-describe-error";
+import { PlanPanel } from "./plan-panel";
 import { RunDisplay } from "./run-display";
 import { pendingRunAfterReload, useDeferredAddress } from "./deferred-address";
 import { followRunEarly, stopFollowingEarly, useRunStream } from "./use-run-stream";
@@ -56,6 +58,8 @@ export function RunPage() {
   const runs = useQuery(trpc.runs.list.queryOptions(undefined, { refetchInterval: runsPollMs }));
   const [pipeline, setPipeline] = useState(params.get("pipeline") ?? "base");
   const [input, setInput] = useState("");
+  // Whether deterministic stages may come from the stage cache (unticked: every stage is computed).
+  const [useCache, setUseCache] = useState(true);
   const [clicked, setClicked] = useState<{ id: string; at: number } | null>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const { view, error: streamError, firstTextPaintedAt } = useRunStream(runId, pace);
@@ -116,6 +120,8 @@ export function RunPage() {
     if (view.endedAt === undefined) return;
     void queryClient.invalidateQueries({ queryKey: trpc.sessions.list.queryKey() });
     void queryClient.invalidateQueries({ queryKey: trpc.runs.list.queryKey() });
+    // The run measured its models' rates and left them warm: the plan of the next one changes.
+    void queryClient.invalidateQueries({ queryKey: trpc.runs.plan.queryKey() });
   }, [view.endedAt, queryClient, trpc]);
 
   // A pipeline the form cannot run by name (a run of the editor's unsaved canvas, a pipeline deleted
@@ -160,7 +166,7 @@ export function RunPage() {
     const id = prepared.current ?? newRunId();
     if (prepared.current === null) followRunEarly(client, id);
     prepared.current = null;
-    startRun({ pipeline: chosen, input, id }).then(
+    startRun({ pipeline: chosen, input, id, ...(useCache ? {} : { cache: false }) }).then(
       () => {
         setStart({ pending: false, error: null });
         address.confirm(id);
@@ -182,9 +188,12 @@ export function RunPage() {
     // The history API, not router.push: a router navigation would fetch the page's server payload first.
     address.schedule(id, `/?pipeline=${encodeURIComponent(chosen)}&run=${id}`);
   };
+  // A run that ended before any text was painted (every stage served from the stage cache) has nothing
+  // left to compete with: its address is written at once.
+  const ended = view.runId === runId && (view.status === "completed" || view.status === "failed" || view.status === "cancelled" || view.status === "interrupted");
   useEffect(() => {
-    if (firstTextPaintedAt !== null && runId) address.flush(runId);
-  }, [firstTextPaintedAt, runId, address]);
+    if ((firstTextPaintedAt !== null || ended) && runId) address.flush(runId);
+  }, [firstTextPaintedAt, ended, runId, address]);
 
   /** Stops a replay: the address loses its pace, and the stream gives the rest of the run at once. */
   const stopReplay = () => {
@@ -289,6 +298,15 @@ export function RunPage() {
                   })}
             </p>
           </div>
+          <div>
+            <label className="flex items-center gap-2 text-sm">
+              <input type="checkbox" checked={useCache} onChange={(event) => setUseCache(event.target.checked)} data-testid="use-cache" aria-describedby="use-cache-hint" />
+              {t("form.cache")}
+            </label>
+            <p id="use-cache-hint" className="mt-0.5 text-xs text-neutral-500">
+              {t.rich("form.cacheHint", { code: (chunks) => <code translate="no">{chunks}</code> })}
+            </p>
+          </div>
           <div className="flex flex-wrap gap-2">
             {/* One height whatever the buttons' styles (a bordered one is taller): the run below does not move. */}
             <Button type="submit" variant={active ? "default" : "primary"} disabled={start.pending || !input.trim()} className="h-8">
@@ -309,13 +327,13 @@ export function RunPage() {
               </Button>
             ) : null}
           </div>
-          {start.error ? <ErrorBox title={t("form.cannotStart")} message={describe.error(start.error)} /> : null}
+          {start.error ? <ErrorBox title={t("form.cannotStart")} message={describe.errorContent(start.error)} /> : null}
           {pastError ? <ErrorBox title={t("form.cannotReadSession")} message={describe.error(pastError)} /> : null}
         </form>
       );
     },
     // `submit` reads the pipeline, input, start and client; the rest is what the form shows.
-    [chosen, input, start, pastError, active, runId, cancelPending, editsNotInFile, pipelines.data, client, t, describe],
+    [chosen, input, useCache, start, pastError, active, runId, cancelPending, editsNotInFile, pipelines.data, client, t, describe],
   );
 
   // Each input once, the most recent first (sessions come newest first).
@@ -444,7 +462,12 @@ export function RunPage() {
         )}
       </div>
 
-      <div className="min-w-0 lg:col-start-1 lg:row-start-2">{past}</div>
+      {/* Under the form on a wide screen; on a narrow one after the run, which comes first after Run. */}
+      <div className="min-w-0 space-y-4 lg:col-start-1 lg:row-start-2">
+        {/* Only a pipeline the form can run, once the list says so: a run's own name (`unsaved`) has no plan. */}
+        {pipelines.data?.some((entry) => entry.name === chosen && !entry.error) ? <PlanPanel pipeline={chosen} /> : null}
+        {past}
+      </div>
     </div>
   );
 }

@@ -1,4 +1,4 @@
-import { readFile, stat } from "node:fs/promises";
+import { mkdir, readFile, stat, utimes } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { tempDir } from "../../testing/fixtures.js";
@@ -76,6 +76,17 @@ describe("users", () => {
     await access.users.revoke("ann");
     expect(identityOf(await access.authenticate(bearer(token)))).toBe(401);
     await expect(access.users.revoke("ann")).rejects.toThrow(/no user "ann"/);
+  });
+
+  it("takes over the lock on users.json that a process which died left (not renewed for 10 s)", async () => {
+    const data = path.join(root, "data");
+    await mkdir(path.join(data, "users.json.lock"), { recursive: true });
+    const longAgo = new Date(Date.now() - 60_000);
+    await utimes(path.join(data, "users.json.lock"), longAgo, longAgo);
+    const access = lan(data);
+    await access.users.add("ann", "viewer");
+    expect((await access.users.list()).map((user) => user.name)).toEqual(["ann"]);
+    await expect(stat(path.join(data, "users.json.lock"))).rejects.toMatchObject({ code: "ENOENT" });
   });
 
   it("sees users another process added (the CLI) at the next request", async () => {

@@ -8,6 +8,7 @@ import { clientAddress as peerAddress } from "../client-address.js";
 import { CookieSigner, cookieName, loginMaxAgeS } from "./cookie.js";
 import { accessMode, type AccessMode } from "./mode.js";
 import { localIdentity, type Identity } from "./roles.js";
+import { RevocationWatch } from "./revocation.js";
 import { LoginThrottle, type ThrottleOptions } from "./throttle.js";
 import { UsersStore, dataDirectory } from "./users.js";
 
@@ -19,6 +20,8 @@ export interface AccessControlOptions {
   env: Record<string, string | undefined>;
   cwd: string;
   throttle?: ThrottleOptions;
+  /** How often open streams' users are checked against users.json written by another process (default 1 s). */
+  revocationPollMs?: number;
 }
 
 /**
@@ -60,11 +63,13 @@ export class AccessControl {
   readonly users: UsersStore;
   readonly #cookies: CookieSigner;
   readonly #throttle: LoginThrottle;
+  readonly #revocations: RevocationWatch;
 
   constructor(options: AccessControlOptions) {
     this.mode = accessMode(options.env);
     const dataDir = dataDirectory(options.env, options.cwd);
     this.users = new UsersStore(dataDir);
+    this.#revocations = new RevocationWatch(this.users, options.revocationPollMs);
     this.#cookies = new CookieSigner(dataDir);
     this.#throttle = new LoginThrottle(options.throttle);
   }
@@ -103,6 +108,16 @@ export class AccessControl {
     if (!user) return { ok: false, status: 401, error: unauthenticated() };
     const value = await this.#cookies.sign(user.user, user.tokenId);
     return { ...checked, setCookie: this.#setCookie(value, loginMaxAgeS, request) };
+  }
+
+  /**
+   * For a stream that `identity` opens: a signal that aborts once the user is revoked or given a new
+   * token (its reason says so), and `dispose` to call when the stream ends. Without access control it
+   * never aborts.
+   */
+  async watchRevocation(identity: Identity): Promise<{ signal: AbortSignal; dispose: () => void }> {
+    if (!this.enabled) return { signal: new AbortController().signal, dispose: () => undefined };
+    return this.#revocations.watch(identity);
   }
 
   /** The Set-Cookie value that logs a browser out. */

@@ -2,12 +2,14 @@
  * The users of a studio with access control: `users.json` in the data folder (PROJECT_LLM_DATA_DIR,
  * default `data/`), never in the config folder (configs are shared and committed; tokens are not). The
  * file holds each user's name, role and the scrypt hash of their token, written whole (temp file, fsync,
- * rename) with mode 0600. The CLI and the server both write it; the server reads it again whenever it
- * changes, so a user added or revoked from the CLI counts at the next request.
+ * rename) with mode 0600. The CLI and the server both write it, each change under a lock on the file
+ * (see `#change`); the server reads it again whenever it changes, so a user added or revoked from the
+ * CLI counts at the next request (and ends their open streams: see `revocation.ts`).
  */
 import { createHash } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
+import { lock } from "proper-lockfile";
 import { z } from "zod";
 import { ProjectLlmError, fileMemo, writeFileDurably } from "../../common/index.js";
 import { localIdentity, roles, type Identity, type Role } from "./roles.js";
@@ -39,7 +41,8 @@ export interface UserSummary {
   createdAt: string;
 }
 
-const readUsers = fileMemo(async (file: string): Promise<StoredUser[]> => {
+/** The users in `file` as it is now (none when it is not there). */
+async function readUsersNow(file: string): Promise<StoredUser[]> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -59,12 +62,23 @@ const readUsers = fileMemo(async (file: string): Promise<StoredUser[]> => {
     throw new ProjectLlmError("config-schema", `${file}: ${issue.path.join(".") || "(top)"}: ${issue.message}`);
   }
   return parsed.data.users;
-});
+}
+
+/** Read again only when the file changed (a stat per request otherwise). */
+const readUsers = fileMemo(readUsersNow);
+
+/**
+ * How long a lock on users.json may go without its holder touching it before another process takes it
+ * over (a holder that died): the lock's time is renewed every half of that while it is held, and a
+ * change takes a few hundred ms at most (one scrypt hash).
+ */
+const lockStaleMs = 10_000;
 
 export class UsersStore {
   readonly file: string;
-  /** One change at a time in this process (another process writing at the same moment can still lose one). */
+  /** One change at a time in this process (and a lock across processes: see `#change`). */
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #listeners: Array<() => void> = [];
 
   constructor(dataDir: string) {
     this.file = path.join(dataDir, "users.json");
@@ -127,18 +141,61 @@ export class UsersStore {
     return { user: user.name, role: user.role, tokenId };
   }
 
+  /** Each user's token id now, by name. */
+  async tokenIds(): Promise<Map<string, string>> {
+    return new Map((await readUsers(this.file)).map((user) => [user.name, user.tokenId]));
+  }
+
+  /** Calls `listener` after each change this process makes to the users. */
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
   /** The user whose token has this id now (a revoked user, or one with a new token, has none). */
   async byTokenId(tokenId: string): Promise<Identity | undefined> {
     const user = (await readUsers(this.file)).find((candidate) => candidate.tokenId === tokenId);
     return user && { user: user.name, role: user.role };
   }
 
+  /**
+   * Changes the users: one change at a time in this process (the queue) and across processes (a lock on
+   * the file, `users.json.lock`, so that the CLI's `users add` and a change on the Users page at the same
+   * moment both count). Under the lock the file is read as it is now, changed, and written durably.
+   * The lock is proper-lockfile's (an atomic mkdir, renewed while held, taken over once stale), which
+   * also works on network file systems, where an O_EXCL file does not always.
+   */
   #change<T>(change: (users: StoredUser[]) => Promise<{ users: StoredUser[]; result: T }>): Promise<T> {
     const next = this.#queue.then(async () => {
-      const { users, result } = await change(await readUsers(this.file));
       await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
-      await writeFileDurably(this.file, `${JSON.stringify({ version: 1, users }, null, 2)}\n`);
-      return result;
+      let lost: Error | undefined;
+      let release: () => Promise<void>;
+      try {
+        release = await lock(this.file, {
+          realpath: false,
+          stale: lockStaleMs,
+          retries: { retries: 100, minTimeout: 20, maxTimeout: 250, factor: 1.5 },
+          // Its default throws where nothing can catch it: the change below fails instead.
+          onCompromised: (error) => (lost = error),
+        });
+      } catch (error) {
+        throw new ProjectLlmError("busy", `${this.file} is locked by another process (${this.file}.lock) and stayed locked; try again, or remove the lock if no project-llm process is running`, {
+          cause: error,
+          details: { retryAfterSeconds: 1, params: { reason: "users" } },
+        });
+      }
+      try {
+        const { users, result } = await change(await readUsersNow(this.file));
+        if (lost) {
+          throw new ProjectLlmError("busy", `the lock on ${this.file} was lost while the users changed (${lost.message}); nothing was written, try again`, {
+            details: { retryAfterSeconds: 1, params: { reason: "users" } },
+          });
+        }
+        await writeFileDurably(this.file, `${JSON.stringify({ version: 1, users }, null, 2)}\n`);
+        for (const listener of this.#listeners) listener();
+        return result;
+      } finally {
+        await release().catch(() => undefined);
+      }
     });
     this.#queue = next.catch(() => undefined);
     return next;

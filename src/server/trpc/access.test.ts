@@ -38,6 +38,7 @@ const expectedRoles: Record<string, Role> = {
   "runs.start": "runner",
   "runs.cancel": "runner",
   "runs.list": "viewer",
+  "runs.plan": "viewer",
   "runs.events": "viewer",
   "sessions.list": "viewer",
   "sessions.get": "viewer",

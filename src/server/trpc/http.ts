@@ -7,7 +7,7 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { getHTTPStatusCodeFromError } from "@trpc/server/http";
 import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
-import { ProjectLlmError } from "../../common/index.js";
+import { ProjectLlmError, mergeSignals } from "../../common/index.js";
 import { pipelineBodyLimit, readBody, runBodyLimit } from "../body-limit.js";
 import { clientAddress } from "../client-address.js";
 import type { StreamLimiter } from "../stream-limit.js";
@@ -63,16 +63,30 @@ export async function handleTrpcRequest(request: Request, server: TrpcServer, co
     }
   }
   let release: (() => void) | undefined;
+  let signal = request.signal;
   // Subscriptions come as GET (an EventSource), or as POST with the method override; runs.events is the
   // only one.
   if (paths.includes("runs.events")) {
+    let revocation: { signal: AbortSignal; dispose: () => void } | undefined;
     try {
       // A stream answers 200 before its first event, so a refusal inside it would come as an event of a
       // stream that opened: a refused request for one (anonymous, too large) is answered here, with a status.
       if (refusal !== undefined) throw refusal;
-      release = server.streams.open([`client ${clientAddress(request)}`], await server.streamsPerClient());
-      request.signal.addEventListener("abort", release, { once: true });
+      // The stream ends when its user is revoked (tRPC ends a subscription when its request's signal aborts;
+      // the client's reconnection is then refused with 401).
+      revocation = context.access && context.identity ? await context.access.watchRevocation(context.identity) : { signal: new AbortController().signal, dispose: () => undefined };
+      const place = server.streams.open([`client ${clientAddress(request)}`], await server.streamsPerClient());
+      const { dispose } = revocation;
+      const merged = mergeSignals(request.signal, revocation.signal);
+      signal = merged.signal;
+      release = () => {
+        place();
+        dispose();
+        merged.dispose();
+      };
+      signal.addEventListener("abort", release, { once: true });
     } catch (error) {
+      revocation?.dispose();
       // Answered here: tRPC answers a subscription's error inside a stream with status 200, and an
       // EventSource would take that for a stream to reconnect to.
       return refusedSubscription(error, "runs.events");
@@ -84,7 +98,7 @@ export async function handleTrpcRequest(request: Request, server: TrpcServer, co
     req: new Request(request.url, {
       method: request.method,
       headers: request.headers,
-      signal: request.signal,
+      signal,
       ...(request.method === "POST" ? { body: refusal === undefined ? (body as BodyInit) : "{}" } : {}),
     }),
     router: appRouter,

@@ -36,9 +36,13 @@ const statusOf: Partial<Record<ErrorCode, TRPC_ERROR_CODE_KEY>> = {
   "model-missing": "PRECONDITION_FAILED",
   "model-outside-directory": "UNPROCESSABLE_CONTENT",
   "model-not-gguf": "UNPROCESSABLE_CONTENT",
+  // An input too long for the model's context: the caller's to shorten (an OpenAI client must not retry it).
+  "context-overflow": "BAD_REQUEST",
+  "plan-does-not-fit": "UNPROCESSABLE_CONTENT",
   "download-not-found": "NOT_FOUND",
   "download-forbidden": "FORBIDDEN",
   "download-failed": "BAD_GATEWAY",
+  "remote-failed": "BAD_GATEWAY",
   "disk-full": "PRECONDITION_FAILED",
   "folder-not-writable": "PRECONDITION_FAILED",
   "session-not-found": "NOT_FOUND",
@@ -79,6 +83,8 @@ const t = initTRPC.context<Context>().meta<Meta>().create({
         issues: (project?.details?.issues as ConfigIssue[] | undefined) ?? null,
         // The values the message names, for the pages to say it in their own language.
         params: (project?.details?.params as Record<string, string | number> | undefined) ?? null,
+        // A refused run's plan, for the page to show why and what to change.
+        plan: project?.details?.plan ?? null,
       },
     };
   },

@@ -131,7 +131,7 @@ describe("the tRPC routers on the real model", () => {
     const { id } = await caller.runs.start({ pipeline: "base", input: "The cat" });
     await follow(id);
     const generationsBefore = runtime.stats().generations;
-    const branch = await caller.sessions.rerun({ id, fromStage: "panel" });
+    const branch = await caller.sessions.rerun({ id, fromStage: "panel", cache: false });
     const events = await follow(branch.id);
     const runStart = events[0]!.event as Extract<RunEvent, { type: "run-start" }>;
     expect(runStart.reusedStageIds).toEqual(["draft"]);
@@ -147,7 +147,7 @@ describe("the tRPC routers on the real model", () => {
     await writeFiles(root, {
       "config/pipelines/long.yaml": "pipeline:\n  stages:\n    - id: long\n      type: single\n      model: greedy\n      params: { max_tokens: 400 }\n",
     });
-    const { id } = await caller.runs.start({ pipeline: "long", input: "Once" });
+    const { id } = await caller.runs.start({ pipeline: "long", input: "Once", cache: false });
     let end: RunEvent | undefined;
     for await (const envelope of await caller.runs.events({ id })) {
       const { data } = unwrap(envelope);
@@ -190,7 +190,7 @@ describe("the tRPC routers on the real model", () => {
     await writeFiles(root, {
       "config/pipelines/long.yaml": "pipeline:\n  stages:\n    - id: long\n      type: single\n      model: greedy\n      params: { max_tokens: 400 }\n",
     });
-    const { id } = await caller.runs.start({ pipeline: "long", input: "Once" });
+    const { id } = await caller.runs.start({ pipeline: "long", input: "Once", cache: false });
     for await (const envelope of await caller.runs.events({ id })) if (unwrap(envelope).data.type === "stage-delta") break;
     await runs.shutdown();
     const session = await caller.sessions.get({ id });
@@ -231,6 +231,22 @@ describe("the tRPC routers on the real model", () => {
     await expect(caller.sessions.get({ id: "20990101-000000-abcdef" })).rejects.toMatchObject({ code: "NOT_FOUND" });
   });
 
+
+  it("answers the plan of a named pipeline and of one sent whole, and refuses a run that cannot fit as 422 with its plan", async () => {
+    const plan = await caller.runs.plan({ pipeline: "base" });
+    expect(plan.fits).toBe(true);
+    expect(plan.steps.map((step) => step.stageId)).toEqual(["draft", "panel", "panel", "ending"]);
+    const whole = await caller.runs.plan({ pipeline: { stages: [{ id: "only", type: "single", model: "warm" }] } });
+    expect(whole.steps).toMatchObject([{ stageId: "only", model: "warm" }]);
+    await writeFiles(root, { "config/models.yaml": modelsYaml.replace("defaults:", "memory_safety: { ram: 0.001 }\ndefaults:") });
+    // A model still warm from an earlier test needs no new memory: none is loaded now.
+    await runtime.unload();
+    expect((await caller.runs.plan({ pipeline: "base" })).fits).toBe(false);
+    const error = await caller.runs.start({ pipeline: "base", input: "x" }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(TRPCError);
+    expect((error as TRPCError).code).toBe("UNPROCESSABLE_CONTENT");
+    expect((error as TRPCError).message).toMatch(/does not fit/);
+  });
 
   it("runs a pipeline sent whole, keeps it in a session marked unsaved, and checks it as a file is", async () => {
     const pipeline = {
@@ -385,7 +401,7 @@ describe("the run queue", () => {
   });
 
   it("queues runs past the in-flight cap, streams their places, and starts them in order", async () => {
-    const first = await caller.runs.start({ pipeline: "long", input: "Once" });
+    const first = await caller.runs.start({ pipeline: "long", input: "Once", cache: false });
     const second = await caller.runs.start({ pipeline: "base", input: "Once" });
     const third = await caller.runs.start({ pipeline: "base", input: "A cat" });
     // The queue is full: the box refuses, with how long to wait.
@@ -431,7 +447,7 @@ describe("the run queue", () => {
   });
 
   it("refuses a run with a bad config at its start even when it would wait", async () => {
-    const first = await caller.runs.start({ pipeline: "long", input: "Once" });
+    const first = await caller.runs.start({ pipeline: "long", input: "Once", cache: false });
     const missing = await refusal(caller.runs.start({ pipeline: "nope", input: "x" }));
     expect(missing.code).toBe("NOT_FOUND");
     const invalid = await refusal(caller.runs.start({ pipeline: { stages: [{ id: "a", type: "single", model: "nobody" }] }, input: "x" }));
@@ -443,7 +459,7 @@ describe("the run queue", () => {
   it("lets a rerun wait in the queue like a run", async () => {
     const done = await caller.runs.start({ pipeline: "base", input: "Once" });
     await followRun(done.id);
-    const first = await caller.runs.start({ pipeline: "long", input: "Once" });
+    const first = await caller.runs.start({ pipeline: "long", input: "Once", cache: false });
     const branch = await caller.sessions.rerun({ id: done.id, fromStage: "only", input: "A dog" });
     const events = followRun(branch.id, async (event) => {
       if (event.type === "run-queued") await caller.runs.cancel({ id: first.id });
@@ -455,7 +471,7 @@ describe("the run queue", () => {
   });
 
   it("ends waiting runs as interrupted when the server stops, and starts none of them", async () => {
-    const first = await caller.runs.start({ pipeline: "long", input: "Once" });
+    const first = await caller.runs.start({ pipeline: "long", input: "Once", cache: false });
     const waiting = await caller.runs.start({ pipeline: "base", input: "Twice" });
     await runs.shutdown();
     const events = await followRun(waiting.id);

@@ -66,8 +66,11 @@ const modelsRouter = router({
     // The file's path is all it needs: no inspection of the file.
     const models = await ctx.studio.loadModels();
     if (!Object.hasOwn(models.config.models, input.name)) throw toTRPCError(new ProjectLlmError("model-missing", `no model "${input.name}" in models.yaml`));
+    const resolved = resolveModel(models, input.name);
+    // A remote model is held by its server: nothing here to unload (and an empty path would mean "every idle model").
+    if (resolved.remote) return { unloaded: 0 };
     const runtime = await ctx.studio.runtime();
-    return { unloaded: await runtime.unload(resolveModel(models, input.name).path) };
+    return { unloaded: await runtime.unload(resolved.path) };
   }),
   /**
    * The downloads of this server, newest first, with their progress. Pages poll it a few times a second
@@ -151,9 +154,20 @@ const runsRouter = router({
         basedOn: pipelineName.optional(),
         input: z.string().max(1_000_000),
         id: runId.optional(),
+        /** False: every stage is computed, none served from or stored in the stage cache. */
+        cache: z.boolean().optional(),
       }),
     )
     .mutation(({ ctx, input }) => ctx.runs.start({ ...input, user: ctx.identity.user })),
+  /**
+   * The plan of a run before it starts (see core/plan.ts): what it loads, keeps and unloads, its memory
+   * against free RAM and VRAM, and its time from measured rates. A bad config fails as `start` does.
+   */
+  plan: viewerProcedure
+    .input(z.object({ pipeline: z.union([pipelineName, inlinePipeline]), basedOn: pipelineName.optional() }))
+    .query(({ ctx, input }) =>
+      ctx.studio.plan(typeof input.pipeline === "string" ? { pipeline: input.pipeline } : { inline: { pipeline: input.pipeline, basedOn: input.basedOn } }),
+    ),
   /** Cancels a run in progress: one's own, or anyone's for an admin. */
   cancel: runnerProcedure.input(z.object({ id: runId })).mutation(({ ctx, input }) => {
     assertMayActOn(ctx.identity, ctx.runs.owner(input.id), "cancel");
@@ -209,10 +223,12 @@ const sessionsRouter = router({
   tree: viewerProcedure.input(z.object({ id: runId })).query(({ ctx, input }) => ctx.studio.sessions.tree(input.id)),
   /** Reruns a session from a stage as a new branch (optionally with a new input); answers the new run's id. */
   rerun: runnerProcedure
-    .input(z.object({ id: runId, fromStage: z.string().min(1).max(64), input: z.string().max(1_000_000).optional(), newId: runId.optional() }))
+    .input(
+      z.object({ id: runId, fromStage: z.string().min(1).max(64), input: z.string().max(1_000_000).optional(), newId: runId.optional(), cache: z.boolean().optional() }),
+    )
     .mutation(async ({ ctx, input }) => {
       assertMayActOn(ctx.identity, (await ctx.studio.sessions.get(input.id)).user, "rerun");
-      return ctx.runs.rerun(input.id, { fromStage: input.fromStage, input: input.input, id: input.newId, user: ctx.identity.user });
+      return ctx.runs.rerun(input.id, { fromStage: input.fromStage, input: input.input, id: input.newId, user: ctx.identity.user, cache: input.cache });
     }),
   /**
    * Deletes a session: one's own, or anyone's for an admin. As Open WebUI lets its users delete their own

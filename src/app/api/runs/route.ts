@@ -18,6 +18,8 @@ const body = z.strictObject({
   // The run's id, when the caller chose it (a new one, in the form the studio gives them): the browser
   // names its next run and follows it over tRPC before it starts.
   id: z.string().max(64).optional(),
+  // false: every stage is computed, none served from or stored in the stage cache.
+  cache: z.boolean().optional(),
 });
 
 /**
@@ -43,7 +45,7 @@ export async function POST(request: Request): Promise<Response> {
     const result = body.safeParse(JSON.parse(text));
     if (!result.success) {
       const issue = result.error.issues[0]!;
-      return usageError(`${issue.path.join(".") || "body"}: ${issue.message} (expected {"pipeline": NAME or {"stages": [...]}, "input": TEXT, "id"?: RUN_ID})`);
+      return usageError(`${issue.path.join(".") || "body"}: ${issue.message} (expected {"pipeline": NAME or {"stages": [...]}, "input": TEXT, "id"?: RUN_ID, "cache"?: false})`);
     }
     parsed = result.data;
   } catch {

@@ -1,3 +1,4 @@
+import { getAccessControl } from "@/server/auth/index";
 import { getServer } from "@/server/instance";
 import { clientAddress } from "@/server/client-address";
 import { authorize, jsonError } from "@/server/http";
@@ -24,30 +25,41 @@ export async function GET(request: Request, context: { params: Promise<{ id: str
   const pace = url.searchParams.get("pace") === "recorded" ? "recorded" : "instant";
   let server;
   let release: () => void;
+  let revocation: { signal: AbortSignal; dispose: () => void } | undefined;
   try {
     assertRunId(id);
     server = await getServer();
     // Fails here, as JSON with a 404, for an unknown run, instead of inside the stream.
     if (!server.runs.has(id) && !(await server.studio.sessions.has(id))) throw sessionNotFound(id);
+    // The stream ends when its user is revoked.
+    revocation = await getAccessControl().watchRevocation(identity);
     // One of the client's stream places, given back when the stream ends or the client goes.
-    release = server.streams.open([`client ${clientAddress(request)}`], await server.streamsPerClient());
+    const place = server.streams.open([`client ${clientAddress(request)}`], await server.streamsPerClient());
+    const { dispose } = revocation;
+    release = () => {
+      place();
+      dispose();
+    };
   } catch (error) {
+    revocation?.dispose();
     return jsonError(error);
   }
   const abort = new AbortController();
   abort.signal.addEventListener("abort", release, { once: true });
   request.signal.addEventListener("abort", () => abort.abort(), { once: true });
+  revocation.signal.addEventListener("abort", () => abort.abort(), { once: true });
   const events = server.runs.events(id, { afterSeq, signal: abort.signal, pace });
-  const stream = eventStream(releasing(events, release), { onCancel: () => abort.abort() });
+  const stream = eventStream(releasing(events, release, revocation.signal), { onCancel: () => abort.abort() });
   return new Response(stream, {
     headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache, no-transform", connection: "keep-alive", "x-accel-buffering": "no" },
   });
 }
 
-/** The events, then `release` once they end (or their reader stops early). */
-async function* releasing<T>(events: AsyncIterable<T>, release: () => void): AsyncGenerator<T> {
+/** The events, then `release` once they end (or their reader stops early); a revoked user's stream ends with an error that says so. */
+async function* releasing<T>(events: AsyncIterable<T>, release: () => void, revoked: AbortSignal): AsyncGenerator<T> {
   try {
     yield* events;
+    if (revoked.aborted) throw revoked.reason;
   } finally {
     release();
   }

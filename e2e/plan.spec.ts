@@ -1,0 +1,107 @@
+/**
+ * The plan before a run on the Run page: the demo pipeline's plan (its loads in order, memory, time), and
+ * on a studio of its own whose memory budget nothing fits in, the refusal in the plan and at Run, and the
+ * HTTP API's 422 with the plan. Screenshots of both, on a desk and on a phone, light and dark, en and ru.
+ */
+import { expect, test } from "@playwright/test";
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { describeLeftOvers, englishLeft } from "./i18n-scan";
+import { runToEnd } from "./page-checks";
+import { spawnStudio, work, type StudioProcess } from "./studio-process";
+
+const sizes = [
+  [1400, 900],
+  [390, 844],
+] as const;
+
+/** Shown in Russian, the page has no English left (see `englishLeft`); then screenshots. */
+async function screenshots(page: import("@playwright/test").Page, name: string, locale: string): Promise<void> {
+  if (locale === "ru-RU") {
+    const left = await englishLeft(page);
+    expect(left, `English left:\n${describeLeftOvers(left)}`).toEqual([]);
+  }
+  for (const [width, height] of sizes) {
+    for (const colorScheme of ["light", "dark"] as const) {
+      await page.setViewportSize({ width, height });
+      await page.emulateMedia({ colorScheme });
+      await page.getByTestId("run-plan").scrollIntoViewIfNeeded();
+      await page.screenshot({ path: `e2e/screenshots/plan-${name}-${locale.slice(0, 2)}-${width}-${colorScheme}.png`, fullPage: true });
+    }
+  }
+}
+
+test("the Run page shows the demo pipeline's plan: its model calls in the pipeline's order, memory and time", async ({ browser }) => {
+  for (const locale of ["en-US", "ru-RU"]) {
+    const context = await browser.newContext({ locale });
+    const page = await context.newPage();
+    await page.goto("/");
+    const plan = page.getByTestId("run-plan");
+    await expect(plan.getByTestId("plan-fit")).toHaveText(locale === "en-US" ? "fits" : "помещается");
+    // draft (storyteller), voices (storyteller, dreamer, critic: one file, one load), ending (dreamer).
+    await expect(plan.getByTestId("plan-step")).toHaveCount(5);
+    await expect(plan.getByTestId("plan-step").first()).toContainText("draft");
+    await expect(plan.getByTestId("plan-action").first()).toHaveAttribute("data-action", /load|warm/);
+    await expect(plan.getByTestId("plan-ram")).toContainText(/MiB|МиБ/);
+    await screenshots(page, "demo", locale);
+    await context.close();
+  }
+});
+
+test("after a run, the plan estimates the time from the rates it measured, and finds the models warm", async ({ page, request }) => {
+  await runToEnd(request, "base", "Once upon a time");
+  await page.goto("/");
+  const plan = page.getByTestId("run-plan");
+  await expect(plan.getByTestId("plan-time")).toContainText("up to");
+  await expect(plan.getByTestId("plan-action").first()).toHaveAttribute("data-action", "warm");
+  await screenshots(page, "measured", "en-US");
+});
+
+test.describe("a pipeline that cannot fit", () => {
+  const config = path.join(work, "plan-config");
+  let studio: StudioProcess;
+
+  test.beforeAll(async ({ request }) => {
+    await mkdir(config, { recursive: true });
+    // A memory budget of 0.1% of the RAM: no model fits in it.
+    const models = (await readFile("config/models.example.yaml", "utf8")).replace(/^memory_safety:\n(?: {2}.*\n)+/m, "");
+    await writeFile(path.join(config, "models.yaml"), `memory_safety:\n  ram: 0.001\n${models}`);
+    await copyFile("config/pipeline.example.yaml", path.join(config, "pipeline.yaml"));
+    studio = spawnStudio({ args: ["scripts/start.mjs"], portOffset: 4, sessions: "sessions-plan", env: { PROJECT_LLM_CONFIG_DIR: config } });
+    await expect.poll(async () => (await request.get(`${studio.base}/api/health`).catch(() => undefined))?.status(), { timeout: 120_000 }).toBe(200);
+  });
+
+  test.afterAll(async () => {
+    studio?.server.kill("SIGTERM");
+    await studio?.exited;
+  });
+
+  test("shows the refusal in the plan, and Run is refused with the plan's reason", async ({ browser, request }) => {
+    for (const locale of ["en-US", "ru-RU"]) {
+      const context = await browser.newContext({ locale });
+      const page = await context.newPage();
+      await page.goto(`${studio.base}/`);
+      const plan = page.getByTestId("run-plan");
+      await expect(plan.getByTestId("plan-fit")).toHaveText(locale === "en-US" ? "does not fit" : "не помещается");
+      await expect(plan.getByTestId("plan-problems")).toContainText("storyteller");
+      await expect(plan.getByTestId("plan-advice").first()).toBeVisible();
+      await page.getByLabel(locale === "en-US" ? "Input" : "Входной текст", { exact: true }).fill("Once upon a time");
+      await page.getByRole("button", { name: locale === "en-US" ? "Run" : "Запустить", exact: true }).click();
+      const refusal = page.getByRole("alert").filter({ hasText: locale === "en-US" ? "The run could not start" : "Не удалось запустить пайплайн" });
+      await expect(refusal).toContainText(locale === "en-US" ? "does not fit in memory" : "не помещается в память");
+      await expect(refusal).toContainText("storyteller");
+      await screenshots(page, "refused", locale);
+      await context.close();
+    }
+    const response = await request.post(`${studio.base}/api/runs`, { data: { pipeline: "base", input: "Once upon a time" } });
+    expect(response.status()).toBe(422);
+    const body = (await response.json()) as { error: { code: string; params: { model: string }; plan: { fits: boolean; advice: string[] } } };
+    expect(body.error.code).toBe("plan-does-not-fit");
+    expect(body.error.params.model).toBe("storyteller");
+    expect(body.error.plan.fits).toBe(false);
+    expect(body.error.plan.advice.length).toBeGreaterThan(0);
+    // Nothing ran: no session was kept.
+    const sessions = (await (await request.get(`${studio.base}/api/trpc/sessions.list?input=${encodeURIComponent("{}")}`)).json()) as { result: { data: { total: number } } };
+    expect(sessions.result.data.total).toBe(0);
+  });
+});

@@ -1,0 +1,52 @@
+import { ProjectLlmError } from "../../common/index.js";
+import { Studio, type RunPlan } from "../../core/index.js";
+import { parse, pipelineMode, studioOptions, type Options } from "../args.js";
+import { formatBytes, formatDuration, table } from "../format.js";
+
+export const planHelp = `Usage: project-llm plan [--pipeline NAME|FILE] [--mode base|manual] [--models FILE.yaml] [--json]
+
+The plan of a run, before any model loads: the models to load in the pipeline's order, what the model
+pool keeps warm or unloads between stages (max_loaded_models, the memory budget, least recently used
+first), the memory each needs against free RAM and VRAM after memory_safety, and the time it should take
+from the rates measured in past sessions on this machine. A run that does not fit is refused the same
+way, saying what to change. Exit 0 when it fits, 2 when it does not.`;
+
+export const planOptions = { pipeline: { type: "string", short: "p" }, mode: { type: "string" } } as const satisfies Options;
+
+/** The plan as text: one line per model call, then memory and time, then why it does not fit. */
+export function formatPlan(plan: RunPlan): string {
+  const byName = new Map(plan.models.map((model) => [model.name, model]));
+  const rows = plan.steps.map((step) => {
+    const model = byName.get(step.model);
+    const memory = step.action === "remote" ? "remote" : step.action === "load" ? formatBytes(model?.estimate?.ram) : "";
+    return [step.stageId, step.model, step.action, step.unloads.join(", "), memory, step.estimatedMs === undefined ? (step.action === "remote" ? "-" : "no measurement yet") : `≤ ${formatDuration(step.estimatedMs)}`];
+  });
+  const lines = [
+    table(["stage", "model", "action", "unloads first", "memory", "time"], rows),
+    "",
+    `RAM: peak ${formatBytes(plan.peakRam)} of ${formatBytes(plan.usableRam)} usable (${formatBytes(plan.freeRam)} free x memory_safety.ram ${plan.safety.ram}); pool: at most ${plan.maxLoadedModels} models, ${formatBytes(plan.budget)} budget`,
+    ...(plan.freeVram === undefined ? [] : [`VRAM: peak ${formatBytes(plan.peakVram)} of ${formatBytes(plan.usableVram)} usable (${formatBytes(plan.freeVram)} free x memory_safety.vram ${plan.safety.vram})`]),
+    `time: ${plan.estimatedMs === undefined ? `no measurement yet${plan.unmeasured.length > 0 ? ` for ${plan.unmeasured.join(", ")}` : ""}` : `up to ${formatDuration(plan.estimatedMs)} (every stage at max_tokens)`}`,
+    ...plan.problems.map((problem) =>
+      problem.code === "budget"
+        ? `does not fit: ${problem.model} needs ${formatBytes(problem.need)}, over the ${formatBytes(problem.budget)} budget`
+        : `does not fit: ${problem.model} needs ${formatBytes(problem.need)} of ${problem.code === "ram" ? "RAM" : "VRAM"}, ${formatBytes(problem.available)} usable`,
+    ),
+    ...(plan.advice.length > 0 ? [`change in models.yaml: ${plan.advice.join(", ")}`] : []),
+  ];
+  return lines.join("\n");
+}
+
+export async function planCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, planOptions);
+  if (values.help) return void console.log(planHelp), 0;
+  if (positionals.length > 0) throw new ProjectLlmError("usage", `plan takes no words, not "${positionals.join(" ")}": name a pipeline with --pipeline NAME|FILE`);
+  const studio = Studio.open(studioOptions(values));
+  try {
+    const plan = await studio.plan({ pipeline: values.pipeline, mode: pipelineMode(values.mode) });
+    console.log(values.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
+    return plan.fits ? 0 : 2;
+  } finally {
+    await studio.dispose();
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Integration: the plan before a run, on the real model through the real worker: what it says of the
+ * base pipeline, the rates it learns from a run, and a run refused before any model loads.
+ */
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { ProjectLlmError } from "../common/index.js";
+import { createRuntime, type Runtime } from "../runtime/index.js";
+import { RunManager } from "../server/run-manager.js";
+import { tempDir, testModelsYaml, writeFiles } from "../testing/fixtures.js";
+import { openTestStudio } from "../testing/studio.js";
+import type { Studio } from "./studio.js";
+
+const pipelineYaml = `base_pipeline:
+  stages:
+    - id: draft
+      type: single
+      model: greedy
+    - id: ending
+      type: single
+      model: warm
+      input_from: draft
+      params: { max_tokens: 8 }
+`;
+
+const opened: Array<{ studio: Studio; runtime: Runtime; cleanup: () => Promise<void> }> = [];
+afterEach(async () => {
+  for (const { studio, runtime, cleanup } of opened.splice(0)) {
+    await studio.dispose();
+    await runtime.dispose();
+    await cleanup();
+  }
+});
+
+/** A studio with its own runtime, so that its model loads are its own. */
+async function open(modelsYaml: string) {
+  const { dir, cleanup } = await tempDir();
+  const runtime = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false });
+  const studio = await openTestStudio(dir, runtime, { modelsYaml, pipelineYaml });
+  opened.push({ studio, runtime, cleanup });
+  return { studio, runtime };
+}
+
+describe("the plan before a run", () => {
+  it("lists the loads in order with their memory, and learns the model's rates from a run", async () => {
+    const { studio } = await open(testModelsYaml());
+    const before = await studio.plan({});
+    expect(before.fits).toBe(true);
+    expect(before.steps.map((step) => [step.stageId, step.model, step.action])).toEqual([
+      ["draft", "greedy", "load"],
+      // The same file with the same load settings: the worker's pool entry of greedy serves it.
+      ["ending", "warm", "warm"],
+    ]);
+    const greedy = before.models.find((model) => model.name === "greedy")!;
+    // Weights, context and the load's allowance: more than the 1.1 MiB file, far less than node-llama-cpp's 30+ MiB graph heuristic at this size.
+    expect(greedy.estimate!.ram).toBeGreaterThan(greedy.estimate!.parts!.weights);
+    expect(greedy.estimate!.parts!.weights).toBeGreaterThan(1_000_000);
+    expect(before.unmeasured).toEqual(["greedy", "warm"]);
+    expect(before.estimatedMs).toBeUndefined();
+
+    expect((await studio.run({ input: "Once upon a time" })).status).toBe("completed");
+    const after = await studio.plan({});
+    // The same file under two names: both have its rates, and the pool holds what the run loaded.
+    expect(after.unmeasured).toEqual([]);
+    expect(after.rates.greedy!.tokensPerSecond).toBeGreaterThan(0);
+    expect(after.estimatedMs).toBeGreaterThan(0);
+    expect(after.steps.map((step) => step.action)).toEqual(["warm", "warm"]);
+  });
+
+  it("refuses a run that cannot fit before any model loads, in the studio and through the run manager", async () => {
+    // A memory budget far below what the model needs: 0.1% of the RAM.
+    const { studio, runtime } = await open(testModelsYaml().replace("defaults:", "memory_safety: { ram: 0.001 }\ndefaults:"));
+    const plan = await studio.plan({});
+    expect(plan.fits).toBe(false);
+    expect(plan.problems[0]).toMatchObject({ model: "greedy" });
+    expect(plan.advice.length).toBeGreaterThan(0);
+
+    const refusal = await studio.run({ input: "Once upon a time" }).catch((error: unknown) => error);
+    expect(ProjectLlmError.isInstance(refusal) && refusal.code).toBe("plan-does-not-fit");
+    const details = (refusal as ProjectLlmError).details!;
+    expect(details.params).toMatchObject({ model: "greedy" });
+    expect((details.plan as { fits: boolean }).fits).toBe(false);
+    expect((refusal as Error).message).toMatch(/greedy needs .* change .*models\.yaml/);
+
+    const runs = new RunManager(studio);
+    await expect(runs.start({ pipeline: "base", input: "Once upon a time" })).rejects.toMatchObject({ code: "plan-does-not-fit" });
+    expect((await studio.sessions.list()).total).toBe(0);
+    expect(runtime.stats().modelLoads).toBe(0);
+  });
+
+  it("refuses a rerun whose stages to run cannot fit", async () => {
+    const { studio, runtime } = await open(testModelsYaml());
+    const session = await studio.run({ input: "Once upon a time" });
+    const loads = runtime.stats().modelLoads;
+    await runtime.unload();
+    // The same folder, now with a memory budget that nothing fits in.
+    await writeFiles(path.dirname(studio.paths.sessionsDir), { "config/models.yaml": testModelsYaml().replace("defaults:", "memory_safety: { ram: 0.001 }\ndefaults:") });
+    await expect(studio.rerun(session.id, { fromStage: "ending" })).rejects.toMatchObject({ code: "plan-does-not-fit" });
+    expect(runtime.stats().modelLoads).toBe(loads);
+  });
+});

@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { modelCall, modelRun, parseChatRequest, pipelineInput, pipelineParams } from "./chat-request.js";
+import { OpenAiError } from "./errors.js";
+
+const user = (content: string) => ({ role: "user" as const, content });
+
+/** The OpenAI error a request gets, or undefined when it is accepted. */
+function refusal(body: unknown): { status: number; param: string | null; message: string } | undefined {
+  try {
+    parseChatRequest(body);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof OpenAiError)) throw error;
+    return { status: error.status, param: error.param, message: error.message };
+  }
+}
+
+describe("a chat completion request", () => {
+  it("ignores the fields it does not know, as OpenAI clients send many", () => {
+    expect(refusal({ model: "m", messages: [user("Hi")], user: "someone", metadata: { a: 1 }, store: false, logit_bias: {}, n: 1, tools: [] })).toBeUndefined();
+  });
+
+  it("refuses a known field of the wrong type and names it", () => {
+    expect(refusal({ model: "m", messages: [user("Hi")], temperature: "hot" })).toMatchObject({ status: 400, param: "temperature" });
+    expect(refusal({ model: "m", messages: [{ role: "wizard", content: "Hi" }] })).toMatchObject({ status: 400, param: "messages[0].role" });
+    expect(refusal({ model: "m", messages: [] })).toMatchObject({ status: 400, param: "messages" });
+    expect(refusal({ messages: [user("Hi")] })).toMatchObject({ status: 400, param: "model" });
+    expect(refusal({ model: "m", messages: [user("Hi")], max_tokens: 0 })).toMatchObject({ status: 400, param: "max_tokens" });
+  });
+
+  it("refuses what the studio cannot do: several choices, tools, images, JSON output, log probabilities", () => {
+    expect(refusal({ model: "m", messages: [user("Hi")], n: 2 })).toMatchObject({ status: 400, param: "n" });
+    expect(refusal({ model: "m", messages: [user("Hi")], tools: [{ type: "function", function: { name: "f" } }] })).toMatchObject({ status: 400, param: "tools" });
+    expect(refusal({ model: "m", messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "x" } }] }] })).toMatchObject({ status: 400, param: "messages[0].content[0]" });
+    expect(refusal({ model: "m", messages: [user("Hi")], response_format: { type: "json_object" } })).toMatchObject({ status: 400, param: "response_format" });
+    expect(refusal({ model: "m", messages: [user("Hi")], logprobs: true })).toMatchObject({ status: 400, param: "logprobs" });
+  });
+});
+
+describe("a model's call from the messages", () => {
+  it("sends a lone user message as the prompt, and the system messages as the system prompt", () => {
+    expect(modelCall([{ role: "system", content: "Be brief." }, { role: "developer", content: "Kind." }, user("Once upon a time")])).toEqual({ system: "Be brief.\n\nKind.", prompt: "Once upon a time" });
+    expect(modelCall([{ role: "user", content: [{ type: "text", text: "Once " }, { type: "text", text: "upon" }] }])).toEqual({ prompt: "Once upon" });
+  });
+
+  it("writes a conversation as a transcript for the model to go on", () => {
+    expect(modelCall([user("Hi"), { role: "assistant", content: "Hello." }, user("A story?")]).prompt).toBe("User: Hi\n\nAssistant: Hello.\n\nUser: A story?\n\nAssistant:");
+    // An assistant message last is the start of the answer: the model goes on from it.
+    expect(modelCall([user("Hi"), { role: "assistant", content: "Once" }]).prompt).toBe("User: Hi\n\nAssistant: Once");
+  });
+
+  it("runs one stage of the model with the request's parameters", () => {
+    const request = parseChatRequest({ model: "storyteller", messages: [user("Hi")], temperature: 0, seed: 3, max_completion_tokens: 9, max_tokens: 50, stop: "." });
+    expect(modelRun("storyteller", request)).toEqual({
+      pipeline: { name: "Chat completion: storyteller", stages: [{ id: "chat", type: "single", model: "storyteller", params: { temperature: 0, seed: 3, max_tokens: 9, stop: ["."] }, output_mode: "answer_only" }] },
+      input: "Hi",
+    });
+  });
+});
+
+describe("a pipeline's call from the messages", () => {
+  it("takes the last user message as the input", () => {
+    expect(pipelineInput([{ role: "system", content: "ignored" }, user("first"), { role: "assistant", content: "a" }, user("second")])).toBe("second");
+    expect(() => pipelineInput([{ role: "system", content: "alone" }])).toThrow(/no user message/);
+  });
+
+  it("puts sampling on every stage and max_tokens and stop on the final stages only", () => {
+    const pipeline = {
+      stages: [
+        { id: "draft", type: "single" as const, model: "a", params: {}, output_mode: "answer_only" as const },
+        { id: "left", type: "single" as const, model: "a", input_from: "draft", params: {}, output_mode: "answer_only" as const },
+        { id: "right", type: "single" as const, model: "a", input_from: "draft", params: {}, output_mode: "answer_only" as const },
+      ],
+    };
+    const request = parseChatRequest({ model: "pipeline/x", messages: [user("Hi")], temperature: 0, top_p: 0.5, max_tokens: 7, stop: ["\n", ""] });
+    expect(pipelineParams(pipeline, request)).toEqual({
+      draft: { temperature: 0, top_p: 0.5 },
+      left: { temperature: 0, top_p: 0.5, max_tokens: 7, stop: ["\n"] },
+      right: { temperature: 0, top_p: 0.5, max_tokens: 7, stop: ["\n"] },
+    });
+    expect(pipelineParams(pipeline, parseChatRequest({ model: "pipeline/x", messages: [user("Hi")] }))).toEqual({});
+  });
+});
