@@ -161,6 +161,13 @@ describe("RemotePort against a fake OpenAI-compatible server", () => {
     expect(error.details?.params).toMatchObject({ reason: "stream-error", detail: "engine dead" });
   });
 
+  it("cuts off a stream event that never ends, instead of buffering it without bound", async () => {
+    server.behave({ kind: "flood", bytes: 3 * 1024 * 1024 });
+    const error = await projectError(fast.generate(request(modelOn(server.baseUrl))));
+    expect(error.code).toBe("remote-failed");
+    expect(error.details?.params).toMatchObject({ reason: "stream-error", detail: "sent over 1 MiB without a line end" });
+  });
+
   it("takes a whole JSON completion from a server that does not stream", async () => {
     server.behave({ kind: "whole", text: "All at once." });
     const parts: string[] = [];

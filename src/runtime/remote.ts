@@ -41,8 +41,13 @@ const defaultBackoff = (retry: number) => Math.min(8_000, 500 * 2 ** retry);
 
 /** What the body of an error answer is read up to: enough for a server's message, never a flood. */
 const errorBodyLimit = 64 * 1024;
-/** What a whole (not streamed) completion is read up to. */
+/** What a whole (not streamed) completion is read up to, and a streamed one's text. */
 const completionBodyLimit = 16 * 1024 * 1024;
+/** The longest stream event (its lines, its data) taken: a server or proxy that never ends one is cut off. */
+const sseEventLimit = 1024 * 1024;
+
+/** A stream event past `sseEventLimit`: what the server sent is not an answer the studio can hold. */
+class SseLimitError extends Error {}
 
 interface Failure {
   reason: RemoteFailure;
@@ -119,6 +124,10 @@ async function* sseEvents(body: ReadableStream<Uint8Array>, onChunk: () => void)
       if (done) break;
       onChunk();
       buffer += decoder.decode(value, { stream: true });
+      if (buffer.length > sseEventLimit) {
+        // No line end in over 1 MiB (lines are consumed below as they end): never buffer without bound.
+        if (!/\r|\n/.test(buffer)) throw new SseLimitError(`sent over ${sseEventLimit / 1024 / 1024} MiB without a line end`);
+      }
       let newline: RegExpExecArray | null;
       while ((newline = /\r\n|\r|\n/.exec(buffer)) !== null) {
         // A lone "\r" at the end may be the first half of "\r\n": wait for the next bytes.
@@ -134,7 +143,10 @@ async function* sseEvents(body: ReadableStream<Uint8Array>, onChunk: () => void)
           const colon = line.indexOf(":");
           const field = colon === -1 ? line : line.slice(0, colon);
           const fieldValue = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
-          if (field === "data") data.push(fieldValue);
+          if (field === "data") {
+            data.push(fieldValue);
+            if (data.reduce((sum, part) => sum + part.length, 0) > sseEventLimit) throw new SseLimitError(`sent an event of over ${sseEventLimit / 1024 / 1024} MiB`);
+          }
           else if (field === "event") event = fieldValue;
         }
       }
@@ -345,6 +357,7 @@ export class RemotePort implements InferencePort {
             lastAt = now;
             chunks++;
             text += delta;
+            if (text.length > completionBodyLimit) throw new SseLimitError(`sent over ${completionBodyLimit / 1024 / 1024} MiB of text`);
             state.textArrived = true;
             options.onText?.(delta);
           }
@@ -355,6 +368,7 @@ export class RemotePort implements InferencePort {
         }
       } catch (error) {
         if (error instanceof AttemptError) throw error;
+        if (error instanceof SseLimitError) throw new AttemptError({ reason: "stream-error", message: `${host} ${error.message}`, extra: { detail: error.message } });
         if (timedOut) throw new AttemptError(timeoutFailure());
         if (options.signal?.aborted) throw error;
         throw new AttemptError({ reason: "stream-cut", message: `the stream from ${host} broke after ${text.length} characters (${causeCode(error) ?? (error instanceof Error ? error.message : String(error))})`, extra: { characters: text.length } });

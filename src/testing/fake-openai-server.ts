@@ -24,7 +24,9 @@ export type FakeOpenAiBehaviour =
   /** 200 with an HTML page, as a wrong address (a web UI, a proxy's page) answers. */
   | { kind: "not-json" }
   /** One whole `chat.completion` JSON, as a server that ignores `stream: true` answers. */
-  | { kind: "whole"; text: string };
+  | { kind: "whole"; text: string }
+  /** `bytes` after `data: ` and no line end, then nothing: a broken server or proxy that never ends an event. */
+  | { kind: "flood"; bytes: number };
 
 export interface FakeOpenAiRequest {
   path: string;
@@ -150,6 +152,11 @@ export async function startFakeOpenAiServer(options: { key?: string; behaviour?:
       case "hang":
         streamHead();
         for (const text of behaviour.chunks ?? []) response.write(chunkEvent(text, null));
+        return;
+      case "flood":
+        streamHead();
+        response.write("data: ");
+        for (let sent = 0; sent < behaviour.bytes; sent += 64 * 1024) response.write("x".repeat(Math.min(64 * 1024, behaviour.bytes - sent)));
         return;
       case "cut":
         streamHead();
