@@ -503,6 +503,13 @@ describe("remote models in models.yaml (backend: openai)", () => {
     expect(JSON.stringify(issues)).not.toContain("sk-live-0123456789");
   });
 
+  it("refuses a key of letters, digits and _ pasted as api_key_env (it would pass for a name), without repeating it", async () => {
+    const issues = await remoteIssues(`  fleet:\n    backend: openai\n    base_url: http://gpu-box:8000/v1\n    model: m\n    api_key_env: hf_AbCdEf0123456789xyz\n`);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ line: 10, path: "models.fleet.api_key_env", code: "invalid-env-name" });
+    expect(JSON.stringify(issues)).not.toContain("AbCdEf0123456789");
+  });
+
   it("refuses a key pasted as api_key_env, without repeating it", async () => {
     const issues = await remoteIssues(`  fleet:\n    backend: openai\n    base_url: http://gpu-box:8000/v1\n    model: m\n    api_key_env: sk-live-0123456789-abc\n`);
     expect(issues).toHaveLength(1);

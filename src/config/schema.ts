@@ -57,8 +57,12 @@ export const localModelEntrySchema = z.strictObject({
 });
 export type LocalModelEntry = z.infer<typeof localModelEntrySchema>;
 
-/** An environment variable's name: what `api_key_env` holds (never the key itself). */
-export const environmentNamePattern = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/**
+ * An environment variable's name: what `api_key_env` holds (never the key itself). Capitals, digits and
+ * `_` only, as such names are written: many keys (`hf_...`, `gsk_...`, `sk-...`) have small letters, so
+ * a key pasted here is refused rather than taken for a name and later shown in a "variable not set" error.
+ */
+export const environmentNamePattern = /^[A-Z_][A-Z0-9_]{0,127}$/;
 
 /** Keys under which a secret would be written in the file: refused with a message that says where it goes. */
 export const secretKeys = ["api_key", "apiKey", "key", "token", "api_token", "authorization", "password", "headers"] as const;
