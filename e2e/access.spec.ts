@@ -8,6 +8,7 @@ import { expect, test, type APIRequestContext } from "@playwright/test";
 import { spawnSync } from "node:child_process";
 import { rm } from "node:fs/promises";
 import http from "node:http";
+import os from "node:os";
 import path from "node:path";
 import { listApiRoutes } from "../src/testing/api-routes";
 import { writeSyntheticSession } from "../src/testing/synthetic-session";
@@ -377,3 +378,31 @@ function postFrom(url: string, body: string, headers: Record<string, string>): P
     request.end(body);
   });
 }
+
+test("a studio whose HOST is loopback refuses other machines even when its server was started on 0.0.0.0 by other means", async ({ request }) => {
+  test.setTimeout(180_000);
+  // This machine's address on its network: a request to it comes from that address, not from loopback.
+  const lan = Object.values(os.networkInterfaces()).flat().find((entry) => entry?.family === "IPv4" && !entry.internal)?.address;
+  test.skip(!lan, "this machine has no network address besides loopback");
+  const open = spawnStudio({
+    args: [path.resolve("node_modules/next/dist/bin/next"), "start", "-H", "0.0.0.0", "-p", String(Number(process.env.E2E_PORT ?? 3123) + 6)],
+    portOffset: 6,
+    sessions: "sessions-wide",
+    env: { HOST: "127.0.0.1", PROJECT_LLM_DATA_DIR: path.join(work, "data-wide") },
+  });
+  try {
+    await expect.poll(async () => (await request.get(`${open.base}/api/health`).catch(() => undefined))?.status(), { timeout: 150_000 }).toBe(200);
+    // From this machine: the local user, no login, as always.
+    expect((await request.get(`${open.base}/api/trpc/auth.me`)).status()).toBe(200);
+    // From its network address: refused, pages and APIs alike, saying how to serve the network.
+    const wide = open.base.replace("127.0.0.1", lan!);
+    for (const route of ["/api/trpc/auth.me", "/api/sessions/20261124-120102-3fa9c1", "/v1/models", "/", "/history"]) {
+      const response = await request.get(`${wide}${route}`, { maxRedirects: 0 });
+      expect(response.status(), route).toBe(403);
+      expect(await response.text(), route).toContain("HOST=0.0.0.0");
+    }
+  } finally {
+    open.server.kill("SIGTERM");
+    await open.exited;
+  }
+});

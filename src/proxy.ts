@@ -8,8 +8,10 @@ import { getAccessControl } from "@/server/auth/index";
 
 export async function proxy(request: NextRequest): Promise<NextResponse> {
   const access = getAccessControl();
-  if (!access.enabled) return NextResponse.next();
-  if ((await access.authenticate(request)).ok) return NextResponse.next();
+  const authentication = await access.authenticate(request);
+  if (authentication.ok) return NextResponse.next();
+  // Without access control, a page is refused only to another machine (see AccessControl): no login helps.
+  if (!access.enabled) return new NextResponse(authentication.error.message, { status: 403, headers: { "content-type": "text/plain; charset=utf-8" } });
   const login = new URL("/login", request.url);
   const back = request.nextUrl.pathname + request.nextUrl.search;
   if (back !== "/") login.searchParams.set("next", back);

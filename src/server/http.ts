@@ -52,10 +52,13 @@ export function forbiddenHost(request: Request): Response | null {
   );
 }
 
-/** The answer to a request whose credentials did not name a user: 401, or 429 with Retry-After after repeated failures. */
+/**
+ * The answer to a request whose credentials did not name a user: 401; 403 from another machine to a
+ * studio that serves this one only; or 429 with Retry-After after repeated failures.
+ */
 export function refusedAuthentication(result: Extract<Authentication, { ok: false }>): Response {
   const response = jsonError(result.error);
-  if (result.status === 401) return response;
+  if (result.status !== 429) return response;
   return new Response(response.body, { status: 429, headers: { "content-type": "application/json", "retry-after": String(result.retryAfterS ?? 1) } });
 }
 

@@ -2,6 +2,7 @@ import { mkdir, readFile, stat, utimes } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { tempDir } from "../../testing/fixtures.js";
+import { peerHeader } from "../client-address.js";
 import { AccessControl, LoginThrottle, accessMode, cookieName, hasRole, isLoopbackHost, mayActOn, type Authentication } from "./index.js";
 
 let root: string;
@@ -33,6 +34,17 @@ describe("the mode", () => {
   it("makes everyone the local admin when off", async () => {
     const access = new AccessControl({ env: {}, cwd: root });
     expect(identityOf(await access.authenticate(request()))).toEqual({ user: "local", role: "admin" });
+    expect(identityOf(await access.authenticate(request({ [peerHeader]: "::ffff:127.0.0.1" })))).toEqual({ user: "local", role: "admin" });
+  });
+
+  it("off because HOST is loopback, refuses a connection from another machine (a server started on 0.0.0.0 by other means)", async () => {
+    const access = new AccessControl({ env: { HOST: "127.0.0.1" }, cwd: root });
+    const refused = await access.authenticate(request({ [peerHeader]: "192.168.1.77" }));
+    expect(refused).toMatchObject({ ok: false, status: 403 });
+    expect(refused.ok ? "" : refused.error.message).toMatch(/serves this machine only \(HOST=127\.0\.0\.1\).*192\.168\.1\.77.*HOST=0\.0\.0\.0/);
+    // Turned off on purpose, it serves everyone (and warns at every start).
+    const open = new AccessControl({ env: { HOST: "127.0.0.1", PROJECT_LLM_AUTH: "off" }, cwd: root });
+    expect(identityOf(await open.authenticate(request({ [peerHeader]: "192.168.1.77" })))).toEqual({ user: "local", role: "admin" });
   });
 });
 

@@ -6,7 +6,7 @@
 import { ProjectLlmError, errorMessage } from "../../common/index.js";
 import { clientAddress as peerAddress } from "../client-address.js";
 import { CookieSigner, cookieName, loginMaxAgeS } from "./cookie.js";
-import { accessMode, type AccessMode } from "./mode.js";
+import { accessMode, isLoopbackHost, type AccessMode } from "./mode.js";
 import { localIdentity, type Identity } from "./roles.js";
 import { RevocationWatch } from "./revocation.js";
 import { LoginThrottle, type ThrottleOptions } from "./throttle.js";
@@ -14,7 +14,7 @@ import { UsersStore, dataDirectory } from "./users.js";
 
 export type Authentication =
   | { ok: true; identity: Identity }
-  | { ok: false; error: ProjectLlmError; status: 401 | 429; retryAfterS?: number };
+  | { ok: false; error: ProjectLlmError; status: 401 | 403 | 429; retryAfterS?: number };
 
 export interface AccessControlOptions {
   env: Record<string, string | undefined>;
@@ -80,7 +80,7 @@ export class AccessControl {
 
   /** Who sent the request: its bearer token's user, else its login cookie's, else no one. */
   async authenticate(request: Request): Promise<Authentication> {
-    if (!this.enabled) return { ok: true, identity: localIdentity };
+    if (!this.enabled) return this.#loopbackOnly(request);
     const authorization = request.headers.get("authorization");
     if (authorization !== null) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
@@ -94,6 +94,22 @@ export class AccessControl {
       if (identity && identity.user === claims.user) return { ok: true, identity };
     }
     return { ok: false, status: 401, error: unauthenticated() };
+  }
+
+  /**
+   * Without access control because HOST is a loopback address, only this machine may be served. A request
+   * from another one means the server listens wider than HOST says (`next start -H 0.0.0.0`, a container
+   * started with another command): refused, rather than serving the network with no login. An explicit
+   * `PROJECT_LLM_AUTH=off` is the one way to serve it so (and warns at every start).
+   */
+  #loopbackOnly(request: Request): Authentication {
+    const peer = peerAddress(request);
+    if (this.mode.setting === "off" || !this.mode.loopback || peer === "unknown" || isLoopbackHost(peer)) return { ok: true, identity: localIdentity };
+    return {
+      ok: false,
+      status: 403,
+      error: new ProjectLlmError("forbidden", `this studio serves this machine only (HOST=${this.mode.host}), and the request came from ${peer}: start it with HOST=0.0.0.0 to serve the network with logins`),
+    };
   }
 
   /**

@@ -10,6 +10,8 @@ export interface AccessMode {
   /** The address the studio listens on (HOST, default 127.0.0.1). */
   host: string;
   loopback: boolean;
+  /** PROJECT_LLM_AUTH as set (undefined when unset: access control then follows HOST). */
+  setting?: "on" | "off";
 }
 
 /** True for an address only this machine can reach: 127.0.0.0/8, ::1, localhost. */
@@ -26,5 +28,5 @@ export function accessMode(env: Record<string, string | undefined>): AccessMode 
   if (setting && setting !== "on" && setting !== "off") {
     throw new ProjectLlmError("usage", `PROJECT_LLM_AUTH is "${setting.slice(0, 20)}"; set it to on or off, or leave it unset (on unless HOST is a loopback address)`);
   }
-  return { enabled: setting ? setting === "on" : !loopback, host, loopback };
+  return { enabled: setting ? setting === "on" : !loopback, host, loopback, ...(setting ? { setting: setting as "on" | "off" } : {}) };
 }

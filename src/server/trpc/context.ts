@@ -11,6 +11,7 @@ import type { Context } from "./init.js";
  */
 export async function createContext(request: Request, server: Pick<ServerInstance, "studio" | "runs" | "downloads">, access: AccessControl): Promise<Context | Response> {
   const result = await access.authenticate(request);
-  if (!result.ok && result.status === 429) return refusedAuthentication(result);
+  // A lockout (429), or another machine at a studio that serves this one only (403): no procedure's to answer.
+  if (!result.ok && result.status !== 401) return refusedAuthentication(result);
   return { studio: server.studio, runs: server.runs, downloads: server.downloads, access, identity: result.ok ? result.identity : null };
 }
