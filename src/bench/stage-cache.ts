@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import { Studio } from "../core/index.js";
 import type { StageCacheKey } from "../engine/index.js";
 import { createRuntime } from "../runtime/index.js";
-import { FileSessionStore, FileStageCache, newRunId } from "../store/index.js";
+import { FileSessionStore, FileStageCache, installedVersion, newRunId } from "../store/index.js";
 import { makeRunSession, makeStageRecord } from "../testing/session-records.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -52,11 +52,12 @@ async function fill(sessionsDir: string, modelFile: string): Promise<void> {
   await sessions.rebuildIndex();
   const cache = new FileStageCache(path.join(sessionsDir, "stage-cache"), sessions);
   const model = { name: "storyteller", path: modelFile, load: { context_size: 2048, gpu_layers: 0 as const, threads: 1 } };
+  const runtime = { gpu: false as const, nodeLlamaCpp: await installedVersion(projectRoot, "node-llama-cpp") };
   for (const [index, id] of ids.entries()) {
     for (const stageId of ["draft", "voices", "ending"]) {
       const prompt = `Once upon a time number ${index}, ${stageId}`;
-      const key: StageCacheKey = { version: 1, type: "single", outputMode: "answer_only", input: prompt, inputs: [], prompt, calls: [{ part: "model", name: "storyteller", model, params: { temperature: 0, max_tokens: 48 } }] };
-      await cache.put(key, id, makeStageRecord(stageId, `answer ${index}`));
+      const key: StageCacheKey = { version: 2, type: "single", outputMode: "answer_only", input: prompt, inputs: [], prompt, calls: [{ part: "model", name: "storyteller", model, params: { temperature: 0, max_tokens: 48 } }] };
+      await cache.put(key, runtime, id, makeStageRecord(stageId, `answer ${index}`));
     }
   }
   await sessions.flush();

@@ -237,7 +237,7 @@ describe("project-llm", () => {
     const sessions = await folder("cache-sessions");
     const args = ["run", "--input", "A small boat", "--sessions", sessions];
     const first = await run(args);
-    expect(first.code).toBe(0);
+    expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).not.toContain("cached");
     const second = await run(args);
     expect(second.code, second.stderr).toBe(0);
@@ -253,6 +253,27 @@ describe("project-llm", () => {
     const listed = JSON.parse((await run(["sessions", "list", "--json", "--sessions", sessions])).stdout) as { items: Array<{ id: string }> };
     const shown = await run(["sessions", "show", listed.items[1]!.id, "--sessions", sessions]);
     expect(shown.stdout).toContain("## stage draft (completed, cached)");
+
+    // Deleting the session that computed the stages takes their entries (its text) off the disk.
+    const cacheDir = path.join(sessions, "stage-cache");
+    const entries = async () => (await readdir(cacheDir, { recursive: true })).filter((name) => /[0-9a-f]{64}\.json$/.test(name));
+    expect(await entries()).toHaveLength(3);
+    const firstId = listed.items[2]!.id;
+    const deleted = await run(["sessions", "delete", firstId, "--sessions", sessions]);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(await entries()).toEqual([]);
+    const recomputed = await run(args);
+    expect(recomputed.code).toBe(0);
+    expect(recomputed.stderr).not.toContain("cached");
+    expect(await entries()).toHaveLength(3);
+
+    // A session file removed by hand: reindex removes its entries.
+    const recomputedId = (JSON.parse((await run(["sessions", "list", "--json", "--sessions", sessions])).stdout) as { items: Array<{ id: string }> }).items[0]!.id;
+    await rm(path.join(sessions, `${recomputedId}.json`));
+    const reindexed = await run(["sessions", "reindex", "--sessions", sessions]);
+    expect(reindexed.code, reindexed.stderr).toBe(0);
+    expect(reindexed.stdout).toMatch(/^indexed 2 sessions in .+; 3 stage cache entries of sessions that are gone removed\n$/);
+    expect(await entries()).toEqual([]);
   });
 
   it("reads the input from stdin, prints the session as JSON, and lists, shows, reruns and draws sessions", async () => {

@@ -2,7 +2,8 @@ import { stat } from "node:fs/promises";
 
 /**
  * Remembers what `compute` found in a file for as long as the file is the same one: same device, inode,
- * size and modification time (a replaced or rewritten file is read again). Model files are large and
+ * size, modification time and change time (a replaced or rewritten file is read again, even one whose
+ * modification time was set back, as `cp -p`, `rsync -a` or a restore do: they cannot set the change time). Model files are large and
  * change rarely, while their headers are read before every run: this keeps runs from starting late.
  */
 export function fileMemo<T>(compute: (file: string) => Promise<T>, limit = 256): (file: string) => Promise<T> {
@@ -15,7 +16,7 @@ export function fileMemo<T>(compute: (file: string) => Promise<T>, limit = 256):
       // Missing or unreadable: `compute` says why, in its own words.
       return compute(file);
     }
-    const identity = `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`;
+    const identity = `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
     const hit = cache.get(file);
     if (hit?.identity === identity) return hit.value;
     const value = compute(file);

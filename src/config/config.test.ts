@@ -490,6 +490,15 @@ describe("remote models in models.yaml (backend: openai)", () => {
     expect(resolveGenerationParams(models, "fleet")).not.toHaveProperty("context_size");
   });
 
+  it("opts a remote model into the stage cache only with cache: true, a boolean", async () => {
+    const models = await loadRemoteModels(`${remote}  cached:\n    backend: openai\n    base_url: http://gpu-box:8000/v1\n    model: m\n    cache: true\n`);
+    expect(models.config.models.fleet).toMatchObject({ cache: false });
+    expect(resolveModel(models, "fleet").remote).not.toHaveProperty("cache");
+    expect(resolveModel(models, "cached").remote).toMatchObject({ cache: true });
+    const [issue] = await remoteIssues(`  fleet:\n    backend: openai\n    base_url: http://gpu-box:8000/v1\n    model: m\n    cache: "yes"\n`);
+    expect(issue).toMatchObject({ path: "models.fleet.cache" });
+  });
+
   it("keeps a local model's rules: without backend a file is still required", async () => {
     const [issue] = await remoteIssues(`  plain:\n    quantization: Q8_0\n`);
     expect(issue).toMatchObject({ line: 7, path: "models.plain.file", code: "required-key" });

@@ -122,6 +122,12 @@ export const remoteModelEntrySchema = z.strictObject({
   connect_timeout: z.number().gt(0).max(3_600).default(10),
   /** Attempts after the first when the server cannot take the call yet (refused, 429, 502, 503, 504), never once text came. */
   max_retries: z.number().int().min(0).max(10).default(3),
+  /**
+   * Whether the stage cache may serve (and store) this model's stages. Off by default: the studio cannot
+   * see which weights a server holds under a name (a restart with others, a peer studio's edited
+   * pipeline), and temperature 0 or a seed does not make vLLM or OpenAI repeat an answer exactly.
+   */
+  cache: z.boolean().default(false),
   /** Per-model generation parameters over `defaults`. */
   overrides: generationParamsSchema.default({}),
   /** Free text shown in listings. */

@@ -75,6 +75,7 @@ export function resolveModel(models: LoadedModelsConfig, name: string): Resolved
         timeoutMs: entry.timeout * 1000,
         connectTimeoutMs: entry.connect_timeout * 1000,
         maxRetries: entry.max_retries,
+        ...(entry.cache ? { cache: true } : {}),
       },
     };
   }

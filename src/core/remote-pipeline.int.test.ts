@@ -86,6 +86,28 @@ describe("a pipeline with a local and a remote stage", () => {
     expect(stored).not.toContain(key);
   });
 
+  it("serves the remote stage from the stage cache only when its model opts in with cache: true", async () => {
+    const runTwice = async () => {
+      const sent = server.requests.length;
+      const first = await studio.run({ input: "Once upon a time" });
+      const second = await studio.run({ input: "Once upon a time" });
+      expect([first.status, second.status]).toEqual(["completed", "completed"]);
+      return { second, requests: server.requests.length - sent };
+    };
+    server.behave({ kind: "stream", chunks: ["A ", "polished ", "story."] });
+    // Without it, the local stage comes from the cache and the server is asked every time.
+    const optedOut = await runTwice();
+    expect(optedOut.requests).toBe(2);
+    expect(optedOut.second.stages.draft!.cached).toBe(true);
+    expect(optedOut.second.stages.polish!.cached).toBeUndefined();
+
+    const models = await readFile(path.join(root, "config", "models.yaml"), "utf8");
+    await writeFiles(root, { "config/models.yaml": models.replace("    max_retries: 0\n", "    max_retries: 0\n    cache: true\n") });
+    const optedIn = await runTwice();
+    expect(optedIn.requests).toBe(1);
+    expect(optedIn.second.stages.polish).toMatchObject({ cached: true, output: "A polished story." });
+  });
+
   it("fails the remote stage with remote-failed when the server refuses, and the studio runs on", async () => {
     server.behave({ kind: "status", status: 503, message: "no capacity" });
     const failed = await studio.run({ input: "Once upon a time" });

@@ -2,6 +2,8 @@
  * Integration: the stage cache on the real model (stories260K.gguf), through the real inference worker and
  * the file session store. The runtime's own count of generations says which stages called the model.
  */
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { SessionRecord } from "../store/index.js";
 import { testModelsYaml, writeFiles } from "../testing/fixtures.js";
@@ -88,13 +90,32 @@ describe("the stage cache on the real model", () => {
     expect(cachedBranch.stages.draft!.reused).toBe(true);
   });
 
-  it("skips the entries of a deleted session and computes those stages again", async () => {
+  it("takes a deleted session's entries off the disk and computes those stages again", async () => {
     const first = await run();
-    await setup.studio.sessions.delete(first.session.id);
+    const cacheDir = path.join(setup.root, "sessions", "stage-cache");
+    const entries = async () => (await readdir(cacheDir, { recursive: true })).filter((name) => /[0-9a-f]{64}\.json$/.test(name)).sort();
+    const stored = await entries();
+    // draft, panel, ending, aside: one entry per stage.
+    expect(stored).toHaveLength(stageIds.length);
+    const texts = await Promise.all(stored.map((name) => readFile(path.join(cacheDir, name), "utf8")));
+    expect(texts.every((text) => text.includes(first.session.id))).toBe(true);
+
+    await setup.studio.deleteSession(first.session.id);
+    expect(await entries()).toEqual([]);
+    expect(await readdir(path.join(cacheDir, "by-session"))).toEqual([]);
     const again = await run();
     expect(again.cached).toEqual([]);
     expect(again.calls).toBe(callsOfFullRun);
     expect((await run()).cached).toEqual(stageIds);
+  });
+
+  it("prunes the entries of a session that went without them (its file removed by hand)", async () => {
+    const first = await run();
+    await setup.studio.sessions.delete(first.session.id);
+    expect(await setup.studio.stageCache.prune()).toEqual({ removed: stageIds.length, kept: 0 });
+    const again = await run();
+    expect(again.cached).toEqual([]);
+    expect(again.calls).toBe(callsOfFullRun);
   });
 
   it("never caches a stage whose model samples at random", async () => {

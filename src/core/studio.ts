@@ -30,7 +30,18 @@ import { planRerun, runPipeline, stageModels, type InferencePort, type RunEvent,
 import { createRuntime, inspectModels, RemotePort, routeInference, type ModelFacts, type Runtime } from "../runtime/index.js";
 import { measuredRates, planRun, type MeasuredRates, type PlanModel, type RunPlan } from "./plan.js";
 import { planRefusal } from "./plan-refusal.js";
-import { FileSessionStore, FileStageCache, assertRunId, modelIdentity, newRunId, processOwner, type SessionRecord, type SessionStore } from "../store/index.js";
+import {
+  FileSessionStore,
+  FileStageCache,
+  assertRunId,
+  installedVersion,
+  modelIdentity,
+  newRunId,
+  processOwner,
+  type SessionRecord,
+  type SessionStore,
+  type StageCacheRuntime,
+} from "../store/index.js";
 import { stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -139,6 +150,8 @@ export class Studio {
   /** Completed deterministic stages by signature, beside the sessions they were computed in. */
   readonly stageCache: FileStageCache;
   #runtime: Runtime | undefined;
+  /** `runtime.gpu` the runtime was started with (unknown for a runtime given to the studio). */
+  #runtimeGpu: LoadedModelsConfig["config"]["runtime"]["gpu"] | undefined;
   readonly #ownsRuntime: boolean;
   readonly #cwd: string;
   readonly #packageRoot: string;
@@ -169,6 +182,7 @@ export class Studio {
     if (!this.#runtime) {
       const config = (await this.loadModels()).config;
       const settings = config.runtime;
+      this.#runtimeGpu = settings.gpu;
       this.#runtime ??= createRuntime({
         workerPath: path.join(this.#packageRoot, "dist", "runtime", "worker.js"),
         gpu: settings.gpu,
@@ -565,7 +579,7 @@ export class Studio {
       resolveModel: (name) => resolveModel(job.models, name),
       resolveParams: (name, params) => resolveGenerationParams(job.models, name, params),
       reuse: job.reuse,
-      ...(job.cache === false ? {} : { cache: this.stageCache.forRun(runId) }),
+      ...(job.cache === false ? {} : { cache: this.stageCache.forRun(runId, await this.#cacheRuntime(job.models)) }),
       parentRunId: job.parentRunId,
       warnings: job.warnings,
       inlinePipeline: job.inlinePipeline,
@@ -625,6 +639,23 @@ export class Studio {
         console.error(`event listener failed: ${errorMessage(error)}`);
       }
     }
+  }
+
+  /**
+   * Deletes a session and the stage cache's entries it stored (they hold its stages' input and output).
+   * The session goes first: an entry left by a failure here points at no session, is never served, and
+   * goes at its next lookup or at `sessions reindex`.
+   */
+  async deleteSession(id: string): Promise<void> {
+    await this.sessions.delete(id);
+    await this.stageCache.forget(id).catch((error: unknown) => {
+      console.error(`stage cache: the entries of deleted session ${id} stay until "project-llm sessions reindex": ${errorMessage(error)}`);
+    });
+  }
+
+  /** What runs this studio's local models, as the stage cache keys it (see `StageCacheRuntime`). */
+  async #cacheRuntime(models: LoadedModelsConfig): Promise<StageCacheRuntime> {
+    return { gpu: this.#runtimeGpu ?? models.config.runtime.gpu, nodeLlamaCpp: await installedVersion(this.#packageRoot, "node-llama-cpp") };
   }
 
   async dispose(): Promise<void> {

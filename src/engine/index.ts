@@ -35,7 +35,7 @@ export type {
   RemoteModel,
   ResolvedModel,
 } from "./ports.js";
-export { isDeterministic, stageCacheKey, type StageCacheCall, type StageCacheKey, type StageCachePort } from "./stage-cache.js";
+export { isCacheable, isDeterministic, stageCacheKey, type StageCacheCall, type StageCacheKey, type StageCachePort } from "./stage-cache.js";
 export { pipelineProblems, runPipeline, stageOutput, type RunPipelineOptions, type RunResult, type RunStatus } from "./run-pipeline.js";
 export {
   aggregationTemplateNames,

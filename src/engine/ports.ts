@@ -33,6 +33,8 @@ export interface RemoteModel {
   connectTimeoutMs?: number;
   /** Attempts after the first for a refused connection, 429, 502, 503 or 504 before any text; default 3. */
   maxRetries?: number;
+  /** Set (`cache: true` in models.yaml) when its stages may be served from the stage cache; off by default. */
+  cache?: boolean;
 }
 
 /** Generation parameters after defaults, model overrides and stage parameters. */

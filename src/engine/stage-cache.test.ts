@@ -88,6 +88,31 @@ describe("the stage cache in runPipeline", () => {
     expect(isDeterministic({ temperature: 0.8 })).toBe(false);
   });
 
+  it("caches a stage that calls a remote model only when that model opts in (cache: true)", async () => {
+    const remoteAs = (cache?: boolean): RunPipelineOptions["resolveModel"] => (name) => ({
+      ...resolveModel(name),
+      path: name === "m2" ? "" : `/models/${name}.gguf`,
+      ...(name === "m2" ? { remote: { baseUrl: "http://gpu-box:8000/v1", model: "qwen", ...(cache === undefined ? {} : { cache }) } } : {}),
+    });
+    for (const optIn of [undefined, false]) {
+      const cache = createMemoryStageCache();
+      await run(chain(), { cache, resolveModel: remoteAs(optIn) });
+      const again = await run(chain(), { cache, resolveModel: remoteAs(optIn) });
+      // a (local) comes from the cache; b calls the remote model, and c reads b's fresh answer.
+      expect(again.cachedIds).toEqual(["a", "c"]);
+      expect(again.port.calls.map((call) => call.model)).toEqual(["m2"]);
+      // b is neither looked up nor stored: two lookups a run, two stores in all.
+      expect(cache.gets).toHaveLength(4);
+      expect(cache.puts).toHaveLength(2);
+      expect([...cache.gets, ...cache.puts].every((key) => key.calls.every((call) => call.model.remote === undefined))).toBe(true);
+    }
+    const cache = createMemoryStageCache();
+    await run(chain(), { cache, resolveModel: remoteAs(true) });
+    const optedIn = await run(chain(), { cache, resolveModel: remoteAs(true) });
+    expect(optedIn.cachedIds).toEqual(["a", "b", "c"]);
+    expect(optedIn.port.calls).toEqual([]);
+  });
+
   it("keys a multi stage on every model's call and its synthesis; a random synthesis keeps it out", async () => {
     const cache = createMemoryStageCache();
     const multi = (synthesisParams: Record<string, unknown>) =>

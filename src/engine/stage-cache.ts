@@ -13,7 +13,7 @@ export interface StageCacheCall {
   part: "model" | "aggregation";
   /** The model's name in models.yaml: it labels the answers (`concat`, the synthesis prompt). */
   name: string;
-  /** Where the model is and how it is loaded; the port adds the file's identity (size, mtime). */
+  /** Where the model is and how it is loaded; the port adds the file's identity (size, times, header hash). */
   model: ResolvedModel;
   /** Generation parameters after defaults, model overrides and the stage's own. */
   params: ResolvedGenerationParams;
@@ -25,7 +25,7 @@ export interface StageCacheCall {
  */
 export interface StageCacheKey {
   /** Raised when the key's meaning changes, so that older entries are no longer found. */
-  version: 1;
+  version: 2;
   type: Stage["type"];
   outputMode: Stage["output_mode"];
   /** The stage's input (the user's input, or its upstream stages' outputs merged). */
@@ -55,14 +55,26 @@ export function isDeterministic(params: Pick<ResolvedGenerationParams, "temperat
   return params.temperature === 0 || params.seed !== undefined;
 }
 
-/** The key of a stage, or undefined when any of its calls samples at random (such a stage is never cached). */
+/**
+ * Whether a call's answers may come from the cache: a local model, or a remote one that opts in
+ * (`cache: true`). A server's weights under a name are out of the studio's sight, and its greedy or
+ * seeded sampling is not bit-exact (vLLM batches, OpenAI), so a remote call is cached only when asked.
+ */
+export function isCacheable(call: StageCacheCall): boolean {
+  return isDeterministic(call.params) && (call.model.remote === undefined || call.model.remote.cache === true);
+}
+
+/**
+ * The key of a stage, or undefined when any of its calls may not be cached (see `isCacheable`): such a
+ * stage is neither looked up nor stored.
+ */
 export function stageCacheKey(
   stage: Stage,
   parts: { input: string; inputs: Array<{ stageId: string; output: string }>; prompt: string; calls: StageCacheCall[] },
 ): StageCacheKey | undefined {
-  if (!parts.calls.every((call) => isDeterministic(call.params))) return undefined;
+  if (!parts.calls.every(isCacheable)) return undefined;
   return {
-    version: 1,
+    version: 2,
     type: stage.type,
     outputMode: stage.output_mode,
     input: parts.input,

@@ -20,7 +20,7 @@ export {
   type SessionSummary,
   type SessionTextOptions,
 } from "./session.js";
-export { FileStageCache, stageSignature } from "./stage-cache.js";
+export { FileStageCache, installedVersion, stageSignature, type StageCacheRuntime } from "./stage-cache.js";
 export { processOwner, type SessionOwner } from "./session-owner.js";
 export { describeMetrics, sessionFiles, sessionToMarkdown, sessionZip, type ExportFile, type MarkdownLabels, type MarkdownMessage } from "./session-export.js";
 export {

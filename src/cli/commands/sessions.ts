@@ -26,12 +26,13 @@ export const sessionsHelp = `Usage: project-llm sessions <command>
                                     stage and per model (01-draft.txt, 02-voices/1-storyteller.txt),
                                     final.txt and session.json, in DIR (default: ./ID); --force
                                     writes into a folder that is not empty
-  delete ID
+  delete ID                         deletes the session and the stage cache entries it stored
   check [--json]                    reads every session file and lists those that cannot be read
                                     (torn JSON, not a session, a name that is not a run id) with
                                     what is wrong; exit 1 when there is any
   reindex                           rebuilds the index of the sessions folder from the session
-                                    files (progress on a terminal, then a summary line)`;
+                                    files (progress on a terminal, then a summary line), and removes
+                                    the stage cache entries of sessions that are gone`;
 
 const sessionCommands = ["list", "show", "rerun", "tree", "export", "delete", "check", "reindex"] as const;
 const isSessionCommand = (word: string): word is (typeof sessionCommands)[number] => (sessionCommands as readonly string[]).includes(word);
@@ -138,7 +139,7 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
         return 0;
       }
       case "delete":
-        await studio.sessions.delete(needId());
+        await studio.deleteSession(needId());
         console.log(`deleted ${id}`);
         return 0;
       case "check": {
@@ -160,8 +161,12 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
         const report = await studio.sessions.rebuildIndex({ onProgress: progress.update });
         await studio.sessions.flush();
         progress.end();
+        // With the index rebuilt, the stage cache's entries of sessions that are gone (files removed by
+        // hand, deletions whose cleanup failed) go too: they hold those sessions' text.
+        const pruned = await studio.stageCache.prune();
         const damaged = report.damaged.length > 0 ? `; ${countOf(report.damaged.length, "damaged file")} left out (see "project-llm sessions check")` : "";
-        console.log(`indexed ${countOf(report.indexed, "session")} in ${studio.paths.sessionsDir} in ${formatDuration(performance.now() - started)}${damaged}`);
+        const stale = pruned.removed > 0 ? `; ${countOf(pruned.removed, "stage cache entry", "stage cache entries")} of sessions that are gone removed` : "";
+        console.log(`indexed ${countOf(report.indexed, "session")} in ${studio.paths.sessionsDir} in ${formatDuration(performance.now() - started)}${damaged}${stale}`);
         return 0;
       }
     }
@@ -170,8 +175,8 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
   }
 }
 
-function countOf(count: number, noun: string): string {
-  return `${count.toLocaleString("en")} ${noun}${count === 1 ? "" : "s"}`;
+function countOf(count: number, noun: string, plural = `${noun}s`): string {
+  return `${count.toLocaleString("en")} ${count === 1 ? noun : plural}`;
 }
 
 /**

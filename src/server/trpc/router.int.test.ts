@@ -324,7 +324,14 @@ describe("the tRPC routers on the real model", () => {
     expect((await caller.sessions.list({ status: "failed" })).total).toBe(0);
     expect((await caller.sessions.list({ pipeline: "base", status: "completed" })).total).toBe(3);
 
+    // Its stage cache entries (its text) go with it.
+    const listOf = (id: string) => path.join(studio.stageCache.directory, "by-session", `${id}.txt`);
+    const signatures = (await readFile(listOf(ids[1]!), "utf8")).trim().split("\n");
+    const entryOf = (signature: string) => path.join(studio.stageCache.directory, signature.slice(0, 2), `${signature}.json`);
+    expect((await readFile(entryOf(signatures[0]!), "utf8")).includes(ids[1]!)).toBe(true);
     await caller.sessions.delete({ id: ids[1]! });
+    for (const file of [listOf(ids[1]!), ...signatures.map(entryOf)]) await expect(readFile(file)).rejects.toMatchObject({ code: "ENOENT" });
+    await expect(readFile(listOf(ids[0]!))).resolves.toBeDefined();
     expect((await caller.sessions.list({})).items.map((item) => item.id)).toEqual([ids[2], ids[0]]);
     await expect(caller.sessions.get({ id: ids[1]! })).rejects.toMatchObject({ code: "NOT_FOUND" });
 

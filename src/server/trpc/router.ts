@@ -241,7 +241,7 @@ const sessionsRouter = router({
     if (session.status === "running") {
       throw new ProjectLlmError("conflict", `run ${input.id} is still going: cancel it, then delete its session`, { details: { params: { reason: "running", id: input.id } } });
     }
-    await ctx.studio.sessions.delete(input.id);
+    await ctx.studio.deleteSession(input.id);
     return { deleted: input.id };
   }),
 });
