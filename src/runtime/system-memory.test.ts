@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -34,6 +34,15 @@ describe("systemMemory", () => {
     await writeFile(path.join(cgroup, "memory.current"), String(5 * GiB));
     expect(await systemMemory({ ...host, cgroupDir: cgroup, constrained: undefined })).toEqual({ total: 64 * GiB, free: 40 * GiB });
     expect(await systemMemory({ ...host, cgroupDir: path.join(cgroup, "absent"), constrained: undefined })).toEqual({ total: 64 * GiB, free: 40 * GiB });
+  });
+
+  it("reads cgroup v1's files where v2's are absent, and its huge 'no limit' as none", async () => {
+    await mkdir(path.join(cgroup, "memory"));
+    await writeFile(path.join(cgroup, "memory", "memory.limit_in_bytes"), String(4 * GiB));
+    await writeFile(path.join(cgroup, "memory", "memory.usage_in_bytes"), String(1 * GiB));
+    expect(await systemMemory({ ...host, cgroupDir: cgroup, constrained: undefined })).toEqual({ total: 4 * GiB, free: 3 * GiB });
+    await writeFile(path.join(cgroup, "memory", "memory.limit_in_bytes"), "9223372036854771712");
+    expect(await systemMemory({ ...host, cgroupDir: cgroup, constrained: undefined })).toEqual({ total: 64 * GiB, free: 40 * GiB });
   });
 
   it("takes process.constrainedMemory's limit where no cgroup v2 file says one, and ignores its 'no limit' values", async () => {

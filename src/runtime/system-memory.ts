@@ -15,7 +15,10 @@ export interface SystemMemory {
 }
 
 export interface SystemMemoryOptions {
-  /** The cgroup v2 folder of this process (default `/sys/fs/cgroup`, a container's own cgroup). */
+  /**
+   * The cgroup folder of this process (default `/sys/fs/cgroup`, a container's own cgroup): cgroup v2's
+   * `memory.max` and `memory.current`, or else v1's `memory/memory.limit_in_bytes` and `memory/memory.usage_in_bytes`.
+   */
   cgroupDir?: string;
   /** `process.constrainedMemory()` (libuv reads cgroup v1 and v2 alike); absent where Node lacks it. */
   constrained?: number;
@@ -41,7 +44,11 @@ export async function systemMemory(options: SystemMemoryOptions = {}): Promise<S
   const hostFree = options.hostFree ?? os.freemem();
   const constrained = "constrained" in options ? options.constrained : (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();
   const cgroupDir = options.cgroupDir ?? "/sys/fs/cgroup";
-  const [max, current] = await Promise.all([cgroupBytes(path.join(cgroupDir, "memory.max")), cgroupBytes(path.join(cgroupDir, "memory.current"))]);
+  let [max, current] = await Promise.all([cgroupBytes(path.join(cgroupDir, "memory.max")), cgroupBytes(path.join(cgroupDir, "memory.current"))]);
+  if (max === undefined && current === undefined) {
+    // cgroup v1 (older Docker hosts): no limit reads as a huge number, left out below.
+    [max, current] = await Promise.all([cgroupBytes(path.join(cgroupDir, "memory", "memory.limit_in_bytes")), cgroupBytes(path.join(cgroupDir, "memory", "memory.usage_in_bytes"))]);
+  }
   // No limit reads as 0, as 2^64 or as more than the host has: the host's memory is the limit then.
   const limits = [constrained, max].filter((bytes): bytes is number => bytes !== undefined && bytes > 0 && bytes < hostTotal);
   const total = Math.min(hostTotal, ...limits);
