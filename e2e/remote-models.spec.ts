@@ -112,6 +112,18 @@ test("runs a local stage then a remote one in the browser, and shows both stages
   });
 });
 
+test("the plan lists the remote call as not estimated, and says the time of the local calls is partial", async ({ page }) => {
+  // The run above measured storyteller's rates; the remote model has none.
+  await page.goto(`${studio.base}/?pipeline=mixed`);
+  const plan = page.getByTestId("run-plan");
+  const remoteStep = plan.getByTestId("plan-step").filter({ has: page.locator('[data-action="remote"]') });
+  await expect(remoteStep).toContainText("time not estimated");
+  await expect(plan.getByTestId("plan-time")).toContainText(/^partial: up to .+ for the local stages, .+; fleet \(remote\) not estimated$/);
+  await shootAll(page, "plan", async () => {
+    await expect(page.getByTestId("run-plan").getByTestId("plan-time")).toContainText("fleet");
+  });
+});
+
 test("fails the remote stage with a clear message when the server refuses, and the studio serves on", async ({ page }) => {
   server.behave({ kind: "status", status: 404 });
   // A wrong model name is what makes a server answer 404: the fake answers so for every call now.

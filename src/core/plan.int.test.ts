@@ -95,7 +95,29 @@ describe("the plan before a run", () => {
     await runtime.unload();
     // The same folder, now with a memory budget that nothing fits in.
     await writeFiles(path.dirname(studio.paths.sessionsDir), { "config/models.yaml": testModelsYaml().replace("defaults:", "memory_safety: { ram: 0.001 }\ndefaults:") });
-    await expect(studio.rerun(session.id, { fromStage: "ending" })).rejects.toMatchObject({ code: "plan-does-not-fit" });
+    // Without the stage cache: with it, the stage would be served from it (see the next test).
+    await expect(studio.rerun(session.id, { fromStage: "ending", cache: false })).rejects.toMatchObject({ code: "plan-does-not-fit" });
+    expect(runtime.stats().modelLoads).toBe(loads);
+  });
+
+  it("does not refuse a run or a rerun whose stages the stage cache serves, and refuses what would call a model", async () => {
+    const { studio, runtime } = await open(testModelsYaml());
+    const first = await studio.run({ input: "Once upon a time" });
+    expect(first.status).toBe("completed");
+    const loads = runtime.stats().modelLoads;
+    await runtime.unload();
+    await writeFiles(path.dirname(studio.paths.sessionsDir), { "config/models.yaml": testModelsYaml().replace("defaults:", "memory_safety: { ram: 0.001 }\ndefaults:") });
+    const again = await studio.run({ input: "Once upon a time" });
+    expect(again.status).toBe("completed");
+    expect(Object.values(again.stages).map((record) => record.cached)).toEqual([true, true]);
+    expect(again.finalAnswer).toBe(first.finalAnswer);
+    const branch = await studio.rerun(again.id, { fromStage: "ending" });
+    expect(branch.stages.ending).toMatchObject({ status: "completed", cached: true });
+    expect(runtime.stats().modelLoads).toBe(loads);
+    // Stages that would call a model are refused as before: without the cache, or with an input not seen yet.
+    await expect(studio.run({ input: "Once upon a time", cache: false })).rejects.toMatchObject({ code: "plan-does-not-fit" });
+    await expect(studio.run({ input: "A new story" })).rejects.toMatchObject({ code: "plan-does-not-fit" });
+    await expect(new RunManager(studio).start({ pipeline: "base", input: "A new story" })).rejects.toMatchObject({ code: "plan-does-not-fit" });
     expect(runtime.stats().modelLoads).toBe(loads);
   });
 });

@@ -101,11 +101,43 @@ describe("planRun", () => {
     expect(plan.steps.map((step) => step.estimatedMs)).toEqual([1060, 1010, 1060]);
     expect(plan.estimatedMs).toBe(3130);
     expect(plan.unmeasured).toEqual([]);
+    expect(plan.notEstimated).toEqual([]);
+  });
+
+  it("says the time is partial when remote calls are left out of it, and names them", () => {
+    const models = { small: model("small", 100 * MiB), big: model("big", 0, { remote: { baseUrl: "http://127.0.0.1:9/v1", model: "x" }, estimate: undefined, file: undefined }) };
+    const rates = { tokensPerSecond: 100, timeToFirstTokenMs: 10, loadMs: 50, samples: 3 };
+    const plan = planRun({ ...input({}, models), rates: { small: rates } });
+    expect(plan.estimatedMs).toBe(2070);
+    expect(plan.notEstimated).toEqual(["big"]);
+  });
+
+  it("gives back an unloaded model's VRAM as well as its RAM", () => {
+    const GiB = 1024 * MiB;
+    const gpu = (name: string) => model(name, 100 * MiB, { gpuLayers: "max", estimate: { ram: 100 * MiB, vram: 6 * GiB } });
+    const pipeline: Pipeline = {
+      stages: [
+        { id: "a", type: "single", model: "A", params: {}, output_mode: "answer_only" },
+        { id: "b", type: "single", model: "B", input_from: "a", params: {}, output_mode: "answer_only" },
+      ],
+    };
+    const memory = { freeVram: 10 * GiB, safety: { ram: 0.8, vram: 1 }, maxLoadedModels: 1 };
+    const plan = planRun({ ...input(memory, { A: gpu("A"), B: gpu("B") }), pipeline });
+    expect(plan.steps[1]).toMatchObject({ model: "B", action: "load", unloads: ["A"] });
+    expect(plan.problems).toEqual([]);
+    expect(plan.peakVram).toBe(6 * GiB);
+    // A model loaded before the run holds VRAM the free figure leaves out: unloading it gives it back.
+    const loaded = planRun({ ...input({ ...memory, freeVram: 4 * GiB, loaded: [{ key: "A", name: "A", ram: 100 * MiB, vram: 6 * GiB }] }, { A: gpu("A"), B: gpu("B") }), pipeline: { stages: [{ ...pipeline.stages[1]!, input_from: undefined }] } });
+    expect(loaded.steps[0]).toMatchObject({ model: "B", action: "load", unloads: ["A"] });
+    expect(loaded.problems).toEqual([]);
+    // Without the unload (room for both) there is not enough VRAM.
+    const both = planRun({ ...input({ ...memory, maxLoadedModels: 2 }, { A: gpu("A"), B: gpu("B") }), pipeline });
+    expect(both.problems).toEqual([{ code: "vram", model: "B", need: 6 * GiB, available: 4 * GiB }]);
   });
 });
 
 describe("measuredRates", () => {
-  it("takes the medians of past calls by model file, leaving out reused stages and calls without a rate", () => {
+  it("takes the medians of past calls by model file, leaving out reused and cached stages and calls without a rate", () => {
     const output = (tokensPerSecond: number, loaded: boolean) => ({
       model: "m",
       prompt: "",
@@ -116,11 +148,11 @@ describe("measuredRates", () => {
       chat: false,
       load: { loaded, loadMs: loaded ? 40 : 0, gpuLayers: 0, threads: 1 },
     });
-    const session = (rate: number, reused = false) => ({
+    const session = (rate: number, copied: { reused?: boolean; cached?: boolean } = {}) => ({
       models: { m: { file: "m.gguf" } } as never,
-      stages: { s: { stageId: "s", status: "completed" as const, reused, models: [output(rate, true), output(0, false)] } },
+      stages: { s: { stageId: "s", status: "completed" as const, reused: copied.reused ?? false, ...(copied.cached ? { cached: true } : {}), models: [output(rate, true), output(0, false)] } },
     });
-    const rates = measuredRates([session(100), session(300), session(200), session(9999, true)]);
+    const rates = measuredRates([session(100), session(300), session(200), session(9999, { reused: true }), session(9999, { cached: true }), session(9999, { cached: true })]);
     expect(rates.get("m.gguf")).toEqual({ tokensPerSecond: 200, timeToFirstTokenMs: 20, loadMs: 40, samples: 3 });
   });
 });

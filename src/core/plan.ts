@@ -29,6 +29,12 @@ export interface PlanModel {
   gpuLayers: number | "auto" | "max";
 }
 
+/** Resident bytes of one pool entry. */
+interface Resident {
+  ram: number;
+  vram: number;
+}
+
 /** Rates measured on this machine for one model file (medians of past runs). */
 export interface MeasuredRates {
   /** Decode tokens per second. */
@@ -60,9 +66,9 @@ export interface PlanInput {
     maxLoadedModels: number;
     /**
      * Models loaded now, least recently used first: their pool entry (a model's `loadKey`), a name to show
-     * and their resident estimates (idle: the pool may unload them).
+     * and their resident estimates (idle: the pool may unload them); `vram` absent: none on a GPU.
      */
-    loaded: Array<{ key: string; name: string; ram: number }>;
+    loaded: Array<{ key: string; name: string; ram: number; vram?: number }>;
   };
 }
 
@@ -105,8 +111,13 @@ export interface RunPlan {
   budget: number;
   maxLoadedModels: number;
   rates: Record<string, MeasuredRates | undefined>;
-  /** Sum of the steps' estimates; absent when a step has none. */
+  /** Sum of the local steps' estimates; absent when one has none, or when every step is remote. */
   estimatedMs?: number;
+  /**
+   * Remote models whose calls the estimate leaves out (no rates are measured for them): when any,
+   * `estimatedMs` is the local part of the run only.
+   */
+  notEstimated: string[];
   /** Models with no measured rates yet. */
   unmeasured: string[];
   problems: PlanProblem[];
@@ -118,13 +129,15 @@ export function planRun(input: PlanInput): RunPlan {
   const { memory } = input;
   const usableRam = memory.freeRam * memory.safety.ram;
   const usableVram = memory.freeVram === undefined ? undefined : memory.freeVram * memory.safety.vram;
-  // The pool as the worker keeps it: entry -> bytes, in order of last use (oldest first).
-  const pool = new Map<string, number>(memory.loaded.map((entry) => [entry.key, entry.ram]));
+  // The pool as the worker keeps it: entry -> resident bytes, in order of last use (oldest first).
+  const pool = new Map<string, Resident>(memory.loaded.map((entry) => [entry.key, { ram: entry.ram, vram: entry.vram ?? 0 }]));
   const shownAs = new Map<string, string>(memory.loaded.map((entry) => [entry.key, entry.name]));
+  const held = (part: keyof Resident) => [...pool.values()].reduce((sum, entry) => sum + entry[part], 0);
+  // Free memory is measured with the loaded models in it: what one of them gives back on unload is free again.
   let spareRam = usableRam;
   let spareVram = usableVram ?? 0;
-  let peakRam = [...pool.values()].reduce((sum, bytes) => sum + bytes, 0);
-  let peakVram = 0;
+  let peakRam = held("ram");
+  let peakVram = held("vram");
   const steps: PlanStep[] = [];
   const problems: PlanProblem[] = [];
   const used: PlanModel[] = [];
@@ -142,34 +155,33 @@ export function planRun(input: PlanInput): RunPlan {
         steps.push({ stageId, model: name, action: "remote", unloads: [], maxTokens });
         continue;
       }
-      const need = model.estimate?.ram ?? 0;
+      const need: Resident = { ram: model.estimate?.ram ?? 0, vram: model.estimate?.vram ?? 0 };
       const key = model.loadKey ?? name;
       if (!shownAs.has(key)) shownAs.set(key, name);
       const warm = pool.has(key);
       const unloads: string[] = [];
       if (warm) {
         // Used again: it becomes the most recently used.
-        const bytes = pool.get(key)!;
+        const entry = pool.get(key)!;
         pool.delete(key);
-        pool.set(key, bytes);
+        pool.set(key, entry);
       } else {
-        const total = () => [...pool.values()].reduce((sum, bytes) => sum + bytes, 0);
-        for (const [other, bytes] of [...pool]) {
-          if (pool.size <= memory.maxLoadedModels - 1 && total() + need <= memory.budget) break;
+        // The worker's `evict` counts RAM against the budget; VRAM is freed with the model all the same.
+        for (const [other, entry] of [...pool]) {
+          if (pool.size <= memory.maxLoadedModels - 1 && held("ram") + need.ram <= memory.budget) break;
           pool.delete(other);
           unloads.push(shownAs.get(other) ?? other);
-          // What an unloaded model held is free again for the next load.
-          spareRam += bytes;
+          spareRam += entry.ram;
+          spareVram += entry.vram;
         }
-        if (need > memory.budget) problems.push({ code: "budget", model: name, need, budget: memory.budget });
-        else if (need > spareRam) problems.push({ code: "ram", model: name, need, available: Math.max(0, spareRam) });
-        const vram = model.estimate?.vram ?? 0;
-        if (usableVram !== undefined && vram > spareVram) problems.push({ code: "vram", model: name, need: vram, available: Math.max(0, spareVram) });
-        spareRam -= need;
-        spareVram -= vram;
-        peakVram = Math.max(peakVram, (usableVram ?? 0) - spareVram);
+        if (need.ram > memory.budget) problems.push({ code: "budget", model: name, need: need.ram, budget: memory.budget });
+        else if (need.ram > spareRam) problems.push({ code: "ram", model: name, need: need.ram, available: Math.max(0, spareRam) });
+        if (usableVram !== undefined && need.vram > spareVram) problems.push({ code: "vram", model: name, need: need.vram, available: Math.max(0, spareVram) });
+        spareRam -= need.ram;
+        spareVram -= need.vram;
         pool.set(key, need);
-        peakRam = Math.max(peakRam, total());
+        peakRam = Math.max(peakRam, held("ram"));
+        peakVram = Math.max(peakVram, held("vram"));
       }
       const action = warm ? "warm" : "load";
       const loadMs = action === "load" ? rates?.loadMs : 0;
@@ -179,6 +191,7 @@ export function planRun(input: PlanInput): RunPlan {
   }
   const unmeasured = used.filter((model) => !model.remote && input.rates[model.name] === undefined).map((model) => model.name);
   const estimated = steps.filter((step) => step.action !== "remote");
+  const notEstimated = used.filter((model) => model.remote).map((model) => model.name);
   return {
     fits: problems.length === 0,
     steps,
@@ -193,6 +206,7 @@ export function planRun(input: PlanInput): RunPlan {
     maxLoadedModels: memory.maxLoadedModels,
     rates: Object.fromEntries(used.map((model) => [model.name, input.rates[model.name]])),
     ...(estimated.length > 0 && estimated.every((step) => step.estimatedMs !== undefined) ? { estimatedMs: estimated.reduce((sum, step) => sum + step.estimatedMs!, 0) } : {}),
+    notEstimated,
     unmeasured,
     problems,
     advice: adviceFor(problems, input, pool.size),
@@ -230,8 +244,9 @@ export function measuredRates(sessions: ReadonlyArray<Pick<SessionRecord, "model
   const samples = new Map<string, { rates: number[]; firstToken: number[]; loads: number[] }>();
   for (const session of sessions) {
     for (const record of Object.values(session.stages)) {
-      // A reused stage carries its parent's figures: counted once, in the parent.
-      if (record.reused) continue;
+      // A reused stage, or one served from the stage cache, carries copies of the figures of the run
+      // that computed it: counted once, there.
+      if (record.reused || record.cached) continue;
       const outputs = [...(record.models ?? []), ...(record.aggregation?.method === "synthesis" ? [record.aggregation.output] : [])];
       for (const output of outputs) {
         const file = session.models[output.model]?.file;

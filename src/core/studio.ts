@@ -26,8 +26,8 @@ import {
   type LoadedPipeline,
   type Pipeline,
 } from "../config/index.js";
-import { planRerun, runPipeline, stageModels, type InferencePort, type RunEvent, type StageRecord } from "../engine/index.js";
-import { createRuntime, inspectModels, RemotePort, routeInference, type ModelFacts, type Runtime } from "../runtime/index.js";
+import { planRerun, runPipeline, stageModels, stagesInCache, type InferencePort, type RunEvent, type StageRecord } from "../engine/index.js";
+import { createRuntime, inspectModels, RemotePort, routeInference, systemMemory, type ModelFacts, type Runtime } from "../runtime/index.js";
 import { measuredRates, planRun, type MeasuredRates, type PlanModel, type RunPlan } from "./plan.js";
 import { planRefusal } from "./plan-refusal.js";
 import {
@@ -43,7 +43,6 @@ import {
   type StageCacheRuntime,
 } from "../store/index.js";
 import { stat } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 
 export interface StudioOptions {
@@ -183,6 +182,8 @@ export class Studio {
       const config = (await this.loadModels()).config;
       const settings = config.runtime;
       this.#runtimeGpu = settings.gpu;
+      // A container's limit, not the host's memory (see systemMemory).
+      const { total } = await systemMemory();
       this.#runtime ??= createRuntime({
         workerPath: path.join(this.#packageRoot, "dist", "runtime", "worker.js"),
         gpu: settings.gpu,
@@ -190,7 +191,7 @@ export class Studio {
         idleUnloadSeconds: settings.idle_unload_seconds,
         parallel: settings.parallel,
         batch: settings.batch,
-        memoryBudgetBytes: os.totalmem() * config.memory_safety.ram,
+        memoryBudgetBytes: total * config.memory_safety.ram,
       });
     }
     return this.#runtime;
@@ -282,10 +283,36 @@ export class Studio {
     return inspectModels({ models: entries, runtime: await this.runtime(), memorySafety: models.config.memory_safety });
   }
 
-  /** Checks what `run` would run, as `run` does before it starts: rejects with the same errors, runs nothing. */
-  async check(options: Pick<RunOptions, "pipeline" | "mode" | "inline">): Promise<void> {
+  /**
+   * Checks what `run` would run, as `run` does before it starts: rejects with the same errors, runs
+   * nothing. Without `input` the stage cache is not looked up (its keys need the input).
+   */
+  async check(options: Pick<RunOptions, "pipeline" | "mode" | "inline" | "params" | "cache"> & { input?: string }): Promise<void> {
     const { models, pipeline } = await this.#prepare(options);
-    planRefusal(await this.#plan(models, pipeline.pipeline, { rates: false }));
+    const stages = options.params ? withStageParams(pipeline.pipeline, options.params) : pipeline.pipeline;
+    await this.#refuseUnlessFits(models, stages, { input: options.input, cache: options.cache !== false, reuse: {} });
+  }
+
+  /**
+   * Refuses a run whose plan does not fit (see core/plan.ts), before any load. Stages the stage cache
+   * would serve call no model: when the plan of every stage does not fit and the run may use the cache,
+   * the stages found there before the run (see `stagesInCache`) are left out of the plan, so that a run
+   * answered from the cache is never refused for memory it would not use.
+   */
+  async #refuseUnlessFits(models: LoadedModelsConfig, pipeline: Pipeline, run: { input?: string; cache: boolean; reuse: Record<string, StageRecord> }): Promise<void> {
+    const skip = new Set(Object.keys(run.reuse));
+    const plan = await this.#plan(models, pipeline, { rates: false, skip });
+    if (plan.fits || !run.cache || run.input === undefined) return planRefusal(plan);
+    const cached = await stagesInCache({
+      pipeline,
+      input: run.input,
+      reuse: run.reuse,
+      cache: this.stageCache,
+      resolveModel: (name) => resolveModel(models, name),
+      resolveParams: (name, params) => resolveGenerationParams(models, name, params),
+    });
+    if (cached.size === 0) return planRefusal(plan);
+    planRefusal(await this.#plan(models, pipeline, { rates: false, skip: new Set([...skip, ...cached]) }));
   }
 
   /**
@@ -332,9 +359,10 @@ export class Studio {
       .sort((a, b) => a.lastUsedAt - b.lastUsedAt)
       .flatMap((entry) => {
         const name = names.find((candidate) => paths.get(candidate) === entry.path && planModels[candidate]!.contextSize === entry.contextSize);
-        return [{ key: name ? planModels[name]!.loadKey! : entry.path, name: name ?? path.basename(entry.path), ram: entry.memoryBytes }];
+        return [{ key: name ? planModels[name]!.loadKey! : entry.path, name: name ?? path.basename(entry.path), ram: entry.memoryBytes, vram: entry.vramBytes }];
       });
     const rates = options.rates ? await this.#rates(models, names) : {};
+    const system = await systemMemory();
     return planRun({
       pipeline,
       skipStages: options.skip,
@@ -347,10 +375,10 @@ export class Studio {
       },
       rates,
       memory: {
-        freeRam: os.freemem(),
+        freeRam: system.free,
         ...(status.vram ? { freeVram: status.vram.free } : {}),
         safety: models.config.memory_safety,
-        budget: os.totalmem() * models.config.memory_safety.ram,
+        budget: system.total * models.config.memory_safety.ram,
         maxLoadedModels: models.config.runtime.max_loaded_models,
         loaded,
       },
@@ -412,13 +440,14 @@ export class Studio {
   /** Runs a pipeline and keeps it as a session; resolves with the session once the run has ended. */
   async run(options: RunOptions): Promise<SessionRecord> {
     const { inline, models, pipeline, pipelineName, check } = await this.#prepare(options);
+    const stages = options.params ? withStageParams(pipeline.pipeline, options.params) : pipeline.pipeline;
     // Refused before any load when its models cannot fit (see core/plan.ts).
-    planRefusal(await this.#plan(models, pipeline.pipeline, { rates: false }));
+    await this.#refuseUnlessFits(models, stages, { input: options.input, cache: options.cache !== false, reuse: {} });
     return this.#execute({
       warnings: check.warnings,
       pipelineName,
       inlinePipeline: inline !== undefined,
-      pipeline: options.params ? withStageParams(pipeline.pipeline, options.params) : pipeline.pipeline,
+      pipeline: stages,
       models,
       input: options.input,
       id: options.id,
@@ -467,7 +496,7 @@ export class Studio {
     });
     // Models of reused stages need not be present any more: only the stages that run are checked.
     await assertValid({ ...check, errors: check.errors.filter((issue) => !issue.stageId || !(issue.stageId in reuse)) });
-    planRefusal(await this.#plan(models, pipeline, { rates: false, skip: new Set(Object.keys(reuse)) }));
+    await this.#refuseUnlessFits(models, pipeline, { input, cache: options.cache !== false, reuse });
     return this.#execute({
       warnings: check.warnings,
       pipelineName: parent.pipelineName,

@@ -36,7 +36,7 @@ export type {
   ResolvedModel,
 } from "./ports.js";
 export { isCacheable, isDeterministic, stageCacheKey, type StageCacheCall, type StageCacheKey, type StageCachePort } from "./stage-cache.js";
-export { pipelineProblems, runPipeline, stageOutput, type RunPipelineOptions, type RunResult, type RunStatus } from "./run-pipeline.js";
+export { pipelineProblems, runPipeline, stageOutput, stagesInCache, type RunPipelineOptions, type RunResult, type RunStatus } from "./run-pipeline.js";
 export {
   aggregationTemplateNames,
   answerValues,

@@ -273,34 +273,13 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     }
   };
 
-  /**
-   * The stage's cache key, or undefined when it is not to be cached: no cache, sampling at random, or a
-   * model that cannot be resolved (the stage then runs, and fails saying why).
-   */
-  const cacheKeyOf = (stage: Stage, input: string, inputs: StageRecord[], prompt: string): StageCacheKey | undefined => {
-    if (!cache) return undefined;
-    const call = (part: StageCacheCall["part"], name: string, stageParams: GenerationParams): StageCacheCall => ({
-      part,
-      name,
-      model: options.resolveModel(name),
-      params: options.resolveParams(name, stageParams),
-    });
-    let calls: StageCacheCall[];
-    try {
-      calls = stage.type === "single" ? [call("model", stage.model, stage.params)] : stage.models.map((name) => call("model", name, stage.params));
-      if (stage.type === "multi" && stage.aggregation.method === "synthesis") {
-        calls.push(call("aggregation", stage.aggregation.model, { ...stage.params, ...stage.aggregation.params }));
-      }
-    } catch {
-      return undefined;
-    }
-    return stageCacheKey(stage, { input, inputs: inputs.map((record) => ({ stageId: record.stageId, output: record.output ?? "" })), prompt, calls });
-  };
+  const cacheKeyOf = (stage: Stage, input: string, inputs: StageRecord[], prompt: string): StageCacheKey | undefined =>
+    cache ? cacheKeyFor(stage, { input, inputs, prompt }, options) : undefined;
 
   /** The cache's record for `key` as this run's own, or undefined on a miss (a cache that fails is a miss). */
   const fromCache = async (stage: Stage, key: StageCacheKey, input: string, stageStart: number): Promise<StageRecord | undefined> => {
     const stored = await cache!.get(key).catch(() => undefined);
-    if (stored?.status !== "completed" || stored.output === undefined) return undefined;
+    if (!servable(stored)) return undefined;
     const endedAt = now();
     // The models' figures say how the answer was made; the stage's own say what this run spent on it.
     const metrics: StageMetrics = { ...(stored.metrics ?? zeroMetrics), timeToFirstTokenMs: 0, tokensPerSecond: 0, durationMs: endedAt - stageStart };
@@ -326,7 +305,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
   const runStage = async (stage: Stage, upstream: Array<Promise<StageRecord>>): Promise<StageRecord> => {
     const inputs = await Promise.all(upstream);
     const stageStart = now();
-    const input = inputs.length === 0 ? options.input : mergeInputs(inputs.map((record) => ({ stageId: record.stageId, output: record.output ?? "" })));
+    const input = stageInput(inputs, options.input);
 
     const stored = reuse[stage.id];
     if (stored) {
@@ -362,11 +341,9 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     }
 
     emit({ type: "stage-start", stageId: stage.id, input, reused: false });
-    const values: Record<string, string> = { input };
-    for (const record of inputs) values[`stage.${record.stageId}`] = record.output ?? "";
     let models: ModelOutput[] = [];
     try {
-      const prompt = stage.prompt === undefined ? input : renderTemplate(stage.prompt, values, `stage ${stage.id} prompt`);
+      const prompt = stagePrompt(stage, input, inputs);
       const key = cacheKeyOf(stage, input, inputs, prompt);
       const cached = key && (await fromCache(stage, key, input, stageStart));
       if (cached) {
@@ -434,6 +411,84 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
   const error = firstFailure ?? (status === "cancelled" ? { code: "cancelled", message: "the run was cancelled" } : undefined);
   emit({ type: "run-end", status, finalAnswer, durationMs: endedAt - startedAt, error });
   return { runId, status, finalAnswer, stages: records, startedAt, endedAt, eventCount: seq, error };
+}
+
+/** A stage's input: the user's for a stage without `input_from`, else its inputs' outputs merged. */
+function stageInput(inputs: readonly StageRecord[], userInput: string): string {
+  return inputs.length === 0 ? userInput : mergeInputs(inputs.map((record) => ({ stageId: record.stageId, output: record.output ?? "" })));
+}
+
+/** A stage's prompt: its template over its input and its inputs' outputs, or its input. Throws on a bad template. */
+function stagePrompt(stage: Stage, input: string, inputs: readonly StageRecord[]): string {
+  if (stage.prompt === undefined) return input;
+  const values: Record<string, string> = { input };
+  for (const record of inputs) values[`stage.${record.stageId}`] = record.output ?? "";
+  return renderTemplate(stage.prompt, values, `stage ${stage.id} prompt`);
+}
+
+/**
+ * A stage's cache key, or undefined when it is not to be cached: sampling at random, or a model that
+ * cannot be resolved (the stage then runs, and fails saying why).
+ */
+function cacheKeyFor(
+  stage: Stage,
+  parts: { input: string; inputs: readonly StageRecord[]; prompt: string },
+  options: Pick<RunPipelineOptions, "resolveModel" | "resolveParams">,
+): StageCacheKey | undefined {
+  const call = (part: StageCacheCall["part"], name: string, stageParams: GenerationParams): StageCacheCall => ({
+    part,
+    name,
+    model: options.resolveModel(name),
+    params: options.resolveParams(name, stageParams),
+  });
+  let calls: StageCacheCall[];
+  try {
+    calls = stage.type === "single" ? [call("model", stage.model, stage.params)] : stage.models.map((name) => call("model", name, stage.params));
+    if (stage.type === "multi" && stage.aggregation.method === "synthesis") {
+      calls.push(call("aggregation", stage.aggregation.model, { ...stage.params, ...stage.aggregation.params }));
+    }
+  } catch {
+    return undefined;
+  }
+  return stageCacheKey(stage, { input: parts.input, inputs: parts.inputs.map((record) => ({ stageId: record.stageId, output: record.output ?? "" })), prompt: parts.prompt, calls });
+}
+
+/** Whether a record the cache holds can serve a stage: a completed one, with its output. */
+function servable(stored: StageRecord | undefined): stored is StageRecord & { output: string } {
+  return stored?.status === "completed" && stored.output !== undefined;
+}
+
+/**
+ * The stages a run would serve from the stage cache, found before it starts, as the run looks them up:
+ * in the DAG's order, a stage whose inputs are all known (reused, or found here) is looked up by the key
+ * the run would compute. A stage downstream of one that has to run cannot be known before that one has
+ * run, and is left out; so is every stage that samples at random.
+ */
+export async function stagesInCache(
+  options: Pick<RunPipelineOptions, "pipeline" | "input" | "reuse" | "resolveModel" | "resolveParams"> & { cache: Pick<StageCachePort, "get"> },
+): Promise<Set<string>> {
+  const known = new Map<string, StageRecord>(Object.entries(options.reuse ?? {}).filter(([, record]) => record.status === "completed"));
+  const found = new Set<string>();
+  const byId = new Map(options.pipeline.stages.map((stage) => [stage.id, stage]));
+  for (const id of topologicalOrder(options.pipeline)) {
+    if (known.has(id)) continue;
+    const stage = byId.get(id)!;
+    const inputs = inputIds(stage).map((upstream) => known.get(upstream));
+    if (!inputs.every((record) => record !== undefined)) continue;
+    const input = stageInput(inputs, options.input);
+    let key: StageCacheKey | undefined;
+    try {
+      key = cacheKeyFor(stage, { input, inputs, prompt: stagePrompt(stage, input, inputs) }, options);
+    } catch {
+      // A template that does not render fails the stage when it runs; it is not served from the cache.
+      continue;
+    }
+    const stored = key && (await options.cache.get(key).catch(() => undefined));
+    if (!servable(stored)) continue;
+    known.set(id, stored);
+    found.add(id);
+  }
+  return found;
 }
 
 function withoutLoad({ load: _, ...output }: ModelOutput): ModelOutput {

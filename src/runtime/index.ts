@@ -3,3 +3,4 @@ export { inspectModels, type ModelWarning, type RegistryEntry, type RegistryEntr
 export { createRuntime, Runtime, type RuntimeOptions, type RuntimeStats } from "./supervisor.js";
 export { maxRetryAfterMs, parseRetryAfter, remoteDefaults, RemotePort, routeInference, type RemoteFailure, type RemotePortOptions } from "./remote.js";
 export { chooseThreads, smallModelBytes, type ThreadChoice } from "./threads.js";
+export { systemMemory, type SystemMemory, type SystemMemoryOptions } from "./system-memory.js";

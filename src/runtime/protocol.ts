@@ -41,7 +41,8 @@ export interface WorkerStatus {
   /** Generations run at once (the configured count, or what `auto` resolved to). */
   parallel: number;
   vram?: { total: number; used: number; free: number };
-  loaded: Array<{ path: string; contextSize: number; threads: number; gpuLayers: number; lastUsedAt: number; busy: number; memoryBytes: number }>;
+  /** `memoryBytes`: the RAM estimate the pool's budget counts; `vramBytes`: the VRAM estimate (0 on a CPU). */
+  loaded: Array<{ path: string; contextSize: number; threads: number; gpuLayers: number; lastUsedAt: number; busy: number; memoryBytes: number; vramBytes: number }>;
   modelLoads: number;
   generations: number;
 }

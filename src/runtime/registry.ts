@@ -4,12 +4,12 @@
  * that fits in free RAM and VRAM after the safety coefficient.
  */
 import { stat } from "node:fs/promises";
-import os from "node:os";
 import { errorMessage } from "../common/index.js";
 import { quantizationMatches, type LoadParams } from "../config/index.js";
 import type { RemoteModel } from "../engine/ports.js";
 import type { ModelFacts } from "./protocol.js";
 import type { Runtime } from "./supervisor.js";
+import { systemMemory } from "./system-memory.js";
 
 export interface RegistryEntryInput {
   /** The config's path (as written) and the absolute one. */
@@ -66,7 +66,7 @@ export async function inspectModels(options: {
 }): Promise<RegistryEntry[]> {
   const status = await options.runtime.status();
   const loaded = new Set(status.loaded.map((entry) => entry.path));
-  const freeRam = os.freemem();
+  const freeRam = (await systemMemory()).free;
   const freeVram = status.vram?.free;
   const entries: RegistryEntry[] = [];
   for (const [name, input] of Object.entries(options.models)) {

@@ -122,6 +122,8 @@ describe("the model pool's limits", () => {
       const loaded = (await tight.status()).loaded;
       expect(loaded.map((entry) => entry.contextSize)).toEqual([512]);
       expect(loaded[0]!.memoryBytes).toBeGreaterThan(0);
+      // On a CPU nothing is on a GPU: the plan credits no VRAM when it unloads the model.
+      expect(loaded[0]!.vramBytes).toBe(0);
       expect(tight.stats().modelLoads).toBe(2);
     } finally {
       await tight.dispose();

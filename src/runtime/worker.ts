@@ -73,6 +73,8 @@ interface PoolEntry {
   hasChatTemplate: boolean;
   /** node-llama-cpp's estimate of the RAM this model and its context take. */
   memoryBytes: number;
+  /** The VRAM its layers and context on the GPU take, by the same estimate (0 on a CPU). */
+  vramBytes: number;
   fallback?: string;
 }
 
@@ -237,6 +239,8 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   }
   const { model, context } = loaded.value;
   modelLoads++;
+  // By the layers that did go to the GPU (a fallback may have moved some back): the plan credits it on unload.
+  const vramBytes = model.gpuLayers === 0 ? 0 : await resident(insights, request.model.path, { ...estimateOptions(sequences), gpuLayers: model.gpuLayers }).then((estimate) => estimate.vram, () => 0);
   const entry: PoolEntry = {
     key,
     path: request.model.path,
@@ -251,6 +255,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
     busy: 0,
     hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
     memoryBytes: estimate,
+    vramBytes,
     ...(loaded.fallback ? { fallback: loaded.fallback } : {}),
   };
   pool.set(key, entry);
@@ -483,7 +488,7 @@ async function status(): Promise<WorkerStatus> {
     gpu: instance.gpu,
     parallel,
     vram: instance.gpu === false ? undefined : await instance.getVramState(),
-    loaded: [...pool.values()].map(({ path, contextSize, threads, gpuLayers, lastUsedAt, busy, memoryBytes }) => ({ path, contextSize, threads, gpuLayers, lastUsedAt, busy, memoryBytes })),
+    loaded: [...pool.values()].map(({ path, contextSize, threads, gpuLayers, lastUsedAt, busy, memoryBytes, vramBytes }) => ({ path, contextSize, threads, gpuLayers, lastUsedAt, busy, memoryBytes, vramBytes })),
     modelLoads,
     generations,
   };

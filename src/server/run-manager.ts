@@ -100,7 +100,7 @@ export class RunManager {
       await this.#updateLimits();
       // A run that would wait is checked now, so that a bad config is refused here and not once its turn
       // comes (a run that goes at once is checked as it starts).
-      if (this.#queue.full) await this.studio.check(what);
+      if (this.#queue.full) await this.studio.check({ ...what, input: options.input, params: options.params, cache: options.cache });
     }, () => this.#launch(name, options.id, user, (hooks) => this.studio.run({ ...what, input: options.input, user, params: options.params, cache: options.cache, ...hooks })));
   }
 

@@ -19,14 +19,14 @@ export function formatPlan(plan: RunPlan): string {
   const rows = plan.steps.map((step) => {
     const model = byName.get(step.model);
     const memory = step.action === "remote" ? "remote" : step.action === "load" ? formatBytes(model?.estimate?.ram) : "";
-    return [step.stageId, step.model, step.action, step.unloads.join(", "), memory, step.estimatedMs === undefined ? (step.action === "remote" ? "-" : "no measurement yet") : `≤ ${formatDuration(step.estimatedMs)}`];
+    return [step.stageId, step.model, step.action, step.unloads.join(", "), memory, step.estimatedMs === undefined ? (step.action === "remote" ? "remote: not estimated" : "no measurement yet") : `≤ ${formatDuration(step.estimatedMs)}`];
   });
   const lines = [
     table(["stage", "model", "action", "unloads first", "memory", "time"], rows),
     "",
     `RAM: peak ${formatBytes(plan.peakRam)} of ${formatBytes(plan.usableRam)} usable (${formatBytes(plan.freeRam)} free x memory_safety.ram ${plan.safety.ram}); pool: at most ${plan.maxLoadedModels} models, ${formatBytes(plan.budget)} budget`,
     ...(plan.freeVram === undefined ? [] : [`VRAM: peak ${formatBytes(plan.peakVram)} of ${formatBytes(plan.usableVram)} usable (${formatBytes(plan.freeVram)} free x memory_safety.vram ${plan.safety.vram})`]),
-    `time: ${plan.estimatedMs === undefined ? `no measurement yet${plan.unmeasured.length > 0 ? ` for ${plan.unmeasured.join(", ")}` : ""}` : `up to ${formatDuration(plan.estimatedMs)} (every stage at max_tokens)`}`,
+    `time: ${timeLine(plan)}`,
     ...plan.problems.map((problem) =>
       problem.code === "budget"
         ? `does not fit: ${problem.model} needs ${formatBytes(problem.need)}, over the ${formatBytes(problem.budget)} budget`
@@ -35,6 +35,17 @@ export function formatPlan(plan: RunPlan): string {
     ...(plan.advice.length > 0 ? [`change in models.yaml: ${plan.advice.join(", ")}`] : []),
   ];
   return lines.join("\n");
+}
+
+/** The run's time: the sum of the local steps, said to be partial when remote calls are left out of it. */
+function timeLine(plan: RunPlan): string {
+  const remote = plan.notEstimated.join(", ");
+  if (plan.estimatedMs !== undefined) {
+    const local = `up to ${formatDuration(plan.estimatedMs)} (every stage at max_tokens)`;
+    return remote ? `partial: ${local} for the local stages; ${remote} (remote) not estimated` : local;
+  }
+  if (plan.unmeasured.length > 0) return `no measurement yet for ${plan.unmeasured.join(", ")}`;
+  return remote ? `remote: not estimated (${remote})` : "no measurement yet";
 }
 
 export async function planCommand(argv: string[]): Promise<number> {

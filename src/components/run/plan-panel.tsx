@@ -62,7 +62,7 @@ function PlanBody({ plan }: { plan: RunPlan }) {
                 {step.action === "load" && model?.estimate ? ` ${format.bytes(model.estimate.ram)}` : ""}
               </span>
               {step.unloads.length > 0 ? <span className="text-amber-800 dark:text-amber-300">{t.rich("unloads", { models: () => data(step.unloads.join(", ")) })}</span> : null}
-              <span className="text-neutral-500">{step.estimatedMs !== undefined ? t("upTo", { duration: format.ms(step.estimatedMs) }) : step.action === "remote" ? null : t("noMeasurement")}</span>
+              <span className="text-neutral-500">{step.estimatedMs !== undefined ? t("upTo", { duration: format.ms(step.estimatedMs) }) : step.action === "remote" ? t("remoteNotEstimated") : t("noMeasurement")}</span>
             </li>
           );
         })}
@@ -82,7 +82,7 @@ function PlanBody({ plan }: { plan: RunPlan }) {
         <dd>{t("poolLine", { count: plan.maxLoadedModels, budget: format.bytes(plan.budget) })}</dd>
         <dt className="text-neutral-500">{t("time")}</dt>
         <dd data-testid="plan-time">
-          {plan.estimatedMs !== undefined ? t.rich("timeLine", { duration: format.ms(plan.estimatedMs), key: () => data("max_tokens") }) : plan.unmeasured.length > 0 ? t.rich("unmeasured", { models: () => data(plan.unmeasured.join(", ")) }) : t("noMeasurement")}
+          <TimeLine plan={plan} data={data} />
         </dd>
       </dl>
       {plan.problems.length > 0 ? (
@@ -114,4 +114,17 @@ function PlanBody({ plan }: { plan: RunPlan }) {
       ) : null}
     </div>
   );
+}
+
+/** The run's time: the sum of the local steps, said to be partial when remote calls are left out of it. */
+function TimeLine({ plan, data }: { plan: RunPlan; data: (value: string) => React.ReactNode }) {
+  const t = useTranslations("run.plan");
+  const format = useFormat();
+  if (plan.estimatedMs !== undefined) {
+    const duration = format.ms(plan.estimatedMs);
+    const key = () => data("max_tokens");
+    return plan.notEstimated.length > 0 ? t.rich("timeLinePartial", { duration, key, models: () => data(plan.notEstimated.join(", ")) }) : t.rich("timeLine", { duration, key });
+  }
+  if (plan.unmeasured.length > 0) return t.rich("unmeasured", { models: () => data(plan.unmeasured.join(", ")) });
+  return plan.notEstimated.length > 0 ? t("remoteOnly") : t("noMeasurement");
 }
