@@ -307,7 +307,7 @@ export class Studio {
       pipeline,
       input: run.input,
       reuse: run.reuse,
-      cache: this.stageCache,
+      cache: this.stageCache.forRun("", await this.#cacheRuntime(models)),
       resolveModel: (name) => resolveModel(models, name),
       resolveParams: (name, params) => resolveGenerationParams(models, name, params),
     });
