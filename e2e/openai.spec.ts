@@ -350,7 +350,7 @@ test.describe("on a studio with access control and a small run queue", () => {
     expect((await session(request, wholeId, studio.base, auth)).user).toBe("rita");
   });
 
-  test("a streamed answer takes one of its client's stream places, and a revoked user's answer ends and its run is cancelled", async ({ request }) => {
+  test("a streamed answer takes one of its client's stream places, and a revoked user's answers end and their runs are cancelled", async ({ request }) => {
     test.setTimeout(120_000);
     const auth = { authorization: `Bearer ${adminToken}` };
     const added = await request.post(`${studio.base}/api/trpc/users.add`, { headers: { ...auth, "content-type": "application/json" }, data: { name: "rex", role: "runner" } });
@@ -363,6 +363,10 @@ test.describe("on a studio with access control and a small run queue", () => {
     const chunks = answer[Symbol.asyncIterator]();
     const runId = runIdOf(((await chunks.next()).value as OpenAI.ChatCompletionChunk).id);
     expect((await session(request, runId, studio.base, auth)).status).toBe("running");
+    // And a whole answer, whose run waits in the queue behind the first (a whole answer holds no stream place).
+    const whole = rex.chat.completions.create(uncached({ model: "pipeline/long", messages: prompt })).catch((error: unknown) => error);
+    await expect.poll(async () => (await runs()).filter((run) => !run.done).length).toBe(2);
+    const waitingId = (await runs()).find((run) => !run.done && run.id !== runId)!.id;
 
     // With two event streams of the same client, its cap of three is reached: one more stream is refused,
     // a /v1 one before any run starts, and a run's event stream alike.
@@ -387,6 +391,10 @@ test.describe("on a studio with access control and a small run queue", () => {
     })().catch((error: unknown) => error as Error);
     expect((await request.post(`${studio.base}/api/trpc/users.revoke`, { headers: { ...auth, "content-type": "application/json" }, data: { name: "rex" } })).status()).toBe(200);
     expect((await rest).message).toMatch(/user "rex" was revoked/);
+    // The whole answer is refused as the revoked credentials are (401), and its run, which had not started, is cancelled.
+    expect(await whole).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect(await whole).toMatchObject({ status: 401, message: expect.stringContaining('user "rex" was revoked') });
+    await expect.poll(async () => (await runs()).find((run) => run.id === waitingId)?.done).toBe(true);
     await expect.poll(async () => (await session(request, runId, studio.base, auth)).status, { timeout: 30_000 }).toBe("cancelled");
     const cancelled = await session(request, runId, studio.base, auth);
     expect(cancelled.user).toBe("rex");
