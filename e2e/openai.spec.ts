@@ -1,9 +1,10 @@
 /**
  * The OpenAI-compatible API through the official `openai` client, against the real studio and real
  * inference on stories260K: the list of pipelines and models, chat completions of a model and of a
- * pipeline, whole and streamed, with usage, stop, max_tokens, temperature and seed; errors in the client's
- * error classes; and, on a studio of its own that listens on every address (access control on) with a
- * small run queue: bearer tokens, the queue's caps, and cancel by aborting the request.
+ * pipeline, whole and streamed, with usage, stop, max_tokens, temperature and seed; a repeated call served
+ * from the stage cache, and `cache: false`; errors in the client's error classes; and, on a studio of its
+ * own that listens on every address (access control on) with a small run queue: bearer tokens, the queue's
+ * caps, the cap on a client's streams, cancel by aborting the request, and a revoked user's answer ended.
  */
 import { expect, test, type APIRequestContext } from "@playwright/test";
 import OpenAI from "openai";
@@ -16,6 +17,14 @@ const base = `http://127.0.0.1:${Number(process.env.E2E_PORT ?? 3123)}`;
 const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: "any key will do", maxRetries: 0 });
 const prompt = [{ role: "user" as const, content: "Once upon a time" }];
 
+/**
+ * The params with the studio's extension `cache: false`: every stage computed, none served from the stage
+ * cache, for the tests of what the model does. The client sends fields it does not know as they are (its
+ * README's "undocumented request params"); the type stays the params' own, so the call's overload (whole
+ * or streamed) is kept.
+ */
+const uncached = <Params extends OpenAI.ChatCompletionCreateParams>(params: Params): Params => ({ ...params, cache: false });
+
 interface StoredSession {
   id: string;
   user: string;
@@ -23,7 +32,7 @@ interface StoredSession {
   pipelineName: string;
   finalAnswer?: string;
   pipeline: { stages: { id: string; params: Record<string, unknown> }[] };
-  stages: Record<string, { status: string; metrics?: { tokensOut: number } }>;
+  stages: Record<string, { status: string; cached?: boolean; metrics?: { tokensIn: number; tokensOut: number } }>;
 }
 
 async function session(request: APIRequestContext, id: string, origin = base, headers: Record<string, string> = {}): Promise<StoredSession> {
@@ -51,20 +60,30 @@ test("lists the pipelines as pipeline/NAME and the models by name", async () => 
 });
 
 test("a model answers whole and streamed, with usage and max_tokens, and each call is a session", async ({ request }) => {
-  const whole = await client.chat.completions.create({ model: "storyteller", messages: prompt, max_tokens: 24, temperature: 0 });
+  const { data: whole, response } = await client.chat.completions.create(uncached({ model: "storyteller", messages: prompt, max_tokens: 24, temperature: 0 })).withResponse();
   const text = whole.choices[0]!.message.content!;
+  expect(response.headers.get("x-project-llm-cached-stages")).toBe("0");
   expect(whole.object).toBe("chat.completion");
   expect(whole.choices[0]!.message.role).toBe("assistant");
   expect(text.length).toBeGreaterThan(20);
   expect(whole.choices[0]!.finish_reason).toBe("length");
-  expect(whole.usage).toEqual({ prompt_tokens: expect.any(Number), completion_tokens: 24, total_tokens: whole.usage!.prompt_tokens + 24 });
+  // Every token written now; of the prompt, those the loaded model kept from an earlier call are counted apart.
+  expect(whole.usage).toEqual({
+    prompt_tokens: expect.any(Number),
+    completion_tokens: 24,
+    total_tokens: whole.usage!.prompt_tokens + 24,
+    prompt_tokens_details: { cached_tokens: expect.any(Number) },
+    completion_tokens_details: { cached_tokens: 0 },
+  });
   expect(whole.usage!.prompt_tokens).toBeGreaterThan(0);
+  expect(whole.usage!.prompt_tokens_details!.cached_tokens).toBeLessThan(whole.usage!.prompt_tokens);
   const stored = await session(request, runIdOf(whole.id));
   expect(stored).toMatchObject({ status: "completed", user: "local", finalAnswer: text });
   expect(stored.pipeline.stages[0]!.params).toMatchObject({ max_tokens: 24, temperature: 0 });
 
   // The same call streamed: a first chunk with the role, the same text in pieces, the finish reason, the usage.
-  const stream = await client.chat.completions.create({ model: "storyteller", messages: prompt, max_completion_tokens: 24, temperature: 0, stream: true, stream_options: { include_usage: true } });
+  // Computed again (cache: false), so its text comes as the model writes it.
+  const stream = await client.chat.completions.create(uncached({ model: "storyteller", messages: prompt, max_completion_tokens: 24, temperature: 0, stream: true, stream_options: { include_usage: true } }));
   const chunks: OpenAI.ChatCompletionChunk[] = [];
   for await (const chunk of stream) chunks.push(chunk);
   expect(chunks[0]!.choices[0]!.delta.role).toBe("assistant");
@@ -73,9 +92,39 @@ test("a model answers whole and streamed, with usage and max_tokens, and each ca
   expect(chunks.filter((chunk) => chunk.choices[0]?.delta.content).length).toBeGreaterThan(1);
   expect(chunks.at(-2)!.choices[0]!.finish_reason).toBe("length");
   expect(chunks.at(-1)!.choices).toEqual([]);
-  expect(chunks.at(-1)!.usage).toMatchObject({ completion_tokens: 24, prompt_tokens: whole.usage!.prompt_tokens });
+  expect(chunks.at(-1)!.usage).toMatchObject({ completion_tokens: 24, prompt_tokens: whole.usage!.prompt_tokens, completion_tokens_details: { cached_tokens: 0 } });
+  expect(chunks.at(-2)).toMatchObject({ cached_stages: 0 });
   expect(runIdOf(chunks[0]!.id)).not.toBe(runIdOf(whole.id));
-  expect(await session(request, runIdOf(chunks[0]!.id))).toMatchObject({ status: "completed", finalAnswer: text });
+  const streamed = await session(request, runIdOf(chunks[0]!.id));
+  expect(streamed).toMatchObject({ status: "completed", finalAnswer: text });
+  expect(streamed.stages.chat!.cached).toBeFalsy();
+});
+
+test("a repeated deterministic call is served from the stage cache, and the answer says so", async ({ request }) => {
+  // An input of this run's own, so that the first call is computed whatever ran before.
+  const messages = [{ role: "user" as const, content: `Once upon a time, ${Date.now()} ` }];
+  const params = { model: "storyteller", messages, max_tokens: 20, temperature: 0 };
+  const { data: first, response: firstResponse } = await client.chat.completions.create(params).withResponse();
+  expect(firstResponse.headers.get("x-project-llm-cached-stages")).toBe("0");
+  expect((await session(request, runIdOf(first.id))).stages.chat!.cached).toBeFalsy();
+
+  const { data: again, response } = await client.chat.completions.create(params).withResponse();
+  expect(response.headers.get("x-project-llm-cached-stages")).toBe("1");
+  expect(again).toMatchObject({ cached_stages: 1 });
+  expect(again.choices[0]!.message.content).toBe(first.choices[0]!.message.content);
+  const stored = await session(request, runIdOf(again.id));
+  expect(stored).toMatchObject({ status: "completed", finalAnswer: first.choices[0]!.message.content });
+  expect(stored.stages.chat!.cached).toBe(true);
+  // The stored counts, marked as not computed now: the whole prompt and every token written came from the cache.
+  expect(again.usage).toEqual({ ...first.usage, prompt_tokens_details: { cached_tokens: first.usage!.prompt_tokens }, completion_tokens_details: { cached_tokens: first.usage!.completion_tokens } });
+
+  // Streamed, the headers leave before the run starts: the last chunk and the usage say it.
+  const chunks: OpenAI.ChatCompletionChunk[] = [];
+  for await (const chunk of await client.chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } })) chunks.push(chunk);
+  expect(chunks.map((chunk) => chunk.choices[0]?.delta.content ?? "").join("")).toBe(first.choices[0]!.message.content);
+  expect(chunks.at(-2)).toMatchObject({ cached_stages: 1, choices: [{ finish_reason: "length" }] });
+  expect(chunks.at(-1)!.usage).toMatchObject({ completion_tokens: first.usage!.completion_tokens, completion_tokens_details: { cached_tokens: first.usage!.completion_tokens } });
+  expect((await session(request, runIdOf(chunks[0]!.id))).stages.chat!.cached).toBe(true);
 });
 
 test("stop ends the text before the stop string, and the reason is stop", async () => {
@@ -95,7 +144,7 @@ test("stop ends the text before the stop string, and the reason is stop", async 
 
 test("temperature 0 with a seed gives the same text twice; a sampled seed repeats too, and another seed differs", async () => {
   const call = async (temperature: number, seed: number) =>
-    (await client.chat.completions.create({ model: "dreamer", messages: prompt, max_tokens: 40, temperature, seed })).choices[0]!.message.content!;
+    (await client.chat.completions.create(uncached({ model: "dreamer", messages: prompt, max_tokens: 40, temperature, seed }))).choices[0]!.message.content!;
   const greedy = await call(0, 5);
   expect(await call(0, 5)).toBe(greedy);
   const sampled = await call(1, 11);
@@ -104,15 +153,17 @@ test("temperature 0 with a seed gives the same text twice; a sampled seed repeat
 });
 
 test("a pipeline streams its final stage; sampling goes to every stage, max_tokens to the final one", async ({ request }) => {
-  const stream = await client.chat.completions.create({
-    model: "pipeline/base",
-    messages: [{ role: "system", content: "not read by a pipeline" }, { role: "user", content: "earlier turn" }, { role: "assistant", content: "ok" }, ...prompt],
-    max_tokens: 16,
-    temperature: 0,
-    seed: 3,
-    stream: true,
-    stream_options: { include_usage: true },
-  });
+  const stream = await client.chat.completions.create(
+    uncached({
+      model: "pipeline/base",
+      messages: [{ role: "system", content: "not read by a pipeline" }, { role: "user", content: "earlier turn" }, { role: "assistant", content: "ok" }, ...prompt],
+      max_tokens: 16,
+      temperature: 0,
+      seed: 3,
+      stream: true,
+      stream_options: { include_usage: true },
+    }),
+  );
   let text = "";
   let id = "";
   let finish: string | null = null;
@@ -141,7 +192,7 @@ test("a pipeline streams its final stage; sampling goes to every stage, max_toke
   expect(written).toBeGreaterThan(16);
 
   // Whole, the same run gives the same answer (every stage greedy).
-  const whole = await client.chat.completions.create({ model: "pipeline/base", messages: prompt, max_tokens: 16, temperature: 0, seed: 3 });
+  const whole = await client.chat.completions.create(uncached({ model: "pipeline/base", messages: prompt, max_tokens: 16, temperature: 0, seed: 3 }));
   expect(whole.choices[0]!.message.content).toBe(text);
 });
 
@@ -191,7 +242,7 @@ test.describe("on a studio with access control and a small run queue", () => {
     await rm(config, { recursive: true, force: true });
     await rm(path.join(work, "data-openai"), { recursive: true, force: true });
     await mkdir(path.join(config, "pipelines"), { recursive: true });
-    const models = (await readFile("config/models.example.yaml", "utf8")).replace(/^runtime:\n(?: {2}.*\n)+/m, "runtime:\n  gpu: false\n  runs_in_flight: 1\n  runs_waiting: 1\n  runs_per_user: 2\n");
+    const models = (await readFile("config/models.example.yaml", "utf8")).replace(/^runtime:\n(?: {2}.*\n)+/m, "runtime:\n  gpu: false\n  runs_in_flight: 1\n  runs_waiting: 1\n  runs_per_user: 2\n  streams_per_client: 3\n");
     await writeFile(path.join(config, "models.yaml"), models);
     await copyFile("config/pipeline.example.yaml", path.join(config, "pipeline.yaml"));
     // Ten stages of 1500 tokens: a run that holds the one place until it is cancelled.
@@ -240,9 +291,10 @@ test.describe("on a studio with access control and a small run queue", () => {
     expect(added.status(), await added.text()).toBe(200);
     const rita = clientWith(((await added.json()) as { result: { data: { token: string } } }).result.data.token);
 
+    // The long runs are computed (cache: false): stages the stage cache served would end them early.
     // The first run takes the one place: its first chunk comes once it starts.
     const first = new AbortController();
-    const running = await admin.chat.completions.create({ model: "pipeline/long", messages: prompt, stream: true }, { signal: first.signal });
+    const running = await admin.chat.completions.create(uncached({ model: "pipeline/long", messages: prompt, stream: true }), { signal: first.signal });
     const runningChunks = running[Symbol.asyncIterator]();
     const firstChunk = (await runningChunks.next()).value as OpenAI.ChatCompletionChunk;
     expect(firstChunk.choices[0]!.delta.role).toBe("assistant");
@@ -250,7 +302,7 @@ test.describe("on a studio with access control and a small run queue", () => {
 
     // The second waits: the response is there, its first chunk is not, while the first run goes on.
     const second = new AbortController();
-    const waiting = await admin.chat.completions.create({ model: "pipeline/long", messages: prompt, stream: true }, { signal: second.signal });
+    const waiting = await admin.chat.completions.create(uncached({ model: "pipeline/long", messages: prompt, stream: true }), { signal: second.signal });
     const waitingChunks = waiting[Symbol.asyncIterator]();
     const waitingNext = waitingChunks.next();
     const early = await Promise.race([waitingNext.then(() => "a chunk"), new Promise((resolve) => setTimeout(() => resolve("nothing yet"), 1500))]);
@@ -282,7 +334,7 @@ test.describe("on a studio with access control and a small run queue", () => {
     second.abort();
     await expect.poll(async () => (await session(request, secondId, studio.base, auth)).status, { timeout: 30_000 }).toBe("cancelled");
     const aborted = new AbortController();
-    const whole = rita.chat.completions.create({ model: "pipeline/long", messages: prompt }, { signal: aborted.signal }).catch((error: unknown) => error);
+    const whole = rita.chat.completions.create(uncached({ model: "pipeline/long", messages: prompt }), { signal: aborted.signal }).catch((error: unknown) => error);
     let wholeId = "";
     await expect
       .poll(async () => {
@@ -296,5 +348,67 @@ test.describe("on a studio with access control and a small run queue", () => {
     expect(await whole).toBeInstanceOf(OpenAI.APIUserAbortError);
     await expect.poll(async () => (await session(request, wholeId, studio.base, auth)).status, { timeout: 30_000 }).toBe("cancelled");
     expect((await session(request, wholeId, studio.base, auth)).user).toBe("rita");
+  });
+
+  test("a streamed answer takes one of its client's stream places, and a revoked user's answers end and their runs are cancelled", async ({ request }) => {
+    test.setTimeout(120_000);
+    const auth = { authorization: `Bearer ${adminToken}` };
+    const added = await request.post(`${studio.base}/api/trpc/users.add`, { headers: { ...auth, "content-type": "application/json" }, data: { name: "rex", role: "runner" } });
+    expect(added.status(), await added.text()).toBe(200);
+    const rex = clientWith(((await added.json()) as { result: { data: { token: string } } }).result.data.token);
+    const runs = async () => ((await (await request.get(`${studio.base}/api/trpc/runs.list`, { headers: auth })).json()) as { result: { data: { id: string; done: boolean }[] } }).result.data;
+
+    // Rex's answer is written: a long run, computed (not served from the stage cache) so that it lasts.
+    const answer = await rex.chat.completions.create(uncached({ model: "pipeline/long", messages: prompt, stream: true }));
+    const chunks = answer[Symbol.asyncIterator]();
+    const runId = runIdOf(((await chunks.next()).value as OpenAI.ChatCompletionChunk).id);
+    expect((await session(request, runId, studio.base, auth)).status).toBe("running");
+    // And a whole answer, whose run waits in the queue behind the first (a whole answer holds no stream place).
+    const whole = rex.chat.completions.create(uncached({ model: "pipeline/long", messages: prompt })).catch((error: unknown) => error);
+    await expect.poll(async () => (await runs()).filter((run) => !run.done).length).toBe(2);
+    const waitingId = (await runs()).find((run) => !run.done && run.id !== runId)!.id;
+
+    // With two event streams of the same client, its cap of three is reached: one more stream is refused,
+    // a /v1 one before any run starts, and a run's event stream alike.
+    const followers = [new AbortController(), new AbortController()];
+    for (const follower of followers) expect((await fetch(`${studio.base}/api/runs/${runId}/events`, { headers: auth, signal: follower.signal })).status).toBe(200);
+    const before = (await runs()).length;
+    const refused = await clientWith(adminToken)
+      .chat.completions.create({ model: "storyteller", messages: prompt, stream: true })
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(refused).toMatchObject({ status: 429, message: expect.stringContaining("event streams open") });
+    expect((refused as InstanceType<typeof OpenAI.RateLimitError>).headers?.get("retry-after")).toMatch(/^\d+$/);
+    expect((await runs()).length).toBe(before);
+    const plain = await fetch(`${studio.base}/api/runs/${runId}/events`, { headers: auth });
+    expect(plain.status).toBe(429);
+    await plain.text();
+
+    // Rex is revoked: the answer ends with the reason, and the run rex started is cancelled.
+    const rest = (async () => {
+      for (let next = await chunks.next(); !next.done; next = await chunks.next()) void next.value;
+      return new Error("the answer ended without an error");
+    })().catch((error: unknown) => error as Error);
+    expect((await request.post(`${studio.base}/api/trpc/users.revoke`, { headers: { ...auth, "content-type": "application/json" }, data: { name: "rex" } })).status()).toBe(200);
+    expect((await rest).message).toMatch(/user "rex" was revoked/);
+    // The whole answer is refused as the revoked credentials are (401), and its run, which had not started, is cancelled.
+    expect(await whole).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect(await whole).toMatchObject({ status: 401, message: expect.stringContaining('user "rex" was revoked') });
+    await expect.poll(async () => (await runs()).find((run) => run.id === waitingId)?.done).toBe(true);
+    await expect.poll(async () => (await session(request, runId, studio.base, auth)).status, { timeout: 30_000 }).toBe("cancelled");
+    const cancelled = await session(request, runId, studio.base, auth);
+    expect(cancelled.user).toBe("rex");
+    expect(cancelled.stages.s9?.status).not.toBe("completed");
+    // The places are given back as the streams end: the admin's answer is let in.
+    for (const follower of followers) follower.abort();
+    const admitted = async () => {
+      try {
+        for await (const chunk of await clientWith(adminToken).chat.completions.create({ model: "storyteller", messages: prompt, max_tokens: 8, stream: true })) void chunk;
+        return "let in";
+      } catch (error) {
+        return (error as { status?: number }).status;
+      }
+    };
+    await expect.poll(admitted, { timeout: 10_000 }).toBe("let in");
   });
 });

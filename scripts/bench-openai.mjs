@@ -4,6 +4,8 @@
 // models). Interleaved rounds of the same model call, 64 tokens at temperature 0 on `storyteller`:
 //   openai: a streamed chat completion through the official `openai` client;
 //   plain:  POST /api/runs with the same one-stage pipeline, then its event stream until `run-end`.
+// Both ask not to be served from the stage cache (`cache: false`): a repeated greedy call would otherwise
+// be a cache hit, and the bench would measure the cache instead of the model's generation.
 // Prints the medians of the time to the first text and to the end; BENCHMARKS.md keeps the figures.
 import OpenAI from "openai";
 
@@ -23,18 +25,23 @@ async function viaOpenAi() {
   const start = performance.now();
   let first;
   let tokens = 0;
-  const stream = await client.chat.completions.create({ model, messages: [{ role: "user", content: input }], max_tokens: maxTokens, temperature: 0, stream: true, stream_options: { include_usage: true } });
+  let cached = 0;
+  const stream = await client.chat.completions.create({ model, messages: [{ role: "user", content: input }], max_tokens: maxTokens, temperature: 0, stream: true, stream_options: { include_usage: true }, cache: false });
   for await (const chunk of stream) {
     if (chunk.choices[0]?.delta.content) first ??= performance.now() - start;
-    if (chunk.usage) tokens = chunk.usage.completion_tokens;
+    if (chunk.usage) {
+      tokens = chunk.usage.completion_tokens;
+      cached = chunk.usage.completion_tokens_details?.cached_tokens ?? 0;
+    }
   }
+  if (cached !== 0) throw new Error(`the openai call was served from the stage cache (${cached} tokens): the studio ignored cache: false`);
   return { first, total: performance.now() - start, tokens };
 }
 
 async function viaPlainApi() {
   const start = performance.now();
   const pipeline = { stages: [{ id: "chat", type: "single", model, params: { max_tokens: maxTokens, temperature: 0 } }] };
-  const started = await fetch(`${base}/api/runs`, { method: "POST", headers: { "content-type": "application/json", connection: "close" }, body: JSON.stringify({ pipeline, input }) });
+  const started = await fetch(`${base}/api/runs`, { method: "POST", headers: { "content-type": "application/json", connection: "close" }, body: JSON.stringify({ pipeline, input, cache: false }) });
   if (started.status !== 202) throw new Error(`POST /api/runs answered ${started.status}: ${await started.text()}`);
   const { id } = await started.json();
   const events = await fetch(`${base}/api/runs/${id}/events`, { headers: { connection: "close" } });
@@ -46,7 +53,11 @@ async function viaPlainApi() {
     buffered += decoder.decode(bytes, { stream: true });
     if (first === undefined && buffered.includes("event: stage-delta")) first = performance.now() - start;
     const end = /event: stage-end\ndata: (.*)\n/.exec(buffered);
-    if (end) tokens = JSON.parse(end[1]).metrics.tokensOut;
+    if (end) {
+      const stageEnd = JSON.parse(end[1]);
+      if (stageEnd.cached) throw new Error("the plain run was served from the stage cache: the studio ignored cache: false");
+      tokens = stageEnd.metrics.tokensOut;
+    }
     if (buffered.includes("event: run-end")) break;
   }
   return { first, total: performance.now() - start, tokens };

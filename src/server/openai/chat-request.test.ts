@@ -28,6 +28,12 @@ describe("a chat completion request", () => {
     expect(refusal({ model: "m", messages: [user("Hi")], max_tokens: 0 })).toMatchObject({ status: 400, param: "max_tokens" });
   });
 
+  it("reads the studio's own field, cache, as a boolean", () => {
+    expect(parseChatRequest({ model: "m", messages: [user("Hi")], cache: false }).cache).toBe(false);
+    expect(parseChatRequest({ model: "m", messages: [user("Hi")] }).cache).toBeUndefined();
+    expect(refusal({ model: "m", messages: [user("Hi")], cache: "no" })).toMatchObject({ status: 400, param: "cache" });
+  });
+
   it("refuses what the studio cannot do: several choices, tools, images, JSON output, log probabilities", () => {
     expect(refusal({ model: "m", messages: [user("Hi")], n: 2 })).toMatchObject({ status: 400, param: "n" });
     expect(refusal({ model: "m", messages: [user("Hi")], tools: [{ type: "function", function: { name: "f" } }] })).toMatchObject({ status: 400, param: "tools" });

@@ -3,6 +3,7 @@
  * its input, and the generation parameters for which stages. Plain functions, tested without a server.
  *
  * Unknown fields are ignored (OpenAI clients send many: `user`, `metadata`, `store`, `logit_bias`, ...);
+ * one field is the studio's own, `cache` (see the README);
  * known fields of a wrong type, and features the studio does not have (`n` > 1, tools, images, JSON
  * output), are refused with an error that names the field.
  */
@@ -37,6 +38,8 @@ export const chatRequestSchema = z.looseObject({
   functions: z.array(z.unknown()).nullish(),
   response_format: z.looseObject({ type: z.string() }).nullish(),
   logprobs: z.boolean().nullish(),
+  /** The studio's extension: false computes every stage, none served from (or stored in) the stage cache. */
+  cache: z.boolean().nullish(),
 });
 export type ChatRequest = z.infer<typeof chatRequestSchema>;
 

@@ -49,7 +49,12 @@ describe("a run read as a completion", () => {
       { type: "text", text: "The " },
       { type: "text", text: "end." },
       // The draft stopped at max_tokens, but it is not the answer: the answer stopped by itself.
-      { type: "end", finishReason: "stop", usage: { prompt_tokens: 9, completion_tokens: 6, total_tokens: 15 } },
+      {
+        type: "end",
+        finishReason: "stop",
+        usage: { prompt_tokens: 9, completion_tokens: 6, total_tokens: 15, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { cached_tokens: 0 } },
+        cachedStages: 0,
+      },
     ]);
   });
 
@@ -71,5 +76,18 @@ describe("a run read as a completion", () => {
     expect(all.at(-1)).toMatchObject({ type: "error", error: { code: "cancelled" } });
     const failed = await parts([start, { type: "run-end", status: "failed", durationMs: 1, error: { code: "context-overflow", message: "too long" } }]);
     expect(failed.at(-1)).toMatchObject({ type: "error", error: { code: "context-overflow", message: "too long" } });
+  });
+
+  it("counts a stage served from the stage cache with its stored tokens, and says they were not computed now", async () => {
+    const cachedDraft = { ...stageEnd("draft", "draft text", "eos", 5, 7), cached: true } as RunEventBody;
+    // The ending was computed, 4 of its 6 prompt tokens kept in the model's KV cache from an earlier call.
+    const ending = stageEnd("ending", "The end.", "eos", 6, 2) as Extract<RunEventBody, { type: "stage-end" }>;
+    const all = await parts([start, cachedDraft, { ...ending, metrics: { ...ending.metrics, promptTokensEvaluated: 2 } }, { type: "run-end", status: "completed", finalAnswer: "The end.", durationMs: 1 }]);
+    expect(all.at(-1)).toEqual({
+      type: "end",
+      finishReason: "stop",
+      usage: { prompt_tokens: 11, completion_tokens: 9, total_tokens: 20, prompt_tokens_details: { cached_tokens: 5 + 4 }, completion_tokens_details: { cached_tokens: 7 } },
+      cachedStages: 1,
+    });
   });
 });

@@ -12,10 +12,20 @@ import { OpenAiError } from "./errors.js";
 
 export type FinishReason = "stop" | "length";
 
+/**
+ * Token counts of every model call of the run, those served from the stage cache included (they are the
+ * answer's tokens all the same). What was not computed for this request is counted apart:
+ * `prompt_tokens_details.cached_tokens` (OpenAI's own field) are prompt tokens not evaluated now, those of
+ * a stage served from the stage cache and those a loaded model kept from an earlier call (its KV cache);
+ * `completion_tokens_details.cached_tokens` (the studio's extension) are written tokens served from the
+ * stage cache, not generated now.
+ */
 export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+  completion_tokens_details: { cached_tokens: number };
 }
 
 /** What a run's events say, as a completion reads them. */
@@ -23,7 +33,8 @@ export type CompletionPart =
   /** The run has its place and started (after any wait in the queue). */
   | { type: "start" }
   | { type: "text"; text: string }
-  | { type: "end"; finishReason: FinishReason; usage: Usage }
+  /** `cachedStages`: how many stages were served from the stage cache, no model called. */
+  | { type: "end"; finishReason: FinishReason; usage: Usage; cachedStages: number }
   /** The run failed, was cancelled or interrupted: no answer. */
   | { type: "error"; error: ProjectLlmError };
 
@@ -46,14 +57,19 @@ export async function startCompletion(server: ServerInstance, request: ChatReque
     const { pipeline } = await studio.loadPipeline(name);
     const input = pipelineInput(request.messages);
     const params = pipelineParams(pipeline, request);
-    const { id } = await runs.start({ pipeline: name, input, user, ...(Object.keys(params).length > 0 ? { params } : {}) });
+    const { id } = await runs.start({ pipeline: name, input, user, ...(Object.keys(params).length > 0 ? { params } : {}), ...cacheOption(request) });
     return { runId: id, pipeline };
   }
   const models = await studio.loadModels();
   if (!Object.hasOwn(models.config.models, request.model)) throw modelNotFound(request.model);
   const { pipeline, input } = modelRun(request.model, request);
-  const { id } = await runs.start({ pipeline: pipeline as unknown as Record<string, unknown>, input, user });
+  const { id } = await runs.start({ pipeline: pipeline as unknown as Record<string, unknown>, input, user, ...cacheOption(request) });
   return { runId: id, pipeline };
+}
+
+/** The request's `cache` extension: false computes every stage (none served from, or stored in, the stage cache). */
+function cacheOption(request: ChatRequest): { cache?: boolean } {
+  return typeof request.cache === "boolean" ? { cache: request.cache } : {};
 }
 
 function modelNotFound(model: string): OpenAiError {
@@ -80,7 +96,7 @@ export function liveStage(pipeline: Pick<Pipeline, "stages">): { stageId: string
 /**
  * A run's events as a completion's parts: `start` once it runs, the answer's text as it is written, then
  * its end (or its error). Usage counts every model call of the run: the prompt tokens each read and the
- * tokens each wrote. The finish reason is `length` when a call of a final stage stopped at max_tokens.
+ * tokens each wrote, and of them those not computed now (see `Usage`). The finish reason is `length` when a call of a final stage stopped at max_tokens.
  */
 export async function* completionParts(events: AsyncIterable<RunEvent>, pipeline: Pick<Pipeline, "stages">): AsyncGenerator<CompletionPart> {
   const live = liveStage(pipeline);
@@ -88,6 +104,9 @@ export async function* completionParts(events: AsyncIterable<RunEvent>, pipeline
   let sent = "";
   let promptTokens = 0;
   let completionTokens = 0;
+  let cachedPromptTokens = 0;
+  let cachedCompletionTokens = 0;
+  let cachedStages = 0;
   let length = false;
   for await (const event of events) {
     switch (event.type) {
@@ -104,6 +123,13 @@ export async function* completionParts(events: AsyncIterable<RunEvent>, pipeline
         if (event.reused) break;
         promptTokens += event.metrics.tokensIn;
         completionTokens += event.metrics.tokensOut;
+        if (event.cached) {
+          cachedStages += 1;
+          cachedPromptTokens += event.metrics.tokensIn;
+          cachedCompletionTokens += event.metrics.tokensOut;
+        } else {
+          cachedPromptTokens += Math.max(0, event.metrics.tokensIn - (event.metrics.promptTokensEvaluated ?? event.metrics.tokensIn));
+        }
         if (sinks.has(event.stageId)) {
           const calls = [...event.models, ...(event.aggregation?.method === "synthesis" ? [event.aggregation.output] : [])];
           if (calls.some((call) => call.stopReason === "max-tokens")) length = true;
@@ -118,7 +144,14 @@ export async function* completionParts(events: AsyncIterable<RunEvent>, pipeline
         // What was not streamed live: the whole answer when no stage writes it live.
         const rest = answer.startsWith(sent) ? answer.slice(sent.length) : "";
         if (rest.length > 0) yield { type: "text", text: rest };
-        yield { type: "end", finishReason: length ? "length" : "stop", usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens } };
+        const usage: Usage = {
+          prompt_tokens: promptTokens,
+          completion_tokens: completionTokens,
+          total_tokens: promptTokens + completionTokens,
+          prompt_tokens_details: { cached_tokens: cachedPromptTokens },
+          completion_tokens_details: { cached_tokens: cachedCompletionTokens },
+        };
+        yield { type: "end", finishReason: length ? "length" : "stop", usage, cachedStages };
         return;
       }
       default:
