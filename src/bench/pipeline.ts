@@ -147,7 +147,8 @@ function engineCalls(stages: StageRecord[]): Array<{ call: DirectCall; tokensOut
 
 async function engineRun(studio: Studio, pipeline: string): Promise<RunFigures> {
   const started = performance.now();
-  const session = await studio.run({ pipeline, input: benchInput });
+  // Every stage computed: the same deterministic run again would be served from the stage cache.
+  const session = await studio.run({ pipeline, input: benchInput, cache: false });
   const wallMs = performance.now() - started;
   if (session.status !== "completed") throw new Error(`bench: the ${pipeline} pipeline ${session.status}: ${session.error?.message}`);
   const stages = Object.values(session.stages).sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0));
@@ -199,7 +200,7 @@ export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain
     const reference = openStudio(root, modelPath);
     let referenceCalls: ReturnType<typeof engineCalls>;
     try {
-      const session = await reference.run({ pipeline: name, input: benchInput });
+      const session = await reference.run({ pipeline: name, input: benchInput, cache: false });
       referenceCalls = engineCalls(Object.values(session.stages).sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0)));
     } finally {
       await reference.dispose();
