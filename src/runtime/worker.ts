@@ -27,8 +27,12 @@ import { samplingOptions } from "./sampling.js";
 import { batchWidth, chooseThreads, resolveParallel } from "./threads.js";
 
 const settings = JSON.parse(process.env.PROJECT_LLM_WORKER_SETTINGS ?? "{}") as WorkerSettings;
-/** Text is sent to the parent in batches at most this far apart: one message per token costs ~10%. */
-const flushIntervalMs = 5;
+/**
+ * Text is sent to the parent in batches at most this far apart (the first text at once): one message per
+ * token cost ~10%, and one per 5 ms still 3-10% of a small model's decode on two cores (BENCHMARKS.md,
+ * pipelines against a direct script); 20 ms is more often than a screen shows text anyway.
+ */
+const flushIntervalMs = 20;
 
 /** An error this worker means to report: its code, its English message and the values that message names. */
 class WorkerError extends Error {
