@@ -95,7 +95,9 @@ async function writeConfig(root: string, modelPath: string): Promise<void> {
   const models = (await readFile(path.join(projectRoot, "config", "models.example.yaml"), "utf8"))
     .replaceAll("stories260K.gguf", path.basename(modelPath))
     // The declared quantization is the demo model's; another file would be refused for it.
-    .replace(/^\s+quantization: F32\n/gm, "");
+    .replace(/^\s+quantization: F32\n/gm, "")
+    // One call at a time, as the direct script makes them: a batch would compare other work.
+    .replace(/^(\s+batch:) auto/m, "$1 false");
   await mkdir(path.join(root, "config", "pipelines"), { recursive: true });
   await writeFile(path.join(root, "config", "models.yaml"), models);
   await copyFile(path.join(projectRoot, "config", "pipeline.example.yaml"), path.join(root, "config", "pipeline.yaml"));

@@ -282,7 +282,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     if (!servable(stored)) return undefined;
     const endedAt = now();
     // The models' figures say how the answer was made; the stage's own say what this run spent on it.
-    const metrics: StageMetrics = { ...(stored.metrics ?? zeroMetrics), timeToFirstTokenMs: 0, tokensPerSecond: 0, durationMs: endedAt - stageStart };
+    // No prompt token was evaluated for this run: the stage's "evaluated" figure says 0, not the stored run's.
+    const metrics: StageMetrics = { ...(stored.metrics ?? zeroMetrics), timeToFirstTokenMs: 0, tokensPerSecond: 0, durationMs: endedAt - stageStart, promptTokensEvaluated: 0 };
     const models = stored.models.map(withoutLoad);
     const aggregation = stored.aggregation?.method === "synthesis" ? { method: "synthesis" as const, output: withoutLoad(stored.aggregation.output) } : stored.aggregation;
     const record: StageRecord = {

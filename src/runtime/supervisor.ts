@@ -11,7 +11,7 @@ import path from "node:path";
 import { ProjectLlmError } from "../common/index.js";
 import type { GenerateOptions, GenerateRequest, GenerateResult, InferencePort } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerStatus } from "./protocol.js";
-import { batchWidth } from "./threads.js";
+import { batchWidth, chooseThreads } from "./threads.js";
 
 export interface RuntimeOptions {
   /** The compiled worker; default `dist/runtime/worker.js` under `cwd`. */
@@ -234,7 +234,8 @@ export class Runtime implements InferencePort {
     } catch {
       return 1;
     }
-    return batchWidth({ configured: this.#settings.batch, weightBytes, gpu: this.#gpu });
+    const threads = chooseThreads({ configured: request.model.load.threads, weightBytes, parallel: this.#limit ?? 1 });
+    return batchWidth({ configured: this.#settings.batch, weightBytes, gpu: this.#gpu, threads });
   }
 
   /**
@@ -263,7 +264,9 @@ export class Runtime implements InferencePort {
       this.#running++;
       this.#runningByModel.set(key, (this.#runningByModel.get(key) ?? 0) + 1);
     };
-    if (this.#running >= limit && !this.#joinsBatch(key, width)) {
+    // A call joins a running batch only when no call on another model waits: else those would wait as
+    // long as calls on this one kept coming.
+    if (this.#running >= limit && !(this.#joinsBatch(key, width) && this.#queue.every((waiting) => waiting.key === key))) {
       await new Promise<void>((resolve, reject) => {
         const waiting: Waiting = {
           key,

@@ -32,13 +32,15 @@ describe("resolveParallel", () => {
 
 describe("batchWidth", () => {
   it("batches a large model on a CPU, not a small one", () => {
-    expect(batchWidth({ configured: "auto", weightBytes: 409 * 1024 * 1024, gpu: false })).toBe(maxBatchSequences);
-    expect(batchWidth({ configured: "auto", weightBytes: batchMinBytes - 1, gpu: false })).toBe(1);
+    expect(batchWidth({ configured: "auto", weightBytes: 409 * 1024 * 1024, gpu: false, threads: 1 })).toBe(maxBatchSequences);
+    expect(batchWidth({ configured: "auto", weightBytes: batchMinBytes - 1, gpu: false, threads: 1 })).toBe(1);
+    // Measured to pay at one thread a generation only.
+    expect(batchWidth({ configured: "auto", weightBytes: 409 * 1024 * 1024, gpu: false, threads: 2 })).toBe(1);
   });
 
   it("leaves a GPU to `parallel`, and obeys false or a count", () => {
-    expect(batchWidth({ configured: "auto", weightBytes: 409 * 1024 * 1024, gpu: "cuda" })).toBe(1);
-    expect(batchWidth({ configured: false, weightBytes: 409 * 1024 * 1024, gpu: false })).toBe(1);
-    expect(batchWidth({ configured: 3, weightBytes: 10, gpu: false })).toBe(3);
+    expect(batchWidth({ configured: "auto", weightBytes: 409 * 1024 * 1024, gpu: "cuda", threads: 1 })).toBe(1);
+    expect(batchWidth({ configured: false, weightBytes: 409 * 1024 * 1024, gpu: false, threads: 1 })).toBe(1);
+    expect(batchWidth({ configured: 3, weightBytes: 10, gpu: false, threads: 1 })).toBe(3);
   });
 });

@@ -53,6 +53,8 @@ export interface BatchChoice {
   weightBytes: number;
   /** The GPU in use, or false on a CPU. */
   gpu: string | false;
+  /** The threads one generation on this model gets (see `chooseThreads`). */
+  threads: number;
 }
 
 /**
@@ -62,8 +64,10 @@ export interface BatchChoice {
  * finish sooner together than one after another. A small model gains nothing (see `batchMinBytes`). On a
  * GPU `parallel` already gives each context several sequences.
  */
-export function batchWidth({ configured, weightBytes, gpu }: BatchChoice): number {
+export function batchWidth({ configured, weightBytes, gpu, threads }: BatchChoice): number {
   if (typeof configured === "number") return Math.max(1, configured);
   if (configured === false || gpu !== false) return 1;
-  return weightBytes >= batchMinBytes ? maxBatchSequences : 1;
+  // Measured to pay only with one thread a generation (BENCHMARKS.md: 1.03-1.19x on the 400M model; at two
+  // threads it lost, 0.31x): with more, one at a time until a batch is measured faster there.
+  return weightBytes >= batchMinBytes && threads <= 1 ? maxBatchSequences : 1;
 }

@@ -194,7 +194,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   const insights = await readInsights(instance, request.model.path);
   const configured = request.model.load.gpu_layers;
   // One sequence per generation at once: `parallel`, or more where calls on this model decode in one batch.
-  let sequences = Math.max(parallel, batchWidth({ configured: settings.batch ?? "auto", weightBytes: fileSize(request.model.path), gpu: instance.gpu }));
+  let sequences = Math.max(parallel, batchWidth({ configured: settings.batch ?? "auto", weightBytes: fileSize(request.model.path), gpu: instance.gpu, threads }));
   // RAM is what the budget counts: with layers on the GPU ("auto", "max") the CPU-only estimate is an upper bound.
   const estimateOptions = (count: number) => ({
     contextSize: request.model.load.context_size,
@@ -283,12 +283,10 @@ function sharedPrefix(held: readonly Token[], tokens: readonly Token[]): number 
  * waits for one to be released.
  */
 async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: AbortSignal): Promise<KeptSequence> {
+  // A beginning-of-text token every prompt starts with is no prefix worth keeping a sequence for.
+  const sharesNothing = tokens.length > 0 && tokens[0] === entry.model.tokens.bos ? 1 : 0;
   for (;;) {
-    if (signal.aborted) {
-      // Woken for a sequence it no longer wants: the next waiting call may have it.
-      entry.sequenceWaiters.shift()?.();
-      signal.throwIfAborted();
-    }
+    signal.throwIfAborted();
     let best: KeptSequence | undefined;
     let bestShared = -1;
     for (const kept of entry.sequences) {
@@ -299,7 +297,7 @@ async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: 
         bestShared = shared;
       }
     }
-    if ((best === undefined || bestShared === 0) && entry.context.sequencesLeft > 0) {
+    if ((best === undefined || bestShared <= sharesNothing) && entry.context.sequencesLeft > 0) {
       best = { sequence: entry.context.getSequence(), busy: false, lastUsedAt: 0 };
       entry.sequences.push(best);
     }
@@ -307,7 +305,25 @@ async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: 
       best.busy = true;
       return best;
     }
-    await new Promise<void>((resolve) => entry.sequenceWaiters.push(resolve));
+    // Until a sequence is released, or the call is cancelled (it then leaves the line at once).
+    const woken = await new Promise<boolean>((resolve) => {
+      const wake = () => {
+        signal.removeEventListener("abort", leave);
+        resolve(true);
+      };
+      const leave = () => {
+        const index = entry.sequenceWaiters.indexOf(wake);
+        if (index !== -1) entry.sequenceWaiters.splice(index, 1);
+        resolve(false);
+      };
+      entry.sequenceWaiters.push(wake);
+      signal.addEventListener("abort", leave, { once: true });
+    });
+    // Woken for a sequence it no longer wants: the next waiting call may have it.
+    if (!woken || signal.aborted) {
+      if (woken) entry.sequenceWaiters.shift()?.();
+      signal.throwIfAborted();
+    }
   }
 }
 
@@ -350,10 +366,12 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     let lastTokenAt = start;
     let tokensOut = 0;
     const meterBefore = sequence.tokenMeter.getState();
-    // The meter at the first token counts the prompt's evaluation alone (generated tokens are evaluated after).
+    // The meter at the first token counts the prompt's evaluation alone (generated tokens are evaluated
+    // after): node-llama-cpp counts the prompt's last token as output (it is decoded for its logits), so
+    // both counts together, at most the prompt's tokens (the beginning-of-text token is not one of them).
     let promptEvaluated: number | undefined;
-    // And the tokens then in the sequence, less the first generated one (already listed there when onToken
-    // runs), are the whole prompt as evaluated: chat template and reused prefix included.
+    // The tokens then in the sequence, less the beginning-of-text token, are the whole prompt as evaluated
+    // (chat template and reused prefix included).
     let promptHeld: number | undefined;
     const common = {
       signal,
@@ -370,8 +388,8 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
       },
       onToken: (tokens: Token[]) => {
         const now = performance.now();
-        promptEvaluated ??= sequence.tokenMeter.usedInputTokens - meterBefore.usedInputTokens;
-        promptHeld ??= sequence.contextTokens.length - 1;
+        promptEvaluated ??= sequence.tokenMeter.usedInputTokens - meterBefore.usedInputTokens + (sequence.tokenMeter.usedOutputTokens - meterBefore.usedOutputTokens);
+        promptHeld ??= sequence.contextTokens.length - (bos === null ? 0 : 1);
         firstTokenAt ??= now;
         lastTokenAt = now;
         tokensOut += tokens.length;
@@ -404,11 +422,12 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     const meter = sequence.tokenMeter.getState();
     generations++;
     const decodeSeconds = (lastTokenAt - (firstTokenAt ?? start)) / 1000;
-    const evaluated = promptEvaluated ?? meter.usedInputTokens - meterBefore.usedInputTokens;
+    const tokensIn = Math.max(promptTokens, promptHeld ?? 0);
+    const evaluated = Math.min(tokensIn, promptEvaluated ?? meter.usedInputTokens - meterBefore.usedInputTokens);
     failed = false;
     return {
       text,
-      tokensIn: Math.max(promptTokens, promptHeld ?? evaluated),
+      tokensIn,
       promptTokensEvaluated: evaluated,
       tokensOut,
       timeToFirstTokenMs: (firstTokenAt ?? end) - start,
@@ -448,7 +467,8 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
           : Math.min(message.gpuLayers, insights.totalLayers);
   const model = insights.estimateModelResourceRequirements({ gpuLayers });
   // The sequences the load would create: a batch's, unless it would not fit in the memory budget (see load()).
-  let sequences = Math.max(parallel, batchWidth({ configured: settings.batch ?? "auto", weightBytes: size, gpu: instance.gpu }));
+  const threads = chooseThreads({ configured: message.threads, weightBytes: size, parallel });
+  let sequences = Math.max(parallel, batchWidth({ configured: settings.batch ?? "auto", weightBytes: size, gpu: instance.gpu, threads }));
   let estimate = await resident(insights, message.path, { contextSize: message.contextSize, gpuLayers, sequences, batchSize: message.batchSize });
   if (sequences > parallel && estimate.ram > settings.memoryBudgetBytes) {
     sequences = parallel;
@@ -482,7 +502,7 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
     },
     resident: estimate,
     gpuLayers,
-    threads: chooseThreads({ configured: message.threads, weightBytes: size, parallel }),
+    threads,
   };
 }
 
