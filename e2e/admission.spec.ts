@@ -137,7 +137,13 @@ test("the queue's caps: a tRPC batch gets in only as far as the caps allow, and 
 test("bodies past their limit are refused while they stream in, without buffering them", async ({ request }) => {
   // A 400 MB body sent in chunks without a length: cut off near its 1 MiB limit.
   const before = serverRss();
-  const huge = await streamBody(`${studio.base}/api/runs`, 400 * 1024 * 1024);
+  // The server answers 413 and closes while the client still sends; the client's kernel may then take a
+  // reset for the close and drop the answer unread (status 0, as curl would see it). Sent again then.
+  let huge = await streamBody(`${studio.base}/api/runs`, 400 * 1024 * 1024);
+  for (let attempt = 1; huge.status === 0 && attempt < 4; attempt++) {
+    expect(huge.sent).toBeLessThan(64 * 1024 * 1024);
+    huge = await streamBody(`${studio.base}/api/runs`, 400 * 1024 * 1024);
+  }
   expect(huge.status).toBe(413);
   expect(JSON.parse(huge.body)).toMatchObject({ error: { code: "body-too-large", message: expect.stringContaining("1 MiB") } });
   expect(huge.headers.connection).toBe("close");
@@ -163,7 +169,11 @@ test("bodies past their limit are refused while they stream in, without bufferin
   expect(tooBig.status()).toBe(413);
   expect(await tooBig.json()).toMatchObject({ error: { message: expect.stringContaining("2 MiB"), data: { code: "PAYLOAD_TOO_LARGE", appCode: "body-too-large" } } });
   // A streamed tRPC body is cut off too.
-  const streamedTrpc = await streamBody(`${studio.base}/api/trpc/pipelines.save`, 400 * 1024 * 1024);
+  let streamedTrpc = await streamBody(`${studio.base}/api/trpc/pipelines.save`, 400 * 1024 * 1024);
+  for (let attempt = 1; streamedTrpc.status === 0 && attempt < 4; attempt++) {
+    expect(streamedTrpc.sent).toBeLessThan(64 * 1024 * 1024);
+    streamedTrpc = await streamBody(`${studio.base}/api/trpc/pipelines.save`, 400 * 1024 * 1024);
+  }
   expect(streamedTrpc.status).toBe(413);
   expect(streamedTrpc.sent).toBeLessThan(64 * 1024 * 1024);
   expect(serverRss() - before).toBeLessThan(100 * 1024 * 1024);

@@ -134,7 +134,8 @@ test("fails the remote stage with a clear message when the server refuses, and t
   await expect(polish).toHaveAttribute("data-state", "failed", { timeout: 60_000 });
   await expect(polish).toContainText("The remote model's server failed.");
   await expect(polish).toContainText("127.0.0.1");
-  await expect(page.getByTestId("stage-draft")).toHaveAttribute("data-state", "done");
+  // The local draft is the first test's again: computed, or served from the stage cache.
+  await expect(page.getByTestId("stage-draft")).toHaveAttribute("data-state", /^(done|cached)$/);
   server.behave({ kind: "stream", chunks: remoteText });
   const health = await page.request.get(`${studio.base}/api/health`);
   expect(health.status()).toBe(200);
