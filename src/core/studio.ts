@@ -331,6 +331,7 @@ export class Studio {
     let runtime: Runtime | undefined;
     const planModels: Record<string, PlanModel> = {};
     const paths = new Map<string, string>();
+    const inspections: Array<Promise<void>> = [];
     for (const name of names) {
       const resolved = resolveModel(models, name);
       const entry = models.config.models[name]!;
@@ -346,14 +347,24 @@ export class Studio {
       paths.set(name, resolved.path);
       try {
         runtime ??= await this.runtime();
-        const facts = await this.#inspect(runtime, resolved.path, resolved.load);
-        planModel.estimate = { ram: facts.resident.ram, vram: facts.resident.vram, parts: facts.resident.parts };
       } catch (error) {
-        // A file that cannot be read fails its stage as it always did; the plan says it has no estimate.
         planModel.error = errorMessage(error);
+        continue;
       }
+      // The models' facts are asked for all at once (each a stat while known): the plan is on the path to a run's first token.
+      inspections.push(
+        this.#inspect(runtime, resolved.path, resolved.load).then(
+          (facts) => {
+            planModel.estimate = { ram: facts.resident.ram, vram: facts.resident.vram, parts: facts.resident.parts };
+          },
+          (error: unknown) => {
+            // A file that cannot be read fails its stage as it always did; the plan says it has no estimate.
+            planModel.error = errorMessage(error);
+          },
+        ),
+      );
     }
-    const status = runtime ? await runtime.status() : { loaded: [], vram: undefined };
+    const [status, system] = await Promise.all([runtime ? runtime.status() : { loaded: [], vram: undefined }, systemMemory(), ...inspections]);
     const loaded = status.loaded
       .slice()
       .sort((a, b) => a.lastUsedAt - b.lastUsedAt)
@@ -362,7 +373,6 @@ export class Studio {
         return [{ key: name ? planModels[name]!.loadKey! : entry.path, name: name ?? path.basename(entry.path), ram: entry.memoryBytes, vram: entry.vramBytes }];
       });
     const rates = options.rates ? await this.#rates(models, names) : {};
-    const system = await systemMemory();
     return planRun({
       pipeline,
       skipStages: options.skip,
@@ -428,8 +438,15 @@ export class Studio {
   async #prepare(options: Pick<RunOptions, "pipeline" | "mode" | "inline">) {
     const inline = options.inline;
     if (inline && options.pipeline !== undefined) throw new ProjectLlmError("usage", "name a pipeline or send one, not both");
-    const models = await this.loadModels();
-    const pipeline = inline ? pipelineFromValue(inline.pipeline) : await this.loadPipeline(options.pipeline, options.mode);
+    // Both read at once (each a stat while unchanged); a bad models.yaml is reported before a bad pipeline.
+    const [modelsRead, pipelineRead] = await Promise.allSettled([
+      this.loadModels(),
+      inline ? Promise.resolve().then(() => pipelineFromValue(inline.pipeline)) : this.loadPipeline(options.pipeline, options.mode),
+    ]);
+    if (modelsRead.status === "rejected") throw modelsRead.reason;
+    if (pipelineRead.status === "rejected") throw pipelineRead.reason;
+    const models = modelsRead.value;
+    const pipeline = pipelineRead.value;
     const pipelineName = inline ? (inline.basedOn ?? "unsaved") : pipeline.name === "base" ? "base" : (options.pipeline ?? "base");
     // An unsaved pipeline is not the base pipeline, even when it was edited from it.
     const check = await validateSetup({ models, pipeline, isBase: !inline && (options.mode ? options.mode === "base" : pipelineName === "base") });
@@ -541,16 +558,20 @@ export class Studio {
   }): Promise<SessionRecord> {
     const runId = job.id === undefined ? newRunId() : assertRunId(job.id);
     const usedModels = [...new Set(job.pipeline.stages.filter((stage) => !(stage.id in job.reuse)).flatMap(stageModels))];
-    const modelRecords: SessionRecord["models"] = {};
-    for (const name of usedModels) {
-      const resolved = resolveModel(job.models, name);
-      const entry = job.models.config.models[name]!;
-      const params = resolveGenerationParams(job.models, name, {});
-      // A remote model is recorded by where it was served (never its key): it has no file to identify.
-      modelRecords[name] = resolved.remote
-        ? { file: "", path: "", remote: { baseUrl: resolved.remote.baseUrl, model: resolved.remote.model }, params }
-        : { ...(await modelIdentity(resolved.path)), file: "file" in entry ? entry.file : "", load: resolved.load, params };
-    }
+    const modelRecords: SessionRecord["models"] = Object.fromEntries(
+      await Promise.all(
+        usedModels.map(async (name) => {
+          const resolved = resolveModel(job.models, name);
+          const entry = job.models.config.models[name]!;
+          const params = resolveGenerationParams(job.models, name, {});
+          // A remote model is recorded by where it was served (never its key): it has no file to identify.
+          const record: SessionRecord["models"][string] = resolved.remote
+            ? { file: "", path: "", remote: { baseUrl: resolved.remote.baseUrl, model: resolved.remote.model }, params }
+            : { ...(await modelIdentity(resolved.path)), file: "file" in entry ? entry.file : "", load: resolved.load, params };
+          return [name, record] as const;
+        }),
+      ),
+    );
     const startedAt = Date.now();
     const session: SessionRecord = {
       version: 1,

@@ -42,4 +42,17 @@ describe("chat templates", () => {
     expect(withSystem.tokensIn).toBeGreaterThan(chat.tokensIn + 5);
     expect(chat.tokensOut).toBeGreaterThan(0);
   });
+
+  it("reuses the KV cache of the sequence whose templated prompt shares the longest prefix", async () => {
+    const system = "You are a kind storyteller who tells short stories about animals in the forest.";
+    const call = (prompt: string, withSystem: boolean) => runtime.generate({ ...request(chatModel, withSystem ? system : undefined), prompt });
+    const first = await call("Tell me a story about a cat", true);
+    // A call that shares only the template's first tokens takes another sequence, and keeps the first one's tokens.
+    await call("Zebra", false);
+    const third = await call("Tell me a story about a cat and a dog", true);
+    // Matched by the raw prompt, no sequence would share a prefix (each starts with the template's role
+    // markers): the third call would evaluate its whole prompt again.
+    expect(first.chat).toBe(true);
+    expect(third.promptTokensEvaluated).toBeLessThan(third.tokensIn / 2);
+  });
 });

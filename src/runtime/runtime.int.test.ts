@@ -159,18 +159,24 @@ describe("KV prefix reuse", () => {
     try {
       const first = await fresh.generate(request("Once upon a time", 24));
       expect(first.promptTokensEvaluated).toBe(first.tokensIn);
-      // An input_plus_answer chain: the next prompt is this one, a blank line and the answer.
+      // An input_plus_answer chain: the next prompt is this one, a blank line and the answer. It shares with
+      // the first call's sequence only the opening, less than half of what that sequence holds: it takes a
+      // fresh sequence (and evaluates its whole prompt) rather than throw away more than it would reuse.
       const second = await fresh.generate(request(`Once upon a time\n\n${first.text}`, 24));
-      const added = second.tokensIn - first.tokensIn;
+      expect(second.promptTokensEvaluated).toBe(second.tokensIn);
+      // The stage after it extends the second prompt, most of what the second sequence holds: only the
+      // tokens after the shared prefix (give or take the one where the texts join) are evaluated.
+      const thirdPrompt = `Once upon a time\n\n${first.text}\n\n${second.text}`;
+      const third = await fresh.generate(request(thirdPrompt, 24));
+      const added = third.tokensIn - second.tokensIn;
       expect(added).toBeGreaterThan(10);
-      // Only the tokens after the shared prefix (give or take the one where the texts join) are evaluated.
-      expect(second.promptTokensEvaluated).toBeGreaterThan(0);
-      expect(second.promptTokensEvaluated).toBeLessThanOrEqual(added + 1);
+      expect(third.promptTokensEvaluated).toBeGreaterThan(0);
+      expect(third.promptTokensEvaluated).toBeLessThanOrEqual(added + 1);
       // The same prompt again: at most its last token is evaluated (for the logits of the first new one).
-      const again = await fresh.generate(request(`Once upon a time\n\n${first.text}`, 24));
-      expect(again.tokensIn).toBe(second.tokensIn);
+      const again = await fresh.generate(request(thirdPrompt, 24));
+      expect(again.tokensIn).toBe(third.tokensIn);
       expect(again.promptTokensEvaluated).toBe(1);
-      expect(again.text).toBe(second.text);
+      expect(again.text).toBe(third.text);
       // A prompt that shares only the beginning-of-text token (not one of its tokens) is evaluated whole.
       const other = await fresh.generate(request("The cat", 8));
       expect(other.promptTokensEvaluated).toBe(other.tokensIn);

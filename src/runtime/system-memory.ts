@@ -3,7 +3,7 @@
  * Docker `os.totalmem()` and `os.freemem()` are the host's, so a plan and a pool budget made from them
  * would count memory the container is killed for using.
  */
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -26,11 +26,15 @@ export interface SystemMemoryOptions {
   hostFree?: number;
 }
 
-/** A cgroup file's byte count; undefined when the file is absent or says "max" (no limit). */
-async function cgroupBytes(file: string): Promise<number | undefined> {
+/**
+ * A cgroup file's byte count; undefined when the file is absent or says "max" (no limit). Read at once:
+ * these are kernel pseudo-files (no disk behind them), and a run's plan reads them before its first token,
+ * where an asynchronous read's four trips through the thread pool cost a millisecond on a busy machine.
+ */
+function cgroupBytes(file: string): number | undefined {
   let text: string;
   try {
-    text = (await readFile(file, "utf8")).trim();
+    text = readFileSync(file, "utf8").trim();
   } catch {
     return undefined;
   }
@@ -44,10 +48,10 @@ export async function systemMemory(options: SystemMemoryOptions = {}): Promise<S
   const hostFree = options.hostFree ?? os.freemem();
   const constrained = "constrained" in options ? options.constrained : (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();
   const cgroupDir = options.cgroupDir ?? "/sys/fs/cgroup";
-  let [max, current] = await Promise.all([cgroupBytes(path.join(cgroupDir, "memory.max")), cgroupBytes(path.join(cgroupDir, "memory.current"))]);
+  let [max, current] = [cgroupBytes(path.join(cgroupDir, "memory.max")), cgroupBytes(path.join(cgroupDir, "memory.current"))];
   if (max === undefined && current === undefined) {
     // cgroup v1 (older Docker hosts): no limit reads as a huge number, left out below.
-    [max, current] = await Promise.all([cgroupBytes(path.join(cgroupDir, "memory", "memory.limit_in_bytes")), cgroupBytes(path.join(cgroupDir, "memory", "memory.usage_in_bytes"))]);
+    [max, current] = [cgroupBytes(path.join(cgroupDir, "memory", "memory.limit_in_bytes")), cgroupBytes(path.join(cgroupDir, "memory", "memory.usage_in_bytes"))];
   }
   // No limit reads as 0, as 2^64 or as more than the host has: the host's memory is the limit then.
   const limits = [constrained, max].filter((bytes): bytes is number => bytes !== undefined && bytes > 0 && bytes < hostTotal);

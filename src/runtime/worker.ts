@@ -11,7 +11,9 @@ import {
   LlamaCompletion,
   LlamaLogLevel,
   readGgufFileInfo,
+  resolveChatWrapper,
   type ChatHistoryItem,
+  type ChatWrapper,
   type Llama,
   type LlamaContext,
   type LlamaContextSequence,
@@ -33,6 +35,9 @@ const settings = JSON.parse(process.env.PROJECT_LLM_WORKER_SETTINGS ?? "{}") as 
  * pipelines against a direct script); 20 ms is more often than a screen shows text anyway.
  */
 const flushIntervalMs = 20;
+
+/** Sequences each loaded model keeps for prompt prefix reuse, memory allowing (see `chooseSequences`). */
+const keptSequences = 4;
 
 /** An error this worker means to report: its code, its English message and the values that message names. */
 class WorkerError extends Error {
@@ -75,6 +80,8 @@ interface PoolEntry {
   lastUsedAt: number;
   busy: number;
   hasChatTemplate: boolean;
+  /** The chat wrapper of a model with a chat template (from its template: resolved once, at the load). */
+  chatWrapper?: ChatWrapper;
   /** node-llama-cpp's estimate of the RAM this model and its context take. */
   memoryBytes: number;
   /** The VRAM its layers and context on the GPU take, by the same estimate (0 on a CPU). */
@@ -171,6 +178,34 @@ async function estimateRam(insights: GgufInsights, path: string, options: { cont
   }
 }
 
+/**
+ * The sequences a model's context is made with, and the RAM that load then takes. One per generation at
+ * once (`parallel`), more where calls on the model decode in one batch (`batch`, see `batchWidth`), and at
+ * least `keptSequences`: a sequence keeps its tokens in the KV cache after its call, so that a later call
+ * whose prompt starts with them evaluates only the rest (see `takeSequence`). In a pipeline's DAG two
+ * stages often read the same earlier stage (a multi stage's models and a later stage both start with a
+ * draft's text); with one sequence each call overwrites what the next one could reuse. Each sequence holds
+ * a KV cache of the whole context size (llama.cpp allocates it at once; its streams are not unified, so
+ * an idle sequence costs memory, not decode time): the kept ones are given up when together they would
+ * take more than an eighth of the memory budget or more than the model with its working sequences does,
+ * and a batch that would not fit in the budget is given up for one sequence per slot.
+ */
+async function chooseSequences(
+  insights: GgufInsights,
+  path: string,
+  options: { contextSize: number; gpuLayers: number; batchSize?: number; batch: number },
+): Promise<{ sequences: number; ram: number }> {
+  const ram = (sequences: number) => estimateRam(insights, path, { contextSize: options.contextSize, gpuLayers: options.gpuLayers, batchSize: options.batchSize, sequences });
+  const working = Math.max(parallel, options.batch);
+  const base = await ram(working);
+  if (working < keptSequences) {
+    const kept = await ram(keptSequences);
+    if (kept <= settings.memoryBudgetBytes && kept - base <= Math.min(settings.memoryBudgetBytes / 8, base)) return { sequences: keptSequences, ram: kept };
+  }
+  if (working > parallel && base > settings.memoryBudgetBytes) return { sequences: parallel, ram: await ram(parallel) };
+  return { sequences: working, ram: base };
+}
+
 async function acquire(request: GenerateRequest, onProgress: (progress: number) => void): Promise<{ entry: PoolEntry; loaded: boolean; loadMs: number }> {
   await llama();
   const threads = chooseThreads({ configured: request.model.load.threads, weightBytes: fileSize(request.model.path), parallel });
@@ -193,22 +228,14 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   const instance = await llama();
   const insights = await readInsights(instance, request.model.path);
   const configured = request.model.load.gpu_layers;
-  // One sequence per generation at once: `parallel`, or more where calls on this model decode in one batch.
-  let sequences = Math.max(parallel, batchWidth({ configured: settings.batch ?? "auto", weightBytes: fileSize(request.model.path), gpu: instance.gpu, threads }));
   // RAM is what the budget counts: with layers on the GPU ("auto", "max") the CPU-only estimate is an upper bound.
-  const estimateOptions = (count: number) => ({
+  const estimateLayers = instance.gpu === false || typeof configured !== "number" ? 0 : configured;
+  const { sequences, ram: estimate } = await chooseSequences(insights, request.model.path, {
     contextSize: request.model.load.context_size,
-    gpuLayers: instance.gpu === false || typeof configured !== "number" ? 0 : configured,
-    sequences: count,
+    gpuLayers: estimateLayers,
     batchSize: request.model.load.batch_size,
+    batch: batchWidth({ configured: settings.batch ?? "auto", weightBytes: fileSize(request.model.path), gpu: instance.gpu, threads }),
   });
-  let estimate = await estimateRam(insights, request.model.path, estimateOptions(sequences));
-  // Each sequence holds a KV cache of the whole context size: a batch that would not fit in the memory
-  // budget is given up for one sequence per slot (calls past them wait for a free one).
-  if (sequences > parallel && estimate > settings.memoryBudgetBytes) {
-    sequences = parallel;
-    estimate = await estimateRam(insights, request.model.path, estimateOptions(sequences));
-  }
   await evict(estimate);
   // Out of memory on a GPU: retry with half the layers there, then on the CPU alone (see gpu-fallback.ts).
   let loaded: Awaited<ReturnType<typeof loadWithFallback<{ model: LlamaModel; context: LlamaContext }>>>;
@@ -244,7 +271,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   const { model, context } = loaded.value;
   modelLoads++;
   // By the layers that did go to the GPU (a fallback may have moved some back): the plan credits it on unload.
-  const vramBytes = model.gpuLayers === 0 ? 0 : await resident(insights, request.model.path, { ...estimateOptions(sequences), gpuLayers: model.gpuLayers }).then((estimate) => estimate.vram, () => 0);
+  const vramBytes = model.gpuLayers === 0 ? 0 : await resident(insights, request.model.path, { contextSize: request.model.load.context_size, sequences, batchSize: request.model.load.batch_size, gpuLayers: model.gpuLayers }).then((estimate) => estimate.vram, () => 0);
   const entry: PoolEntry = {
     key,
     path: request.model.path,
@@ -258,6 +285,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
     lastUsedAt: Date.now(),
     busy: 0,
     hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
+    ...(typeof model.fileInfo.metadata.tokenizer?.chat_template === "string" ? { chatWrapper: resolveChatWrapper(model) } : {}),
     memoryBytes: estimate,
     vramBytes,
     ...(loaded.fallback ? { fallback: loaded.fallback } : {}),
@@ -277,10 +305,12 @@ function sharedPrefix(held: readonly Token[], tokens: readonly Token[]): number 
 /**
  * The sequence for a call whose prompt is `tokens`: of the idle kept sequences, the one whose KV cache
  * shares the longest prefix with it (node-llama-cpp's LlamaCompletion and LlamaChat then evaluate only
- * the tokens after that prefix), else a new one while the context has one left, else the least recently
- * used. Sharing nothing, a new sequence is taken before an old one is overwritten, so that a prefix another
- * call may want stays. With every sequence busy (a batch wider than the context, see `load`), the call
- * waits for one to be released.
+ * the tokens after that prefix) when reusing it keeps at least as many tokens as it throws away; else a
+ * new one while the context has one left, so that what the others hold stays for a call that wants it;
+ * else the least recently used. (llama-server picks its slots alike: by the longest common prefix when it
+ * is similar enough, else the least recently used.) Prompts through a chat template all share its first
+ * role markers: without the rule each such call would overwrite the sequence a later one could reuse.
+ * With every sequence busy (a batch wider than the context, see `load`), the call waits for one to be released.
  */
 async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: AbortSignal): Promise<KeptSequence> {
   // A beginning-of-text token every prompt starts with is no prefix worth keeping a sequence for.
@@ -289,17 +319,25 @@ async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: 
     signal.throwIfAborted();
     let best: KeptSequence | undefined;
     let bestShared = -1;
+    let bestHeld = 0;
+    let leastRecent: KeptSequence | undefined;
     for (const kept of entry.sequences) {
       if (kept.busy) continue;
-      const shared = sharedPrefix(kept.sequence.contextTokens, tokens);
+      if (leastRecent === undefined || kept.lastUsedAt < leastRecent.lastUsedAt) leastRecent = kept;
+      const held = kept.sequence.contextTokens;
+      const shared = sharedPrefix(held, tokens);
       if (shared > bestShared || (shared === bestShared && kept.lastUsedAt < best!.lastUsedAt)) {
         best = kept;
         bestShared = shared;
+        bestHeld = held.length;
       }
     }
-    if ((best === undefined || bestShared <= sharesNothing) && entry.context.sequencesLeft > 0) {
+    const worthReusing = best !== undefined && bestShared > sharesNothing && bestHeld - bestShared <= bestShared;
+    if (!worthReusing && entry.context.sequencesLeft > 0) {
       best = { sequence: entry.context.getSequence(), busy: false, lastUsedAt: 0 };
       entry.sequences.push(best);
+    } else if (!worthReusing) {
+      best = leastRecent;
     }
     if (best) {
       best.busy = true;
@@ -359,7 +397,20 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     }
     const start = performance.now();
     const bos = entry.model.tokens.bos;
-    kept = await takeSequence(entry, bos === null ? tokens : [bos, ...tokens], signal);
+    // Exactly the turns a chat call needs: no default system prompt, no earlier history.
+    const history: ChatHistoryItem[] = [
+      ...(request.system ? [{ type: "system" as const, text: request.system }] : []),
+      { type: "user", text: request.prompt },
+      { type: "model", response: [] },
+    ];
+    // A sequence is chosen by the tokens the call will evaluate: through the chat template for a chat
+    // model (its role markers come before the prompt's text), the prompt's own after a beginning-of-text token otherwise.
+    const evaluatedTokens = entry.chatWrapper
+      ? entry.chatWrapper.generateContextState({ chatHistory: history }).contextText.tokenize(entry.model.tokenizer)
+      : bos === null
+        ? tokens
+        : [bos, ...tokens];
+    kept = await takeSequence(entry, evaluatedTokens, signal);
     const sequence = kept.sequence;
     let sentFirstText = false;
     let firstTokenAt: number | undefined;
@@ -397,14 +448,8 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     };
     let text: string;
     let stopReason: string;
-    if (entry.hasChatTemplate) {
-      // Exactly the turns this call needs: no default system prompt, no earlier history.
-      const chat = new LlamaChat({ contextSequence: sequence, autoDisposeSequence: false });
-      const history: ChatHistoryItem[] = [
-        ...(request.system ? [{ type: "system" as const, text: request.system }] : []),
-        { type: "user", text: request.prompt },
-        { type: "model", response: [] },
-      ];
+    if (entry.chatWrapper) {
+      const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: entry.chatWrapper, autoDisposeSequence: false });
       const response = await chat.generateResponse(history, common);
       text = response.response;
       stopReason = response.metadata.stopReason;
@@ -468,12 +513,13 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
   const model = insights.estimateModelResourceRequirements({ gpuLayers });
   // The sequences the load would create: a batch's, unless it would not fit in the memory budget (see load()).
   const threads = chooseThreads({ configured: message.threads, weightBytes: size, parallel });
-  let sequences = Math.max(parallel, batchWidth({ configured: settings.batch ?? "auto", weightBytes: size, gpu: instance.gpu, threads }));
-  let estimate = await resident(insights, message.path, { contextSize: message.contextSize, gpuLayers, sequences, batchSize: message.batchSize });
-  if (sequences > parallel && estimate.ram > settings.memoryBudgetBytes) {
-    sequences = parallel;
-    estimate = await resident(insights, message.path, { contextSize: message.contextSize, gpuLayers, sequences, batchSize: message.batchSize });
-  }
+  const { sequences } = await chooseSequences(insights, message.path, {
+    contextSize: message.contextSize,
+    gpuLayers,
+    batchSize: message.batchSize,
+    batch: batchWidth({ configured: settings.batch ?? "auto", weightBytes: size, gpu: instance.gpu, threads }),
+  });
+  const estimate = await resident(insights, message.path, { contextSize: message.contextSize, gpuLayers, sequences, batchSize: message.batchSize });
   const context = insights.estimateContextResourceRequirements({ contextSize: message.contextSize, modelGpuLayers: gpuLayers, sequences });
   const metadata = info.metadata as { general?: { architecture?: string; file_type?: number }; tokenizer?: { chat_template?: unknown } };
   const fileType = metadata.general?.file_type;

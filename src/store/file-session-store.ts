@@ -311,12 +311,12 @@ export class FileSessionStore implements SessionStore {
    * folder's new modification time as its own when the folder had not changed since the last look, so that
    * the next listing does not list the folder again (0.2 s at 100,000 sessions) for a change it made.
    */
-  async #ownWrite<T>(write: () => Promise<T>): Promise<T> {
+  async #ownWrite<T>(write: (folderExists: boolean) => Promise<T>): Promise<T> {
     const mtime = () => stat(this.directory).then((folder) => folder.mtimeMs, () => undefined);
     this.#ownWritesInFlight++;
     try {
       const before = await mtime();
-      const result = await write();
+      const result = await write(before !== undefined);
       if (before !== undefined && before === this.#seenMtime) {
         const after = await mtime();
         if (after !== undefined) this.#seen(after);
@@ -485,9 +485,15 @@ export class FileSessionStore implements SessionStore {
   }
 
   async #put(index: SessionIndex, file: string, session: SessionRecord): Promise<void> {
-    const created = await mkdir(this.directory, { recursive: true });
-    if (created !== undefined) await syncDirectory(path.dirname(this.directory));
-    await this.#ownWrite(() => writeFileDurably(file, JSON.stringify(session, null, 1)));
+    await this.#ownWrite(async (folderExists) => {
+      // The folder is made by the first write (the stat before it says whether it is there: a save is on
+      // the path from a run's last token to its end, where each trip through the thread pool counts).
+      if (!folderExists) {
+        const created = await mkdir(this.directory, { recursive: true });
+        if (created !== undefined) await syncDirectory(path.dirname(this.directory));
+      }
+      await writeFileDurably(file, JSON.stringify(session, null, 1));
+    });
     this.#damaged.delete(path.basename(file));
     this.#record(index, summarize(session));
   }
