@@ -3,7 +3,7 @@
  * calls one after another, with the prompts the engine rendered, each call's sampling parameters and
  * token count, in a process of its own. It loads the model once, keeps one context and one sequence (as
  * a careful hand-written script would: LlamaCompletion then reuses the sequence's matching prefix), and
- * repeats the calls `runs` times. It prints one JSON line per run.
+ * makes each run's calls in turn. It prints one JSON line per run.
  * Its generation options come from the worker's own mapping (`samplingOptions`): the same calls, not a copy.
  * Usage: node dist/bench/direct-pipeline.js FILE.json (see `DirectPipelineJob`)
  */
@@ -31,8 +31,8 @@ export interface DirectPipelineJob {
   modelPath: string;
   threads: number;
   contextSize: number;
-  calls: DirectCall[];
-  runs: number;
+  /** Each run's calls, in order (the first run is the cold one). */
+  runs: DirectCall[][];
 }
 
 /** One call's figures: from its start to its first token, from the first token to the last, and in all. */
@@ -62,10 +62,10 @@ const sequence = context.getSequence();
 const completion = new LlamaCompletion({ contextSequence: sequence });
 const loadMs = performance.now() - loadStart;
 
-for (let run = 0; run < job.runs; run++) {
+for (const [run, runCalls] of job.runs.entries()) {
   const runStart = performance.now();
   const calls: CallTiming[] = [];
-  for (const call of job.calls) {
+  for (const call of runCalls) {
     const start = performance.now();
     let firstTokenAt: number | undefined;
     let lastTokenAt = start;

@@ -21,7 +21,12 @@ import type { CallTiming, DirectCall, DirectPipelineJob, DirectRunReport } from 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const projectRoot = path.join(here, "..", "..");
 
-export const benchInput = "Once upon a time";
+/**
+ * The input of each run of a round: the cold run's first, then one per warm run. Each differs from its
+ * first token on: a run never finds its prompts in the KV cache its predecessor left (the engine keeps
+ * several sequences, the direct script one), so that both sides evaluate the same prompts.
+ */
+export const benchInputs = ["Once upon a time", "The little dog", "A girl named Lily", "There was a big tree", "Tom and his mom", "In a small town", "The sun was hot", "Ben had a red ball", "My friend Sue", "Birds can fly", "Under the bed"];
 
 /** A chain of three stages, each reading the one before with its input: each prompt extends the previous one. */
 const chainYaml = `pipeline:
@@ -153,10 +158,10 @@ function engineCalls(stages: StageRecord[]): Array<{ call: DirectCall; tokensOut
   );
 }
 
-async function engineRun(studio: Studio, pipeline: string): Promise<RunFigures> {
+async function engineRun(studio: Studio, pipeline: string, input: string): Promise<RunFigures> {
   const started = performance.now();
   // Every stage computed: the same deterministic run again would be served from the stage cache.
-  const session = await studio.run({ pipeline, input: benchInput, cache: false });
+  const session = await studio.run({ pipeline, input, cache: false });
   const wallMs = performance.now() - started;
   if (session.status !== "completed") throw new Error(`bench: the ${pipeline} pipeline ${session.status}: ${session.error?.message}`);
   const stages = Object.values(session.stages).sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0));
@@ -207,29 +212,33 @@ export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain
   try {
     await writeConfig(root, modelPath);
     const name = pipeline === "demo" ? "base" : "chain";
-    // The reference run: the calls the direct script makes.
+    if (warmRuns + 1 > benchInputs.length) throw new Error(`bench: at most ${benchInputs.length - 1} warm runs (one input each)`);
+    const inputs = benchInputs.slice(0, warmRuns + 1);
+    // The reference runs, one per input: the calls the direct script makes.
+    const referenceRuns: Array<ReturnType<typeof engineCalls>> = [];
     const reference = openStudio(root, modelPath);
-    let referenceCalls: ReturnType<typeof engineCalls>;
     try {
-      const session = await reference.run({ pipeline: name, input: benchInput, cache: false });
-      referenceCalls = engineCalls(Object.values(session.stages).sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0)));
+      for (const input of inputs) {
+        const session = await reference.run({ pipeline: name, input, cache: false });
+        referenceRuns.push(engineCalls(Object.values(session.stages).sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0))));
+      }
     } finally {
       await reference.dispose();
     }
-    const job: DirectPipelineJob = { modelPath, threads: referenceCalls[0]!.threads, contextSize: 2048, calls: referenceCalls.map((call) => call.call), runs: 1 + warmRuns };
+    const job: DirectPipelineJob = { modelPath, threads: referenceRuns[0]![0]!.threads, contextSize: 2048, runs: referenceRuns.map((calls) => calls.map((call) => call.call)) };
     const jobFile = path.join(root, "direct-job.json");
     await writeFile(jobFile, JSON.stringify(job));
 
-    const result: PipelineBenchResult = { model: path.basename(modelPath), pipeline, threads: job.threads, calls: job.calls.length, rounds, voidRounds: 0, voidColdRounds: 0, voidDetails: [], engineWarm: [], directWarm: [], engineCold: [], directCold: [] };
+    const result: PipelineBenchResult = { model: path.basename(modelPath), pipeline, threads: job.threads, calls: job.runs[0]!.length, rounds, voidRounds: 0, voidColdRounds: 0, voidDetails: [], engineWarm: [], directWarm: [], engineCold: [], directCold: [] };
     for (let round = 0; round < rounds; round++) {
       const engineSide = async () => {
         const started = performance.now();
         const studio = openStudio(root, modelPath);
         try {
-          const cold = await engineRun(studio, name);
+          const cold = await engineRun(studio, name, inputs[0]!);
           const coldMs = performance.now() - started;
           const warm: RunFigures[] = [];
-          for (let index = 0; index < warmRuns; index++) warm.push(await engineRun(studio, name));
+          for (let index = 1; index <= warmRuns; index++) warm.push(await engineRun(studio, name, inputs[index]!));
           return { cold: coldMs, coldWork: cold.callTokens, warm };
         } finally {
           await studio.dispose();
@@ -248,8 +257,8 @@ export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain
         result.voidColdRounds++;
         result.voidDetails.push(`cold: direct ${direct.coldWork.join(",")}; engine ${engineResult.coldWork.join(",")}`);
       }
-      const warmWork = direct.warm[0]?.callTokens ?? [];
-      if ([...engineResult.warm, ...direct.warm].every((run) => sameWork(run.callTokens, warmWork))) {
+      // Warm run by warm run: each has its own input.
+      if (engineResult.warm.length === direct.warm.length && engineResult.warm.every((run, index) => sameWork(run.callTokens, direct.warm[index]!.callTokens))) {
         result.engineWarm.push(...engineResult.warm);
         result.directWarm.push(...direct.warm);
       } else {
@@ -267,7 +276,7 @@ export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain
 export function pipelineReport(results: PipelineBenchResult[]): string[] {
   const fixed = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : "—");
   const lines = [
-    "| model | pipeline | calls | threads | warm: engine ms | warm: direct ms | warm: direct / engine time (median; best) | cold: engine ms | cold: direct ms | cold: direct / engine | engine tok/s | direct tok/s | void rounds: warm; cold |",
+    "| model | pipeline | calls | threads | warm: engine ms | warm: direct ms | warm: direct / engine time (median of paired runs; ratio of medians) | cold: engine ms | cold: direct ms | cold: direct / engine (median of paired runs) | engine tok/s | direct tok/s | void rounds: warm; cold |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const result of results) {
@@ -275,7 +284,7 @@ export function pipelineReport(results: PipelineBenchResult[]): string[] {
     const directWall = result.directWarm.map((run) => run.wallMs);
     const tokens = result.engineWarm[0]?.tokensOut ?? 0;
     lines.push(
-      `| ${result.model} | ${result.pipeline} | ${result.calls} | ${result.threads} | ${fixed(median(engineWall))} | ${fixed(median(directWall))} | ${fixed(median(directWall) / median(engineWall), 3)}; ${fixed(Math.min(...directWall) / Math.min(...engineWall), 3)} | ${fixed(median(result.engineCold))} | ${fixed(median(result.directCold))} | ${fixed(median(result.directCold) / median(result.engineCold), 3)} | ${fixed((tokens / median(engineWall)) * 1000, 1)} | ${fixed((tokens / median(directWall)) * 1000, 1)} | ${result.voidRounds}; ${result.voidColdRounds} of ${result.rounds} |`,
+      `| ${result.model} | ${result.pipeline} | ${result.calls} | ${result.threads} | ${fixed(median(engineWall))} | ${fixed(median(directWall))} | ${fixed(median(directWall.map((direct, index) => direct / engineWall[index]!)), 3)}; ${fixed(median(directWall) / median(engineWall), 3)} | ${fixed(median(result.engineCold))} | ${fixed(median(result.directCold))} | ${fixed(median(result.directCold.map((direct, index) => direct / result.engineCold[index]!)), 3)} | ${fixed((tokens / median(engineWall)) * 1000, 1)} | ${fixed((tokens / median(directWall)) * 1000, 1)} | ${result.voidRounds}; ${result.voidColdRounds} of ${result.rounds} |`,
     );
   }
   lines.push("", "The engine's warm runs outside their stages (medians, ms; stage times are whole milliseconds): before the first stage (configs, the plan, the session's record), after the last (the session's durable write).", "");
