@@ -71,7 +71,7 @@ for (const [run, runCalls] of job.runs.entries()) {
     let lastTokenAt = start;
     let tokensOut = 0;
     await completion.generateCompletion(call.prompt, {
-      ...samplingOptions(call.params),
+      ...samplingOptions(call.params, model),
       onToken: (tokens: Token[]) => {
         const now = performance.now();
         firstTokenAt ??= now;

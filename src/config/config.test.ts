@@ -224,8 +224,22 @@ describe("loading and parameters", () => {
     expect(models.modelsDirectory).toBe(path.join(root, "models"));
     expect(resolveModel(models, "m1").load).toEqual({ context_size: 512, gpu_layers: "auto", threads: "auto" });
     const params = resolveGenerationParams(models, "m1", { top_k: 7 });
-    expect(params).toMatchObject({ temperature: 0, max_tokens: 10, top_k: 7, top_p: 0.95 });
+    expect(params).toMatchObject({ temperature: 0, max_tokens: 10, top_k: 7, top_p: 0.95, ignore_eos: false });
     expect(params).not.toHaveProperty("context_size");
+    expect(resolveGenerationParams(models, "m1", { ignore_eos: true }).ignore_eos).toBe(true);
+  });
+
+  it("refuses an ignore_eos that is not true or false, at its line and column, in models.yaml and in a stage", async () => {
+    await setup({
+      "models.yaml": modelsYaml(`  m1:\n    file: ${storiesFile}\n    overrides:\n      ignore_eos: "yes"\n`, "defaults:\n  ignore_eos: 1\n"),
+      "pipeline.yaml": "base_pipeline:\n  stages:\n    - id: a\n      type: single\n      model: m1\n      params:\n        ignore_eos: sometimes\n",
+    });
+    const issues = await captureIssues(loadModelsConfig(configDir()));
+    const byPath = Object.fromEntries(issues.map((issue) => [issue.path, issue]));
+    expect(byPath["models.m1.overrides.ignore_eos"]).toMatchObject({ file: path.join(configDir(), "models.yaml"), line: 8, column: 19, code: "wrong-type", expected: "boolean" });
+    expect(byPath["defaults.ignore_eos"]).toMatchObject({ line: 3, column: 15, code: "wrong-type", expected: "boolean" });
+    const [stageIssue] = await captureIssues(loadPipeline(configDir()));
+    expect(stageIssue).toMatchObject({ file: path.join(configDir(), "pipeline.yaml"), line: 7, column: 21, path: "base_pipeline.stages[0].params.ignore_eos", expected: "boolean" });
   });
 
   it("loads and validates the example configs on the test model", async () => {

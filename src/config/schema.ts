@@ -19,6 +19,11 @@ export const generationParamsSchema = z
     max_tokens: z.number().int().positive().max(1_000_000),
     seed: z.number().int().min(0).max(2 ** 32 - 1),
     stop: z.array(z.string().min(1)).max(16),
+    /**
+     * Never sample an end-of-generation token: the model writes max_tokens tokens unless a `stop` string ends
+     * it first (as vLLM's and llama-server's `ignore_eos`), for benchmarks and fixed-length drafts.
+     */
+    ignore_eos: z.boolean(),
   })
   .partial();
 export type GenerationParams = z.infer<typeof generationParamsSchema>;

@@ -25,6 +25,7 @@ export const builtInDefaults = {
   min_p: 0.05,
   repeat_penalty: 1.1,
   max_tokens: 256,
+  ignore_eos: false,
 } as const satisfies ModelParams;
 
 const loadKeys = ["context_size", "gpu_layers", "threads", "batch_size"] as const;

@@ -74,6 +74,14 @@ describe("the stage cache in runPipeline", () => {
     expect((await run(pipeline, { cache })).port.calls).toHaveLength(0);
   });
 
+  it("keys on ignore_eos: a stage that must write max_tokens is not served the answer that stopped at an end token", async () => {
+    const cache = createMemoryStageCache();
+    await run(pipelineOf({ id: "a", type: "single", model: "m1", params: { ignore_eos: false } }), { cache });
+    const ignoring = pipelineOf({ id: "a", type: "single", model: "m1", params: { ignore_eos: true } });
+    expect((await run(ignoring, { cache })).port.calls).toHaveLength(1);
+    expect((await run(ignoring, { cache })).port.calls).toHaveLength(0);
+  });
+
   it("never looks up nor stores a stage that samples at random; a fixed seed makes it deterministic", async () => {
     const cache = createMemoryStageCache();
     const random = pipelineOf({ id: "a", type: "single", model: "m1", params: { temperature: 0.8 } });

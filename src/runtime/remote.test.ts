@@ -70,6 +70,14 @@ describe("RemotePort against a fake OpenAI-compatible server", () => {
     });
   });
 
+  it("sends ignore_eos (vLLM's and llama-server's extension) only when it is on", async () => {
+    server.behave({ kind: "stream", chunks: ["a"] });
+    await fast.generate(request(modelOn(server.baseUrl), { ignore_eos: true }));
+    expect(server.requests.at(-1)!.body.ignore_eos).toBe(true);
+    await fast.generate(request(modelOn(server.baseUrl), { ignore_eos: false }));
+    expect(server.requests.at(-1)!.body).not.toHaveProperty("ignore_eos");
+  });
+
   it("counts the stream's chunks when the server sends no usage, and says a length stop", async () => {
     server.behave({ kind: "stream", chunks: ["a", "b", "c", "d"], usage: false, finishReason: "length" });
     const result = await fast.generate(request(modelOn(server.baseUrl)));

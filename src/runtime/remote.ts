@@ -262,6 +262,8 @@ export class RemotePort implements InferencePort {
         ...(params.top_p !== undefined ? { top_p: params.top_p } : {}),
         ...(params.seed !== undefined ? { seed: params.seed } : {}),
         ...(params.stop && params.stop.length > 0 ? { stop: params.stop } : {}),
+        // vLLM's and llama-server's extension: sent only when on, so that OpenAI itself never sees it.
+        ...(params.ignore_eos ? { ignore_eos: true } : {}),
       };
       let response: Response;
       try {

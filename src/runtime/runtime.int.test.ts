@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProjectLlmError } from "../common/index.js";
 import type { GenerateRequest } from "../engine/index.js";
 import { storiesFile, tempDir, testModelsDir } from "../testing/fixtures.js";
+import { writeGgufWithChatTemplate } from "../testing/gguf-with-chat-template.js";
+import { writeStoriesWithEndToken } from "../testing/stories-with-end-token.js";
 import { createRuntime, type Runtime } from "./index.js";
 
 let runtime: Runtime;
@@ -224,5 +226,54 @@ describe("batching", () => {
     const batched = await run(3);
     expect(batched.order.slice(0, 3).sort()).toEqual(["first 0", "first 1", "first 2"]);
     expect(batched.texts).toEqual(alone.texts);
+  });
+});
+
+describe("ignore_eos", () => {
+  it("writes exactly max_tokens tokens where the model would stop at its end token", async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const file = await writeStoriesWithEndToken(path.join(dir, "stories-eos1.gguf"));
+      const call = (ignoreEos: boolean): GenerateRequest => ({
+        model: { name: "stories-eos1", path: file, load: { context_size: 512, gpu_layers: 0, threads: "auto" } },
+        prompt: "The cat",
+        params: { temperature: 0, max_tokens: 400, ignore_eos: ignoreEos },
+      });
+      const stopping = await runtime.generate(call(false));
+      expect(stopping.stopReason).toBe("eos");
+      expect(stopping.tokensOut).toBeLessThan(400);
+      const ignoring = await runtime.generate(call(true));
+      expect(ignoring).toMatchObject({ stopReason: "max-tokens", tokensOut: 400 });
+      // The same greedy text up to where the end token came.
+      expect(ignoring.text.startsWith(stopping.text.trimEnd())).toBe(true);
+      // A stop string still ends it.
+      const stopped = await runtime.generate({ ...call(true), params: { ...call(true).params, stop: ["."] } });
+      expect(stopped.stopReason).toBe("stop-string");
+      expect(stopped.tokensOut).toBeLessThan(400);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it("writes max_tokens on the chat path too, where a seeded call would stop at the end token", async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const chatModel = path.join(dir, "stories-eos1-chat.gguf");
+      await writeGgufWithChatTemplate(await writeStoriesWithEndToken(path.join(dir, "stories-eos1.gguf")), chatModel);
+      const call = (seed: number, ignoreEos: boolean): GenerateRequest => ({
+        model: { name: "stories-eos1-chat", path: chatModel, load: { context_size: 512, gpu_layers: 0, threads: 1 } },
+        prompt: "The cat",
+        params: { temperature: 0.8, seed, repeat_penalty: 1.1, max_tokens: 400, ignore_eos: ignoreEos },
+      });
+      // Greedy, the template's markers keep the tiny model from ending a story: some seeds do.
+      let seed = 1;
+      let stopping = await runtime.generate(call(seed, false));
+      while (stopping.stopReason !== "eos" && seed < 8) stopping = await runtime.generate(call(++seed, false));
+      expect(stopping).toMatchObject({ chat: true, stopReason: "eos" });
+      expect(stopping.tokensOut).toBeLessThan(400);
+      expect(await runtime.generate(call(seed, true))).toMatchObject({ chat: true, stopReason: "max-tokens", tokensOut: 400 });
+    } finally {
+      await cleanup();
+    }
   });
 });

@@ -426,7 +426,7 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     let promptHeld: number | undefined;
     const common = {
       signal,
-      ...samplingOptions(params),
+      ...samplingOptions(params, entry.model),
       onTextChunk: (text: string) => {
         pending += text;
         if (!sentFirstText) {

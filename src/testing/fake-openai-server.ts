@@ -40,6 +40,7 @@ export interface FakeOpenAiRequest {
     top_p?: number;
     seed?: number;
     stop?: string[];
+    ignore_eos?: boolean;
     stream_options?: { include_usage?: boolean };
   };
 }

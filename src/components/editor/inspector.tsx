@@ -148,6 +148,21 @@ export function ParamsFields({ params, onChange }: { params: GenerationParams; o
         />
       ))}
       <div className="col-span-2">
+        {/* Three states, not a checkbox: unset falls back to the model's and the defaults' value, as an empty field does. */}
+        <SelectField
+          label={t("ignore_eos")}
+          yamlKey="ignore_eos"
+          testId="param-ignore-eos"
+          value={params.ignore_eos === undefined ? "default" : params.ignore_eos ? "on" : "off"}
+          options={[
+            { value: "default", label: t("ignoreEosDefault") },
+            { value: "on", label: t("ignoreEosOn") },
+            { value: "off", label: t("ignoreEosOff") },
+          ]}
+          onChange={(value) => set("ignore_eos", value === "default" ? undefined : value === "on")}
+        />
+      </div>
+      <div className="col-span-2">
         <StringListField label={t("stop")} yamlKey="stop" hint={t.rich("stopHint", dataTags)} value={params.stop} onChange={(value) => set("stop", value)} />
       </div>
     </div>

@@ -34,6 +34,11 @@ describe("a chat completion request", () => {
     expect(refusal({ model: "m", messages: [user("Hi")], cache: "no" })).toMatchObject({ status: 400, param: "cache" });
   });
 
+  it("reads ignore_eos, vLLM's and llama-server's extension, as a boolean", () => {
+    expect(parseChatRequest({ model: "m", messages: [user("Hi")], ignore_eos: true }).ignore_eos).toBe(true);
+    expect(refusal({ model: "m", messages: [user("Hi")], ignore_eos: "yes" })).toMatchObject({ status: 400, param: "ignore_eos" });
+  });
+
   it("refuses what the studio cannot do: several choices, tools, images, JSON output, log probabilities", () => {
     expect(refusal({ model: "m", messages: [user("Hi")], n: 2 })).toMatchObject({ status: 400, param: "n" });
     expect(refusal({ model: "m", messages: [user("Hi")], tools: [{ type: "function", function: { name: "f" } }] })).toMatchObject({ status: 400, param: "tools" });
@@ -56,9 +61,9 @@ describe("a model's call from the messages", () => {
   });
 
   it("runs one stage of the model with the request's parameters", () => {
-    const request = parseChatRequest({ model: "storyteller", messages: [user("Hi")], temperature: 0, seed: 3, max_completion_tokens: 9, max_tokens: 50, stop: "." });
+    const request = parseChatRequest({ model: "storyteller", messages: [user("Hi")], temperature: 0, seed: 3, max_completion_tokens: 9, max_tokens: 50, stop: ".", ignore_eos: true });
     expect(modelRun("storyteller", request)).toEqual({
-      pipeline: { name: "Chat completion: storyteller", stages: [{ id: "chat", type: "single", model: "storyteller", params: { temperature: 0, seed: 3, max_tokens: 9, stop: ["."] }, output_mode: "answer_only" }] },
+      pipeline: { name: "Chat completion: storyteller", stages: [{ id: "chat", type: "single", model: "storyteller", params: { temperature: 0, seed: 3, max_tokens: 9, stop: ["."], ignore_eos: true }, output_mode: "answer_only" }] },
       input: "Hi",
     });
   });
@@ -70,7 +75,7 @@ describe("a pipeline's call from the messages", () => {
     expect(() => pipelineInput([{ role: "system", content: "alone" }])).toThrow(/no user message/);
   });
 
-  it("puts sampling on every stage and max_tokens and stop on the final stages only", () => {
+  it("puts sampling on every stage and max_tokens, stop and ignore_eos on the final stages only", () => {
     const pipeline = {
       stages: [
         { id: "draft", type: "single" as const, model: "a", params: {}, output_mode: "answer_only" as const },
@@ -78,11 +83,11 @@ describe("a pipeline's call from the messages", () => {
         { id: "right", type: "single" as const, model: "a", input_from: "draft", params: {}, output_mode: "answer_only" as const },
       ],
     };
-    const request = parseChatRequest({ model: "pipeline/x", messages: [user("Hi")], temperature: 0, top_p: 0.5, max_tokens: 7, stop: ["\n", ""] });
+    const request = parseChatRequest({ model: "pipeline/x", messages: [user("Hi")], temperature: 0, top_p: 0.5, max_tokens: 7, stop: ["\n", ""], ignore_eos: false });
     expect(pipelineParams(pipeline, request)).toEqual({
       draft: { temperature: 0, top_p: 0.5 },
-      left: { temperature: 0, top_p: 0.5, max_tokens: 7, stop: ["\n"] },
-      right: { temperature: 0, top_p: 0.5, max_tokens: 7, stop: ["\n"] },
+      left: { temperature: 0, top_p: 0.5, max_tokens: 7, stop: ["\n"], ignore_eos: false },
+      right: { temperature: 0, top_p: 0.5, max_tokens: 7, stop: ["\n"], ignore_eos: false },
     });
     expect(pipelineParams(pipeline, parseChatRequest({ model: "pipeline/x", messages: [user("Hi")] }))).toEqual({});
   });

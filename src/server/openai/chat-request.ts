@@ -3,7 +3,7 @@
  * its input, and the generation parameters for which stages. Plain functions, tested without a server.
  *
  * Unknown fields are ignored (OpenAI clients send many: `user`, `metadata`, `store`, `logit_bias`, ...);
- * one field is the studio's own, `cache` (see the README);
+ * two fields are extensions: the studio's own `cache`, and `ignore_eos` as vLLM and llama-server take it (see the README);
  * known fields of a wrong type, and features the studio does not have (`n` > 1, tools, images, JSON
  * output), are refused with an error that names the field.
  */
@@ -40,6 +40,8 @@ export const chatRequestSchema = z.looseObject({
   logprobs: z.boolean().nullish(),
   /** The studio's extension: false computes every stage, none served from (or stored in) the stage cache. */
   cache: z.boolean().nullish(),
+  /** vLLM's and llama-server's extension: true writes max_tokens tokens, never stopping at an end token. */
+  ignore_eos: z.boolean().nullish(),
 });
 export type ChatRequest = z.infer<typeof chatRequestSchema>;
 
@@ -121,7 +123,7 @@ export function pipelineInput(messages: readonly Message[]): string {
   throw new OpenAiError(400, "messages: there is no user message; a pipeline takes the last one as its input", { param: "messages", code: "invalid_value" });
 }
 
-/** The request's sampling parameters (every stage), and its length and stop parameters (the final stages). */
+/** The request's sampling parameters (every stage), and its length and stop parameters (the final stages): max_tokens, stop, ignore_eos. */
 export function requestParams(request: ChatRequest): { sampling: GenerationParams; ending: GenerationParams } {
   const maxTokens = request.max_completion_tokens ?? request.max_tokens;
   const stops = request.stop === undefined || request.stop === null ? [] : (typeof request.stop === "string" ? [request.stop] : request.stop).filter((stop) => stop.length > 0);
@@ -134,14 +136,16 @@ export function requestParams(request: ChatRequest): { sampling: GenerationParam
     ending: {
       ...(maxTokens !== undefined && maxTokens !== null ? { max_tokens: maxTokens } : {}),
       ...(stops.length > 0 ? { stop: stops } : {}),
+      ...(request.ignore_eos !== undefined && request.ignore_eos !== null ? { ignore_eos: request.ignore_eos } : {}),
     },
   };
 }
 
 /**
  * The parameters per stage for a pipeline: temperature, top_p and seed go to every stage (so that a fixed
- * seed or temperature 0 makes the whole run repeatable); max_tokens and stop go to the final stages alone
- * (those whose output is the answer), each of their models and their synthesis.
+ * seed or temperature 0 makes the whole run repeatable); max_tokens, stop and ignore_eos go to the final
+ * stages alone (those whose output is the answer: what the request's length is about), each of their
+ * models and their synthesis.
  */
 export function pipelineParams(pipeline: Pick<Pipeline, "stages">, request: ChatRequest): Record<string, GenerationParams> {
   const { sampling, ending } = requestParams(request);
