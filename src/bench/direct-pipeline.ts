@@ -24,6 +24,7 @@ export interface DirectCall {
     seed?: number;
     repeat_penalty?: number;
     stop?: string[];
+    ignore_eos?: boolean;
   };
 }
 

@@ -108,7 +108,11 @@ async function writeConfig(root: string, modelPath: string): Promise<void> {
     // The declared quantization is the demo model's; another file would be refused for it.
     .replace(/^\s+quantization: F32\n/gm, "")
     // One call at a time, as the direct script makes them: a batch would compare other work.
-    .replace(/^(\s+batch:) auto/m, "$1 false");
+    .replace(/^(\s+batch:) auto/m, "$1 false")
+    // Equal work forced, as vLLM's and llama.cpp's benchmarks do: no call stops at an end token, every
+    // one writes its max_tokens (a random-weight model's near-tie logits would else end the two sides'
+    // calls at different tokens, and void the round).
+    .replace(/^(\s+)(max_tokens: \d+.*)$/m, "$1$2\n$1ignore_eos: true");
   await mkdir(path.join(root, "config", "pipelines"), { recursive: true });
   await writeFile(path.join(root, "config", "models.yaml"), models);
   await copyFile(path.join(projectRoot, "config", "pipeline.example.yaml"), path.join(root, "config", "pipeline.yaml"));
