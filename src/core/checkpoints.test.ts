@@ -21,16 +21,18 @@ function slowWrites(ms: number, state: () => number) {
 }
 
 describe("checkpoints of a running session", () => {
-  it("writes a stage's end at once, and text within the interval", async () => {
+  it("writes a stage's end an interval after the last write began (the session's creation first), and text within the interval", async () => {
     let state = 0;
     const writes = slowWrites(1, () => state);
-    const checkpoints = new SessionCheckpoints({ write: writes.write, intervalMs: 1000 });
+    const checkpoints = new SessionCheckpoints({ write: writes.write, intervalMs: 300 });
     state = 1;
     checkpoints.textArrived();
     await sleep(20);
-    expect(writes.written).toEqual([]);
     state = 2;
+    // The session was just created: a stage that ends now is written once the interval has passed.
     checkpoints.stageEnded();
+    await sleep(100);
+    expect(writes.written).toEqual([]);
     await expect.poll(() => writes.written).toEqual([2]);
     state = 3;
     checkpoints.textArrived();
@@ -38,10 +40,23 @@ describe("checkpoints of a running session", () => {
     await checkpoints.close();
   });
 
+  it("writes a stage's end at once when the last write began an interval ago", async () => {
+    let state = 0;
+    const writes = slowWrites(1, () => state);
+    const checkpoints = new SessionCheckpoints({ write: writes.write, intervalMs: 50 });
+    await sleep(80);
+    state = 1;
+    checkpoints.stageEnded();
+    await sleep(20);
+    expect(writes.written).toEqual([1]);
+    await checkpoints.close();
+  });
+
   it("never writes twice at once: requests during a write become one more write, of the latest state, in order", async () => {
     let state = 0;
     const writes = slowWrites(60, () => state);
-    const checkpoints = new SessionCheckpoints({ write: writes.write, intervalMs: 1000 });
+    // No interval: each stage's end asks for a write at once.
+    const checkpoints = new SessionCheckpoints({ write: writes.write, intervalMs: 0 });
     for (state = 1; state <= 5; state++) {
       checkpoints.stageEnded();
       await sleep(20);
@@ -59,6 +74,7 @@ describe("checkpoints of a running session", () => {
     let state = 0;
     const writes = slowWrites(50, () => ++state);
     const checkpoints = new SessionCheckpoints({ write: writes.write, intervalMs: 10 });
+    await sleep(15);
     checkpoints.stageEnded();
     await sleep(5);
     checkpoints.stageEnded();
@@ -77,6 +93,7 @@ describe("checkpoints of a running session", () => {
         if (++calls === 1) throw Object.assign(new Error("EROFS: read-only file system"), { code: "EROFS" });
       },
       onError: (error) => errors.push(error),
+      intervalMs: 0,
     });
     checkpoints.stageEnded();
     await sleep(10);

@@ -31,8 +31,11 @@ export interface CheckpointOptions {
 }
 
 /**
- * Writes of one running session, off the path of its tokens: a stage's end asks for a write at once, text
- * for one within `intervalMs`. One write at a time; requests that come while one is in flight are
+ * Writes of one running session, off the path of its tokens: a stage's end asks for a write once
+ * `intervalMs` has passed since the last one began (the session's creation counts as one), text for one
+ * within `intervalMs`. A crash loses at most about an interval of the run either way, and a pipeline of
+ * short stages is not written (and fsynced) after each of them while its next stage decodes: on a small
+ * model such writes took 3-5% of the run (BENCHMARKS.md, pipelines). One write at a time; requests that come while one is in flight are
  * coalesced into one more write, of the state at its start, so the last write holds the latest state and
  * writes land in the order they were made. `close` stops it, and waits for a write in flight, before the
  * session's final write.
@@ -43,6 +46,8 @@ export class SessionCheckpoints {
   readonly #maxIntervalMs: number;
   /** How long the last write took. */
   #lastWriteMs = 0;
+  /** When the last write began: at first the session's creation, written as the run starts. */
+  #lastWriteAt = Date.now();
   readonly #onError: (error: unknown) => void;
   #timer: NodeJS.Timeout | undefined;
   #timerDue = Number.POSITIVE_INFINITY;
@@ -61,9 +66,9 @@ export class SessionCheckpoints {
     this.#onError = options.onError ?? (() => undefined);
   }
 
-  /** A stage ended (or failed): its record is written at once. */
+  /** A stage ended (or failed): its record is written at once, or an interval after the last write began. */
   stageEnded(): void {
-    this.#schedule(0);
+    this.#schedule(Math.max(0, this.#lastWriteAt + this.#intervalMs - Date.now()));
   }
 
   /** Text arrived: it is written within the interval. */
@@ -94,6 +99,7 @@ export class SessionCheckpoints {
       return;
     }
     const started = performance.now();
+    this.#lastWriteAt = Date.now();
     this.#inFlight = this.#write().then(
       () => {
         this.written++;
