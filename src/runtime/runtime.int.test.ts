@@ -35,6 +35,20 @@ describe("the inference runtime", () => {
     expect(result.load.threads).toBe(1);
   });
 
+  it("streams a long completion in batches whose text is the answer's, up to a stop string", async () => {
+    const chunks: string[] = [];
+    const result = await runtime.generate({ ...request("Once upon a time", 240), params: { temperature: 0, max_tokens: 240, stop: ["Lily"] } }, { onText: (text) => chunks.push(text) });
+    const whole = await runtime.generate(request("Once upon a time", 240));
+    // Text goes in batches (the first at once): more than one, fewer than the tokens.
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(chunks.length).toBeLessThan(whole.tokensOut);
+    expect(chunks.join("")).toBe(result.text);
+    // The stop string ends the answer, and is not in it (nor in what streamed).
+    expect(result.stopReason).toBe("stop-string");
+    expect(whole.text.startsWith(result.text)).toBe(true);
+    expect(whole.text.slice(result.text.length).trimStart()).toMatch(/^Lily/);
+  });
+
   it("keeps the model warm: later calls load nothing", async () => {
     await runtime.generate(request("A"));
     const loads = runtime.stats().modelLoads;

@@ -31,10 +31,12 @@ import { batchWidth, chooseThreads, resolveParallel } from "./threads.js";
 const settings = JSON.parse(process.env.PROJECT_LLM_WORKER_SETTINGS ?? "{}") as WorkerSettings;
 /**
  * Text is sent to the parent in batches at most this far apart (the first text at once): one message per
- * token cost ~10%, and one per 5 ms still 3-10% of a small model's decode on two cores (BENCHMARKS.md,
- * pipelines against a direct script); 20 ms is more often than a screen shows text anyway.
+ * token cost ~10% of a small model's decode on two cores, one per 5 ms 3-10%, one per 20 ms 2-3% more
+ * than one per 50 ms (BENCHMARKS.md, pipelines against a direct script: each message wakes the studio,
+ * whose work slows the decode on the other core). Fifty milliseconds is twenty updates a second, smooth
+ * for reading; a model slower than twenty tokens a second sends each token as it comes.
  */
-const flushIntervalMs = 20;
+const flushIntervalMs = 50;
 
 /** Sequences each loaded model keeps for prompt prefix reuse, memory allowing (see `chooseSequences`). */
 const keptSequences = 4;
@@ -377,11 +379,30 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
   let kept: KeptSequence | undefined;
   let failed = true;
   let pending = "";
+  // A completion's tokens not yet sent, and those sent: their text is made at each send (see `textByTokens`).
+  const pendingTokens: Token[] = [];
+  const sentTokens: Token[] = [];
   let timer: NodeJS.Timeout | undefined;
   const flush = () => {
     timer = undefined;
+    if (pendingTokens.length > 0) {
+      // As node-llama-cpp makes each token's text (the tokens before it tell where a space goes), once a batch.
+      pending += entry.model.detokenize(pendingTokens, false, sentTokens);
+      for (const token of pendingTokens) sentTokens.push(token);
+      pendingTokens.length = 0;
+    }
     if (pending.length > 0) send({ type: "text", id, text: pending });
     pending = "";
+  };
+  // The first text goes at once (time to first token is what a user waits for); later text in batches.
+  let sentFirstText = false;
+  const textArrived = () => {
+    if (!sentFirstText) {
+      sentFirstText = true;
+      flush();
+      return;
+    }
+    timer ??= setTimeout(flush, flushIntervalMs);
   };
   try {
     signal.throwIfAborted();
@@ -412,7 +433,7 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
         : [bos, ...tokens];
     kept = await takeSequence(entry, evaluatedTokens, signal);
     const sequence = kept.sequence;
-    let sentFirstText = false;
+    const textByTokens = entry.chatWrapper === undefined;
     let firstTokenAt: number | undefined;
     let lastTokenAt = start;
     let tokensOut = 0;
@@ -427,16 +448,17 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     const common = {
       signal,
       ...samplingOptions(params, entry.model),
-      onTextChunk: (text: string) => {
-        pending += text;
-        if (!sentFirstText) {
-          // The first text goes at once (time to first token is what a user waits for); later text in batches.
-          sentFirstText = true;
-          flush();
-          return;
-        }
-        timer ??= setTimeout(flush, flushIntervalMs);
-      },
+      // A chat model's text chunks leave out what is not its answer (a reasoning segment, say): they are
+      // taken as they come. A completion's text is all its tokens': made once a batch, not per token (two
+      // detokenizations a token, 2-6% of a small model's decode, BENCHMARKS.md).
+      ...(textByTokens
+        ? {}
+        : {
+            onTextChunk: (text: string) => {
+              pending += text;
+              textArrived();
+            },
+          }),
       onToken: (tokens: Token[]) => {
         const now = performance.now();
         promptEvaluated ??= sequence.tokenMeter.usedInputTokens - meterBefore.usedInputTokens + (sequence.tokenMeter.usedOutputTokens - meterBefore.usedOutputTokens);
@@ -444,6 +466,10 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
         firstTokenAt ??= now;
         lastTokenAt = now;
         tokensOut += tokens.length;
+        if (textByTokens) {
+          for (const token of tokens) pendingTokens.push(token);
+          textArrived();
+        }
       },
     };
     let text: string;
