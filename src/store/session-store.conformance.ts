@@ -129,6 +129,8 @@ export function sessionStoreConformance(name: string, open: StoreFactory): void 
         const bad = { ...makeSession(), status: "finished" } as unknown as SessionRecord;
         await expect(store.save(bad)).rejects.toMatchObject({ code: "internal" });
         await expect(store.save({ ...makeSession(), startedAt: "yesterday" })).rejects.toMatchObject({ code: "internal" });
+        await expect(store.save({ ...makeSession(), events: [{ at: 1 }] } as unknown as SessionRecord)).rejects.toMatchObject({ code: "internal", message: expect.stringContaining("events.0") });
+        await expect(store.save({ ...makeSession(), stages: { a: "done" } } as unknown as SessionRecord)).rejects.toMatchObject({ code: "internal", message: expect.stringContaining("stages.a") });
         expect((await store.list()).total).toBe(0);
       }));
 
