@@ -39,6 +39,8 @@ export interface DirectPipelineJob {
 /** One call's figures: from its start to its first token, from the first token to the last, and in all. */
 export interface CallTiming {
   stageId: string;
+  /** Why the call stopped, as the engine names it: `max-tokens`, `eos`, `stop-string`, `other`. */
+  stopReason: string;
   timeToFirstTokenMs: number;
   decodeMs: number;
   wallMs: number;
@@ -71,7 +73,7 @@ for (const [run, runCalls] of job.runs.entries()) {
     let firstTokenAt: number | undefined;
     let lastTokenAt = start;
     let tokensOut = 0;
-    await completion.generateCompletion(call.prompt, {
+    const { metadata } = await completion.generateCompletionWithMeta(call.prompt, {
       ...samplingOptions(call.params, model),
       onToken: (tokens: Token[]) => {
         const now = performance.now();
@@ -83,6 +85,7 @@ for (const [run, runCalls] of job.runs.entries()) {
     const end = performance.now();
     calls.push({
       stageId: call.stageId,
+      stopReason: metadata.stopReason === "maxTokens" ? "max-tokens" : metadata.stopReason === "eogToken" ? "eos" : metadata.stopReason === "customStopTrigger" ? "stop-string" : "other",
       timeToFirstTokenMs: (firstTokenAt ?? end) - start,
       decodeMs: lastTokenAt - (firstTokenAt ?? lastTokenAt),
       wallMs: end - start,

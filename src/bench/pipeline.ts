@@ -5,9 +5,10 @@
  * the engine rendered, each call's sampling parameters and token count, the same threads. Engine and
  * script take turns, round by round, so that the machine's drift hits both alike.
  *
- * Equal work is checked, not assumed: in each round every run's tokens out, call by call, must be the same
- * on both sides (greedy or seeded sampling gives the same tokens); a round where they differ is void and
- * left out of the figures, and the report says how many were.
+ * Equal work is forced and checked: every call runs with `ignore_eos` (no end token ends it: it writes its
+ * max_tokens, as vLLM's and llama.cpp's benchmarks have it), and in each round every call must have stopped
+ * alike on both sides (see `RunFigures.callWork`); a round where one did not is void and left out of the
+ * figures, and the report says how many were.
  */
 import { spawn } from "node:child_process";
 import { copyFile, mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
@@ -78,8 +79,13 @@ export interface RunFigures {
   afterStagesMs?: number;
   tokensOut: number;
   stages: StageFigures[];
-  /** Tokens out per call, in call order: the check of equal work. */
-  callTokens: number[];
+  /**
+   * Each call's work, in call order: `max` for a call that wrote its max_tokens (that many decode steps,
+   * whatever node-llama-cpp held back of bytes that make no character), else why it stopped and its
+   * tokens out. Equal on both sides, or the round is void: a call that stops at an end token on one side
+   * and not on the other did other work.
+   */
+  callWork: string[];
 }
 
 export interface PipelineBenchResult {
@@ -151,12 +157,14 @@ function stageFigures(record: StageRecord): StageFigures {
   };
 }
 
+const callWork = (stopReason: string, tokensOut: number) => (stopReason === "max-tokens" ? "max" : `${stopReason} after ${tokensOut}`);
+
 /** The engine's model calls in the order the runtime made them (one at a time on a CPU): stage order, models, then the synthesis. */
-function engineCalls(stages: StageRecord[]): Array<{ call: DirectCall; tokensOut: number; threads: number }> {
+function engineCalls(stages: StageRecord[]): Array<{ call: DirectCall; work: string; threads: number }> {
   return stages.flatMap((record) =>
     [...record.models, ...(record.aggregation?.method === "synthesis" ? [record.aggregation.output] : [])].map((model) => ({
       call: { stageId: record.stageId, prompt: model.prompt, params: model.params as DirectCall["params"] },
-      tokensOut: model.metrics.tokensOut,
+      work: callWork(model.stopReason, model.metrics.tokensOut),
       threads: model.load?.threads ?? 1,
     })),
   );
@@ -173,7 +181,7 @@ async function engineRun(studio: Studio, pipeline: string, input: string): Promi
   const startedAtEpoch = performance.timeOrigin + started;
   const beforeStagesMs = (stages[0]?.startedAt ?? startedAtEpoch) - startedAtEpoch;
   const afterStagesMs = startedAtEpoch + wallMs - Math.max(...stages.map((stage) => stage.endedAt ?? 0));
-  return { wallMs, beforeStagesMs, afterStagesMs, tokensOut: figures.reduce((sum, stage) => sum + stage.tokensOut, 0), stages: figures, callTokens: engineCalls(stages).map((call) => call.tokensOut) };
+  return { wallMs, beforeStagesMs, afterStagesMs, tokensOut: figures.reduce((sum, stage) => sum + stage.tokensOut, 0), stages: figures, callWork: engineCalls(stages).map((call) => call.work) };
 }
 
 function directFigures(report: DirectRunReport): RunFigures {
@@ -186,11 +194,11 @@ function directFigures(report: DirectRunReport): RunFigures {
     // As on the engine's side: decode runs from the first token to the call's end.
     return { stageId, wallMs, timeToFirstTokenMs, decodeMs: wallMs - timeToFirstTokenMs, overheadMs: 0, tokensOut: sum((call) => call.tokensOut) };
   });
-  return { wallMs: report.wallMs, tokensOut: report.calls.reduce((sum, call) => sum + call.tokensOut, 0), stages, callTokens: report.calls.map((call) => call.tokensOut) };
+  return { wallMs: report.wallMs, tokensOut: report.calls.reduce((sum, call) => sum + call.tokensOut, 0), stages, callWork: report.calls.map((call) => callWork(call.stopReason, call.tokensOut)) };
 }
 
 /** Runs the direct script: its cold run is measured from the spawn to the end of its first run. */
-async function directRuns(jobFile: string): Promise<{ cold: number; coldWork: number[]; warm: RunFigures[] }> {
+async function directRuns(jobFile: string): Promise<{ cold: number; coldWork: string[]; warm: RunFigures[] }> {
   const spawnedAt = performance.timeOrigin + performance.now();
   const child = spawn(process.execPath, [path.join(here, "direct-pipeline.js"), jobFile], { env: { ...process.env, NODE_OPTIONS: "" }, stdio: ["ignore", "pipe", "inherit"] });
   let stdout = "";
@@ -201,10 +209,10 @@ async function directRuns(jobFile: string): Promise<{ cold: number; coldWork: nu
     .trim()
     .split("\n")
     .map((line) => JSON.parse(line) as DirectRunReport);
-  return { cold: reports[0]!.endedAtEpochMs - spawnedAt, coldWork: directFigures(reports[0]!).callTokens, warm: reports.slice(1).map(directFigures) };
+  return { cold: reports[0]!.endedAtEpochMs - spawnedAt, coldWork: directFigures(reports[0]!).callWork, warm: reports.slice(1).map(directFigures) };
 }
 
-const sameWork = (a: number[], b: number[]) => a.length === b.length && a.every((value, index) => value === b[index]);
+const sameWork = (a: string[], b: string[]) => a.length === b.length && a.every((value, index) => value === b[index]);
 
 /**
  * One model, one pipeline: `rounds` rounds, each a cold run and `warmRuns` warm runs through a fresh
@@ -243,7 +251,7 @@ export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain
           const coldMs = performance.now() - started;
           const warm: RunFigures[] = [];
           for (let index = 1; index <= warmRuns; index++) warm.push(await engineRun(studio, name, inputs[index]!));
-          return { cold: coldMs, coldWork: cold.callTokens, warm };
+          return { cold: coldMs, coldWork: cold.callWork, warm };
         } finally {
           await studio.dispose();
         }
@@ -262,12 +270,12 @@ export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain
         result.voidDetails.push(`cold: direct ${direct.coldWork.join(",")}; engine ${engineResult.coldWork.join(",")}`);
       }
       // Warm run by warm run: each has its own input.
-      if (engineResult.warm.length === direct.warm.length && engineResult.warm.every((run, index) => sameWork(run.callTokens, direct.warm[index]!.callTokens))) {
+      if (engineResult.warm.length === direct.warm.length && engineResult.warm.every((run, index) => sameWork(run.callWork, direct.warm[index]!.callWork))) {
         result.engineWarm.push(...engineResult.warm);
         result.directWarm.push(...direct.warm);
       } else {
         result.voidRounds++;
-        result.voidDetails.push(`warm: direct ${direct.warm.map((run) => run.callTokens.join(",")).join(" | ")}; engine ${engineResult.warm.map((run) => run.callTokens.join(",")).join(" | ")}`);
+        result.voidDetails.push(`warm: direct ${direct.warm.map((run) => run.callWork.join(",")).join(" | ")}; engine ${engineResult.warm.map((run) => run.callWork.join(",")).join(" | ")}`);
       }
     }
     return result;

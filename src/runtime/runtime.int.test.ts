@@ -175,24 +175,25 @@ describe("KV prefix reuse", () => {
     try {
       const first = await fresh.generate(request("Once upon a time", 24));
       expect(first.promptTokensEvaluated).toBe(first.tokensIn);
-      // An input_plus_answer chain: the next prompt is this one, a blank line and the answer. It shares with
-      // the first call's sequence only the opening, less than half of what that sequence holds: it takes a
-      // fresh sequence (and evaluates its whole prompt) rather than throw away more than it would reuse.
-      const second = await fresh.generate(request(`Once upon a time\n\n${first.text}`, 24));
-      expect(second.promptTokensEvaluated).toBe(second.tokensIn);
-      // The stage after it extends the second prompt, most of what the second sequence holds: only the
-      // tokens after the shared prefix (give or take the one where the texts join) are evaluated.
-      const thirdPrompt = `Once upon a time\n\n${first.text}\n\n${second.text}`;
-      const third = await fresh.generate(request(thirdPrompt, 24));
-      const added = third.tokensIn - second.tokensIn;
+      // An input_plus_answer chain: the next prompt is this one, a blank line and the answer. It extends the
+      // first call's whole prompt: only the tokens after it (give or take the one where the texts join) are evaluated.
+      const secondPrompt = `Once upon a time\n\n${first.text}`;
+      const second = await fresh.generate(request(secondPrompt, 24));
+      const added = second.tokensIn - first.tokensIn;
       expect(added).toBeGreaterThan(10);
-      expect(third.promptTokensEvaluated).toBeGreaterThan(0);
-      expect(third.promptTokensEvaluated).toBeLessThanOrEqual(added + 1);
+      expect(second.promptTokensEvaluated).toBeGreaterThan(0);
+      expect(second.promptTokensEvaluated).toBeLessThanOrEqual(added + 1);
       // The same prompt again: at most its last token is evaluated (for the logits of the first new one).
-      const again = await fresh.generate(request(thirdPrompt, 24));
-      expect(again.tokensIn).toBe(third.tokensIn);
+      const again = await fresh.generate(request(secondPrompt, 24));
+      expect(again.tokensIn).toBe(second.tokensIn);
       expect(again.promptTokensEvaluated).toBe(1);
-      expect(again.text).toBe(third.text);
+      expect(again.text).toBe(second.text);
+      // A prompt that shares the opening of a sequence but less than half of what it holds, and not its
+      // whole last prompt, takes another sequence: the one it shares with keeps its tokens.
+      const branch = await fresh.generate(request(`Once upon a time\n\n${first.text.slice(0, 12)} and then`, 8));
+      expect(branch.promptTokensEvaluated).toBe(branch.tokensIn);
+      const back = await fresh.generate(request(secondPrompt, 24));
+      expect(back.promptTokensEvaluated).toBe(1);
       // A prompt that shares only the beginning-of-text token (not one of its tokens) is evaluated whole.
       const other = await fresh.generate(request("The cat", 8));
       expect(other.promptTokensEvaluated).toBe(other.tokensIn);

@@ -61,6 +61,8 @@ interface KeptSequence {
   sequence: LlamaContextSequence;
   busy: boolean;
   lastUsedAt: number;
+  /** How many of the tokens it holds were the last call's prompt (the rest are its answer). */
+  promptTokens: number;
 }
 
 interface PoolEntry {
@@ -307,11 +309,13 @@ function sharedPrefix(held: readonly Token[], tokens: readonly Token[]): number 
 /**
  * The sequence for a call whose prompt is `tokens`: of the idle kept sequences, the one whose KV cache
  * shares the longest prefix with it (node-llama-cpp's LlamaCompletion and LlamaChat then evaluate only
- * the tokens after that prefix) when reusing it keeps at least as many tokens as it throws away; else a
- * new one while the context has one left, so that what the others hold stays for a call that wants it;
- * else the least recently used. (llama-server picks its slots alike: by the longest common prefix when it
- * is similar enough, else the least recently used.) Prompts through a chat template all share its first
- * role markers: without the rule each such call would overwrite the sequence a later one could reuse.
+ * the tokens after that prefix) when reusing it keeps at least as many tokens as it throws away, or when
+ * the call's prompt extends that sequence's last prompt whole (the next stage of an `input_plus_answer`
+ * chain, another model of a multi stage on its prompt); else a new one while the context has one left,
+ * so that what the others hold stays for a call that wants it; else the least recently used. (llama-server
+ * picks its slots alike: by the longest common prefix when it is similar enough, else the least recently
+ * used.) Prompts through a chat template all share its first role markers: without the rule each such
+ * call would overwrite the sequence a later one could reuse.
  * With every sequence busy (a batch wider than the context, see `load`), the call waits for one to be released.
  */
 async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: AbortSignal): Promise<KeptSequence> {
@@ -322,6 +326,7 @@ async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: 
     let best: KeptSequence | undefined;
     let bestShared = -1;
     let bestHeld = 0;
+    let bestPrompt = 0;
     let leastRecent: KeptSequence | undefined;
     for (const kept of entry.sequences) {
       if (kept.busy) continue;
@@ -332,17 +337,19 @@ async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: 
         best = kept;
         bestShared = shared;
         bestHeld = held.length;
+        bestPrompt = kept.promptTokens;
       }
     }
-    const worthReusing = best !== undefined && bestShared > sharesNothing && bestHeld - bestShared <= bestShared;
+    const worthReusing = best !== undefined && bestShared > sharesNothing && (bestHeld - bestShared <= bestShared || bestShared >= bestPrompt);
     if (!worthReusing && entry.context.sequencesLeft > 0) {
-      best = { sequence: entry.context.getSequence(), busy: false, lastUsedAt: 0 };
+      best = { sequence: entry.context.getSequence(), busy: false, lastUsedAt: 0, promptTokens: 0 };
       entry.sequences.push(best);
     } else if (!worthReusing) {
       best = leastRecent;
     }
     if (best) {
       best.busy = true;
+      best.promptTokens = tokens.length;
       return best;
     }
     // Until a sequence is released, or the call is cancelled (it then leaves the line at once).
