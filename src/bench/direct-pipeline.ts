@@ -41,6 +41,8 @@ export interface CallTiming {
   stageId: string;
   /** Why the call stopped, as the engine names it: `max-tokens`, `eos`, `stop-string`, `other`. */
   stopReason: string;
+  /** The prompt's tokens (as the worker counts them: without the beginning-of-text token). */
+  promptTokens: number;
   timeToFirstTokenMs: number;
   decodeMs: number;
   wallMs: number;
@@ -85,6 +87,7 @@ for (const [run, runCalls] of job.runs.entries()) {
     const end = performance.now();
     calls.push({
       stageId: call.stageId,
+      promptTokens: model.tokenize(call.prompt, false, "trimLeadingSpace").length,
       stopReason: metadata.stopReason === "maxTokens" ? "max-tokens" : metadata.stopReason === "eogToken" ? "eos" : metadata.stopReason === "customStopTrigger" ? "stop-string" : "other",
       timeToFirstTokenMs: (firstTokenAt ?? end) - start,
       decodeMs: lastTokenAt - (firstTokenAt ?? lastTokenAt),

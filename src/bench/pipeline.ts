@@ -71,6 +71,8 @@ export interface StageFigures {
 
 export interface RunFigures {
   wallMs: number;
+  /** The prompt tokens of all its calls: on a model with random weights the two sides' answers, and so later prompts, may differ. */
+  promptTokens: number;
   /**
    * Engine only: from the call to the first stage's start (configs, the plan, the session's record) and
    * from the last stage's end to the call's return (the session's durable write).
@@ -181,7 +183,7 @@ async function engineRun(studio: Studio, pipeline: string, input: string): Promi
   const startedAtEpoch = performance.timeOrigin + started;
   const beforeStagesMs = (stages[0]?.startedAt ?? startedAtEpoch) - startedAtEpoch;
   const afterStagesMs = startedAtEpoch + wallMs - Math.max(...stages.map((stage) => stage.endedAt ?? 0));
-  return { wallMs, beforeStagesMs, afterStagesMs, tokensOut: figures.reduce((sum, stage) => sum + stage.tokensOut, 0), stages: figures, callWork: engineCalls(stages).map((call) => call.work) };
+  return { wallMs, promptTokens: figures.reduce((sum, stage) => sum + (stage.promptTokens ?? 0), 0), beforeStagesMs, afterStagesMs, tokensOut: figures.reduce((sum, stage) => sum + stage.tokensOut, 0), stages: figures, callWork: engineCalls(stages).map((call) => call.work) };
 }
 
 function directFigures(report: DirectRunReport): RunFigures {
@@ -194,7 +196,7 @@ function directFigures(report: DirectRunReport): RunFigures {
     // As on the engine's side: decode runs from the first token to the call's end.
     return { stageId, wallMs, timeToFirstTokenMs, decodeMs: wallMs - timeToFirstTokenMs, overheadMs: 0, tokensOut: sum((call) => call.tokensOut) };
   });
-  return { wallMs: report.wallMs, tokensOut: report.calls.reduce((sum, call) => sum + call.tokensOut, 0), stages, callWork: report.calls.map((call) => callWork(call.stopReason, call.tokensOut)) };
+  return { wallMs: report.wallMs, promptTokens: report.calls.reduce((sum, call) => sum + call.promptTokens, 0), tokensOut: report.calls.reduce((sum, call) => sum + call.tokensOut, 0), stages, callWork: report.calls.map((call) => callWork(call.stopReason, call.tokensOut)) };
 }
 
 /** Runs the direct script: its cold run is measured from the spawn to the end of its first run. */
@@ -288,15 +290,17 @@ export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain
 export function pipelineReport(results: PipelineBenchResult[]): string[] {
   const fixed = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : "—");
   const lines = [
-    "| model | pipeline | calls | threads | warm: engine ms | warm: direct ms | warm: direct / engine time (median of paired runs; ratio of medians) | cold: engine ms | cold: direct ms | cold: direct / engine (median of paired runs) | engine tok/s | direct tok/s | void rounds: warm; cold |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| model | pipeline | calls | threads | warm: engine ms | warm: direct ms | warm: direct / engine time (median of paired runs; ratio of medians) | cold: engine ms | cold: direct ms | cold: direct / engine (median of paired runs) | engine tok/s | direct tok/s | warm: prompt tokens a run, engine / direct (median of paired runs) | void rounds: warm; cold |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const result of results) {
     const engineWall = result.engineWarm.map((run) => run.wallMs);
     const directWall = result.directWarm.map((run) => run.wallMs);
-    const tokens = result.engineWarm[0]?.tokensOut ?? 0;
+    // Tokens out (those node-llama-cpp streamed) over each run's time, by the median of the runs.
+    const rate = (runs: RunFigures[]) => median(runs.map((run) => (run.tokensOut / run.wallMs) * 1000));
+    const prompts = median(result.engineWarm.map((run, index) => run.promptTokens / result.directWarm[index]!.promptTokens));
     lines.push(
-      `| ${result.model} | ${result.pipeline} | ${result.calls} | ${result.threads} | ${fixed(median(engineWall))} | ${fixed(median(directWall))} | ${fixed(median(directWall.map((direct, index) => direct / engineWall[index]!)), 3)}; ${fixed(median(directWall) / median(engineWall), 3)} | ${fixed(median(result.engineCold))} | ${fixed(median(result.directCold))} | ${fixed(median(result.directCold.map((direct, index) => direct / result.engineCold[index]!)), 3)} | ${fixed((tokens / median(engineWall)) * 1000, 1)} | ${fixed((tokens / median(directWall)) * 1000, 1)} | ${result.voidRounds}; ${result.voidColdRounds} of ${result.rounds} |`,
+      `| ${result.model} | ${result.pipeline} | ${result.calls} | ${result.threads} | ${fixed(median(engineWall))} | ${fixed(median(directWall))} | ${fixed(median(directWall.map((direct, index) => direct / engineWall[index]!)), 3)}; ${fixed(median(directWall) / median(engineWall), 3)} | ${fixed(median(result.engineCold))} | ${fixed(median(result.directCold))} | ${fixed(median(result.directCold.map((direct, index) => direct / result.engineCold[index]!)), 3)} | ${fixed(rate(result.engineWarm), 1)} | ${fixed(rate(result.directWarm), 1)} | ${fixed(prompts, 3)} | ${result.voidRounds}; ${result.voidColdRounds} of ${result.rounds} |`,
     );
   }
   lines.push("", "The engine's warm runs outside their stages (medians, ms; stage times are whole milliseconds): before the first stage (configs, the plan, the session's record), after the last (the session's durable write).", "");

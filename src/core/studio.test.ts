@@ -26,6 +26,15 @@ describe("the working config", () => {
     expect((await readdir(path.join(root, "mine"))).sort()).toEqual(["models.yaml", "pipeline.yaml"]);
   });
 
+  it("is made once when two ask at once (a run reads models.yaml and its pipeline together)", async () => {
+    const studio = Studio.open({ cwd: root, packageRoot: repo, env: { PROJECT_LLM_CONFIG_DIR: "mine" } });
+    const [first, second] = await Promise.all([studio.ensureConfig(), studio.ensureConfig()]);
+    expect([first.length, second.length].sort()).toEqual([0, 2]);
+    const [models, pipeline] = await Promise.all([studio.loadModels(), studio.loadPipeline()]);
+    expect(Object.keys(models.config.models).length).toBeGreaterThan(0);
+    expect(pipeline.pipeline.stages.length).toBeGreaterThan(0);
+  });
+
   it("is never made in another folder a command runs in: loading says which file is missing", async () => {
     const studio = Studio.open({ cwd: root, packageRoot: repo, env: {} });
     expect(studio.createsConfig).toBe(false);

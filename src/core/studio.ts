@@ -155,7 +155,8 @@ export class Studio {
   readonly #cwd: string;
   readonly #packageRoot: string;
   readonly #modelsFile: string | undefined;
-  #configEnsured = false;
+  /** The copy of the example configs into a config folder that lacks them, made once (see `ensureConfig`). */
+  #configEnsured: Promise<void> | undefined;
   /** Remote models go over HTTP; local ones to the runtime, whose worker starts only when one is called. */
   readonly #port: InferencePort;
   /** The worker's estimates by file identity and load settings: a run's plan costs a `stat` per model. */
@@ -213,10 +214,20 @@ export class Studio {
 
   /** Creates `models.yaml` and `pipeline.yaml` from the examples when they are absent (see `createsConfig`). */
   async ensureConfig(): Promise<string[]> {
-    if (this.#configEnsured || !this.createsConfig) return [];
-    const created = await ensureWorkingConfig(this.paths.configDir, path.join(this.#packageRoot, "config"));
-    this.#configEnsured = true;
-    return created;
+    if (!this.createsConfig) return [];
+    // One copy of the examples at a time: a run reads models.yaml and its pipeline at once, and of two
+    // copies racing, one would read a file the other is still writing.
+    // The first caller hears which files were made; the others wait for them and hear nothing.
+    if (this.#configEnsured) return this.#configEnsured.then(() => []);
+    const copying = ensureWorkingConfig(this.paths.configDir, path.join(this.#packageRoot, "config"));
+    // A failed copy is tried again by the next call (the failure goes to this caller; a waiter's read then says what is missing).
+    this.#configEnsured = copying.then(
+      () => undefined,
+      () => {
+        this.#configEnsured = undefined;
+      },
+    );
+    return copying;
   }
 
   async loadModels(): Promise<LoadedModelsConfig> {
@@ -558,20 +569,24 @@ export class Studio {
   }): Promise<SessionRecord> {
     const runId = job.id === undefined ? newRunId() : assertRunId(job.id);
     const usedModels = [...new Set(job.pipeline.stages.filter((stage) => !(stage.id in job.reuse)).flatMap(stageModels))];
-    const modelRecords: SessionRecord["models"] = Object.fromEntries(
-      await Promise.all(
-        usedModels.map(async (name) => {
-          const resolved = resolveModel(job.models, name);
-          const entry = job.models.config.models[name]!;
-          const params = resolveGenerationParams(job.models, name, {});
-          // A remote model is recorded by where it was served (never its key): it has no file to identify.
-          const record: SessionRecord["models"][string] = resolved.remote
-            ? { file: "", path: "", remote: { baseUrl: resolved.remote.baseUrl, model: resolved.remote.model }, params }
-            : { ...(await modelIdentity(resolved.path)), file: "file" in entry ? entry.file : "", load: resolved.load, params };
-          return [name, record] as const;
-        }),
-      ),
+    // Read at once; a failure is reported for the first model in the pipeline's order, as one after another did.
+    const modelsRead = await Promise.allSettled(
+      usedModels.map(async (name) => {
+        const resolved = resolveModel(job.models, name);
+        const entry = job.models.config.models[name]!;
+        const params = resolveGenerationParams(job.models, name, {});
+        // A remote model is recorded by where it was served (never its key): it has no file to identify.
+        const record: SessionRecord["models"][string] = resolved.remote
+          ? { file: "", path: "", remote: { baseUrl: resolved.remote.baseUrl, model: resolved.remote.model }, params }
+          : { ...(await modelIdentity(resolved.path)), file: "file" in entry ? entry.file : "", load: resolved.load, params };
+        return [name, record] as const;
+      }),
     );
+    const modelRecords: SessionRecord["models"] = {};
+    for (const read of modelsRead) {
+      if (read.status === "rejected") throw read.reason;
+      modelRecords[read.value[0]] = read.value[1];
+    }
     const startedAt = Date.now();
     const session: SessionRecord = {
       version: 1,

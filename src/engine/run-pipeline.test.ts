@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ProjectLlmError } from "../common/index.js";
 import type { Pipeline } from "../config/schema.js";
-import { runEventSchema, type RunEvent } from "./events.js";
+import { runEventSchema, stageRecordSchema, type RunEvent } from "./events.js";
 import { runPipeline, type RunPipelineOptions } from "./run-pipeline.js";
 import { defaultSynthesisPrompt, renderTemplate } from "./templates.js";
 import { createFakePort, type FakeScript } from "./testing/fake-port.js";
@@ -57,6 +57,8 @@ async function run(pipeline: Pipeline, script: FakeScript = {}, extra: Partial<R
   });
   const elapsedMs = Date.now() - startedAt;
   expectWellFormed(events, result.eventCount);
+  // The stage records a session stores (the store checks their shape only: their content is checked here).
+  for (const record of Object.values(result.stages)) expect(stageRecordSchema.safeParse(record).success, JSON.stringify(record)).toBe(true);
   return { result, events, port, elapsedMs };
 }
 

@@ -26,6 +26,7 @@ import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerSt
 import { isOutOfMemory, loadWithFallback } from "./gpu-fallback.js";
 import { estimateResident, type ResidentEstimate } from "./memory-estimate.js";
 import { samplingOptions } from "./sampling.js";
+import { systemMemory } from "./system-memory.js";
 import { batchWidth, chooseThreads, resolveParallel } from "./threads.js";
 
 const settings = JSON.parse(process.env.PROJECT_LLM_WORKER_SETTINGS ?? "{}") as WorkerSettings;
@@ -192,7 +193,8 @@ async function estimateRam(insights: GgufInsights, path: string, options: { cont
  * a KV cache of the whole context size (llama.cpp allocates it at once; its streams are not unified, so
  * an idle sequence costs memory, not decode time): the kept ones are given up when together they would
  * take more than an eighth of the memory budget or more than the model with its working sequences does,
- * and a batch that would not fit in the budget is given up for one sequence per slot.
+ * or the model with them more than a quarter of the free memory; and a batch that would not fit in the
+ * budget is given up for one sequence per slot.
  */
 async function chooseSequences(
   insights: GgufInsights,
@@ -204,7 +206,10 @@ async function chooseSequences(
   const base = await ram(working);
   if (working < keptSequences) {
     const kept = await ram(keptSequences);
-    if (kept <= settings.memoryBudgetBytes && kept - base <= Math.min(settings.memoryBudgetBytes / 8, base)) return { sequences: keptSequences, ram: kept };
+    // Kept sequences are a speed-up, never a reason to refuse a run: the plan counts them against free
+    // memory, so they are kept only where the model with them takes at most a quarter of it.
+    const { free } = await systemMemory();
+    if (kept <= settings.memoryBudgetBytes && kept <= free / 4 && kept - base <= Math.min(settings.memoryBudgetBytes / 8, base)) return { sequences: keptSequences, ram: kept };
   }
   if (working > parallel && base > settings.memoryBudgetBytes) return { sequences: parallel, ram: await ram(parallel) };
   return { sequences: working, ram: base };
