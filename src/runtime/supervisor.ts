@@ -5,13 +5,12 @@
  * next call.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ProjectLlmError } from "../common/index.js";
 import type { GenerateOptions, GenerateRequest, GenerateResult, InferencePort } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerStatus } from "./protocol.js";
-import { batchWidth, chooseThreads } from "./threads.js";
+import { batchWidth } from "./threads.js";
 
 export interface RuntimeOptions {
   /** The compiled worker; default `dist/runtime/worker.js` under `cwd`. */
@@ -223,20 +222,10 @@ export class Runtime implements InferencePort {
     return { id, worker, promise };
   }
 
-  /**
-   * How many calls on this request's model may run at once in one batch, beyond `parallel` (1: none).
-   * A file that cannot be read gets 1: the worker then says what is wrong with it.
-   */
-  #batchWidth(request: GenerateRequest): number {
+  /** How many calls on one loaded model may run at once in one batch, beyond `parallel` (1: none). */
+  #batchWidth(): number {
     if (this.#settings.batch === false || this.#gpu === undefined) return 1;
-    let weightBytes: number;
-    try {
-      weightBytes = statSync(request.model.path).size;
-    } catch {
-      return 1;
-    }
-    const threads = chooseThreads({ configured: request.model.load.threads, weightBytes, parallel: this.#limit ?? 1 });
-    return batchWidth({ configured: this.#settings.batch, weightBytes, gpu: this.#gpu, threads });
+    return batchWidth({ configured: this.#settings.batch, gpu: this.#gpu });
   }
 
   /**
@@ -260,7 +249,7 @@ export class Runtime implements InferencePort {
     // Aborted while the worker started: an abort listener added now would never fire.
     if (signal?.aborted) throw new ProjectLlmError("cancelled", "the generation was cancelled before it started");
     const key = batchKey(request);
-    const width = this.#batchWidth(request);
+    const width = this.#batchWidth();
     const take = () => {
       this.#running++;
       this.#runningByModel.set(key, (this.#runningByModel.get(key) ?? 0) + 1);

@@ -40,34 +40,24 @@ export function resolveParallel(configured: "auto" | number, gpu: string | false
 /** Sequences a batch takes at most: a multi stage's models beyond it wait for the next free sequence. */
 export const maxBatchSequences = 4;
 
-/**
- * Below this many bytes of weights a batch does not pay on a CPU (BENCHMARKS.md, "Batching"): a small
- * model's step is bound by the per-token floor, not by reading the weights, so K sequences in one batch
- * cost about K steps.
- */
-export const batchMinBytes = 64 * 1024 * 1024;
-
 export interface BatchChoice {
   /** `auto`: the rule below; `false`: never batch (one generation at a time beyond `parallel`); a number: that width on any model. */
   configured: "auto" | false | number;
-  weightBytes: number;
   /** The GPU in use, or false on a CPU. */
   gpu: string | false;
-  /** The threads one generation on this model gets (see `chooseThreads`). */
-  threads: number;
 }
 
 /**
  * How many generations on one loaded model may decode at once as sequences of its context, in one batch,
- * beyond `parallel` (1 = no batching). On a CPU, decoding a large model is bound by reading its weights
- * once per step: a batch of K sequences reads them once for K tokens, so K generations from a multi stage
- * finish sooner together than one after another. A small model gains nothing (see `batchMinBytes`). On a
- * GPU `parallel` already gives each context several sequences.
+ * beyond `parallel` (1 = no batching). On a CPU the K calls of a multi stage whose models share a loaded
+ * model finish sooner in one batch than one after another, measured on a quiet machine on every model
+ * size and thread count tried (BENCHMARKS.md, "Batching": 1.01-1.24x at one thread from stories260K to a
+ * 400M model, 1.30-1.37x at two threads), even though the batch evaluates their shared prompt K times
+ * where one at a time reuses it: each step reads the weights once for K tokens, and the per-token work
+ * around a step is shared. On a GPU `parallel` already gives each context several sequences.
  */
-export function batchWidth({ configured, weightBytes, gpu, threads }: BatchChoice): number {
+export function batchWidth({ configured, gpu }: BatchChoice): number {
   if (typeof configured === "number") return Math.max(1, configured);
   if (configured === false || gpu !== false) return 1;
-  // Measured to pay only with one thread a generation (BENCHMARKS.md: 1.03-1.19x on the 400M model; at two
-  // threads it lost, 0.31x): with more, one at a time until a batch is measured faster there.
-  return weightBytes >= batchMinBytes && threads <= 1 ? maxBatchSequences : 1;
+  return maxBatchSequences;
 }

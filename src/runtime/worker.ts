@@ -185,16 +185,16 @@ async function estimateRam(insights: GgufInsights, path: string, options: { cont
 
 /**
  * The sequences a model's context is made with, and the RAM that load then takes. One per generation at
- * once (`parallel`), more where calls on the model decode in one batch (`batch`, see `batchWidth`), and at
- * least `keptSequences`: a sequence keeps its tokens in the KV cache after its call, so that a later call
- * whose prompt starts with them evaluates only the rest (see `takeSequence`). In a pipeline's DAG two
- * stages often read the same earlier stage (a multi stage's models and a later stage both start with a
- * draft's text); with one sequence each call overwrites what the next one could reuse. Each sequence holds
- * a KV cache of the whole context size (llama.cpp allocates it at once; its streams are not unified, so
- * an idle sequence costs memory, not decode time): the kept ones are given up when together they would
- * take more than an eighth of the memory budget or more than the model with its working sequences does,
- * or the model with them more than a quarter of the free memory; and a batch that would not fit in the
- * budget is given up for one sequence per slot.
+ * once (`parallel`), and more where memory is ample: calls on the model decode in one batch (`batch`, see
+ * `batchWidth`), and a sequence keeps its tokens in the KV cache after its call, so that a later call
+ * whose prompt starts with them evaluates only the rest (see `takeSequence`; at least `keptSequences`). In
+ * a pipeline's DAG two stages often read the same earlier stage (a multi stage's models and a later stage
+ * both start with a draft's text); with one sequence each call overwrites what the next one could reuse.
+ * Each sequence holds a KV cache of the whole context size (llama.cpp allocates it at once; its streams
+ * are not unified, so an idle sequence costs memory, not decode time). Sequences beyond `parallel` are a
+ * speed-up, never a reason for the plan to refuse a run or for the pool to unload another model: they are
+ * made only while together they take at most an eighth of the memory budget and no more than the model
+ * with its `parallel` ones, and the model with them at most a quarter of the free memory.
  */
 async function chooseSequences(
   insights: GgufInsights,
@@ -202,17 +202,14 @@ async function chooseSequences(
   options: { contextSize: number; gpuLayers: number; batchSize?: number; batch: number },
 ): Promise<{ sequences: number; ram: number }> {
   const ram = (sequences: number) => estimateRam(insights, path, { contextSize: options.contextSize, gpuLayers: options.gpuLayers, batchSize: options.batchSize, sequences });
-  const working = Math.max(parallel, options.batch);
-  const base = await ram(working);
-  if (working < keptSequences) {
-    const kept = await ram(keptSequences);
-    // Kept sequences are a speed-up, never a reason to refuse a run: the plan counts them against free
-    // memory, so they are kept only where the model with them takes at most a quarter of it.
+  const base = await ram(parallel);
+  const wanted = Math.max(parallel, options.batch, keptSequences);
+  if (wanted > parallel) {
+    const more = await ram(wanted);
     const { free } = await systemMemory();
-    if (kept <= settings.memoryBudgetBytes && kept <= free / 4 && kept - base <= Math.min(settings.memoryBudgetBytes / 8, base)) return { sequences: keptSequences, ram: kept };
+    if (more <= settings.memoryBudgetBytes && more <= free / 4 && more - base <= Math.min(settings.memoryBudgetBytes / 8, base)) return { sequences: wanted, ram: more };
   }
-  if (working > parallel && base > settings.memoryBudgetBytes) return { sequences: parallel, ram: await ram(parallel) };
-  return { sequences: working, ram: base };
+  return { sequences: parallel, ram: base };
 }
 
 async function acquire(request: GenerateRequest, onProgress: (progress: number) => void): Promise<{ entry: PoolEntry; loaded: boolean; loadMs: number }> {
@@ -243,7 +240,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
     contextSize: request.model.load.context_size,
     gpuLayers: estimateLayers,
     batchSize: request.model.load.batch_size,
-    batch: batchWidth({ configured: settings.batch ?? "auto", weightBytes: fileSize(request.model.path), gpu: instance.gpu, threads }),
+    batch: batchWidth({ configured: settings.batch ?? "auto", gpu: instance.gpu }),
   });
   await evict(estimate);
   // Out of memory on a GPU: retry with half the layers there, then on the CPU alone (see gpu-fallback.ts).
@@ -555,7 +552,7 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
     contextSize: message.contextSize,
     gpuLayers,
     batchSize: message.batchSize,
-    batch: batchWidth({ configured: settings.batch ?? "auto", weightBytes: size, gpu: instance.gpu, threads }),
+    batch: batchWidth({ configured: settings.batch ?? "auto", gpu: instance.gpu }),
   });
   const estimate = await resident(insights, message.path, { contextSize: message.contextSize, gpuLayers, sequences, batchSize: message.batchSize });
   const context = insights.estimateContextResourceRequirements({ contextSize: message.contextSize, modelGpuLayers: gpuLayers, sequences });
