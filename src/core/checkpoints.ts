@@ -34,8 +34,9 @@ export interface CheckpointOptions {
  * Writes of one running session, off the path of its tokens: a stage's end asks for a write once
  * `intervalMs` has passed since the last one began (the session's creation counts as one), text for one
  * within `intervalMs`. A crash loses at most about an interval of the run either way, and a pipeline of
- * short stages is not written (and fsynced) after each of them while its next stage decodes: on a small
- * model such writes took 3-5% of the run (BENCHMARKS.md, pipelines). One write at a time; requests that come while one is in flight are
+ * short stages is not written (and fsynced) after each of them while its next stage decodes (on a small
+ * model, a run of three 60 ms stages went a few percent faster without those writes). One write at a
+ * time; requests that come while one is in flight are
  * coalesced into one more write, of the state at its start, so the last write holds the latest state and
  * writes land in the order they were made. `close` stops it, and waits for a write in flight, before the
  * session's final write.
