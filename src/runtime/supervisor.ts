@@ -60,10 +60,9 @@ interface Pending {
   isGenerate: boolean;
 }
 
-/** A call waiting for a slot: its model's batch key and width, and how to let it go. */
+/** A call waiting for a slot: its model's batch key, and how to let it go. */
 interface Waiting {
   key: string;
-  width: number;
   start: () => void;
 }
 
@@ -232,8 +231,9 @@ export class Runtime implements InferencePort {
    * Whether a call may start now beyond the limit: every call running is on its model and fewer than its
    * batch width run, so it joins their batch rather than splitting the cores with another model.
    */
-  #joinsBatch(key: string, width: number): boolean {
+  #joinsBatch(key: string): boolean {
     const running = this.#runningByModel.get(key) ?? 0;
+    const width = this.#batchWidth();
     return width > 1 && running > 0 && running === this.#running && running < width;
   }
 
@@ -249,18 +249,16 @@ export class Runtime implements InferencePort {
     // Aborted while the worker started: an abort listener added now would never fire.
     if (signal?.aborted) throw new ProjectLlmError("cancelled", "the generation was cancelled before it started");
     const key = batchKey(request);
-    const width = this.#batchWidth();
     const take = () => {
       this.#running++;
       this.#runningByModel.set(key, (this.#runningByModel.get(key) ?? 0) + 1);
     };
     // A call joins a running batch only when no call on another model waits: else those would wait as
     // long as calls on this one kept coming.
-    if (this.#running >= limit && !(this.#joinsBatch(key, width) && this.#queue.every((waiting) => waiting.key === key))) {
+    if (this.#running >= limit && !(this.#joinsBatch(key) && this.#queue.every((waiting) => waiting.key === key))) {
       await new Promise<void>((resolve, reject) => {
         const waiting: Waiting = {
           key,
-          width,
           start: () => {
             signal?.removeEventListener("abort", onAbort);
             take();
@@ -288,7 +286,7 @@ export class Runtime implements InferencePort {
       // In their order: the next call when a slot is free, and the calls after it that join its batch (while
       // a batch still runs past the limit, only calls that join it).
       const free = () => this.#running < (this.#limit ?? 1);
-      while (this.#queue.length > 0 && (free() || this.#joinsBatch(this.#queue[0]!.key, this.#queue[0]!.width))) this.#queue.shift()!.start();
+      while (this.#queue.length > 0 && (free() || this.#joinsBatch(this.#queue[0]!.key))) this.#queue.shift()!.start();
     };
   }
 

@@ -84,8 +84,7 @@ interface PoolEntry {
   gpuLayers: number;
   lastUsedAt: number;
   busy: number;
-  hasChatTemplate: boolean;
-  /** The chat wrapper of a model with a chat template (from its template: resolved once, at the load). */
+  /** The chat wrapper of a model with a chat template (from its template: resolved once, at the load); a model without one is prompted as plain text. */
   chatWrapper?: ChatWrapper;
   /** node-llama-cpp's estimate of the RAM this model and its context take. */
   memoryBytes: number;
@@ -290,7 +289,6 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
     gpuLayers: model.gpuLayers,
     lastUsedAt: Date.now(),
     busy: 0,
-    hasChatTemplate: typeof model.fileInfo.metadata.tokenizer?.chat_template === "string",
     ...(typeof model.fileInfo.metadata.tokenizer?.chat_template === "string" ? { chatWrapper: resolveChatWrapper(model) } : {}),
     memoryBytes: estimate,
     vramBytes,
@@ -515,7 +513,7 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
       tokensPerSecond: tokensOut > 1 && decodeSeconds > 0 ? (tokensOut - 1) / decodeSeconds : 0,
       durationMs: end - start,
       stopReason: stopReason === "maxTokens" ? "max-tokens" : stopReason === "customStopTrigger" ? "stop-string" : stopReason === "eogToken" ? "eos" : "other",
-      chat: entry.hasChatTemplate,
+      chat: entry.chatWrapper !== undefined,
       load: { loaded, loadMs, gpuLayers: entry.gpuLayers, threads: entry.threads, ...(entry.fallback ? { fallback: entry.fallback } : {}) },
     };
   } finally {
