@@ -281,7 +281,22 @@ function mountSessions(): string | undefined {
   mounted = directory;
   return undefined;
 }
-const remount = (mode: "ro" | "rw"): void => void execFileSync("mount", ["-o", `remount,${mode}`, mounted!], { stdio: "pipe" });
+/**
+ * Remounts the sessions folder. A read-only remount is refused ("mount point is busy") while a file there
+ * is open for writing (the session index's log, appended in the background): tried again a few times,
+ * 20 ms apart, so that the disk breaks where the test means it to.
+ */
+const remount = (mode: "ro" | "rw"): void => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      execFileSync("mount", ["-o", `remount,${mode}`, mounted!], { stdio: "pipe" });
+      return;
+    } catch (error) {
+      if (attempt >= 25 || !/busy/.test(String((error as { stderr?: Buffer }).stderr ?? ""))) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+};
 
 async function onDisk(id: string): Promise<SessionRecord | undefined> {
   try {
