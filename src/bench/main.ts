@@ -154,22 +154,27 @@ if (files.length === 0) {
 }
 await mkdir("bench-results", { recursive: true });
 
+/** Unmeasured runs after the cold one (see `warmupInputs`); a large model's tokens dwarf the compiler's warm-up. */
+const defaultWarmupRuns = (large: boolean) => (large ? 1 : 6);
+
 if (parts.pipeline) {
-  // Rounds of one cold and `BENCH_WARM_RUNS` warm runs a side; the model's size sets how many fit in minutes.
+  // Rounds of one cold, `BENCH_WARMUP_RUNS` unmeasured and `BENCH_WARM_RUNS` measured warm runs a side; the model's size sets how many fit in minutes.
   const pipelineResults: PipelineBenchResult[] = [];
   for (const file of files) {
     const large = (await stat(file)).size > 64 * 1024 * 1024;
     const rounds = Number(process.env.BENCH_PIPELINE_ROUNDS ?? (large ? 3 : 5));
     const warmRuns = Number(process.env.BENCH_WARM_RUNS ?? (large ? 2 : 3));
+    const warmupRuns = Number(process.env.BENCH_WARMUP_RUNS ?? defaultWarmupRuns(large));
     const chosen = (process.env.BENCH_PIPELINES ?? "chain,demo").split(",");
     for (const pipeline of (["chain", "demo"] as const).filter((name) => chosen.includes(name))) {
       console.error(`bench: pipeline ${pipeline} on ${path.basename(file)} …`);
-      pipelineResults.push(await benchPipeline(file, pipeline, rounds, warmRuns));
+      pipelineResults.push(await benchPipeline(file, pipeline, rounds, warmRuns, warmupRuns));
     }
   }
+  const warmupLabel = process.env.BENCH_WARMUP_RUNS !== undefined ? `${process.env.BENCH_WARMUP_RUNS} unmeasured warm-up runs a side` : `${defaultWarmupRuns(false)} unmeasured warm-up runs a side (${defaultWarmupRuns(true)} on models of 64 MiB or more)`;
   console.log(
     [
-      `Pipelines. Machine: ${os.cpus()[0]?.model ?? "cpu"}, ${os.availableParallelism()} cores, load average ${os.loadavg().map((value) => value.toFixed(2)).join(" ")}, Node ${process.version}. Time: the run's wall time (warm: the worker up and the model loaded; cold: from a fresh worker or process to the run's end, the load included).`,
+      `Pipelines. Machine: ${os.cpus()[0]?.model ?? "cpu"}, ${os.availableParallelism()} cores, load average ${os.loadavg().map((value) => value.toFixed(2)).join(" ")}, Node ${process.version}. Time: the run's wall time (warm: the worker up and the model loaded, after ${warmupLabel}; cold: from a fresh worker or process to the run's end, the load included).`,
       "",
       ...pipelineReport(pipelineResults),
       "",

@@ -29,6 +29,15 @@ const projectRoot = path.join(here, "..", "..");
  */
 export const benchInputs = ["Once upon a time", "The little dog", "A girl named Lily", "There was a big tree", "Tom and his mom", "In a small town", "The sun was hot", "Ben had a red ball", "My friend Sue", "Birds can fly", "Under the bed"];
 
+/**
+ * The inputs of the warm-up runs, made on each side after the cold run and not measured: a process's
+ * first runs are slower while V8 compiles its hot code (on stories260K the same chain through the worker
+ * alone took ~172 ms in its first six warm runs and ~150 ms from then on, and the direct script shows the
+ * same curve), and a studio is a long-running server, whose runs are past that. Their first words are
+ * none of `benchInputs`', so that no measured run finds a warm-up's prompt in the KV cache.
+ */
+export const warmupInputs = ["Jack went", "Anna saw", "Grandpa said", "Every day", "Lucy and Max", "Two frogs", "Sam found", "Zoe wanted"];
+
 /** A chain of three stages, each reading the one before with its input: each prompt extends the previous one. */
 const chainYaml = `pipeline:
   name: Chain
@@ -200,7 +209,7 @@ function directFigures(report: DirectRunReport): RunFigures {
 }
 
 /** Runs the direct script: its cold run is measured from the spawn to the end of its first run. */
-async function directRuns(jobFile: string): Promise<{ cold: number; coldWork: string[]; warm: RunFigures[] }> {
+async function directRuns(jobFile: string, warmupRuns: number): Promise<{ cold: number; coldWork: string[]; warm: RunFigures[] }> {
   const spawnedAt = performance.timeOrigin + performance.now();
   const child = spawn(process.execPath, [path.join(here, "direct-pipeline.js"), jobFile], { env: { ...process.env, NODE_OPTIONS: "" }, stdio: ["ignore", "pipe", "inherit"] });
   let stdout = "";
@@ -211,23 +220,26 @@ async function directRuns(jobFile: string): Promise<{ cold: number; coldWork: st
     .trim()
     .split("\n")
     .map((line) => JSON.parse(line) as DirectRunReport);
-  return { cold: reports[0]!.endedAtEpochMs - spawnedAt, coldWork: directFigures(reports[0]!).callWork, warm: reports.slice(1).map(directFigures) };
+  return { cold: reports[0]!.endedAtEpochMs - spawnedAt, coldWork: directFigures(reports[0]!).callWork, warm: reports.slice(1 + warmupRuns).map(directFigures) };
 }
 
 const sameWork = (a: string[], b: string[]) => a.length === b.length && a.every((value, index) => value === b[index]);
 
 /**
- * One model, one pipeline: `rounds` rounds, each a cold run and `warmRuns` warm runs through a fresh
- * studio (a new worker: its start and the model's load count in the cold run), and the same through a
- * fresh direct script process; which side goes first alternates.
+ * One model, one pipeline: `rounds` rounds, each a cold run, `warmupRuns` unmeasured warm runs (see
+ * `warmupInputs`) and `warmRuns` measured ones through a fresh studio (a new worker: its start and the
+ * model's load count in the cold run), and the same through a fresh direct script process; which side
+ * goes first alternates.
  */
-export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain", rounds: number, warmRuns: number): Promise<PipelineBenchResult> {
+export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain", rounds: number, warmRuns: number, warmupRuns: number): Promise<PipelineBenchResult> {
   const root = await mkdtemp(path.join(os.tmpdir(), "project-llm-bench-"));
   try {
     await writeConfig(root, modelPath);
     const name = pipeline === "demo" ? "base" : "chain";
     if (warmRuns + 1 > benchInputs.length) throw new Error(`bench: at most ${benchInputs.length - 1} warm runs (one input each)`);
-    const inputs = benchInputs.slice(0, warmRuns + 1);
+    if (warmupRuns > warmupInputs.length) throw new Error(`bench: at most ${warmupInputs.length} warm-up runs (one input each)`);
+    // In the order each side makes them: the cold run, the warm-up runs, the measured warm runs.
+    const inputs = [benchInputs[0]!, ...warmupInputs.slice(0, warmupRuns), ...benchInputs.slice(1, warmRuns + 1)];
     // The reference runs, one per input: the calls the direct script makes.
     const referenceRuns: Array<ReturnType<typeof engineCalls>> = [];
     const reference = openStudio(root, modelPath);
@@ -252,7 +264,10 @@ export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain
           const cold = await engineRun(studio, name, inputs[0]!);
           const coldMs = performance.now() - started;
           const warm: RunFigures[] = [];
-          for (let index = 1; index <= warmRuns; index++) warm.push(await engineRun(studio, name, inputs[index]!));
+          for (let index = 1; index < inputs.length; index++) {
+            const run = await engineRun(studio, name, inputs[index]!);
+            if (index > warmupRuns) warm.push(run);
+          }
           return { cold: coldMs, coldWork: cold.callWork, warm };
         } finally {
           await studio.dispose();
@@ -260,7 +275,7 @@ export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain
       };
       const first = round % 2 === 0;
       const engine = first ? await engineSide() : undefined;
-      const direct = await directRuns(jobFile);
+      const direct = await directRuns(jobFile, warmupRuns);
       const engineResult = engine ?? (await engineSide());
       // Cold is checked against cold, warm against warm: a kept KV cache changes the floating-point sums a
       // little, and on a model whose next tokens are near ties (random weights) that changes the tokens.

@@ -1,3 +1,4 @@
+import type { Stats } from "node:fs";
 import { stat } from "node:fs/promises";
 
 /**
@@ -5,13 +6,14 @@ import { stat } from "node:fs/promises";
  * size, modification time and change time (a replaced or rewritten file is read again, even one whose
  * modification time was set back, as `cp -p`, `rsync -a` or a restore do: they cannot set the change time). Model files are large and
  * change rarely, while their headers are read before every run: this keeps runs from starting late.
+ * A caller that has just stat'ed the file (see `StatOnce`) may pass what it found.
  */
-export function fileMemo<T>(compute: (file: string) => Promise<T>, limit = 256): (file: string) => Promise<T> {
+export function fileMemo<T>(compute: (file: string) => Promise<T>, limit = 256): (file: string, known?: Stats) => Promise<T> {
   const cache = new Map<string, { identity: string; value: Promise<T> }>();
-  return async (file) => {
+  return async (file, known) => {
     let info;
     try {
-      info = await stat(file);
+      info = known ?? (await stat(file));
     } catch {
       // Missing or unreadable: `compute` says why, in its own words.
       return compute(file);
@@ -28,4 +30,22 @@ export function fileMemo<T>(compute: (file: string) => Promise<T>, limit = 256):
     if (cache.size > limit) cache.delete(cache.keys().next().value!);
     return value;
   };
+}
+
+/**
+ * One stat per file for one operation: a run's checks, its plan and its session's records see each model
+ * file as it was when the run began, and ask the disk once (each stat is a trip through the thread pool,
+ * on the path to the run's first token).
+ */
+export class StatOnce {
+  readonly #stats = new Map<string, Promise<Stats>>();
+
+  get(file: string): Promise<Stats> {
+    let info = this.#stats.get(file);
+    if (!info) {
+      info = stat(file);
+      this.#stats.set(file, info);
+    }
+    return info;
+  }
 }

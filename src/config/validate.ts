@@ -5,7 +5,7 @@
  */
 import { open, stat } from "node:fs/promises";
 import path from "node:path";
-import { fileMemo } from "../common/index.js";
+import { fileMemo, type StatOnce } from "../common/index.js";
 import { findCycle, inputIds, maxPipelineStages } from "../engine/graph.js";
 import type { ResolvedGenerationParams, ResolvedModel } from "../engine/ports.js";
 import { checkStageTemplates, findBraceSlips } from "../engine/templates.js";
@@ -143,7 +143,8 @@ export interface ValidationResult {
   warnings: ConfigIssue[];
 }
 
-export async function validateSetup(options: { models: LoadedModelsConfig; pipeline: LoadedPipeline; isBase: boolean }): Promise<ValidationResult> {
+/** `stats`: the run's own stat of each file (see `StatOnce`), shared with its plan and its records. */
+export async function validateSetup(options: { models: LoadedModelsConfig; pipeline: LoadedPipeline; isBase: boolean; stats?: StatOnce }): Promise<ValidationResult> {
   const { models, pipeline } = options;
   const errors: ConfigIssue[] = [];
   const warnings: ConfigIssue[] = [];
@@ -254,52 +255,55 @@ export async function validateSetup(options: { models: LoadedModelsConfig; pipel
     const entry = models.config.models[name];
     return entry && !isRemoteEntry(entry) ? entry : undefined;
   };
-  for (const name of new Set([...used.keys(), ...(options.isBase ? modelNames.filter((model) => localEntry(model)?.required_for_base) : [])])) {
+  // Each model's file is checked at once (one stat each, its header and quantization read beside it); the
+  // issues are reported in the models' order.
+  const names = [...new Set([...used.keys(), ...(options.isBase ? modelNames.filter((model) => localEntry(model)?.required_for_base) : [])])];
+  const checks = names.map(async (name) => {
+    const found: { error?: ConfigIssue; warning?: ConfigIssue; missing?: boolean } = {};
     const entry = localEntry(name);
-    if (!entry) continue;
+    if (!entry) return found;
     const file = modelPath(models.modelsDirectory, entry.file);
     if (!file) {
-      errors.push(
-        modelIssue(name, `"${entry.file}" leaves the models folder ${models.modelsDirectory}: give a path inside it (a symlink placed in the folder may point elsewhere)`, {
-          code: "model-outside-folder",
-          params: { file: entry.file, folder: models.modelsDirectory },
-        }),
-      );
-      continue;
+      found.error = modelIssue(name, `"${entry.file}" leaves the models folder ${models.modelsDirectory}: give a path inside it (a symlink placed in the folder may point elsewhere)`, {
+        code: "model-outside-folder",
+        params: { file: entry.file, folder: models.modelsDirectory },
+      });
+      return found;
     }
     let info;
     try {
-      info = await stat(file);
+      info = await (options.stats ? options.stats.get(file) : stat(file));
     } catch {
-      missing.push(name);
-      if (used.has(name) && !(options.isBase && entry.required_for_base)) errors.push(modelIssue(name, `model file ${file} is missing`, { code: "model-file-missing", params: { path: file } }));
-      continue;
+      found.missing = true;
+      if (used.has(name) && !(options.isBase && entry.required_for_base)) found.error = modelIssue(name, `model file ${file} is missing`, { code: "model-file-missing", params: { path: file } });
+      return found;
     }
     if (!info.isFile()) {
-      errors.push(modelIssue(name, `${file} is not a regular file`, { code: "model-not-regular-file", params: { path: file } }));
-      continue;
+      found.error = modelIssue(name, `${file} is not a regular file`, { code: "model-not-regular-file", params: { path: file } });
+      return found;
     }
-    const problem = await checkGgufHeader(file);
+    const [problem, actual] = await Promise.all([checkGgufHeader(file, info), entry.quantization ? fileQuantization(file, info).catch(() => undefined) : undefined]);
     if (problem) {
-      errors.push(
-        modelIssue(name, `${file} ${problem.message}`, problem.version === undefined ? { code: "model-not-gguf", params: { path: file } } : { code: "model-gguf-version", params: { path: file, version: problem.version } }),
-      );
-      continue;
+      found.error = modelIssue(name, `${file} ${problem.message}`, problem.version === undefined ? { code: "model-not-gguf", params: { path: file } } : { code: "model-gguf-version", params: { path: file, version: problem.version } });
+      return found;
     }
-    if (entry.quantization) {
-      const actual = await fileQuantization(file).catch(() => undefined);
-      if (actual && !quantizationMatches(entry.quantization, actual)) {
-        const keyPath = ["models", name, "quantization"];
-        warnings.push({
-          file: models.file,
-          ...(models.yaml?.locate(keyPath) ?? { line: 0, column: 0 }),
-          path: formatPath(keyPath),
-          message: `declared ${entry.quantization}, but ${entry.file} is ${actual}`,
-          code: "quantization-mismatch",
-          params: { declared: entry.quantization, file: entry.file, actual },
-        });
-      }
+    if (entry.quantization && actual && !quantizationMatches(entry.quantization, actual)) {
+      const keyPath = ["models", name, "quantization"];
+      found.warning = {
+        file: models.file,
+        ...(models.yaml?.locate(keyPath) ?? { line: 0, column: 0 }),
+        path: formatPath(keyPath),
+        message: `declared ${entry.quantization}, but ${entry.file} is ${actual}`,
+        code: "quantization-mismatch",
+        params: { declared: entry.quantization, file: entry.file, actual },
+      };
     }
+    return found;
+  });
+  for (const [index, found] of (await Promise.all(checks)).entries()) {
+    if (found.missing) missing.push(names[index]!);
+    if (found.error) errors.push(found.error);
+    if (found.warning) warnings.push(found.warning);
   }
   if (options.isBase) {
     const required = missing.filter((name) => localEntry(name)?.required_for_base);

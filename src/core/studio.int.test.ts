@@ -13,7 +13,7 @@ import type { RunEvent } from "../engine/index.js";
 import { createRuntime, type Runtime } from "../runtime/index.js";
 import { RunManager } from "../server/run-manager.js";
 import type { SessionRecord } from "../store/index.js";
-import { storiesFile, tempDir, testModelsYaml, writeFiles } from "../testing/fixtures.js";
+import { storiesFile, tempDir, testModelsDir, testModelsYaml, writeFiles } from "../testing/fixtures.js";
 import { openTestStudio } from "../testing/studio.js";
 import { Studio } from "./studio.js";
 
@@ -245,11 +245,38 @@ describe("a real pipeline", () => {
 
   it("refuses a model file outside the models folder before loading anything", async () => {
     await writeFiles(root, { "config/models.yaml": modelsYaml.replace(`greedy:\n    file: ${storiesFile}`, `greedy:\n    file: ../models/${storiesFile}`) });
-    const starts = runtime.stats().workerStarts;
+    const loads = runtime.stats().modelLoads;
     const generations = runtime.stats().generations;
     await expect(studio.run({ input: "x" })).rejects.toMatchObject({ code: "config-invalid", message: expect.stringMatching(/models\.yaml:\d+:\d+: models\.greedy\.file: .*leaves the models folder/) });
     expect(runtime.stats().generations).toBe(generations);
-    expect(runtime.stats().workerStarts).toBe(starts);
+    expect(runtime.stats().modelLoads).toBe(loads);
+  });
+
+  it("starts its worker while a run reads its pipeline, and none once it is closed", async () => {
+    // A studio with a runtime of its own: its worker is started by the run, not by another test.
+    const own = Studio.open({ cwd: root, packageRoot: process.cwd(), env: { PROJECT_LLM_CONFIG_DIR: path.join(root, "config"), PROJECT_LLM_MODELS_DIR: testModelsDir, PROJECT_LLM_SESSIONS_DIR: path.join(root, "sessions") } });
+    try {
+      // The pipeline is missing, and yet models.yaml has local models: the worker is started for the runs to come.
+      await expect(own.run({ pipeline: "no-such-pipeline", input: "x" })).rejects.toMatchObject({ code: "pipeline-not-found" });
+      await vi.waitFor(async () => expect((await own.runtime()).stats().workerStarts).toBe(1));
+    } finally {
+      await own.dispose();
+    }
+    // Closed at once after a run refused early: the start it had asked for never comes.
+    const closed = Studio.open({ cwd: root, packageRoot: process.cwd(), env: { PROJECT_LLM_CONFIG_DIR: path.join(root, "config"), PROJECT_LLM_MODELS_DIR: testModelsDir, PROJECT_LLM_SESSIONS_DIR: path.join(root, "sessions") } });
+    await expect(closed.run({ pipeline: path.join(root, "no-such-file.yaml"), input: "x" })).rejects.toMatchObject({ code: "config-not-found" });
+    await closed.dispose();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const pid = (await closed.runtime().catch(() => undefined))?.stats().workerPid;
+    const alive = (id: number) => {
+      try {
+        process.kill(id, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    if (pid !== undefined) expect(alive(pid)).toBe(false);
   });
 });
 

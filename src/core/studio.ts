@@ -2,7 +2,7 @@
  * The one place that wires configs, the inference runtime, the engine and the session store together.
  * The CLI and the web server are thin adapters over a `Studio`.
  */
-import { ProjectLlmError, errorMessage, errorParams, isInterruption, mergeSignals } from "../common/index.js";
+import { ProjectLlmError, errorMessage, errorParams, isInterruption, mergeSignals, StatOnce } from "../common/index.js";
 import { SessionCheckpoints, storageFailed, writeWithRetries } from "./checkpoints.js";
 import {
   assertValid,
@@ -42,7 +42,6 @@ import {
   type SessionStore,
   type StageCacheRuntime,
 } from "../store/index.js";
-import { stat } from "node:fs/promises";
 import path from "node:path";
 
 export interface StudioOptions {
@@ -152,6 +151,8 @@ export class Studio {
   /** `runtime.gpu` the runtime was started with (unknown for a runtime given to the studio). */
   #runtimeGpu: LoadedModelsConfig["config"]["runtime"]["gpu"] | undefined;
   readonly #ownsRuntime: boolean;
+  /** Set by `dispose`: no worker may start after it. */
+  #disposed = false;
   readonly #cwd: string;
   readonly #packageRoot: string;
   readonly #modelsFile: string | undefined;
@@ -185,6 +186,8 @@ export class Studio {
       this.#runtimeGpu = settings.gpu;
       // A container's limit, not the host's memory (see systemMemory).
       const { total } = await systemMemory();
+      // Closed meanwhile: no worker is started that nobody would stop.
+      if (this.#disposed && !this.#runtime) throw new ProjectLlmError("internal", "the studio has been closed");
       this.#runtime ??= createRuntime({
         workerPath: path.join(this.#packageRoot, "dist", "runtime", "worker.js"),
         gpu: settings.gpu,
@@ -299,9 +302,10 @@ export class Studio {
    * nothing. Without `input` the stage cache is not looked up (its keys need the input).
    */
   async check(options: Pick<RunOptions, "pipeline" | "mode" | "inline" | "params" | "cache"> & { input?: string }): Promise<void> {
-    const { models, pipeline } = await this.#prepare(options);
+    const stats = new StatOnce();
+    const { models, pipeline } = await this.#prepare(options, stats);
     const stages = options.params ? withStageParams(pipeline.pipeline, options.params) : pipeline.pipeline;
-    await this.#refuseUnlessFits(models, stages, { input: options.input, cache: options.cache !== false, reuse: {} });
+    await this.#refuseUnlessFits(models, stages, { input: options.input, cache: options.cache !== false, reuse: {} }, stats);
   }
 
   /**
@@ -310,9 +314,9 @@ export class Studio {
    * the stages found there before the run (see `stagesInCache`) are left out of the plan, so that a run
    * answered from the cache is never refused for memory it would not use.
    */
-  async #refuseUnlessFits(models: LoadedModelsConfig, pipeline: Pipeline, run: { input?: string; cache: boolean; reuse: Record<string, StageRecord> }): Promise<void> {
+  async #refuseUnlessFits(models: LoadedModelsConfig, pipeline: Pipeline, run: { input?: string; cache: boolean; reuse: Record<string, StageRecord> }, stats: StatOnce): Promise<void> {
     const skip = new Set(Object.keys(run.reuse));
-    const plan = await this.#plan(models, pipeline, { rates: false, skip });
+    const plan = await this.#plan(models, pipeline, { rates: false, skip, stats });
     if (plan.fits || !run.cache || run.input === undefined) return planRefusal(plan);
     const cached = await stagesInCache({
       pipeline,
@@ -323,7 +327,7 @@ export class Studio {
       resolveParams: (name, params) => resolveGenerationParams(models, name, params),
     });
     if (cached.size === 0) return planRefusal(plan);
-    planRefusal(await this.#plan(models, pipeline, { rates: false, skip: new Set([...skip, ...cached]) }));
+    planRefusal(await this.#plan(models, pipeline, { rates: false, skip: new Set([...skip, ...cached]), stats }));
   }
 
   /**
@@ -332,11 +336,12 @@ export class Studio {
    * `run` does on a bad config; a plan that does not fit is answered, not thrown.
    */
   async plan(options: Pick<RunOptions, "pipeline" | "mode" | "inline">): Promise<RunPlan> {
-    const { models, pipeline } = await this.#prepare(options);
-    return this.#plan(models, pipeline.pipeline, { rates: true });
+    const stats = new StatOnce();
+    const { models, pipeline } = await this.#prepare(options, stats);
+    return this.#plan(models, pipeline.pipeline, { rates: true, stats });
   }
 
-  async #plan(models: LoadedModelsConfig, pipeline: Pipeline, options: { rates: boolean; skip?: ReadonlySet<string> }): Promise<RunPlan> {
+  async #plan(models: LoadedModelsConfig, pipeline: Pipeline, options: { rates: boolean; skip?: ReadonlySet<string>; stats: StatOnce }): Promise<RunPlan> {
     const names = [...new Set(pipeline.stages.filter((stage) => !options.skip?.has(stage.id)).flatMap(stageModels))];
     // The worker starts only for a pipeline with a local model (a remote-only one never needs it).
     let runtime: Runtime | undefined;
@@ -364,7 +369,7 @@ export class Studio {
       }
       // The models' facts are asked for all at once (each a stat while known): the plan is on the path to a run's first token.
       inspections.push(
-        this.#inspect(runtime, resolved.path, resolved.load).then(
+        this.#inspect(runtime, resolved.path, resolved.load, options.stats).then(
           (facts) => {
             planModel.estimate = { ram: facts.resident.ram, vram: facts.resident.vram, parts: facts.resident.parts };
           },
@@ -406,8 +411,8 @@ export class Studio {
     });
   }
 
-  async #inspect(runtime: Runtime, file: string, load: { context_size: number; gpu_layers: "auto" | "max" | number; threads: "auto" | number; batch_size?: number }): Promise<ModelFacts> {
-    const info = await stat(file);
+  async #inspect(runtime: Runtime, file: string, load: { context_size: number; gpu_layers: "auto" | "max" | number; threads: "auto" | number; batch_size?: number }, stats: StatOnce): Promise<ModelFacts> {
+    const info = await stats.get(file);
     const key = JSON.stringify([file, info.size, info.mtimeMs, load.context_size, load.gpu_layers, load.threads, load.batch_size ?? null]);
     let facts = this.#facts.get(key);
     if (!facts) {
@@ -446,12 +451,22 @@ export class Studio {
     }));
   }
 
-  async #prepare(options: Pick<RunOptions, "pipeline" | "mode" | "inline">) {
+  async #prepare(options: Pick<RunOptions, "pipeline" | "mode" | "inline">, stats: StatOnce) {
     const inline = options.inline;
     if (inline && options.pipeline !== undefined) throw new ProjectLlmError("usage", "name a pipeline or send one, not both");
     // Both read at once (each a stat while unchanged); a bad models.yaml is reported before a bad pipeline.
+    const modelsLoaded = this.loadModels();
+    // A setup with a local model starts its inference worker while the pipeline is read and checked (the
+    // plan asks the worker next); a remote-only one never needs it.
+    modelsLoaded
+      .then(async (models) => {
+        if (!Object.values(models.config.models).some((entry) => entry.backend === "local")) return;
+        const runtime = await this.runtime();
+        if (!this.#disposed) runtime.start();
+      })
+      .catch(() => undefined);
     const [modelsRead, pipelineRead] = await Promise.allSettled([
-      this.loadModels(),
+      modelsLoaded,
       inline ? Promise.resolve().then(() => pipelineFromValue(inline.pipeline)) : this.loadPipeline(options.pipeline, options.mode),
     ]);
     if (modelsRead.status === "rejected") throw modelsRead.reason;
@@ -460,18 +475,21 @@ export class Studio {
     const pipeline = pipelineRead.value;
     const pipelineName = inline ? (inline.basedOn ?? "unsaved") : pipeline.name === "base" ? "base" : (options.pipeline ?? "base");
     // An unsaved pipeline is not the base pipeline, even when it was edited from it.
-    const check = await validateSetup({ models, pipeline, isBase: !inline && (options.mode ? options.mode === "base" : pipelineName === "base") });
+    const check = await validateSetup({ models, pipeline, isBase: !inline && (options.mode ? options.mode === "base" : pipelineName === "base"), stats });
     await assertValid(check);
     return { inline, models, pipeline, pipelineName, check };
   }
 
   /** Runs a pipeline and keeps it as a session; resolves with the session once the run has ended. */
   async run(options: RunOptions): Promise<SessionRecord> {
-    const { inline, models, pipeline, pipelineName, check } = await this.#prepare(options);
+    // Each model file is stat'ed once for the run: its checks, plan and records share what was found.
+    const stats = new StatOnce();
+    const { inline, models, pipeline, pipelineName, check } = await this.#prepare(options, stats);
     const stages = options.params ? withStageParams(pipeline.pipeline, options.params) : pipeline.pipeline;
     // Refused before any load when its models cannot fit (see core/plan.ts).
-    await this.#refuseUnlessFits(models, stages, { input: options.input, cache: options.cache !== false, reuse: {} });
+    await this.#refuseUnlessFits(models, stages, { input: options.input, cache: options.cache !== false, reuse: {} }, stats);
     return this.#execute({
+      stats,
       warnings: check.warnings,
       pipelineName,
       inlinePipeline: inline !== undefined,
@@ -517,15 +535,18 @@ export class Studio {
     const reuse: Record<string, StageRecord> = {};
     for (const step of plan) if (step.reuse) reuse[step.stageId] = parent.stages[step.stageId]!;
     const models = await this.loadModels();
+    const stats = new StatOnce();
     const check = await validateSetup({
       models,
       pipeline: { name: parent.pipelineName, pipeline, file: `session ${parent.id}`, root: ["pipeline"] },
       isBase: parent.pipelineName === "base" && !parent.inlinePipeline,
+      stats,
     });
     // Models of reused stages need not be present any more: only the stages that run are checked.
     await assertValid({ ...check, errors: check.errors.filter((issue) => !issue.stageId || !(issue.stageId in reuse)) });
-    await this.#refuseUnlessFits(models, pipeline, { input, cache: options.cache !== false, reuse });
+    await this.#refuseUnlessFits(models, pipeline, { input, cache: options.cache !== false, reuse }, stats);
     return this.#execute({
+      stats,
       warnings: check.warnings,
       pipelineName: parent.pipelineName,
       inlinePipeline: parent.inlinePipeline === true,
@@ -547,6 +568,8 @@ export class Studio {
   }
 
   async #execute(job: {
+    /** The run's stat of each model file (see `StatOnce`). */
+    stats: StatOnce;
     pipelineName: string;
     inlinePipeline?: boolean;
     /** Config warnings: carried by the run's `run-start` event (and so by its session). */
@@ -578,7 +601,7 @@ export class Studio {
         // A remote model is recorded by where it was served (never its key): it has no file to identify.
         const record: SessionRecord["models"][string] = resolved.remote
           ? { file: "", path: "", remote: { baseUrl: resolved.remote.baseUrl, model: resolved.remote.model }, params }
-          : { ...(await modelIdentity(resolved.path)), file: "file" in entry ? entry.file : "", load: resolved.load, params };
+          : { ...(await modelIdentity(resolved.path, await job.stats.get(resolved.path).catch(() => undefined))), file: "file" in entry ? entry.file : "", load: resolved.load, params };
         return [name, record] as const;
       }),
     );
@@ -724,6 +747,7 @@ export class Studio {
   }
 
   async dispose(): Promise<void> {
+    this.#disposed = true;
     await this.sessions.flush();
     if (this.#ownsRuntime) await this.#runtime?.dispose();
   }

@@ -1,8 +1,8 @@
 /** Integration: the generation options of `samplingOptions` on the real model, in this process. */
 import path from "node:path";
-import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
+import { getLlama, LlamaCompletion, LlamaLogLevel, type Llama } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tempDir } from "../testing/fixtures.js";
+import { tempDir, testModelsDir } from "../testing/fixtures.js";
 import { writeStoriesWithEndToken } from "../testing/stories-with-end-token.js";
 import { endOfGenerationTokens, samplingOptions } from "./sampling.js";
 
@@ -36,6 +36,30 @@ describe("samplingOptions", () => {
       }
     } finally {
       await cleanup();
+    }
+  });
+
+  it("sets up no repeat penalty without one, and writes what node-llama-cpp's default (factor 1) writes", async () => {
+    const model = await llama.loadModel({ modelPath: path.join(testModelsDir, "stories260K.gguf"), gpuLayers: 0 });
+    try {
+      expect(samplingOptions({ temperature: 0, max_tokens: 8 }, model).repeatPenalty).toBe(false);
+      expect(samplingOptions({ temperature: 0, max_tokens: 8, repeat_penalty: 1 }, model).repeatPenalty).toBe(false);
+      expect(samplingOptions({ temperature: 0, max_tokens: 8, repeat_penalty: 1.3 }, model).repeatPenalty).toEqual({ penalty: 1.3 });
+      const context = await model.createContext({ contextSize: 512, threads: 1 });
+      const sequence = context.getSequence();
+      const completion = new LlamaCompletion({ contextSequence: sequence });
+      const write = async (options: object) => {
+        await sequence.clearHistory();
+        return completion.generateCompletion("Once upon a time", { maxTokens: 48, temperature: 0, ...options });
+      };
+      const mapped = await write(samplingOptions({ temperature: 0, max_tokens: 48 }, model));
+      expect(mapped.length).toBeGreaterThan(20);
+      expect(mapped).toBe(await write({}));
+      // A real penalty does change what is written: the comparison above could have failed.
+      expect(await write(samplingOptions({ temperature: 0, max_tokens: 48, repeat_penalty: 1.8 }, model))).not.toBe(mapped);
+      await context.dispose();
+    } finally {
+      await model.dispose();
     }
   });
 });

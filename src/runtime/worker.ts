@@ -111,16 +111,38 @@ function llama(): Promise<Llama> {
   return llamaPromise;
 }
 
-/** The file's GGUF facts; a file that is not a readable GGUF fails here, before llama.cpp touches it. */
-async function readInsights(instance: Llama, path: string): Promise<GgufInsights> {
-  let info: Awaited<ReturnType<typeof readGgufFileInfo>>;
+/** Each file's insights, by its path, size and modification time: a run's plan and its load read a file once. */
+const insightsByFile = new Map<string, Promise<GgufInsights>>();
+
+/**
+ * The file's GGUF facts; a file that is not a readable GGUF fails here, before llama.cpp touches it. Its
+ * header is read while node-llama-cpp may still be starting (`instance` pending: ~0.4 s in a fresh worker,
+ * which a cold run's plan waits for), as the insights need both.
+ */
+function readInsights(instance: Llama | Promise<Llama>, path: string): Promise<GgufInsights> {
+  let key: string | undefined;
   try {
-    info = await readGgufFileInfo(path, { logWarnings: false });
-  } catch (error) {
-    const detail = (error as Error)?.message ?? String(error);
-    throw new WorkerError("model-load-failed", `cannot read ${path} as a GGUF model (${detail}): check that the file is a complete .gguf model`, { reason: "unreadable", path, detail });
+    const file = statSync(path);
+    key = JSON.stringify([path, file.size, file.mtimeMs]);
+  } catch {
+    // Not cached: the read below fails with what is wrong.
   }
-  return GgufInsights.from(info, instance);
+  let insights = key === undefined ? undefined : insightsByFile.get(key);
+  if (!insights) {
+    const info = readGgufFileInfo(path, { logWarnings: false }).catch((error: unknown) => {
+      const detail = (error as Error)?.message ?? String(error);
+      throw new WorkerError("model-load-failed", `cannot read ${path} as a GGUF model (${detail}): check that the file is a complete .gguf model`, { reason: "unreadable", path, detail });
+    });
+    insights = Promise.all([info, instance]).then(([read, llama]) => GgufInsights.from(read, llama));
+    if (key !== undefined) {
+      // A file's insights hold its whole vocabulary: a few files' worth at most.
+      if (insightsByFile.size >= 8) insightsByFile.clear();
+      const cached = key;
+      insightsByFile.set(cached, insights);
+      insights.catch(() => insightsByFile.delete(cached));
+    }
+  }
+  return insights;
 }
 
 function poolKey(request: GenerateRequest, threads: number): string {
@@ -531,9 +553,9 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
 }
 
 async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Promise<ModelFacts> {
-  const instance = await llama();
   const size = fileSize(message.path);
-  const insights = await readInsights(instance, message.path);
+  const insights = await readInsights(llama(), message.path);
+  const instance = await llama();
   const info = insights.ggufFileInfo;
   const gpuLayers =
     instance.gpu === false
