@@ -62,7 +62,10 @@ export type WorkerMessage =
   | { type: "ready"; gpu: string | false; parallel: number }
   | { type: "load-progress"; id: number; progress: number }
   | { type: "text"; id: number; text: string }
-  | { type: "result"; id: number; result: GenerateResult }
+  /** `status`: the pool as the call left it, on a CPU (see `Runtime.status`). */
+  | { type: "result"; id: number; result: GenerateResult; status?: WorkerStatus }
+  /** The pool changed by itself (an idle model unloaded), on a CPU. */
+  | { type: "pool"; status: WorkerStatus }
   | { type: "reply"; id: number; value: unknown }
   /** `params`: the values the message names (see `ProjectLlmError`'s `details.params`). */
   | { type: "error"; id: number; code: ErrorCode; message: string; params?: ErrorParams };

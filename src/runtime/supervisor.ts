@@ -73,6 +73,8 @@ interface Worker {
   /** Resolves with the worker's parallelism once node-llama-cpp is up; rejects when it dies first. */
   ready: Promise<number>;
   onReady: (parallel: number) => void;
+  /** Its pool as it last said, on a CPU; unset while unknown (a failed call, an unload asked for). */
+  pool?: WorkerStatus;
 }
 
 export class Runtime implements InferencePort {
@@ -193,6 +195,10 @@ export class Runtime implements InferencePort {
       worker.onReady(message.parallel);
       return;
     }
+    if (message.type === "pool") {
+      worker.pool = message.status;
+      return;
+    }
     const pending = worker.pending.get(message.id);
     if (!pending) return;
     switch (message.type) {
@@ -204,6 +210,7 @@ export class Runtime implements InferencePort {
         return;
       case "result":
         worker.pending.delete(message.id);
+        worker.pool = message.status;
         this.#stats.generations++;
         if (message.result.load.loaded) this.#stats.modelLoads++;
         pending.resolve(message.result as never);
@@ -214,6 +221,8 @@ export class Runtime implements InferencePort {
         return;
       case "error":
         worker.pending.delete(message.id);
+        // A call that failed may have loaded or unloaded a model: the next status is asked for.
+        worker.pool = undefined;
         pending.reject(new ProjectLlmError(message.code, message.message, message.params ? { details: { params: message.params } } : undefined));
         return;
     }
@@ -350,7 +359,15 @@ export class Runtime implements InferencePort {
   }
 
   /** What the worker holds now (starts it when none runs). */
+  /**
+   * The worker's status. On a CPU, while no call runs, it is the pool as the worker last said it (with
+   * each call's result and each idle unload): what the worker would answer, without the round trip to
+   * it (a run's plan asks before each run).
+   */
   async status(): Promise<WorkerStatus> {
+    const worker = this.#worker;
+    const known = worker && !worker.exited && this.#running === 0 ? worker.pool : undefined;
+    if (known) return { ...known, loaded: known.loaded.map((entry) => ({ ...entry })) };
     return this.#request<WorkerStatus>({ type: "status" }).promise;
   }
 
@@ -363,6 +380,7 @@ export class Runtime implements InferencePort {
   /** Unloads one model (by path) or every idle model; resolves to the number unloaded. */
   async unload(file?: string): Promise<number> {
     if (!this.#worker || this.#worker.exited) return 0;
+    this.#worker.pool = undefined;
     return this.#request<number>({ type: "unload", path: file }).promise;
   }
 

@@ -94,6 +94,8 @@ interface PoolEntry {
 }
 
 let llamaPromise: Promise<Llama> | undefined;
+/** node-llama-cpp once started. */
+let loadedLlama: Llama | undefined;
 const pool = new Map<string, PoolEntry>();
 const loading = new Map<string, Promise<PoolEntry>>();
 const calls = new Map<number, AbortController>();
@@ -106,6 +108,7 @@ function llama(): Promise<Llama> {
   // `build: "never"`: never try to download and compile llama.cpp; the prebuilt binaries are used.
   llamaPromise ??= getLlama({ gpu: settings.gpu ?? "auto", build: "never", logLevel: LlamaLogLevel.error }).then((instance) => {
     parallel = resolveParallel(settings.parallel ?? "auto", instance.gpu);
+    loadedLlama = instance;
     return instance;
   });
   return llamaPromise;
@@ -609,14 +612,26 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
 
 async function status(): Promise<WorkerStatus> {
   const instance = await llama();
+  return { ...poolStatus(instance), vram: instance.gpu === false ? undefined : await instance.getVramState() };
+}
+
+function poolStatus(instance: Llama): WorkerStatus {
   return {
     gpu: instance.gpu,
     parallel,
-    vram: instance.gpu === false ? undefined : await instance.getVramState(),
     loaded: [...pool.values()].map(({ path, contextSize, threads, gpuLayers, lastUsedAt, busy, memoryBytes, vramBytes }) => ({ path, contextSize, threads, gpuLayers, lastUsedAt, busy, memoryBytes, vramBytes })),
     modelLoads,
     generations,
   };
+}
+
+/**
+ * On a CPU the status is the pool alone, which changes only by this worker's own doing: it goes with each
+ * call's result and with each unload of an idle model, so that the supervisor answers a run's plan from
+ * it without a round trip here. On a GPU the free VRAM, which other processes change, is asked each time.
+ */
+function cpuPoolStatus(): WorkerStatus | undefined {
+  return loadedLlama && loadedLlama.gpu === false ? poolStatus(loadedLlama) : undefined;
 }
 
 /** The reply to a call that failed; an error of node-llama-cpp's own is `otherwise`, its message the detail. */
@@ -633,7 +648,7 @@ process.on("message", (message: ParentMessage) => {
       const controller = new AbortController();
       calls.set(message.id, controller);
       generate(message.id, message.request, controller.signal).then(
-        (result) => send({ type: "result", id: message.id, result }),
+        (result) => send({ type: "result", id: message.id, result, status: cpuPoolStatus() }),
         (error: unknown) => send(errorReply(message.id, error)),
       ).finally(() => calls.delete(message.id));
       break;
@@ -673,7 +688,12 @@ process.on("message", (message: ParentMessage) => {
 if (settings.idleUnloadSeconds > 0) {
   setInterval(() => {
     const cutoff = Date.now() - settings.idleUnloadSeconds * 1000;
-    for (const entry of pool.values()) if (entry.busy === 0 && entry.lastUsedAt < cutoff) void unloadEntry(entry);
+    const idle = [...pool.values()].filter((entry) => entry.busy === 0 && entry.lastUsedAt < cutoff);
+    if (idle.length === 0) return;
+    void Promise.allSettled(idle.map(unloadEntry)).then(() => {
+      const status = cpuPoolStatus();
+      if (status) send({ type: "pool", status });
+    });
   }, Math.min(30_000, settings.idleUnloadSeconds * 1000)).unref();
 }
 
