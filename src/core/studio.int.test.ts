@@ -390,11 +390,14 @@ describe("a run's session on disk, while it goes and when it cannot be written",
       const runs = new RunManager(studio);
       const seen: RunEvent[] = [];
       let readOnly = false;
-      const { id } = await runs.start({ pipeline: "short", input: "Once upon a time" });
+      // Long enough (~0.3 s) that the disk breaks mid-run, whatever the pace of this loop against the run's.
+      await addPipeline("long", short.replace("max_tokens: 24", "max_tokens: 400"));
+      const { id } = await runs.start({ pipeline: "long", input: "Once upon a time" });
       for await (const event of runs.events(id)) {
         seen.push(event);
-        // The session exists; from its first text on, nothing more can be written.
+        // From its first text on, once its session file exists, nothing more can be written.
         if (event.type === "stage-delta" && !readOnly) {
+          await vi.waitFor(async () => expect(await onDisk(id)).toBeDefined(), { interval: 2 });
           remount("ro");
           readOnly = true;
         }

@@ -35,10 +35,11 @@
  *   run's own process writes its session, and `interruptRunning` rewrites only a session whose process
  *   can no longer end it (see `runsElsewhere`).
  */
-import { access, mkdir, opendir, readFile, rm, stat } from "node:fs/promises";
+import { access, appendFile, mkdir, opendir, readFile, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { Low } from "lowdb";
 import { syncDirectory, tempSuffix, writeFileDurably } from "../common/index.js";
+import { writeFolderFile, type FolderWrite } from "./write-thread.js";
 import { compactingPattern, indexFileName, IndexLog, logFileName, reportIndexError, scratchFolderName } from "./index-log.js";
 import { assertRunId, isValidRunId, sessionSchema, summarize, type SessionRecord, type SessionSummary } from "./session.js";
 import {
@@ -141,6 +142,7 @@ export class FileSessionStore implements SessionStore {
       directory: this.directory,
       serial: (work) => this.#serial(work),
       ownWrite: (write) => this.#ownWrite(write),
+      ownAppend: (file, text) => this.#ownFolderWrite({ directory: this.directory, file, content: text, append: true }, () => appendFile(file, text)),
       names: () => this.#names(),
       rebuilding: () => this.#building !== undefined,
       compactAfterLines: lines === undefined ? defaultCompactAfterLines : () => lines,
@@ -304,6 +306,24 @@ export class FileSessionStore implements SessionStore {
   #seen(mtimeMs: number): void {
     this.#seenMtime = mtimeMs;
     if (Date.now() - mtimeMs < recentChangeMs) this.#unverifiedSince ??= Date.now();
+  }
+
+  /**
+   * `#ownWrite` of a write the store's write thread makes (see write-thread.ts: one message there and back,
+   * where the same write made from here is a dozen trips through the thread pool); `fallback` is the same
+   * write made from here, where that thread cannot.
+   */
+  async #ownFolderWrite(write: FolderWrite, fallback: (folderExists: boolean) => Promise<void>): Promise<void> {
+    this.#ownWritesInFlight++;
+    try {
+      const { before, after } = await writeFolderFile(write, async () => {
+        await this.#ownWrite(fallback);
+        return {};
+      });
+      if (before !== undefined && before === this.#seenMtime && after !== undefined) this.#seen(after);
+    } finally {
+      this.#ownWritesInFlight--;
+    }
   }
 
   /**
@@ -485,14 +505,14 @@ export class FileSessionStore implements SessionStore {
   }
 
   async #put(index: SessionIndex, file: string, session: SessionRecord): Promise<void> {
-    await this.#ownWrite(async (folderExists) => {
-      // The folder is made by the first write (the stat before it says whether it is there: a save is on
-      // the path from a run's last token to its end, where each trip through the thread pool counts).
+    // The folder is made by the first write (a save is on the path from a run's last token to its end).
+    const content = JSON.stringify(session, null, 1);
+    await this.#ownFolderWrite({ directory: this.directory, file, content }, async (folderExists) => {
       if (!folderExists) {
         const created = await mkdir(this.directory, { recursive: true });
         if (created !== undefined) await syncDirectory(path.dirname(this.directory));
       }
-      await writeFileDurably(file, JSON.stringify(session, null, 1));
+      await writeFileDurably(file, content);
     });
     this.#damaged.delete(path.basename(file));
     this.#record(index, summarize(session));

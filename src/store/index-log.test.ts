@@ -1,4 +1,4 @@
-import { readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { appendFile, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Low } from "lowdb";
 import { describe, expect, it } from "vitest";
@@ -19,6 +19,7 @@ function folder(directory: string): IndexFolder {
       return next;
     },
     ownWrite: (write) => write(),
+    ownAppend: (file, text) => appendFile(file, text),
     names: () => readdir(directory),
     rebuilding: () => false,
     compactAfterLines: () => 1000,

@@ -9,7 +9,7 @@
  * index.json in a worker thread (`index-worker.ts`) once it has grown. `read` reads index.json with the
  * logs applied in the worker too.
  */
-import { appendFile, mkdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { Adapter } from "lowdb";
@@ -40,6 +40,8 @@ export interface IndexFolder {
   serial<T>(work: () => Promise<T>): Promise<T>;
   /** Runs `write`, a change of the folder, so that the store knows the folder's new time as its own (inside `serial`). */
   ownWrite<T>(write: () => Promise<T>): Promise<T>;
+  /** Appends `text` to a file of the folder, as `ownWrite` would (in the store's write thread: see write-thread.ts). */
+  ownAppend(file: string, text: string): Promise<void>;
   /** The names in the folder; undefined when it is not there. */
   names(): Promise<string[] | undefined>;
   /** Whether the index is being rebuilt from the files: the log is not folded meanwhile (the rebuild folds it at its end). */
@@ -140,7 +142,7 @@ export class IndexLog implements Adapter<SessionIndex> {
           });
           this.#snapshotMissing = false;
         }
-        await this.folder.ownWrite(() => appendFile(path.join(directory, logFileName), text));
+        await this.folder.ownAppend(path.join(directory, logFileName), text);
       } catch (error) {
         // The folder was removed: there is no index to keep.
         if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
