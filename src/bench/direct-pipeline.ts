@@ -3,11 +3,13 @@
  * calls one after another, with the prompts the engine rendered, each call's sampling parameters and
  * token count, in a process of its own. It loads the model once, keeps one context and one sequence (as
  * a careful hand-written script would: LlamaCompletion then reuses the sequence's matching prefix), and
- * makes each run's calls in turn. It prints one JSON line per run.
+ * makes each run's calls in turn. It prints one JSON line per run: the first (the cold run) at once, each
+ * later one when a line comes on its stdin (the benchmark interleaves them with the engine's runs).
  * Its generation options come from the worker's own mapping (`samplingOptions`): the same calls, not a copy.
  * Usage: node dist/bench/direct-pipeline.js FILE.json (see `DirectPipelineJob`)
  */
 import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { getLlama, LlamaCompletion, LlamaLogLevel, type Token } from "node-llama-cpp";
 import { samplingOptions } from "../runtime/sampling.js";
 
@@ -67,7 +69,9 @@ const sequence = context.getSequence();
 const completion = new LlamaCompletion({ contextSequence: sequence });
 const loadMs = performance.now() - loadStart;
 
+const asked = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 for (const [run, runCalls] of job.runs.entries()) {
+  if (run > 0 && (await asked.next()).done) break;
   const runStart = performance.now();
   const calls: CallTiming[] = [];
   for (const call of runCalls) {
@@ -102,3 +106,4 @@ for (const [run, runCalls] of job.runs.entries()) {
 await context.dispose();
 await model.dispose();
 await llama.dispose();
+process.exit(0);

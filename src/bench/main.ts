@@ -154,6 +154,12 @@ if (files.length === 0) {
 }
 await mkdir("bench-results", { recursive: true });
 
+/**
+ * `rounds` (default): each side makes its runs of a round in a row; `runs` (`BENCH_INTERLEAVE=runs`): both
+ * processes stay up and the warm runs alternate one by one (see `benchPipeline`).
+ */
+const interleave = process.env.BENCH_INTERLEAVE === "runs" ? "runs" : "rounds";
+
 /** Unmeasured runs after the cold one (see `warmupInputs`); a large model's tokens dwarf the compiler's warm-up. */
 const defaultWarmupRuns = (large: boolean) => (large ? 1 : 6);
 
@@ -168,13 +174,13 @@ if (parts.pipeline) {
     const chosen = (process.env.BENCH_PIPELINES ?? "chain,demo").split(",");
     for (const pipeline of (["chain", "demo"] as const).filter((name) => chosen.includes(name))) {
       console.error(`bench: pipeline ${pipeline} on ${path.basename(file)} …`);
-      pipelineResults.push(await benchPipeline(file, pipeline, rounds, warmRuns, warmupRuns));
+      pipelineResults.push(await benchPipeline(file, pipeline, rounds, warmRuns, warmupRuns, interleave));
     }
   }
   const warmupLabel = process.env.BENCH_WARMUP_RUNS !== undefined ? `${process.env.BENCH_WARMUP_RUNS} unmeasured warm-up runs a side` : `${defaultWarmupRuns(false)} unmeasured warm-up runs a side (${defaultWarmupRuns(true)} on models of 64 MiB or more)`;
   console.log(
     [
-      `Pipelines. Machine: ${os.cpus()[0]?.model ?? "cpu"}, ${os.availableParallelism()} cores, load average ${os.loadavg().map((value) => value.toFixed(2)).join(" ")}, Node ${process.version}. Time: the run's wall time (warm: the worker up and the model loaded, after ${warmupLabel}; cold: from a fresh worker or process to the run's end, the load included).`,
+      `Pipelines. Machine: ${os.cpus()[0]?.model ?? "cpu"}, ${os.availableParallelism()} cores, load average ${os.loadavg().map((value) => value.toFixed(2)).join(" ")}, Node ${process.version}. Time: the run's wall time (warm: the worker up and the model loaded, after ${warmupLabel}, interleaved by ${interleave}; cold: from a fresh worker or process to the run's end, the load included).`,
       "",
       ...pipelineReport(pipelineResults),
       "",

@@ -10,10 +10,12 @@
  * alike on both sides (see `RunFigures.callWork`); a round where one did not is void and left out of the
  * figures, and the report says how many were.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { copyFile, mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { Studio } from "../core/index.js";
 import type { StageRecord } from "../engine/index.js";
@@ -208,19 +210,54 @@ function directFigures(report: DirectRunReport): RunFigures {
   return { wallMs: report.wallMs, promptTokens: report.calls.reduce((sum, call) => sum + call.promptTokens, 0), tokensOut: report.calls.reduce((sum, call) => sum + call.tokensOut, 0), stages, callWork: report.calls.map((call) => callWork(call.stopReason, call.tokensOut)) };
 }
 
-/** Runs the direct script: its cold run is measured from the spawn to the end of its first run. */
-async function directRuns(jobFile: string, warmupRuns: number): Promise<{ cold: number; coldWork: string[]; warm: RunFigures[] }> {
-  const spawnedAt = performance.timeOrigin + performance.now();
-  const child = spawn(process.execPath, [path.join(here, "direct-pipeline.js"), jobFile], { env: { ...process.env, NODE_OPTIONS: "" }, stdio: ["ignore", "pipe", "inherit"] });
-  let stdout = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
-  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-  if (code !== 0) throw new Error(`bench: the direct script exited with ${code}`);
-  const reports = stdout
-    .trim()
-    .split("\n")
-    .map((line) => JSON.parse(line) as DirectRunReport);
-  return { cold: reports[0]!.endedAtEpochMs - spawnedAt, coldWork: directFigures(reports[0]!).callWork, warm: reports.slice(1 + warmupRuns).map(directFigures) };
+/**
+ * The direct script's process: its cold run is measured from the spawn to the end of its first run; each
+ * later run is made when asked (`run`), so that the benchmark interleaves them with the engine's.
+ */
+class DirectScript {
+  readonly #child: ChildProcessByStdio<Writable, Readable, null>;
+  readonly #lines: AsyncIterator<string>;
+
+  private constructor(child: ChildProcessByStdio<Writable, Readable, null>) {
+    this.#child = child;
+    this.#lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    // A script that died is told by its exit (see `close`), not by a write to its closed stdin.
+    child.stdin.on("error", () => undefined);
+  }
+
+  static async start(jobFile: string): Promise<{ script: DirectScript; cold: number; coldWork: string[] }> {
+    const spawnedAt = performance.timeOrigin + performance.now();
+    const child = spawn(process.execPath, [path.join(here, "direct-pipeline.js"), jobFile], { env: { ...process.env, NODE_OPTIONS: "" }, stdio: ["pipe", "pipe", "inherit"] });
+    const script = new DirectScript(child);
+    try {
+      const cold = await script.#next();
+      return { script, cold: cold.endedAtEpochMs - spawnedAt, coldWork: directFigures(cold).callWork };
+    } catch (error) {
+      child.kill("SIGKILL");
+      throw error;
+    }
+  }
+
+  async run(): Promise<RunFigures> {
+    this.#child.stdin.write("\n");
+    return directFigures(await this.#next());
+  }
+
+  async close(): Promise<void> {
+    const child = this.#child;
+    const exited = new Promise<string>((resolve) =>
+      child.exitCode !== null || child.signalCode !== null ? resolve(String(child.exitCode ?? child.signalCode)) : child.once("exit", (code, signal) => resolve(String(code ?? signal))),
+    );
+    child.stdin.end();
+    const how = await exited;
+    if (how !== "0") throw new Error(`bench: the direct script exited with ${how}`);
+  }
+
+  async #next(): Promise<DirectRunReport> {
+    const line = await this.#lines.next();
+    if (line.done) throw new Error("bench: the direct script ended before its run");
+    return JSON.parse(line.value) as DirectRunReport;
+  }
 }
 
 const sameWork = (a: string[], b: string[]) => a.length === b.length && a.every((value, index) => value === b[index]);
@@ -229,9 +266,11 @@ const sameWork = (a: string[], b: string[]) => a.length === b.length && a.every(
  * One model, one pipeline: `rounds` rounds, each a cold run, `warmupRuns` unmeasured warm runs (see
  * `warmupInputs`) and `warmRuns` measured ones through a fresh studio (a new worker: its start and the
  * model's load count in the cold run), and the same through a fresh direct script process; which side
- * goes first alternates.
+ * goes first alternates. `interleave`: `rounds`, each side's runs of a round in a row with its process
+ * alone up; `runs`, both processes up and the warm runs alternating one by one (pairs of runs seconds
+ * apart, robust to the machine's drift, each side idle while the other runs).
  */
-export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain", rounds: number, warmRuns: number, warmupRuns: number): Promise<PipelineBenchResult> {
+export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain", rounds: number, warmRuns: number, warmupRuns: number, interleave: "rounds" | "runs" = "rounds"): Promise<PipelineBenchResult> {
   const root = await mkdtemp(path.join(os.tmpdir(), "project-llm-bench-"));
   try {
     await writeConfig(root, modelPath);
@@ -257,26 +296,78 @@ export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain
 
     const result: PipelineBenchResult = { model: path.basename(modelPath), pipeline, threads: job.threads, calls: job.runs[0]!.length, rounds, voidRounds: 0, voidColdRounds: 0, voidDetails: [], engineWarm: [], directWarm: [], engineCold: [], directCold: [] };
     for (let round = 0; round < rounds; round++) {
-      const engineSide = async () => {
-        const started = performance.now();
-        const studio = openStudio(root, modelPath);
-        try {
+      let studio: Studio | undefined;
+      let script: DirectScript | undefined;
+      const engineWarm: RunFigures[] = [];
+      const directWarm: RunFigures[] = [];
+      let engineResult = { cold: Number.NaN, coldWork: [] as string[] };
+      let direct = { cold: Number.NaN, coldWork: [] as string[] };
+      try {
+        const engineCold = async () => {
+          const started = performance.now();
+          studio = openStudio(root, modelPath);
           const cold = await engineRun(studio, name, inputs[0]!);
-          const coldMs = performance.now() - started;
-          const warm: RunFigures[] = [];
-          for (let index = 1; index < inputs.length; index++) {
-            const run = await engineRun(studio, name, inputs[index]!);
-            if (index > warmupRuns) warm.push(run);
+          return { cold: performance.now() - started, coldWork: cold.callWork };
+        };
+        const directCold = async () => {
+          const started = await DirectScript.start(jobFile);
+          script = started.script;
+          return { cold: started.cold, coldWork: started.coldWork };
+        };
+        const engineWarmRun = async (index: number) => {
+          const figures = await engineRun(studio!, name, inputs[index]!);
+          if (index > warmupRuns) engineWarm.push(figures);
+        };
+        const directWarmRun = async (index: number) => {
+          const figures = await script!.run();
+          if (index > warmupRuns) directWarm.push(figures);
+        };
+        if (interleave === "runs") {
+          // The cold runs one after the other (the side going first alternating by round), then the warm runs
+          // in pairs, one input each, the side going first alternating by run: the two runs of a pair meet
+          // the machine in the same state, and each side is idle while the other runs.
+          if (round % 2 === 0) {
+            engineResult = await engineCold();
+            direct = await directCold();
+          } else {
+            direct = await directCold();
+            engineResult = await engineCold();
           }
-          return { cold: coldMs, coldWork: cold.callWork, warm };
-        } finally {
-          await studio.dispose();
+          for (let index = 1; index < inputs.length; index++) {
+            if ((index + round) % 2 === 0) {
+              await engineWarmRun(index);
+              await directWarmRun(index);
+            } else {
+              await directWarmRun(index);
+              await engineWarmRun(index);
+            }
+          }
+        } else {
+          // Each side's runs in a row, its process alone up (the side going first alternating by round).
+          const engineSide = async () => {
+            engineResult = await engineCold();
+            for (let index = 1; index < inputs.length; index++) await engineWarmRun(index);
+            await studio!.dispose();
+            studio = undefined;
+          };
+          const directSide = async () => {
+            direct = await directCold();
+            for (let index = 1; index < inputs.length; index++) await directWarmRun(index);
+            await script!.close();
+            script = undefined;
+          };
+          if (round % 2 === 0) {
+            await engineSide();
+            await directSide();
+          } else {
+            await directSide();
+            await engineSide();
+          }
         }
-      };
-      const first = round % 2 === 0;
-      const engine = first ? await engineSide() : undefined;
-      const direct = await directRuns(jobFile, warmupRuns);
-      const engineResult = engine ?? (await engineSide());
+      } finally {
+        await (script as DirectScript | undefined)?.close();
+        await (studio as Studio | undefined)?.dispose();
+      }
       // Cold is checked against cold, warm against warm: a kept KV cache changes the floating-point sums a
       // little, and on a model whose next tokens are near ties (random weights) that changes the tokens.
       if (sameWork(engineResult.coldWork, direct.coldWork)) {
@@ -287,12 +378,12 @@ export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain
         result.voidDetails.push(`cold: direct ${direct.coldWork.join(",")}; engine ${engineResult.coldWork.join(",")}`);
       }
       // Warm run by warm run: each has its own input.
-      if (engineResult.warm.length === direct.warm.length && engineResult.warm.every((run, index) => sameWork(run.callWork, direct.warm[index]!.callWork))) {
-        result.engineWarm.push(...engineResult.warm);
-        result.directWarm.push(...direct.warm);
+      if (engineWarm.every((run, index) => sameWork(run.callWork, directWarm[index]!.callWork))) {
+        result.engineWarm.push(...engineWarm);
+        result.directWarm.push(...directWarm);
       } else {
         result.voidRounds++;
-        result.voidDetails.push(`warm: direct ${direct.warm.map((run) => run.callWork.join(",")).join(" | ")}; engine ${engineResult.warm.map((run) => run.callWork.join(",")).join(" | ")}`);
+        result.voidDetails.push(`warm: direct ${directWarm.map((run) => run.callWork.join(",")).join(" | ")}; engine ${engineWarm.map((run) => run.callWork.join(",")).join(" | ")}`);
       }
     }
     return result;

@@ -104,6 +104,18 @@ export interface PipelineFileOptions {
   keys?: "standard" | "any";
 }
 
+/** The schema of a file whose one top key, `key`, holds a pipeline: one per key, as `parseWith` keeps a parse by its schema. */
+const anyKeySchemas = new Map<string, z.ZodType<Record<string, Pipeline>>>();
+function anyKeySchema(key: string): z.ZodType<Record<string, Pipeline>> {
+  let schema = anyKeySchemas.get(key);
+  if (!schema) {
+    if (anyKeySchemas.size >= 64) anyKeySchemas.clear();
+    schema = z.strictObject({ [key]: pipelineSchema }) as unknown as z.ZodType<Record<string, Pipeline>>;
+    anyKeySchemas.set(key, schema);
+  }
+  return schema;
+}
+
 /** A pipeline file given by path: `base_pipeline:` or `pipeline:` at its top (or any one key, see `keys`). */
 export async function loadPipelineFile(file: string, options: PipelineFileOptions = {}): Promise<LoadedPipeline> {
   const name = options.name ?? file;
@@ -115,7 +127,7 @@ export async function loadPipelineFile(file: string, options: PipelineFileOption
   }
   const [only, ...others] = topKeys;
   if (options.keys === "any" && only !== undefined && only !== "pipeline" && others.length === 0) {
-    return { name, pipeline: parseWith(z.strictObject({ [only]: pipelineSchema }), yaml)[only]!, file, root: [only], yaml };
+    return { name, pipeline: parseWith(anyKeySchema(only), yaml)[only]!, file, root: [only], yaml };
   }
   return { name, pipeline: parseWith(namedPipelineFileSchema, yaml).pipeline, file, root: ["pipeline"], yaml };
 }

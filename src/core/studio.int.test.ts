@@ -252,19 +252,27 @@ describe("a real pipeline", () => {
     expect(runtime.stats().modelLoads).toBe(loads);
   });
 
-  it("starts its worker while a run reads its pipeline, and none once it is closed", async () => {
-    // A studio with a runtime of its own: its worker is started by the run, not by another test.
-    const own = Studio.open({ cwd: root, packageRoot: process.cwd(), env: { PROJECT_LLM_CONFIG_DIR: path.join(root, "config"), PROJECT_LLM_MODELS_DIR: testModelsDir, PROJECT_LLM_SESSIONS_DIR: path.join(root, "sessions") } });
+  it("starts no worker for a remote-only pipeline, and none once it is closed", async () => {
+    await writeFiles(root, {
+      "config/models.yaml": testModelsYaml("  fleet:\n    backend: openai\n    base_url: http://127.0.0.1:9/v1\n    model: m\n"),
+      "config/pipelines/remote.yaml": "pipeline:\n  stages:\n    - { id: a, type: single, model: fleet }\n",
+      "config/pipelines/lost.yaml": "pipeline:\n  stages:\n    - { id: a, type: single, model: lost }\n",
+    });
+    const env = { PROJECT_LLM_CONFIG_DIR: path.join(root, "config"), PROJECT_LLM_MODELS_DIR: testModelsDir, PROJECT_LLM_SESSIONS_DIR: path.join(root, "sessions") };
+    // Studios with runtimes of their own: a worker they start is theirs, not another test's.
+    const own = Studio.open({ cwd: root, packageRoot: process.cwd(), env });
     try {
-      // The pipeline is missing, and yet models.yaml has local models: the worker is started for the runs to come.
-      await expect(own.run({ pipeline: "no-such-pipeline", input: "x" })).rejects.toMatchObject({ code: "pipeline-not-found" });
-      await vi.waitFor(async () => expect((await own.runtime()).stats().workerStarts).toBe(1));
+      await own.check({ pipeline: "remote" });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await own.runtime()).stats().workerStarts).toBe(0);
     } finally {
       await own.dispose();
     }
-    // Closed at once after a run refused early: the start it had asked for never comes.
-    const closed = Studio.open({ cwd: root, packageRoot: process.cwd(), env: { PROJECT_LLM_CONFIG_DIR: path.join(root, "config"), PROJECT_LLM_MODELS_DIR: testModelsDir, PROJECT_LLM_SESSIONS_DIR: path.join(root, "sessions") } });
-    await expect(closed.run({ pipeline: path.join(root, "no-such-file.yaml"), input: "x" })).rejects.toMatchObject({ code: "config-not-found" });
+    // A pipeline with a local model asks for its worker while its setup is checked; closed at once after the
+    // check refused the run, the studio never starts it.
+    await writeFiles(root, { "config/models.yaml": testModelsYaml("  lost:\n    file: no-such-model.gguf\n") });
+    const closed = Studio.open({ cwd: root, packageRoot: process.cwd(), env });
+    await expect(closed.run({ pipeline: "lost", input: "x" })).rejects.toMatchObject({ code: "config-invalid" });
     await closed.dispose();
     await new Promise((resolve) => setTimeout(resolve, 300));
     const pid = (await closed.runtime().catch(() => undefined))?.stats().workerPid;

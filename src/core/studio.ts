@@ -456,19 +456,17 @@ export class Studio {
     if (inline && options.pipeline !== undefined) throw new ProjectLlmError("usage", "name a pipeline or send one, not both");
     // Both read at once (each a stat while unchanged); a bad models.yaml is reported before a bad pipeline.
     const modelsLoaded = this.loadModels();
-    // A setup with a local model starts its inference worker while the pipeline is read and checked (the
-    // plan asks the worker next); a remote-only one never needs it.
-    modelsLoaded
-      .then(async (models) => {
-        if (!Object.values(models.config.models).some((entry) => entry.backend === "local")) return;
+    const pipelineLoaded = inline ? Promise.resolve().then(() => pipelineFromValue(inline.pipeline)) : this.loadPipeline(options.pipeline, options.mode);
+    // A pipeline with a local model starts its inference worker while its setup is checked (the plan asks
+    // the worker next; the worker's start takes most of a second); a remote-only one never needs it.
+    Promise.all([modelsLoaded, pipelineLoaded])
+      .then(async ([models, loaded]) => {
+        if (!loaded.pipeline.stages.flatMap(stageModels).some((name) => models.config.models[name]?.backend === "local")) return;
         const runtime = await this.runtime();
         if (!this.#disposed) runtime.start();
       })
       .catch(() => undefined);
-    const [modelsRead, pipelineRead] = await Promise.allSettled([
-      modelsLoaded,
-      inline ? Promise.resolve().then(() => pipelineFromValue(inline.pipeline)) : this.loadPipeline(options.pipeline, options.mode),
-    ]);
+    const [modelsRead, pipelineRead] = await Promise.allSettled([modelsLoaded, pipelineLoaded]);
     if (modelsRead.status === "rejected") throw modelsRead.reason;
     if (pipelineRead.status === "rejected") throw pipelineRead.reason;
     const models = modelsRead.value;

@@ -380,8 +380,12 @@ export class Runtime implements InferencePort {
   /** Unloads one model (by path) or every idle model; resolves to the number unloaded. */
   async unload(file?: string): Promise<number> {
     if (!this.#worker || this.#worker.exited) return 0;
-    this.#worker.pool = undefined;
-    return this.#request<number>({ type: "unload", path: file }).promise;
+    const worker = this.#worker;
+    worker.pool = undefined;
+    // A result sent before the worker unloaded may come after the mirror was cleared: cleared again once done.
+    return this.#request<number>({ type: "unload", path: file }).promise.finally(() => {
+      worker.pool = undefined;
+    });
   }
 
   stats(): RuntimeStats {

@@ -114,7 +114,7 @@ function llama(): Promise<Llama> {
   return llamaPromise;
 }
 
-/** Each file's insights, by its path, size and modification time: a run's plan and its load read a file once. */
+/** Each file's insights, by the file's identity: a run's plan and its load read a file once. */
 const insightsByFile = new Map<string, Promise<GgufInsights>>();
 
 /**
@@ -125,8 +125,9 @@ const insightsByFile = new Map<string, Promise<GgufInsights>>();
 function readInsights(instance: Llama | Promise<Llama>, path: string): Promise<GgufInsights> {
   let key: string | undefined;
   try {
+    // As `fileMemo` has it: a file replaced by one of the same size and time (`cp -p`) is another inode or change time.
     const file = statSync(path);
-    key = JSON.stringify([path, file.size, file.mtimeMs]);
+    key = JSON.stringify([path, file.dev, file.ino, file.size, file.mtimeMs, file.ctimeMs]);
   } catch {
     // Not cached: the read below fails with what is wrong.
   }
@@ -187,7 +188,7 @@ const residentEstimates = new Map<string, Promise<ResidentEstimate>>();
 
 function resident(insights: GgufInsights, path: string, options: { contextSize: number; gpuLayers: number; sequences: number; batchSize?: number }): Promise<ResidentEstimate> {
   const file = statSync(path);
-  const key = JSON.stringify([path, file.size, file.mtimeMs, options.contextSize, options.gpuLayers, options.batchSize ?? null, options.sequences]);
+  const key = JSON.stringify([path, file.dev, file.ino, file.size, file.mtimeMs, file.ctimeMs, options.contextSize, options.gpuLayers, options.batchSize ?? null, options.sequences]);
   let estimate = residentEstimates.get(key);
   if (!estimate) {
     if (residentEstimates.size >= 64) residentEstimates.clear();

@@ -78,12 +78,20 @@ function writeJob(load: (name: string) => any): void {
       // As `writeFileDurably`: the temp file fsynced, renamed over the target, then the folder fsynced.
       const handle = fs.openSync(job.temp, "wx", 0o600);
       try {
+        // The write's or the fsync's error is the one to tell, not the close's after it.
+        let failure: unknown;
         try {
           fs.writeFileSync(handle, job.content, "utf8");
           fs.fsyncSync(handle);
-        } finally {
-          fs.closeSync(handle);
+        } catch (error) {
+          failure = error;
         }
+        try {
+          fs.closeSync(handle);
+        } catch (error) {
+          failure ??= error;
+        }
+        if (failure) throw failure;
         fs.renameSync(job.temp, job.file);
       } catch (error) {
         try {
