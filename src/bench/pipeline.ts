@@ -322,47 +322,34 @@ export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain
           const figures = await script!.run();
           if (index > warmupRuns) directWarm.push(figures);
         };
+        // The engine's side first when `engineFirst`, then the script's; or the other way round.
+        const inTurn = async (engineFirst: boolean, engineSide: () => Promise<void>, directSide: () => Promise<void>) => {
+          await (engineFirst ? engineSide : directSide)();
+          await (engineFirst ? directSide : engineSide)();
+        };
         if (interleave === "runs") {
           // The cold runs one after the other (the side going first alternating by round), then the warm runs
           // in pairs, one input each, the side going first alternating by run: the two runs of a pair meet
           // the machine in the same state, and each side is idle while the other runs.
-          if (round % 2 === 0) {
-            engineResult = await engineCold();
-            direct = await directCold();
-          } else {
-            direct = await directCold();
-            engineResult = await engineCold();
-          }
-          for (let index = 1; index < inputs.length; index++) {
-            if ((index + round) % 2 === 0) {
-              await engineWarmRun(index);
-              await directWarmRun(index);
-            } else {
-              await directWarmRun(index);
-              await engineWarmRun(index);
-            }
-          }
+          await inTurn(round % 2 === 0, async () => void (engineResult = await engineCold()), async () => void (direct = await directCold()));
+          for (let index = 1; index < inputs.length; index++) await inTurn((index + round) % 2 === 0, () => engineWarmRun(index), () => directWarmRun(index));
         } else {
           // Each side's runs in a row, its process alone up (the side going first alternating by round).
-          const engineSide = async () => {
-            engineResult = await engineCold();
-            for (let index = 1; index < inputs.length; index++) await engineWarmRun(index);
-            await studio!.dispose();
-            studio = undefined;
-          };
-          const directSide = async () => {
-            direct = await directCold();
-            for (let index = 1; index < inputs.length; index++) await directWarmRun(index);
-            await script!.close();
-            script = undefined;
-          };
-          if (round % 2 === 0) {
-            await engineSide();
-            await directSide();
-          } else {
-            await directSide();
-            await engineSide();
-          }
+          await inTurn(
+            round % 2 === 0,
+            async () => {
+              engineResult = await engineCold();
+              for (let index = 1; index < inputs.length; index++) await engineWarmRun(index);
+              await studio!.dispose();
+              studio = undefined;
+            },
+            async () => {
+              direct = await directCold();
+              for (let index = 1; index < inputs.length; index++) await directWarmRun(index);
+              await script!.close();
+              script = undefined;
+            },
+          );
         }
       } finally {
         await (script as DirectScript | undefined)?.close();

@@ -358,11 +358,10 @@ export class Runtime implements InferencePort {
     return this.#request<ModelFacts>({ type: "inspect", path: file, contextSize: options.contextSize, gpuLayers: options.gpuLayers, threads: options.threads ?? "auto", batchSize: options.batchSize }).promise;
   }
 
-  /** What the worker holds now (starts it when none runs). */
   /**
-   * The worker's status. On a CPU, while no call runs, it is the pool as the worker last said it (with
-   * each call's result and each idle unload): what the worker would answer, without the round trip to
-   * it (a run's plan asks before each run).
+   * What the worker holds now (starts it when none runs). On a CPU, while no call runs, it is the pool
+   * as the worker last said it (with each call's result and each idle unload): what the worker would
+   * answer, without the round trip to it (a run's plan asks before each run).
    */
   async status(): Promise<WorkerStatus> {
     const worker = this.#worker;

@@ -114,6 +114,15 @@ function llama(): Promise<Llama> {
   return llamaPromise;
 }
 
+/**
+ * A file as the caches below know it: as `fileMemo` has it, a file replaced by one of the same size and
+ * time (`cp -p`) is another inode or change time.
+ */
+function fileIdentity(path: string): string {
+  const file = statSync(path);
+  return JSON.stringify([path, file.dev, file.ino, file.size, file.mtimeMs, file.ctimeMs]);
+}
+
 /** Each file's insights, by the file's identity: a run's plan and its load read a file once. */
 const insightsByFile = new Map<string, Promise<GgufInsights>>();
 
@@ -125,9 +134,7 @@ const insightsByFile = new Map<string, Promise<GgufInsights>>();
 function readInsights(instance: Llama | Promise<Llama>, path: string): Promise<GgufInsights> {
   let key: string | undefined;
   try {
-    // As `fileMemo` has it: a file replaced by one of the same size and time (`cp -p`) is another inode or change time.
-    const file = statSync(path);
-    key = JSON.stringify([path, file.dev, file.ino, file.size, file.mtimeMs, file.ctimeMs]);
+    key = fileIdentity(path);
   } catch {
     // Not cached: the read below fails with what is wrong.
   }
@@ -187,8 +194,7 @@ async function evict(incomingBytes: number): Promise<void> {
 const residentEstimates = new Map<string, Promise<ResidentEstimate>>();
 
 function resident(insights: GgufInsights, path: string, options: { contextSize: number; gpuLayers: number; sequences: number; batchSize?: number }): Promise<ResidentEstimate> {
-  const file = statSync(path);
-  const key = JSON.stringify([path, file.dev, file.ino, file.size, file.mtimeMs, file.ctimeMs, options.contextSize, options.gpuLayers, options.batchSize ?? null, options.sequences]);
+  const key = JSON.stringify([fileIdentity(path), options.contextSize, options.gpuLayers, options.batchSize ?? null, options.sequences]);
   let estimate = residentEstimates.get(key);
   if (!estimate) {
     if (residentEstimates.size >= 64) residentEstimates.clear();

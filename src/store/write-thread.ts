@@ -10,10 +10,8 @@
  * `fallback`). Like the index's worker (see index-worker.ts), it runs from this module's own source, so
  * `writeJob` must be self-contained.
  */
-import { randomBytes } from "node:crypto";
-import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { tempSuffix } from "../common/index.js";
+import { tempFileFor } from "../common/index.js";
 
 export interface FolderWrite {
   /** The folder written to; made when missing (and its parent fsynced) by a durable write. */
@@ -116,7 +114,7 @@ let worker: Worker | undefined;
 /** The thread could not start, or died: writes are made from this thread from then on. */
 let broken = false;
 let nextId = 1;
-const pending = new Map<number, { job: JobRequest; resolve: (result: FolderWriteResult) => void; reject: (error: unknown) => void; fallback: () => Promise<FolderWriteResult> }>();
+const pending = new Map<number, { resolve: (result: FolderWriteResult) => void; reject: (error: unknown) => void; fallback: () => Promise<FolderWriteResult> }>();
 
 function thread(): Worker | undefined {
   if (worker || broken) return worker;
@@ -159,9 +157,9 @@ function thread(): Worker | undefined {
 export function writeFolderFile(write: FolderWrite, fallback: () => Promise<FolderWriteResult>): Promise<FolderWriteResult> {
   const target = thread();
   if (!target) return fallback();
-  const job: JobRequest = { ...write, id: nextId++, temp: path.join(path.dirname(write.file), `.${path.basename(write.file)}.${process.pid}-${randomBytes(4).toString("hex")}${tempSuffix}`) };
+  const job: JobRequest = { ...write, id: nextId++, temp: tempFileFor(write.file) };
   return new Promise<FolderWriteResult>((resolve, reject) => {
-    pending.set(job.id, { job, resolve, reject, fallback });
+    pending.set(job.id, { resolve, reject, fallback });
     // Kept alive while a write is under way, as an fs call would.
     if (pending.size === 1) target.ref();
     target.postMessage(job);
