@@ -214,7 +214,7 @@ for (const file of files) {
   memory.push(await measureMemory(file, path.join(here, "..", "runtime", "worker.js"), prompt));
 }
 const memoryLines = [
-  "Memory: the plan's estimate against the worker's growth (VmRSS) when the model is loaded and run (context 2048).",
+  "Memory: the plan's estimate against the worker's peak growth (VmHWM over VmRSS before) when the model is loaded and run (context 2048).",
   "",
   "| model | estimate (weights + repacked + context + allowance, +10%) | node-llama-cpp's estimate | growth: 8 tokens | growth: long prompt | estimate over the larger |",
   "| --- | --- | --- | --- | --- | --- |",

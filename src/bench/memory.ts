@@ -1,11 +1,14 @@
 /**
  * The plan's memory estimate against what it estimates: the growth of the inference worker's resident
- * memory (VmRSS) when a model is loaded and run, in a fresh worker per model. Measured twice: after a short
- * generation (8 tokens: the model loaded, its context created) and after a prompt of about three quarters
- * of the context (every compute buffer page a full batch touches). The goal: the estimate 0..+35% over
+ * memory when a model is loaded and run, in a fresh worker per model: its peak (VmHWM, reset to the
+ * resident memory before the model's inspection) less the resident memory then (VmRSS), since what a
+ * run frees again (V8's heap, freed batches) must still have fitted. Measured twice: after a short
+ * generation (8 tokens: the model loaded, its contexts created) and after prompts of about three quarters
+ * of the context, one alone and one to three models at once (every compute buffer page a full batch
+ * touches, in the context made with the load and in its extra one). The goal: the estimate 0..+35% over
  * the larger growth, never under.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Pipeline } from "../config/index.js";
 import { runPipeline } from "../engine/index.js";
@@ -13,13 +16,19 @@ import { createRuntime, type Runtime } from "../runtime/index.js";
 
 const contextSize = 2048;
 
-async function rssBytes(pid: number): Promise<number> {
+async function statusBytes(pid: number, field: "VmRSS" | "VmHWM"): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) * 1024;
 }
 
-async function generate(runtime: Runtime, modelPath: string, input: string, maxTokens: number): Promise<void> {
-  const pipeline: Pipeline = { stages: [{ id: "memory", type: "single", model: "m", params: {}, output_mode: "answer_only" }] };
+async function generate(runtime: Runtime, modelPath: string, input: string, maxTokens: number, models = 1): Promise<void> {
+  const pipeline: Pipeline = {
+    stages: [
+      models === 1
+        ? { id: "memory", type: "single", model: "m", params: {}, output_mode: "answer_only" }
+        : { id: "memory", type: "multi", models: Array.from({ length: models }, (_, index) => `m${index}`), aggregation: { method: "concat", separator: "\n", labels: false }, params: {}, output_mode: "answer_only" },
+    ],
+  };
   const result = await runPipeline({
     runId: "bench-memory",
     pipeline,
@@ -52,13 +61,18 @@ export async function measureMemory(modelPath: string, workerPath: string, promp
     await runtime.status();
     const pid = runtime.stats().workerPid!;
     // Before the inspection: the estimate's own simulation counts in the growth, as it does when a run loads.
-    const before = await rssBytes(pid);
+    const before = await statusBytes(pid, "VmRSS");
+    // The peak from here on (Linux: "5" resets the process's peak resident memory to its current one).
+    await writeFile(`/proc/${pid}/clear_refs`, "5");
     const facts = await runtime.inspect(modelPath, { contextSize, gpuLayers: 0, threads: "auto" });
     await generate(runtime, modelPath, prompt, 8);
-    const growthShort = (await rssBytes(pid)) - before;
+    const growthShort = (await statusBytes(pid, "VmHWM")) - before;
     // The test models' prompt is ~25 tokens: about 60 copies fill three quarters of the context.
     await generate(runtime, modelPath, Array.from({ length: 60 }, () => prompt).join(" "), 16);
-    const growthLong = (await rssBytes(pid)) - before;
+    // A multi stage's models on one loaded model decode together in the extra context: another prompt, so
+    // that none of them finds it in a sequence.
+    await generate(runtime, modelPath, Array.from({ length: 60 }, () => prompt).join("\n"), 16, 3);
+    const growthLong = (await statusBytes(pid, "VmHWM")) - before;
     return {
       model: path.basename(modelPath),
       estimate: facts.resident.ram,

@@ -46,6 +46,12 @@ export interface GenerateRequest {
   /** System prompt; used only by models that have a chat template. */
   system?: string;
   params: ResolvedGenerationParams;
+  /**
+   * The calls made at once with this one on the same loaded model, itself included: a multi stage's models
+   * that share a file and load settings. The runtime decodes them in one batch where that pays (see
+   * `batchWidth`); absent: 1.
+   */
+  together?: number;
 }
 
 /** What happened when the model was brought into memory for this call. */

@@ -185,6 +185,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     stageParams: GenerationParams,
     part: "model" | "aggregation",
     signal: AbortSignal,
+    together = 1,
   ): Promise<ModelOutput> => {
     try {
       const model = options.resolveModel(modelName);
@@ -197,7 +198,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
         emit({ type: "stage-load", stageId: stage.id, model: modelName, progress: 1, done: true });
       };
       const result = await port.generate(
-        { model, prompt, system: stage.system, params },
+        { model, prompt, system: stage.system, params, ...(together > 1 ? { together } : {}) },
         {
           signal,
           onText: (text) => {
@@ -254,10 +255,20 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     const stageAbort = new AbortController();
     const siblings = mergeSignals(signal, stageAbort.signal);
     let firstError: { error: unknown } | undefined;
+    // The stage's models on one loaded model (a local file with the same load settings) are called together.
+    const loadKeys = stage.models.map((modelName) => {
+      try {
+        const model = options.resolveModel(modelName);
+        return model.remote ? undefined : JSON.stringify([model.path, model.load]);
+      } catch {
+        return undefined;
+      }
+    });
+    const together = (index: number) => (loadKeys[index] === undefined ? 1 : loadKeys.filter((key) => key === loadKeys[index]).length);
     try {
       const settled = await Promise.allSettled(
-        stage.models.map((modelName) =>
-          callModel(stage, modelName, prompt, stage.params, "model", siblings.signal).catch((error: unknown) => {
+        stage.models.map((modelName, index) =>
+          callModel(stage, modelName, prompt, stage.params, "model", siblings.signal, together(index)).catch((error: unknown) => {
             if (firstError === undefined) {
               firstError = { error };
               stageAbort.abort(error);

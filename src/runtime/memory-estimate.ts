@@ -9,7 +9,8 @@
  *   IQ4_NL, Q8_0, Q2_K on x86 with AVX2 and on ARM): measured on syn400m (Q8_0), the anonymous memory holds
  *   the repacked copy while the mapped file stays resident. A CPU that does not repack makes this an
  *   overestimate, never an underestimate;
- * - the context as the worker creates it (its size, its batch size, `parallel` sequences), by
+ * - the contexts as the worker creates them (their size, batch size and sequences: `parallel` in the one
+ *   made with the load, the kept and batched ones in a second, see `chooseSequences` in worker.ts), by
  *   node-llama-cpp's simulation of llama.cpp's own allocation (KV cache, cleared and so touched at
  *   creation, and compute buffers);
  * - a fixed allowance for what a load adds besides its buffers (the threadpool, the backend's tables, the
@@ -55,18 +56,20 @@ export interface ResidentEstimate {
 /** The resident memory a model and its context take once loaded and run (see the module's comment). */
 export async function estimateResident(
   insights: GgufInsights,
-  options: { contextSize: number; gpuLayers: number; sequences: number; batchSize?: number },
+  options: { contextSize: number; gpuLayers: number; sequences: number; extraSequences?: number; batchSize?: number },
 ): Promise<ResidentEstimate> {
   const model = insights.estimateModelResourceRequirements({ gpuLayers: options.gpuLayers });
   // Only layers left on the CPU are repacked there; with layers on a GPU the share is an upper bound.
   const repacked = options.gpuLayers === 0 ? repackedBytes(insights) : repackedBytes(insights) * (1 - options.gpuLayers / Math.max(1, insights.totalLayers));
-  const context = await insights.estimateContextResourceRequirementsV2({
-    contextSize: options.contextSize,
-    modelGpuLayers: options.gpuLayers,
-    sequences: options.sequences,
-    ...(options.batchSize ? { batchSize: options.batchSize } : {}),
-  });
-  const parts = { weights: model.cpuRam, repacked: Math.max(0, repacked), context: context.cpuRam, overhead: loadOverheadBytes };
+  const contextOf = (sequences: number) =>
+    insights.estimateContextResourceRequirementsV2({
+      contextSize: options.contextSize,
+      modelGpuLayers: options.gpuLayers,
+      sequences,
+      ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+    });
+  const [context, extra] = await Promise.all([contextOf(options.sequences), options.extraSequences ? contextOf(options.extraSequences) : { cpuRam: 0, gpuVram: 0 }]);
+  const parts = { weights: model.cpuRam, repacked: Math.max(0, repacked), context: context.cpuRam + extra.cpuRam, overhead: loadOverheadBytes };
   const sum = parts.weights + parts.repacked + parts.context + parts.overhead;
-  return { ram: Math.ceil(sum * (1 + residentMargin)), vram: model.gpuVram + context.gpuVram, parts };
+  return { ram: Math.ceil(sum * (1 + residentMargin)), vram: model.gpuVram + context.gpuVram + extra.gpuVram, parts };
 }

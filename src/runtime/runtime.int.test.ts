@@ -211,7 +211,7 @@ describe("batching", () => {
   it("decodes the calls on one model together in one batch beyond `parallel`, with the answers of one at a time", async () => {
     const prompts = ["Once upon a time", "Once upon a time", "The little dog"];
     // Which call wrote text when, against when each ended: batched calls all start before any ends.
-    const run = async (batch: number | false, memoryBudgetBytes?: number) => {
+    const run = async (batch: number | false, memoryBudgetBytes?: number, together?: number) => {
       const fresh = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, parallel: 1, batch, ...(memoryBudgetBytes ? { memoryBudgetBytes } : {}) });
       try {
         const order: string[] = [];
@@ -219,7 +219,7 @@ describe("batching", () => {
           prompts.map((prompt, index) => {
             let first = true;
             return fresh
-              .generate(request(prompt, 48), {
+              .generate({ ...request(prompt, 48), ...(together ? { together } : {}) }, {
                 onText: () => {
                   if (first) order.push(`first ${index}`);
                   first = false;
@@ -245,6 +245,10 @@ describe("batching", () => {
     const batched = await run(3);
     expect(batched.order.slice(0, 3).sort()).toEqual(["first 0", "first 1", "first 2"]);
     expect(batched.texts).toEqual(alone.texts);
+    // Made together (a multi stage's models), the calls all take sequences of the extra context, and batch.
+    const together = await run(3, undefined, 3);
+    expect(together.order.slice(0, 3).sort()).toEqual(["first 0", "first 1", "first 2"]);
+    expect(together.texts).toEqual(alone.texts);
   });
 });
 

@@ -57,9 +57,11 @@ function send(message: WorkerMessage): void {
   process.send?.(message);
 }
 
-/** A sequence of a pool entry's context, kept between calls with the tokens it holds in the KV cache. */
+/** A sequence of a pool entry's contexts, kept between calls with the tokens it holds in the KV cache. */
 interface KeptSequence {
   sequence: LlamaContextSequence;
+  /** Whether it is one of the extra context's (see `PoolEntry.extra`). */
+  extra: boolean;
   busy: boolean;
   lastUsedAt: number;
   /** How many of the tokens it holds were the last call's prompt (the rest are its answer). */
@@ -70,11 +72,20 @@ interface PoolEntry {
   key: string;
   path: string;
   model: LlamaModel;
+  /** The context made with the load: `parallel` sequences. */
   context: LlamaContext;
   /**
-   * Its context's sequences taken so far (at most the context's: `parallel`, or a batch's width), kept
-   * after each call so that a later call whose prompt starts with the same tokens evaluates only the rest
-   * (see `takeSequence`).
+   * The context of the sequences beyond `parallel` (kept ones and a batch's, see `chooseSequences`), made
+   * after the load while the first call runs: its KV caches are cleared at creation (~3 ms a MiB here), which
+   * the first call need not wait for. Settles to undefined when there is none (or it could not be made).
+   */
+  extra: Promise<LlamaContext | undefined>;
+  /** The extra context once made; `extraPending` while it is being made. */
+  extraMade?: LlamaContext;
+  extraPending: boolean;
+  /**
+   * The sequences taken so far from both contexts, kept after each call so that a later call whose prompt
+   * starts with the same tokens evaluates only the rest (see `takeSequence`).
    */
   sequences: KeptSequence[];
   /** Calls waiting for a sequence to be released (more calls than sequences: see `load`). */
@@ -171,6 +182,7 @@ function fileSize(path: string): number {
 
 async function unloadEntry(entry: PoolEntry): Promise<void> {
   pool.delete(entry.key);
+  await (await entry.extra)?.dispose();
   await entry.context.dispose();
   await entry.model.dispose();
 }
@@ -193,8 +205,8 @@ async function evict(incomingBytes: number): Promise<void> {
  */
 const residentEstimates = new Map<string, Promise<ResidentEstimate>>();
 
-function resident(insights: GgufInsights, path: string, options: { contextSize: number; gpuLayers: number; sequences: number; batchSize?: number }): Promise<ResidentEstimate> {
-  const key = JSON.stringify([fileIdentity(path), options.contextSize, options.gpuLayers, options.batchSize ?? null, options.sequences]);
+function resident(insights: GgufInsights, path: string, options: { contextSize: number; gpuLayers: number; sequences: number; extraSequences?: number; batchSize?: number }): Promise<ResidentEstimate> {
+  const key = JSON.stringify([fileIdentity(path), options.contextSize, options.gpuLayers, options.batchSize ?? null, options.sequences, options.extraSequences ?? 0]);
   let estimate = residentEstimates.get(key);
   if (!estimate) {
     if (residentEstimates.size >= 64) residentEstimates.clear();
@@ -206,7 +218,7 @@ function resident(insights: GgufInsights, path: string, options: { contextSize: 
 }
 
 /** The RAM a model and its context take once loaded and run (0 when it cannot be estimated). */
-async function estimateRam(insights: GgufInsights, path: string, options: { contextSize: number; gpuLayers: number; sequences: number; batchSize?: number }): Promise<number> {
+async function estimateRam(insights: GgufInsights, path: string, options: { contextSize: number; gpuLayers: number; sequences: number; extraSequences?: number; batchSize?: number }): Promise<number> {
   try {
     return (await resident(insights, path, options)).ram;
   } catch {
@@ -215,32 +227,36 @@ async function estimateRam(insights: GgufInsights, path: string, options: { cont
 }
 
 /**
- * The sequences a model's context is made with, and the RAM that load then takes. One per generation at
- * once (`parallel`), and more where memory is ample: calls on the model decode in one batch (`batch`, see
- * `batchWidth`), and a sequence keeps its tokens in the KV cache after its call, so that a later call
- * whose prompt starts with them evaluates only the rest (see `takeSequence`; at least `keptSequences`). In
- * a pipeline's DAG two stages often read the same earlier stage (a multi stage's models and a later stage
- * both start with a draft's text); with one sequence each call overwrites what the next one could reuse.
- * Each sequence holds a KV cache of the whole context size (llama.cpp allocates it at once; its streams
- * are not unified, so an idle sequence costs memory, not decode time). Sequences beyond `parallel` are a
- * speed-up, never a reason for the plan to refuse a run or for the pool to unload another model: they are
- * made only while together they take at most an eighth of the memory budget and no more than the model
- * with its `parallel` ones, and the model with them at most a quarter of the free memory.
+ * The sequences a model's contexts are made with, and the RAM that load then takes. One per generation
+ * at once (`parallel`), in the context made with the load; and more where memory is ample, in a second
+ * context (`extra`): calls on the model decode in one batch (`batch`, see `batchWidth`), and a sequence
+ * keeps its tokens in the KV cache after its call, so that a later call whose prompt starts with them
+ * evaluates only the rest (see `takeSequence`; at least `keptSequences` in all). In a pipeline's DAG two
+ * stages often read the same earlier stage (a multi stage's models and a later stage both start with a
+ * draft's text); with one sequence each call overwrites what the next one could reuse.
+ * Each sequence holds a KV cache of the whole context size (llama.cpp allocates and clears it with its
+ * context; its streams are not unified). Two contexts, not one of them all: the first call waits for one
+ * KV cache, not four (a 400M model: ~95 ms, not ~380), and a sequence of a one-sequence context decodes ~2%
+ * faster than one of four. Sequences beyond `parallel` are a speed-up, never a reason for the plan to
+ * refuse a run or for the pool to unload another model: they are made only while together they take at
+ * most an eighth of the memory budget and no more than the model with its `parallel` ones, and the model
+ * with them at most a quarter of the free memory.
  */
 async function chooseSequences(
   insights: GgufInsights,
   path: string,
   options: { contextSize: number; gpuLayers: number; batchSize?: number; batch: number },
-): Promise<{ sequences: number; ram: number }> {
-  const ram = (sequences: number) => estimateRam(insights, path, { contextSize: options.contextSize, gpuLayers: options.gpuLayers, batchSize: options.batchSize, sequences });
-  const base = await ram(parallel);
-  const wanted = Math.max(parallel, options.batch, keptSequences);
-  if (wanted > parallel) {
-    const more = await ram(wanted);
+): Promise<{ sequences: number; extra: number; ram: number }> {
+  const ram = (extraSequences: number) =>
+    estimateRam(insights, path, { contextSize: options.contextSize, gpuLayers: options.gpuLayers, batchSize: options.batchSize, sequences: parallel, extraSequences });
+  const base = await ram(0);
+  const extra = Math.max(parallel, options.batch, keptSequences) - parallel;
+  if (extra > 0) {
+    const more = await ram(extra);
     const { free } = await systemMemory();
-    if (more <= settings.memoryBudgetBytes && more <= free / 4 && more - base <= Math.min(settings.memoryBudgetBytes / 8, base)) return { sequences: wanted, ram: more };
+    if (more <= settings.memoryBudgetBytes && more <= free / 4 && more - base <= Math.min(settings.memoryBudgetBytes / 8, base)) return { sequences: parallel, extra, ram: more };
   }
-  return { sequences: parallel, ram: base };
+  return { sequences: parallel, extra: 0, ram: base };
 }
 
 async function acquire(request: GenerateRequest, onProgress: (progress: number) => void): Promise<{ entry: PoolEntry; loaded: boolean; loadMs: number }> {
@@ -267,7 +283,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   const configured = request.model.load.gpu_layers;
   // RAM is what the budget counts: with layers on the GPU ("auto", "max") the CPU-only estimate is an upper bound.
   const estimateLayers = instance.gpu === false || typeof configured !== "number" ? 0 : configured;
-  const { sequences, ram: estimate } = await chooseSequences(insights, request.model.path, {
+  const { sequences, extra, ram: estimate } = await chooseSequences(insights, request.model.path, {
     contextSize: request.model.load.context_size,
     gpuLayers: estimateLayers,
     batchSize: request.model.load.batch_size,
@@ -308,12 +324,21 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   const { model, context } = loaded.value;
   modelLoads++;
   // By the layers that did go to the GPU (a fallback may have moved some back): the plan credits it on unload.
-  const vramBytes = model.gpuLayers === 0 ? 0 : await resident(insights, request.model.path, { contextSize: request.model.load.context_size, sequences, batchSize: request.model.load.batch_size, gpuLayers: model.gpuLayers }).then((estimate) => estimate.vram, () => 0);
+  const vramBytes = model.gpuLayers === 0 ? 0 : await resident(insights, request.model.path, { contextSize: request.model.load.context_size, sequences, extraSequences: extra, batchSize: request.model.load.batch_size, gpuLayers: model.gpuLayers }).then((estimate) => estimate.vram, () => 0);
+  // Made while the first call runs; out of memory, the model goes on with the load's sequences alone.
+  const extraContext =
+    extra === 0
+      ? Promise.resolve(undefined)
+      : model
+          .createContext({ contextSize: request.model.load.context_size, threads, sequences: extra, ...(request.model.load.batch_size ? { batchSize: request.model.load.batch_size } : {}) })
+          .catch(() => undefined);
   const entry: PoolEntry = {
     key,
     path: request.model.path,
     model,
     context,
+    extra: extraContext,
+    extraPending: extra > 0,
     sequences: [],
     sequenceWaiters: [],
     contextSize: context.contextSize,
@@ -327,6 +352,10 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
     ...(loaded.fallback ? { fallback: loaded.fallback } : {}),
   };
   pool.set(key, entry);
+  void extraContext.then((made) => {
+    entry.extraMade = made;
+    entry.extraPending = false;
+  });
   return entry;
 }
 
@@ -347,21 +376,28 @@ function sharedPrefix(held: readonly Token[], tokens: readonly Token[]): number 
  * so that what the others hold stays for a call that wants it; else the least recently used. (llama-server
  * picks its slots alike: by the longest common prefix when it is similar enough, else the least recently
  * used.) Prompts through a chat template all share its first role markers: without the rule each such
- * call would overwrite the sequence a later one could reuse.
- * With every sequence busy (a batch wider than the context, see `load`), the call waits for one to be released.
+ * call would overwrite the sequence a later one could reuse. A new sequence comes from the load's context
+ * while it has one left (its sequences decode a little faster), else from the extra one once made.
+ * A call made `together` with others on this model (a multi stage's models, when calls batch) takes a
+ * sequence of the extra context alone, where they decode in one batch (two contexts would compete for
+ * the cores instead); there is none: the load's. With every sequence it may take busy (a batch wider than
+ * the context, see `load`), the call waits for one to be released.
  */
-async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: AbortSignal): Promise<KeptSequence> {
+async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: AbortSignal, together: boolean): Promise<KeptSequence> {
   // A beginning-of-text token every prompt starts with is no prefix worth keeping a sequence for.
   const sharesNothing = tokens.length > 0 && tokens[0] === entry.model.tokens.bos ? 1 : 0;
+  const extra = together ? await entry.extra : undefined;
   for (;;) {
     signal.throwIfAborted();
+    // Not awaited for a call alone that finds a sequence without it (see below).
+    const extraNow = extra ?? entry.extraMade;
     let best: KeptSequence | undefined;
     let bestShared = -1;
     let bestHeld = 0;
     let bestPrompt = 0;
     let leastRecent: KeptSequence | undefined;
     for (const kept of entry.sequences) {
-      if (kept.busy) continue;
+      if (kept.busy || (extra !== undefined && !kept.extra)) continue;
       if (leastRecent === undefined || kept.lastUsedAt < leastRecent.lastUsedAt) leastRecent = kept;
       const held = kept.sequence.contextTokens;
       const shared = sharedPrefix(held, tokens);
@@ -373,8 +409,15 @@ async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: 
       }
     }
     const worthReusing = best !== undefined && bestShared > sharesNothing && (bestHeld - bestShared <= bestShared || bestShared >= bestPrompt);
-    if (!worthReusing && entry.context.sequencesLeft > 0) {
-      best = { sequence: entry.context.getSequence(), busy: false, lastUsedAt: 0, promptTokens: 0 };
+    const fresh = extra === undefined && entry.context.sequencesLeft > 0 ? entry.context : extraNow !== undefined && extraNow.sequencesLeft > 0 ? extraNow : undefined;
+    if (!worthReusing && !fresh && entry.extraPending) {
+      // A new sequence is wanted and the extra context is on its way (made with the load): wait for it
+      // rather than overwrite what a sequence holds, so that which one a call takes never depends on timing.
+      await entry.extra;
+      continue;
+    }
+    if (!worthReusing && fresh) {
+      best = { sequence: fresh.getSequence(), extra: fresh !== entry.context, busy: false, lastUsedAt: 0, promptTokens: 0 };
       entry.sequences.push(best);
     } else if (!worthReusing) {
       best = leastRecent;
@@ -470,7 +513,12 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
       : bos === null
         ? tokens
         : [bos, ...tokens];
-    kept = await takeSequence(entry, evaluatedTokens, signal);
+    // A call batches with others when it is made together with them (a multi stage's models) or comes while
+    // another runs on this model (which the supervisor allows only to batch), and only where calls batch at
+    // all: with one call at a time (`batch: false`) a multi stage's models take any sequence, and so the one
+    // holding the prompt they share.
+    const batched = ((request.together ?? 1) > 1 || entry.busy > 1) && batchWidth({ configured: settings.batch ?? "auto", gpu: loadedLlama?.gpu ?? false }) > 1;
+    kept = await takeSequence(entry, evaluatedTokens, signal, batched);
     const sequence = kept.sequence;
     const textByTokens = entry.chatWrapper === undefined;
     let firstTokenAt: number | undefined;
@@ -576,16 +624,16 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
           ? (await insights.configurationResolver.resolveModelGpuLayersV2("auto", { getVramState: () => instance.getVramState() })).gpuLayers
           : Math.min(message.gpuLayers, insights.totalLayers);
   const model = insights.estimateModelResourceRequirements({ gpuLayers });
-  // The sequences the load would create: a batch's, unless it would not fit in the memory budget (see load()).
+  // The sequences the load would create (and those of its extra context), unless they would not fit in the memory budget (see load()).
   const threads = chooseThreads({ configured: message.threads, weightBytes: size, parallel });
-  const { sequences } = await chooseSequences(insights, message.path, {
+  const { sequences, extra } = await chooseSequences(insights, message.path, {
     contextSize: message.contextSize,
     gpuLayers,
     batchSize: message.batchSize,
     batch: batchWidth({ configured: settings.batch ?? "auto", gpu: instance.gpu }),
   });
-  const estimate = await resident(insights, message.path, { contextSize: message.contextSize, gpuLayers, sequences, batchSize: message.batchSize });
-  const context = insights.estimateContextResourceRequirements({ contextSize: message.contextSize, modelGpuLayers: gpuLayers, sequences });
+  const estimate = await resident(insights, message.path, { contextSize: message.contextSize, gpuLayers, sequences, extraSequences: extra, batchSize: message.batchSize });
+  const context = insights.estimateContextResourceRequirements({ contextSize: message.contextSize, modelGpuLayers: gpuLayers, sequences: sequences + extra });
   const metadata = info.metadata as { general?: { architecture?: string; file_type?: number }; tokenizer?: { chat_template?: unknown } };
   const fileType = metadata.general?.file_type;
   const { GgufFileType, GgmlType } = await import("node-llama-cpp");
