@@ -1,6 +1,7 @@
 /**
  * The stage cache in a real browser, against the real server and model: a second run of the same
- * deterministic pipeline shows every stage served from the cache; with the box unticked, none is.
+ * deterministic pipeline shows every stage served from the cache (and the plan before it says so); with
+ * the box unticked, none is.
  */
 import { expect, test, type Page } from "@playwright/test";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
@@ -28,6 +29,19 @@ test("a second run of the same pipeline shows every stage cached; with the box u
   await runFromForm(page, input, { cache: true });
   for (const id of stages) await expect(page.getByTestId(`stage-${id}`)).toHaveAttribute("data-state", "done");
   const firstAnswer = await page.getByTestId("final-answer").innerText();
+
+  // Before the second run, the plan for that input says the cache would serve every call, and, with the
+  // box unticked, that each would run on its model (warm now).
+  await page.goto("/?pipeline=base");
+  await page.getByLabel("Input", { exact: true }).fill(input);
+  const plan = page.getByTestId("run-plan");
+  await expect(plan.getByTestId("plan-time")).toHaveText("every stage from the stage cache: no model is called");
+  const actions = plan.getByTestId("plan-action");
+  await expect(actions).toHaveCount(5);
+  for (let index = 0; index < 5; index++) await expect(actions.nth(index)).toHaveAttribute("data-action", "cached");
+  await page.getByTestId("use-cache").uncheck();
+  await expect(actions.first()).toHaveAttribute("data-action", "warm");
+  await expect(plan.getByTestId("plan-time")).not.toContainText("stage cache");
 
   const cachedRun = await runFromForm(page, input, { cache: true });
   for (const id of stages) {

@@ -37,4 +37,16 @@ describe("formatPlan", () => {
     });
     expect(formatPlan(plan)).toContain("time: remote: not estimated (far)");
   });
+
+  it("shows the stages the stage cache would serve as cached, and a run served whole from it", () => {
+    const stages = [
+      { id: "a", type: "single" as const, model: "local", params: {}, output_mode: "answer_only" as const },
+      { id: "b", type: "single" as const, model: "local", input_from: "a", params: {}, output_mode: "answer_only" as const },
+    ];
+    const part = formatPlan(planRun({ pipeline: { stages }, models: { local }, maxTokens: () => 100, rates, memory, cachedStages: new Set(["a"]) }));
+    expect(part).toMatch(/a +local +cached .*from the stage cache/);
+    expect(part).toMatch(/b +local +load /);
+    const whole = formatPlan(planRun({ pipeline: { stages }, models: { local }, maxTokens: () => 100, rates, memory, cachedStages: new Set(["a", "b"]) }));
+    expect(whole).toContain("time: every stage from the stage cache: no model is called");
+  });
 });

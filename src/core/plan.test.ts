@@ -91,6 +91,23 @@ describe("planRun", () => {
     expect(plan.steps.map((step) => step.stageId)).toEqual(["c"]);
   });
 
+  it("shows the stages the stage cache would serve as cached: no load, no memory, no time", () => {
+    const rates = { tokensPerSecond: 100, timeToFirstTokenMs: 10, loadMs: 50, samples: 3 };
+    const plan = planRun({ ...input({ freeRam: 200 * MiB }), rates: { small: rates, big: rates }, cachedStages: new Set(["a", "c"]) });
+    expect(plan.steps.map((step) => [step.stageId, step.action, step.estimatedMs])).toEqual([
+      ["a", "cached", 0],
+      ["b", "load", 1060],
+      ["c", "cached", 0],
+    ]);
+    // The big model (400 MiB, more than the 160 MiB usable) is not loaded: the plan fits.
+    expect(plan.fits).toBe(true);
+    expect(plan.models.map((used) => used.name)).toEqual(["small"]);
+    expect(plan.peakRam).toBe(100 * MiB);
+    expect(plan.estimatedMs).toBe(1060);
+    // Not cached, the same run does not fit.
+    expect(planRun({ ...input({ freeRam: 200 * MiB }), rates: { small: rates, big: rates } }).fits).toBe(false);
+  });
+
   it("estimates time only from measured rates, and says which models have none", () => {
     const noRates = planRun(input());
     expect(noRates.estimatedMs).toBeUndefined();

@@ -50,6 +50,8 @@ export interface PlanInput {
   pipeline: Pick<Pipeline, "stages">;
   /** Stages that do not run (a rerun reuses their stored outputs). */
   skipStages?: ReadonlySet<string>;
+  /** Stages the stage cache would serve (found there for this input): their calls load and cost nothing. */
+  cachedStages?: ReadonlySet<string>;
   models: Record<string, PlanModel>;
   /** The most tokens each model of a stage may generate (its resolved `max_tokens`). */
   maxTokens: (stageId: string, model: string) => number;
@@ -76,8 +78,8 @@ export interface PlanInput {
 export interface PlanStep {
   stageId: string;
   model: string;
-  /** `load`: loaded for this call; `warm`: already loaded; `remote`: served over HTTP. */
-  action: "load" | "warm" | "remote";
+  /** `load`: loaded for this call; `warm`: already loaded; `remote`: served over HTTP; `cached`: the stage cache answers, no model is called. */
+  action: "load" | "warm" | "remote" | "cached";
   /** Models the pool unloads before this load (least recently used first). */
   unloads: string[];
   /** Estimated milliseconds (load + first token + decode of max_tokens); absent: no measurement yet. */
@@ -148,8 +150,12 @@ export function planRun(input: PlanInput): RunPlan {
     for (const name of stageModels(stage)) {
       const model = input.models[name];
       if (!model) continue;
-      if (!used.includes(model)) used.push(model);
       const maxTokens = input.maxTokens(stageId, name);
+      if (input.cachedStages?.has(stageId)) {
+        steps.push({ stageId, model: name, action: "cached", unloads: [], maxTokens, estimatedMs: 0 });
+        continue;
+      }
+      if (!used.includes(model)) used.push(model);
       const rates = input.rates[name];
       if (model.remote) {
         steps.push({ stageId, model: name, action: "remote", unloads: [], maxTokens });

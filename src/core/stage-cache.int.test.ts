@@ -75,6 +75,29 @@ describe("the stage cache on the real model", () => {
     expect(editedParams.calls).toBe(1);
   });
 
+  it("has the plan with the run's input show the stages the cache would serve, and no others", async () => {
+    const cachedInPlan = async (options: { input?: string; cache?: boolean }) =>
+      (await setup.studio.plan(options)).steps.filter((step) => step.action === "cached").map((step) => step.stageId);
+    const before = await setup.studio.plan({ input: "Once upon a time" });
+    expect(before.steps.map((step) => step.action)).not.toContain("cached");
+    await run();
+    // Every model call the plan lists, of every stage, is now cached.
+    const plan = await setup.studio.plan({ input: "Once upon a time" });
+    expect(plan.steps.map((step) => [step.stageId, step.model])).toEqual(before.steps.map((step) => [step.stageId, step.model]));
+    expect(plan.steps.map((step) => step.action)).toEqual(before.steps.map(() => "cached"));
+    expect(plan.estimatedMs).toBe(0);
+    expect(plan.models).toEqual([]);
+    // Not for another input, a run that would not use the cache, or a plan asked without the input.
+    expect(await cachedInPlan({ input: "The little dog" })).toEqual([]);
+    expect(await cachedInPlan({ input: "Once upon a time", cache: false })).toEqual([]);
+    expect(await cachedInPlan({})).toEqual([]);
+    // After an edit, the stages it recomputes are planned, the others cached.
+    await writeFiles(setup.root, { "config/pipeline.yaml": pipelineYaml({ panelPrompt: "Then: {{input}}" }) });
+    expect([...new Set(await cachedInPlan({ input: "Once upon a time" }))]).toEqual(["draft", "aside"]);
+    const edited = await run();
+    expect(edited.cached).toEqual(["draft", "aside"]);
+  });
+
   it("computes every stage of a run that opts out, and of a rerun that opts out", async () => {
     const first = await run();
     const optedOut = await run({ cache: false });

@@ -332,17 +332,32 @@ export class Studio {
 
   /**
    * The plan of a run (see core/plan.ts): the models it loads in order, what the pool keeps or unloads,
-   * memory against free RAM and VRAM, and the time from rates measured in past sessions. Rejects as
-   * `run` does on a bad config; a plan that does not fit is answered, not thrown.
+   * memory against free RAM and VRAM, and the time from rates measured in past sessions. With the run's
+   * `input` (and the cache not turned off), the stages the stage cache would serve are marked `cached`:
+   * they load nothing and take no time. Rejects as `run` does on a bad config; a plan that does not fit is
+   * answered, not thrown.
    */
-  async plan(options: Pick<RunOptions, "pipeline" | "mode" | "inline">): Promise<RunPlan> {
+  async plan(options: Pick<RunOptions, "pipeline" | "mode" | "inline" | "cache"> & { input?: string }): Promise<RunPlan> {
     const stats = new StatOnce();
     const { models, pipeline } = await this.#prepare(options, stats);
-    return this.#plan(models, pipeline.pipeline, { rates: true, stats });
+    const cached =
+      options.input === undefined || options.cache === false
+        ? undefined
+        : await stagesInCache({
+            pipeline: pipeline.pipeline,
+            input: options.input,
+            reuse: {},
+            cache: this.stageCache.forRun("", await this.#cacheRuntime(models)),
+            resolveModel: (name) => resolveModel(models, name),
+            resolveParams: (name, params) => resolveGenerationParams(models, name, params),
+          });
+    return this.#plan(models, pipeline.pipeline, { rates: true, stats, ...(cached && cached.size > 0 ? { cached } : {}) });
   }
 
-  async #plan(models: LoadedModelsConfig, pipeline: Pipeline, options: { rates: boolean; skip?: ReadonlySet<string>; stats: StatOnce }): Promise<RunPlan> {
+  async #plan(models: LoadedModelsConfig, pipeline: Pipeline, options: { rates: boolean; skip?: ReadonlySet<string>; cached?: ReadonlySet<string>; stats: StatOnce }): Promise<RunPlan> {
     const names = [...new Set(pipeline.stages.filter((stage) => !options.skip?.has(stage.id)).flatMap(stageModels))];
+    // Models only cached stages use are named in the plan, not inspected: they are not loaded.
+    const inspected = new Set(pipeline.stages.filter((stage) => !options.skip?.has(stage.id) && !options.cached?.has(stage.id)).flatMap(stageModels));
     // The worker starts only for a pipeline with a local model (a remote-only one never needs it).
     let runtime: Runtime | undefined;
     const planModels: Record<string, PlanModel> = {};
@@ -361,6 +376,7 @@ export class Studio {
       // As the worker keys its pool (thread counts aside: the worker resolves `auto`).
       planModel.loadKey = JSON.stringify([resolved.path, resolved.load.context_size, resolved.load.gpu_layers, resolved.load.batch_size ?? null]);
       paths.set(name, resolved.path);
+      if (!inspected.has(name)) continue;
       try {
         runtime ??= await this.runtime();
       } catch (error) {
@@ -392,6 +408,7 @@ export class Studio {
     return planRun({
       pipeline,
       skipStages: options.skip,
+      ...(options.cached ? { cachedStages: options.cached } : {}),
       models: planModels,
       maxTokens: (stageId, model) => {
         const stage = pipeline.stages.find((candidate) => candidate.id === stageId)!;

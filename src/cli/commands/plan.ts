@@ -3,15 +3,17 @@ import { Studio, type RunPlan } from "../../core/index.js";
 import { parse, pipelineMode, studioOptions, type Options } from "../args.js";
 import { formatBytes, formatDuration, table } from "../format.js";
 
-export const planHelp = `Usage: project-llm plan [--pipeline NAME|FILE] [--mode base|manual] [--models FILE.yaml] [--json]
+export const planHelp = `Usage: project-llm plan [--pipeline NAME|FILE] [--mode base|manual] [--input TEXT [--no-cache]] [--models FILE.yaml] [--json]
 
 The plan of a run, before any model loads: the models to load in the pipeline's order, what the model
 pool keeps warm or unloads between stages (max_loaded_models, the memory budget, least recently used
 first), the memory each needs against free RAM and VRAM after memory_safety, and the time it should take
-from the rates measured in past sessions on this machine. A run that does not fit is refused the same
-way, saying what to change. Exit 0 when it fits, 2 when it does not.`;
+from the rates measured in past sessions on this machine. With --input, the stages the stage cache would
+serve for that input are shown as cached: they load nothing and take no time (--no-cache: a run that
+would not use the cache). A run that does not fit is refused the same way, saying what to change. Exit 0
+when it fits, 2 when it does not.`;
 
-export const planOptions = { pipeline: { type: "string", short: "p" }, mode: { type: "string" } } as const satisfies Options;
+export const planOptions = { pipeline: { type: "string", short: "p" }, mode: { type: "string" }, input: { type: "string" }, "no-cache": { type: "boolean" } } as const satisfies Options;
 
 /** The plan as text: one line per model call, then memory and time, then why it does not fit. */
 export function formatPlan(plan: RunPlan): string {
@@ -19,7 +21,8 @@ export function formatPlan(plan: RunPlan): string {
   const rows = plan.steps.map((step) => {
     const model = byName.get(step.model);
     const memory = step.action === "remote" ? "remote" : step.action === "load" ? formatBytes(model?.estimate?.ram) : "";
-    return [step.stageId, step.model, step.action, step.unloads.join(", "), memory, step.estimatedMs === undefined ? (step.action === "remote" ? "remote: not estimated" : "no measurement yet") : `≤ ${formatDuration(step.estimatedMs)}`];
+    const time = step.action === "cached" ? "from the stage cache" : step.estimatedMs === undefined ? (step.action === "remote" ? "remote: not estimated" : "no measurement yet") : `≤ ${formatDuration(step.estimatedMs)}`;
+    return [step.stageId, step.model, step.action, step.unloads.join(", "), memory, time];
   });
   const lines = [
     table(["stage", "model", "action", "unloads first", "memory", "time"], rows),
@@ -40,6 +43,7 @@ export function formatPlan(plan: RunPlan): string {
 /** The run's time: the sum of the local steps, said to be partial when remote calls are left out of it. */
 function timeLine(plan: RunPlan): string {
   const remote = plan.notEstimated.join(", ");
+  if (plan.steps.length > 0 && plan.steps.every((step) => step.action === "cached")) return "every stage from the stage cache: no model is called";
   if (plan.estimatedMs !== undefined) {
     const local = `up to ${formatDuration(plan.estimatedMs)} (every stage at max_tokens)`;
     return remote ? `partial: ${local} for the local stages; ${remote} (remote) not estimated` : local;
@@ -54,7 +58,8 @@ export async function planCommand(argv: string[]): Promise<number> {
   if (positionals.length > 0) throw new ProjectLlmError("usage", `plan takes no words, not "${positionals.join(" ")}": name a pipeline with --pipeline NAME|FILE`);
   const studio = Studio.open(studioOptions(values));
   try {
-    const plan = await studio.plan({ pipeline: values.pipeline, mode: pipelineMode(values.mode) });
+    if (values["no-cache"] && values.input === undefined) throw new ProjectLlmError("usage", "--no-cache goes with --input TEXT: without an input the plan looks nothing up in the stage cache");
+    const plan = await studio.plan({ pipeline: values.pipeline, mode: pipelineMode(values.mode), ...(values.input === undefined ? {} : { input: values.input }), ...(values["no-cache"] ? { cache: false } : {}) });
     console.log(values.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
     return plan.fits ? 0 : 2;
   } finally {

@@ -3,9 +3,11 @@
  * The plan of the pipeline the form would run, before Run: the models it loads in order, what the model
  * pool keeps or unloads between stages, memory against free RAM and VRAM after the safety coefficients,
  * and the time from rates measured on this machine. A plan that does not fit says why and what to change
- * (the server refuses that run the same way).
+ * (the server refuses that run the same way). With the form's input (while the stage cache is used), the
+ * stages the cache would serve are marked so: they load nothing and take no time.
  */
-import { useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
 import { useTranslations } from "next-intl";
 import { useTRPC } from "@/client/trpc";
 import { Badge } from "@/components/ui";
@@ -13,9 +15,20 @@ import { useDescribeError } from "@/components/use-describe-error";
 import { useFormat } from "@/components/use-format";
 import type { RunPlan } from "@/core/plan";
 
-export function PlanPanel({ pipeline }: { pipeline: string }) {
+/** How long the input must stay unchanged before the plan is asked again for it (not at every key). */
+const inputSettleMs = 400;
+
+export function PlanPanel({ pipeline, input, cache }: { pipeline: string; input: string; cache: boolean }) {
   const trpc = useTRPC();
-  const plan = useQuery(trpc.runs.plan.queryOptions({ pipeline }));
+  const [settled, setSettled] = useState(input);
+  useEffect(() => {
+    const timer = setTimeout(() => setSettled(input), inputSettleMs);
+    return () => clearTimeout(timer);
+  }, [input]);
+  // The stage cache is looked up only for a run that may use it, and an input to run.
+  const lookup = cache && settled.trim() !== "" ? { input: settled } : {};
+  // While the plan for a new input comes, the last one stays (no flash of "working out the plan").
+  const plan = useQuery({ ...trpc.runs.plan.queryOptions({ pipeline, ...lookup }), placeholderData: keepPreviousData });
   const t = useTranslations("run.plan");
   const describe = useDescribeError();
   return (
@@ -120,6 +133,7 @@ function PlanBody({ plan }: { plan: RunPlan }) {
 function TimeLine({ plan, data }: { plan: RunPlan; data: (value: string) => React.ReactNode }) {
   const t = useTranslations("run.plan");
   const format = useFormat();
+  if (plan.steps.length > 0 && plan.steps.every((step) => step.action === "cached")) return t("allCached");
   if (plan.estimatedMs !== undefined) {
     const duration = format.ms(plan.estimatedMs);
     const key = () => data("max_tokens");

@@ -164,9 +164,22 @@ const runsRouter = router({
    * against free RAM and VRAM, and its time from measured rates. A bad config fails as `start` does.
    */
   plan: viewerProcedure
-    .input(z.object({ pipeline: z.union([pipelineName, inlinePipeline]), basedOn: pipelineName.optional() }))
+    .input(
+      z.object({
+        pipeline: z.union([pipelineName, inlinePipeline]),
+        basedOn: pipelineName.optional(),
+        /** The run's input: the stages the stage cache would serve for it are marked `cached`. */
+        input: z.string().max(1_000_000).optional(),
+        /** False: the run would not use the stage cache (nothing is marked `cached`). */
+        cache: z.boolean().optional(),
+      }),
+    )
     .query(({ ctx, input }) =>
-      ctx.studio.plan(typeof input.pipeline === "string" ? { pipeline: input.pipeline } : { inline: { pipeline: input.pipeline, basedOn: input.basedOn } }),
+      ctx.studio.plan({
+        ...(typeof input.pipeline === "string" ? { pipeline: input.pipeline } : { inline: { pipeline: input.pipeline, basedOn: input.basedOn } }),
+        ...(input.input === undefined ? {} : { input: input.input }),
+        ...(input.cache === undefined ? {} : { cache: input.cache }),
+      }),
     ),
   /** Cancels a run in progress: one's own, or anyone's for an admin. */
   cancel: runnerProcedure.input(z.object({ id: runId })).mutation(({ ctx, input }) => {
