@@ -75,7 +75,9 @@ function PlanBody({ plan }: { plan: RunPlan }) {
                 {step.action === "load" && model?.estimate ? ` ${format.bytes(model.estimate.ram)}` : ""}
               </span>
               {step.unloads.length > 0 ? <span className="text-amber-800 dark:text-amber-300">{t.rich("unloads", { models: () => data(step.unloads.join(", ")) })}</span> : null}
-              <span className="text-neutral-500">{step.estimatedMs !== undefined ? t("upTo", { duration: format.ms(step.estimatedMs) }) : step.action === "remote" ? t("remoteNotEstimated") : t("noMeasurement")}</span>
+              {step.action === "cached" ? null : (
+                <span className="text-neutral-500">{step.estimatedMs !== undefined ? t("upTo", { duration: format.ms(step.estimatedMs) }) : step.action === "remote" ? t("remoteNotEstimated") : t("noMeasurement")}</span>
+              )}
             </li>
           );
         })}
