@@ -62,17 +62,18 @@ export async function measureMemory(modelPath: string, workerPath: string, promp
     const pid = runtime.stats().workerPid!;
     // Before the inspection: the estimate's own simulation counts in the growth, as it does when a run loads.
     const before = await statusBytes(pid, "VmRSS");
-    // The peak from here on (Linux: "5" resets the process's peak resident memory to its current one).
-    await writeFile(`/proc/${pid}/clear_refs`, "5");
+    // The peak from here on (Linux: "5" resets the process's peak resident memory to its current one);
+    // where that cannot be written, the resident memory after each step.
+    const peak = await writeFile(`/proc/${pid}/clear_refs`, "5").then(() => "VmHWM" as const, () => "VmRSS" as const);
     const facts = await runtime.inspect(modelPath, { contextSize, gpuLayers: 0, threads: "auto" });
     await generate(runtime, modelPath, prompt, 8);
-    const growthShort = (await statusBytes(pid, "VmHWM")) - before;
+    const growthShort = (await statusBytes(pid, peak)) - before;
     // The test models' prompt is ~25 tokens: about 60 copies fill three quarters of the context.
     await generate(runtime, modelPath, Array.from({ length: 60 }, () => prompt).join(" "), 16);
     // A multi stage's models on one loaded model decode together in the extra context: another prompt, so
     // that none of them finds it in a sequence.
     await generate(runtime, modelPath, Array.from({ length: 60 }, () => prompt).join("\n"), 16, 3);
-    const growthLong = (await statusBytes(pid, "VmHWM")) - before;
+    const growthLong = (await statusBytes(pid, peak)) - before;
     return {
       model: path.basename(modelPath),
       estimate: facts.resident.ram,

@@ -250,6 +250,44 @@ describe("batching", () => {
     expect(together.order.slice(0, 3).sort()).toEqual(["first 0", "first 1", "first 2"]);
     expect(together.texts).toEqual(alone.texts);
   });
+
+  it("decodes a multi stage's four models in one batch by default, the first of them reusing what a call alone left", async () => {
+    const fresh = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, parallel: 1 });
+    try {
+      // The load's first call; then a draft, whose sequence a batch after it can find.
+      await fresh.generate(request("The cat", 4));
+      const draft = await fresh.generate(request("Once upon a time", 24));
+      const prompt = `Once upon a time${draft.text}`;
+      const order: string[] = [];
+      const results = await Promise.all(
+        [0, 1, 2, 3].map((index) => {
+          let first = true;
+          return fresh
+            .generate(
+              { ...request(prompt, 24), params: { ...request(prompt, 24).params, temperature: 0.8, seed: index + 1 }, together: 4 },
+              {
+                onText: () => {
+                  if (first) order.push("first");
+                  first = false;
+                },
+              },
+            )
+            .then((result) => {
+              order.push("end");
+              return result;
+            });
+        }),
+      );
+      // A batch of four: every call writes before any ends.
+      expect(order.slice(0, 4)).toEqual(["first", "first", "first", "first"]);
+      // One of them takes the draft's sequence and evaluates only the draft's answer's tokens; the others theirs whole.
+      const evaluated = results.map((result) => result.promptTokensEvaluated!).sort((a, b) => a - b);
+      expect(evaluated[0]).toBeLessThan(results[0]!.tokensIn / 2);
+      expect(evaluated.slice(1)).toEqual([results[0]!.tokensIn, results[0]!.tokensIn, results[0]!.tokensIn]);
+    } finally {
+      await fresh.dispose();
+    }
+  });
 });
 
 describe("ignore_eos", () => {

@@ -227,17 +227,17 @@ async function estimateRam(insights: GgufInsights, path: string, options: { cont
 }
 
 /**
- * The sequences a model's contexts are made with, and the RAM that load then takes. One per generation
- * at once (`parallel`), in the context made with the load; and more where memory is ample, in a second
- * context (`extra`): calls on the model decode in one batch (`batch`, see `batchWidth`), and a sequence
- * keeps its tokens in the KV cache after its call, so that a later call whose prompt starts with them
- * evaluates only the rest (see `takeSequence`; at least `keptSequences` in all). In a pipeline's DAG two
- * stages often read the same earlier stage (a multi stage's models and a later stage both start with a
- * draft's text); with one sequence each call overwrites what the next one could reuse.
+ * The sequences a model's contexts are made with, and the RAM that load then takes (`baseRam`: without
+ * the extra context). One per generation at once (`parallel`), in the context made with the load; and
+ * more where memory is ample, in a second context (`extra`): a batch's (calls on the model decode in one
+ * batch of up to `batch`, see `batchWidth`), and sequences that keep their tokens in the KV cache after
+ * their call, so that a later call whose prompt starts with them evaluates only the rest (see
+ * `takeSequence`; `keptSequences` in all at least). In a pipeline's DAG two stages often read the same
+ * earlier stage (a multi stage's models and a later stage both start with a draft's text); with one
+ * sequence each call overwrites what the next one could reuse.
  * Each sequence holds a KV cache of the whole context size (llama.cpp allocates and clears it with its
- * context; its streams are not unified). Two contexts, not one of them all: the first call waits for one
- * KV cache, not four (a 400M model: ~95 ms, not ~380), and a sequence of a one-sequence context decodes ~2%
- * faster than one of four. Sequences beyond `parallel` are a speed-up, never a reason for the plan to
+ * context; its streams are not unified). Two contexts, not one of them all: a cold run's first call waits
+ * for one KV cache, not four (a 400M model: ~95 ms, not ~380); the others are made while it runs. Sequences beyond `parallel` are a speed-up, never a reason for the plan to
  * refuse a run or for the pool to unload another model: they are made only while together they take at
  * most an eighth of the memory budget and no more than the model with its `parallel` ones, and the model
  * with them at most a quarter of the free memory.
@@ -246,17 +246,20 @@ async function chooseSequences(
   insights: GgufInsights,
   path: string,
   options: { contextSize: number; gpuLayers: number; batchSize?: number; batch: number },
-): Promise<{ sequences: number; extra: number; ram: number }> {
+): Promise<{ sequences: number; extra: number; ram: number; baseRam: number }> {
   const ram = (extraSequences: number) =>
     estimateRam(insights, path, { contextSize: options.contextSize, gpuLayers: options.gpuLayers, batchSize: options.batchSize, sequences: parallel, extraSequences });
   const base = await ram(0);
-  const extra = Math.max(parallel, options.batch, keptSequences) - parallel;
-  if (extra > 0) {
+  // A whole batch in the extra context (a batch decodes in one context), and the kept ones; where that is
+  // too much, the kept ones alone (a wider batch then waits for a sequence), then one.
+  const wanted = Math.max(options.batch > 1 ? options.batch : 0, keptSequences - parallel);
+  for (const extra of new Set([wanted, keptSequences - parallel, 1])) {
+    if (extra <= 0 || extra > wanted) continue;
     const more = await ram(extra);
     const { free } = await systemMemory();
-    if (more <= settings.memoryBudgetBytes && more <= free / 4 && more - base <= Math.min(settings.memoryBudgetBytes / 8, base)) return { sequences: parallel, extra, ram: more };
+    if (more <= settings.memoryBudgetBytes && more <= free / 4 && more - base <= Math.min(settings.memoryBudgetBytes / 8, base)) return { sequences: parallel, extra, ram: more, baseRam: base };
   }
-  return { sequences: parallel, extra: 0, ram: base };
+  return { sequences: parallel, extra: 0, ram: base, baseRam: base };
 }
 
 async function acquire(request: GenerateRequest, onProgress: (progress: number) => void): Promise<{ entry: PoolEntry; loaded: boolean; loadMs: number }> {
@@ -283,7 +286,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   const configured = request.model.load.gpu_layers;
   // RAM is what the budget counts: with layers on the GPU ("auto", "max") the CPU-only estimate is an upper bound.
   const estimateLayers = instance.gpu === false || typeof configured !== "number" ? 0 : configured;
-  const { sequences, extra, ram: estimate } = await chooseSequences(insights, request.model.path, {
+  const { sequences, extra, ram: estimate, baseRam } = await chooseSequences(insights, request.model.path, {
     contextSize: request.model.load.context_size,
     gpuLayers: estimateLayers,
     batchSize: request.model.load.batch_size,
@@ -325,13 +328,25 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   modelLoads++;
   // By the layers that did go to the GPU (a fallback may have moved some back): the plan credits it on unload.
   const vramBytes = model.gpuLayers === 0 ? 0 : await resident(insights, request.model.path, { contextSize: request.model.load.context_size, sequences, extraSequences: extra, batchSize: request.model.load.batch_size, gpuLayers: model.gpuLayers }).then((estimate) => estimate.vram, () => 0);
-  // Made while the first call runs; out of memory, the model goes on with the load's sequences alone.
+  let chatWrapper: ChatWrapper | undefined;
+  try {
+    if (typeof model.fileInfo.metadata.tokenizer?.chat_template === "string") chatWrapper = resolveChatWrapper(model);
+  } catch (error) {
+    await context.dispose().catch(() => undefined);
+    await model.dispose().catch(() => undefined);
+    throw error;
+  }
+  // Made while the first call runs. If it cannot be (out of memory), the model goes on with the load's
+  // sequences alone, and the pool counts what it holds.
   const extraContext =
     extra === 0
       ? Promise.resolve(undefined)
       : model
           .createContext({ contextSize: request.model.load.context_size, threads, sequences: extra, ...(request.model.load.batch_size ? { batchSize: request.model.load.batch_size } : {}) })
-          .catch(() => undefined);
+          .catch((error: unknown) => {
+            process.stderr.write(`inference worker: ${request.model.path} keeps ${sequences} sequence(s) only: its other ${extra} could not be made (${(error as Error)?.message ?? String(error)})\n`);
+            return undefined;
+          });
   const entry: PoolEntry = {
     key,
     path: request.model.path,
@@ -346,7 +361,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
     gpuLayers: model.gpuLayers,
     lastUsedAt: Date.now(),
     busy: 0,
-    ...(typeof model.fileInfo.metadata.tokenizer?.chat_template === "string" ? { chatWrapper: resolveChatWrapper(model) } : {}),
+    ...(chatWrapper ? { chatWrapper } : {}),
     memoryBytes: estimate,
     vramBytes,
     ...(loaded.fallback ? { fallback: loaded.fallback } : {}),
@@ -355,6 +370,10 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   void extraContext.then((made) => {
     entry.extraMade = made;
     entry.extraPending = false;
+    if (made || extra === 0) return;
+    entry.memoryBytes = baseRam;
+    const status = cpuPoolStatus();
+    if (status && pool.get(key) === entry) send({ type: "pool", status });
   });
   return entry;
 }
@@ -367,38 +386,50 @@ function sharedPrefix(held: readonly Token[], tokens: readonly Token[]): number 
   return index;
 }
 
+/** `promise`, or the call's cancellation, whichever comes first. */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
+}
+
 /**
  * The sequence for a call whose prompt is `tokens`: of the idle kept sequences, the one whose KV cache
  * shares the longest prefix with it (node-llama-cpp's LlamaCompletion and LlamaChat then evaluate only
  * the tokens after that prefix) when reusing it keeps at least as many tokens as it throws away, or when
  * the call's prompt extends that sequence's last prompt whole (the next stage of an `input_plus_answer`
- * chain, another model of a multi stage on its prompt); else a new one while the context has one left,
- * so that what the others hold stays for a call that wants it; else the least recently used. (llama-server
+ * chain, another model of a multi stage on its prompt); else a new one while there is one left, so that
+ * what the others hold stays for a call that wants it; else the least recently used. (llama-server
  * picks its slots alike: by the longest common prefix when it is similar enough, else the least recently
  * used.) Prompts through a chat template all share its first role markers: without the rule each such
- * call would overwrite the sequence a later one could reuse. A new sequence comes from the load's context
- * while it has one left (its sequences decode a little faster), else from the extra one once made.
- * A call made `together` with others on this model (a multi stage's models, when calls batch) takes a
- * sequence of the extra context alone, where they decode in one batch (two contexts would compete for
- * the cores instead); there is none: the load's. With every sequence it may take busy (a batch wider than
- * the context, see `load`), the call waits for one to be released.
+ * call would overwrite the sequence a later one could reuse.
+ * New and least recently used sequences come from the extra context once it is made (see `PoolEntry.extra`),
+ * where batches run, so that what a call leaves there is found by a batch after it (a draft, by a multi
+ * stage's models); from the load's context until then, or when there is none. A call `batched` with others
+ * (a multi stage's models, or one that comes while another runs, when calls batch) takes only the extra
+ * context's, where they decode in one batch: two contexts would compete for the cores instead. With every
+ * sequence it may take busy (a batch wider than the context, see `load`), the call waits for one to be released.
  */
-async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: AbortSignal, together: boolean): Promise<KeptSequence> {
+async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: AbortSignal, batched: boolean): Promise<KeptSequence> {
   // A beginning-of-text token every prompt starts with is no prefix worth keeping a sequence for.
   const sharesNothing = tokens.length > 0 && tokens[0] === entry.model.tokens.bos ? 1 : 0;
-  const extra = together ? await entry.extra : undefined;
+  // A batch waits for the extra context (made with the load); a call alone goes on without it.
+  const onlyExtra = batched ? await unlessAborted(entry.extra, signal) : undefined;
   for (;;) {
     signal.throwIfAborted();
-    // Not awaited for a call alone that finds a sequence without it (see below).
-    const extraNow = extra ?? entry.extraMade;
+    const extra = onlyExtra ?? entry.extraMade;
     let best: KeptSequence | undefined;
     let bestShared = -1;
     let bestHeld = 0;
     let bestPrompt = 0;
     let leastRecent: KeptSequence | undefined;
     for (const kept of entry.sequences) {
-      if (kept.busy || (extra !== undefined && !kept.extra)) continue;
-      if (leastRecent === undefined || kept.lastUsedAt < leastRecent.lastUsedAt) leastRecent = kept;
+      if (kept.busy || (onlyExtra !== undefined && !kept.extra)) continue;
+      // The least recently used of the extra context's, when it has one idle.
+      if (leastRecent === undefined || (kept.extra && !leastRecent.extra) || (kept.extra === leastRecent.extra && kept.lastUsedAt < leastRecent.lastUsedAt)) leastRecent = kept;
       const held = kept.sequence.contextTokens;
       const shared = sharedPrefix(held, tokens);
       if (shared > bestShared || (shared === bestShared && kept.lastUsedAt < best!.lastUsedAt)) {
@@ -409,18 +440,21 @@ async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: 
       }
     }
     const worthReusing = best !== undefined && bestShared > sharesNothing && (bestHeld - bestShared <= bestShared || bestShared >= bestPrompt);
-    const fresh = extra === undefined && entry.context.sequencesLeft > 0 ? entry.context : extraNow !== undefined && extraNow.sequencesLeft > 0 ? extraNow : undefined;
-    if (!worthReusing && !fresh && entry.extraPending) {
-      // A new sequence is wanted and the extra context is on its way (made with the load): wait for it
-      // rather than overwrite what a sequence holds, so that which one a call takes never depends on timing.
-      await entry.extra;
-      continue;
-    }
-    if (!worthReusing && fresh) {
-      best = { sequence: fresh.getSequence(), extra: fresh !== entry.context, busy: false, lastUsedAt: 0, promptTokens: 0 };
-      entry.sequences.push(best);
-    } else if (!worthReusing) {
-      best = leastRecent;
+    if (!worthReusing) {
+      const fresh = extra !== undefined && extra.sequencesLeft > 0 ? extra : onlyExtra === undefined && !entry.extraPending && entry.context.sequencesLeft > 0 ? entry.context : undefined;
+      // Until the extra context is made, a call alone takes the load's context's new sequence.
+      const bootstrap = fresh ?? (onlyExtra === undefined && entry.extraPending && entry.context.sequencesLeft > 0 ? entry.context : undefined);
+      if (bootstrap) {
+        best = { sequence: bootstrap.getSequence(), extra: bootstrap !== entry.context, busy: false, lastUsedAt: 0, promptTokens: 0 };
+        entry.sequences.push(best);
+      } else if (entry.extraPending && onlyExtra === undefined) {
+        // A new sequence is wanted and the extra context is on its way: wait for it rather than overwrite
+        // what a sequence holds, so that which one a call takes never depends on timing.
+        await unlessAborted(entry.extra, signal);
+        continue;
+      } else {
+        best = leastRecent;
+      }
     }
     if (best) {
       best.busy = true;
@@ -603,7 +637,8 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
       if (failed) await kept.sequence.clearHistory().catch(() => undefined);
       kept.busy = false;
       kept.lastUsedAt = Date.now();
-      entry.sequenceWaiters.shift()?.();
+      // Every waiting call looks again, in the order they came (one may want only the extra context's).
+      for (const wake of entry.sequenceWaiters.splice(0)) wake();
     }
     entry.busy--;
     entry.lastUsedAt = Date.now();
@@ -633,7 +668,10 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
     batch: batchWidth({ configured: settings.batch ?? "auto", gpu: instance.gpu }),
   });
   const estimate = await resident(insights, message.path, { contextSize: message.contextSize, gpuLayers, sequences, extraSequences: extra, batchSize: message.batchSize });
-  const context = insights.estimateContextResourceRequirements({ contextSize: message.contextSize, modelGpuLayers: gpuLayers, sequences: sequences + extra });
+  // node-llama-cpp's own estimate of the two contexts the load makes (see chooseSequences).
+  const contextOf = (count: number) => (count === 0 ? { cpuRam: 0, gpuVram: 0 } : insights.estimateContextResourceRequirements({ contextSize: message.contextSize, modelGpuLayers: gpuLayers, sequences: count }));
+  const [loadContext, extraContext] = [contextOf(sequences), contextOf(extra)];
+  const context = { cpuRam: loadContext.cpuRam + extraContext.cpuRam, gpuVram: loadContext.gpuVram + extraContext.gpuVram };
   const metadata = info.metadata as { general?: { architecture?: string; file_type?: number }; tokenizer?: { chat_template?: unknown } };
   const fileType = metadata.general?.file_type;
   const { GgufFileType, GgmlType } = await import("node-llama-cpp");
