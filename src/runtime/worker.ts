@@ -406,14 +406,16 @@ function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> 
  * picks its slots alike: by the longest common prefix when it is similar enough, else the least recently
  * used.) Prompts through a chat template all share its first role markers: without the rule each such
  * call would overwrite the sequence a later one could reuse.
- * New and least recently used sequences come from the extra context once it is made (see `PoolEntry.extra`),
- * where batches run, so that what a call leaves there is found by a batch after it (a draft, by a multi
- * stage's models); from the load's context until then, or when there is none. A call `batched` with others
+ * New and least recently used sequences come from the `home` context: where calls batch, the extra one (see
+ * `PoolEntry.extra`) once it is made, so that what a call leaves there is found by a batch after it (a
+ * draft, by a multi stage's models); where they do not, the load's, whose one sequence decodes faster
+ * on a small model (2-5%) than one of a context of several. A new sequence comes from the other context when
+ * home has none left (so that what home holds stays for a call that wants it). A call `batched` with others
  * (a multi stage's models, or one that comes while another runs, when calls batch) takes only the extra
  * context's, where they decode in one batch: two contexts would compete for the cores instead. With every
  * sequence it may take busy (a batch wider than the context, see `load`), the call waits for one to be released.
  */
-async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: AbortSignal, batched: boolean): Promise<KeptSequence> {
+async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: AbortSignal, batched: boolean, batching: boolean): Promise<KeptSequence> {
   // A beginning-of-text token every prompt starts with is no prefix worth keeping a sequence for.
   const sharesNothing = tokens.length > 0 && tokens[0] === entry.model.tokens.bos ? 1 : 0;
   // A batch waits for the extra context (made with the load); a call alone goes on without it.
@@ -421,6 +423,7 @@ async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: 
   for (;;) {
     signal.throwIfAborted();
     const extra = onlyExtra ?? entry.extraMade;
+    const homeIsExtra = batching && extra !== undefined;
     let best: KeptSequence | undefined;
     let bestShared = -1;
     let bestHeld = 0;
@@ -428,8 +431,9 @@ async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: 
     let leastRecent: KeptSequence | undefined;
     for (const kept of entry.sequences) {
       if (kept.busy || (onlyExtra !== undefined && !kept.extra)) continue;
-      // The least recently used of the extra context's, when it has one idle.
-      if (leastRecent === undefined || (kept.extra && !leastRecent.extra) || (kept.extra === leastRecent.extra && kept.lastUsedAt < leastRecent.lastUsedAt)) leastRecent = kept;
+      // The least recently used of home's, when it has one idle.
+      const home = kept.extra === homeIsExtra;
+      if (leastRecent === undefined || (home && leastRecent.extra !== homeIsExtra) || (kept.extra === leastRecent.extra && kept.lastUsedAt < leastRecent.lastUsedAt)) leastRecent = kept;
       const held = kept.sequence.contextTokens;
       const shared = sharedPrefix(held, tokens);
       if (shared > bestShared || (shared === bestShared && kept.lastUsedAt < best!.lastUsedAt)) {
@@ -441,7 +445,9 @@ async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: 
     }
     const worthReusing = best !== undefined && bestShared > sharesNothing && (bestHeld - bestShared <= bestShared || bestShared >= bestPrompt);
     if (!worthReusing) {
-      const fresh = extra !== undefined && extra.sequencesLeft > 0 ? extra : onlyExtra === undefined && !entry.extraPending && entry.context.sequencesLeft > 0 ? entry.context : undefined;
+      const extraLeft = extra !== undefined && extra.sequencesLeft > 0 ? extra : undefined;
+      const loadLeft = onlyExtra === undefined && !entry.extraPending && entry.context.sequencesLeft > 0 ? entry.context : undefined;
+      const fresh = homeIsExtra ? (extraLeft ?? loadLeft) : (loadLeft ?? extraLeft);
       // Until the extra context is made, a call alone takes the load's context's new sequence.
       const bootstrap = fresh ?? (onlyExtra === undefined && entry.extraPending && entry.context.sequencesLeft > 0 ? entry.context : undefined);
       if (bootstrap) {
@@ -551,8 +557,9 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     // another runs on this model (which the supervisor allows only to batch), and only where calls batch at
     // all: with one call at a time (`batch: false`) a multi stage's models take any sequence, and so the one
     // holding the prompt they share.
-    const batched = ((request.together ?? 1) > 1 || entry.busy > 1) && batchWidth({ configured: settings.batch ?? "auto", gpu: loadedLlama?.gpu ?? false }) > 1;
-    kept = await takeSequence(entry, evaluatedTokens, signal, batched);
+    const batching = batchWidth({ configured: settings.batch ?? "auto", gpu: loadedLlama?.gpu ?? false }) > 1;
+    const batched = ((request.together ?? 1) > 1 || entry.busy > 1) && batching;
+    kept = await takeSequence(entry, evaluatedTokens, signal, batched, batching);
     const sequence = kept.sequence;
     const textByTokens = entry.chatWrapper === undefined;
     let firstTokenAt: number | undefined;

@@ -6,7 +6,7 @@
  * (the server refuses that run the same way). With the form's input (while the stage cache is used), the
  * stages the cache would serve are marked so: they load nothing and take no time.
  */
-import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { useTranslations } from "next-intl";
 import { useTRPC } from "@/client/trpc";
@@ -27,8 +27,12 @@ export function PlanPanel({ pipeline, input, cache }: { pipeline: string; input:
   }, [input]);
   // The stage cache is looked up only for a run that may use it, and an input to run.
   const lookup = cache && settled.trim() !== "" ? { input: settled } : {};
-  // While the plan for a new input comes, the last one stays (no flash of "working out the plan").
-  const plan = useQuery({ ...trpc.runs.plan.queryOptions({ pipeline, ...lookup }), placeholderData: keepPreviousData });
+  // While the plan for a new input comes, the last one of the same pipeline stays (no flash of "working
+  // out the plan"); another pipeline's is never shown for this one.
+  const plan = useQuery({
+    ...trpc.runs.plan.queryOptions({ pipeline, ...lookup }),
+    placeholderData: (previous, previousQuery) => ((previousQuery?.queryKey[1] as { input?: { pipeline?: unknown } } | undefined)?.input?.pipeline === pipeline ? previous : undefined),
+  });
   const t = useTranslations("run.plan");
   const describe = useDescribeError();
   return (
