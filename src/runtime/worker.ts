@@ -406,11 +406,12 @@ function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> 
  * picks its slots alike: by the longest common prefix when it is similar enough, else the least recently
  * used.) Prompts through a chat template all share its first role markers: without the rule each such
  * call would overwrite the sequence a later one could reuse.
- * New and least recently used sequences come from the `home` context: where calls batch, the extra one (see
- * `PoolEntry.extra`) once it is made, so that what a call leaves there is found by a batch after it (a
- * draft, by a multi stage's models); where they do not, the load's, whose one sequence decodes faster
- * on a small model (2-5%) than one of a context of several. A new sequence comes from the other context when
- * home has none left (so that what home holds stays for a call that wants it). A call `batched` with others
+ * A new sequence comes from the `home` context while it has one left, else from the other: where calls
+ * batch, the extra one (see `PoolEntry.extra`) once it is made, so that what a call leaves there is found
+ * by a batch after it (a draft, by a multi stage's models); where they do not, the load's, whose one
+ * sequence decodes a little faster on a small model (2-5%) than one of a context of several. The least
+ * recently used is the least recently used of all: one a later stage of the run may still want (the
+ * draft its ending starts with) is kept over that small difference. A call `batched` with others
  * (a multi stage's models, or one that comes while another runs, when calls batch) takes only the extra
  * context's, where they decode in one batch: two contexts would compete for the cores instead. With every
  * sequence it may take busy (a batch wider than the context, see `load`), the call waits for one to be released.
@@ -431,9 +432,7 @@ async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: 
     let leastRecent: KeptSequence | undefined;
     for (const kept of entry.sequences) {
       if (kept.busy || (onlyExtra !== undefined && !kept.extra)) continue;
-      // The least recently used of home's, when it has one idle.
-      const home = kept.extra === homeIsExtra;
-      if (leastRecent === undefined || (home && leastRecent.extra !== homeIsExtra) || (kept.extra === leastRecent.extra && kept.lastUsedAt < leastRecent.lastUsedAt)) leastRecent = kept;
+      if (leastRecent === undefined || kept.lastUsedAt < leastRecent.lastUsedAt) leastRecent = kept;
       const held = kept.sequence.contextTokens;
       const shared = sharedPrefix(held, tokens);
       if (shared > bestShared || (shared === bestShared && kept.lastUsedAt < best!.lastUsedAt)) {
