@@ -76,8 +76,8 @@ interface PoolEntry {
   context: LlamaContext;
   /**
    * The context of the sequences beyond `parallel` (kept ones and a batch's, see `chooseSequences`), made
-   * after the load while the first call runs: its KV caches are cleared at creation (~3 ms a MiB here), which
-   * the first call need not wait for. Settles to undefined when there is none (or it could not be made).
+   * after the load while the first call runs: its KV caches are cleared at creation (~0.35 ms a MiB here:
+   * 285 ms for the 400M model's four), which the first call need not wait for. Settles to undefined when there is none (or it could not be made).
    */
   extra: Promise<LlamaContext | undefined>;
   /** The extra context once made; `extraPending` while it is being made. */
@@ -237,10 +237,11 @@ async function estimateRam(insights: GgufInsights, path: string, options: { cont
  * sequence each call overwrites what the next one could reuse.
  * Each sequence holds a KV cache of the whole context size (llama.cpp allocates and clears it with its
  * context; its streams are not unified). Two contexts, not one of them all: a cold run's first call waits
- * for one KV cache, not four (a 400M model: ~95 ms, not ~380); the others are made while it runs. Sequences beyond `parallel` are a speed-up, never a reason for the plan to
- * refuse a run or for the pool to unload another model: they are made only while together they take at
- * most an eighth of the memory budget and no more than the model with its `parallel` ones, and the model
- * with them at most a quarter of the free memory.
+ * for one KV cache, not four (a 400M model: ~95 ms, not ~380); the others are made while it runs.
+ * Sequences beyond `parallel` are a speed-up, never a reason for the plan to refuse a run or for the pool
+ * to unload another model: they are made only while together they take at most an eighth of the memory
+ * budget and no more than the model with its `parallel` ones, and the model with them at most a quarter
+ * of the free memory.
  */
 async function chooseSequences(
   insights: GgufInsights,
