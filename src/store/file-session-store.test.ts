@@ -1,6 +1,7 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { access, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { tempDir } from "../testing/fixtures.js";
@@ -335,17 +336,22 @@ describe("FileSessionStore on disk", () => {
       expect(store.indexing).toBe(false);
     }));
 
-  it("starting on a folder without an index, answers interruptRunning at once, and marks the sessions left running once the files are read, not a run it started meanwhile", () =>
+  it("starting on a folder without an index, answers interruptRunning at once, and marks the sessions left running once the files are read (or when one is read), not a run it started meanwhile", () =>
     inTempDir(async (dir) => {
       const notEnded = { status: "running" as const, finalAnswer: undefined, endedAt: undefined, durationMs: undefined };
-      const stale = makeSession(notEnded);
+      // Left running by a process that is gone.
+      const stale = makeSession({ ...notEnded, owner: { host: hostname(), pid: spawnSync(process.execPath, ["-e", ""]).pid } });
       for (const session of [...Array.from({ length: 300 }, () => makeSession()), stale]) writeFileSync(path.join(dir, `${session.id}.json`), JSON.stringify(session));
       const store = openStore(dir);
       expect(await store.interruptRunning()).toEqual([]);
       expect(store.indexing).toBe(true);
+      // Read while the index is built, the session left running is interrupted already.
+      expect((await store.get(stale.id)).status).toBe("interrupted");
+      expect(store.indexing).toBe(true);
       // A run of this process, started while the index is built.
       const ours = makeSession({ ...notEnded, owner: processOwner() });
       await store.create(ours);
+      expect((await store.get(ours.id)).status).toBe("running");
       await store.flush();
       expect(JSON.parse(await readFile(path.join(dir, `${stale.id}.json`), "utf8")).status).toBe("interrupted");
       expect(JSON.parse(await readFile(path.join(dir, `${ours.id}.json`), "utf8")).status).toBe("running");

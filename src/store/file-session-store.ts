@@ -36,6 +36,7 @@
  *   can no longer end it (see `runsElsewhere`).
  */
 import { access, appendFile, mkdir, opendir, readFile, rm, stat } from "node:fs/promises";
+import { hostname } from "node:os";
 import path from "node:path";
 import { Low } from "lowdb";
 import { syncDirectory, tempSuffix, writeFileDurably } from "../common/index.js";
@@ -106,6 +107,18 @@ function isMissing(error: unknown): boolean {
 }
 
 const byFile = (a: DamagedSession, b: DamagedSession) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0);
+
+/**
+ * A session still `running` whose process is gone: not one of this process's runs (its owner is this
+ * process while it runs) and not another live process's (a CLI run goes on there). A session without an
+ * owner (an earlier version's) is left to `interruptRunning`, at a studio's start.
+ */
+function leftRunning(session: SessionRecord): boolean {
+  const owner = session.owner;
+  if (session.status !== "running" || !owner) return false;
+  if (owner.host === hostname() && owner.pid === process.pid) return false;
+  return !runsElsewhere(owner);
+}
 
 export class FileSessionStore implements SessionStore {
   readonly directory: string;
@@ -545,7 +558,7 @@ export class FileSessionStore implements SessionStore {
   async get(id: string): Promise<SessionRecord> {
     // Reads need no queue: a rename is atomic, so a reader sees the old file or the new one.
     const result = await this.#read(assertRunId(id));
-    if ("session" in result) return result.session;
+    if ("session" in result) return leftRunning(result.session) ? ((await this.#interruptOne(id)) ?? result.session) : result.session;
     if ("damage" in result) throw sessionDamaged(this.directory, result.damage);
     throw sessionNotFound(id);
   }
@@ -625,6 +638,23 @@ export class FileSessionStore implements SessionStore {
     }
     await this.#current();
     return this.#serial(() => this.#interrupt(index));
+  }
+
+  /**
+   * Marks one session `interrupted` that a process that is gone left `running`, as `interruptRunning` does
+   * at the start (while a rebuild of the index goes on, that is left to the rebuild's end: a read meanwhile
+   * must not show the dead process's run as going on). Answers the session as written, or undefined.
+   */
+  async #interruptOne(id: string): Promise<SessionRecord | undefined> {
+    const index = await this.#ready();
+    return this.#serial(async () => {
+      const session = await this.#readQuietly(id);
+      if (!session || !leftRunning(session)) return session;
+      const updated = interrupted(session);
+      await this.#ownWrite(() => writeFileDurably(this.#file(session.id), JSON.stringify(updated, null, 1)));
+      this.#record(index, summarize(updated));
+      return updated;
+    });
   }
 
   /** Marks `interrupted` the sessions `interruptRunning` names, but those in `skip`; answers their ids (sorted). Inside the write queue. */
