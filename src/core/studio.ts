@@ -314,18 +314,23 @@ export class Studio {
    * the stages found there before the run (see `stagesInCache`) are left out of the plan, so that a run
    * answered from the cache is never refused for memory it would not use.
    */
-  async #refuseUnlessFits(models: LoadedModelsConfig, pipeline: Pipeline, run: { input?: string; cache: boolean; reuse: Record<string, StageRecord> }, stats: StatOnce): Promise<void> {
-    const skip = new Set(Object.keys(run.reuse));
-    const plan = await this.#plan(models, pipeline, { rates: false, skip, stats });
-    if (plan.fits || !run.cache || run.input === undefined) return planRefusal(plan);
-    const cached = await stagesInCache({
+  /** The stages the stage cache would serve a run of `pipeline` on `input` (see `stagesInCache`). */
+  async #cachedStages(models: LoadedModelsConfig, pipeline: Pipeline, input: string, reuse: Record<string, StageRecord>): Promise<Set<string>> {
+    return stagesInCache({
       pipeline,
-      input: run.input,
-      reuse: run.reuse,
+      input,
+      reuse,
       cache: this.stageCache.forRun("", await this.#cacheRuntime(models)),
       resolveModel: (name) => resolveModel(models, name),
       resolveParams: (name, params) => resolveGenerationParams(models, name, params),
     });
+  }
+
+  async #refuseUnlessFits(models: LoadedModelsConfig, pipeline: Pipeline, run: { input?: string; cache: boolean; reuse: Record<string, StageRecord> }, stats: StatOnce): Promise<void> {
+    const skip = new Set(Object.keys(run.reuse));
+    const plan = await this.#plan(models, pipeline, { rates: false, skip, stats });
+    if (plan.fits || !run.cache || run.input === undefined) return planRefusal(plan);
+    const cached = await this.#cachedStages(models, pipeline, run.input, run.reuse);
     if (cached.size === 0) return planRefusal(plan);
     planRefusal(await this.#plan(models, pipeline, { rates: false, skip: new Set([...skip, ...cached]), stats }));
   }
@@ -340,17 +345,7 @@ export class Studio {
   async plan(options: Pick<RunOptions, "pipeline" | "mode" | "inline" | "cache"> & { input?: string }): Promise<RunPlan> {
     const stats = new StatOnce();
     const { models, pipeline } = await this.#prepare(options, stats);
-    const cached =
-      options.input === undefined || options.cache === false
-        ? undefined
-        : await stagesInCache({
-            pipeline: pipeline.pipeline,
-            input: options.input,
-            reuse: {},
-            cache: this.stageCache.forRun("", await this.#cacheRuntime(models)),
-            resolveModel: (name) => resolveModel(models, name),
-            resolveParams: (name, params) => resolveGenerationParams(models, name, params),
-          });
+    const cached = options.input === undefined || options.cache === false ? undefined : await this.#cachedStages(models, pipeline.pipeline, options.input, {});
     return this.#plan(models, pipeline.pipeline, { rates: true, stats, ...(cached && cached.size > 0 ? { cached } : {}) });
   }
 

@@ -649,12 +649,16 @@ export class FileSessionStore implements SessionStore {
     const index = await this.#ready();
     return this.#serial(async () => {
       const session = await this.#readQuietly(id);
-      if (!session || !leftRunning(session)) return session;
-      const updated = interrupted(session);
-      await this.#ownWrite(() => writeFileDurably(this.#file(session.id), JSON.stringify(updated, null, 1)));
-      this.#record(index, summarize(updated));
-      return updated;
+      return session && leftRunning(session) ? this.#writeInterrupted(index, session) : session;
     });
+  }
+
+  /** Writes `session` as `interrupted` and records it in `index`; answers it as written. Inside the write queue. */
+  async #writeInterrupted(index: SessionIndex, session: SessionRecord): Promise<SessionRecord> {
+    const updated = interrupted(session);
+    await this.#ownWrite(() => writeFileDurably(this.#file(session.id), JSON.stringify(updated, null, 1)));
+    this.#record(index, summarize(updated));
+    return updated;
   }
 
   /** Marks `interrupted` the sessions `interruptRunning` names, but those in `skip`; answers their ids (sorted). Inside the write queue. */
@@ -668,9 +672,7 @@ export class FileSessionStore implements SessionStore {
         // Another process's run goes on: that process writes its end, and the next reconciliation reads it.
         if (!session || (session.status === "running" && runsElsewhere(session.owner))) continue;
         if (session.status === "running") {
-          const updated = interrupted(session);
-          await this.#ownWrite(() => writeFileDurably(this.#file(session.id), JSON.stringify(updated, null, 1)));
-          this.#record(index, summarize(updated));
+          await this.#writeInterrupted(index, session);
           ids.push(session.id);
         } else {
           this.#record(index, summarize(session));
