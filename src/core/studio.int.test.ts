@@ -5,6 +5,7 @@
  * CI has; a folder of mode 0555 would not do, since it does not stop root).
  */
 import { execFileSync } from "node:child_process";
+import { closeSync, openSync, rmSync, writeSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -318,20 +319,42 @@ function mountSessions(): string | undefined {
 }
 /**
  * Remounts the sessions folder. A read-only remount is refused ("mount point is busy") while a file there
- * is open for writing (the session index's log, appended in the background): tried again a few times,
- * 20 ms apart, so that the disk breaks where the test means it to.
+ * is open for writing (a session's temp file, the session index's log): tried again a few times, 20 ms
+ * apart, waiting on the event loop so that the write holding the file open can end and close it.
  */
-const remount = (mode: "ro" | "rw"): void => {
+async function remount(mode: "ro" | "rw"): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       execFileSync("mount", ["-o", `remount,${mode}`, mounted!], { stdio: "pipe" });
       return;
     } catch (error) {
-      if (attempt >= 25 || !/busy/.test(String((error as { stderr?: Buffer }).stderr ?? ""))) throw error;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      if (attempt >= 50 || !/busy/.test(String((error as { stderr?: Buffer }).stderr ?? ""))) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
-};
+}
+
+/**
+ * Fills the sessions folder's tmpfs to its last byte, at once and whatever is open there, so that the next
+ * write fails (ENOSPC); the returned function frees the space again.
+ */
+function fillSessions(): () => void {
+  const filler = path.join(mounted!, "filler");
+  const fd = openSync(filler, "w");
+  try {
+    for (const size of [1 << 20, 64 << 10, 4 << 10, 512, 1]) {
+      const chunk = Buffer.alloc(size, 1);
+      try {
+        for (;;) writeSync(fd, chunk);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return () => rmSync(filler);
+}
 
 async function onDisk(id: string): Promise<SessionRecord | undefined> {
   try {
@@ -406,7 +429,7 @@ describe("a run's session on disk, while it goes and when it cannot be written",
         // From its first text on, once its session file exists, nothing more can be written.
         if (event.type === "stage-delta" && !readOnly) {
           await vi.waitFor(async () => expect(await onDisk(id)).toBeDefined(), { interval: 2 });
-          remount("ro");
+          await remount("ro");
           readOnly = true;
         }
       }
@@ -431,7 +454,7 @@ describe("a run's session on disk, while it goes and when it cannot be written",
   it("refuses to start a run whose session cannot be created, with storage-failed", async (context) => {
     const skip = mountSessions();
     if (skip) return context.skip(skip);
-    remount("ro");
+    await remount("ro");
     const error = await studio.run({ pipeline: "short", input: "Once upon a time" }).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: "storage-failed", details: { params: { reason: "read-only", folder: path.join(root, "sessions") } } });
     expect((error as Error).message).toContain("it is on a read-only file system");
@@ -446,11 +469,11 @@ describe("a run's session on disk, while it goes and when it cannot be written",
       let created = false;
       let ended = false;
       // The last stage has ended and the session file exists (its first write may come after the stage's
-      // end): the final write comes next, onto a read-only disk that is back a moment later.
+      // end): the final write comes next, onto a full disk that has room again a moment later.
       const breakDisk = () => {
         if (!created || !ended || back) return;
-        remount("ro");
-        back = new Promise((resolve) => setTimeout(resolve, 300)).then(() => remount("rw"));
+        const free = fillSessions();
+        back = new Promise((resolve) => setTimeout(resolve, 300)).then(free);
       };
       const session = await studio.run({
         pipeline: "short",
