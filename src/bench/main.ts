@@ -168,7 +168,8 @@ if (parts.pipeline) {
   const pipelineResults: PipelineBenchResult[] = [];
   for (const file of files) {
     const large = (await stat(file)).size > 64 * 1024 * 1024;
-    const rounds = Number(process.env.BENCH_PIPELINE_ROUNDS ?? (large ? 3 : 5));
+    // An even number: each side's process is made first in as many rounds as the other's (see `orderBalanced`).
+    const rounds = Number(process.env.BENCH_PIPELINE_ROUNDS ?? (large ? 4 : 6));
     const warmRuns = Number(process.env.BENCH_WARM_RUNS ?? (large ? 2 : 3));
     const warmupRuns = Number(process.env.BENCH_WARMUP_RUNS ?? defaultWarmupRuns(large));
     const chosen = (process.env.BENCH_PIPELINES ?? "chain,demo").split(",");

@@ -9,6 +9,14 @@
  * max_tokens, as vLLM's and llama.cpp's benchmarks have it), and in each round every call must have stopped
  * alike on both sides (see `RunFigures.callWork`); a round where one did not is void and left out of the
  * figures, and the report says how many were.
+ *
+ * Which side's process is made first in a round matters here: on this VM the process that loads the model
+ * first in a round decodes slower, whichever side it is (four identical studios, made one after another
+ * and run in turn: the first 8-10% slower than the others, in every try; in six rounds run by run on the
+ * 27M model the ratio was 0.64-0.95 in the rounds the engine's worker was made first and 0.94-1.19 in
+ * those the direct script was). The side made first alternates by round, and the ratios are reported
+ * balanced: the geometric mean of the median ratio of the rounds each side was made first (a slowdown
+ * by a factor of the order cancels out), with both medians beside it.
  */
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { copyFile, mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
@@ -116,9 +124,24 @@ export interface PipelineBenchResult {
   directWarm: RunFigures[];
   engineCold: number[];
   directCold: number[];
+  /** For each warm run and each cold run kept (in the order of the arrays above): whether the engine's process was made first in its round. */
+  warmEngineFirst: boolean[];
+  coldEngineFirst: boolean[];
 }
 
 const median = (values: number[]) => (values.length === 0 ? Number.NaN : [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!);
+
+/**
+ * Paired ratios balanced for the order their processes were made in (see the head of this file): the
+ * median of the rounds the engine's process was made first, of those the script's was, and their geometric
+ * mean (the median of all where only one order was run).
+ */
+export function orderBalanced(ratios: number[], engineFirst: boolean[]): { balanced: number; engineFirst: number; directFirst: number } {
+  const first = median(ratios.filter((_, index) => engineFirst[index]));
+  const second = median(ratios.filter((_, index) => !engineFirst[index]));
+  const balanced = Number.isNaN(first) || Number.isNaN(second) ? median(ratios) : Math.sqrt(first * second);
+  return { balanced, engineFirst: first, directFirst: second };
+}
 
 /** A config folder for one model file: the demo's models.yaml with every model on that file, the demo pipeline and the chain. */
 async function writeConfig(root: string, modelPath: string): Promise<void> {
@@ -294,7 +317,7 @@ export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain
     const jobFile = path.join(root, "direct-job.json");
     await writeFile(jobFile, JSON.stringify(job));
 
-    const result: PipelineBenchResult = { model: path.basename(modelPath), pipeline, threads: job.threads, calls: job.runs[0]!.length, rounds, voidRounds: 0, voidColdRounds: 0, voidDetails: [], engineWarm: [], directWarm: [], engineCold: [], directCold: [] };
+    const result: PipelineBenchResult = { model: path.basename(modelPath), pipeline, threads: job.threads, calls: job.runs[0]!.length, rounds, voidRounds: 0, voidColdRounds: 0, voidDetails: [], engineWarm: [], directWarm: [], engineCold: [], directCold: [], warmEngineFirst: [], coldEngineFirst: [] };
     for (let round = 0; round < rounds; round++) {
       let studio: Studio | undefined;
       let script: DirectScript | undefined;
@@ -360,6 +383,7 @@ export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain
       if (sameWork(engineResult.coldWork, direct.coldWork)) {
         result.engineCold.push(engineResult.cold);
         result.directCold.push(direct.cold);
+        result.coldEngineFirst.push(round % 2 === 0);
       } else {
         result.voidColdRounds++;
         result.voidDetails.push(`cold: direct ${direct.coldWork.join(",")}; engine ${engineResult.coldWork.join(",")}`);
@@ -368,6 +392,7 @@ export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain
       if (engineWarm.every((run, index) => sameWork(run.callWork, directWarm[index]!.callWork))) {
         result.engineWarm.push(...engineWarm);
         result.directWarm.push(...directWarm);
+        result.warmEngineFirst.push(...engineWarm.map(() => round % 2 === 0));
       } else {
         result.voidRounds++;
         result.voidDetails.push(`warm: direct ${directWarm.map((run) => run.callWork.join(",")).join(" | ")}; engine ${engineWarm.map((run) => run.callWork.join(",")).join(" | ")}`);
@@ -383,9 +408,13 @@ export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain
 export function pipelineReport(results: PipelineBenchResult[]): string[] {
   const fixed = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : "—");
   const lines = [
-    "| model | pipeline | calls | threads | warm: engine ms | warm: direct ms | warm: direct / engine time (median of paired runs; ratio of medians) | cold: engine ms | cold: direct ms | cold: direct / engine (median of paired runs) | engine tok/s | direct tok/s | warm: prompt tokens a run, engine / direct (median of paired runs) | void rounds: warm; cold |",
+    "| model | pipeline | calls | threads | warm: engine ms | warm: direct ms | warm: direct / engine time, balanced (paired runs' median in the rounds the engine's process was made first; the script's) | cold: engine ms | cold: direct ms | cold: direct / engine, balanced (engine's first; script's) | engine tok/s | direct tok/s | warm: prompt tokens a run, engine / direct (median of paired runs) | void rounds: warm; cold |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
+  const balancedCell = (ratios: number[], engineFirst: boolean[]) => {
+    const ratio = orderBalanced(ratios, engineFirst);
+    return `${fixed(ratio.balanced, 3)} (${fixed(ratio.engineFirst, 3)}; ${fixed(ratio.directFirst, 3)})`;
+  };
   for (const result of results) {
     const engineWall = result.engineWarm.map((run) => run.wallMs);
     const directWall = result.directWarm.map((run) => run.wallMs);
@@ -393,7 +422,7 @@ export function pipelineReport(results: PipelineBenchResult[]): string[] {
     const rate = (runs: RunFigures[]) => median(runs.map((run) => (run.tokensOut / run.wallMs) * 1000));
     const prompts = median(result.engineWarm.map((run, index) => run.promptTokens / result.directWarm[index]!.promptTokens));
     lines.push(
-      `| ${result.model} | ${result.pipeline} | ${result.calls} | ${result.threads} | ${fixed(median(engineWall))} | ${fixed(median(directWall))} | ${fixed(median(directWall.map((direct, index) => direct / engineWall[index]!)), 3)}; ${fixed(median(directWall) / median(engineWall), 3)} | ${fixed(median(result.engineCold))} | ${fixed(median(result.directCold))} | ${fixed(median(result.directCold.map((direct, index) => direct / result.engineCold[index]!)), 3)} | ${fixed(rate(result.engineWarm), 1)} | ${fixed(rate(result.directWarm), 1)} | ${fixed(prompts, 3)} | ${result.voidRounds}; ${result.voidColdRounds} of ${result.rounds} |`,
+      `| ${result.model} | ${result.pipeline} | ${result.calls} | ${result.threads} | ${fixed(median(engineWall))} | ${fixed(median(directWall))} | ${balancedCell(directWall.map((direct, index) => direct / engineWall[index]!), result.warmEngineFirst)} | ${fixed(median(result.engineCold))} | ${fixed(median(result.directCold))} | ${balancedCell(result.directCold.map((direct, index) => direct / result.engineCold[index]!), result.coldEngineFirst)} | ${fixed(rate(result.engineWarm), 1)} | ${fixed(rate(result.directWarm), 1)} | ${fixed(prompts, 3)} | ${result.voidRounds}; ${result.voidColdRounds} of ${result.rounds} |`,
     );
   }
   lines.push("", "The engine's warm runs outside their stages (medians, ms; stage times are whole milliseconds): before the first stage (configs, the plan, the session's record), after the last (the session's durable write).", "");
