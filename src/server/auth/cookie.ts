@@ -65,8 +65,10 @@ export class CookieSigner {
   async verify(value: string, now = Date.now()): Promise<{ user: string; tokenId: string } | undefined> {
     const [body, signature, extra] = value.split(".");
     if (!body || !signature || extra !== undefined || value.length > 512) return undefined;
-    const expected = createHmac("sha256", await this.#signingKey()).update(body).digest();
-    const actual = Buffer.from(signature, "base64url");
+    // Compared as text: a base64url decoder ignores the last character's spare bits, so a signature with
+    // them changed would decode to the same bytes; only the one spelling the signature makes is good.
+    const expected = Buffer.from(createHmac("sha256", await this.#signingKey()).update(body).digest("base64url"));
+    const actual = Buffer.from(signature);
     if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) return undefined;
     try {
       const claims = JSON.parse(Buffer.from(body, "base64url").toString("utf8")) as LoginClaims;
