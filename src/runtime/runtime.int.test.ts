@@ -64,6 +64,19 @@ describe("the inference runtime", () => {
     expect((await runtime.generate(request("C"))).load.loaded).toBe(true);
   });
 
+  it("unloads a model a call runs on once the call ends, and not before", async () => {
+    let firstText: () => void = () => undefined;
+    const writing = new Promise<void>((resolve) => (firstText = resolve));
+    const call = runtime.generate(request("Once upon a time", 200), { onText: () => firstText() });
+    await writing;
+    expect(await runtime.unload(modelPath)).toBe(1);
+    // Still there, busy, while its call runs; the call is not cut short.
+    expect((await runtime.status()).loaded).toMatchObject([{ path: modelPath, busy: 1 }]);
+    expect((await call).tokensOut).toBe(200);
+    expect((await runtime.status()).loaded).toEqual([]);
+    expect((await runtime.generate(request("C", 4))).load.loaded).toBe(true);
+  });
+
   it("cancels mid-stream quickly, and the next call works", async () => {
     const controller = new AbortController();
     const started = Date.now();

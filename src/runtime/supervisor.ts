@@ -376,7 +376,7 @@ export class Runtime implements InferencePort {
     return (await this.status()).loaded.map((entry) => entry.path);
   }
 
-  /** Unloads one model (by path) or every idle model; resolves to the number unloaded. */
+  /** Unloads one model (by path) or every model: an idle one now, a busy one once its calls end; resolves to the number of either. */
   async unload(file?: string): Promise<number> {
     if (!this.#worker || this.#worker.exited) return 0;
     const worker = this.#worker;

@@ -95,6 +95,8 @@ interface PoolEntry {
   gpuLayers: number;
   lastUsedAt: number;
   busy: number;
+  /** Asked to unload while calls ran on it: it goes when the last of them ends. */
+  unloadWhenIdle?: boolean;
   /** The chat wrapper of a model with a chat template (from its template: resolved once, at the load); a model without one is prompted as plain text. */
   chatWrapper?: ChatWrapper;
   /** node-llama-cpp's estimate of the RAM this model and its context take. */
@@ -649,6 +651,10 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     }
     entry.busy--;
     entry.lastUsedAt = Date.now();
+    // Taken out of the pool here, before this call's result (and the pool it tells) is sent.
+    if (entry.busy === 0 && entry.unloadWhenIdle && pool.get(entry.key) === entry) {
+      unloadEntry(entry).catch((error: unknown) => process.stderr.write(`inference worker: ${entry.path} was not unloaded cleanly: ${(error as Error)?.message ?? String(error)}\n`));
+    }
   }
 }
 
@@ -763,7 +769,9 @@ process.on("message", (message: ParentMessage) => {
       );
       break;
     case "unload": {
+      // An idle model goes now; one that calls run on goes when the last of them ends (each counted).
       const entries = [...pool.values()].filter((entry) => message.path === undefined || entry.path === message.path);
+      for (const entry of entries) if (entry.busy > 0) entry.unloadWhenIdle = true;
       Promise.all(entries.filter((entry) => entry.busy === 0).map(unloadEntry)).then(
         () => send({ type: "reply", id: message.id, value: entries.length }),
         (error: unknown) => send(errorReply(message.id, error)),

@@ -61,7 +61,7 @@ const modelsRouter = router({
     if (!entry) throw toTRPCError(new ProjectLlmError("model-missing", `no model "${input.name}" in models.yaml`));
     return entry;
   }),
-  /** Unloads one model from the worker's pool; answers how many pool entries went. */
+  /** Unloads one model from the worker's pool (a model mid-call once its calls end); answers how many pool entries go. */
   unload: editorProcedure.input(z.object({ name: modelName })).mutation(async ({ ctx, input }) => {
     // The file's path is all it needs: no inspection of the file.
     const models = await ctx.studio.loadModels();
