@@ -129,7 +129,13 @@ export interface PipelineBenchResult {
   coldEngineFirst: boolean[];
 }
 
-const median = (values: number[]) => (values.length === 0 ? Number.NaN : [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!);
+/** The median; of an even count, the mean of the two middle values. */
+const median = (values: number[]) => {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
 
 /**
  * Paired ratios balanced for the order their processes were made in (see the head of this file): the

@@ -353,7 +353,7 @@ function fillSessions(): () => void {
   } finally {
     closeSync(fd);
   }
-  return () => rmSync(filler);
+  return () => rmSync(filler, { force: true });
 }
 
 async function onDisk(id: string): Promise<SessionRecord | undefined> {
@@ -464,8 +464,8 @@ describe("a run's session on disk, while it goes and when it cannot be written",
     const skip = mountSessions();
     if (skip) return context.skip(skip);
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    let back: Promise<void> | undefined;
     try {
-      let back: Promise<void> | undefined;
       let created = false;
       let ended = false;
       // The last stage has ended and the session file exists (its first write may come after the stage's
@@ -488,11 +488,12 @@ describe("a run's session on disk, while it goes and when it cannot be written",
           breakDisk();
         },
       });
-      await back;
       expect(errors.mock.calls.some(([message]) => String(message).includes("trying again"))).toBe(true);
       expect(session.status).toBe("completed");
       expect(await onDisk(session.id)).toMatchObject({ status: "completed", finalAnswer: session.finalAnswer });
     } finally {
+      // The space is freed before the tmpfs goes (afterEach), whatever failed.
+      await back;
       errors.mockRestore();
     }
   });

@@ -51,7 +51,7 @@ export type ParentMessage =
   | { type: "generate"; id: number; request: GenerateRequest }
   | { type: "cancel"; id: number }
   | { type: "inspect"; id: number; path: string; contextSize: number; gpuLayers: "auto" | "max" | number; threads: "auto" | number; batchSize?: number }
-  /** Unloads one model (every pool entry of that path) or, without a path, every idle model. */
+  /** Unloads one model (every pool entry of that path) or, without a path, every model: an idle one now, a busy one once its calls end. */
   | { type: "unload"; id: number; path?: string }
   | { type: "status"; id: number }
   /** Disposes every model and exits; the reply comes just before the exit. */

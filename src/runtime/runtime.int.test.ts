@@ -65,14 +65,17 @@ describe("the inference runtime", () => {
   });
 
   it("unloads a model a call runs on once the call ends, and not before", async () => {
+    await runtime.unload();
     let firstText: () => void = () => undefined;
     const writing = new Promise<void>((resolve) => (firstText = resolve));
-    const call = runtime.generate(request("Once upon a time", 200), { onText: () => firstText() });
+    // Long enough (800 tokens: most of a second here) that the unload and the status come while it writes.
+    const long: GenerateRequest = { ...request("Once upon a time", 800), model: { ...request("").model, load: { context_size: 2048, gpu_layers: 0, threads: "auto" } } };
+    const call = runtime.generate(long, { onText: () => firstText() });
     await writing;
     expect(await runtime.unload(modelPath)).toBe(1);
     // Still there, busy, while its call runs; the call is not cut short.
     expect((await runtime.status()).loaded).toMatchObject([{ path: modelPath, busy: 1 }]);
-    expect((await call).tokensOut).toBe(200);
+    expect((await call).tokensOut).toBe(800);
     expect((await runtime.status()).loaded).toEqual([]);
     expect((await runtime.generate(request("C", 4))).load.loaded).toBe(true);
   });

@@ -95,7 +95,10 @@ interface PoolEntry {
   gpuLayers: number;
   lastUsedAt: number;
   busy: number;
-  /** Asked to unload while calls ran on it: it goes when the last of them ends. */
+  /**
+   * Asked to unload while calls ran on it: it goes when the last of them ends (a call that comes before
+   * then still finds it, and holds it as long as it runs).
+   */
   unloadWhenIdle?: boolean;
   /** The chat wrapper of a model with a chat template (from its template: resolved once, at the load); a model without one is prompted as plain text. */
   chatWrapper?: ChatWrapper;
@@ -182,11 +185,22 @@ function fileSize(path: string): number {
   }
 }
 
-async function unloadEntry(entry: PoolEntry): Promise<void> {
+/** Models out of the pool whose memory is still being freed: a load waits for them before it counts what is free. */
+const freeing = new Set<Promise<void>>();
+
+function unloadEntry(entry: PoolEntry): Promise<void> {
   pool.delete(entry.key);
-  await (await entry.extra)?.dispose();
-  await entry.context.dispose();
-  await entry.model.dispose();
+  const done = (async () => {
+    await (await entry.extra)?.dispose();
+    await entry.context.dispose();
+    await entry.model.dispose();
+  })();
+  freeing.add(done);
+  done.then(
+    () => freeing.delete(done),
+    () => freeing.delete(done),
+  );
+  return done;
 }
 
 /**
@@ -295,6 +309,8 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
     batchSize: request.model.load.batch_size,
     batch: batchWidth({ configured: settings.batch ?? "auto", gpu: instance.gpu }),
   });
+  // A model unloaded a moment ago (once its calls ended, say) may still hold its memory.
+  await Promise.allSettled([...freeing]);
   await evict(estimate);
   // Out of memory on a GPU: retry with half the layers there, then on the CPU alone (see gpu-fallback.ts).
   let loaded: Awaited<ReturnType<typeof loadWithFallback<{ model: LlamaModel; context: LlamaContext }>>>;

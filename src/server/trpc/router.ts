@@ -61,13 +61,13 @@ const modelsRouter = router({
     if (!entry) throw toTRPCError(new ProjectLlmError("model-missing", `no model "${input.name}" in models.yaml`));
     return entry;
   }),
-  /** Unloads one model from the worker's pool (a model mid-call once its calls end); answers how many pool entries go. */
+  /** Unloads one model from the worker's pool (one that calls run on once they end); answers how many pool entries go. */
   unload: editorProcedure.input(z.object({ name: modelName })).mutation(async ({ ctx, input }) => {
     // The file's path is all it needs: no inspection of the file.
     const models = await ctx.studio.loadModels();
     if (!Object.hasOwn(models.config.models, input.name)) throw toTRPCError(new ProjectLlmError("model-missing", `no model "${input.name}" in models.yaml`));
     const resolved = resolveModel(models, input.name);
-    // A remote model is held by its server: nothing here to unload (and an empty path would mean "every idle model").
+    // A remote model is held by its server: nothing here to unload (and no path would mean "every model").
     if (resolved.remote) return { unloaded: 0 };
     const runtime = await ctx.studio.runtime();
     return { unloaded: await runtime.unload(resolved.path) };
