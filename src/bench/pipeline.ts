@@ -25,6 +25,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { median } from "../common/median.js";
 import { Studio } from "../core/index.js";
 import type { StageRecord } from "../engine/index.js";
 import type { CallTiming, DirectCall, DirectPipelineJob, DirectRunReport } from "./direct-pipeline.js";
@@ -129,13 +130,6 @@ export interface PipelineBenchResult {
   coldEngineFirst: boolean[];
 }
 
-/** The median; of an even count, the mean of the two middle values. */
-const median = (values: number[]) => {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 /**
  * Paired ratios balanced for the order their processes were made in (see the head of this file): the

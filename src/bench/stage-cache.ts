@@ -17,6 +17,7 @@ import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { median } from "../common/median.js";
 import { Studio } from "../core/index.js";
 import type { StageCacheKey } from "../engine/index.js";
 import { createRuntime } from "../runtime/index.js";
@@ -29,11 +30,6 @@ const sessionsCount = Number(process.env.BENCH_SESSIONS ?? 10_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 20);
 const modelsDir = path.resolve(process.env.PROJECT_LLM_TEST_MODELS ?? path.join(projectRoot, "models"));
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))]!;
 
 /** Sessions as files (as a three-stage run writes them) and three cache entries each, under random keys. */

@@ -5,6 +5,7 @@
  * VRAM after the safety coefficients; and the time it should take, from rates measured on this machine.
  * Pure: the studio gathers the estimates (the worker's `inspect`), the free memory and the past sessions.
  */
+import { median } from "../common/median.js";
 import { stageModels, topologicalOrder } from "../engine/index.js";
 import type { Pipeline } from "../config/index.js";
 import type { SessionRecord } from "../store/index.js";
@@ -232,13 +233,6 @@ function adviceFor(problems: PlanProblem[], input: PlanInput, poolSize: number):
     if (problem.code === "ram" && (input.memory.loaded.length > 0 || poolSize > 1)) advice.add("max_loaded_models");
   }
   return [...advice];
-}
-
-/** The median of a non-empty list. */
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /**
