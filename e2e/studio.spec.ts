@@ -3,7 +3,7 @@
  */
 import { expect, test } from "@playwright/test";
 import { liveText, recordLiveText } from "./live-text";
-import { shot, watchConsole } from "./page-checks";
+import { shot, waitForEnd, watchConsole } from "./page-checks";
 
 test("b. a run streams each stage's tokens while it runs, then the final answer", async ({ page }) => {
   const errors = watchConsole(page);
@@ -186,6 +186,31 @@ test("d. the Models page shows a present model and a missing one as such", async
   await expect(missing).toContainText("missing");
   await expect(missing).toContainText("not-downloaded-yet.gguf");
   await shot(page, "models");
+  expect(errors).toEqual([]);
+});
+
+test("d. Unload of a model a run is using says it goes when its calls end, and it goes then", async ({ page, request }) => {
+  const errors = watchConsole(page);
+  // Eight long stages on the model, computed: it is busy for seconds while the page unloads it.
+  const started = await request.post("/api/runs", { data: { pipeline: "marathon", input: "A long time ago", cache: false } });
+  expect(started.status()).toBe(202);
+  const { id } = (await started.json()) as { id: string };
+  await page.goto("/models");
+  const card = page.getByTestId("model-storyteller");
+  // The list shows what is loaded when it is read: read again until the run has loaded the model.
+  await expect(async () => {
+    await page.reload();
+    await expect(card.getByRole("button", { name: "Unload storyteller" })).toBeVisible({ timeout: 1000 });
+  }).toPass({ timeout: 60_000 });
+  await card.getByRole("button", { name: "Unload storyteller" }).click();
+  await expect(card).toContainText("loaded · unloads when its calls end");
+  await expect(card.getByRole("button", { name: "Unload storyteller" })).toHaveCount(0);
+  await shot(page, "models-unloading");
+  // Cancelled, its call ends: the model goes, and the page, which looks again meanwhile, says so unasked.
+  await request.post("/api/trpc/runs.cancel", { data: { id } });
+  await expect(card).not.toContainText("loaded", { timeout: 15_000 });
+  await waitForEnd(request, id);
+  expect(((await (await request.get(`/api/sessions/${id}`)).json()) as { status: string }).status).toBe("cancelled");
   expect(errors).toEqual([]);
 });
 

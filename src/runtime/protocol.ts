@@ -41,8 +41,11 @@ export interface WorkerStatus {
   /** Generations run at once (the configured count, or what `auto` resolved to). */
   parallel: number;
   vram?: { total: number; used: number; free: number };
-  /** `memoryBytes`: the RAM estimate the pool's budget counts; `vramBytes`: the VRAM estimate (0 on a CPU). */
-  loaded: Array<{ path: string; contextSize: number; threads: number; gpuLayers: number; lastUsedAt: number; busy: number; memoryBytes: number; vramBytes: number }>;
+  /**
+   * `memoryBytes`: the RAM estimate the pool's budget counts; `vramBytes`: the VRAM estimate (0 on a CPU);
+   * `unloading`: asked to unload while calls used it, it goes once they end.
+   */
+  loaded: Array<{ path: string; contextSize: number; threads: number; gpuLayers: number; lastUsedAt: number; busy: number; memoryBytes: number; vramBytes: number; unloading: boolean }>;
   modelLoads: number;
   generations: number;
 }

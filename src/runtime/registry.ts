@@ -55,6 +55,8 @@ export interface RegistryEntry {
   freeRam: number;
   freeVram?: number;
   loaded: boolean;
+  /** Loaded, and asked to unload while calls ran on it: it goes once they end. */
+  unloading: boolean;
   warnings: ModelWarning[];
   error?: string;
 }
@@ -66,6 +68,8 @@ export async function inspectModels(options: {
 }): Promise<RegistryEntry[]> {
   const status = await options.runtime.status();
   const loaded = new Set(status.loaded.map((entry) => entry.path));
+  // Every load of the file goes (one per context size, say): it is unloading when each one is.
+  const staying = new Set(status.loaded.filter((entry) => !entry.unloading).map((entry) => entry.path));
   const freeRam = (await systemMemory()).free;
   const freeVram = status.vram?.free;
   const entries: RegistryEntry[] = [];
@@ -81,6 +85,7 @@ export async function inspectModels(options: {
       freeRam,
       freeVram,
       loaded: loaded.has(input.path),
+      unloading: loaded.has(input.path) && !staying.has(input.path),
       warnings: [],
     };
     entries.push(entry);
@@ -89,6 +94,7 @@ export async function inspectModels(options: {
       entry.remote = { baseUrl: input.remote.baseUrl, model: input.remote.model, ...(input.remote.apiKeyEnv ? { apiKeyEnv: input.remote.apiKeyEnv } : {}) };
       entry.present = true;
       entry.loaded = false;
+      entry.unloading = false;
       continue;
     }
     try {

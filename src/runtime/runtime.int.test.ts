@@ -74,8 +74,26 @@ describe("the inference runtime", () => {
     await writing;
     expect(await runtime.unload(modelPath)).toBe(1);
     // Still there, busy, while its call runs; the call is not cut short.
-    expect((await runtime.status()).loaded).toMatchObject([{ path: modelPath, busy: 1 }]);
+    expect((await runtime.status()).loaded).toMatchObject([{ path: modelPath, busy: 1, unloading: true }]);
     expect((await call).tokensOut).toBe(800);
+    expect((await runtime.status()).loaded).toEqual([]);
+    expect((await runtime.generate(request("C", 4))).load.loaded).toBe(true);
+  });
+
+  it("unloads a model asked to unload while it loads, once the call that loads it ends", async () => {
+    await runtime.unload();
+    let unloading: Promise<number> | undefined;
+    // Asked as soon as the load reports progress: the worker is loading the model for this call.
+    const call = runtime.generate(request("Once upon a time", 200), {
+      onLoadProgress: (progress) => {
+        if (progress < 1) unloading ??= runtime.unload(modelPath);
+      },
+    });
+    const result = await call;
+    expect(unloading).toBeDefined();
+    expect(await unloading).toBe(1);
+    // The call ran whole on the model it loaded; then the model went.
+    expect(result).toMatchObject({ tokensOut: 200, load: { loaded: true } });
     expect((await runtime.status()).loaded).toEqual([]);
     expect((await runtime.generate(request("C", 4))).load.loaded).toBe(true);
   });

@@ -113,7 +113,10 @@ let llamaPromise: Promise<Llama> | undefined;
 /** node-llama-cpp once started. */
 let loadedLlama: Llama | undefined;
 const pool = new Map<string, PoolEntry>();
-const loading = new Map<string, Promise<PoolEntry>>();
+/** Loads under way, by pool key, with the model file each loads. */
+const loading = new Map<string, { path: string; entry: Promise<PoolEntry> }>();
+/** Loads under way that an unload asked for: the model goes once the calls that wait for it end. */
+const unloadOnceLoaded = new Set<string>();
 const calls = new Map<number, AbortController>();
 let modelLoads = 0;
 let generations = 0;
@@ -286,12 +289,17 @@ async function acquire(request: GenerateRequest, onProgress: (progress: number) 
   const warm = pool.get(key);
   if (warm) return { entry: warm, loaded: false, loadMs: 0 };
   const started = performance.now();
-  let pending = loading.get(key);
+  let pending = loading.get(key)?.entry;
   const first = pending === undefined;
   if (!pending) {
     pending = load(request, threads, key, onProgress);
-    loading.set(key, pending);
-    pending.finally(() => loading.delete(key)).catch(() => undefined);
+    loading.set(key, { path: request.model.path, entry: pending });
+    pending
+      .finally(() => {
+        loading.delete(key);
+        unloadOnceLoaded.delete(key);
+      })
+      .catch(() => undefined);
   }
   const entry = await pending;
   return { entry, loaded: first, loadMs: performance.now() - started };
@@ -386,6 +394,8 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
     ...(loaded.fallback ? { fallback: loaded.fallback } : {}),
   };
   pool.set(key, entry);
+  // Unloaded while it loaded: the calls that wait for it run (they asked first), then it goes.
+  if (unloadOnceLoaded.has(key)) entry.unloadWhenIdle = true;
   void extraContext.then((made) => {
     entry.extraMade = made;
     entry.extraPending = false;
@@ -741,7 +751,17 @@ function poolStatus(instance: Llama): WorkerStatus {
   return {
     gpu: instance.gpu,
     parallel,
-    loaded: [...pool.values()].map(({ path, contextSize, threads, gpuLayers, lastUsedAt, busy, memoryBytes, vramBytes }) => ({ path, contextSize, threads, gpuLayers, lastUsedAt, busy, memoryBytes, vramBytes })),
+    loaded: [...pool.values()].map(({ path, contextSize, threads, gpuLayers, lastUsedAt, busy, memoryBytes, vramBytes, unloadWhenIdle }) => ({
+      path,
+      contextSize,
+      threads,
+      gpuLayers,
+      lastUsedAt,
+      busy,
+      memoryBytes,
+      vramBytes,
+      unloading: unloadWhenIdle === true,
+    })),
     modelLoads,
     generations,
   };
@@ -785,11 +805,14 @@ process.on("message", (message: ParentMessage) => {
       );
       break;
     case "unload": {
-      // An idle model goes now; one that calls run on goes when the last of them ends (each counted).
+      // An idle model goes now; one that calls run on, or that is loading for a call, goes when the last of
+      // its calls ends (each counted).
       const entries = [...pool.values()].filter((entry) => message.path === undefined || entry.path === message.path);
       for (const entry of entries) if (entry.busy > 0) entry.unloadWhenIdle = true;
+      const loads = [...loading].filter(([, load]) => message.path === undefined || load.path === message.path);
+      for (const [key] of loads) unloadOnceLoaded.add(key);
       Promise.all(entries.filter((entry) => entry.busy === 0).map(unloadEntry)).then(
-        () => send({ type: "reply", id: message.id, value: entries.length }),
+        () => send({ type: "reply", id: message.id, value: entries.length + loads.length }),
         (error: unknown) => send(errorReply(message.id, error)),
       );
       break;

@@ -15,7 +15,8 @@ export function ModelsPage() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const describe = useDescribeError();
-  const list = useQuery(trpc.models.list.queryOptions());
+  // A model asked to unload while a run used it goes when its calls end: the page looks again until then.
+  const list = useQuery(trpc.models.list.queryOptions(undefined, { refetchInterval: (query) => (query.state.data?.models.some((model) => model.unloading) ? 2000 : false) }));
   const unload = useMutation(trpc.models.unload.mutationOptions({ onSuccess: () => void queryClient.invalidateQueries({ queryKey: trpc.models.list.queryKey() }) }));
   // A missing model's "Download it…" fills the form's file name with the file models.yaml expects.
   const [wanted, setWanted] = useState<{ fileName: string } | undefined>();
