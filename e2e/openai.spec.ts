@@ -125,6 +125,12 @@ test("a repeated deterministic call is served from the stage cache, and the answ
   expect(chunks.at(-2)).toMatchObject({ cached_stages: 1, choices: [{ finish_reason: "length" }] });
   expect(chunks.at(-1)!.usage).toMatchObject({ completion_tokens: first.usage!.completion_tokens, completion_tokens_details: { cached_tokens: first.usage!.completion_tokens } });
   expect((await session(request, runIdOf(chunks[0]!.id))).stages.chat!.cached).toBe(true);
+
+  // The header another studio sends for a run whose cache is off: computed again, as with `cache: false`.
+  const { data: fresh, response: freshResponse } = await client.chat.completions.create(params, { headers: { "x-project-llm-cache": "off" } }).withResponse();
+  expect(freshResponse.headers.get("x-project-llm-cached-stages")).toBe("0");
+  expect(fresh.choices[0]!.message.content).toBe(first.choices[0]!.message.content);
+  expect((await session(request, runIdOf(fresh.id))).stages.chat!.cached).toBeFalsy();
 });
 
 test("stop ends the text before the stop string, and the reason is stop", async () => {

@@ -53,7 +53,7 @@ test.beforeAll(async ({ request }) => {
 `,
   );
   // The peer's stage names a mark of its own, to find the peer's session by its input.
-  const peerPipeline = (name: string, tokens: number) =>
+  const peerPipeline = (name: string, tokens: number, draftParams = "max_tokens: 24") =>
     writeFile(
       path.join(configDir, "pipelines", `${name}.yaml`),
       `pipeline:
@@ -61,7 +61,7 @@ test.beforeAll(async ({ request }) => {
     - id: draft
       type: single
       model: storyteller
-      params: { max_tokens: 24 }
+      params: { ${draftParams} }
     - id: polish
       type: single
       model: peer
@@ -72,6 +72,8 @@ test.beforeAll(async ({ request }) => {
     );
   await peerPipeline("peerchain", 40);
   await peerPipeline("peerlong", 1500);
+  // Deterministic end to end: a rerun of the same input may be served from either studio's stage cache.
+  await peerPipeline("peerfresh", 16, "max_tokens: 24, temperature: 0");
   studio = spawnStudio({ args: ["scripts/start.mjs"], portOffset: 4, sessions: "sessions-remote", env: { PROJECT_LLM_CONFIG_DIR: configDir, FLEET_KEY: key } });
   await expect.poll(async () => (await request.get(`${studio.base}/api/health`).catch(() => undefined))?.status(), { timeout: 180_000 }).toBe(200);
 });
@@ -162,6 +164,7 @@ interface PeerSession {
   status: string;
   input: string;
   finalAnswer?: string;
+  stages: Record<string, { cached?: boolean }>;
 }
 
 /** The peer studio's newest session whose input holds `mark`. */
@@ -185,6 +188,30 @@ test("sends a stage to another studio's OpenAI-compatible API: its answer is the
   expect(stored?.status).toBe("completed");
   expect(stored?.input).toMatch(/^peerchain mark: \S/);
   expect(stored?.finalAnswer?.trim()).toBe(final);
+});
+
+test("a run with the stage cache off has the other studio compute its stage too, where a rerun with it on is served from that studio's cache", async ({ request }) => {
+  const input = `Once upon a time ${Date.now()}`;
+  const run = async (cache: boolean) => {
+    const started = await request.post(`${studio.base}/api/runs`, { data: { pipeline: "peerfresh", input, cache } });
+    expect(started.status()).toBe(202);
+    const { id } = (await started.json()) as { id: string };
+    const status = async () => ((await (await request.get(`${studio.base}/api/sessions/${id}`)).json()) as { status?: string }).status;
+    await expect.poll(status, { timeout: 60_000 }).toMatch(/^(completed|failed|cancelled|interrupted)$/);
+    expect(await status()).toBe("completed");
+    return (await peerSession(request, "peerfresh mark:"))!;
+  };
+  const first = await run(true);
+  expect(first.stages.chat!.cached).toBeFalsy();
+  // The same call again: this studio asks the other (a remote stage is not kept here), which answers from its cache.
+  const again = await run(true);
+  expect(again.id).not.toBe(first.id);
+  expect(again.stages.chat!.cached).toBe(true);
+  // With the cache off here, the call says so (a header), and the other studio computes it.
+  const fresh = await run(false);
+  expect(fresh.id).not.toBe(again.id);
+  expect(fresh.stages.chat!.cached).toBeFalsy();
+  expect(fresh.finalAnswer).toBe(first.finalAnswer);
 });
 
 test("cancelling a run cancels its stage's run on the other studio", async ({ page, request }) => {

@@ -52,6 +52,11 @@ export interface GenerateRequest {
    * `batchWidth`); absent: 1.
    */
   together?: number;
+  /**
+   * The run computes every stage (its stage cache is off): a remote server that keeps a cache of its own
+   * (another studio's stage cache) is asked not to answer from it (see `freshHeader`).
+   */
+  fresh?: boolean;
 }
 
 /** What happened when the model was brought into memory for this call. */

@@ -198,7 +198,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
         emit({ type: "stage-load", stageId: stage.id, model: modelName, progress: 1, done: true });
       };
       const result = await port.generate(
-        { model, prompt, system: stage.system, params, ...(together > 1 ? { together } : {}) },
+        { model, prompt, system: stage.system, params, ...(together > 1 ? { together } : {}), ...(options.cache ? {} : { fresh: true }) },
         {
           signal,
           onText: (text) => {

@@ -34,6 +34,11 @@ async function run(pipeline: Pipeline, extra: Partial<RunPipelineOptions> = {}, 
 }
 
 describe("the stage cache in runPipeline", () => {
+  it("marks each call of a run without the stage cache fresh (a remote studio then computes it too), and no call of a run with it", async () => {
+    expect((await run(chain())).port.calls.map((call) => call.fresh)).toEqual([true, true, true]);
+    expect((await run(chain(), { cache: createMemoryStageCache() })).port.calls.map((call) => call.fresh)).toEqual([undefined, undefined, undefined]);
+  });
+
   it("serves every stage of an unchanged deterministic run from the cache, calling no model", async () => {
     const cache = createMemoryStageCache();
     const first = await run(chain(), { cache });

@@ -1,6 +1,6 @@
 export type { ModelFacts, WorkerSettings, WorkerStatus } from "./protocol.js";
 export { inspectModels, type ModelWarning, type RegistryEntry, type RegistryEntryInput } from "./registry.js";
 export { createRuntime, Runtime, type RuntimeOptions, type RuntimeStats } from "./supervisor.js";
-export { maxRetryAfterMs, parseRetryAfter, remoteDefaults, RemotePort, routeInference, type RemoteFailure, type RemotePortOptions } from "./remote.js";
+export { freshHeader, maxRetryAfterMs, parseRetryAfter, remoteDefaults, RemotePort, routeInference, type RemoteFailure, type RemotePortOptions } from "./remote.js";
 export { chooseThreads, smallModelBytes, type ThreadChoice } from "./threads.js";
 export { systemMemory, type SystemMemory, type SystemMemoryOptions } from "./system-memory.js";

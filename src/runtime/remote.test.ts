@@ -78,6 +78,16 @@ describe("RemotePort against a fake OpenAI-compatible server", () => {
     expect(server.requests.at(-1)!.body).not.toHaveProperty("ignore_eos");
   });
 
+  it("asks a server not to answer from a cache of its own, by a header, only for a run whose stage cache is off", async () => {
+    server.behave({ kind: "stream", chunks: ["a"] });
+    await fast.generate({ ...request(modelOn(server.baseUrl)), fresh: true });
+    expect(server.requests.at(-1)!.cacheHeader).toBe("off");
+    // Never in the body: OpenAI's own API refuses a field it does not know.
+    expect(server.requests.at(-1)!.body).not.toHaveProperty("cache");
+    await fast.generate(request(modelOn(server.baseUrl)));
+    expect(server.requests.at(-1)!.cacheHeader).toBeUndefined();
+  });
+
   it("counts the stream's chunks when the server sends no usage, and says a length stop", async () => {
     server.behave({ kind: "stream", chunks: ["a", "b", "c", "d"], usage: false, finishReason: "length" });
     const result = await fast.generate(request(modelOn(server.baseUrl)));

@@ -8,6 +8,13 @@
 import { ProjectLlmError } from "../common/index.js";
 import type { GenerateOptions, GenerateRequest, GenerateResult, InferencePort, RemoteModel } from "../engine/ports.js";
 
+/**
+ * Sent, as `off`, with the call of a run whose stage cache is off: a studio serving the call (its /v1 API)
+ * then computes it rather than answering from its own stage cache. A header, not a body field: servers
+ * that do not know it ignore it, where OpenAI's own API refuses a body field it does not know.
+ */
+export const freshHeader = "x-project-llm-cache";
+
 /** What a remote call waits for when models.yaml does not say (see `remoteModelEntrySchema`). */
 export const remoteDefaults = { timeoutMs: 300_000, connectTimeoutMs: 10_000, maxRetries: 3 } as const;
 
@@ -269,7 +276,7 @@ export class RemotePort implements InferencePort {
       try {
         response = await fetch(`${remote.baseUrl}/chat/completions`, {
           method: "POST",
-          headers: { "content-type": "application/json", accept: "text/event-stream", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+          headers: { "content-type": "application/json", accept: "text/event-stream", ...(key ? { authorization: `Bearer ${key}` } : {}), ...(request.fresh ? { [freshHeader]: "off" } : {}) },
           body: JSON.stringify(body),
           signal: controller.signal,
         });

@@ -31,6 +31,8 @@ export type FakeOpenAiBehaviour =
 export interface FakeOpenAiRequest {
   path: string;
   authorization?: string;
+  /** The `x-project-llm-cache` header (see `freshHeader`), when sent. */
+  cacheHeader?: string;
   body: {
     model?: string;
     messages?: Array<{ role: string; content: string }>;
@@ -114,7 +116,8 @@ export async function startFakeOpenAiServer(options: { key?: string; behaviour?:
       response.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "the body is not JSON" } }));
       return;
     }
-    requests.push({ path: url.pathname, authorization: request.headers.authorization, body });
+    const cacheHeader = request.headers["x-project-llm-cache"];
+    requests.push({ path: url.pathname, authorization: request.headers.authorization, ...(typeof cacheHeader === "string" ? { cacheHeader } : {}), body });
     const behaviour = queue.length > 1 ? queue.shift()! : queue[0]!;
 
     if (options.key !== undefined && request.headers.authorization !== `Bearer ${options.key}`) {

@@ -31,6 +31,8 @@ export interface FakeCall {
   prompt: string;
   system?: string;
   params: GenerateRequest["params"];
+  /** The request's `fresh`: its run's stage cache is off. */
+  fresh?: boolean;
   startedAt: number;
   endedAt?: number;
   /** True when the call ended because its signal aborted. */
@@ -65,7 +67,7 @@ export function createFakePort(script: FakeScript = {}): FakePort {
     calls,
     async generate(request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
       const model = request.model.name;
-      const call: FakeCall = { model, prompt: request.prompt, system: request.system, params: request.params, startedAt: Date.now() };
+      const call: FakeCall = { model, prompt: request.prompt, system: request.system, params: request.params, ...(request.fresh ? { fresh: true } : {}), startedAt: Date.now() };
       calls.push(call);
       const delay = typeof script.chunkDelayMs === "number" ? script.chunkDelayMs : (script.chunkDelayMs?.[model] ?? 0);
       try {

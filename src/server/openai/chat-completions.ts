@@ -7,6 +7,7 @@
  * revoked (or given a new token) while the answer is written, whose request ends with a 401.
  */
 import { mergeSignals } from "../../common/index.js";
+import { freshHeader } from "../../runtime/remote.js";
 import { getAccessControl, type Identity } from "../auth/index.js";
 import { readText, runBodyLimit } from "../body-limit.js";
 import { clientAddress } from "../client-address.js";
@@ -129,7 +130,7 @@ async function accept(request: Request, identity: Identity): Promise<Accepted> {
     revocation = await getAccessControl().watchRevocation(identity);
     // Revoked between the request's check and now: no run starts.
     if (revocation.signal.aborted) throw revocation.signal.reason;
-    const started = await startCompletion(server, chat, identity.user);
+    const started = await startCompletion(server, chat, identity.user, { fresh: request.headers.get(freshHeader)?.trim().toLowerCase() === "off" });
     return { chat, server, started, revoked: revocation.signal, release };
   } catch (error) {
     release();

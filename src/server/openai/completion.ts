@@ -49,7 +49,7 @@ export interface StartedCompletion {
  * input; a model's name runs a one-stage pipeline of that model (see `modelRun`). A model or pipeline the
  * studio does not have is a 404 `model_not_found`; the queue's refusals (429, 503) come from `start`.
  */
-export async function startCompletion(server: ServerInstance, request: ChatRequest, user: string): Promise<StartedCompletion> {
+export async function startCompletion(server: ServerInstance, request: ChatRequest, user: string, options: { fresh?: boolean } = {}): Promise<StartedCompletion> {
   const { studio, runs } = server;
   if (request.model.startsWith(pipelinePrefix)) {
     const name = request.model.slice(pipelinePrefix.length);
@@ -57,19 +57,24 @@ export async function startCompletion(server: ServerInstance, request: ChatReque
     const { pipeline } = await studio.loadPipeline(name);
     const input = pipelineInput(request.messages);
     const params = pipelineParams(pipeline, request);
-    const { id } = await runs.start({ pipeline: name, input, user, ...(Object.keys(params).length > 0 ? { params } : {}), ...cacheOption(request) });
+    const { id } = await runs.start({ pipeline: name, input, user, ...(Object.keys(params).length > 0 ? { params } : {}), ...cacheOption(request, options.fresh) });
     return { runId: id, pipeline };
   }
   const models = await studio.loadModels();
   if (!Object.hasOwn(models.config.models, request.model)) throw modelNotFound(request.model);
   const { pipeline, input } = modelRun(request.model, request);
-  const { id } = await runs.start({ pipeline: pipeline as unknown as Record<string, unknown>, input, user, ...cacheOption(request) });
+  const { id } = await runs.start({ pipeline: pipeline as unknown as Record<string, unknown>, input, user, ...cacheOption(request, options.fresh) });
   return { runId: id, pipeline };
 }
 
-/** The request's `cache` extension: false computes every stage (none served from, or stored in, the stage cache). */
-function cacheOption(request: ChatRequest): { cache?: boolean } {
-  return typeof request.cache === "boolean" ? { cache: request.cache } : {};
+/**
+ * The request's `cache` extension: false computes every stage (none served from, or stored in, the stage
+ * cache). Without it, `fresh` (the header a studio's remote call sends for a run whose cache is off, see
+ * `freshHeader`) turns it off too.
+ */
+function cacheOption(request: ChatRequest, fresh = false): { cache?: boolean } {
+  if (typeof request.cache === "boolean") return { cache: request.cache };
+  return fresh ? { cache: false } : {};
 }
 
 function modelNotFound(model: string): OpenAiError {
