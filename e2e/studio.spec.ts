@@ -195,13 +195,14 @@ test("d. Unload of a model a run is using says it goes when its calls end, and i
   const started = await request.post("/api/runs", { data: { pipeline: "marathon", input: "A long time ago", cache: false } });
   expect(started.status()).toBe(202);
   const { id } = (await started.json()) as { id: string };
+  // Until a call runs on the model (earlier tests may have left it loaded and idle, which Unload unloads at once).
+  const busy = async () => {
+    const status = (await (await request.get("/api/trpc/models.status")).json()) as { result: { data: { loaded: { busy: number }[] } } };
+    return status.result.data.loaded.some((entry) => entry.busy > 0);
+  };
+  await expect.poll(busy, { timeout: 60_000 }).toBe(true);
   await page.goto("/models");
   const card = page.getByTestId("model-storyteller");
-  // The list shows what is loaded when it is read: read again until the run has loaded the model.
-  await expect(async () => {
-    await page.reload();
-    await expect(card.getByRole("button", { name: "Unload storyteller" })).toBeVisible({ timeout: 1000 });
-  }).toPass({ timeout: 60_000 });
   await card.getByRole("button", { name: "Unload storyteller" }).click();
   await expect(card).toContainText("loaded · unloads when its calls end");
   await expect(card.getByRole("button", { name: "Unload storyteller" })).toHaveCount(0);

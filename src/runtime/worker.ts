@@ -282,12 +282,20 @@ async function chooseSequences(
   return { sequences: parallel, extra: 0, ram: base, baseRam: base };
 }
 
+/**
+ * The pool entry a call runs on, loaded if need be, counted busy for the call (the caller releases it). It
+ * is counted here, as the load resolves: every call that waited for one load holds the model before any of
+ * them can end, so that one ending at once (cancelled meanwhile) never unloads it under the others.
+ */
 async function acquire(request: GenerateRequest, onProgress: (progress: number) => void): Promise<{ entry: PoolEntry; loaded: boolean; loadMs: number }> {
   await llama();
   const threads = chooseThreads({ configured: request.model.load.threads, weightBytes: fileSize(request.model.path), parallel });
   const key = poolKey(request, threads);
   const warm = pool.get(key);
-  if (warm) return { entry: warm, loaded: false, loadMs: 0 };
+  if (warm) {
+    warm.busy++;
+    return { entry: warm, loaded: false, loadMs: 0 };
+  }
   const started = performance.now();
   let pending = loading.get(key)?.entry;
   const first = pending === undefined;
@@ -302,6 +310,7 @@ async function acquire(request: GenerateRequest, onProgress: (progress: number) 
       .catch(() => undefined);
   }
   const entry = await pending;
+  entry.busy++;
   return { entry, loaded: first, loadMs: performance.now() - started };
 }
 
@@ -525,7 +534,6 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     reported = progress;
     send({ type: "load-progress", id, progress });
   });
-  entry.busy++;
   let kept: KeptSequence | undefined;
   let failed = true;
   let pending = "";
@@ -806,7 +814,7 @@ process.on("message", (message: ParentMessage) => {
       break;
     case "unload": {
       // An idle model goes now; one that calls run on, or that is loading for a call, goes when the last of
-      // its calls ends (each counted).
+      // its calls ends (each counted, a load that then fails too: it leaves nothing loaded either way).
       const entries = [...pool.values()].filter((entry) => message.path === undefined || entry.path === message.path);
       for (const entry of entries) if (entry.busy > 0) entry.unloadWhenIdle = true;
       const loads = [...loading].filter(([, load]) => message.path === undefined || load.path === message.path);

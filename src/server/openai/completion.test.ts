@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Pipeline } from "../../config/index.js";
 import type { RunEvent, RunEventBody } from "../../engine/index.js";
-import { completionParts, liveStage, type CompletionPart } from "./completion.js";
+import { cacheOption, completionParts, liveStage, type CompletionPart } from "./completion.js";
 
 const single = (id: string, inputFrom?: string) => ({ id, type: "single" as const, model: "m", params: {}, output_mode: "answer_only" as const, ...(inputFrom ? { input_from: inputFrom } : {}) });
 const chain = { stages: [single("draft"), single("ending", "draft")] };
@@ -89,5 +89,15 @@ describe("a run read as a completion", () => {
       usage: { prompt_tokens: 11, completion_tokens: 9, total_tokens: 20, prompt_tokens_details: { cached_tokens: 5 + 4 }, completion_tokens_details: { cached_tokens: 7 } },
       cachedStages: 1,
     });
+  });
+});
+
+describe("the stage cache of a completion", () => {
+  it("takes the body's cache first, then the header a studio sends for a run without its cache", () => {
+    expect(cacheOption({})).toEqual({});
+    expect(cacheOption({}, true)).toEqual({ cache: false });
+    expect(cacheOption({ cache: null }, true)).toEqual({ cache: false });
+    expect(cacheOption({ cache: true }, true)).toEqual({ cache: true });
+    expect(cacheOption({ cache: false })).toEqual({ cache: false });
   });
 });

@@ -72,7 +72,7 @@ export async function startCompletion(server: ServerInstance, request: ChatReque
  * cache). Without it, `fresh` (the header a studio's remote call sends for a run whose cache is off, see
  * `freshHeader`) turns it off too.
  */
-function cacheOption(request: ChatRequest, fresh = false): { cache?: boolean } {
+export function cacheOption(request: Pick<ChatRequest, "cache">, fresh = false): { cache?: boolean } {
   if (typeof request.cache === "boolean") return { cache: request.cache };
   return fresh ? { cache: false } : {};
 }
