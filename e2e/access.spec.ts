@@ -218,6 +218,23 @@ test("a runner logs in by the link, runs, and is refused a save in the Editor; H
   expect(errors.filter((error) => !/40[13]/.test(error))).toEqual([]);
 });
 
+test("History hydrates as the server rendered it, though the nav knows the user before the list", async ({ page }) => {
+  await page.goto(`${studio.base}/login?token=${tokensOf.rita}&next=%2F`);
+  await expect(page).toHaveURL(`${studio.base}/`);
+  // From here on (the login page asks who is there before the login, and is told 401).
+  const errors = watchConsole(page);
+  // The list's code comes a second late: by then the nav, hydrated first, has its answer to who is there,
+  // which the server did not have when it rendered the list.
+  await page.route(/\/_next\/static\/chunks\/app\/history\/page-[^/]*\.js$/, async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await route.continue();
+  });
+  await page.goto(`${studio.base}/history`);
+  await expect(page.getByTestId("user-menu")).toContainText("Logged in as rita (runner)");
+  await expect(page.getByLabel("User", { exact: true })).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
 test("a viewer logs in with the form, reads History, and may not run", async ({ page }) => {
   await page.goto(`${studio.base}/models`);
   await expect(page).toHaveURL(/\/login\?next=%2Fmodels$/);

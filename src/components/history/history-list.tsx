@@ -7,6 +7,7 @@ import { useEffect, useState } from "react";
 import { useTRPC } from "@/client/trpc";
 import { Badge, Button, ErrorBox, useFormat } from "@/components/ui";
 import { useDescribeError } from "@/components/use-describe-error";
+import { useHydrated } from "@/components/use-hydrated";
 import type { SessionSummary } from "@/store/session";
 import type { DamagedSession } from "@/store/session-store";
 import { SessionMarks } from "./session-marks";
@@ -172,7 +173,9 @@ export function HistoryList() {
   const pipelines = useQuery(trpc.pipelines.list.queryOptions());
   // Who ran each session matters once the studio has users: on loopback every run is the local user's.
   const me = useQuery({ ...trpc.auth.me.queryOptions(), staleTime: 60_000 });
-  const showUser = me.data?.accessControl === true || user !== "";
+  // The nav asks for `auth.me` too, and may have its answer before this list hydrates (see useHydrated).
+  const hydrated = useHydrated();
+  const showUser = (hydrated && me.data?.accessControl === true) || user !== "";
   const users = useQuery({ ...trpc.auth.names.queryOptions(), enabled: showUser });
   const list = useQuery({
     ...trpc.sessions.list.queryOptions({ query: debounced || undefined, status: status || undefined, pipeline: pipeline || undefined, user: user || undefined, limit: pageSize, offset: page * pageSize }),

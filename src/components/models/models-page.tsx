@@ -2,7 +2,7 @@
 /** The Models page: every configured model, what the base pipeline misses, and "Add a model" with its downloads. */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useTranslations } from "next-intl";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { useTRPC } from "@/client/trpc";
 import { ErrorBox } from "@/components/ui";
 import { useDescribeError } from "@/components/use-describe-error";
@@ -15,9 +15,17 @@ export function ModelsPage() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const describe = useDescribeError();
-  // A model asked to unload while a run used it goes when its calls end: the page looks again until then.
-  const list = useQuery(trpc.models.list.queryOptions(undefined, { refetchInterval: (query) => (query.state.data?.models.some((model) => model.unloading) ? 2000 : false) }));
+  const list = useQuery(trpc.models.list.queryOptions());
   const unload = useMutation(trpc.models.unload.mutationOptions({ onSuccess: () => void queryClient.invalidateQueries({ queryKey: trpc.models.list.queryKey() }) }));
+  // A model asked to unload while a run uses it goes when its calls end. Until then the page asks the
+  // worker's status every 2 s (the list would inspect every model each time, between a run's tokens), and
+  // reads the list again once nothing is unloading.
+  const unloadingShown = list.data?.models.some((model) => model.unloading) ?? false;
+  const status = useQuery(trpc.models.status.queryOptions(undefined, { enabled: unloadingShown, refetchInterval: 2000 }));
+  const stillUnloading = status.data?.loaded.some((entry) => entry.unloading);
+  useEffect(() => {
+    if (unloadingShown && stillUnloading === false) void queryClient.invalidateQueries({ queryKey: trpc.models.list.queryKey() });
+  }, [unloadingShown, stillUnloading, status.dataUpdatedAt, queryClient, trpc]);
   // A missing model's "Download it…" fills the form's file name with the file models.yaml expects.
   const [wanted, setWanted] = useState<{ fileName: string } | undefined>();
 
