@@ -130,7 +130,6 @@ export interface PipelineBenchResult {
   coldEngineFirst: boolean[];
 }
 
-
 /**
  * Paired ratios balanced for the order their processes were made in (see the head of this file): the
  * median of the rounds the engine's process was made first, of those the script's was, and their geometric
