@@ -32,6 +32,12 @@ export interface DirectCall {
 
 export interface DirectPipelineJob {
   modelPath: string;
+  /**
+   * `getLlama`'s `gpu`, as the studio's `runtime.gpu` has it (`auto` looks for a GPU's backend first: ~12 ms
+   * more of a cold start here than `false`), and the layers the engine put on it.
+   */
+  gpu: "auto" | false | "cuda" | "vulkan" | "metal";
+  gpuLayers: number;
   threads: number;
   contextSize: number;
   /** Each run's calls, in order (the first run is the cold one). */
@@ -62,8 +68,8 @@ export interface DirectRunReport {
 
 const job = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as DirectPipelineJob;
 const loadStart = performance.now();
-const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
-const model = await llama.loadModel({ modelPath: job.modelPath, gpuLayers: 0 });
+const llama = await getLlama({ gpu: job.gpu, build: "never", logLevel: LlamaLogLevel.error });
+const model = await llama.loadModel({ modelPath: job.modelPath, gpuLayers: job.gpuLayers });
 const context = await model.createContext({ contextSize: job.contextSize, threads: job.threads });
 const sequence = context.getSequence();
 const completion = new LlamaCompletion({ contextSequence: sequence });

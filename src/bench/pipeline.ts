@@ -195,12 +195,13 @@ function stageFigures(record: StageRecord): StageFigures {
 const callWork = (stopReason: string, tokensOut: number) => (stopReason === "max-tokens" ? "max" : `${stopReason} after ${tokensOut}`);
 
 /** The engine's model calls in the order the runtime made them (one at a time on a CPU): stage order, models, then the synthesis. */
-function engineCalls(stages: StageRecord[]): Array<{ call: DirectCall; work: string; threads: number }> {
+function engineCalls(stages: StageRecord[]): Array<{ call: DirectCall; work: string; threads: number; gpuLayers: number }> {
   return stages.flatMap((record) =>
     [...record.models, ...(record.aggregation?.method === "synthesis" ? [record.aggregation.output] : [])].map((model) => ({
       call: { stageId: record.stageId, prompt: model.prompt, params: model.params as DirectCall["params"] },
       work: callWork(model.stopReason, model.metrics.tokensOut),
       threads: model.load?.threads ?? 1,
+      gpuLayers: model.load?.gpuLayers ?? 0,
     })),
   );
 }
@@ -304,7 +305,10 @@ export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain
     // The reference runs, one per input: the calls the direct script makes.
     const referenceRuns: Array<ReturnType<typeof engineCalls>> = [];
     const reference = openStudio(root, modelPath);
+    let gpu: DirectPipelineJob["gpu"];
     try {
+      // The runtime's `gpu` as the studio has it (see `DirectPipelineJob.gpu`).
+      gpu = (await reference.loadModels()).config.runtime?.gpu ?? "auto";
       for (const input of inputs) {
         const session = await reference.run({ pipeline: name, input, cache: false });
         referenceRuns.push(engineCalls(Object.values(session.stages).sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0))));
@@ -312,7 +316,7 @@ export async function benchPipeline(modelPath: string, pipeline: "demo" | "chain
     } finally {
       await reference.dispose();
     }
-    const job: DirectPipelineJob = { modelPath, threads: referenceRuns[0]![0]!.threads, contextSize: 2048, runs: referenceRuns.map((calls) => calls.map((call) => call.call)) };
+    const job: DirectPipelineJob = { modelPath, gpu, gpuLayers: referenceRuns[0]![0]!.gpuLayers, threads: referenceRuns[0]![0]!.threads, contextSize: 2048, runs: referenceRuns.map((calls) => calls.map((call) => call.call)) };
     const jobFile = path.join(root, "direct-job.json");
     await writeFile(jobFile, JSON.stringify(job));
 

@@ -53,6 +53,12 @@ export interface GenerateRequest {
    */
   together?: number;
   /**
+   * The most calls a stage of this run (one still to compute) makes at once on this call's loaded model:
+   * above 1, the runtime makes the sequences they need while the model's first call runs rather than when
+   * they are wanted (see the worker's `PoolEntry.extra`); absent: 1.
+   */
+  runTogether?: number;
+  /**
    * The run computes every stage (its stage cache is off): a remote server that keeps a cache of its own
    * (another studio's stage cache) is asked not to answer from it (see `freshHeader`).
    */

@@ -406,6 +406,21 @@ describe("runPipeline: failures and cancellation", () => {
     expect(result.finalAnswer).toBeUndefined();
   });
 
+  it("tells each call on a loaded model the most calls a stage still to compute makes on it at once", async () => {
+    // m1 and m1b are one file with the same load settings; m2 is another file.
+    const resolveModel = (name: string) => ({ name, path: `/models/${name === "m1b" ? "m1" : name}.gguf`, load: { context_size: 512, gpu_layers: 0, threads: 1 } });
+    const pipeline = pipelineOf(
+      { id: "draft", type: "single", model: "m1" },
+      { id: "other", type: "single", model: "m2", input_from: "draft" },
+      { id: "voices", type: "multi", models: ["m1", "m1b", "m2"], aggregation: { method: "concat" }, input_from: "draft" },
+    );
+    const { port } = await run(pipeline, {}, { resolveModel });
+    expect(port.calls.map((call) => `${call.model}:${call.runTogether ?? 1}`)).toEqual(["m1:2", "m2:1", "m1:2", "m1b:2", "m2:1"]);
+    // A rerun that reuses the multi stage computes no stage that calls m1 twice at once.
+    const draftOnly = await run(pipeline, {}, { resolveModel, reuse: { voices: { stageId: "voices", status: "completed", reused: false, input: "", models: [], output: "v", answer: "v" } as never } });
+    expect(draftOnly.port.calls.map((call) => `${call.model}:${call.runTogether ?? 1}`)).toEqual(["m1:1", "m2:1"]);
+  });
+
   it("cancels a multi stage's calls together and reports the stage once", async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 30);

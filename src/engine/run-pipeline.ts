@@ -137,6 +137,23 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
 
   const byId = new Map(pipeline.stages.map((stage) => [stage.id, stage]));
   const order = topologicalOrder(pipeline);
+  /** A local model's loaded model (its file and load settings): the models of a multi stage with the same one are called together. */
+  const loadKeyOf = (modelName: string): string | undefined => {
+    try {
+      const model = options.resolveModel(modelName);
+      return model.remote ? undefined : JSON.stringify([model.path, model.load]);
+    } catch {
+      return undefined;
+    }
+  };
+  /** By loaded model, the most calls a stage still to compute makes on it at once (see `GenerateRequest.runTogether`). */
+  const runTogether = new Map<string, number>();
+  for (const stage of pipeline.stages) {
+    if (stage.type !== "multi" || stage.id in reuse) continue;
+    const counts = new Map<string, number>();
+    for (const key of stage.models.map(loadKeyOf)) if (key !== undefined) counts.set(key, (counts.get(key) ?? 0) + 1);
+    for (const [key, count] of counts) runTogether.set(key, Math.max(count, runTogether.get(key) ?? 1));
+  }
   emit({
     type: "run-start",
     pipeline: options.pipelineName,
@@ -197,8 +214,9 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
         loaded = true;
         emit({ type: "stage-load", stageId: stage.id, model: modelName, progress: 1, done: true });
       };
+      const many = runTogether.get(loadKeyOf(modelName) ?? "") ?? 1;
       const result = await port.generate(
-        { model, prompt, system: stage.system, params, ...(together > 1 ? { together } : {}), ...(options.cache ? {} : { fresh: true }) },
+        { model, prompt, system: stage.system, params, ...(together > 1 ? { together } : {}), ...(many > 1 ? { runTogether: many } : {}), ...(options.cache ? {} : { fresh: true }) },
         {
           signal,
           onText: (text) => {
@@ -256,14 +274,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     const siblings = mergeSignals(signal, stageAbort.signal);
     let firstError: { error: unknown } | undefined;
     // The stage's models on one loaded model (a local file with the same load settings) are called together.
-    const loadKeys = stage.models.map((modelName) => {
-      try {
-        const model = options.resolveModel(modelName);
-        return model.remote ? undefined : JSON.stringify([model.path, model.load]);
-      } catch {
-        return undefined;
-      }
-    });
+    const loadKeys = stage.models.map(loadKeyOf);
     const together = (index: number) => (loadKeys[index] === undefined ? 1 : loadKeys.filter((key) => key === loadKeys[index]).length);
     try {
       const settled = await Promise.allSettled(

@@ -45,7 +45,19 @@ export interface WorkerStatus {
    * `memoryBytes`: the RAM estimate the pool's budget counts; `vramBytes`: the VRAM estimate (0 on a CPU);
    * `unloading`: asked to unload while calls used it, it goes once they end.
    */
-  loaded: Array<{ path: string; contextSize: number; threads: number; gpuLayers: number; lastUsedAt: number; busy: number; memoryBytes: number; vramBytes: number; unloading: boolean }>;
+  loaded: Array<{
+    path: string;
+    contextSize: number;
+    threads: number;
+    gpuLayers: number;
+    lastUsedAt: number;
+    busy: number;
+    memoryBytes: number;
+    vramBytes: number;
+    unloading: boolean;
+    /** The sequences made so far: the load's, and those of its second context once made (see the worker's `PoolEntry.extra`). */
+    sequences: number;
+  }>;
   modelLoads: number;
   generations: number;
 }

@@ -241,6 +241,31 @@ describe("KV prefix reuse", () => {
   });
 });
 
+describe("a loaded model's other sequences", () => {
+  it("are made once the model is idle after a lone call, and while the first call runs when its run calls the model several times at once", async () => {
+    const sequences = async (of: Runtime) => (await of.status()).loaded[0]?.sequences;
+    const lone = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, parallel: 1 });
+    try {
+      await lone.generate(request("Once upon a time", 8));
+      // The call had the load's one sequence alone: nothing was made beside it.
+      expect(await sequences(lone)).toBe(1);
+      const deadline = Date.now() + 10_000;
+      while ((await sequences(lone)) === 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+      expect(await sequences(lone)).toBeGreaterThan(1);
+    } finally {
+      await lone.dispose();
+    }
+    const ahead = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, parallel: 1 });
+    try {
+      // A run with a multi stage on this model: its sequences are made while the first call runs.
+      await ahead.generate({ ...request("Once upon a time", 200), runTogether: 3 });
+      expect(await sequences(ahead)).toBeGreaterThan(1);
+    } finally {
+      await ahead.dispose();
+    }
+  });
+});
+
 describe("batching", () => {
   it("decodes the calls on one model together in one batch beyond `parallel`, with the answers of one at a time", async () => {
     const prompts = ["Once upon a time", "Once upon a time", "The little dog"];

@@ -42,6 +42,9 @@ const flushIntervalMs = 50;
 /** Sequences each loaded model keeps for prompt prefix reuse, memory allowing (see `chooseSequences`). */
 const keptSequences = 4;
 
+/** How long a loaded model is idle before its extra context is made (see `PoolEntry.extra`). */
+const extraIdleMs = 100;
+
 /** An error this worker means to report: its code, its English message and the values that message names. */
 class WorkerError extends Error {
   constructor(
@@ -76,13 +79,26 @@ interface PoolEntry {
   context: LlamaContext;
   /**
    * The context of the sequences beyond `parallel` (kept ones and a batch's, see `chooseSequences`), made
-   * after the load while the first call runs: its KV caches are cleared at creation (~0.35 ms a MiB here:
-   * 285 ms for the 400M model's four), which the first call need not wait for. Settles to undefined when there is none (or it could not be made).
+   * after the load, never before the first call: its KV caches are cleared at creation (~0.35 ms a MiB
+   * here: 285 ms for the 400M model's four). It is made while the first call runs when the call's run has
+   * a stage that calls the model several times at once (`GenerateRequest.runTogether`: a multi stage's
+   * batch or its sequences then need it, and it is ready for them); else once the model has been idle for
+   * `extraIdleMs`, or when a call first wants it, whichever comes first: made beside a cold run's calls it
+   * took their memory bandwidth and the other core (the 27M chain's cold run ~30 ms slower, 3%). A call
+   * that wants it waits for it either way, so which sequence a call takes never depends on when it is made.
+   * `extra()` starts it when it has not been started, and settles to undefined when there is none (or it
+   * could not be made).
    */
-  extra: Promise<LlamaContext | undefined>;
-  /** The extra context once made; `extraPending` while it is being made. */
+  extra: () => Promise<LlamaContext | undefined>;
+  /** The extra context's creation, once started. */
+  extraStarted?: Promise<LlamaContext | undefined>;
+  /** The idle wait after which it is made (see `extra`). */
+  extraTimer?: NodeJS.Timeout;
+  /** The extra context once made; `extraPending` until then (also before it is started). */
   extraMade?: LlamaContext;
   extraPending: boolean;
+  /** Unloaded: the extra context is no longer started. */
+  unloaded?: boolean;
   /**
    * The sequences taken so far from both contexts, kept after each call so that a later call whose prompt
    * starts with the same tokens evaluates only the rest (see `takeSequence`).
@@ -193,8 +209,10 @@ const freeing = new Set<Promise<void>>();
 
 function unloadEntry(entry: PoolEntry): Promise<void> {
   pool.delete(entry.key);
+  entry.unloaded = true;
+  if (entry.extraTimer) clearTimeout(entry.extraTimer);
   const done = (async () => {
-    await (await entry.extra)?.dispose();
+    await (await entry.extraStarted)?.dispose();
     await entry.context.dispose();
     await entry.model.dispose();
   })();
@@ -256,7 +274,8 @@ async function estimateRam(insights: GgufInsights, path: string, options: { cont
  * sequence each call overwrites what the next one could reuse.
  * Each sequence holds a KV cache of the whole context size (llama.cpp allocates and clears it with its
  * context; its streams are not unified). Two contexts, not one of them all: a cold run's first call waits
- * for one KV cache, not four (a 400M model: ~95 ms, not ~380); the others are made while it runs.
+ * for one KV cache, not four (a 400M model: ~95 ms, not ~380); the others are made after it starts (see
+ * `PoolEntry.extra`).
  * Sequences beyond `parallel` are a speed-up, never a reason for the plan to refuse a run or for the pool
  * to unload another model: they are made only while together they take at most an eighth of the memory
  * budget and no more than the model with its `parallel` ones, and the model with them at most a quarter
@@ -372,23 +391,39 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
     await model.dispose().catch(() => undefined);
     throw error;
   }
-  // Made while the first call runs. If it cannot be (out of memory), the model goes on with the load's
+  // See `PoolEntry.extra`. If it cannot be made (out of memory), the model goes on with the load's
   // sequences alone, and the pool counts what it holds.
-  const extraContext =
-    extra === 0
-      ? Promise.resolve(undefined)
-      : model
-          .createContext({ contextSize: request.model.load.context_size, threads, sequences: extra, ...(request.model.load.batch_size ? { batchSize: request.model.load.batch_size } : {}) })
-          .catch((error: unknown) => {
-            process.stderr.write(`inference worker: ${request.model.path} keeps ${sequences} sequence(s) only: its other ${extra} could not be made (${(error as Error)?.message ?? String(error)})\n`);
-            return undefined;
-          });
+  const makeExtra = (): Promise<LlamaContext | undefined> => {
+    if (entry.extraStarted) return entry.extraStarted;
+    if (entry.extraTimer) clearTimeout(entry.extraTimer);
+    entry.extraTimer = undefined;
+    const made =
+      extra === 0 || entry.unloaded
+        ? Promise.resolve(undefined)
+        : model
+            .createContext({ contextSize: request.model.load.context_size, threads, sequences: extra, ...(request.model.load.batch_size ? { batchSize: request.model.load.batch_size } : {}) })
+            .catch((error: unknown) => {
+              process.stderr.write(`inference worker: ${request.model.path} keeps ${sequences} sequence(s) only: its other ${extra} could not be made (${(error as Error)?.message ?? String(error)})\n`);
+              return undefined;
+            });
+    entry.extraStarted = made;
+    void made.then((context) => {
+      entry.extraMade = context;
+      entry.extraPending = false;
+      if (extra === 0) return;
+      // The pool's status changed (its sequences, or what it holds): the supervisor keeps the last one.
+      if (!context) entry.memoryBytes = baseRam;
+      const status = cpuPoolStatus();
+      if (status && pool.get(key) === entry) send({ type: "pool", status });
+    });
+    return made;
+  };
   const entry: PoolEntry = {
     key,
     path: request.model.path,
     model,
     context,
-    extra: extraContext,
+    extra: makeExtra,
     extraPending: extra > 0,
     sequences: [],
     sequenceWaiters: [],
@@ -405,14 +440,8 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   pool.set(key, entry);
   // Unloaded while it loaded: the calls that wait for it run (they asked first), then it goes.
   if (unloadOnceLoaded.has(key)) entry.unloadWhenIdle = true;
-  void extraContext.then((made) => {
-    entry.extraMade = made;
-    entry.extraPending = false;
-    if (made || extra === 0) return;
-    entry.memoryBytes = baseRam;
-    const status = cpuPoolStatus();
-    if (status && pool.get(key) === entry) send({ type: "pool", status });
-  });
+  if (extra === 0) void makeExtra();
+  else if ((request.runTogether ?? 1) > 1 || (request.together ?? 1) > 1) void makeExtra();
   return entry;
 }
 
@@ -457,8 +486,8 @@ function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> 
 async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: AbortSignal, batched: boolean, batching: boolean): Promise<KeptSequence> {
   // A beginning-of-text token every prompt starts with is no prefix worth keeping a sequence for.
   const sharesNothing = tokens.length > 0 && tokens[0] === entry.model.tokens.bos ? 1 : 0;
-  // A batch waits for the extra context (made with the load); a call alone goes on without it.
-  const onlyExtra = batched ? await unlessAborted(entry.extra, signal) : undefined;
+  // A batch waits for the extra context; a call alone goes on without it.
+  const onlyExtra = batched ? await unlessAborted(entry.extra(), signal) : undefined;
   for (;;) {
     signal.throwIfAborted();
     const extra = onlyExtra ?? entry.extraMade;
@@ -493,7 +522,7 @@ async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: 
       } else if (entry.extraPending && onlyExtra === undefined) {
         // A new sequence is wanted and the extra context is on its way: wait for it rather than overwrite
         // what a sequence holds, so that which one a call takes never depends on timing.
-        await unlessAborted(entry.extra, signal);
+        await unlessAborted(entry.extra(), signal);
         continue;
       } else {
         best = leastRecent;
@@ -685,6 +714,15 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     }
     entry.busy--;
     entry.lastUsedAt = Date.now();
+    // Idle now: its extra context is made unless a call comes first (see `PoolEntry.extra`).
+    if (entry.busy === 0 && entry.extraStarted === undefined && !entry.unloaded) {
+      if (entry.extraTimer) clearTimeout(entry.extraTimer);
+      entry.extraTimer = setTimeout(() => {
+        entry.extraTimer = undefined;
+        if (entry.busy === 0 && pool.get(entry.key) === entry) void entry.extra();
+      }, extraIdleMs);
+      entry.extraTimer.unref();
+    }
     // Taken out of the pool here, before this call's result (and the pool it tells) is sent.
     if (entry.busy === 0 && entry.unloadWhenIdle && pool.get(entry.key) === entry) {
       unloadEntry(entry).catch((error: unknown) => process.stderr.write(`inference worker: ${entry.path} was not unloaded cleanly: ${(error as Error)?.message ?? String(error)}\n`));
@@ -759,7 +797,7 @@ function poolStatus(instance: Llama): WorkerStatus {
   return {
     gpu: instance.gpu,
     parallel,
-    loaded: [...pool.values()].map(({ path, contextSize, threads, gpuLayers, lastUsedAt, busy, memoryBytes, vramBytes, unloadWhenIdle }) => ({
+    loaded: [...pool.values()].map(({ path, contextSize, threads, gpuLayers, lastUsedAt, busy, memoryBytes, vramBytes, unloadWhenIdle, context, extraMade }) => ({
       path,
       contextSize,
       threads,
@@ -769,6 +807,7 @@ function poolStatus(instance: Llama): WorkerStatus {
       memoryBytes,
       vramBytes,
       unloading: unloadWhenIdle === true,
+      sequences: context.totalSequences + (extraMade?.totalSequences ?? 0),
     })),
     modelLoads,
     generations,

@@ -33,6 +33,8 @@ export interface FakeCall {
   params: GenerateRequest["params"];
   /** The request's `fresh`: its run's stage cache is off. */
   fresh?: boolean;
+  /** The request's `runTogether`. */
+  runTogether?: number;
   startedAt: number;
   endedAt?: number;
   /** True when the call ended because its signal aborted. */
@@ -67,7 +69,7 @@ export function createFakePort(script: FakeScript = {}): FakePort {
     calls,
     async generate(request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
       const model = request.model.name;
-      const call: FakeCall = { model, prompt: request.prompt, system: request.system, params: request.params, ...(request.fresh ? { fresh: true } : {}), startedAt: Date.now() };
+      const call: FakeCall = { model, prompt: request.prompt, system: request.system, params: request.params, ...(request.fresh ? { fresh: true } : {}), ...(request.runTogether ? { runTogether: request.runTogether } : {}), startedAt: Date.now() };
       calls.push(call);
       const delay = typeof script.chunkDelayMs === "number" ? script.chunkDelayMs : (script.chunkDelayMs?.[model] ?? 0);
       try {
