@@ -146,7 +146,11 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
       return undefined;
     }
   };
-  /** By loaded model, the most calls a stage still to compute makes on it at once (see `GenerateRequest.runTogether`). */
+  /**
+   * By loaded model, the most calls a stage still to compute makes on it at once (see
+   * `GenerateRequest.runTogether`); a stage the stage cache will serve counts too (that is known only when
+   * it is reached).
+   */
   const runTogether = new Map<string, number>();
   for (const stage of pipeline.stages) {
     if (stage.type !== "multi" || stage.id in reuse) continue;

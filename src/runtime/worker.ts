@@ -82,8 +82,8 @@ interface PoolEntry {
    * after the load, never before the first call: its KV caches are cleared at creation (~0.35 ms a MiB
    * here: 285 ms for the 400M model's four). It is made while the first call runs when the call's run has
    * a stage that calls the model several times at once (`GenerateRequest.runTogether`: a multi stage's
-   * batch or its sequences then need it, and it is ready for them); else once the model has been idle for
-   * `extraIdleMs`, or when a call first wants it, whichever comes first: made beside a cold run's calls it
+   * batch or its sequences then need it, and it is ready for them); else once the worker has had no call
+   * and no load for `extraIdleMs` (see `makeExtraWhenIdle`), or when a call first wants it, whichever comes first: made beside a cold run's calls it
    * took their memory bandwidth and the other core (the 27M chain's cold run ~30 ms slower, 3%). A call
    * that wants it waits for it either way, so which sequence a call takes never depends on when it is made.
    * `extra()` starts it when it has not been started, and settles to undefined when there is none (or it
@@ -312,6 +312,8 @@ async function acquire(request: GenerateRequest, onProgress: (progress: number) 
   const key = poolKey(request, threads);
   const warm = pool.get(key);
   if (warm) {
+    // A run with a multi stage on this model: its sequences are made now if they were not (see `PoolEntry.extra`).
+    if ((request.runTogether ?? 1) > 1 || (request.together ?? 1) > 1) void warm.extra();
     warm.busy++;
     return { entry: warm, loaded: false, loadMs: 0 };
   }
@@ -445,6 +447,23 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   return entry;
 }
 
+/**
+ * Makes `entry`'s extra context once the worker has had no call and no load for `extraIdleMs` (see
+ * `PoolEntry.extra`): made beside another model's call or load, it would take that one's cores.
+ */
+function makeExtraWhenIdle(entry: PoolEntry): void {
+  if (entry.extraStarted !== undefined || entry.unloaded) return;
+  if (entry.extraTimer) clearTimeout(entry.extraTimer);
+  entry.extraTimer = setTimeout(() => {
+    entry.extraTimer = undefined;
+    if (pool.get(entry.key) !== entry || entry.busy > 0) return;
+    // Another model at work: wait for it to be idle too (its calls' ends do not wake this one).
+    if (loading.size > 0 || [...pool.values()].some((other) => other.busy > 0)) return makeExtraWhenIdle(entry);
+    void entry.extra();
+  }, extraIdleMs);
+  entry.extraTimer.unref();
+}
+
 /** How many tokens at the start of `held` and `tokens` are the same. */
 function sharedPrefix(held: readonly Token[], tokens: readonly Token[]): number {
   const length = Math.min(held.length, tokens.length);
@@ -514,8 +533,10 @@ async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: 
       const extraLeft = extra !== undefined && extra.sequencesLeft > 0 ? extra : undefined;
       const loadLeft = onlyExtra === undefined && !entry.extraPending && entry.context.sequencesLeft > 0 ? entry.context : undefined;
       const fresh = homeIsExtra ? (extraLeft ?? loadLeft) : (loadLeft ?? extraLeft);
-      // Until the extra context is made, a call alone takes the load's context's new sequence.
-      const bootstrap = fresh ?? (onlyExtra === undefined && entry.extraPending && entry.context.sequencesLeft > 0 ? entry.context : undefined);
+      // Until the extra context is made, a call alone takes the load's context's new sequence: where calls
+      // do not batch (the load's come first anyway), or for the model's first call (which never waits for
+      // the extra context); where they batch, later calls wait for it, whose sequences come first there.
+      const bootstrap = fresh ?? (onlyExtra === undefined && entry.extraPending && entry.context.sequencesLeft > 0 && (!batching || entry.sequences.length === 0) ? entry.context : undefined);
       if (bootstrap) {
         best = { sequence: bootstrap.getSequence(), extra: bootstrap !== entry.context, busy: false, lastUsedAt: 0, promptTokens: 0 };
         entry.sequences.push(best);
@@ -715,14 +736,7 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     entry.busy--;
     entry.lastUsedAt = Date.now();
     // Idle now: its extra context is made unless a call comes first (see `PoolEntry.extra`).
-    if (entry.busy === 0 && entry.extraStarted === undefined && !entry.unloaded) {
-      if (entry.extraTimer) clearTimeout(entry.extraTimer);
-      entry.extraTimer = setTimeout(() => {
-        entry.extraTimer = undefined;
-        if (entry.busy === 0 && pool.get(entry.key) === entry) void entry.extra();
-      }, extraIdleMs);
-      entry.extraTimer.unref();
-    }
+    if (entry.busy === 0) makeExtraWhenIdle(entry);
     // Taken out of the pool here, before this call's result (and the pool it tells) is sent.
     if (entry.busy === 0 && entry.unloadWhenIdle && pool.get(entry.key) === entry) {
       unloadEntry(entry).catch((error: unknown) => process.stderr.write(`inference worker: ${entry.path} was not unloaded cleanly: ${(error as Error)?.message ?? String(error)}\n`));
