@@ -138,10 +138,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
   const byId = new Map(pipeline.stages.map((stage) => [stage.id, stage]));
   const order = topologicalOrder(pipeline);
   /** A local model's loaded model (its file and load settings): the models of a multi stage with the same one are called together. */
+  const loadKey = (model: ResolvedModel): string | undefined => (model.remote ? undefined : JSON.stringify([model.path, model.load]));
   const loadKeyOf = (modelName: string): string | undefined => {
     try {
-      const model = options.resolveModel(modelName);
-      return model.remote ? undefined : JSON.stringify([model.path, model.load]);
+      return loadKey(options.resolveModel(modelName));
     } catch {
       return undefined;
     }
@@ -218,7 +218,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
         loaded = true;
         emit({ type: "stage-load", stageId: stage.id, model: modelName, progress: 1, done: true });
       };
-      const many = runTogether.get(loadKeyOf(modelName) ?? "") ?? 1;
+      const many = runTogether.get(loadKey(model) ?? "") ?? 1;
       const result = await port.generate(
         { model, prompt, system: stage.system, params, ...(together > 1 ? { together } : {}), ...(many > 1 ? { runTogether: many } : {}), ...(options.cache ? {} : { fresh: true }) },
         {

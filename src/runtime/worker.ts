@@ -42,7 +42,7 @@ const flushIntervalMs = 50;
 /** Sequences each loaded model keeps for prompt prefix reuse, memory allowing (see `chooseSequences`). */
 const keptSequences = 4;
 
-/** How long a loaded model is idle before its extra context is made (see `PoolEntry.extra`). */
+/** How long the worker is idle (no call, no load) before a loaded model's extra context is made (see `PoolEntry.extra`). */
 const extraIdleMs = 100;
 
 /** An error this worker means to report: its code, its English message and the values that message names. */
@@ -83,8 +83,9 @@ interface PoolEntry {
    * here: 285 ms for the 400M model's four). It is made while the first call runs when the call's run has
    * a stage that calls the model several times at once (`GenerateRequest.runTogether`: a multi stage's
    * batch or its sequences then need it, and it is ready for them); else once the worker has had no call
-   * and no load for `extraIdleMs` (see `makeExtraWhenIdle`), or when a call first wants it, whichever comes first: made beside a cold run's calls it
-   * took their memory bandwidth and the other core (the 27M chain's cold run ~30 ms slower, 3%). A call
+   * and no load for `extraIdleMs` (see `makeExtraWhenIdle`), or when a call first wants it, whichever
+   * comes first: made beside a cold run's calls it took their memory bandwidth and the other core (the 27M
+   * chain's cold run ~30 ms slower, 3%). A call
    * that wants it waits for it either way, so which sequence a call takes never depends on when it is made.
    * `extra()` starts it when it has not been started, and settles to undefined when there is none (or it
    * could not be made).
@@ -312,8 +313,7 @@ async function acquire(request: GenerateRequest, onProgress: (progress: number) 
   const key = poolKey(request, threads);
   const warm = pool.get(key);
   if (warm) {
-    // A run with a multi stage on this model: its sequences are made now if they were not (see `PoolEntry.extra`).
-    if ((request.runTogether ?? 1) > 1 || (request.together ?? 1) > 1) void warm.extra();
+    if (wantsSequencesNow(request)) void warm.extra();
     warm.busy++;
     return { entry: warm, loaded: false, loadMs: 0 };
   }
@@ -442,9 +442,13 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   pool.set(key, entry);
   // Unloaded while it loaded: the calls that wait for it run (they asked first), then it goes.
   if (unloadOnceLoaded.has(key)) entry.unloadWhenIdle = true;
-  if (extra === 0) void makeExtra();
-  else if ((request.runTogether ?? 1) > 1 || (request.together ?? 1) > 1) void makeExtra();
+  if (extra === 0 || wantsSequencesNow(request)) void makeExtra();
   return entry;
+}
+
+/** A call of a run with a multi stage on its model: the model's extra context is made now if it was not (see `PoolEntry.extra`). */
+function wantsSequencesNow(request: GenerateRequest): boolean {
+  return (request.runTogether ?? 1) > 1 || (request.together ?? 1) > 1;
 }
 
 /**
