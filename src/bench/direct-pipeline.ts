@@ -59,8 +59,6 @@ export interface CallTiming {
 
 export interface DirectRunReport {
   run: number;
-  /** Epoch ms when the run ended (the parent measures a cold run from the moment it spawned this process). */
-  endedAtEpochMs: number;
   wallMs: number;
   loadMs: number;
   calls: CallTiming[];
@@ -106,7 +104,7 @@ for (const [run, runCalls] of job.runs.entries()) {
     });
   }
   const end = performance.now();
-  const report: DirectRunReport = { run, endedAtEpochMs: performance.timeOrigin + end, wallMs: end - runStart, loadMs: run === 0 ? loadMs : 0, calls };
+  const report: DirectRunReport = { run, wallMs: end - runStart, loadMs: run === 0 ? loadMs : 0, calls };
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 await context.dispose();

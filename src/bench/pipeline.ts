@@ -208,15 +208,18 @@ function engineCalls(stages: StageRecord[]): Array<{ call: DirectCall; work: str
 
 async function engineRun(studio: Studio, pipeline: string, input: string): Promise<RunFigures> {
   const started = performance.now();
+  // The stages' times are the wall clock's (`Date.now()`): the time before the first and after the last
+  // are taken on it too, never against `performance.timeOrigin`, which a step of the system clock leaves behind.
+  const startedAtEpoch = Date.now();
   // Every stage computed: the same deterministic run again would be served from the stage cache.
   const session = await studio.run({ pipeline, input, cache: false });
   const wallMs = performance.now() - started;
+  const endedAtEpoch = Date.now();
   if (session.status !== "completed") throw new Error(`bench: the ${pipeline} pipeline ${session.status}: ${session.error?.message}`);
   const stages = Object.values(session.stages).sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0));
   const figures = stages.map(stageFigures);
-  const startedAtEpoch = performance.timeOrigin + started;
   const beforeStagesMs = (stages[0]?.startedAt ?? startedAtEpoch) - startedAtEpoch;
-  const afterStagesMs = startedAtEpoch + wallMs - Math.max(...stages.map((stage) => stage.endedAt ?? 0));
+  const afterStagesMs = endedAtEpoch - Math.max(...stages.map((stage) => stage.endedAt ?? 0));
   return { wallMs, promptTokens: figures.reduce((sum, stage) => sum + (stage.promptTokens ?? 0), 0), beforeStagesMs, afterStagesMs, tokensOut: figures.reduce((sum, stage) => sum + stage.tokensOut, 0), stages: figures, callWork: engineCalls(stages).map((call) => call.work) };
 }
 
@@ -234,7 +237,7 @@ function directFigures(report: DirectRunReport): RunFigures {
 }
 
 /**
- * The direct script's process: its cold run is measured from the spawn to the end of its first run; each
+ * The direct script's process: its cold run is measured from the spawn to its first run's report; each
  * later run is made when asked (`run`), so that the benchmark interleaves them with the engine's.
  */
 class DirectScript {
@@ -249,12 +252,15 @@ class DirectScript {
   }
 
   static async start(jobFile: string): Promise<{ script: DirectScript; cold: number; coldWork: string[] }> {
-    const spawnedAt = performance.timeOrigin + performance.now();
+    // Both ends on this process's monotonic clock: the script's own epoch time (its `timeOrigin` is read
+    // from the wall clock when it starts) put the cold run ~5 s off after the system clock was stepped
+    // while the bench ran. The report's trip through the pipe (~0.2 ms) counts against the script.
+    const spawnedAt = performance.now();
     const child = spawn(process.execPath, [path.join(here, "direct-pipeline.js"), jobFile], { env: { ...process.env, NODE_OPTIONS: "" }, stdio: ["pipe", "pipe", "inherit"] });
     const script = new DirectScript(child);
     try {
       const cold = await script.#next();
-      return { script, cold: cold.endedAtEpochMs - spawnedAt, coldWork: directFigures(cold).callWork };
+      return { script, cold: performance.now() - spawnedAt, coldWork: directFigures(cold).callWork };
     } catch (error) {
       child.kill("SIGKILL");
       throw error;

@@ -499,9 +499,10 @@ function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> 
  * A new sequence comes from the `home` context while it has one left, else from the other: where calls
  * batch, the extra one (see `PoolEntry.extra`) once it is made, so that what a call leaves there is found
  * by a batch after it (a draft, by a multi stage's models); where they do not, the load's, whose one
- * sequence decodes a little faster on a small model (2-5%) than one of a context of several. The least
- * recently used is the least recently used of all: one a later stage of the run may still want (the
- * draft its ending starts with) is kept over that small difference. A call `batched` with others
+ * sequence decoded a little faster on a small model (2-5%) than one of a context of several in one A/B
+ * and no differently in a later one (BENCHMARKS.md). The least recently used is the least recently used
+ * of all: one a later stage of the run may still want (the draft its ending starts with) is kept over
+ * that small difference, if any. A call `batched` with others
  * (a multi stage's models, or one that comes while another runs, when calls batch) takes only the extra
  * context's, where they decode in one batch: two contexts would compete for the cores instead. With every
  * sequence it may take busy (a batch wider than the context, see `load`), the call waits for one to be released.
