@@ -181,7 +181,7 @@ if (parts.pipeline) {
   const warmupLabel = process.env.BENCH_WARMUP_RUNS !== undefined ? `${process.env.BENCH_WARMUP_RUNS} unmeasured warm-up runs a side` : `${defaultWarmupRuns(false)} unmeasured warm-up runs a side (${defaultWarmupRuns(true)} on models of 64 MiB or more)`;
   console.log(
     [
-      `Pipelines. Machine: ${os.cpus()[0]?.model ?? "cpu"}, ${os.availableParallelism()} cores, load average ${os.loadavg().map((value) => value.toFixed(2)).join(" ")}, Node ${process.version}. Time: the run's wall time (warm: the worker up and the model loaded, after ${warmupLabel}, interleaved by ${interleave}; cold: from a fresh worker or process to the run's end, the load included).`,
+      `Pipelines. Machine: ${os.cpus()[0]?.model ?? "cpu"}, ${os.availableParallelism()} cores, load average ${os.loadavg().map((value) => value.toFixed(2)).join(" ")}, Node ${process.version}. Time: the run's wall time (warm: the worker up and the model loaded, after ${warmupLabel}, interleaved by ${interleave}; cold: from a fresh worker or process to the run's end (the script's: its report received), the load included).`,
       "",
       ...pipelineReport(pipelineResults),
       "",

@@ -253,8 +253,9 @@ class DirectScript {
 
   static async start(jobFile: string): Promise<{ script: DirectScript; cold: number; coldWork: string[] }> {
     // Both ends on this process's monotonic clock: the script's own epoch time (its `timeOrigin` is read
-    // from the wall clock when it starts) put the cold run ~5 s off after the system clock was stepped
-    // while the bench ran. The report's trip through the pipe (~0.2 ms) counts against the script.
+    // from the wall clock when it starts) put the cold run 5-6 s off when the wall clock moved ahead of the
+    // monotonic one while the bench ran. The report's trip through the pipe (~0.2 ms) counts against its cold run
+    // (its warm runs are timed inside it).
     const spawnedAt = performance.now();
     const child = spawn(process.execPath, [path.join(here, "direct-pipeline.js"), jobFile], { env: { ...process.env, NODE_OPTIONS: "" }, stdio: ["pipe", "pipe", "inherit"] });
     const script = new DirectScript(child);
