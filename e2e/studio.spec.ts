@@ -189,6 +189,28 @@ test("d. the Models page shows a present model and a missing one as such", async
   expect(errors).toEqual([]);
 });
 
+test("d. a model whose file is loaded with other settings says so, and its Unload frees the file", async ({ page, request }) => {
+  const errors = watchConsole(page);
+  // Every load of the file goes first (earlier tests ran cramped, whose failing stage loads it with its own context).
+  expect((await request.post("/api/trpc/models.unload", { data: { name: "storyteller" } })).status()).toBe(200);
+  // The base pipeline loads stories260K.gguf with the default context; cramped names the file with a context of its own.
+  const started = await request.post("/api/runs", { data: { pipeline: "base", input: "Once upon a time", cache: false } });
+  expect(started.status()).toBe(202);
+  expect(await waitForEnd(request, ((await started.json()) as { id: string }).id)).toBeTruthy();
+  await page.goto("/models");
+  const cramped = page.getByTestId("model-cramped");
+  const storyteller = page.getByTestId("model-storyteller");
+  await expect(cramped).toContainText("its file is loaded with other settings");
+  await expect(cramped.getByText("loaded", { exact: true })).toHaveCount(0);
+  await expect(storyteller.getByText("loaded", { exact: true })).toBeVisible();
+  await expect(storyteller).not.toContainText("its file is loaded with other settings");
+  await shot(page, "models-file-loaded");
+  await cramped.getByRole("button", { name: "Unload cramped" }).click();
+  await expect(cramped).not.toContainText("loaded", { timeout: 15_000 });
+  await expect(storyteller).not.toContainText("loaded");
+  expect(errors).toEqual([]);
+});
+
 test("d. Unload of a model a run is using says it goes when its calls end, and it goes then", async ({ page, request }) => {
   const errors = watchConsole(page);
   // Eight long stages on the model, computed: it is busy for seconds while the page unloads it.

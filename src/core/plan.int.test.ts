@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ProjectLlmError } from "../common/index.js";
 import { createRuntime, type Runtime } from "../runtime/index.js";
 import { RunManager } from "../server/run-manager.js";
-import { tempDir, testModelsYaml, writeFiles } from "../testing/fixtures.js";
+import { storiesFile, tempDir, testModelsYaml, writeFiles } from "../testing/fixtures.js";
 import { openTestStudio } from "../testing/studio.js";
 import type { Studio } from "./studio.js";
 
@@ -119,5 +119,25 @@ describe("the plan before a run", () => {
     await expect(studio.run({ input: "A new story" })).rejects.toMatchObject({ code: "plan-does-not-fit" });
     await expect(new RunManager(studio).start({ pipeline: "base", input: "A new story" })).rejects.toMatchObject({ code: "plan-does-not-fit" });
     expect(runtime.stats().modelLoads).toBe(loads);
+  });
+
+  it("knows a loaded model by its load as configured, not by the context node-llama-cpp made", async () => {
+    // node-llama-cpp rounds a context up to a multiple of 256 tokens: greedy's 1000 are 1024 once loaded.
+    // `wide` is the same file with another context: a load of its own, which no run here makes.
+    const models = testModelsYaml(`  wide:\n    file: ${storiesFile}\n    overrides: { context_size: 768 }\n`).replace("    required_for_base: true\n", "    required_for_base: true\n    overrides: { context_size: 1000 }\n");
+    const { studio, runtime } = await open(models);
+    expect((await studio.plan({})).steps.map((step) => [step.model, step.action])).toEqual([
+      ["greedy", "load"],
+      ["warm", "load"],
+    ]);
+    expect((await studio.run({ input: "Once upon a time" })).status).toBe("completed");
+    expect((await runtime.status()).loaded.map((entry) => entry.contextSize).sort((a, b) => a - b)).toEqual([512, 1024]);
+    expect((await studio.plan({})).steps.map((step) => [step.model, step.action])).toEqual([
+      ["greedy", "warm"],
+      ["warm", "warm"],
+    ]);
+    const loaded = Object.fromEntries((await studio.models()).map((model) => [model.name, [model.loaded, model.fileLoaded]]));
+    // cool has warm's load: the same file and context. wide's file is held by the others' loads (its card offers to unload them).
+    expect(loaded).toEqual({ greedy: [true, true], warm: [true, true], cool: [true, true], wide: [false, true] });
   });
 });

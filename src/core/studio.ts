@@ -27,7 +27,7 @@ import {
   type Pipeline,
 } from "../config/index.js";
 import { planRerun, runPipeline, stageModels, stagesInCache, type InferencePort, type RunEvent, type StageRecord } from "../engine/index.js";
-import { createRuntime, inspectModels, RemotePort, routeInference, systemMemory, type ModelFacts, type Runtime } from "../runtime/index.js";
+import { configuredLoadKey, createRuntime, inspectModels, RemotePort, routeInference, systemMemory, type ModelFacts, type Runtime } from "../runtime/index.js";
 import { measuredRates, planRun, type MeasuredRates, type PlanModel, type RunPlan } from "./plan.js";
 import { planRefusal } from "./plan-refusal.js";
 import {
@@ -356,7 +356,6 @@ export class Studio {
     // The worker starts only for a pipeline with a local model (a remote-only one never needs it).
     let runtime: Runtime | undefined;
     const planModels: Record<string, PlanModel> = {};
-    const paths = new Map<string, string>();
     const inspections: Array<Promise<void>> = [];
     for (const name of names) {
       const resolved = resolveModel(models, name);
@@ -368,9 +367,7 @@ export class Studio {
         continue;
       }
       if (entry.backend === "local") planModel.file = entry.file;
-      // As the worker keys its pool (thread counts aside: the worker resolves `auto`).
-      planModel.loadKey = JSON.stringify([resolved.path, resolved.load.context_size, resolved.load.gpu_layers, resolved.load.batch_size ?? null]);
-      paths.set(name, resolved.path);
+      planModel.loadKey = configuredLoadKey(resolved.path, { contextSize: resolved.load.context_size, gpuLayers: resolved.load.gpu_layers, batchSize: resolved.load.batch_size });
       if (!inspected.has(name)) continue;
       try {
         runtime ??= await this.runtime();
@@ -392,13 +389,18 @@ export class Studio {
       );
     }
     const [status, system] = await Promise.all([runtime ? runtime.status() : { loaded: [], vram: undefined }, systemMemory(), ...inspections]);
-    const loaded = status.loaded
-      .slice()
-      .sort((a, b) => a.lastUsedAt - b.lastUsedAt)
-      .flatMap((entry) => {
-        const name = names.find((candidate) => paths.get(candidate) === entry.path && planModels[candidate]!.contextSize === entry.contextSize);
-        return [{ key: name ? planModels[name]!.loadKey! : entry.path, name: name ?? path.basename(entry.path), ram: entry.memoryBytes, vram: entry.vramBytes }];
-      });
+    // By the load as configured: node-llama-cpp rounds the context up (a context of 1000 tokens is one of
+    // 1024). Loads under one key (threads resolved otherwise) count as one, with the memory of both, placed
+    // as the most recently used of them.
+    const byKey = new Map<string, { key: string; name: string; ram: number; vram: number }>();
+    for (const entry of status.loaded.slice().sort((a, b) => a.lastUsedAt - b.lastUsedAt)) {
+      const key = configuredLoadKey(entry.path, entry.load);
+      const earlier = byKey.get(key);
+      byKey.delete(key);
+      const name = names.find((candidate) => planModels[candidate]!.loadKey === key) ?? path.basename(entry.path);
+      byKey.set(key, { key, name, ram: entry.memoryBytes + (earlier?.ram ?? 0), vram: entry.vramBytes + (earlier?.vram ?? 0) });
+    }
+    const loaded = [...byKey.values()];
     const rates = options.rates ? await this.#rates(models, names) : {};
     return planRun({
       pipeline,

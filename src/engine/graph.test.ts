@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { downstreamOf, findCycle, inputIds, sinkIds, stageModels, topologicalOrder } from "./graph.js";
+import { downstreamOf, findCycle, inputIds, mayRunTogether, sinkIds, stageModels, topologicalOrder } from "./graph.js";
 
 const stages = [
   { id: "a" },
@@ -29,6 +29,26 @@ describe("graph", () => {
     expect([...downstreamOf({ stages } as never, "b")].sort()).toEqual(["b", "c"]);
     expect([...downstreamOf({ stages } as never, "a")].sort()).toEqual(["a", "b", "c"]);
     expect(sinkIds({ stages } as never)).toEqual(["c", "d"]);
+  });
+});
+
+describe("stages that may run at the same time", () => {
+  it("are those neither upstream nor downstream of each other", () => {
+    // a -> b, a -> c, [b, c] -> d; e reads nothing.
+    const fan = { stages: [{ id: "a" }, { id: "b", input_from: "a" }, { id: "c", input_from: "a" }, { id: "d", input_from: ["b", "c"] }, { id: "e" }] } as never;
+    const together = mayRunTogether(fan);
+    const pairs = ["a", "b", "c", "d", "e"].flatMap((x) => ["a", "b", "c", "d", "e"].filter((y) => x < y && together(x, y)).map((y) => x + y));
+    expect(pairs).toEqual(["ae", "bc", "be", "ce", "de"]);
+    expect(together("b", "b")).toBe(false);
+    expect(together("b", "nowhere")).toBe(false);
+  });
+
+  it("reach past 32 stages (each stage's upstream is a bit set of several words)", () => {
+    // A chain s0 -> ... -> s69, and x beside it from s40 on.
+    const chain = Array.from({ length: 70 }, (_, index) => ({ id: `s${index}`, ...(index > 0 ? { input_from: `s${index - 1}` } : {}) }));
+    const together = mayRunTogether({ stages: [...chain, { id: "x", input_from: "s39" }] } as never);
+    expect(chain.filter((stage) => together("x", stage.id)).map((stage) => stage.id)).toEqual(chain.slice(40).map((stage) => stage.id));
+    expect(together("s0", "s69")).toBe(false);
   });
 });
 

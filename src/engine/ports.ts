@@ -53,9 +53,11 @@ export interface GenerateRequest {
    */
   together?: number;
   /**
-   * The most calls a stage of this run (one still to compute) makes at once on this call's loaded model:
-   * above 1, the runtime makes the sequences they need while the model's first call runs rather than when
-   * they are wanted (see the worker's `PoolEntry.extra`); absent: 1.
+   * How many calls this run's stages still to compute may make at once on this call's loaded model (a
+   * multi stage's models, and those of stages that may run beside it, as two branches reading one draft),
+   * an upper bound that is above 1 exactly when two calls may overlap: then the runtime makes the
+   * sequences they need while the model's first call runs rather than when they are wanted (see the
+   * worker's `PoolEntry.extra`); absent: 1.
    */
   runTogether?: number;
   /**

@@ -406,7 +406,7 @@ describe("runPipeline: failures and cancellation", () => {
     expect(result.finalAnswer).toBeUndefined();
   });
 
-  it("tells each call on a loaded model the most calls a stage still to compute makes on it at once", async () => {
+  it("tells each call on a loaded model how many calls the stages still to compute may make on it at once", async () => {
     // m1 and m1b are one file with the same load settings; m2 is another file.
     const resolveModel = (name: string) => ({ name, path: `/models/${name === "m1b" ? "m1" : name}.gguf`, load: { context_size: 512, gpu_layers: 0, threads: 1 } });
     const pipeline = pipelineOf(
@@ -415,10 +415,37 @@ describe("runPipeline: failures and cancellation", () => {
       { id: "voices", type: "multi", models: ["m1", "m1b", "m2"], aggregation: { method: "concat" }, input_from: "draft" },
     );
     const { port } = await run(pipeline, {}, { resolveModel });
-    expect(port.calls.map((call) => `${call.model}:${call.runTogether ?? 1}`)).toEqual(["m1:2", "m2:1", "m1:2", "m1b:2", "m2:1"]);
+    // "other" runs beside "voices" (both read the draft): m2 may be called by both at once.
+    expect(port.calls.map((call) => `${call.model}:${call.runTogether ?? 1}`)).toEqual(["m1:2", "m2:2", "m1:2", "m1b:2", "m2:2"]);
     // A rerun that reuses the multi stage computes no stage that calls m1 twice at once.
     const draftOnly = await run(pipeline, {}, { resolveModel, reuse: { voices: { stageId: "voices", status: "completed", reused: false, input: "", models: [], output: "v", answer: "v" } as never } });
     expect(draftOnly.port.calls.map((call) => `${call.model}:${call.runTogether ?? 1}`)).toEqual(["m1:1", "m2:1"]);
+    // Two single stages that read one draft run at once on m1; join, on another model, runs beside no
+    // stage, and a plain chain calls each model once at a time.
+    const fanOut = pipelineOf(
+      { id: "draft", type: "single", model: "m1" },
+      { id: "left", type: "single", model: "m1", input_from: "draft" },
+      { id: "right", type: "single", model: "m1b", input_from: "draft" },
+      { id: "join", type: "single", model: "m2", input_from: ["left", "right"] },
+    );
+    const fanned = await run(fanOut, {}, { resolveModel });
+    expect(fanned.port.calls.map((call) => `${call.model}:${call.runTogether ?? 1}`).sort()).toEqual(["m1:2", "m1:2", "m1b:2", "m2:1"]);
+    const chained = await run(pipelineOf({ id: "a", type: "single", model: "m1" }, { id: "b", type: "single", model: "m1b", input_from: "a" }), {}, { resolveModel });
+    expect(chained.port.calls.map((call) => `${call.model}:${call.runTogether ?? 1}`)).toEqual(["m1:1", "m1b:1"]);
+    // A synthesis on m1 may run while a stage beside its multi stage calls m1.
+    const synthesized = await run(
+      pipelineOf(
+        { id: "draft", type: "single", model: "m2" },
+        { id: "panel", type: "multi", models: ["m2"], aggregation: { method: "synthesis", model: "m1" }, input_from: "draft" },
+        { id: "aside", type: "single", model: "m1", input_from: "draft" },
+      ),
+      {},
+      { resolveModel },
+    );
+    expect(synthesized.port.calls.map((call) => `${call.model}:${call.runTogether ?? 1}`).sort()).toEqual(["m1:2", "m1:2", "m2:1", "m2:1"]);
+    // A synthesis on a model the stage's own models use comes after them: two at once, not three.
+    const ownJudge = await run(pipelineOf({ id: "panel", type: "multi", models: ["m1", "m1b"], aggregation: { method: "synthesis", model: "m1" } }), {}, { resolveModel });
+    expect(ownJudge.port.calls.map((call) => `${call.model}:${call.runTogether ?? 1}`)).toEqual(["m1:2", "m1b:2", "m1:2"]);
   });
 
   it("cancels a multi stage's calls together and reports the stage once", async () => {

@@ -7,7 +7,7 @@ import { ProjectLlmError, errorMessage, errorParams, isAbortError, mergeSignals,
 import type { GenerationParams, Pipeline, Stage } from "../config/schema.js";
 import { aggregateWithoutModel } from "./aggregate.js";
 import type { AggregationResult, ModelOutput, RunEvent, RunEventBody, RunWarning, StageMetrics, StageRecord } from "./events.js";
-import { findCycle, inputIds, maxPipelineStages, sinkIds, stageModels, topologicalOrder } from "./graph.js";
+import { findCycle, inputIds, maxPipelineStages, mayRunTogether, sinkIds, stageModels, topologicalOrder } from "./graph.js";
 import type { InferencePort, ResolvedGenerationParams, ResolvedModel } from "./ports.js";
 import { stageCacheKey, type StageCacheCall, type StageCacheKey, type StageCachePort } from "./stage-cache.js";
 import { answerValues, checkStageTemplates, defaultSynthesisPrompt, mergeInputs, renderTemplate } from "./templates.js";
@@ -147,16 +147,30 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     }
   };
   /**
-   * By loaded model, the most calls a stage still to compute makes on it at once (see
-   * `GenerateRequest.runTogether`); a stage the stage cache will serve counts too (that is known only when
-   * it is reached).
+   * By loaded model, how many calls the stages still to compute may make on it at once (see
+   * `GenerateRequest.runTogether`): a stage's own (a multi stage's models, or its synthesis, which comes
+   * after them) with those of the stages that may run beside it (neither upstream nor downstream: two
+   * branches that read one draft, say). An upper bound (stages beside one stage may not be beside each
+   * other), above 1 exactly when two calls may overlap. A stage the stage cache will serve counts too (that
+   * is known only when it is reached).
    */
   const runTogether = new Map<string, number>();
+  const callsAtOnce = new Map<string, Map<string, number>>();
   for (const stage of pipeline.stages) {
-    if (stage.type !== "multi" || stage.id in reuse) continue;
+    if (stage.id in reuse) continue;
     const counts = new Map<string, number>();
-    for (const key of stage.models.map(loadKeyOf)) if (key !== undefined) counts.set(key, (counts.get(key) ?? 0) + 1);
-    for (const [key, count] of counts) runTogether.set(key, Math.max(count, runTogether.get(key) ?? 1));
+    for (const key of (stage.type === "multi" ? stage.models : [stage.model]).map(loadKeyOf)) if (key !== undefined) counts.set(key, (counts.get(key) ?? 0) + 1);
+    const synthesis = stage.type === "multi" && stage.aggregation.method === "synthesis" ? loadKeyOf(stage.aggregation.model) : undefined;
+    if (synthesis !== undefined && !counts.has(synthesis)) counts.set(synthesis, 1);
+    callsAtOnce.set(stage.id, counts);
+  }
+  const overlap = mayRunTogether(pipeline, order);
+  for (const [stageId, counts] of callsAtOnce) {
+    const beside = [...callsAtOnce].filter(([other]) => overlap(stageId, other)).map(([, theirs]) => theirs);
+    for (const [key, count] of counts) {
+      const most = beside.reduce((sum, theirs) => sum + (theirs.get(key) ?? 0), count);
+      runTogether.set(key, Math.max(most, runTogether.get(key) ?? 1));
+    }
   }
   emit({
     type: "run-start",

@@ -1,4 +1,4 @@
-export type { ModelFacts, WorkerSettings, WorkerStatus } from "./protocol.js";
+export { configuredLoadKey, type ModelFacts, type WorkerSettings, type WorkerStatus } from "./protocol.js";
 export { inspectModels, type ModelWarning, type RegistryEntry, type RegistryEntryInput } from "./registry.js";
 export { createRuntime, Runtime, type RuntimeOptions, type RuntimeStats } from "./supervisor.js";
 export { freshHeader, maxRetryAfterMs, parseRetryAfter, remoteDefaults, RemotePort, routeInference, type RemoteFailure, type RemotePortOptions } from "./remote.js";

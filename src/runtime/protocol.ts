@@ -47,7 +47,13 @@ export interface WorkerStatus {
    */
   loaded: Array<{
     path: string;
+    /** The context node-llama-cpp made: the configured one rounded up (to a multiple of 256 tokens). */
     contextSize: number;
+    /**
+     * The load as configured: with the file (and the threads the worker resolved), what the pool keeps a
+     * loaded model by. Match a config's model by these and the file (`configuredLoadKey`), never by `contextSize`.
+     */
+    load: { contextSize: number; gpuLayers: "auto" | "max" | number; batchSize?: number };
     threads: number;
     gpuLayers: number;
     lastUsedAt: number;
@@ -84,3 +90,14 @@ export type WorkerMessage =
   | { type: "reply"; id: number; value: unknown }
   /** `params`: the values the message names (see `ProjectLlmError`'s `details.params`). */
   | { type: "error"; id: number; code: ErrorCode; message: string; params?: ErrorParams };
+
+/**
+ * A loaded model's key as a config names it: its file and its load as configured (see `WorkerStatus`'s
+ * `load`). Threads are left out: the worker keys its loads by the threads it resolved (`auto` by the file's
+ * size and the cores), which a config may not say. So a config's model and a load of the pool with equal
+ * keys are the same loaded model unless the model's threads resolve otherwise (two models on one file and
+ * context, one with `threads: 2`, the other with 4, are two loads under one key).
+ */
+export function configuredLoadKey(path: string, load: { contextSize: number; gpuLayers: "auto" | "max" | number; batchSize?: number }): string {
+  return JSON.stringify([path, load.contextSize, load.gpuLayers, load.batchSize ?? null]);
+}

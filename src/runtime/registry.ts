@@ -7,7 +7,7 @@ import { stat } from "node:fs/promises";
 import { errorMessage } from "../common/index.js";
 import { quantizationMatches, type LoadParams } from "../config/index.js";
 import type { RemoteModel } from "../engine/ports.js";
-import type { ModelFacts } from "./protocol.js";
+import { configuredLoadKey, type ModelFacts } from "./protocol.js";
 import type { Runtime } from "./supervisor.js";
 import { systemMemory } from "./system-memory.js";
 
@@ -16,7 +16,7 @@ export interface RegistryEntryInput {
   file: string;
   path: string;
   declaredQuantization?: string;
-  load: { context_size: number; gpu_layers: NonNullable<LoadParams["gpu_layers"]>; threads: NonNullable<LoadParams["threads"]> };
+  load: { context_size: number; gpu_layers: NonNullable<LoadParams["gpu_layers"]>; threads: NonNullable<LoadParams["threads"]>; batch_size?: number };
   requiredForBase: boolean;
   /** Set for a model served by an OpenAI-compatible server: it has no file here and takes no memory here. */
   remote?: RemoteModel;
@@ -54,9 +54,15 @@ export interface RegistryEntry {
   fitsVram?: boolean;
   freeRam: number;
   freeVram?: number;
+  /** Its own load is in memory: its file with its context size, GPU layers and batch size. */
   loaded: boolean;
   /** Loaded, and asked to unload while calls ran on it: it goes once they end. */
   unloading: boolean;
+  /**
+   * A load of its file is in memory and not going, its own or not (another model's on the same file, or
+   * one made before its settings changed): unloading the model unloads every load of its file.
+   */
+  fileLoaded: boolean;
   warnings: ModelWarning[];
   error?: string;
 }
@@ -67,9 +73,17 @@ export async function inspectModels(options: {
   memorySafety: { ram: number; vram: number };
 }): Promise<RegistryEntry[]> {
   const status = await options.runtime.status();
-  const loaded = new Set(status.loaded.map((entry) => entry.path));
-  // Every load of the file goes (one per context size, say): it is unloading when each one is.
-  const staying = new Set(status.loaded.filter((entry) => !entry.unloading).map((entry) => entry.path));
+  // A model is loaded when a load of the pool is its own: its file with its load as configured (another
+  // model on the same file with another context is another load). The worker also keys its loads by the
+  // threads it resolved, which a config may not say (`auto`): loads that differ only there are one model's,
+  // unloading when each of them is.
+  const loads = new Map<string, { unloading: boolean }>();
+  for (const entry of status.loaded) {
+    const key = configuredLoadKey(entry.path, entry.load);
+    loads.set(key, { unloading: entry.unloading && (loads.get(key)?.unloading ?? true) });
+  }
+  // Files with a load in memory that is not going: one whose model's settings changed since shows on its card.
+  const filesHeld = new Set(status.loaded.filter((entry) => !entry.unloading).map((entry) => entry.path));
   const freeRam = (await systemMemory()).free;
   const freeVram = status.vram?.free;
   const entries: RegistryEntry[] = [];
@@ -84,8 +98,9 @@ export async function inspectModels(options: {
       contextSize: input.load.context_size,
       freeRam,
       freeVram,
-      loaded: loaded.has(input.path),
-      unloading: loaded.has(input.path) && !staying.has(input.path),
+      loaded: false,
+      unloading: false,
+      fileLoaded: false,
       warnings: [],
     };
     entries.push(entry);
@@ -93,10 +108,12 @@ export async function inspectModels(options: {
       // Nothing to read or to fit here: the server holds the model. `present` says it needs no file.
       entry.remote = { baseUrl: input.remote.baseUrl, model: input.remote.model, ...(input.remote.apiKeyEnv ? { apiKeyEnv: input.remote.apiKeyEnv } : {}) };
       entry.present = true;
-      entry.loaded = false;
-      entry.unloading = false;
       continue;
     }
+    const load = loads.get(configuredLoadKey(input.path, { contextSize: input.load.context_size, gpuLayers: input.load.gpu_layers, batchSize: input.load.batch_size }));
+    entry.loaded = load !== undefined;
+    entry.unloading = load?.unloading === true;
+    entry.fileLoaded = filesHeld.has(input.path);
     try {
       const info = await stat(input.path);
       if (!info.isFile()) throw new Error("not a regular file");

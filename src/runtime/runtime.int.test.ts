@@ -257,7 +257,7 @@ describe("a loaded model's other sequences", () => {
     }
     const ahead = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, parallel: 1 });
     try {
-      // A run with a multi stage on this model: its sequences are made while the first call runs.
+      // A run that may call this model several times at once: its sequences are made while the first call runs.
       await ahead.generate({ ...request("Once upon a time", 200), runTogether: 3 });
       expect(await sequences(ahead)).toBeGreaterThan(1);
     } finally {

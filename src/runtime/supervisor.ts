@@ -366,7 +366,7 @@ export class Runtime implements InferencePort {
   async status(): Promise<WorkerStatus> {
     const worker = this.#worker;
     const known = worker && !worker.exited && this.#running === 0 ? worker.pool : undefined;
-    if (known) return { ...known, loaded: known.loaded.map((entry) => ({ ...entry })) };
+    if (known) return { ...known, loaded: known.loaded.map((entry) => ({ ...entry, load: { ...entry.load } })) };
     return this.#request<WorkerStatus>({ type: "status" }).promise;
   }
 

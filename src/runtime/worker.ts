@@ -80,13 +80,13 @@ interface PoolEntry {
   /**
    * The context of the sequences beyond `parallel` (kept ones and a batch's, see `chooseSequences`), made
    * after the load, never before the first call: its KV caches are cleared at creation (~0.35 ms a MiB
-   * here: 285 ms for the 400M model's four). It is made while the first call runs when the call's run has
-   * a stage that calls the model several times at once (`GenerateRequest.runTogether`: a multi stage's
-   * batch or its sequences then need it, and it is ready for them); else once the worker has had no call
-   * and no load for `extraIdleMs` (see `makeExtraWhenIdle`), or when a call first wants it, whichever
-   * comes first: made beside a cold run's calls it took their memory bandwidth and the other core (the 27M
-   * chain's cold run ~30 ms slower, 3%). A call
-   * that wants it waits for it either way, so which sequence a call takes never depends on when it is made.
+   * here: 285 ms for the 400M model's four). It is made while the first call runs when the call's run may
+   * call the model several times at once (`GenerateRequest.runTogether`: a multi stage's batch or its
+   * sequences, or stages running side by side, then need it, and it is ready for them); else once the
+   * worker has had no call and no load for `extraIdleMs` (see `makeExtraWhenIdle`), or when a call first
+   * wants it, whichever comes first: made beside a cold run's calls it took their memory bandwidth and the
+   * other core (the 27M chain's cold run ~30 ms slower, 3%). A call that wants it waits for it either way,
+   * so which sequence a call takes never depends on when it is made.
    * `extra()` starts it when it has not been started, and settles to undefined when there is none (or it
    * could not be made).
    */
@@ -108,6 +108,8 @@ interface PoolEntry {
   /** Calls waiting for a sequence to be released (more calls than sequences: see `load`). */
   sequenceWaiters: Array<() => void>;
   contextSize: number;
+  /** The load as configured (see `WorkerStatus`'s `load`). */
+  load: { contextSize: number; gpuLayers: "auto" | "max" | number; batchSize?: number };
   threads: number;
   gpuLayers: number;
   lastUsedAt: number;
@@ -430,6 +432,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
     sequences: [],
     sequenceWaiters: [],
     contextSize: context.contextSize,
+    load: { contextSize: request.model.load.context_size, gpuLayers: request.model.load.gpu_layers, ...(request.model.load.batch_size ? { batchSize: request.model.load.batch_size } : {}) },
     threads,
     gpuLayers: model.gpuLayers,
     lastUsedAt: Date.now(),
@@ -446,7 +449,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
   return entry;
 }
 
-/** A call of a run with a multi stage on its model: the model's extra context is made now if it was not (see `PoolEntry.extra`). */
+/** A call of a run that may call its model several times at once: the model's extra context is made now if it was not (see `PoolEntry.extra`). */
 function wantsSequencesNow(request: GenerateRequest): boolean {
   return (request.runTogether ?? 1) > 1 || (request.together ?? 1) > 1;
 }
@@ -816,9 +819,10 @@ function poolStatus(instance: Llama): WorkerStatus {
   return {
     gpu: instance.gpu,
     parallel,
-    loaded: [...pool.values()].map(({ path, contextSize, threads, gpuLayers, lastUsedAt, busy, memoryBytes, vramBytes, unloadWhenIdle, context, extraMade }) => ({
+    loaded: [...pool.values()].map(({ path, contextSize, load, threads, gpuLayers, lastUsedAt, busy, memoryBytes, vramBytes, unloadWhenIdle, context, extraMade }) => ({
       path,
       contextSize,
+      load: { ...load },
       threads,
       gpuLayers,
       lastUsedAt,

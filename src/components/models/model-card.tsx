@@ -92,7 +92,7 @@ export function ModelCard(props: {
         {usedByBase ? (
           <Badge state={model.present ? "waiting" : "failed"}>{model.requiredForBase ? t("requiredByBase") : t.rich("usedByBase", { stages: model.baseStages.join(", "), code: dataTag })}</Badge>
         ) : null}
-        {model.loaded ? <Badge state="generating">{model.unloading ? t("unloading") : t("loaded")}</Badge> : null}
+        {model.loaded ? <Badge state="generating">{model.unloading ? t("unloading") : t("loaded")}</Badge> : model.fileLoaded ? <Badge state="waiting">{t("fileLoaded")}</Badge> : null}
       </CardHead>
       <div className="font-mono text-xs break-all text-neutral-600 dark:text-neutral-400">
         <span translate="no">{model.file}</span>
@@ -145,7 +145,8 @@ export function ModelCard(props: {
         </p>
       ))}
       {model.error ? <p className="text-xs break-words text-red-700 dark:text-red-300">{t.rich("cannotInspect", { error: model.error, code: dataTag })}</p> : null}
-      {model.loaded && !model.unloading ? (
+      {/* A load of its file held and not going, its own or another's: Unload frees every load of the file. */}
+      {model.fileLoaded ? (
         <Button id={unloadId} aria-labelledby={`${unloadId} ${nameId}`} onClick={onUnload} disabled={unloading}>
           {t("unload")}
         </Button>
