@@ -292,6 +292,10 @@ async function chooseSequences(
   const ram = (extraSequences: number) =>
     estimateRam(insights, path, { contextSize: options.contextSize, gpuLayers: options.gpuLayers, batchSize: options.batchSize, sequences: parallel, extraSequences });
   const base = await ram(0);
+  // Extra sequences only add to the load's memory: where the load alone is past what they may take, none
+  // is estimated (node-llama-cpp's estimate grows with the context: ~9 s a sequence for a context of 49M
+  // tokens, which a load sized past the machine's memory asks for, and which then fails anyway).
+  if (base > settings.memoryBudgetBytes || base > (await systemMemory()).free / 4) return { sequences: parallel, extra: 0, ram: base, baseRam: base };
   // A whole batch in the extra context (a batch decodes in one context), and the kept ones; where that is
   // too much, the kept ones alone (a wider batch then waits for a sequence), then one.
   const wanted = Math.max(options.batch > 1 ? options.batch : 0, keptSequences - parallel);
