@@ -17,7 +17,9 @@ await writeFile(
     "  cramped:\n    file: stories260K.gguf\n    quantization: Q4_K_M\n    overrides:\n      context_size: 64\n",
 );
 await copyFile("config/pipeline.example.yaml", path.join(work, "config", "pipeline.yaml"));
-// A three-stage pipeline with longer answers, so that a browser sees each stage while it generates.
+// A three-stage pipeline with longer answers, so that a browser sees each stage while it generates, the
+// later ones too where the page's stream connects late (on a busy machine the Run page has connected
+// 0.4 s after the run began, when the first stage was done: a short second stage was then replayed whole).
 await mkdir(path.join(work, "config", "pipelines"), { recursive: true });
 await writeFile(
   path.join(work, "config", "pipelines", "story.yaml"),
@@ -33,12 +35,12 @@ await writeFile(
       input_from: opening
       models: [storyteller, dreamer]
       aggregation: { method: vote }
-      params: { max_tokens: 120 }
+      params: { max_tokens: 400 }
     - id: ending
       type: single
       model: dreamer
       input_from: [opening, voices]
-      params: { max_tokens: 200 }
+      params: { max_tokens: 300 }
 `,
 );
 // Three long, independent stages (the worker runs them one after another): seconds of generation, to cancel.
