@@ -35,12 +35,12 @@ await writeFile(
       input_from: opening
       models: [storyteller, dreamer]
       aggregation: { method: vote }
-      params: { max_tokens: 400 }
+      params: { max_tokens: 300 }
     - id: ending
       type: single
       model: dreamer
       input_from: [opening, voices]
-      params: { max_tokens: 300 }
+      params: { max_tokens: 200 }
 `,
 );
 // Three long, independent stages (the worker runs them one after another): seconds of generation, to cancel.
