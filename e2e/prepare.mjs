@@ -43,7 +43,8 @@ await writeFile(
       params: { max_tokens: 200 }
 `,
 );
-// Three long, independent stages (the worker runs them one after another): seconds of generation, to cancel.
+// Three long, independent stages (the worker runs them one after another): seconds of generation, to cancel
+// or to stop the replay of.
 await writeFile(
   path.join(work, "config", "pipelines", "long.yaml"),
   `pipeline:
@@ -51,7 +52,7 @@ await writeFile(
   stages:
 ${["one", "two", "three"].map((id) => `    - id: ${id}\n      type: single\n      model: storyteller\n      params: { max_tokens: 1500 }\n`).join("")}`,
 );
-// Eight of them: a run that lasts long enough to start another beside it, or to stop its replay.
+// Eight of them: a run that lasts long enough to start another beside it.
 await writeFile(
   path.join(work, "config", "pipelines", "marathon.yaml"),
   `pipeline:

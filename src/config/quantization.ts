@@ -1,8 +1,9 @@
 /**
  * A GGUF file's own quantization, read with node-llama-cpp's metadata reader (plain JavaScript: it loads
- * no native code), to check the `quantization` a model declares.
+ * no native code), to check the `quantization` a model declares. node-llama-cpp is imported when a file
+ * is first read, not with this module: its ~300 modules took ~0.45 s of every CLI command's start
+ * (`--help`, `sessions list`), which read no model file.
  */
-import { GgmlType, GgufFileType, readGgufFileInfo } from "node-llama-cpp";
 import { fileMemo } from "../common/index.js";
 
 /**
@@ -10,6 +11,7 @@ import { fileMemo } from "../common/index.js";
  * the tensor type that holds the most weights (`F32`, `Q8_0`).
  */
 export const fileQuantization = fileMemo(async (file: string): Promise<string | undefined> => {
+  const { GgmlType, GgufFileType, readGgufFileInfo } = await import("node-llama-cpp");
   const info = await readGgufFileInfo(file, { logWarnings: false });
   const fileType = (info.metadata as { general?: { file_type?: number } }).general?.file_type;
   if (fileType !== undefined) return (GgufFileType as Record<number, string>)[fileType];
