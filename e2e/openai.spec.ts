@@ -10,6 +10,7 @@ import { expect, test, type APIRequestContext } from "@playwright/test";
 import OpenAI from "openai";
 import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { shootEveryWay, watchConsole } from "./page-checks";
 import { spawnStudio, work, type StudioProcess } from "./studio-process";
 
 const base = `http://127.0.0.1:${Number(process.env.E2E_PORT ?? 3123)}`;
@@ -30,8 +31,9 @@ interface StoredSession {
   user: string;
   status: string;
   pipelineName: string;
+  input: string;
   finalAnswer?: string;
-  pipeline: { stages: { id: string; params: Record<string, unknown> }[] };
+  pipeline: { stages: { id: string; params: Record<string, unknown>; history?: { role: string; content: string }[] }[] };
   stages: Record<string, { status: string; cached?: boolean; metrics?: { tokensIn: number; tokensOut: number } }>;
 }
 
@@ -131,6 +133,31 @@ test("a repeated deterministic call is served from the stage cache, and the answ
   expect(freshResponse.headers.get("x-project-llm-cached-stages")).toBe("0");
   expect(fresh.choices[0]!.message.content).toBe(first.choices[0]!.message.content);
   expect((await session(request, runIdOf(fresh.id))).stages.chat!.cached).toBeFalsy();
+});
+
+test("a conversation's earlier messages are its turns: the model reads them, the session keeps them, its page shows them", async ({ page, request }) => {
+  const errors = watchConsole(page);
+  const earlier = [
+    { role: "user" as const, content: "Once upon a time" },
+    { role: "assistant" as const, content: "there was a little cat named Tom." },
+  ];
+  const messages = [...earlier, { role: "user" as const, content: "What did Tom do?" }];
+  const data = await client.chat.completions.create(uncached({ model: "storyteller", messages, max_tokens: 16, temperature: 0 }));
+  const stored = await session(request, runIdOf(data.id));
+  expect(stored.input).toBe("What did Tom do?");
+  expect(stored.pipeline.stages[0]!.history).toEqual(earlier);
+  // stories260K has no chat template: it reads the conversation as a transcript, as one message holding it.
+  const transcript = "User: Once upon a time\n\nAssistant: there was a little cat named Tom.\n\nUser: What did Tom do?\n\nAssistant:";
+  const flat = await client.chat.completions.create(uncached({ model: "storyteller", messages: [{ role: "user", content: transcript }], max_tokens: 16, temperature: 0 }));
+  expect(data.usage!.prompt_tokens).toBe(flat.usage!.prompt_tokens);
+  expect(data.choices[0]!.message.content).toBe(flat.choices[0]!.message.content);
+
+  await page.goto(`/history/${stored.id}`);
+  const conversation = page.getByRole("region", { name: "Earlier in the conversation" });
+  await expect(conversation.getByRole("listitem")).toHaveText(["UserOnce upon a time", "Assistantthere was a little cat named Tom."]);
+  await expect(page.getByRole("region", { name: "Input", exact: true })).toContainText("What did Tom do?");
+  await shootEveryWay(page, { base, name: "session-conversation", ready: () => expect(page.locator("section ol li").first()).toBeVisible() });
+  expect(errors).toEqual([]);
 });
 
 test("stop ends the text before the stop string, and the reason is stop", async () => {

@@ -242,6 +242,19 @@ describe("loading and parameters", () => {
     expect(stageIssue).toMatchObject({ file: path.join(configDir(), "pipeline.yaml"), line: 7, column: 21, path: "base_pipeline.stages[0].params.ignore_eos", expected: "boolean" });
   });
 
+  it("reads a stage's conversation history, and places a turn of an unknown role", async () => {
+    const history = "      history:\n        - role: user\n          content: Hi\n        - role: assistant\n          content: Hello.\n";
+    await setup({ "pipeline.yaml": `base_pipeline:\n  stages:\n    - id: a\n      type: single\n      model: m1\n${history}` });
+    const loaded = await loadPipeline(configDir());
+    expect(loaded.pipeline.stages[0]!.history).toEqual([
+      { role: "user", content: "Hi" },
+      { role: "assistant", content: "Hello." },
+    ]);
+    await setup({ "pipeline.yaml": `base_pipeline:\n  stages:\n    - id: a\n      type: single\n      model: m1\n${history.replace("role: assistant", "role: narrator")}` });
+    const [issue] = await captureIssues(loadPipeline(configDir()));
+    expect(issue).toMatchObject({ file: path.join(configDir(), "pipeline.yaml"), line: 9, column: 17, path: "base_pipeline.stages[0].history[1].role", expected: 'one of "user", "assistant"' });
+  });
+
   it("loads and validates the example configs on the test model", async () => {
     const repo = path.resolve(".");
     await copyFile(path.join(repo, "config", "models.example.yaml"), path.join(root, "models.yaml"));
@@ -277,7 +290,7 @@ describe("a pipeline sent as a value", () => {
       }
     })();
     expect(error?.code).toBe("config-schema");
-    expect(error?.message.split("\n")).toContain('unsaved pipeline: stages[0].modle: unknown key "modle" (expected one of id, name, prompt, system, params, input_from, output_mode, position, type, model) — did you mean "model"?');
+    expect(error?.message.split("\n")).toContain('unsaved pipeline: stages[0].modle: unknown key "modle" (expected one of id, name, prompt, system, history, params, input_from, output_mode, position, type, model) — did you mean "model"?');
     expect(pipelineFromValue({ stages: [{ id: "one", type: "single", model: "greedy" }] }).pipeline.stages[0]).toMatchObject({ id: "one", output_mode: "answer_only" });
   });
 

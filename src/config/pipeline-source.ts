@@ -140,7 +140,7 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> => type
 /** The order in which keys are written where a file does not set one (a new stage, a key a stage gains). */
 const keyOrders = {
   pipeline: ["name", "description", "stages"],
-  stage: ["id", "name", "type", "model", "models", "input_from", "prompt", "system", "aggregation", "params", "output_mode", "position"],
+  stage: ["id", "name", "type", "model", "models", "input_from", "prompt", "system", "history", "aggregation", "params", "output_mode", "position"],
   aggregation: ["method", "model", "prompt", "template", "separator", "labels", "params"],
 } as const;
 

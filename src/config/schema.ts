@@ -286,6 +286,10 @@ export const aggregationSchema = z.preprocess((value, context) => {
 }, aggregationObjectSchema);
 export type Aggregation = z.infer<typeof aggregationSchema>;
 
+/** One earlier turn of a conversation (see a stage's `history`). */
+export const historyTurnSchema = z.strictObject({ role: z.enum(["user", "assistant"]), content: z.string() });
+export type HistoryTurn = z.infer<typeof historyTurnSchema>;
+
 const stageCommon = {
   id: stageIdSchema,
   /** Shown on the canvas and in the CLI; defaults to the id. */
@@ -294,6 +298,13 @@ const stageCommon = {
   prompt: z.string().optional(),
   /** System prompt for chat models (ignored by plain completion models). */
   system: z.string().optional(),
+  /**
+   * Turns of a conversation before the stage's prompt, oldest first (what the OpenAI-compatible API's
+   * earlier messages become). A chat model reads each as a turn of its chat template; a plain completion
+   * model reads them and the prompt as a transcript, `User: ...` and `Assistant: ...`, ending with
+   * `Assistant:`. A multi stage's models read them; its synthesis does not.
+   */
+  history: z.array(historyTurnSchema).optional(),
   params: generationParamsSchema.default({}),
   /** One stage id or a list; absent means the user's input. */
   input_from: z.union([stageIdSchema, z.array(stageIdSchema).min(1)]).optional(),

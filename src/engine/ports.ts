@@ -2,7 +2,7 @@
  * The engine's view of inference: a small interface of ours, implemented by the node-llama-cpp runtime
  * (src/runtime) and, in unit tests, by a fake. The engine never imports the runtime.
  */
-import type { GenerationParams, LoadParams } from "../config/schema.js";
+import type { GenerationParams, HistoryTurn, LoadParams } from "../config/schema.js";
 
 /** A model as the runtime needs it: where the file is and how to load it. */
 export interface ResolvedModel {
@@ -45,6 +45,8 @@ export interface GenerateRequest {
   prompt: string;
   /** System prompt; used only by models that have a chat template. */
   system?: string;
+  /** Turns of a conversation before the prompt (see the stage's `history`): a chat model's turns, else a transcript. */
+  history?: HistoryTurn[];
   params: ResolvedGenerationParams;
   /**
    * The calls made at once with this one on the same loaded model, itself included: a multi stage's models

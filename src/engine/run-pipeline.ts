@@ -234,7 +234,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
       };
       const many = runTogether.get(loadKey(model) ?? "") ?? 1;
       const result = await port.generate(
-        { model, prompt, system: stage.system, params, ...(together > 1 ? { together } : {}), ...(many > 1 ? { runTogether: many } : {}), ...(options.cache ? {} : { fresh: true }) },
+        { model, prompt, system: stage.system, ...(part === "model" && stage.history?.length ? { history: stage.history } : {}), params, ...(together > 1 ? { together } : {}), ...(many > 1 ? { runTogether: many } : {}), ...(options.cache ? {} : { fresh: true }) },
         {
           signal,
           onText: (text) => {

@@ -87,6 +87,21 @@ describe("the stage cache in runPipeline", () => {
     expect((await run(ignoring, { cache })).port.calls).toHaveLength(0);
   });
 
+  it("keys on a stage's conversation history, which its models' calls carry and its synthesis's does not", async () => {
+    const cache = createMemoryStageCache();
+    const turns = (answer: string) => [
+      { role: "user", content: "Hi" },
+      { role: "assistant", content: answer },
+    ];
+    const first = await run(pipelineOf({ id: "a", type: "single", model: "m1", history: turns("Hello.") }), { cache });
+    expect(first.port.calls.map((call) => call.history)).toEqual([turns("Hello.")]);
+    expect((await run(pipelineOf({ id: "a", type: "single", model: "m1", history: turns("Hi there.") }), { cache })).port.calls).toHaveLength(1);
+    expect((await run(pipelineOf({ id: "a", type: "single", model: "m1" }), { cache })).port.calls).toHaveLength(1);
+    expect((await run(pipelineOf({ id: "a", type: "single", model: "m1", history: turns("Hello.") }), { cache })).port.calls).toHaveLength(0);
+    const multi = await run(pipelineOf({ id: "v", type: "multi", models: ["m1", "m2"], history: turns("Hello."), aggregation: { method: "synthesis", model: "m1" } }));
+    expect(multi.port.calls.map((call) => call.history)).toEqual([turns("Hello."), turns("Hello."), undefined]);
+  });
+
   it("never looks up nor stores a stage that samples at random; a fixed seed makes it deterministic", async () => {
     const cache = createMemoryStageCache();
     const random = pipelineOf({ id: "a", type: "single", model: "m1", params: { temperature: 0.8 } });

@@ -35,6 +35,8 @@ export interface StageCacheKey {
   /** The prompt as rendered from the stage's template. */
   prompt: string;
   system?: string;
+  /** The stage's conversation before its prompt (see the stage's `history`). */
+  history?: Stage["history"];
   calls: StageCacheCall[];
   /** A multi stage's aggregation as configured (a synthesis's template and parameters included). */
   aggregation?: Aggregation;
@@ -81,6 +83,7 @@ export function stageCacheKey(
     inputs: parts.inputs,
     prompt: parts.prompt,
     ...(stage.system !== undefined ? { system: stage.system } : {}),
+    ...(stage.history?.length ? { history: stage.history } : {}),
     calls: parts.calls,
     ...(stage.type === "multi" ? { aggregation: stage.aggregation } : {}),
   };

@@ -43,6 +43,36 @@ describe("chat templates", () => {
     expect(chat.tokensOut).toBeGreaterThan(0);
   });
 
+  it("reads a conversation's earlier turns: a plain model's as a transcript, a chat model's as turns of its template, the next turn reusing what the last one left", async () => {
+    const history = [
+      { role: "user" as const, content: "Hi" },
+      { role: "assistant" as const, content: "Hello." },
+    ];
+    const plainFile = path.join(testModelsDir, storiesFile);
+    const plainTurns = await runtime.generate({ ...request(plainFile), history, prompt: "A story?" });
+    const plainText = await runtime.generate({ ...request(plainFile), prompt: "User: Hi\n\nAssistant: Hello.\n\nUser: A story?\n\nAssistant:" });
+    expect(plainTurns.chat).toBe(false);
+    expect(plainTurns.tokensIn).toBe(plainText.tokensIn);
+    expect(plainTurns.text).toBe(plainText.text);
+
+    // A first turn, then the next one with it (and its answer) as history.
+    const opening = "Tell me a long story about a little cat who lived in a big house with a garden full of flowers and birds";
+    const first = await runtime.generate({ ...request(chatModel), prompt: opening });
+    const next = await runtime.generate({
+      ...request(chatModel),
+      history: [
+        { role: "user", content: opening },
+        { role: "assistant", content: first.text },
+      ],
+      prompt: "And then?",
+    });
+    expect(next.chat).toBe(true);
+    // Both turns and the new prompt are read, each in the template's role markers...
+    expect(next.tokensIn).toBeGreaterThan(first.tokensIn + first.tokensOut);
+    // ...and the first turn's tokens, held by the sequence the first call left, are not evaluated again.
+    expect(next.promptTokensEvaluated).toBeLessThan(next.tokensIn / 2);
+  });
+
   it("reuses the KV cache of the sequence whose templated prompt shares the longest prefix", async () => {
     const system = "You are a kind storyteller who tells short stories about animals in the forest.";
     const call = (prompt: string, withSystem: boolean) => runtime.generate({ ...request(chatModel, withSystem ? system : undefined), prompt });

@@ -70,6 +70,21 @@ describe("RemotePort against a fake OpenAI-compatible server", () => {
     });
   });
 
+  it("sends a conversation's earlier turns as messages between the system prompt and the prompt", async () => {
+    server.behave({ kind: "stream", chunks: ["a"] });
+    const history = [
+      { role: "user" as const, content: "Hi" },
+      { role: "assistant" as const, content: "Hello." },
+    ];
+    await fast.generate({ ...request(modelOn(server.baseUrl)), history });
+    expect(server.requests.at(-1)!.body.messages).toEqual([
+      { role: "system", content: "Be brief." },
+      { role: "user", content: "Hi" },
+      { role: "assistant", content: "Hello." },
+      { role: "user", content: "Say hello" },
+    ]);
+  });
+
   it("sends ignore_eos (vLLM's and llama-server's extension) only when it is on", async () => {
     server.behave({ kind: "stream", chunks: ["a"] });
     await fast.generate(request(modelOn(server.baseUrl), { ignore_eos: true }));

@@ -258,7 +258,11 @@ export class RemotePort implements InferencePort {
         ? { reason: "connect-timeout", message: `${host} did not answer within ${connectTimeoutMs / 1000} s (connect_timeout)`, extra: { seconds: connectTimeoutMs / 1000, setting: "connect_timeout" } }
         : { reason: "timeout", message: `${host} sent nothing for ${timeoutMs / 1000} s (timeout)`, extra: { seconds: timeoutMs / 1000, setting: "timeout" } };
     try {
-      const messages = [...(request.system ? [{ role: "system", content: request.system }] : []), { role: "user", content: request.prompt }];
+      const messages = [
+        ...(request.system ? [{ role: "system", content: request.system }] : []),
+        ...(request.history ?? []).map((turn) => ({ role: turn.role, content: turn.content })),
+        { role: "user", content: request.prompt },
+      ];
       const body = {
         model: remote.model,
         messages,

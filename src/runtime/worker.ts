@@ -25,6 +25,7 @@ import type { GenerateRequest, GenerateResult } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerStatus } from "./protocol.js";
 import { isOutOfMemory, loadWithFallback } from "./gpu-fallback.js";
 import { estimateResident, type ResidentEstimate } from "./memory-estimate.js";
+import { historyTranscript } from "./conversation.js";
 import { samplingOptions } from "./sampling.js";
 import { systemMemory } from "./system-memory.js";
 import { batchWidth, chooseThreads, resolveParallel } from "./threads.js";
@@ -627,20 +628,17 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
   try {
     signal.throwIfAborted();
     const params = request.params;
-    const tokens = entry.model.tokenize(request.prompt, false, "trimLeadingSpace");
-    const promptTokens = tokens.length + (request.system ? entry.model.tokenize(request.system, false).length : 0);
-    if (promptTokens >= entry.contextSize) {
-      throw new WorkerError(
-        "context-overflow",
-        `the prompt has ${promptTokens} tokens, more than the context of ${entry.contextSize}: shorten the input or raise context_size`,
-        { tokens: promptTokens, context: entry.contextSize, setting: "context_size" },
-      );
-    }
+    const earlier = request.history ?? [];
+    // A plain completion model reads a conversation as one transcript (see conversation.ts).
+    const prompt = entry.chatWrapper || earlier.length === 0 ? request.prompt : historyTranscript(earlier, request.prompt);
+    const tokens = entry.model.tokenize(prompt, false, "trimLeadingSpace");
     const start = performance.now();
     const bos = entry.model.tokens.bos;
-    // Exactly the turns a chat call needs: no default system prompt, no earlier history.
+    // Exactly the turns a chat call needs: no default system prompt, the conversation's earlier turns (if
+    // any), then the prompt.
     const history: ChatHistoryItem[] = [
       ...(request.system ? [{ type: "system" as const, text: request.system }] : []),
+      ...earlier.map((turn): ChatHistoryItem => (turn.role === "user" ? { type: "user", text: turn.content } : { type: "model", response: [turn.content] })),
       { type: "user", text: request.prompt },
       { type: "model", response: [] },
     ];
@@ -651,6 +649,15 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
       : bos === null
         ? tokens
         : [bos, ...tokens];
+    // The prompt's tokens, the system prompt's and earlier turns' included (a chat model's as its template writes them).
+    const promptTokens = entry.chatWrapper ? Math.max(tokens.length + (request.system ? entry.model.tokenize(request.system, false).length : 0), evaluatedTokens.length - (bos === null ? 0 : 1)) : tokens.length;
+    if (promptTokens >= entry.contextSize) {
+      throw new WorkerError(
+        "context-overflow",
+        `the prompt has ${promptTokens} tokens, more than the context of ${entry.contextSize}: shorten the input or raise context_size`,
+        { tokens: promptTokens, context: entry.contextSize, setting: "context_size" },
+      );
+    }
     // A call batches with others when it is made together with them (a multi stage's models) or comes while
     // another runs on this model (which the supervisor allows only to batch), and only where calls batch at
     // all: with one call at a time (`batch: false`) a multi stage's models take any sequence, and so the one
@@ -708,7 +715,7 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
       chat.dispose({ disposeSequence: false });
     } else {
       const completion = new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false });
-      const response = await completion.generateCompletionWithMeta(request.prompt, common);
+      const response = await completion.generateCompletionWithMeta(prompt, common);
       text = response.response;
       stopReason = response.metadata.stopReason;
       completion.dispose({ disposeSequence: false });

@@ -64,6 +64,22 @@ describe("sessionFiles", () => {
     expect(JSON.parse(text["session.json"]!)).toEqual(session);
   });
 
+  it("puts a conversation's earlier turns before its input, one file per stage where several have them", () => {
+    const history = [
+      { role: "user", content: "Hi" },
+      { role: "assistant", content: "Hello." },
+    ];
+    const chat = makeFullSession({ input: "A story?", pipeline: { stages: [{ id: "chat", type: "single", model: "storyteller", history }] }, stages: { chat: makeStageRecord("chat", "Once.") }, finalAnswer: "Once." });
+    const files = sessionFiles(chat);
+    expect(files.map((file) => file.path).slice(0, 3)).toEqual(["conversation.txt", "input.txt", "01-chat.txt"]);
+    expect(files[0]!.text).toBe("User: Hi\n\nAssistant: Hello.");
+    const two = makeFullSession({
+      pipeline: { stages: [{ id: "a", type: "single", model: "storyteller", history }, { id: "b", type: "single", model: "storyteller", input_from: "a", history: [{ role: "narrator", content: "not a turn" }] }, { id: "c", type: "single", model: "storyteller", history }] },
+      stages: {},
+    });
+    expect(sessionFiles(two).map((file) => file.path).slice(0, 3)).toEqual(["conversation-a.txt", "conversation-c.txt", "input.txt"]);
+  });
+
   it("leaves out what a failed run did not write", () => {
     const failed = makeFullSession({
       status: "failed",
@@ -123,6 +139,17 @@ describe("sessionToMarkdown", () => {
     expect(markdown).toContain("multi(count=2; method=methods.synthesis) · state(completed)");
     expect(markdown).toContain("metrics(tokensIn=12; tokensOut=#1500; rate=#1950; firstToken=3ms; duration=1250ms)");
     expect(markdown.endsWith("## finalAnswer\n\n```text\nThe end.\n```\n")).toBe(true);
+  });
+
+  it("writes a conversation's earlier turns before the input, naming the stage where the pipeline has several", () => {
+    const history = [
+      { role: "user", content: "Hi" },
+      { role: "assistant", content: "Hello." },
+    ];
+    const markdown = sessionToMarkdown(makeFullSession({ input: "A story?", pipeline: { stages: [{ id: "chat", type: "single", model: "storyteller", history }] }, stages: {} }), keyLabels);
+    expect(markdown).toContain("\n## conversation\n\n### userTurn\n\n```text\nHi\n```\n\n### assistantTurn\n\n```text\nHello.\n```\n\n## input\n\n```text\nA story?\n```\n");
+    const several = sessionToMarkdown({ ...story(), pipeline: { stages: [...(story().pipeline as { stages: object[] }).stages.map((stage, index) => (index === 1 ? { ...stage, history } : stage))] } }, keyLabels);
+    expect(several).toContain("\n## conversationOfStage(stage=`voices`)\n\n### userTurn\n");
   });
 
   it("fences model text so that nothing in it is read as Markdown", () => {

@@ -7,6 +7,7 @@ import { strToU8, zipSync } from "fflate";
 import { ProjectLlmError } from "../common/index.js";
 import type { Aggregation, Pipeline } from "../config/schema.js";
 import { topologicalOrder, type ModelOutput, type StageMetrics, type StageRecord } from "../engine/index.js";
+import { pipelineHistories, speakers, transcript } from "../runtime/conversation.js";
 import type { SessionRecord } from "./session.js";
 
 /** One file of an exported session: a relative path (forward slashes) and its text. */
@@ -60,7 +61,15 @@ function synthesisOf(record: StageRecord): ModelOutput | undefined {
  * output (failed, cancelled) has no file of its own. Every path is checked to stay inside the folder.
  */
 export function sessionFiles(session: SessionRecord): ExportFile[] {
-  const files: ExportFile[] = [{ path: "input.txt", text: session.input }];
+  // A conversation's earlier turns come before its input (`conversation.txt`; one file per stage where several have them).
+  const histories = pipelineHistories(session.pipeline);
+  const files: ExportFile[] = [
+    ...histories.map(({ stageId, turns }) => ({
+      path: histories.length === 1 ? "conversation.txt" : `conversation-${safeSegment(stageId)}.txt`,
+      text: transcript(turns.map((turn) => ({ speaker: speakers[turn.role], text: turn.content })), false),
+    })),
+    { path: "input.txt", text: session.input },
+  ];
   const stages = stagesInOrder(session);
   const width = Math.max(2, String(stages.length).length);
   stages.forEach((record, index) => {
@@ -126,6 +135,10 @@ export type MarkdownMessage =
   | "branch"
   | "branchEdited"
   | "input"
+  | "conversation"
+  | "conversationOfStage"
+  | "userTurn"
+  | "assistantTurn"
   | "single"
   | "multi"
   | "kept"
@@ -232,7 +245,13 @@ export function sessionToMarkdown(session: SessionRecord, labels: MarkdownLabels
     ...(session.durationMs !== undefined ? [labels.text("duration", { duration: labels.ms(session.durationMs) })] : []),
     ...(session.parentRunId ? [labels.text(session.inputEdited ? "branchEdited" : "branch", { parent: inlineCode(session.parentRunId), stage: inlineCode(session.rerunFromStage ?? "?") })] : []),
   ];
-  const lines = [`# ${labels.text("title", { id: inlineCode(session.id) })}`, "", ...facts.map((fact) => `- ${fact}`), "", `## ${labels.text("input")}`, "", codeBlock(session.input)];
+  const lines = [`# ${labels.text("title", { id: inlineCode(session.id) })}`, "", ...facts.map((fact) => `- ${fact}`)];
+  // A conversation's earlier turns, before its input; a stage is named where the pipeline has several.
+  for (const { stageId, turns } of pipelineHistories(session.pipeline)) {
+    lines.push("", `## ${(pipeline?.stages.length ?? 0) > 1 ? labels.text("conversationOfStage", { stage: inlineCode(stageId) }) : labels.text("conversation")}`);
+    for (const turn of turns) lines.push("", `### ${labels.text(turn.role === "user" ? "userTurn" : "assistantTurn")}`, "", codeBlock(turn.content));
+  }
+  lines.push("", `## ${labels.text("input")}`, "", codeBlock(session.input));
   stagesInOrder(session).forEach((record, index) => {
     lines.push("", ...stageSection(labels, record, index + 1, pipeline?.stages.find((stage) => stage.id === record.stageId)));
   });

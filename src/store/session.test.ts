@@ -102,6 +102,15 @@ describe("sessionToText", () => {
     expect(text.endsWith("## final answer\na polished cat story")).toBe(true);
   });
 
+  it("writes a conversation's earlier turns before the input", () => {
+    const history = [
+      { role: "user", content: "Hi" },
+      { role: "assistant", content: "Hello." },
+    ];
+    const text = sessionToText(makeFullSession({ input: "A story?", pipeline: { stages: [{ id: "chat", type: "single", model: "storyteller", history }] } }));
+    expect(text).toContain("\n\n## conversation before stage chat\nUser: Hi\n\nAssistant: Hello.\n\n## input\nA story?\n");
+  });
+
   it("exports the final answer alone, and says why there is none", () => {
     expect(sessionToText(makeFullSession({ finalAnswer: "just this" }), { detail: "answer" })).toBe("just this");
     const failed = makeFullSession({ status: "failed", finalAnswer: undefined, error: { code: "generation-failed", message: "the model stopped" } });

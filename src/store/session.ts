@@ -9,6 +9,7 @@ import nodePath from "node:path";
 import { z } from "zod";
 import { ProjectLlmError, fileMemo } from "../common/index.js";
 import { messageParamsSchema, runEventSchema, stageRecordSchema } from "../engine/index.js";
+import { pipelineHistories, speakers, transcript } from "../runtime/conversation.js";
 import { describeMetrics } from "./session-export.js";
 import { sessionOwnerSchema } from "./session-owner.js";
 
@@ -180,10 +181,12 @@ export function sessionToText(session: SessionRecord, options: SessionTextOption
   const lines = [
     `session ${session.id}  ${session.status}  pipeline ${session.pipelineName}  ${session.startedAt}`,
     ...(session.parentRunId ? [`branch of ${session.parentRunId}, rerun from stage ${session.rerunFromStage ?? "?"}`] : []),
-    "",
-    "## input",
-    session.input,
   ];
+  // A conversation's earlier turns, before its input.
+  for (const { stageId, turns } of pipelineHistories(session.pipeline)) {
+    lines.push("", `## conversation before stage ${stageId}`, transcript(turns.map((turn) => ({ speaker: speakers[turn.role], text: turn.content })), false));
+  }
+  lines.push("", "## input", session.input);
   for (const record of Object.values(session.stages)) {
     lines.push("", `## stage ${record.stageId} (${record.status}${record.reused ? ", reused" : ""}${record.cached ? ", cached" : ""})`);
     if (record.models.length > 1) {

@@ -10,6 +10,7 @@ import { RunDisplay } from "@/components/run/run-display";
 import { useRunStream } from "@/components/run/use-run-stream";
 import { Badge, Button, CopyButton, ErrorBox, useFormat } from "@/components/ui";
 import { useDescribeError } from "@/components/use-describe-error";
+import { pipelineHistories } from "@/runtime/conversation";
 import type { SessionTreeNode } from "@/store/session-store";
 import { RerunForm } from "./rerun-form";
 import { SavePipelineForm } from "./save-pipeline-form";
@@ -89,6 +90,8 @@ export function SessionPage({ id }: { id: string }) {
   // The Markdown is written in the page's language; the archive's file names are the same in every language.
   const exportUrl = (format: "zip" | "md") => `/api/sessions/${data.id}/export?format=${format}${format === "md" ? `&lang=${locale}` : ""}`;
   const namedPipeline = !(data.inlinePipeline && data.pipelineName === "unsaved");
+  const conversations = pipelineHistories(data.pipeline);
+  const stageCount = (data.pipeline as { stages?: unknown[] } | undefined)?.stages?.length ?? 0;
 
   return (
     <div className="grid gap-4 lg:grid-cols-[minmax(0,1fr)_340px]">
@@ -158,6 +161,25 @@ export function SessionPage({ id }: { id: string }) {
           </span>
         </div>
         {data.inlinePipeline ? <SavePipelineForm key={data.id} session={data} /> : null}
+        {conversations.map(({ stageId, turns }) => {
+          // A stage of a pipeline of several is named (a chat completion's is its pipeline's one stage).
+          const title = stageCount > 1 ? t("conversationOfStage", { stage: stageId }) : t("conversation");
+          return (
+            <section key={stageId} aria-label={title} className="rounded border border-neutral-200 p-3 dark:border-neutral-800">
+              <h2 className="text-sm font-medium">{title}</h2>
+              <ol className="mt-1 space-y-2">
+                {turns.map((turn, index) => (
+                  <li key={index}>
+                    <div className="text-xs font-medium text-neutral-600 dark:text-neutral-400">{t(turn.role === "user" ? "userTurn" : "assistantTurn")}</div>
+                    <pre className="whitespace-pre-wrap break-words font-mono text-sm" translate="no">
+                      {turn.content}
+                    </pre>
+                  </li>
+                ))}
+              </ol>
+            </section>
+          );
+        })}
         <section aria-label={t("input")} className="rounded border border-neutral-200 p-3 dark:border-neutral-800">
           <div className="flex items-center justify-between">
             <h2 className="text-sm font-medium">{t("input")}</h2>

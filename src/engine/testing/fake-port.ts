@@ -30,6 +30,8 @@ export interface FakeCall {
   model: string;
   prompt: string;
   system?: string;
+  /** The request's `history`. */
+  history?: GenerateRequest["history"];
   params: GenerateRequest["params"];
   /** The request's `fresh`: its run's stage cache is off. */
   fresh?: boolean;
@@ -69,7 +71,7 @@ export function createFakePort(script: FakeScript = {}): FakePort {
     calls,
     async generate(request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
       const model = request.model.name;
-      const call: FakeCall = { model, prompt: request.prompt, system: request.system, params: request.params, ...(request.fresh ? { fresh: true } : {}), ...(request.runTogether ? { runTogether: request.runTogether } : {}), startedAt: Date.now() };
+      const call: FakeCall = { model, prompt: request.prompt, system: request.system, ...(request.history ? { history: request.history } : {}), params: request.params, ...(request.fresh ? { fresh: true } : {}), ...(request.runTogether ? { runTogether: request.runTogether } : {}), startedAt: Date.now() };
       calls.push(call);
       const delay = typeof script.chunkDelayMs === "number" ? script.chunkDelayMs : (script.chunkDelayMs?.[model] ?? 0);
       try {

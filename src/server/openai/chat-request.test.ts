@@ -54,10 +54,32 @@ describe("a model's call from the messages", () => {
     expect(modelCall([{ role: "user", content: [{ type: "text", text: "Once " }, { type: "text", text: "upon" }] }])).toEqual({ prompt: "Once upon" });
   });
 
-  it("writes a conversation as a transcript for the model to go on", () => {
-    expect(modelCall([user("Hi"), { role: "assistant", content: "Hello." }, user("A story?")]).prompt).toBe("User: Hi\n\nAssistant: Hello.\n\nUser: A story?\n\nAssistant:");
+  it("sends a conversation's earlier user and assistant messages as turns before the last user message", () => {
+    expect(modelCall([{ role: "system", content: "Be brief." }, user("Hi"), { role: "assistant", content: "Hello." }, user("A story?")])).toEqual({
+      system: "Be brief.",
+      prompt: "A story?",
+      history: [
+        { role: "user", content: "Hi" },
+        { role: "assistant", content: "Hello." },
+      ],
+    });
+  });
+
+  it("writes a conversation that is not such turns as a transcript for the model to go on", () => {
     // An assistant message last is the start of the answer: the model goes on from it.
-    expect(modelCall([user("Hi"), { role: "assistant", content: "Once" }]).prompt).toBe("User: Hi\n\nAssistant: Once");
+    expect(modelCall([user("Hi"), { role: "assistant", content: "Once" }])).toEqual({ prompt: "User: Hi\n\nAssistant: Once" });
+    expect(modelCall([user("Hi"), { role: "tool", content: "42" }, user("So?")])).toEqual({ prompt: "User: Hi\n\nTool: 42\n\nUser: So?\n\nAssistant:" });
+  });
+
+  it("runs a conversation as one stage whose history holds the earlier turns, and whose input is the last user message", () => {
+    const request = parseChatRequest({ model: "storyteller", messages: [user("Hi"), { role: "assistant", content: "Hello." }, user("A story?")] });
+    expect(modelRun("storyteller", request)).toEqual({
+      pipeline: {
+        name: "Chat completion: storyteller",
+        stages: [{ id: "chat", type: "single", model: "storyteller", history: [{ role: "user", content: "Hi" }, { role: "assistant", content: "Hello." }], params: {}, output_mode: "answer_only" }],
+      },
+      input: "A story?",
+    });
   });
 
   it("runs one stage of the model with the request's parameters", () => {

@@ -8,8 +8,9 @@
  * output), are refused with an error that names the field.
  */
 import { z } from "zod";
-import type { GenerationParams, Pipeline } from "../../config/index.js";
+import type { GenerationParams, HistoryTurn, Pipeline } from "../../config/index.js";
 import { sinkIds } from "../../engine/index.js";
+import { speakers, transcript } from "../../runtime/conversation.js";
 import { OpenAiError } from "./errors.js";
 
 /** `pipeline/NAME`: a pipeline of the config folder; any other id is a model of models.yaml. */
@@ -95,24 +96,32 @@ export function messageText(item: Message, index: number): string {
 }
 
 const isSystem = (item: Message) => item.role === "system" || item.role === "developer";
-const speaker: Record<Message["role"], string> = { system: "System", developer: "System", user: "User", assistant: "Assistant", tool: "Tool", function: "Tool" };
+const speaker: Record<Message["role"], string> = { system: "System", developer: "System", user: speakers.user, assistant: speakers.assistant, tool: "Tool", function: "Tool" };
 
 /**
- * A model's call from the messages. The studio's model calls take one system prompt and one prompt (see
- * `GenerateRequest`), so: the system (and developer) messages, joined, are the system prompt (a model with a
- * chat template reads it; a plain completion model has none and ignores it); a lone user message is the
- * prompt as it is; a conversation is written as a transcript, `User: ...` and `Assistant: ...` turns, ending
- * with `Assistant:` for the model to go on (a chat model reads it as one user turn).
+ * A model's call from the messages. The studio's model calls take one system prompt, a prompt, and the
+ * conversation's earlier turns (see the stage's `history`), so: the system (and developer) messages,
+ * joined, are the system prompt (a model with a chat template reads it; a plain completion model has none
+ * and ignores it); the last message, a user's, is the prompt, and the user and assistant messages before
+ * it are the earlier turns (a chat model reads each as a turn of its template, a plain model a transcript).
+ * A conversation that cannot be told as such turns (a tool's message, or one that ends with the
+ * assistant's, for the model to go on) is written as one transcript prompt, `User: ...`, `Assistant: ...`,
+ * `Tool: ...`, ending with `Assistant:` when the model is to answer.
  */
-export function modelCall(messages: readonly Message[]): { system?: string; prompt: string } {
+export function modelCall(messages: readonly Message[]): { system?: string; prompt: string; history?: HistoryTurn[] } {
   const system = messages.filter(isSystem).map((item) => messageText(item, messages.indexOf(item)));
   const turns = messages.map((item, index) => ({ item, index })).filter(({ item }) => !isSystem(item));
   if (turns.length === 0) throw new OpenAiError(400, "messages: there is no user message; send at least one", { param: "messages", code: "invalid_value" });
-  const prompt =
-    turns.length === 1 && turns[0]!.item.role === "user"
-      ? messageText(turns[0]!.item, turns[0]!.index)
-      : [...turns.map(({ item, index }) => `${speaker[item.role]}: ${messageText(item, index)}`), ...(turns.at(-1)!.item.role === "assistant" ? [] : ["Assistant:"])].join("\n\n");
-  return { ...(system.length > 0 ? { system: system.join("\n\n") } : {}), prompt };
+  const last = turns.at(-1)!;
+  const asTurns = last.item.role === "user" && turns.every(({ item }) => item.role === "user" || item.role === "assistant");
+  const history = asTurns ? turns.slice(0, -1).map(({ item, index }): HistoryTurn => ({ role: item.role as HistoryTurn["role"], content: messageText(item, index) })) : [];
+  const prompt = asTurns
+    ? messageText(last.item, last.index)
+    : transcript(
+        turns.map(({ item, index }) => ({ speaker: speaker[item.role], text: messageText(item, index) })),
+        last.item.role !== "assistant",
+      );
+  return { ...(system.length > 0 ? { system: system.join("\n\n") } : {}), prompt, ...(history.length > 0 ? { history } : {}) };
 }
 
 /** A pipeline's input: the last user message (a pipeline reads one input; its stages have their own prompts). */
@@ -163,8 +172,8 @@ export const chatStageId = "chat";
 
 /** What a chat completion of one model runs: a one-stage pipeline with the request's parameters, and its input (the prompt). */
 export function modelRun(model: string, request: ChatRequest): { pipeline: Pipeline; input: string } {
-  const { system, prompt } = modelCall(request.messages);
+  const { system, prompt, history } = modelCall(request.messages);
   const { sampling, ending } = requestParams(request);
-  const stage = { id: chatStageId, type: "single", model, ...(system !== undefined ? { system } : {}), params: { ...sampling, ...ending }, output_mode: "answer_only" } as const;
+  const stage = { id: chatStageId, type: "single", model, ...(system !== undefined ? { system } : {}), ...(history ? { history } : {}), params: { ...sampling, ...ending }, output_mode: "answer_only" } as const;
   return { pipeline: { name: `Chat completion: ${model}`, stages: [stage] }, input: prompt };
 }
