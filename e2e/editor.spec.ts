@@ -46,7 +46,8 @@ test("build a three-stage pipeline on the canvas with the mouse, save it as a ne
   await page.getByTestId("stage-node-stage3").click();
   await expect(page.getByTestId("inspector")).toContainText("Stage stage3");
   await page.getByTestId("stage-prompt").fill("{{stage.stage1}} and then {{stage.stage2}}");
-  await page.getByLabel("max_tokens").fill("160");
+  // Long enough to be seen streaming on the Run page, which a busy machine opens a few tenths of a second late.
+  await page.getByLabel("max_tokens").fill("480");
   await page.getByTestId("stage-node-stage2").click();
   await page.getByTestId("aggregation-method").selectOption("vote");
   await expect(page.getByTestId("stage-node-stage2")).toContainText("vote");
@@ -69,7 +70,7 @@ test("build a three-stage pipeline on the canvas with the mouse, save it as a ne
   expect(stages[0]!.input_from).toBeUndefined();
   expect(stages[1]).toMatchObject({ type: "multi", input_from: "opening", aggregation: { method: "vote" } });
   expect(stages[1]!.models).toHaveLength(2);
-  expect(stages[2]).toMatchObject({ input_from: ["opening", "stage2"], prompt: "{{stage.opening}} and then {{stage.stage2}}", params: { max_tokens: 160 } });
+  expect(stages[2]).toMatchObject({ input_from: ["opening", "stage2"], prompt: "{{stage.opening}} and then {{stage.stage2}}", params: { max_tokens: 480 } });
   for (const stage of stages) expect(stage.position).toEqual({ x: expect.any(Number), y: expect.any(Number) });
 
   await page.reload();
@@ -90,7 +91,7 @@ test("build a three-stage pipeline on the canvas with the mouse, save it as a ne
   await expect(page.getByLabel("Pipeline", { exact: true })).toHaveValue(name);
   await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
   for (const id of ["opening", "stage2", "stage3"]) await expect(page.getByTestId(`stage-${id}`)).toHaveAttribute("data-state", "done");
-  // The last stage's text (160 tokens) was on screen while it was generated (the page is the same window:
+  // The last stage's text (480 tokens) was on screen while it was generated (the page is the same window:
   // a client-side navigation). The earlier, shorter stages can end while the Run page is still on its
   // way; runs started from the Run page itself show every stage live (studio.spec.ts, b).
   expect(await liveText(page)).toMatchObject({ stage3: true });

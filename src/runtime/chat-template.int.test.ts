@@ -69,8 +69,9 @@ describe("chat templates", () => {
     expect(next.chat).toBe(true);
     // Both turns and the new prompt are read, each in the template's role markers...
     expect(next.tokensIn).toBeGreaterThan(first.tokensIn + first.tokensOut);
-    // ...and the first turn's tokens, held by the sequence the first call left, are not evaluated again.
-    expect(next.promptTokensEvaluated).toBeLessThan(next.tokensIn / 2);
+    // ...and the first turn's tokens, its answer's too, held by the sequence the first call left, are not
+    // evaluated again: only the new turn's (and a token or two where the template closes the answer).
+    expect(next.promptTokensEvaluated).toBeLessThanOrEqual(next.tokensIn - (first.tokensIn + first.tokensOut) + 3);
   });
 
   it("reuses the KV cache of the sequence whose templated prompt shares the longest prefix", async () => {

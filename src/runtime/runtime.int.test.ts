@@ -132,6 +132,16 @@ describe("the inference runtime", () => {
     expect(error.message).toBe(`the prompt has ${tokens} tokens, more than the context of 256: shorten the input or raise context_size`);
   });
 
+  it("evaluates a prompt that nearly fills the context whole, never cutting its start", async () => {
+    // node-llama-cpp keeps a tenth of the context free by cutting a prompt's start: 230 of these 256.
+    const per = (await runtime.generate(request("river ".repeat(10), 1))).tokensIn / 10;
+    const near = await runtime.generate(request(`Lake ${"river ".repeat(Math.floor(240 / per))}`, 4));
+    expect(near.tokensIn).toBeGreaterThan(232);
+    expect(near.tokensIn).toBeLessThan(254);
+    expect(near.promptTokensEvaluated).toBe(near.tokensIn);
+    expect(near.tokensOut).toBe(4);
+  });
+
   it("survives a file that is not a model: the call fails, the parent lives, the next call works", async () => {
     const { dir, cleanup } = await tempDir();
     const bad = path.join(dir, "bad.gguf");

@@ -649,9 +649,12 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
       : bos === null
         ? tokens
         : [bos, ...tokens];
-    // The prompt's tokens, the system prompt's and earlier turns' included (a chat model's as its template writes them).
-    const promptTokens = entry.chatWrapper ? Math.max(tokens.length + (request.system ? entry.model.tokenize(request.system, false).length : 0), evaluatedTokens.length - (bos === null ? 0 : 1)) : tokens.length;
-    if (promptTokens >= entry.contextSize) {
+    // The prompt's tokens, the system prompt's and earlier turns' included (a chat model's as its template
+    // writes them), less a leading beginning-of-text token (a chat template may write none).
+    const promptTokens = evaluatedTokens.length - (bos !== null && evaluatedTokens[0] === bos ? 1 : 0);
+    // Refused unless node-llama-cpp evaluates it whole with room for a token: it would otherwise drop the
+    // start of the prompt, or a chat's first turns, without a word (LlamaChat keeps one token free).
+    if (evaluatedTokens.length + 1 >= entry.contextSize) {
       throw new WorkerError(
         "context-overflow",
         `the prompt has ${promptTokens} tokens, more than the context of ${entry.contextSize}: shorten the input or raise context_size`,
@@ -695,7 +698,7 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
       onToken: (tokens: Token[]) => {
         const now = performance.now();
         promptEvaluated ??= sequence.tokenMeter.usedInputTokens - meterBefore.usedInputTokens + (sequence.tokenMeter.usedOutputTokens - meterBefore.usedOutputTokens);
-        promptHeld ??= sequence.contextTokens.length - (bos === null ? 0 : 1);
+        promptHeld ??= sequence.contextTokens.length - (bos !== null && sequence.contextTokens[0] === bos ? 1 : 0);
         firstTokenAt ??= now;
         lastTokenAt = now;
         tokensOut += tokens.length;
@@ -715,7 +718,10 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
       chat.dispose({ disposeSequence: false });
     } else {
       const completion = new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false });
-      const response = await completion.generateCompletionWithMeta(prompt, common);
+      // LlamaCompletion keeps a tenth of the context free for the answer by cutting the prompt's start: the
+      // room kept is less where that would cut it (the prompt was checked to fit above).
+      const contextShiftSize = Math.max(1, Math.min(Math.floor(entry.contextSize / 10), entry.contextSize - evaluatedTokens.length));
+      const response = await completion.generateCompletionWithMeta(prompt, { ...common, contextShiftSize });
       text = response.response;
       stopReason = response.metadata.stopReason;
       completion.dispose({ disposeSequence: false });

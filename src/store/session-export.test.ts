@@ -64,7 +64,7 @@ describe("sessionFiles", () => {
     expect(JSON.parse(text["session.json"]!)).toEqual(session);
   });
 
-  it("puts a conversation's earlier turns before its input, one file per stage where several have them", () => {
+  it("puts a conversation's earlier turns before its input, the stage named in a pipeline of several", () => {
     const history = [
       { role: "user", content: "Hi" },
       { role: "assistant", content: "Hello." },
@@ -78,6 +78,8 @@ describe("sessionFiles", () => {
       stages: {},
     });
     expect(sessionFiles(two).map((file) => file.path).slice(0, 3)).toEqual(["conversation-a.txt", "conversation-c.txt", "input.txt"]);
+    const one = makeFullSession({ pipeline: { stages: [{ id: "a", type: "single", model: "storyteller", history }, { id: "b", type: "single", model: "storyteller", input_from: "a" }] }, stages: {} });
+    expect(sessionFiles(one).map((file) => file.path).slice(0, 2)).toEqual(["conversation-a.txt", "input.txt"]);
   });
 
   it("leaves out what a failed run did not write", () => {

@@ -61,11 +61,12 @@ function synthesisOf(record: StageRecord): ModelOutput | undefined {
  * output (failed, cancelled) has no file of its own. Every path is checked to stay inside the folder.
  */
 export function sessionFiles(session: SessionRecord): ExportFile[] {
-  // A conversation's earlier turns come before its input (`conversation.txt`; one file per stage where several have them).
-  const histories = pipelineHistories(session.pipeline);
+  // A conversation's earlier turns come before its input (`conversation.txt`; the stage named, as on the
+  // session's page, in a pipeline of several stages).
+  const several = ((session.pipeline as Partial<Pick<Pipeline, "stages">> | undefined)?.stages?.length ?? 0) > 1;
   const files: ExportFile[] = [
-    ...histories.map(({ stageId, turns }) => ({
-      path: histories.length === 1 ? "conversation.txt" : `conversation-${safeSegment(stageId)}.txt`,
+    ...pipelineHistories(session.pipeline).map(({ stageId, turns }) => ({
+      path: several ? `conversation-${safeSegment(stageId)}.txt` : "conversation.txt",
       text: transcript(turns.map((turn) => ({ speaker: speakers[turn.role], text: turn.content })), false),
     })),
     { path: "input.txt", text: session.input },

@@ -69,6 +69,13 @@ describe("a model's call from the messages", () => {
     // An assistant message last is the start of the answer: the model goes on from it.
     expect(modelCall([user("Hi"), { role: "assistant", content: "Once" }])).toEqual({ prompt: "User: Hi\n\nAssistant: Once" });
     expect(modelCall([user("Hi"), { role: "tool", content: "42" }, user("So?")])).toEqual({ prompt: "User: Hi\n\nTool: 42\n\nUser: So?\n\nAssistant:" });
+    // Not in turn from a user's message: some chat templates refuse it, so it is one transcript.
+    expect(modelCall([{ role: "system", content: "Be brief." }, { role: "assistant", content: "Hello!" }, user("Hi")])).toEqual({ system: "Be brief.", prompt: "Assistant: Hello!\n\nUser: Hi\n\nAssistant:" });
+    expect(modelCall([user("Hi"), user("Are you there?")])).toEqual({ prompt: "User: Hi\n\nUser: Are you there?\n\nAssistant:" });
+  });
+
+  it("refuses messages with no user message, as a conversation of the assistant alone", () => {
+    expect(() => modelCall([{ role: "system", content: "Be brief." }, { role: "assistant", content: "Once" }])).toThrow(/no user message/);
   });
 
   it("runs a conversation as one stage whose history holds the earlier turns, and whose input is the last user message", () => {

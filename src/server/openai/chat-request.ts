@@ -104,16 +104,18 @@ const speaker: Record<Message["role"], string> = { system: "System", developer: 
  * joined, are the system prompt (a model with a chat template reads it; a plain completion model has none
  * and ignores it); the last message, a user's, is the prompt, and the user and assistant messages before
  * it are the earlier turns (a chat model reads each as a turn of its template, a plain model a transcript).
- * A conversation that cannot be told as such turns (a tool's message, or one that ends with the
- * assistant's, for the model to go on) is written as one transcript prompt, `User: ...`, `Assistant: ...`,
- * `Tool: ...`, ending with `Assistant:` when the model is to answer.
+ * Turns are sent only as every chat template takes them: user and assistant in turn, from a user's to a
+ * user's (some templates refuse any other order). A conversation that cannot be told as such turns (a
+ * tool's message, an assistant's first, two of one role in a row, or the assistant's last, for the model
+ * to go on) is written as one transcript prompt, `User: ...`, `Assistant: ...`, `Tool: ...`, ending with
+ * `Assistant:` when the model is to answer.
  */
 export function modelCall(messages: readonly Message[]): { system?: string; prompt: string; history?: HistoryTurn[] } {
   const system = messages.filter(isSystem).map((item) => messageText(item, messages.indexOf(item)));
   const turns = messages.map((item, index) => ({ item, index })).filter(({ item }) => !isSystem(item));
-  if (turns.length === 0) throw new OpenAiError(400, "messages: there is no user message; send at least one", { param: "messages", code: "invalid_value" });
+  if (!turns.some(({ item }) => item.role === "user")) throw new OpenAiError(400, "messages: there is no user message; send at least one", { param: "messages", code: "invalid_value" });
   const last = turns.at(-1)!;
-  const asTurns = last.item.role === "user" && turns.every(({ item }) => item.role === "user" || item.role === "assistant");
+  const asTurns = turns.length % 2 === 1 && turns.every(({ item }, position) => item.role === (position % 2 === 0 ? "user" : "assistant"));
   const history = asTurns ? turns.slice(0, -1).map(({ item, index }): HistoryTurn => ({ role: item.role as HistoryTurn["role"], content: messageText(item, index) })) : [];
   const prompt = asTurns
     ? messageText(last.item, last.index)
