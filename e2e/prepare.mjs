@@ -20,29 +20,30 @@ await copyFile("config/pipeline.example.yaml", path.join(work, "config", "pipeli
 // A three-stage pipeline with longer answers, so that a browser sees each stage while it generates, the
 // later ones too where the page's stream connects late (on a busy machine the Run page has connected
 // 0.4 s after the run began, when the first stage was done: a short second stage was then replayed whole).
+// `saga` is the same with each stage long enough to be seen live however late the stream connects (a CI
+// machine has opened it after a 200-token first stage had ended), for the test that checks each stage live.
 await mkdir(path.join(work, "config", "pipelines"), { recursive: true });
-await writeFile(
-  path.join(work, "config", "pipelines", "story.yaml"),
-  `pipeline:
-  name: Long story
+const story = (name, [opening, voices, ending]) => `pipeline:
+  name: ${name}
   stages:
     - id: opening
       type: single
       model: storyteller
-      params: { max_tokens: 200 }
+      params: { max_tokens: ${opening} }
     - id: voices
       type: multi
       input_from: opening
       models: [storyteller, dreamer]
       aggregation: { method: vote }
-      params: { max_tokens: 300 }
+      params: { max_tokens: ${voices} }
     - id: ending
       type: single
       model: dreamer
       input_from: [opening, voices]
-      params: { max_tokens: 200 }
-`,
-);
+      params: { max_tokens: ${ending} }
+`;
+await writeFile(path.join(work, "config", "pipelines", "story.yaml"), story("Long story", [200, 300, 200]));
+await writeFile(path.join(work, "config", "pipelines", "saga.yaml"), story("A saga", [700, 400, 300]));
 // Three long, independent stages (the worker runs them one after another): seconds of generation, to cancel
 // or to stop the replay of.
 await writeFile(

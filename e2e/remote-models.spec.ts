@@ -71,7 +71,8 @@ test.beforeAll(async ({ request }) => {
 `,
     );
   await peerPipeline("peerchain", 40);
-  await peerPipeline("peerlong", 1500);
+  // Long enough that the peer still writes when the cancel comes, however late a busy machine sends it.
+  await peerPipeline("peerlong", 8000);
   // Deterministic end to end: a rerun of the same input may be served from either studio's stage cache.
   await peerPipeline("peerfresh", 16, "max_tokens: 24, temperature: 0");
   studio = spawnStudio({ args: ["scripts/start.mjs"], portOffset: 4, sessions: "sessions-remote", env: { PROJECT_LLM_CONFIG_DIR: configDir, FLEET_KEY: key } });
@@ -219,7 +220,7 @@ test("cancelling a run cancels its stage's run on the other studio", async ({ pa
   await page.getByLabel("Input", { exact: true }).fill("Once upon a time");
   await page.getByRole("button", { name: "Run", exact: true }).click();
   const polish = page.getByTestId("stage-polish");
-  // 1,500 tokens asked of the peer: it is still writing when the page has shown some of its text.
+  // 8,000 tokens asked of the peer: it is still writing when the page has shown some of its text.
   await expect.poll(async () => (await polish.innerText()).trim().length, { timeout: 90_000 }).toBeGreaterThan(40);
   await expect.poll(async () => (await peerSession(request, "peerlong mark:"))?.status, { timeout: 30_000 }).toBe("running");
   await page.getByRole("button", { name: "Cancel" }).click();

@@ -7,8 +7,9 @@ import { shot, waitForEnd, watchConsole } from "./page-checks";
 
 test("b. a run streams each stage's tokens while it runs, then the final answer", async ({ page }) => {
   const errors = watchConsole(page);
-  await page.goto("/?pipeline=story");
-  await expect(page.getByLabel("Pipeline")).toHaveValue("story");
+  // The story pipeline with stages long enough to be seen live however late the page's stream connects.
+  await page.goto("/?pipeline=saga");
+  await expect(page.getByLabel("Pipeline")).toHaveValue("saga");
   await page.getByLabel("Input").fill("Once upon a time");
   // Computed, so that it streams (an earlier run of this input fills the stage cache).
   await page.getByTestId("use-cache").uncheck();
