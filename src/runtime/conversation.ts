@@ -10,9 +10,14 @@ export function transcript(turns: ReadonlyArray<{ speaker: string; text: string 
   return [...turns.map(({ speaker, text }) => `${speaker}: ${text}`), ...(answerNext ? [`${speakers.assistant}:`] : [])].join("\n\n");
 }
 
+/** Turns of a conversation as a transcript (see `transcript`). */
+export function turnsTranscript(turns: readonly HistoryTurn[], answerNext = false): string {
+  return transcript(turns.map((turn) => ({ speaker: speakers[turn.role], text: turn.content })), answerNext);
+}
+
 /** A stage's prompt after its `history`, as a plain completion model reads them. */
 export function historyTranscript(history: readonly HistoryTurn[], prompt: string): string {
-  return transcript([...history.map((turn) => ({ speaker: speakers[turn.role], text: turn.content })), { speaker: speakers.user, text: prompt }], true);
+  return turnsTranscript([...history, { role: "user", content: prompt }], true);
 }
 
 /**

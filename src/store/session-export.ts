@@ -7,7 +7,7 @@ import { strToU8, zipSync } from "fflate";
 import { ProjectLlmError } from "../common/index.js";
 import type { Aggregation, Pipeline } from "../config/schema.js";
 import { topologicalOrder, type ModelOutput, type StageMetrics, type StageRecord } from "../engine/index.js";
-import { pipelineHistories, speakers, transcript } from "../runtime/conversation.js";
+import { pipelineHistories, turnsTranscript } from "../runtime/conversation.js";
 import type { SessionRecord } from "./session.js";
 
 /** One file of an exported session: a relative path (forward slashes) and its text. */
@@ -67,7 +67,7 @@ export function sessionFiles(session: SessionRecord): ExportFile[] {
   const files: ExportFile[] = [
     ...pipelineHistories(session.pipeline).map(({ stageId, turns }) => ({
       path: several ? `conversation-${safeSegment(stageId)}.txt` : "conversation.txt",
-      text: transcript(turns.map((turn) => ({ speaker: speakers[turn.role], text: turn.content })), false),
+      text: turnsTranscript(turns),
     })),
     { path: "input.txt", text: session.input },
   ];

@@ -9,7 +9,7 @@ import nodePath from "node:path";
 import { z } from "zod";
 import { ProjectLlmError, fileMemo } from "../common/index.js";
 import { messageParamsSchema, runEventSchema, stageRecordSchema } from "../engine/index.js";
-import { pipelineHistories, speakers, transcript } from "../runtime/conversation.js";
+import { pipelineHistories, turnsTranscript } from "../runtime/conversation.js";
 import { describeMetrics } from "./session-export.js";
 import { sessionOwnerSchema } from "./session-owner.js";
 
@@ -184,7 +184,7 @@ export function sessionToText(session: SessionRecord, options: SessionTextOption
   ];
   // A conversation's earlier turns, before its input.
   for (const { stageId, turns } of pipelineHistories(session.pipeline)) {
-    lines.push("", `## conversation before stage ${stageId}`, transcript(turns.map((turn) => ({ speaker: speakers[turn.role], text: turn.content })), false));
+    lines.push("", `## conversation before stage ${stageId}`, turnsTranscript(turns));
   }
   lines.push("", "## input", session.input);
   for (const record of Object.values(session.stages)) {
