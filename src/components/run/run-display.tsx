@@ -188,6 +188,12 @@ function Text({ text, testId, pending }: { text: string; testId: string; pending
         const node = event.currentTarget;
         following.current = node.scrollHeight - node.scrollTop - node.clientHeight <= followSlackPx;
       }}
+      // A wheel turned up stops the following at once: the browser's smooth scroll moves the box over
+      // several frames, and text that comes before its first scroll event would take the box back down.
+      onWheel={(event) => {
+        const node = event.currentTarget;
+        if (event.deltaY < 0 && node.scrollHeight > node.clientHeight) following.current = false;
+      }}
       className="max-h-96 min-h-12 overflow-auto whitespace-pre-wrap break-words rounded bg-neutral-50 p-2 font-mono text-[13px] leading-relaxed dark:bg-neutral-900"
     >
       {blocks.length === 0 ? cursor : blocks.map((block, index) => <TextBlock key={index} text={block}>{index === blocks.length - 1 ? cursor : null}</TextBlock>)}
