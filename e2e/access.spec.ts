@@ -13,7 +13,7 @@ import path from "node:path";
 import { listApiRoutes } from "../src/testing/api-routes";
 import { writeSyntheticSession } from "../src/testing/synthetic-session";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
-import { shot, watchConsole } from "./page-checks";
+import { schemesFor, shot, watchConsole } from "./page-checks";
 import { spawnStudio, work, type StudioProcess } from "./studio-process";
 
 /**
@@ -355,7 +355,7 @@ async function follow(url: string, headers: Record<string, string>) {
 test("the login, Users and History pages, in both languages, light and dark, wide and narrow", async ({ browser }) => {
   test.setTimeout(120_000);
   for (const locale of ["en-US", "ru-RU"]) {
-    for (const colorScheme of ["light", "dark"] as const) {
+    for (const colorScheme of schemesFor(locale)) {
       for (const viewport of [{ width: 1400, height: 900 }, { width: 390, height: 844 }]) {
         const context = await browser.newContext({ locale, colorScheme, viewport });
         const page = await context.newPage();

@@ -10,6 +10,7 @@ import { execFileSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { spawnStudio, work, workerPids } from "./studio-process";
+import { schemesFor, shot } from "./page-checks";
 
 
 /** The events of a text/event-stream body: `id`, `event` and the parsed `data` of each. */
@@ -174,10 +175,10 @@ test("kill -9 mid-run: npm start exits 137, and the restarted studio shows the s
     await page.goto(`${studio.base}/history/${id}`);
     await expect(page.getByTestId("stage-endless")).toHaveAttribute("data-state", "interrupted");
     for (const [width, height] of [[1400, 900], [390, 844]] as const) {
-      for (const colorScheme of ["light", "dark"] as const) {
+      for (const colorScheme of schemesFor(locale)) {
         await page.setViewportSize({ width, height });
         await page.emulateMedia({ colorScheme });
-        await page.screenshot({ path: `e2e/screenshots/session-interrupted-${locale.slice(0, 2)}-${width}-${colorScheme}.png`, fullPage: true });
+        await shot(page, `session-interrupted-${locale.slice(0, 2)}-${width}-${colorScheme}`);
       }
     }
     await context.close();
@@ -222,7 +223,7 @@ test("a run whose session cannot be written ends failed with storage-failed, str
       const outcome = page.locator("#run-outcome");
       await expect(outcome).toContainText(words);
       await expect(outcome.getByTestId("final-answer")).toHaveCount(0);
-      await page.screenshot({ path: `e2e/screenshots/run-storage-failed-${locale.slice(0, 2)}.png`, fullPage: true });
+      await shot(page, `run-storage-failed-${locale.slice(0, 2)}`);
       await context.close();
     }
   } finally {

@@ -7,7 +7,7 @@ import { expect, test } from "@playwright/test";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
-import { shot, watchConsole } from "./page-checks";
+import { schemesFor, shot, watchConsole } from "./page-checks";
 import { spawnStudio, work, type StudioProcess } from "./studio-process";
 
 const sessions = "sessions-damaged";
@@ -60,7 +60,7 @@ test.afterAll(async () => {
 test("History lists the damaged session files apart, each with what is wrong, in English and Russian, on a desktop and a phone", async ({ browser }) => {
   test.setTimeout(180_000);
   for (const locale of ["en-US", "ru-RU"]) {
-    for (const colorScheme of ["light", "dark"] as const) {
+    for (const colorScheme of schemesFor(locale)) {
       for (const viewport of [{ width: 1400, height: 900 }, { width: 390, height: 844 }]) {
         const context = await browser.newContext({ locale, colorScheme, viewport });
         const page = await context.newPage();

@@ -7,6 +7,7 @@
 import { expect, test, type Page } from "@playwright/test";
 import { parse } from "yaml";
 import { collectConsoleErrors, openInEditor, readPipelineText, tabTo, writePipeline } from "./editor-helpers";
+import { shot } from "./page-checks";
 
 const pipelineText = `pipeline:
   name: Four readers
@@ -62,7 +63,7 @@ test("deleting a stage that others read asks what becomes of them, never rewires
   await expect(dialog).toContainText("ending");
   await expect(dialog).toContainText("aside");
   await expect(page.getByTestId("stage-node-voices")).toBeVisible();
-  await page.screenshot({ path: "e2e/screenshots/editor-delete-dialog.png" });
+  await shot(page, "editor-delete-dialog", { fullPage: false });
   await dialog.getByRole("button", { name: "Cancel" }).click();
   await expect(dialog).toHaveCount(0);
   await expect(page.getByTestId("stage-node-voices")).toBeVisible();

@@ -6,6 +6,7 @@
  */
 import { expect, test } from "@playwright/test";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
+import { schemesFor, shot } from "./page-checks";
 
 const sizes = [
   { name: "wide", width: 1400, height: 900 },
@@ -14,12 +15,12 @@ const sizes = [
 
 for (const locale of ["en", "ru"] as const) {
   for (const size of sizes) {
-    for (const colorScheme of ["light", "dark"] as const) {
+    for (const colorScheme of schemesFor(locale)) {
       test.describe(`${locale}, ${size.width}x${size.height}, ${colorScheme}`, () => {
         test.use({ locale: locale === "ru" ? "ru-RU" : "en-US", viewport: { width: size.width, height: size.height }, colorScheme });
 
         test("a stage in the inspector, and the deletion dialog", async ({ page }) => {
-          const shot = (what: string) => `e2e/screenshots/editor-${what}-${locale}-${size.name}-${colorScheme}.png`;
+          const name = (what: string) => `editor-${what}-${locale}-${size.name}-${colorScheme}`;
           const russianOnly = async (where: string) => {
             if (locale !== "ru") return;
             const left = await englishLeft(page, { skip: [".react-flow__attribution"] });
@@ -34,7 +35,7 @@ for (const locale of ["en", "ru"] as const) {
           const inspector = page.getByTestId("inspector");
           await expect(inspector).toBeVisible();
           await russianOnly("with the inspector open");
-          await page.screenshot({ path: shot("inspector"), fullPage: true });
+          await shot(page, name("inspector"));
 
           // Nothing is wider than the screen; the palette is on it, and the inspector can be scrolled to.
           expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(size.width);
@@ -50,7 +51,7 @@ for (const locale of ["en", "ru"] as const) {
           await expect(dialog).toBeVisible();
           await expect(dialog).toBeInViewport({ ratio: 1 });
           await russianOnly("with the deletion dialog open");
-          await page.screenshot({ path: shot("delete-dialog") });
+          await shot(page, name("delete-dialog"), { fullPage: false });
           await page.keyboard.press("Escape");
           await expect(dialog).toHaveCount(0);
           await expect(page.getByTestId("stage-node-voices")).toBeVisible();

@@ -8,7 +8,7 @@ import path from "node:path";
 import { parse } from "yaml";
 import { collectConsoleErrors, configDir, dragHandle, openInEditor, readPipelineText, writePipeline } from "./editor-helpers";
 import { liveText, recordLiveText } from "./live-text";
-import { contrast } from "./page-checks";
+import { contrast, shot } from "./page-checks";
 
 test("build a three-stage pipeline on the canvas with the mouse, save it as a new pipeline, and find it after a reload and on disk", async ({ page }) => {
   const consoleErrors = collectConsoleErrors(page);
@@ -81,7 +81,7 @@ test("build a three-stage pipeline on the canvas with the mouse, save it as a ne
   await expect(page.getByTestId("dirty-marker")).toHaveCount(0);
   await expect(page.getByTestId("issues")).toContainText("No problems found.");
   await page.getByTestId("stage-node-stage3").click();
-  await page.screenshot({ path: "e2e/screenshots/editor-three-stages.png", fullPage: true });
+  await shot(page, "editor-three-stages");
 
   // Run it in one click from the editor: the Run page follows it, each stage's tokens, then the final answer.
   await page.getByLabel("Input for a run").fill("Once upon a time");
@@ -98,7 +98,7 @@ test("build a three-stage pipeline on the canvas with the mouse, save it as a ne
   await expect(page.getByTestId("text-opening-storyteller")).not.toBeEmpty();
   await expect(page.getByTestId("answer-stage2")).not.toBeEmpty();
   await expect(page.getByTestId("text-stage3-storyteller")).not.toBeEmpty();
-  await page.screenshot({ path: "e2e/screenshots/editor-pipeline-run.png", fullPage: true });
+  await shot(page, "editor-pipeline-run");
   expect(consoleErrors).toEqual([]);
 });
 
@@ -115,7 +115,7 @@ test("drawing an edge that closes a cycle is refused with a message", async ({ p
   await expect(alert).toContainText("would make a cycle: ending → draft → ending");
   await expect(page.getByTestId("rf__edge-ending->draft")).toHaveCount(0);
   await expect(page.getByTestId("dirty-marker")).toHaveCount(0);
-  await page.screenshot({ path: "e2e/screenshots/editor-cycle-refused.png", fullPage: true });
+  await shot(page, "editor-cycle-refused");
 
   // A self-loop is refused too.
   await dragHandle(page, page.getByTestId("source-voices"), page.getByTestId("target-voices"));
@@ -124,7 +124,7 @@ test("drawing an edge that closes a cycle is refused with a message", async ({ p
 
   await page.emulateMedia({ colorScheme: "dark" });
   await page.getByTestId("stage-node-voices").click();
-  await page.screenshot({ path: "e2e/screenshots/editor-cycle-refused-dark.png", fullPage: true });
+  await shot(page, "editor-cycle-refused-dark");
   expect(consoleErrors).toEqual([]);
 });
 
@@ -164,7 +164,7 @@ test("delete an edge with the keyboard, undo and redo it, and a save over a file
   await expect(conflict).toContainText("since it was opened");
   await expect(page.getByTestId("dirty-marker")).toBeVisible();
   await expect(page.getByTestId("stage-node-draft")).toContainText("The first draft");
-  await page.screenshot({ path: "e2e/screenshots/editor-conflict.png", fullPage: true });
+  await shot(page, "editor-conflict");
 
   // The edits would be lost: the editor asks first.
   await conflict.getByRole("button", { name: "Reload from disk" }).click();
@@ -299,7 +299,7 @@ for (const colorScheme of ["dark", "light"] as const) {
       const { stroke, background } = await edgeColours(page, edge);
       expect(await contrast(page, stroke, background), `${edge}: ${stroke} on ${background}`).toBeGreaterThanOrEqual(3);
     }
-    await page.screenshot({ path: `e2e/screenshots/editor-edges-${colorScheme}.png` });
+    await shot(page, `editor-edges-${colorScheme}`, { fullPage: false });
   });
 }
 
@@ -335,7 +335,7 @@ test("an unknown model name gets a “did you mean”, on the node, in the inspe
   await page.getByTestId("stage-node-voices").click();
   const inspector = page.getByTestId("inspector");
   await expect(inspector).toContainText("did you mean dreamer?");
-  await page.screenshot({ path: "e2e/screenshots/editor-did-you-mean.png" });
+  await shot(page, "editor-did-you-mean", { fullPage: false });
   await inspector.getByRole("button", { name: "Use dreamer" }).click();
   await expect(inspector.getByRole("combobox", { name: /^model 2/ })).toHaveValue("dreamer");
   await expect(issues).toContainText("No problems found.");
@@ -382,5 +382,5 @@ test("on a phone, the whole pipeline is in view when the editor opens", async ({
     });
   await expect.poll(outside).toEqual([]);
   await page.locator(".react-flow").scrollIntoViewIfNeeded();
-  await page.screenshot({ path: "e2e/screenshots/editor-story-390.png" });
+  await shot(page, "editor-story-390", { fullPage: false });
 });

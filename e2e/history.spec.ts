@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
-import { runToEnd, shot, waitForEnd, watchConsole } from "./page-checks";
+import { runToEnd, schemesFor, shot, waitForEnd, watchConsole } from "./page-checks";
 
 /** Reruns a session from a stage with a new input, through the studio's tRPC API, and waits until it ends. */
 async function rerunWithInput(request: APIRequestContext, id: string, fromStage: string, input: string): Promise<string> {
@@ -272,7 +272,7 @@ test("screenshots of History, sessions and a comparison: both sizes, light and d
   const branch = await rerunWithInput(request, parent, "voices", "Once upon a time there was a cat who liked to sleep");
   const unsaved = await runToEnd(request, canvas, "The little bird sang");
   for (const locale of ["en-US", "ru-RU"]) {
-    for (const colorScheme of ["light", "dark"] as const) {
+    for (const colorScheme of schemesFor(locale)) {
       for (const viewport of [{ width: 1400, height: 900 }, { width: 390, height: 844 }]) {
         const context = await browser.newContext({ locale, colorScheme, viewport });
         const page = await context.newPage();

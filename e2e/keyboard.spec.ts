@@ -4,6 +4,7 @@
  */
 import { expect, test, type Locator } from "@playwright/test";
 import { tabTo } from "./editor-helpers";
+import { shot } from "./page-checks";
 
 /** The x and y of a node's `translate(...)`, where React Flow draws it. */
 async function nodePosition(node: Locator): Promise<{ x: number; y: number }> {
@@ -69,7 +70,7 @@ test("with the keyboard alone: add a stage, refuse a cycle, move and connect the
   await expect.poll(() => nodePosition(added)).toEqual({ x: before.x + 20, y: before.y + 10 });
   await expect(page.locator("[id^=react-flow__aria-live]")).toHaveText(/Moved the stage down/);
   await expect(added).toBeFocused();
-  await page.screenshot({ path: "e2e/screenshots/editor-keyboard-node-focus.png" });
+  await shot(page, "editor-keyboard-node-focus", { fullPage: false });
 
   // In the inspector, a checkbox connects ending → stage4.
   await page.keyboard.press("Enter");
@@ -89,7 +90,7 @@ test("with the keyboard alone: add a stage, refuse a cycle, move and connect the
   await expect(edge).toHaveAccessibleName("Edge from ending to stage4");
   await expect(inspectorHeading).toHaveText("Edge ending → stage4");
   await expect(edge.locator(".react-flow__edge-path")).toHaveCSS("stroke-width", "4px");
-  await page.screenshot({ path: "e2e/screenshots/editor-keyboard-edge-focus.png" });
+  await shot(page, "editor-keyboard-edge-focus", { fullPage: false });
   await page.keyboard.press("Delete");
   await expect(page.getByTestId("rf__edge-ending->stage4")).toHaveCount(0);
   await expect(page.getByTestId("rf__edge-__input__->stage4")).toHaveCount(1);

@@ -3,7 +3,7 @@
  * together on the row below; on a desk's screen, all of it on one row. In both languages and themes.
  */
 import { expect, test, type Locator } from "@playwright/test";
-import { shot, watchConsole } from "./page-checks";
+import { schemesFor, shot, watchConsole } from "./page-checks";
 
 const names = {
   "en-US": { nav: "Main", links: ["Run", "Editor", "History", "Models"], language: "Language" },
@@ -18,7 +18,7 @@ async function middle(element: Locator): Promise<number> {
 }
 
 for (const locale of ["en-US", "ru-RU"] as const) {
-  for (const colorScheme of ["light", "dark"] as const) {
+  for (const colorScheme of schemesFor(locale)) {
     test(`the header in ${locale}, ${colorScheme}: the links on one row of their own on a phone, everything on one row on a desk`, async ({ browser }) => {
       const context = await browser.newContext({ locale, colorScheme, viewport: { width: 390, height: 844 } });
       const page = await context.newPage();

@@ -3,7 +3,7 @@
  * History, that fits a phone's screen. In both languages and themes.
  */
 import { expect, test } from "@playwright/test";
-import { shot, watchConsole } from "./page-checks";
+import { schemesFor, shot, watchConsole } from "./page-checks";
 
 const words = {
   "en-US": { nav: "Main", title: "Page not found", run: "Start a run", history: "History" },
@@ -11,7 +11,7 @@ const words = {
 } as const;
 
 for (const locale of ["en-US", "ru-RU"] as const) {
-  for (const colorScheme of ["light", "dark"] as const) {
+  for (const colorScheme of schemesFor(locale)) {
     test(`an unknown address in ${locale}, ${colorScheme}: a 404 in the studio's layout, with links to Run and History, that fits a phone's screen`, async ({ browser }) => {
       const context = await browser.newContext({ locale, colorScheme, viewport: { width: 390, height: 844 } });
       const page = await context.newPage();

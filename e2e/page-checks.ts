@@ -8,8 +8,26 @@ import { describeLeftOvers, englishLeft } from "./i18n-scan";
 
 const shots = "e2e/screenshots";
 
+/**
+ * Whether screenshots are saved: unless `E2E_SCREENSHOTS=0` (CI sets it: nobody looks at them there, and
+ * a full page's PNG costs the browser a second of CPU on two cores). The pages are loaded, sized and
+ * checked either way.
+ */
+const saveShots = process.env.E2E_SCREENSHOTS !== "0";
+
+/**
+ * The color schemes a page is looked at in: both while screenshots are saved; otherwise one per language
+ * (English light, Russian dark), so that each scheme is still checked (contrast, the console) while the
+ * checks that a language or a size changes (what fits, English left) run once each.
+ */
+export function schemesFor(locale: string): readonly ("light" | "dark")[] {
+  if (saveShots) return ["light", "dark"];
+  return locale.startsWith("ru") ? ["dark"] : ["light"];
+}
+
 /** Saves a screenshot (the full page unless told) as e2e/screenshots/NAME.png (git-ignored), to be looked at. */
 export async function shot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
+  if (!saveShots) return;
   await mkdir(shots, { recursive: true });
   await page.screenshot({ path: `${shots}/${name}.png`, fullPage: options.fullPage ?? true });
 }
@@ -30,14 +48,15 @@ export async function shootEveryWay(page: Page, options: { base: string; name: s
       const left = await englishLeft(page);
       expect(left, `English left (${options.name}):\n${describeLeftOvers(left)}`).toEqual([]);
     }
-    for (const colorScheme of ["light", "dark"] as const) {
+    // Nothing but the screenshots changes with the scheme and the size here.
+    for (const colorScheme of saveShots ? (["light", "dark"] as const) : []) {
       await page.emulateMedia({ colorScheme });
       for (const [width, height] of [
         [1400, 900],
         [390, 844],
       ] as const) {
         await page.setViewportSize({ width, height });
-        await page.screenshot({ path: `${shots}/${options.name}-${locale}-${colorScheme}-${width}.png`, fullPage: true });
+        if (saveShots) await page.screenshot({ path: `${shots}/${options.name}-${locale}-${colorScheme}-${width}.png`, fullPage: true });
       }
     }
   }

@@ -7,7 +7,7 @@ import { expect, test } from "@playwright/test";
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
-import { runToEnd } from "./page-checks";
+import { runToEnd, schemesFor, shot } from "./page-checks";
 import { spawnStudio, work, type StudioProcess } from "./studio-process";
 
 const sizes = [
@@ -22,11 +22,11 @@ async function screenshots(page: import("@playwright/test").Page, name: string, 
     expect(left, `English left:\n${describeLeftOvers(left)}`).toEqual([]);
   }
   for (const [width, height] of sizes) {
-    for (const colorScheme of ["light", "dark"] as const) {
+    for (const colorScheme of schemesFor(locale)) {
       await page.setViewportSize({ width, height });
       await page.emulateMedia({ colorScheme });
       await page.getByTestId("run-plan").scrollIntoViewIfNeeded();
-      await page.screenshot({ path: `e2e/screenshots/plan-${name}-${locale.slice(0, 2)}-${width}-${colorScheme}.png`, fullPage: true });
+      await shot(page, `plan-${name}-${locale.slice(0, 2)}-${width}-${colorScheme}`);
     }
   }
 }

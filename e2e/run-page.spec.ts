@@ -6,7 +6,7 @@
 import { expect, test, type Locator, type Page } from "@playwright/test";
 import { openInEditor, writePipeline } from "./editor-helpers";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
-import { contrast, runToEnd, shot, throttle, watchConsole } from "./page-checks";
+import { contrast, runToEnd, schemesFor, shot, throttle, watchConsole } from "./page-checks";
 
 const desk = { width: 1400, height: 900 };
 const phone = { width: 390, height: 844 };
@@ -360,7 +360,7 @@ test("every answer of a vote tally can be read whole, from the keyboard too", as
 test("screenshots of the Run page while a run streams and after it, in both languages and themes, on both screens", async ({ browser }) => {
   test.setTimeout(600_000);
   for (const locale of ["en-US", "ru-RU"]) {
-    for (const colorScheme of ["light", "dark"] as const) {
+    for (const colorScheme of schemesFor(locale)) {
       for (const [size, viewport] of [
         ["1400x900", desk],
         ["390x844", phone],

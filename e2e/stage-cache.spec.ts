@@ -5,7 +5,7 @@
  */
 import { expect, test, type Page } from "@playwright/test";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
-import { contrast, shot, watchConsole } from "./page-checks";
+import { contrast, schemesFor, shot, watchConsole } from "./page-checks";
 
 const stages = ["draft", "voices", "ending"];
 
@@ -72,7 +72,7 @@ test("screenshots of a run served from the cache, in both languages and themes, 
     await expect.poll(async () => ((await (await request.get(`/api/sessions/${id}`)).json()) as { status?: string }).status, { timeout: 60_000 }).toBe("completed");
     if (round === 0) continue;
     for (const locale of ["en-US", "ru-RU"]) {
-      for (const colorScheme of ["light", "dark"] as const) {
+      for (const colorScheme of schemesFor(locale)) {
         for (const [size, viewport] of [
           ["1400x900", { width: 1400, height: 900 }],
           ["390x844", { width: 390, height: 844 }],

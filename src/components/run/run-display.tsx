@@ -178,7 +178,7 @@ function Text({ text, testId, pending }: { text: string; testId: string; pending
     const node = box.current;
     if (pending && following.current && node) node.scrollTop = node.scrollHeight;
   }, [text, pending]);
-  const cursor = pending ? <span aria-hidden className="ml-0.5 inline-block h-3.5 w-1.5 animate-pulse bg-blue-500 align-middle" /> : null;
+  const cursor = pending ? <span aria-hidden className="ml-0.5 inline-block h-3.5 w-1.5 motion-safe:animate-pulse bg-blue-500 align-middle" /> : null;
   return (
     <div
       ref={box}
