@@ -27,7 +27,7 @@ RUN --mount=type=secret,id=extra_ca,target=/run/secrets/extra_ca \
     if [ -s /run/secrets/extra_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/extra_ca; fi; \
     npm install --no-audit --no-fund --ignore-scripts
 COPY . .
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund && rm -rf .next/cache \
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund && rm -rf .next/cache dist/.tsbuildinfo \
     && chmod +x dist/cli/main.js scripts/docker-entrypoint.sh
 
 # node-llama-cpp installs its prebuilt binaries for every GPU kind (about 640 MB of CUDA, Vulkan and ARM

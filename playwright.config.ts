@@ -25,7 +25,7 @@ export default defineConfig({
       args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
     },
     // A trace records each action's page and a screencast: on two cores it took an eighth of the suite's
-    // time, for every passing test. `npx playwright test --trace retain-on-failure` records them.
+    // time, for every passing test. `npm run test:e2e -- --trace retain-on-failure` records them.
     trace: "off",
     // As a user who asked for less motion: the run's cursor does not pulse (nor repaint every frame).
     reducedMotion: "reduce",

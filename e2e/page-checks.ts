@@ -38,7 +38,6 @@ export async function shot(page: Page, name: string, options: { fullPage?: boole
  * waits for what the state shows, after each reload; the page ends in English, light, at 1400x900.
  */
 export async function shootEveryWay(page: Page, options: { base: string; name: string; ready: () => Promise<void> }): Promise<void> {
-  await mkdir(shots, { recursive: true });
   for (const locale of ["en", "ru"] as const) {
     await page.context().addCookies([{ name: "NEXT_LOCALE", value: locale, url: options.base }]);
     await page.reload();
@@ -48,15 +47,14 @@ export async function shootEveryWay(page: Page, options: { base: string; name: s
       const left = await englishLeft(page);
       expect(left, `English left (${options.name}):\n${describeLeftOvers(left)}`).toEqual([]);
     }
-    // Nothing but the screenshots changes with the scheme and the size here.
-    for (const colorScheme of saveShots ? (["light", "dark"] as const) : []) {
+    for (const colorScheme of schemesFor(locale)) {
       await page.emulateMedia({ colorScheme });
       for (const [width, height] of [
         [1400, 900],
         [390, 844],
       ] as const) {
         await page.setViewportSize({ width, height });
-        await page.screenshot({ path: `${shots}/${options.name}-${locale}-${colorScheme}-${width}.png`, fullPage: true });
+        await shot(page, `${options.name}-${locale}-${colorScheme}-${width}`);
       }
     }
   }

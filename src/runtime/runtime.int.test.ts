@@ -1,4 +1,5 @@
 /** Integration: the inference worker process on the real model. */
+import { readFileSync } from "node:fs";
 import { copyFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -12,6 +13,16 @@ import { createRuntime, type Runtime } from "./index.js";
 
 let runtime: Runtime;
 const modelPath = path.join(testModelsDir, storiesFile);
+/** The swap's size (`/proc/meminfo`'s SwapTotal; none where there is no such file). */
+function swapBytes(): number {
+  try {
+    const kib = /^SwapTotal:\s+(\d+) kB$/m.exec(readFileSync("/proc/meminfo", "utf8"))?.[1];
+    return kib === undefined ? 0 : Number(kib) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
 const request = (prompt: string, maxTokens = 32, file = modelPath): GenerateRequest => ({
   model: { name: "stories", path: file, load: { context_size: 256, gpu_layers: 0, threads: "auto" } },
   prompt,
@@ -156,10 +167,11 @@ describe("the inference runtime", () => {
 
   it("fails a load that does not fit in memory with out-of-memory, naming the file; the next call works", async () => {
     // A real load that runs out of memory on the CPU: a context whose KV cache needs about 1.6 times this
-    // machine's RAM (node-llama-cpp estimates about 1.3 KB a token for this model), which node-llama-cpp's
-    // estimate refuses before allocating anything. (Its estimate takes longer the larger the context: 7-12 s
-    // here at this size, 18-20 s at twice the RAM.)
-    const contextSize = Math.ceil((1.25 * os.totalmem()) / 1024);
+    // machine's RAM and swap (node-llama-cpp estimates about 1.3 KB a token for this model, and refuses a
+    // context past the free RAM and swap), which node-llama-cpp's estimate refuses before allocating
+    // anything. (Its estimate takes longer the larger the context: 7-12 s here at this size, 18-20 s at a
+    // context of as many tokens as twice the RAM's KiB.)
+    const contextSize = Math.ceil((1.25 * (os.totalmem() + swapBytes())) / 1024);
     const huge: GenerateRequest = { ...request("Once upon a time", 4), model: { ...request("x").model, load: { context_size: contextSize, gpu_layers: 0, threads: 1 } } };
     const error = (await runtime.generate(huge).catch((caught: unknown) => caught)) as ProjectLlmError;
     expect(ProjectLlmError.isInstance(error)).toBe(true);

@@ -160,6 +160,11 @@ const TextBlock = memo(function TextBlock({ text, children }: { text: string; ch
 /** How close to its end (px) a text box counts as read to the end: a reader there is following the text. */
 const followSlackPx = 16;
 
+/** Whether a text box shows its end (see `followSlackPx`). */
+function atEnd(node: HTMLElement): boolean {
+  return node.scrollHeight - node.scrollTop - node.clientHeight <= followSlackPx;
+}
+
 /**
  * Streamed text, as a column of blocks that each end at a line break (see `textBlocks`): text appended
  * at the end changes the last block only, so a long answer costs the browser the same per frame as a
@@ -168,15 +173,26 @@ const followSlackPx = 16;
  * While the text comes, the box keeps its end in view as long as the reader is at its end; a reader who
  * scrolls up stays where they are, and is followed again once back at the end. (A few lines of our own:
  * the libraries for this animate their scrolling, and text that comes every frame needs none.)
+ *
+ * The box's moves say which way the reader went: up stops the following, down to the end starts it
+ * again. A scroll event of the box's own move to the end (it comes a frame later) moved nothing since,
+ * and changes nothing: were it read as "at the end", one that came after a reader's wheel turned up, but
+ * before the browser's smooth scroll had moved the box, would take the box back down.
  */
 function Text({ text, testId, pending }: { text: string; testId: string; pending: boolean }) {
   const blocks = useMemo(() => textBlocks(text), [text]);
   const box = useRef<HTMLDivElement>(null);
   const following = useRef(true);
+  /** Where the box was at its last scroll event or its own last move, and how tall its text was. */
+  const last = useRef({ top: 0, height: 0 });
   // Before the paint: the new text is never seen at a place the box then leaves.
   useLayoutEffect(() => {
     const node = box.current;
-    if (pending && following.current && node) node.scrollTop = node.scrollHeight;
+    if (!node) return;
+    // Text that got shorter (the browser moves the box up to fit it) is no move of the reader's.
+    if (node.scrollHeight < last.current.height) following.current = atEnd(node);
+    if (pending && following.current) node.scrollTop = node.scrollHeight;
+    last.current = { top: node.scrollTop, height: node.scrollHeight };
   }, [text, pending]);
   const cursor = pending ? <span aria-hidden className="ml-0.5 inline-block h-3.5 w-1.5 motion-safe:animate-pulse bg-blue-500 align-middle" /> : null;
   return (
@@ -186,13 +202,14 @@ function Text({ text, testId, pending }: { text: string; testId: string; pending
       translate="no"
       onScroll={(event) => {
         const node = event.currentTarget;
-        following.current = node.scrollHeight - node.scrollTop - node.clientHeight <= followSlackPx;
+        if (node.scrollTop < last.current.top) following.current = false;
+        else if (node.scrollTop > last.current.top) following.current = atEnd(node);
+        last.current = { top: node.scrollTop, height: node.scrollHeight };
       }}
-      // A wheel turned up stops the following at once: the browser's smooth scroll moves the box over
-      // several frames, and text that comes before its first scroll event would take the box back down.
+      // A wheel turned up stops the following before the smooth scroll it starts has moved the box.
       onWheel={(event) => {
         const node = event.currentTarget;
-        if (event.deltaY < 0 && node.scrollHeight > node.clientHeight) following.current = false;
+        if (event.deltaY < 0 && !event.ctrlKey && node.scrollTop > 0) following.current = false;
       }}
       className="max-h-96 min-h-12 overflow-auto whitespace-pre-wrap break-words rounded bg-neutral-50 p-2 font-mono text-[13px] leading-relaxed dark:bg-neutral-900"
     >
