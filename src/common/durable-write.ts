@@ -13,15 +13,17 @@ export function tempFileFor(file: string): string {
 /**
  * Writes a file so that a crash leaves either its old content or the new one, never a torn file: write a
  * temp file in the same folder, fsync it, rename it over the target, then fsync the folder so that the
- * rename itself survives a power cut.
+ * rename itself survives a power cut. `sync: false` leaves out both fsyncs: the file is still replaced
+ * whole or not at all, but a power cut may lose the write.
  */
-export async function writeFileDurably(file: string, content: string): Promise<void> {
+export async function writeFileDurably(file: string, content: string, options: { sync?: boolean } = {}): Promise<void> {
+  const sync = options.sync !== false;
   const temp = tempFileFor(file);
   const handle = await open(temp, "wx", 0o600);
   try {
     try {
       await handle.writeFile(content, "utf8");
-      await handle.sync();
+      if (sync) await handle.sync();
     } finally {
       await handle.close();
     }
@@ -31,7 +33,7 @@ export async function writeFileDurably(file: string, content: string): Promise<v
     await rm(temp, { force: true }).catch(() => undefined);
     throw error;
   }
-  await syncDirectory(path.dirname(file));
+  if (sync) await syncDirectory(path.dirname(file));
 }
 
 export async function syncDirectory(directory: string): Promise<void> {

@@ -21,8 +21,9 @@
  *   log line lost to a crash loses nothing.
  * - Files that should hold a session and cannot be read as one (torn JSON, not the session schema, a name
  *   that is not a run id, another session's id) are listed as damaged, with what is wrong, and left alone.
- * - Every session write is durable (`writeFileDurably`): a crash leaves the old file or the new one, never
- *   a torn one. A temp file left by a crash is ignored, and removed when the store opens.
+ * - Every session write is atomic (`writeFileDurably`): a crash leaves the old file or the new one, never
+ *   a torn one, and durable (fsynced) but a running session's first record (see `SessionStore.create`).
+ *   A temp file left by a crash is ignored, and removed when the store opens.
  * - Reading writes nothing where there is nothing to keep: a folder that is not there lists no sessions
  *   and is created by the first write, and an index of no sessions is not written.
  * - Another process may write the same folder (the CLI while the studio runs, or the other way round):
@@ -506,7 +507,8 @@ export class FileSessionStore implements SessionStore {
     await this.#serial(async () => {
       const exists = index.has(checked.id) || (await access(file).then(() => true, () => false));
       if (exists) throw sessionIdTaken(checked.id);
-      await this.#put(index, file, checked);
+      // Not fsynced (see `SessionStore.create`): the run's checkpoints and final write are.
+      await this.#put(index, file, checked, { sync: false });
     });
   }
 
@@ -517,15 +519,15 @@ export class FileSessionStore implements SessionStore {
     await this.#serial(() => this.#put(index, file, checked));
   }
 
-  async #put(index: SessionIndex, file: string, session: SessionRecord): Promise<void> {
+  async #put(index: SessionIndex, file: string, session: SessionRecord, options: { sync?: boolean } = {}): Promise<void> {
     // The folder is made by the first write (a save is on the path from a run's last token to its end).
     const content = JSON.stringify(session, null, 1);
-    await this.#ownFolderWrite({ directory: this.directory, file, content }, async (folderExists) => {
+    await this.#ownFolderWrite({ directory: this.directory, file, content, ...options }, async (folderExists) => {
       if (!folderExists) {
         const created = await mkdir(this.directory, { recursive: true });
         if (created !== undefined) await syncDirectory(path.dirname(this.directory));
       }
-      await writeFileDurably(file, content);
+      await writeFileDurably(file, content, options);
     });
     this.#damaged.delete(path.basename(file));
     this.#record(index, summarize(session));

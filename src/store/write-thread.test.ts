@@ -20,6 +20,9 @@ describe("the session store's write thread", () => {
       expect(second.before).toBe(before);
       expect(second.after).toBe((await stat(folder)).mtimeMs);
       expect(await readFile(path.join(folder, "a.json"), "utf8")).toBe("two");
+      // Without its fsyncs (a running session's first record), the file is still replaced whole.
+      await writeFolderFile({ directory: folder, file: path.join(folder, "a.json"), content: "three", sync: false }, unused);
+      expect(await readFile(path.join(folder, "a.json"), "utf8")).toBe("three");
       // No temp file is left behind, and the file is the owner's alone.
       expect(await readdir(folder)).toEqual(["a.json"]);
       expect((await stat(path.join(folder, "a.json"))).mode & 0o777).toBe(0o600);

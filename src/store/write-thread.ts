@@ -20,6 +20,8 @@ export interface FolderWrite {
   content: string;
   /** Appended to the file (made when missing; not fsynced: the index's log, which the files can rebuild), not written durably. */
   append?: boolean;
+  /** `false`: written whole or not at all (temp file and rename), without the fsyncs (see `SessionStore.create`). */
+  sync?: boolean;
 }
 
 /** The folder's modification time before the write (undefined: it was not there) and after it. */
@@ -61,7 +63,7 @@ function writeJob(load: (name: string) => any): void {
       return undefined;
     }
   };
-  parentPort.on("message", (job: { id: number; directory: string; file: string; temp: string; content: string; append?: boolean }) => {
+  parentPort.on("message", (job: { id: number; directory: string; file: string; temp: string; content: string; append?: boolean; sync?: boolean }) => {
     try {
       const before = mtime(job.directory);
       if (job.append) {
@@ -80,7 +82,7 @@ function writeJob(load: (name: string) => any): void {
         let failure: unknown;
         try {
           fs.writeFileSync(handle, job.content, "utf8");
-          fs.fsyncSync(handle);
+          if (job.sync !== false) fs.fsyncSync(handle);
         } catch (error) {
           failure = error;
         }
@@ -99,7 +101,7 @@ function writeJob(load: (name: string) => any): void {
         }
         throw error;
       }
-      syncFolder(job.directory);
+      if (job.sync !== false) syncFolder(job.directory);
       parentPort.postMessage({ id: job.id, before, after: before === undefined ? undefined : mtime(job.directory) });
     } catch (error: any) {
       parentPort.postMessage({ id: job.id, error: { message: String(error && error.message ? error.message : error), code: error && error.code, errno: error && error.errno, syscall: error && error.syscall, path: error && error.path } });
@@ -149,7 +151,7 @@ function thread(): Worker | undefined {
 }
 
 /**
- * Writes `file` in `directory` durably (see `writeFileDurably`), making the folder when it is missing, or
+ * Writes `file` in `directory` durably (see `writeFileDurably`; without its fsyncs with `sync: false`), making the folder when it is missing, or
  * appends to it (`append`), and says the folder's modification time before and after. `fallback` makes the
  * same write from this thread, where the worker thread cannot. No write holds a file open across turns of
  * this thread's event loop (an append made here is three trips through the thread pool).
