@@ -7,7 +7,7 @@
 import type { Page } from "@playwright/test";
 
 /** Names that are the same in every language: formats, units of hardware, products. */
-export const allowedWords = ["GGUF", "RAM", "VRAM", "GPU", "CPU", "YAML", "JSON", "URL", "ID", "Markdown", "ZIP"];
+export const allowedWords = ["GGUF", "RAM", "VRAM", "GPU", "CPU", "YAML", "JSON", "URL", "ID", "Markdown", "ZIP", "API", "OpenAI"];
 
 export interface LeftOver {
   /** `text`, or the attribute's name. */

@@ -31,6 +31,8 @@ interface StoredSession {
   user: string;
   status: string;
   pipelineName: string;
+  inlinePipeline?: boolean;
+  api?: { model: string };
   input: string;
   finalAnswer?: string;
   pipeline: { stages: { id: string; params: Record<string, unknown>; history?: { role: string; content: string }[] }[] };
@@ -80,7 +82,8 @@ test("a model answers whole and streamed, with usage and max_tokens, and each ca
   expect(whole.usage!.prompt_tokens).toBeGreaterThan(0);
   expect(whole.usage!.prompt_tokens_details!.cached_tokens).toBeLessThan(whole.usage!.prompt_tokens);
   const stored = await session(request, runIdOf(whole.id));
-  expect(stored).toMatchObject({ status: "completed", user: "local", finalAnswer: text });
+  // Marked as a call of the API, for the model the client named (History names it so).
+  expect(stored).toMatchObject({ status: "completed", user: "local", finalAnswer: text, inlinePipeline: true, api: { model: "storyteller" } });
   expect(stored.pipeline.stages[0]!.params).toMatchObject({ max_tokens: 24, temperature: 0 });
 
   // The same call streamed: a first chunk with the role, the same text in pieces, the finish reason, the usage.
@@ -156,6 +159,17 @@ test("a conversation's earlier messages are its turns: the model reads them, the
   const conversation = page.getByRole("region", { name: "Earlier in the conversation" });
   await expect(conversation.getByRole("listitem")).toHaveText(["UserOnce upon a time", "Assistantthere was a little cat named Tom."]);
   await expect(page.getByRole("region", { name: "Input", exact: true })).toContainText("What did Tom do?");
+  // The header says what ran: a call of the API on the model it named, not an unsaved pipeline.
+  const header = page.locator("h1").locator("..");
+  await expect(header.getByText("API call", { exact: true })).toBeVisible();
+  await expect(header.getByText("storyteller", { exact: true })).toBeVisible();
+  await expect(header.getByText("unsaved pipeline")).toHaveCount(0);
+  // History lists the calls the same way.
+  await page.goto("/history");
+  const row = page.getByRole("row").filter({ hasText: "API call" }).first();
+  await expect(row.getByText("storyteller", { exact: true })).toBeVisible();
+  await expect(row.getByText("unsaved pipeline")).toHaveCount(0);
+  await page.goto(`/history/${stored.id}`);
   await shootEveryWay(page, { base, name: "session-conversation", ready: () => expect(page.locator("section ol li").first()).toBeVisible() });
   expect(errors).toEqual([]);
 });
@@ -208,7 +222,7 @@ test("a pipeline streams its final stage; sampling goes to every stage, max_toke
     usage = chunk.usage ?? usage;
   }
   const stored = await session(request, runIdOf(id));
-  expect(stored).toMatchObject({ status: "completed", pipelineName: "base", finalAnswer: text });
+  expect(stored).toMatchObject({ status: "completed", pipelineName: "base", finalAnswer: text, api: { model: "pipeline/base" } });
   expect(text.length).toBeGreaterThan(0);
   expect(finish).toBe("length");
   const stages = stored.pipeline.stages;

@@ -87,6 +87,8 @@ export interface RunOptions {
   queuedEvents?: RunEvent[];
   /** Who runs it (a user of the studio's access control); "local" when absent. */
   user?: string;
+  /** The run is a call of the OpenAI-compatible API (see `SessionRecord.api`). */
+  api?: { model: string };
   /**
    * Generation parameters over each named stage's own, and over its synthesis's own (they win over the
    * pipeline's); the session keeps the pipeline with them, as it ran.
@@ -96,7 +98,7 @@ export interface RunOptions {
   cache?: boolean;
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
-  /** Called once the session file exists, before any stage runs. */
+  /** Called once the session file exists (written as the first stage starts). */
   onSession?: (id: string) => void;
 }
 
@@ -510,6 +512,7 @@ export class Studio {
       input: options.input,
       id: options.id,
       user: options.user,
+      ...(options.api ? { api: options.api } : {}),
       cache: options.cache,
       reuse: {},
       queuedEvents: options.queuedEvents,
@@ -591,6 +594,7 @@ export class Studio {
     input: string;
     id?: string;
     user?: string;
+    api?: { model: string };
     cache?: boolean;
     reuse: Record<string, StageRecord>;
     parentRunId?: string;
@@ -631,6 +635,7 @@ export class Studio {
       ...(job.inputEdited ? { inputEdited: true } : {}),
       pipelineName: job.pipelineName,
       ...(job.inlinePipeline ? { inlinePipeline: true } : {}),
+      ...(job.api ? { api: { model: job.api.model } } : {}),
       input: job.input,
       user: job.user ?? "local",
       status: "running",

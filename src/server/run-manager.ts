@@ -84,9 +84,10 @@ export class RunManager {
    * Starts a run of a pipeline; resolves with its id once its session exists (a bad config rejects here).
    * `pipeline` names a pipeline of the config folder, or is the pipeline itself (an object, checked as a
    * file is; `basedOn` names the pipeline it was edited from). `id` is the run's id when the caller chose
-   * it (a new, well-formed one). `params` go over the named stages' generation parameters.
+   * it (a new, well-formed one). `params` go over the named stages' generation parameters. `api`: the run
+   * is a call of the OpenAI-compatible API (see `SessionRecord.api`).
    */
-  async start(options: { pipeline: string | Record<string, unknown>; basedOn?: string; input: string; id?: string; user?: string; params?: Record<string, GenerationParams>; cache?: boolean }): Promise<{ id: string }> {
+  async start(options: { pipeline: string | Record<string, unknown>; basedOn?: string; input: string; id?: string; user?: string; params?: Record<string, GenerationParams>; cache?: boolean; api?: { model: string } }): Promise<{ id: string }> {
     const inline = typeof options.pipeline === "object" ? { pipeline: options.pipeline, basedOn: options.basedOn } : undefined;
     const name = inline ? (inline.basedOn ?? "unsaved") : (options.pipeline as string);
     // A name, never a path: the web may run the pipelines of the config folder, not any YAML file.
@@ -101,7 +102,7 @@ export class RunManager {
       // A run that would wait is checked now, so that a bad config is refused here and not once its turn
       // comes (a run that goes at once is checked as it starts).
       if (this.#queue.full) await this.studio.check({ ...what, input: options.input, params: options.params, cache: options.cache });
-    }, () => this.#launch(name, options.id, user, (hooks) => this.studio.run({ ...what, input: options.input, user, params: options.params, cache: options.cache, ...hooks })));
+    }, () => this.#launch(name, options.id, user, (hooks) => this.studio.run({ ...what, input: options.input, user, params: options.params, cache: options.cache, ...(options.api ? { api: options.api } : {}), ...hooks })));
   }
 
   /** The queue's caps, as models.yaml's `runtime` section sets them now. */

@@ -143,6 +143,14 @@ describe("sessionToMarkdown", () => {
     expect(markdown.endsWith("## finalAnswer\n\n```text\nThe end.\n```\n")).toBe(true);
   });
 
+  it("says what an API call asked for: the model in place of its one-stage pipeline, beside a named pipeline", () => {
+    const modelCall = sessionToMarkdown({ ...story(), inlinePipeline: true, pipelineName: "unsaved", api: { model: "storyteller" } }, keyLabels);
+    expect(modelCall).toContain("- apiCall(model=`storyteller`)\n- status(status=completed)");
+    expect(modelCall).not.toContain("pipelineUnsaved(");
+    const pipelineCall = sessionToMarkdown({ ...story(), api: { model: "pipeline/base" } }, keyLabels);
+    expect(pipelineCall).toContain("- pipeline(name=`base`)\n- apiCall(model=`pipeline/base`)\n- status(");
+  });
+
   it("writes a conversation's earlier turns before the input, naming the stage where the pipeline has several", () => {
     const history = [
       { role: "user", content: "Hi" },

@@ -130,6 +130,7 @@ export type MarkdownMessage =
   | "title"
   | "pipeline"
   | "pipelineUnsaved"
+  | "apiCall"
   | "status"
   | "started"
   | "duration"
@@ -240,7 +241,9 @@ function stageSection(labels: MarkdownLabels, record: StageRecord, number: numbe
 export function sessionToMarkdown(session: SessionRecord, labels: MarkdownLabels): string {
   const pipeline = session.pipeline as Pick<Pipeline, "stages"> | undefined;
   const facts = [
-    labels.text(session.inlinePipeline ? "pipelineUnsaved" : "pipeline", { name: inlineCode(session.pipelineName) }),
+    // An API call on a model ran a one-stage pipeline of its own, not one of the user's: the call says what ran.
+    ...(session.api && session.inlinePipeline && session.pipelineName === "unsaved" ? [] : [labels.text(session.inlinePipeline ? "pipelineUnsaved" : "pipeline", { name: inlineCode(session.pipelineName) })]),
+    ...(session.api ? [labels.text("apiCall", { model: inlineCode(session.api.model) })] : []),
     labels.text("status", { status: session.status }),
     labels.text("started", { started: labels.dateTime(session.startedAt) }),
     ...(session.durationMs !== undefined ? [labels.text("duration", { duration: labels.ms(session.durationMs) })] : []),

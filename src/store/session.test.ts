@@ -85,6 +85,14 @@ describe("session records", () => {
     expect(Object.values(summary as Record<string, unknown>)).not.toContain(undefined);
     expect(JSON.parse(JSON.stringify(summary))).toEqual(summary);
   });
+
+  it("keeps an API call's model in the summary (History names it), and refuses a record whose api has no model", () => {
+    const session = makeFullSession({ inlinePipeline: true, pipelineName: "unsaved", api: { model: "storyteller" } });
+    expect(sessionSchema.safeParse(session).success).toBe(true);
+    expect(summarize(session)).toMatchObject({ inlinePipeline: true, pipelineName: "unsaved", api: { model: "storyteller" } });
+    expect(summarize(makeFullSession({})).api).toBeUndefined();
+    expect(sessionSchema.safeParse({ ...session, api: {} }).success).toBe(false);
+  });
 });
 
 describe("sessionToText", () => {

@@ -49,6 +49,9 @@ export type ModelIdentity = z.infer<typeof modelIdentitySchema>;
 
 const isoTime = z.iso.datetime({ offset: true });
 
+/** See `SessionRecord.api`. */
+const apiCallSchema = z.object({ model: z.string().max(512) });
+
 export const sessionSchema = z.object({
   version: z.literal(1),
   id: z.string().refine((id) => isValidRunId(id), { message: "not a run id (like 20261124-120102-3fa9c1)" }),
@@ -64,6 +67,12 @@ export const sessionSchema = z.object({
    * `pipelineName` is then the pipeline it was edited from, or "unsaved".
    */
   inlinePipeline: z.boolean().optional(),
+  /**
+   * The run was a call of the OpenAI-compatible API (`POST /v1/chat/completions`), for `model` as the
+   * client named it: a model's name (run as a one-stage pipeline, `inlinePipeline` and "unsaved") or
+   * `pipeline/NAME`.
+   */
+  api: apiCallSchema.optional(),
   input: z.string(),
   /** Who ran it: a user of the studio's access control, or "local" (absent in sessions of earlier versions). */
   user: z.string().optional(),
@@ -104,6 +113,8 @@ export const sessionSummarySchema = z.object({
   pipelineName: z.string(),
   /** See `SessionRecord.inlinePipeline`. */
   inlinePipeline: z.boolean().optional(),
+  /** See `SessionRecord.api`. */
+  api: apiCallSchema.optional(),
   /** See `SessionRecord.user`. */
   user: z.string().optional(),
   status: z.enum(sessionStatuses),
@@ -127,6 +138,7 @@ export function summarize(session: SessionRecord): SessionSummary {
     inputPreview: session.input.slice(0, previewLength),
   };
   if (session.inlinePipeline) summary.inlinePipeline = true;
+  if (session.api !== undefined) summary.api = { model: session.api.model };
   if (session.user !== undefined) summary.user = session.user;
   if (session.parentRunId !== undefined) summary.parentRunId = session.parentRunId;
   if (session.rerunFromStage !== undefined) summary.rerunFromStage = session.rerunFromStage;
@@ -181,6 +193,7 @@ export function sessionToText(session: SessionRecord, options: SessionTextOption
   const lines = [
     `session ${session.id}  ${session.status}  pipeline ${session.pipelineName}  ${session.startedAt}`,
     ...(session.parentRunId ? [`branch of ${session.parentRunId}, rerun from stage ${session.rerunFromStage ?? "?"}`] : []),
+    ...(session.api ? [`a call of the OpenAI-compatible API, for ${session.api.model}`] : []),
   ];
   // A conversation's earlier turns, before its input.
   for (const { stageId, turns } of pipelineHistories(session.pipeline)) {

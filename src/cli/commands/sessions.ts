@@ -88,7 +88,8 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
             ["id", "pipeline", "status", "started", "duration", "parent", "input"],
             page.items.map((item) => [
               item.id,
-              item.pipelineName,
+              // A call of the OpenAI-compatible API on a model ran a one-stage pipeline of its own: the model names it.
+              item.api ? `${item.inlinePipeline && item.pipelineName === "unsaved" ? item.api.model : item.pipelineName} (api)` : item.pipelineName,
               item.status,
               item.startedAt.replace("T", " ").slice(0, 19),
               formatDuration(item.durationMs),

@@ -10,7 +10,7 @@ import { Badge, ErrorBox, useFormat } from "@/components/ui";
 import { useDescribeError } from "@/components/use-describe-error";
 import type { Pipeline } from "@/config/schema";
 import type { StageRecord } from "@/engine/events";
-import { SessionMarks } from "./session-marks";
+import { ranName, SessionMarks } from "./session-marks";
 import type { SessionData } from "./session-data";
 
 const box = "whitespace-pre-wrap break-words rounded bg-neutral-50 p-2 font-mono text-[13px] dark:bg-neutral-900";
@@ -115,9 +115,9 @@ function SessionHead({ session }: { session: SessionData }) {
         <SessionMarks summary={session} kind="pipeline" />
       </div>
       <div className="text-xs text-neutral-500">
-        {session.inlinePipeline && session.pipelineName === "unsaved" ? null : (
+        {ranName(session) === undefined ? null : (
           <>
-            <span translate="no">{session.pipelineName}</span> ·{" "}
+            <span translate="no">{ranName(session)}</span> ·{" "}
           </>
         )}
         {format.dateTime(session.startedAt)} · {format.ms(session.durationMs)}

@@ -10,7 +10,7 @@ import { useDescribeError } from "@/components/use-describe-error";
 import { useHydrated } from "@/components/use-hydrated";
 import type { SessionSummary } from "@/store/session";
 import type { DamagedSession } from "@/store/session-store";
-import { SessionMarks } from "./session-marks";
+import { ranName, SessionMarks } from "./session-marks";
 
 const statuses = ["running", "completed", "failed", "cancelled", "interrupted"] as const;
 
@@ -67,7 +67,7 @@ function SessionRow({ item, compared, onCompare, showUser }: { item: SessionSumm
       </td>
       <td className="py-1 pr-3 max-sm:col-start-2 max-sm:row-start-2 max-sm:py-0 max-sm:text-xs max-sm:text-neutral-600 dark:max-sm:text-neutral-400">
         <span className="inline-flex flex-wrap items-center gap-x-1.5">
-          {item.inlinePipeline && item.pipelineName === "unsaved" ? null : <span translate="no">{item.pipelineName}</span>}
+          {ranName(item) === undefined ? null : <span translate="no">{ranName(item)}</span>}
           <SessionMarks summary={item} kind="pipeline" />
           {/* On a card, who ran it follows the pipeline. */}
           {showUser ? (

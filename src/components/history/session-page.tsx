@@ -14,7 +14,7 @@ import { pipelineHistories } from "@/runtime/conversation";
 import type { SessionTreeNode } from "@/store/session-store";
 import { RerunForm } from "./rerun-form";
 import { SavePipelineForm } from "./save-pipeline-form";
-import { SessionMarks, Tag } from "./session-marks";
+import { ranName, SessionMarks, Tag } from "./session-marks";
 
 const link = "text-blue-700 hover:underline dark:text-blue-300";
 
@@ -89,7 +89,7 @@ export function SessionPage({ id }: { id: string }) {
   const data = session.data;
   // The Markdown is written in the page's language; the archive's file names are the same in every language.
   const exportUrl = (format: "zip" | "md") => `/api/sessions/${data.id}/export?format=${format}${format === "md" ? `&lang=${locale}` : ""}`;
-  const namedPipeline = !(data.inlinePipeline && data.pipelineName === "unsaved");
+  const named = ranName(data);
   const conversations = pipelineHistories(data.pipeline);
   const stageCount = (data.pipeline as { stages?: unknown[] } | undefined)?.stages?.length ?? 0;
 
@@ -104,11 +104,11 @@ export function SessionPage({ id }: { id: string }) {
           <Badge state={data.status} />
           <SessionMarks summary={data} kind="pipeline" />
           <span className="text-sm text-neutral-500">
-            {namedPipeline ? (
+            {named === undefined ? null : (
               <>
-                <span translate="no">{data.pipelineName}</span> ·{" "}
+                <span translate="no">{named}</span> ·{" "}
               </>
-            ) : null}
+            )}
             {format.dateTime(data.startedAt)} · {format.ms(data.durationMs)}
             {/* Who ran it, once the studio has users (without access control every run is the local user's). */}
             {data.user && data.user !== "local" ? (

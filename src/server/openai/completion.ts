@@ -57,13 +57,13 @@ export async function startCompletion(server: ServerInstance, request: ChatReque
     const { pipeline } = await studio.loadPipeline(name);
     const input = pipelineInput(request.messages);
     const params = pipelineParams(pipeline, request);
-    const { id } = await runs.start({ pipeline: name, input, user, ...(Object.keys(params).length > 0 ? { params } : {}), ...cacheOption(request, options.fresh) });
+    const { id } = await runs.start({ pipeline: name, input, user, api: { model: request.model }, ...(Object.keys(params).length > 0 ? { params } : {}), ...cacheOption(request, options.fresh) });
     return { runId: id, pipeline };
   }
   const models = await studio.loadModels();
   if (!Object.hasOwn(models.config.models, request.model)) throw modelNotFound(request.model);
   const { pipeline, input } = modelRun(request.model, request);
-  const { id } = await runs.start({ pipeline: pipeline as unknown as Record<string, unknown>, input, user, ...cacheOption(request, options.fresh) });
+  const { id } = await runs.start({ pipeline: pipeline as unknown as Record<string, unknown>, input, user, api: { model: request.model }, ...cacheOption(request, options.fresh) });
   return { runId: id, pipeline };
 }
 
