@@ -253,6 +253,72 @@ test("a save from the canvas writes no default the file did not have, keeps the 
   expect(consoleErrors).toEqual([]);
 });
 
+test("the inspector edits a stage's conversation: turns added, their roles and texts set, removed, undone, saved in their place", async ({ page }) => {
+  const consoleErrors = collectConsoleErrors(page);
+  const name = await writePipeline(
+    "turns",
+    `pipeline:
+  stages:
+    - id: ask
+      type: single
+      model: storyteller
+      system: Answer briefly.
+      history:
+        - role: user
+          content: Hi
+      output_mode: answer_only
+`,
+  );
+  await openInEditor(page, name, "ask");
+  await page.getByTestId("stage-node-ask").click();
+  const turns = page.getByTestId("stage-history").getByRole("listitem");
+  await expect(turns).toHaveCount(1);
+  await expect(page.getByLabel("turn 1: role")).toHaveValue("user");
+  await expect(page.getByLabel("turn 1: text")).toHaveValue("Hi");
+  // A new turn takes the other role; its text is typed; a third is added and then removed.
+  await page.getByRole("button", { name: "Add turn" }).click();
+  await expect(page.getByLabel("turn 2: role")).toHaveValue("assistant");
+  await page.getByLabel("turn 2: text").fill("Hello! How can I help?");
+  await page.getByRole("button", { name: "Add turn" }).click();
+  await expect(turns).toHaveCount(3);
+  await page.getByLabel("turn 3: role").selectOption("assistant");
+  await page.getByRole("button", { name: "Remove turn 3" }).click();
+  await expect(turns).toHaveCount(2);
+  // Undo brings the removed turn back, as it was; redo removes it again.
+  await page.keyboard.press("Control+z");
+  await expect(turns).toHaveCount(3);
+  await expect(page.getByLabel("turn 3: role")).toHaveValue("assistant");
+  await page.keyboard.press("Control+Shift+z");
+  await expect(turns).toHaveCount(2);
+  await page.keyboard.press("Control+s");
+  await expect(page.getByTestId("notice")).toContainText("Saved to");
+  expect(await readPipelineText(name)).toBe(`pipeline:
+  stages:
+    - id: ask
+      type: single
+      model: storyteller
+      system: Answer briefly.
+      history:
+        - role: user
+          content: Hi
+        - role: assistant
+          content: Hello! How can I help?
+      output_mode: answer_only
+`);
+  await shot(page, "editor-conversation");
+  // After a reload the inspector shows the saved turns; with every turn removed the key leaves the file.
+  await page.reload();
+  await page.getByTestId("stage-node-ask").click();
+  await expect(page.getByLabel("turn 2: text")).toHaveValue("Hello! How can I help?");
+  await page.getByRole("button", { name: "Remove turn 2" }).click();
+  await page.getByRole("button", { name: "Remove turn 1" }).click();
+  await expect(page.getByTestId("stage-history")).toHaveCount(0);
+  await page.keyboard.press("Control+s");
+  await expect(page.getByTestId("notice")).toContainText("Saved to");
+  expect(parse(await readPipelineText(name)).pipeline.stages[0]).toEqual({ id: "ask", type: "single", model: "storyteller", system: "Answer briefly.", output_mode: "answer_only" });
+  expect(consoleErrors).toEqual([]);
+});
+
 test("a stage drawn by the automatic layout stays where it is when its edges change and when it is renamed, and its file gains no position", async ({ page }) => {
   const name = await writePipeline("rename-unplaced", "pipeline:\n  stages:\n    - id: draft\n      type: single\n      model: storyteller\n    - id: ending\n      type: single\n      model: dreamer\n      input_from: draft\n");
   await openInEditor(page, name, "draft");

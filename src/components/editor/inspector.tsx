@@ -2,7 +2,7 @@
 /** The inspector: every field of the selected stage. */
 import { useTranslations } from "next-intl";
 import { useState, type ReactNode } from "react";
-import type { Aggregation, GenerationParams, MultiStage, Pipeline, Stage } from "@/config/schema";
+import type { Aggregation, GenerationParams, HistoryTurn, MultiStage, Pipeline, Stage } from "@/config/schema";
 import { buttonClass, checkboxClass, Field, headingClass, inputClass, NumberField, SelectField, StringListField, TextField } from "./fields";
 import { IssueText } from "./issues";
 import { Data, dataTags, useEditorText } from "./labels";
@@ -175,6 +175,41 @@ function Section({ title, children }: { title: string; children: ReactNode }) {
       <legend className="pr-2 text-xs font-semibold uppercase tracking-wide text-neutral-500 dark:text-neutral-400">{title}</legend>
       {children}
     </fieldset>
+  );
+}
+
+/**
+ * A stage's `history`: the turns of a conversation before its prompt (few-shot examples, or a chat's
+ * earlier messages), each a role and its text, in order. A new turn takes the role the last one did not.
+ */
+function HistoryFields({ turns, onChange }: { turns: HistoryTurn[]; onChange: (turns: HistoryTurn[], field: string) => void }) {
+  const t = useTranslations("editor.inspector");
+  const roles = (["user", "assistant"] as const).map((role) => ({ value: role, label: t(`roles.${role}`) }));
+  const set = (index: number, turn: HistoryTurn, field: string) => onChange(turns.map((old, at) => (at === index ? turn : old)), `history.${index}.${field}`);
+  return (
+    <Section title={t("history")}>
+      <p className="text-xs text-neutral-600 dark:text-neutral-400">{t("historyHint")}</p>
+      {turns.length > 0 ? (
+        <ol className="space-y-3" data-testid="stage-history">
+          {turns.map((turn, index) => (
+            <li key={index} className="space-y-1">
+              <div className="flex items-end gap-2">
+                <div className="min-w-0 flex-1">
+                  <SelectField label={t("turnRole", { index: index + 1 })} yamlKey="role" value={turn.role} options={roles} onChange={(role) => set(index, { ...turn, role }, "role")} />
+                </div>
+                <button type="button" className={buttonClass} aria-label={t("removeTurn", { index: index + 1 })} onClick={() => onChange(turns.filter((_, at) => at !== index), "history.remove")}>
+                  ✕
+                </button>
+              </div>
+              <TextField label={t("turnContent", { index: index + 1 })} yamlKey="content" multiline rows={2} value={turn.content === "" ? undefined : turn.content} onChange={(content) => set(index, { ...turn, content: content ?? "" }, "content")} />
+            </li>
+          ))}
+        </ol>
+      ) : null}
+      <button type="button" className={buttonClass} onClick={() => onChange([...turns, { role: turns.at(-1)?.role === "user" ? "assistant" : "user", content: "" }], "history.add")}>
+        {t("addTurn")}
+      </button>
+    </Section>
   );
 }
 
@@ -427,6 +462,14 @@ export function Inspector({ stage, pipeline, modelNames, presence, issues, onCha
           onChange={(output_mode) => update({ output_mode }, "output_mode")}
         />
       </Section>
+      <HistoryFields
+        turns={stage.history ?? []}
+        onChange={(history, field) => {
+          // No turns: the key leaves the file, as an emptied name or prompt does.
+          const { history: _earlier, ...rest } = stage;
+          onChange((history.length === 0 ? rest : { ...rest, history }) as Stage, key(field));
+        }}
+      />
       <Section title={t("params")}>
         <ParamsFields params={stage.params} onChange={(params, field) => update({ params }, `params.${field}`)} />
       </Section>
