@@ -226,8 +226,13 @@ export const modelsConfigSchema = z.strictObject({
       runs_per_user: z.number().int().min(1).max(10_000).default(4),
       /** Event streams (a Run page, a follower) one client address may hold open at once (429 past it). */
       streams_per_client: z.number().int().min(1).max(10_000).default(defaultStreamsPerClient),
+      /**
+       * `auto`: on a CPU, an inference worker whose models each compute on one thread keeps to one core
+       * (see runtime/cpu-placement.ts); `false`: it runs wherever the system puts it.
+       */
+      cpu_affinity: z.union([z.literal("auto"), z.literal(false)]).default("auto"),
     })
-    .default({ gpu: "auto", idle_unload_seconds: 600, max_loaded_models: 4, parallel: "auto", batch: "auto", runs_in_flight: "auto", runs_waiting: 32, runs_per_user: 4, streams_per_client: defaultStreamsPerClient }),
+    .default({ gpu: "auto", idle_unload_seconds: 600, max_loaded_models: 4, parallel: "auto", batch: "auto", runs_in_flight: "auto", runs_waiting: 32, runs_per_user: 4, streams_per_client: defaultStreamsPerClient, cpu_affinity: "auto" }),
   models: z.record(modelNameSchema, modelEntrySchema).default({}),
 });
 export type ModelsConfig = z.infer<typeof modelsConfigSchema>;

@@ -198,6 +198,7 @@ export class Studio {
         parallel: settings.parallel,
         batch: settings.batch,
         memoryBudgetBytes: total * config.memory_safety.ram,
+        cpuAffinity: settings.cpu_affinity !== false,
       });
     }
     return this.#runtime;

@@ -13,6 +13,8 @@ export interface WorkerSettings {
   batch: "auto" | false | number;
   /** Bytes of RAM the loaded models may take together (their estimates); past it the least recently used go. */
   memoryBudgetBytes: number;
+  /** `false`: the worker never holds itself to one core (see cpu-placement.ts); default true. */
+  cpuAffinity?: boolean;
 }
 
 /** GGUF facts and memory estimates of one file, from node-llama-cpp's own readers. */

@@ -1,5 +1,6 @@
 /** Integration: the inference worker process on the real model. */
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { copyFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -10,6 +11,7 @@ import { storiesFile, tempDir, testModelsDir } from "../testing/fixtures.js";
 import { writeGgufWithChatTemplate } from "../testing/gguf-with-chat-template.js";
 import { writeStoriesWithEndToken } from "../testing/stories-with-end-token.js";
 import { createRuntime, type Runtime } from "./index.js";
+import { allowedCpus, parseCpuList } from "./cpu-placement.js";
 
 let runtime: Runtime;
 const modelPath = path.join(testModelsDir, storiesFile);
@@ -226,6 +228,42 @@ describe("the model pool's limits", () => {
       expect((await brief.status()).loaded).toHaveLength(0);
     } finally {
       await brief.dispose();
+    }
+  });
+});
+
+describe("where the worker runs", () => {
+  /** The CPUs each thread of a process may run on, one list per thread. */
+  const threadCpus = (pid: number) =>
+    readdirSync(`/proc/${pid}/task`).map((thread) => parseCpuList(/^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync(`/proc/${pid}/task/${thread}/status`, "utf8"))![1]!));
+  const settle = async (pid: number, wanted: number[]) => {
+    for (let tries = 0; tries < 100 && !threadCpus(pid).every((cpus) => JSON.stringify(cpus) === JSON.stringify(wanted)); tries++) await new Promise((resolve) => setTimeout(resolve, 20));
+    return threadCpus(pid);
+  };
+  const allowed = allowedCpus();
+  const placeable = allowed !== undefined && allowed.length >= 2 && spawnSync("taskset", ["--version"]).error === undefined;
+
+  it.runIf(placeable)("keeps a worker whose model computes on one thread to one core while it is loaded, and lets it go with the model; never with cpuAffinity false", async () => {
+    const one = [allowed!.at(-1)!];
+    const held = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, parallel: 1 });
+    const free = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, parallel: 1, cpuAffinity: false });
+    try {
+      expect((await held.generate(request("Once upon a time", 8))).load.threads).toBe(1);
+      const pid = held.stats().workerPid!;
+      // Every thread of the worker, those node-llama-cpp made included.
+      const threads = await settle(pid, one);
+      expect(threads.length).toBeGreaterThan(3);
+      expect(new Set(threads.map((cpus) => JSON.stringify(cpus)))).toEqual(new Set([JSON.stringify(one)]));
+      // Still right on one core: the next call's answer is the first one's.
+      expect((await held.generate(request("Once upon a time", 8))).text).toBe((await free.generate(request("Once upon a time", 8))).text);
+      expect(new Set((await settle(held.stats().workerPid!, one)).map((cpus) => JSON.stringify(cpus)))).toEqual(new Set([JSON.stringify(one)]));
+      expect(await held.unload()).toBe(1);
+      expect(new Set((await settle(pid, allowed!)).map((cpus) => JSON.stringify(cpus)))).toEqual(new Set([JSON.stringify(allowed)]));
+      // Turned off: the same model, and the worker stays where the system puts it.
+      expect(new Set(threadCpus(free.stats().workerPid!).map((cpus) => JSON.stringify(cpus)))).toEqual(new Set([JSON.stringify(allowed)]));
+    } finally {
+      await held.dispose();
+      await free.dispose();
     }
   });
 });

@@ -32,6 +32,8 @@ export interface RuntimeOptions {
   batch?: "auto" | false | number;
   /** RAM the loaded models may take together, by node-llama-cpp's estimates; default 80% of the total. */
   memoryBudgetBytes?: number;
+  /** `false`: the worker never holds itself to one core (see cpu-placement.ts); default true. */
+  cpuAffinity?: boolean;
 }
 
 export interface RuntimeStats {
@@ -102,6 +104,7 @@ export class Runtime implements InferencePort {
       parallel: options.parallel ?? "auto",
       batch: options.batch ?? "auto",
       memoryBudgetBytes: options.memoryBudgetBytes ?? os.totalmem() * 0.8,
+      cpuAffinity: options.cpuAffinity ?? true,
     };
     this.#limit = typeof options.parallel === "number" ? options.parallel : undefined;
   }

@@ -4,6 +4,7 @@
  * It keeps a warm pool of loaded models, each with a context that is reused across calls.
  */
 import { statSync } from "node:fs";
+import os from "node:os";
 import {
   getLlama,
   GgufInsights,
@@ -29,8 +30,15 @@ import { historyTranscript } from "./conversation.js";
 import { samplingOptions } from "./sampling.js";
 import { systemMemory } from "./system-memory.js";
 import { batchWidth, chooseThreads, resolveParallel } from "./threads.js";
+import { allowedCpus, chooseCpu, CpuPlacement } from "./cpu-placement.js";
 
 const settings = JSON.parse(process.env.PROJECT_LLM_WORKER_SETTINGS ?? "{}") as WorkerSettings;
+/**
+ * The cores and CPUs this process may use, read before it holds itself to one (see cpu-placement.ts): the
+ * thread counts `auto` chooses are the machine's, not those of the one core a small model's worker keeps to.
+ */
+const cores = os.availableParallelism();
+const cpus = new CpuPlacement(allowedCpus());
 /**
  * Text is sent to the parent in batches at most this far apart (the first text at once): one message per
  * token cost ~10% of a small model's decode on two cores, one per 5 ms 3-10%, one per 20 ms 2-3% more
@@ -134,7 +142,7 @@ let llamaPromise: Promise<Llama> | undefined;
 let loadedLlama: Llama | undefined;
 const pool = new Map<string, PoolEntry>();
 /** Loads under way, by pool key, with the model file each loads. */
-const loading = new Map<string, { path: string; entry: Promise<PoolEntry> }>();
+const loading = new Map<string, { path: string; entry: Promise<PoolEntry>; threads: number }>();
 /** Loads under way that an unload asked for: the model goes once the calls that wait for it end. */
 const unloadOnceLoaded = new Set<string>();
 const calls = new Map<number, AbortController>();
@@ -211,8 +219,20 @@ function fileSize(path: string): number {
 /** Models out of the pool whose memory is still being freed: a load waits for them before it counts what is free. */
 const freeing = new Set<Promise<void>>();
 
+/**
+ * Holds the worker to one core, or lets it go, for the models loaded and loading (see cpu-placement.ts).
+ * A change costs a `taskset` process (10-18 ms here): made as a load starts, it runs beside the load.
+ */
+function placeThreads(): void {
+  const gpu = loadedLlama?.gpu;
+  if (gpu === undefined) return;
+  const threads = [...[...pool.values()].map((entry) => entry.threads), ...[...loading.values()].map((load) => load.threads)];
+  cpus.place(chooseCpu({ allowed: cpus.allowed, threads, parallel, gpu, enabled: settings.cpuAffinity !== false }));
+}
+
 function unloadEntry(entry: PoolEntry): Promise<void> {
   pool.delete(entry.key);
+  placeThreads();
   entry.unloaded = true;
   if (entry.extraTimer) clearTimeout(entry.extraTimer);
   const done = (async () => {
@@ -316,7 +336,7 @@ async function chooseSequences(
  */
 async function acquire(request: GenerateRequest, onProgress: (progress: number) => void): Promise<{ entry: PoolEntry; loaded: boolean; loadMs: number }> {
   await llama();
-  const threads = chooseThreads({ configured: request.model.load.threads, weightBytes: fileSize(request.model.path), parallel });
+  const threads = chooseThreads({ configured: request.model.load.threads, weightBytes: fileSize(request.model.path), parallel, cores });
   const key = poolKey(request, threads);
   const warm = pool.get(key);
   if (warm) {
@@ -329,11 +349,14 @@ async function acquire(request: GenerateRequest, onProgress: (progress: number) 
   const first = pending === undefined;
   if (!pending) {
     pending = load(request, threads, key, onProgress);
-    loading.set(key, { path: request.model.path, entry: pending });
+    loading.set(key, { path: request.model.path, entry: pending, threads });
+    // Placed as the load starts (see placeThreads): its `taskset` runs beside the load, not the first call.
+    placeThreads();
     pending
       .finally(() => {
         loading.delete(key);
         unloadOnceLoaded.delete(key);
+        placeThreads();
       })
       .catch(() => undefined);
   }
@@ -784,7 +807,7 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
           : Math.min(message.gpuLayers, insights.totalLayers);
   const model = insights.estimateModelResourceRequirements({ gpuLayers });
   // The sequences the load would create (and those of its extra context), unless they would not fit in the memory budget (see load()).
-  const threads = chooseThreads({ configured: message.threads, weightBytes: size, parallel });
+  const threads = chooseThreads({ configured: message.threads, weightBytes: size, parallel, cores });
   const { sequences, extra } = await chooseSequences(insights, message.path, {
     contextSize: message.contextSize,
     gpuLayers,

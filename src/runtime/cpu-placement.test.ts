@@ -1,0 +1,56 @@
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { tempDir } from "../testing/fixtures.js";
+import { allowedCpus, chooseCpu, parseCpuList } from "./cpu-placement.js";
+
+describe("parseCpuList", () => {
+  it("reads the kernel's lists of CPUs and ranges", () => {
+    expect(parseCpuList("0-1")).toEqual([0, 1]);
+    expect(parseCpuList("0-3,8,10-11\n")).toEqual([0, 1, 2, 3, 8, 10, 11]);
+    expect(parseCpuList("5")).toEqual([5]);
+  });
+
+  it("refuses what is not one", () => {
+    for (const text of ["", "a", "3-1", "1,,2", "0-99999"]) expect(parseCpuList(text)).toBeUndefined();
+  });
+});
+
+describe("allowedCpus", () => {
+  it("reads a process's affinity from its status file, and nothing from a file without one", async () => {
+    if (process.platform !== "linux") return;
+    const { dir, cleanup } = await tempDir("project-llm-cpus-");
+    try {
+      const status = path.join(dir, "status");
+      await writeFile(status, "Name:\tnode\nCpus_allowed:\tf\nCpus_allowed_list:\t0-2,7\nMems_allowed_list:\t0\n");
+      expect(allowedCpus(status)).toEqual([0, 1, 2, 7]);
+      await writeFile(status, "Name:\tnode\n");
+      expect(allowedCpus(status)).toBeUndefined();
+      expect(allowedCpus(path.join(dir, "missing"))).toBeUndefined();
+      // This process's own list holds at least one CPU.
+      expect(allowedCpus()?.length).toBeGreaterThan(0);
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe("chooseCpu", () => {
+  const facts = { allowed: [0, 1, 2, 3], threads: [1], parallel: 1, gpu: false as const, enabled: true };
+
+  it("keeps a worker whose models each compute on one thread, one generation at a time, to the last CPU it may use", () => {
+    expect(chooseCpu(facts)).toBe(3);
+    expect(chooseCpu({ ...facts, threads: [1, 1, 1] })).toBe(3);
+    expect(chooseCpu({ ...facts, allowed: [0, 1, 2, 7] })).toBe(7);
+  });
+
+  it("lets it run anywhere with more threads, several generations, a GPU, no model, one CPU, or placement turned off", () => {
+    expect(chooseCpu({ ...facts, threads: [1, 3] })).toBeUndefined();
+    expect(chooseCpu({ ...facts, parallel: 2 })).toBeUndefined();
+    expect(chooseCpu({ ...facts, gpu: "cuda" })).toBeUndefined();
+    expect(chooseCpu({ ...facts, threads: [] })).toBeUndefined();
+    expect(chooseCpu({ ...facts, allowed: [0] })).toBeUndefined();
+    expect(chooseCpu({ ...facts, allowed: undefined })).toBeUndefined();
+    expect(chooseCpu({ ...facts, enabled: false })).toBeUndefined();
+  });
+});
