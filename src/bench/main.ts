@@ -17,7 +17,7 @@ import type { Pipeline } from "../config/index.js";
 import { runPipeline, type RunEvent } from "../engine/index.js";
 import { createRuntime, type Runtime } from "../runtime/index.js";
 import { batchReport, benchBatch, type BatchBenchResult } from "./batch.js";
-import { benchPipeline, pipelineReport, type PipelineBenchResult } from "./pipeline.js";
+import { benchPipeline, directCpu, pipelineReport, type PipelineBenchResult } from "./pipeline.js";
 import { measureMemory, type MemoryFigures } from "./memory.js";
 
 const run = promisify(execFile);
@@ -181,7 +181,7 @@ if (parts.pipeline) {
   const warmupLabel = process.env.BENCH_WARMUP_RUNS !== undefined ? `${process.env.BENCH_WARMUP_RUNS} unmeasured warm-up runs a side` : `${defaultWarmupRuns(false)} unmeasured warm-up runs a side (${defaultWarmupRuns(true)} on models of 64 MiB or more)`;
   console.log(
     [
-      `Pipelines. Machine: ${os.cpus()[0]?.model ?? "cpu"}, ${os.availableParallelism()} cores, load average ${os.loadavg().map((value) => value.toFixed(2)).join(" ")}, Node ${process.version}. Time: the run's wall time (warm: the worker up and the model loaded, after ${warmupLabel}, interleaved by ${interleave}; cold: from a fresh worker or process to the run's end (the script's: its report received), the load included).`,
+      `Pipelines. Machine: ${os.cpus()[0]?.model ?? "cpu"}, ${os.availableParallelism()} cores, load average ${os.loadavg().map((value) => value.toFixed(2)).join(" ")}, Node ${process.version}. Time: the run's wall time (warm: the worker up and the model loaded, after ${warmupLabel}, interleaved by ${interleave}; cold: from a fresh worker or process to the run's end (the script's: its report received), the load included).${directCpu() === undefined ? "" : ` The direct script held to CPU ${directCpu()} (BENCH_DIRECT_CPU).`}`,
       "",
       ...pipelineReport(pipelineResults),
       "",

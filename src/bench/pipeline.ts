@@ -257,11 +257,16 @@ class DirectScript {
     // monotonic one while the bench ran. The report's trip through the pipe (~0.2 ms) counts against its cold run
     // (its warm runs are timed inside it).
     const spawnedAt = performance.now();
-    const child = spawn(process.execPath, [path.join(here, "direct-pipeline.js"), jobFile], { env: { ...process.env, NODE_OPTIONS: "" }, stdio: ["pipe", "pipe", "inherit"] });
-    const script = new DirectScript(child);
+    const script = [process.execPath, path.join(here, "direct-pipeline.js"), jobFile];
+    // `BENCH_DIRECT_CPU`: the script held to that one CPU, as the engine's worker holds itself (see
+    // runtime/cpu-placement.ts), to tell the placement's share of a difference from the rest.
+    const cpu = directCpu();
+    const [command, ...args] = cpu === undefined ? script : ["taskset", "-c", String(cpu), ...script];
+    const child = spawn(command!, args, { env: { ...process.env, NODE_OPTIONS: "" }, stdio: ["pipe", "pipe", "inherit"] });
+    const direct = new DirectScript(child);
     try {
-      const cold = await script.#next();
-      return { script, cold: performance.now() - spawnedAt, coldWork: directFigures(cold).callWork };
+      const cold = await direct.#next();
+      return { script: direct, cold: performance.now() - spawnedAt, coldWork: directFigures(cold).callWork };
     } catch (error) {
       child.kill("SIGKILL");
       throw error;
@@ -288,6 +293,14 @@ class DirectScript {
     if (line.done) throw new Error("bench: the direct script ended before its run");
     return JSON.parse(line.value) as DirectRunReport;
   }
+}
+
+/** The CPU `BENCH_DIRECT_CPU` holds the direct script to, if any. */
+export function directCpu(): number | undefined {
+  const value = process.env.BENCH_DIRECT_CPU;
+  if (value === undefined || value === "") return undefined;
+  if (!/^\d+$/.test(value)) throw new Error(`bench: BENCH_DIRECT_CPU must be a CPU number, not "${value}"`);
+  return Number(value);
 }
 
 const sameWork = (a: string[], b: string[]) => a.length === b.length && a.every((value, index) => value === b[index]);

@@ -219,15 +219,39 @@ function fileSize(path: string): number {
 /** Models out of the pool whose memory is still being freed: a load waits for them before it counts what is free. */
 const freeing = new Set<Promise<void>>();
 
+/** The wanted placement of the worker's threads for the models loaded and loading (see cpu-placement.ts). */
+function wantedCpu(): number | undefined {
+  const gpu = loadedLlama?.gpu;
+  if (gpu === undefined) return undefined;
+  const threads = [...[...pool.values()].map((entry) => entry.threads), ...[...loading.values()].map((load) => load.threads)];
+  return chooseCpu({ allowed: cpus.allowed, threads, parallel, gpu, enabled: settings.cpuAffinity !== false });
+}
+
+const workerBusy = () => loading.size > 0 || [...pool.values()].some((entry) => entry.busy > 0);
+let placeTimer: NodeJS.Timeout | undefined;
+
 /**
- * Holds the worker to one core, or lets it go, for the models loaded and loading (see cpu-placement.ts).
- * A change costs a `taskset` process (10-18 ms here): made as a load starts, it runs beside the load.
+ * Holds the worker to one core, or lets it go (see cpu-placement.ts). Letting go is at once (a load with
+ * more threads must have the cores as it starts). Holding waits until the worker has had no call and no
+ * load for `extraIdleMs`: the `taskset` process (10-18 ms here) and the move then never land in a run's
+ * calls, nor in a cold run, whose load and first calls (and a model's extra context made beside them)
+ * keep the cores they had; the runs after it have the one core.
  */
 function placeThreads(): void {
-  const gpu = loadedLlama?.gpu;
-  if (gpu === undefined) return;
-  const threads = [...[...pool.values()].map((entry) => entry.threads), ...[...loading.values()].map((load) => load.threads)];
-  cpus.place(chooseCpu({ allowed: cpus.allowed, threads, parallel, gpu, enabled: settings.cpuAffinity !== false }));
+  const cpu = wantedCpu();
+  if (cpu === undefined || cpu === cpus.current) {
+    if (placeTimer) clearTimeout(placeTimer);
+    placeTimer = undefined;
+    cpus.place(cpu);
+    return;
+  }
+  if (placeTimer) return;
+  placeTimer = setTimeout(() => {
+    placeTimer = undefined;
+    // At work again: the end of its calls calls this again.
+    if (!workerBusy()) cpus.place(wantedCpu());
+  }, extraIdleMs);
+  placeTimer.unref();
 }
 
 function unloadEntry(entry: PoolEntry): Promise<void> {
@@ -350,7 +374,7 @@ async function acquire(request: GenerateRequest, onProgress: (progress: number) 
   if (!pending) {
     pending = load(request, threads, key, onProgress);
     loading.set(key, { path: request.model.path, entry: pending, threads });
-    // Placed as the load starts (see placeThreads): its `taskset` runs beside the load, not the first call.
+    // A load that needs more than one core has them from its start (see placeThreads).
     placeThreads();
     pending
       .finally(() => {
@@ -785,6 +809,7 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     entry.lastUsedAt = Date.now();
     // Idle now: its extra context is made unless a call comes first (see `PoolEntry.extra`).
     if (entry.busy === 0) makeExtraWhenIdle(entry);
+    if (!workerBusy()) placeThreads();
     // Taken out of the pool here, before this call's result (and the pool it tells) is sent.
     if (entry.busy === 0 && entry.unloadWhenIdle && pool.get(entry.key) === entry) {
       unloadEntry(entry).catch((error: unknown) => process.stderr.write(`inference worker: ${entry.path} was not unloaded cleanly: ${(error as Error)?.message ?? String(error)}\n`));
