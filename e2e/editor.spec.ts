@@ -288,6 +288,14 @@ test("the inspector edits a stage's conversation: turns added, their roles and t
   await expect(page.getByLabel("turn 3: role")).toHaveValue("assistant");
   await page.keyboard.press("Control+Shift+z");
   await expect(turns).toHaveCount(2);
+  // Each click is a step of its own: two turns added, one undo takes back the second.
+  await page.getByRole("button", { name: "Add turn" }).click();
+  await page.getByRole("button", { name: "Add turn" }).click();
+  await expect(turns).toHaveCount(4);
+  await page.keyboard.press("Control+z");
+  await expect(turns).toHaveCount(3);
+  await page.keyboard.press("Control+z");
+  await expect(turns).toHaveCount(2);
   await page.keyboard.press("Control+s");
   await expect(page.getByTestId("notice")).toContainText("Saved to");
   // The file as it was, with the new turn after the first: nothing else moved.

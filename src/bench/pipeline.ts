@@ -27,6 +27,7 @@ import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { median } from "../common/median.js";
 import { Studio } from "../core/index.js";
+import { findTaskset } from "../runtime/cpu-placement.js";
 import type { StageRecord } from "../engine/index.js";
 import type { CallTiming, DirectCall, DirectPipelineJob, DirectRunReport } from "./direct-pipeline.js";
 
@@ -261,7 +262,9 @@ class DirectScript {
     // `BENCH_DIRECT_CPU`: the script held to that one CPU, as the engine's worker holds itself (see
     // runtime/cpu-placement.ts), to tell the placement's share of a difference from the rest.
     const cpu = directCpu();
-    const [command, ...args] = cpu === undefined ? script : ["taskset", "-c", String(cpu), ...script];
+    const taskset = findTaskset();
+    if (cpu !== undefined && !taskset) throw new Error("bench: BENCH_DIRECT_CPU needs util-linux's taskset");
+    const [command, ...args] = cpu === undefined ? script : [taskset!, "-c", String(cpu), ...script];
     const child = spawn(command!, args, { env: { ...process.env, NODE_OPTIONS: "" }, stdio: ["pipe", "pipe", "inherit"] });
     const direct = new DirectScript(child);
     try {

@@ -98,7 +98,7 @@ export interface RunOptions {
   cache?: boolean;
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
-  /** Called once the session file exists (written as the first stage starts). */
+  /** Called once the session file exists, before any stage runs. */
   onSession?: (id: string) => void;
 }
 
@@ -649,14 +649,13 @@ export class Studio {
       stages: {},
       events: [...(job.queuedEvents ?? [])],
     };
-    // The session file is written while the run starts, a turn of the event loop after the run began: its
-    // check and JSON (~0.4 ms) come after the first call went to the worker, not before, and its write has
-    // no fsync (see `SessionStore.create`). `create` refuses an id already taken, and then the run is
-    // stopped at once.
+    // The session file is written while the run starts (the write is not on the path to the first token,
+    // and has no fsync: see `SessionStore.create`); `create` refuses an id already taken, and then the run
+    // is stopped at once.
     const stop = new AbortController();
     const { signal, dispose } = mergeSignals(job.signal, stop.signal);
     const folder = this.paths.sessionsDir;
-    const created = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.sessions.create(session)).then(
+    const created = this.sessions.create(session).then(
       () => job.onSession?.(runId),
       (error: unknown) => {
         const failure = storageFailed(error, runId, folder);

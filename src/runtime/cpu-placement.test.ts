@@ -2,7 +2,7 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../testing/fixtures.js";
-import { allowedCpus, chooseCpu, parseCpuList } from "./cpu-placement.js";
+import { allowedCpus, chooseCpu, currentCpu, parseCpuList } from "./cpu-placement.js";
 
 describe("parseCpuList", () => {
   it("reads the kernel's lists of CPUs and ranges", () => {
@@ -35,13 +35,31 @@ describe("allowedCpus", () => {
   });
 });
 
+describe("currentCpu", () => {
+  it("reads the CPU from a stat line, whatever the command's name holds", async () => {
+    const { dir, cleanup } = await tempDir("project-llm-cpus-");
+    try {
+      const stat = path.join(dir, "stat");
+      const after = Array.from({ length: 50 }, (_, index) => (index === 36 ? "5" : "0")).join(" ");
+      await writeFile(stat, `1234 (node (a) b) S ${after.split(" ").slice(1).join(" ")}\n`);
+      expect(currentCpu(stat)).toBe(5);
+      expect(currentCpu(path.join(dir, "missing"))).toBeUndefined();
+      if (process.platform === "linux") expect(allowedCpus()).toContain(currentCpu());
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
 describe("chooseCpu", () => {
   const facts = { allowed: [0, 1, 2, 3], threads: [1], parallel: 1, gpu: false as const, enabled: true };
 
-  it("keeps a worker whose models each compute on one thread, one generation at a time, to the last CPU it may use", () => {
+  it("keeps a worker whose models each compute on one thread, one generation at a time, to the CPU it is on (else the last it may use)", () => {
+    expect(chooseCpu(facts, 1)).toBe(1);
+    expect(chooseCpu({ ...facts, threads: [1, 1, 1] }, 2)).toBe(2);
     expect(chooseCpu(facts)).toBe(3);
-    expect(chooseCpu({ ...facts, threads: [1, 1, 1] })).toBe(3);
-    expect(chooseCpu({ ...facts, allowed: [0, 1, 2, 7] })).toBe(7);
+    // On a CPU it may no longer use (its cpuset changed): the last it may.
+    expect(chooseCpu({ ...facts, allowed: [0, 1, 2, 7] }, 5)).toBe(7);
   });
 
   it("lets it run anywhere with more threads, several generations, a GPU, no model, one CPU, or placement turned off", () => {

@@ -1,5 +1,4 @@
 /** Integration: the inference worker process on the real model. */
-import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { copyFile, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -11,7 +10,7 @@ import { storiesFile, tempDir, testModelsDir } from "../testing/fixtures.js";
 import { writeGgufWithChatTemplate } from "../testing/gguf-with-chat-template.js";
 import { writeStoriesWithEndToken } from "../testing/stories-with-end-token.js";
 import { createRuntime, type Runtime } from "./index.js";
-import { allowedCpus, parseCpuList } from "./cpu-placement.js";
+import { allowedCpus, findTaskset, parseCpuList } from "./cpu-placement.js";
 
 let runtime: Runtime;
 const modelPath = path.join(testModelsDir, storiesFile);
@@ -241,16 +240,20 @@ describe("where the worker runs", () => {
     return threadCpus(pid);
   };
   const allowed = allowedCpus();
-  const placeable = allowed !== undefined && allowed.length >= 2 && spawnSync("taskset", ["--version"]).error === undefined;
+  const placeable = allowed !== undefined && allowed.length >= 2 && findTaskset() !== undefined;
 
   it.runIf(placeable)("keeps a worker whose model computes on one thread to one core while it is loaded, and lets it go with the model; never with cpuAffinity false", async () => {
-    const one = [allowed!.at(-1)!];
     const held = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, parallel: 1 });
     const free = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, parallel: 1, cpuAffinity: false });
     try {
       expect((await held.generate(request("Once upon a time", 8))).load.threads).toBe(1);
       const pid = held.stats().workerPid!;
-      // Every thread of the worker, those node-llama-cpp made included.
+      // Every thread of the worker, those node-llama-cpp made included, on one CPU (the one it was on).
+      const onOneCpu = () => threadCpus(pid).every((cpus) => cpus?.length === 1 && cpus[0] === threadCpus(pid)[0]![0]);
+      for (let tries = 0; tries < 100 && !onOneCpu(); tries++) await new Promise((resolve) => setTimeout(resolve, 20));
+      const one = threadCpus(pid)[0]!;
+      expect(one).toHaveLength(1);
+      expect(allowed).toContain(one[0]);
       const threads = await settle(pid, one);
       expect(threads.length).toBeGreaterThan(3);
       expect(new Set(threads.map((cpus) => JSON.stringify(cpus)))).toEqual(new Set([JSON.stringify(one)]));

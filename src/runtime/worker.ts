@@ -30,7 +30,7 @@ import { historyTranscript } from "./conversation.js";
 import { samplingOptions } from "./sampling.js";
 import { systemMemory } from "./system-memory.js";
 import { batchWidth, chooseThreads, resolveParallel } from "./threads.js";
-import { allowedCpus, chooseCpu, CpuPlacement } from "./cpu-placement.js";
+import { allowedCpus, chooseCpu, CpuPlacement, currentCpu } from "./cpu-placement.js";
 
 const settings = JSON.parse(process.env.PROJECT_LLM_WORKER_SETTINGS ?? "{}") as WorkerSettings;
 /**
@@ -224,7 +224,7 @@ function wantedCpu(): number | undefined {
   const gpu = loadedLlama?.gpu;
   if (gpu === undefined) return undefined;
   const threads = [...[...pool.values()].map((entry) => entry.threads), ...[...loading.values()].map((load) => load.threads)];
-  return chooseCpu({ allowed: cpus.allowed, threads, parallel, gpu, enabled: settings.cpuAffinity !== false });
+  return chooseCpu({ allowed: cpus.allowed, threads, parallel, gpu, enabled: settings.cpuAffinity !== false }, cpus.current ?? currentCpu());
 }
 
 const workerBusy = () => loading.size > 0 || [...pool.values()].some((entry) => entry.busy > 0);
@@ -233,22 +233,18 @@ let placeTimer: NodeJS.Timeout | undefined;
 /**
  * Holds the worker to one core, or lets it go (see cpu-placement.ts). Letting go is at once (a load with
  * more threads must have the cores as it starts). Holding waits until the worker has had no call and no
- * load for `extraIdleMs`: the `taskset` process (10-18 ms here) and the move then never land in a run's
- * calls, nor in a cold run, whose load and first calls (and a model's extra context made beside them)
- * keep the cores they had; the runs after it have the one core.
+ * load for `extraIdleMs` (each call's end starts the wait again; a timer that finds a call or a load under
+ * way does nothing, and that one's end starts it again): the `taskset` process (10-18 ms here) and the
+ * move then never land in a run's calls, nor in a cold run, whose load and calls (and a model's extra
+ * context made beside them) keep the cores they had; the runs after it have the one core.
  */
 function placeThreads(): void {
   const cpu = wantedCpu();
-  if (cpu === undefined || cpu === cpus.current) {
-    if (placeTimer) clearTimeout(placeTimer);
-    placeTimer = undefined;
-    cpus.place(cpu);
-    return;
-  }
-  if (placeTimer) return;
+  if (placeTimer) clearTimeout(placeTimer);
+  placeTimer = undefined;
+  if (cpu === undefined || cpu === cpus.current) return cpus.place(cpu);
   placeTimer = setTimeout(() => {
     placeTimer = undefined;
-    // At work again: the end of its calls calls this again.
     if (!workerBusy()) cpus.place(wantedCpu());
   }, extraIdleMs);
   placeTimer.unref();

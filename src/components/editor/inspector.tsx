@@ -178,6 +178,10 @@ function Section({ title, children }: { title: string; children: ReactNode }) {
   );
 }
 
+/** An undo key of its own: a click (add, remove) is one step of undo, never merged with the click before it. */
+let steps = 0;
+const oneStep = (action: string) => `${action}#${++steps}`;
+
 /**
  * A stage's `history`: the turns of a conversation before its prompt (few-shot examples, or a chat's
  * earlier messages), each a role and its text, in order. A new turn takes the role the last one did not.
@@ -197,7 +201,7 @@ function HistoryFields({ turns, onChange }: { turns: HistoryTurn[]; onChange: (t
                 <div className="min-w-0 flex-1">
                   <SelectField label={t("turnRole", { index: index + 1 })} yamlKey="role" value={turn.role} options={roles} onChange={(role) => set(index, { ...turn, role }, "role")} />
                 </div>
-                <button type="button" className={buttonClass} aria-label={t("removeTurn", { index: index + 1 })} onClick={() => onChange(turns.filter((_, at) => at !== index), "history.remove")}>
+                <button type="button" className={buttonClass} aria-label={t("removeTurn", { index: index + 1 })} onClick={() => onChange(turns.filter((_, at) => at !== index), oneStep("history.remove"))}>
                   ✕
                 </button>
               </div>
@@ -206,7 +210,7 @@ function HistoryFields({ turns, onChange }: { turns: HistoryTurn[]; onChange: (t
           ))}
         </ol>
       ) : null}
-      <button type="button" className={buttonClass} onClick={() => onChange([...turns, { role: turns.at(-1)?.role === "user" ? "assistant" : "user", content: "" }], "history.add")}>
+      <button type="button" className={buttonClass} onClick={() => onChange([...turns, { role: turns.at(-1)?.role === "user" ? "assistant" : "user", content: "" }], oneStep("history.add"))}>
         {t("addTurn")}
       </button>
     </Section>
@@ -404,13 +408,13 @@ export function Inspector({ stage, pipeline, modelNames, presence, issues, onCha
                 className={`${buttonClass} mt-5`}
                 aria-label={t("removeModel", { index: index + 1 })}
                 disabled={stage.models.length <= 1}
-                onClick={() => update({ models: stage.models.filter((_, at) => at !== index) }, "models.remove")}
+                onClick={() => update({ models: stage.models.filter((_, at) => at !== index) }, oneStep("models.remove"))}
               >
                 ✕
               </button>
             </div>
           ))}
-          <button type="button" className={buttonClass} onClick={() => update({ models: [...stage.models, stage.models.at(-1) ?? modelNames[0] ?? ""] }, "models.add")}>
+          <button type="button" className={buttonClass} onClick={() => update({ models: [...stage.models, stage.models.at(-1) ?? modelNames[0] ?? ""] }, oneStep("models.add"))}>
             {t("addModel")}
           </button>
         </Section>

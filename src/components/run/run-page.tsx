@@ -15,6 +15,7 @@ import { startRun } from "@/client/start-run";
 import { newRunId } from "@/store/run-id";
 import { Badge, Button, ErrorBox, useFormat } from "@/components/ui";
 import { useDescribeError } from "@/components/use-describe-error";
+import { ranName } from "@/components/history/session-marks";
 import { PlanPanel } from "./plan-panel";
 import { RunDisplay } from "./run-display";
 import { pendingRunAfterReload, useDeferredAddress } from "./deferred-address";
@@ -363,14 +364,15 @@ export function RunPage() {
                       (session) => {
                         setPastError(null);
                         setInput(session.input);
-                        setPipeline(session.pipelineName);
+                        // A run of a pipeline never saved (the editor's unsaved edits, an API call on a model) leaves the choice as it is.
+                        if (!(session.inlinePipeline && session.pipelineName === "unsaved")) setPipeline(session.pipelineName);
                         inputRef.current?.focus();
                       },
                       (error: unknown) => setPastError(error),
                     );
                   }}
                 >
-                  {item.inputPreview || <span translate="yes">{t("past.empty")}</span>} <span className="text-neutral-400">· {item.pipelineName}</span>
+                  {item.inputPreview || <span translate="yes">{t("past.empty")}</span>} {ranName(item) === undefined ? null : <span className="text-neutral-400">· {ranName(item)}</span>}
                 </button>
               </li>
             ))}
