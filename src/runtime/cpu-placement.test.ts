@@ -3,6 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../testing/fixtures.js";
 import { allowedCpus, chooseCpu, currentCpu, parseCpuList } from "./cpu-placement.js";
+import { smallModelBytes } from "./threads.js";
 
 describe("parseCpuList", () => {
   it("reads the kernel's lists of CPUs and ranges", () => {
@@ -52,21 +53,23 @@ describe("currentCpu", () => {
 });
 
 describe("chooseCpu", () => {
-  const facts = { allowed: [0, 1, 2, 3], threads: [1], parallel: 1, gpu: false as const, enabled: true };
+  const small = { threads: 1, weightBytes: 1_200_000 };
+  const facts = { allowed: [0, 1, 2, 3], models: [small], parallel: 1, gpu: false as const, enabled: true };
 
-  it("keeps a worker whose models each compute on one thread, one generation at a time, to the CPU it is on (else the last it may use)", () => {
+  it("keeps a worker whose models are small and each compute on one thread, one generation at a time, to the CPU it is on (else the last it may use)", () => {
     expect(chooseCpu(facts, 1)).toBe(1);
-    expect(chooseCpu({ ...facts, threads: [1, 1, 1] }, 2)).toBe(2);
+    expect(chooseCpu({ ...facts, models: [small, small, { threads: 1, weightBytes: smallModelBytes - 1 }] }, 2)).toBe(2);
     expect(chooseCpu(facts)).toBe(3);
     // On a CPU it may no longer use (its cpuset changed): the last it may.
     expect(chooseCpu({ ...facts, allowed: [0, 1, 2, 7] }, 5)).toBe(7);
   });
 
-  it("lets it run anywhere with more threads, several generations, a GPU, no model, one CPU, or placement turned off", () => {
-    expect(chooseCpu({ ...facts, threads: [1, 3] })).toBeUndefined();
+  it("lets it run anywhere with a model of 64 MiB or more (one core made the 400M model slower), more threads, several generations, a GPU, no model, one CPU, or placement turned off", () => {
+    expect(chooseCpu({ ...facts, models: [small, { threads: 1, weightBytes: smallModelBytes }] })).toBeUndefined();
+    expect(chooseCpu({ ...facts, models: [small, { threads: 3, weightBytes: 1000 }] })).toBeUndefined();
     expect(chooseCpu({ ...facts, parallel: 2 })).toBeUndefined();
     expect(chooseCpu({ ...facts, gpu: "cuda" })).toBeUndefined();
-    expect(chooseCpu({ ...facts, threads: [] })).toBeUndefined();
+    expect(chooseCpu({ ...facts, models: [] })).toBeUndefined();
     expect(chooseCpu({ ...facts, allowed: [0] })).toBeUndefined();
     expect(chooseCpu({ ...facts, allowed: undefined })).toBeUndefined();
     expect(chooseCpu({ ...facts, enabled: false })).toBeUndefined();

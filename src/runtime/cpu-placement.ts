@@ -4,11 +4,13 @@
  * (`threads: 1`, which `auto` gives models under 64 MiB, and every model on a two-core machine) the two
  * threads take turns and never run at once. Left to the scheduler they often sit on two cores, and each
  * hand-off wakes an idle core: on this project's two-vCPU virtual machine stories260K decoded 64 tokens in
- * 28-37 ms so, against 20-21 ms with the process held to one core (BENCHMARKS.md, "One core for a
- * one-thread worker"). So a CPU-only worker whose every loaded model computes on one thread, one generation
- * at a time, holds itself to one core (the one it runs on, once it has been idle a moment: see the worker's
- * `placeThreads`). With more threads, a GPU, or after the config's `runtime.cpu_affinity: false`, it runs
- * wherever the system puts it (a worker that held itself to one core lets go of it).
+ * 28-37 ms so, against 20-21 ms with the process held to one core, and the 27M model's 3-4% less time;
+ * but a 400M model's took 10-13% more (BENCHMARKS.md, "One core for a one-thread worker"). So a CPU-only
+ * worker whose every loaded model is under 64 MiB (`smallModelBytes`) and computes on one thread, one
+ * generation at a time, holds itself to one core (the one it runs on, once it has been idle a moment: see
+ * the worker's `placeThreads`). With a larger model, more threads, a GPU, or after the config's
+ * `runtime.cpu_affinity: false`, it runs wherever the system puts it (a worker that held itself to one
+ * core lets go of it).
  *
  * Linux only, with util-linux's `taskset` (/usr/bin/taskset: on every Debian and Ubuntu, and in the
  * image): Node has no call that sets a process's CPU affinity, and no npm package for it is kept up (a
@@ -17,6 +19,7 @@
  */
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { smallModelBytes } from "./threads.js";
 
 /** The CPUs of a kernel list such as `0-3,8,10-11`, in order; undefined when it is not one. */
 export function parseCpuList(text: string): number[] | undefined {
@@ -46,8 +49,8 @@ export function allowedCpus(statusFile = "/proc/self/status"): number[] | undefi
 export interface PlacementFacts {
   /** The CPUs the worker may run on (read before it held itself to any). */
   allowed: readonly number[] | undefined;
-  /** The compute threads of each loaded model. */
-  threads: readonly number[];
+  /** Each loaded (or loading) model: its compute threads and its weights' bytes. */
+  models: ReadonlyArray<{ threads: number; weightBytes: number }>;
   /** Generations at once. */
   parallel: number;
   /** The GPU in use, or false on a CPU. */
@@ -74,9 +77,9 @@ export function currentCpu(statFile = "/proc/self/stat"): number | undefined {
  * system puts it. `current`: the CPU it runs on now, kept where it may use it, so that two workers (two
  * studios, a CLI run beside the studio) placed where the system had spread them keep apart; else the last.
  */
-export function chooseCpu({ allowed, threads, parallel, gpu, enabled }: PlacementFacts, current?: number): number | undefined {
+export function chooseCpu({ allowed, models, parallel, gpu, enabled }: PlacementFacts, current?: number): number | undefined {
   if (!enabled || gpu !== false || !allowed || allowed.length < 2) return undefined;
-  if (threads.length === 0 || parallel !== 1 || threads.some((count) => count !== 1)) return undefined;
+  if (models.length === 0 || parallel !== 1 || models.some((model) => model.threads !== 1 || model.weightBytes >= smallModelBytes)) return undefined;
   return current !== undefined && allowed.includes(current) ? current : allowed.at(-1);
 }
 

@@ -120,6 +120,8 @@ interface PoolEntry {
   /** The load as configured (see `WorkerStatus`'s `load`). */
   load: { contextSize: number; gpuLayers: "auto" | "max" | number; batchSize?: number };
   threads: number;
+  /** The file's size: its weights' bytes, near enough (see `chooseCpu`). */
+  weightBytes: number;
   gpuLayers: number;
   lastUsedAt: number;
   busy: number;
@@ -142,7 +144,7 @@ let llamaPromise: Promise<Llama> | undefined;
 let loadedLlama: Llama | undefined;
 const pool = new Map<string, PoolEntry>();
 /** Loads under way, by pool key, with the model file each loads. */
-const loading = new Map<string, { path: string; entry: Promise<PoolEntry>; threads: number }>();
+const loading = new Map<string, { path: string; entry: Promise<PoolEntry>; threads: number; weightBytes: number }>();
 /** Loads under way that an unload asked for: the model goes once the calls that wait for it end. */
 const unloadOnceLoaded = new Set<string>();
 const calls = new Map<number, AbortController>();
@@ -223,8 +225,8 @@ const freeing = new Set<Promise<void>>();
 function wantedCpu(): number | undefined {
   const gpu = loadedLlama?.gpu;
   if (gpu === undefined) return undefined;
-  const threads = [...[...pool.values()].map((entry) => entry.threads), ...[...loading.values()].map((load) => load.threads)];
-  return chooseCpu({ allowed: cpus.allowed, threads, parallel, gpu, enabled: settings.cpuAffinity !== false }, cpus.current ?? currentCpu());
+  const models = [...pool.values(), ...loading.values()].map(({ threads, weightBytes }) => ({ threads, weightBytes }));
+  return chooseCpu({ allowed: cpus.allowed, models, parallel, gpu, enabled: settings.cpuAffinity !== false }, cpus.current ?? currentCpu());
 }
 
 const workerBusy = () => loading.size > 0 || [...pool.values()].some((entry) => entry.busy > 0);
@@ -369,7 +371,7 @@ async function acquire(request: GenerateRequest, onProgress: (progress: number) 
   const first = pending === undefined;
   if (!pending) {
     pending = load(request, threads, key, onProgress);
-    loading.set(key, { path: request.model.path, entry: pending, threads });
+    loading.set(key, { path: request.model.path, entry: pending, threads, weightBytes: fileSize(request.model.path) });
     // A load that needs more than one core has them from its start (see placeThreads).
     placeThreads();
     pending
@@ -482,6 +484,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
     contextSize: context.contextSize,
     load: { contextSize: request.model.load.context_size, gpuLayers: request.model.load.gpu_layers, ...(request.model.load.batch_size ? { batchSize: request.model.load.batch_size } : {}) },
     threads,
+    weightBytes: fileSize(request.model.path),
     gpuLayers: model.gpuLayers,
     lastUsedAt: Date.now(),
     busy: 0,
