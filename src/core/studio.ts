@@ -98,7 +98,7 @@ export interface RunOptions {
   cache?: boolean;
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
-  /** Called once the session file exists, before any stage runs. */
+  /** Called once the session file exists (written as the run starts; its stages do not wait for it). */
   onSession?: (id: string) => void;
 }
 

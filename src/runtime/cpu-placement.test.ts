@@ -1,8 +1,8 @@
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { tempDir } from "../testing/fixtures.js";
-import { allowedCpus, chooseCpu, currentCpu, parseCpuList } from "./cpu-placement.js";
+import { allowedCpus, chooseCpu, CpuPlacement, currentCpu, parseCpuList } from "./cpu-placement.js";
 import { smallModelBytes } from "./threads.js";
 
 describe("parseCpuList", () => {
@@ -73,5 +73,67 @@ describe("chooseCpu", () => {
     expect(chooseCpu({ ...facts, allowed: [0] })).toBeUndefined();
     expect(chooseCpu({ ...facts, allowed: undefined })).toBeUndefined();
     expect(chooseCpu({ ...facts, enabled: false })).toBeUndefined();
+  });
+});
+
+describe("CpuPlacement", () => {
+  /** A stand-in for taskset (a shell script, real processes): it logs its arguments, and fails while a file `fail` is there. */
+  async function fakeTaskset(dir: string): Promise<{ path: string; calls: () => Promise<string[]> }> {
+    const file = path.join(dir, "taskset");
+    const log = path.join(dir, "log");
+    await writeFile(file, `#!/bin/sh\nsleep 0.05\necho "$*" >> "${log}"\n[ -e "${path.join(dir, "fail")}" ] && exit 1\nexit 0\n`, { mode: 0o755 });
+    return { path: file, calls: () => readFile(log, "utf8").then((text) => text.trim().split("\n").filter(Boolean), () => []) };
+  }
+  const until = async (check: () => Promise<boolean>) => {
+    for (let tries = 0; tries < 200 && !(await check()); tries++) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+
+  it("makes one call at a time, each for the latest wish, and none for a wish already met", async () => {
+    if (process.platform === "win32") return;
+    const { dir, cleanup } = await tempDir("project-llm-placement-");
+    try {
+      const taskset = await fakeTaskset(dir);
+      const placement = new CpuPlacement([0, 1, 2, 3], taskset.path);
+      const pid = String(process.pid);
+      // Three wishes while the first call runs: once it ends, the latest (CPU 3, what it did) needs no call.
+      placement.place(3);
+      placement.place(undefined);
+      placement.place(2);
+      placement.place(3);
+      await until(async () => (await taskset.calls()).length >= 1);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await taskset.calls()).toEqual([`-a -p -c 3 ${pid}`]);
+      // Then two changes in a row: the second waits for the first.
+      placement.place(undefined);
+      placement.place(1);
+      await until(async () => (await taskset.calls()).length >= 3);
+      expect(await taskset.calls()).toEqual([`-a -p -c 3 ${pid}`, `-a -p -c 0,1,2,3 ${pid}`, `-a -p -c 1 ${pid}`]);
+      expect(placement.current).toBe(1);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it("after a failed call puts every thread back on all the CPUs once, and places no more", async () => {
+    if (process.platform === "win32") return;
+    const { dir, cleanup } = await tempDir("project-llm-placement-");
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      const taskset = await fakeTaskset(dir);
+      await writeFile(path.join(dir, "fail"), "");
+      const placement = new CpuPlacement([0, 1], taskset.path);
+      const pid = String(process.pid);
+      placement.place(1);
+      await until(async () => (await taskset.calls()).length >= 2);
+      expect(await taskset.calls()).toEqual([`-a -p -c 1 ${pid}`, `-a -p -c 0,1 ${pid}`]);
+      expect(placement.current).toBeUndefined();
+      expect(stderr).toHaveBeenCalledWith(expect.stringContaining("taskset -p failed"));
+      placement.place(0);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await taskset.calls()).toHaveLength(2);
+    } finally {
+      stderr.mockRestore();
+      await cleanup();
+    }
   });
 });

@@ -4,7 +4,7 @@
  * (`threads: 1`, which `auto` gives models under 64 MiB, and every model on a two-core machine) the two
  * threads take turns and never run at once. Left to the scheduler they often sit on two cores, and each
  * hand-off wakes an idle core: on this project's two-vCPU virtual machine stories260K decoded 64 tokens in
- * 28-37 ms so, against 20-21 ms with the process held to one core, and the 27M model's 3-4% less time;
+ * 28-37 ms so, against 20-21 ms with the process held to one core, and the 27M model's 4-5% less time;
  * but a 400M model's took 10-13% more (BENCHMARKS.md, "One core for a one-thread worker"). So a CPU-only
  * worker whose every loaded model is under 64 MiB (`smallModelBytes`) and computes on one thread, one
  * generation at a time, holds itself to one core (the one it runs on, once it has been idle a moment: see
@@ -12,7 +12,7 @@
  * `runtime.cpu_affinity: false`, it runs wherever the system puts it (a worker that held itself to one
  * core lets go of it).
  *
- * Linux only, with util-linux's `taskset` (/usr/bin/taskset: on every Debian and Ubuntu, and in the
+ * Linux only, with util-linux's `taskset` (/usr/bin or /bin: on every Debian and Ubuntu, and in the
  * image): Node has no call that sets a process's CPU affinity, and no npm package for it is kept up (a
  * native addon for one system call). Elsewhere, or where the call is refused (a sandbox), the worker runs
  * where the system puts it.

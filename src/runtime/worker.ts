@@ -226,7 +226,10 @@ function wantedCpu(): number | undefined {
   const gpu = loadedLlama?.gpu;
   if (gpu === undefined) return undefined;
   const models = [...pool.values(), ...loading.values()].map(({ threads, weightBytes }) => ({ threads, weightBytes }));
-  return chooseCpu({ allowed: cpus.allowed, models, parallel, gpu, enabled: settings.cpuAffinity !== false }, cpus.current ?? currentCpu());
+  const facts = { allowed: cpus.allowed, models, parallel, gpu, enabled: settings.cpuAffinity !== false };
+  // The CPU it is on is read (a file of /proc) only where it would be held to one.
+  if (chooseCpu(facts) === undefined) return undefined;
+  return chooseCpu(facts, cpus.current ?? currentCpu());
 }
 
 const workerBusy = () => loading.size > 0 || [...pool.values()].some((entry) => entry.busy > 0);
@@ -237,8 +240,9 @@ let placeTimer: NodeJS.Timeout | undefined;
  * more threads must have the cores as it starts). Holding waits until the worker has had no call and no
  * load for `extraIdleMs` (each call's end starts the wait again; a timer that finds a call or a load under
  * way does nothing, and that one's end starts it again): the `taskset` process (10-18 ms here) and the
- * move then never land in a run's calls, nor in a cold run, whose load and calls (and a model's extra
- * context made beside them) keep the cores they had; the runs after it have the one core.
+ * move then never come between the back-to-back calls of a run, nor in a cold run, whose load and calls
+ * (and a model's extra context made beside them) keep the cores they had; the runs after it have the one
+ * core (a call that comes while the `taskset` runs waits for nothing, but shares its core with it).
  */
 function placeThreads(): void {
   const cpu = wantedCpu();
@@ -358,7 +362,9 @@ async function chooseSequences(
  */
 async function acquire(request: GenerateRequest, onProgress: (progress: number) => void): Promise<{ entry: PoolEntry; loaded: boolean; loadMs: number }> {
   await llama();
-  const threads = chooseThreads({ configured: request.model.load.threads, weightBytes: fileSize(request.model.path), parallel, cores });
+  // One stat of the file for its thread count, its placement and its pool entry.
+  const weightBytes = fileSize(request.model.path);
+  const threads = chooseThreads({ configured: request.model.load.threads, weightBytes, parallel, cores });
   const key = poolKey(request, threads);
   const warm = pool.get(key);
   if (warm) {
@@ -370,8 +376,8 @@ async function acquire(request: GenerateRequest, onProgress: (progress: number) 
   let pending = loading.get(key)?.entry;
   const first = pending === undefined;
   if (!pending) {
-    pending = load(request, threads, key, onProgress);
-    loading.set(key, { path: request.model.path, entry: pending, threads, weightBytes: fileSize(request.model.path) });
+    pending = load(request, threads, weightBytes, key, onProgress);
+    loading.set(key, { path: request.model.path, entry: pending, threads, weightBytes });
     // A load that needs more than one core has them from its start (see placeThreads).
     placeThreads();
     pending
@@ -387,7 +393,7 @@ async function acquire(request: GenerateRequest, onProgress: (progress: number) 
   return { entry, loaded: first, loadMs: performance.now() - started };
 }
 
-async function load(request: GenerateRequest, threads: number, key: string, onProgress: (progress: number) => void): Promise<PoolEntry> {
+async function load(request: GenerateRequest, threads: number, weightBytes: number, key: string, onProgress: (progress: number) => void): Promise<PoolEntry> {
   const instance = await llama();
   const insights = await readInsights(instance, request.model.path);
   const configured = request.model.load.gpu_layers;
@@ -484,7 +490,7 @@ async function load(request: GenerateRequest, threads: number, key: string, onPr
     contextSize: context.contextSize,
     load: { contextSize: request.model.load.context_size, gpuLayers: request.model.load.gpu_layers, ...(request.model.load.batch_size ? { batchSize: request.model.load.batch_size } : {}) },
     threads,
-    weightBytes: fileSize(request.model.path),
+    weightBytes,
     gpuLayers: model.gpuLayers,
     lastUsedAt: Date.now(),
     busy: 0,

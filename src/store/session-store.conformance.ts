@@ -137,7 +137,7 @@ export function sessionStoreConformance(name: string, open: StoreFactory): void 
     it("lists newest first with filters, search and paging", () =>
       withStore(async (store) => {
         const a = makeSession({ input: "a dragon story" });
-        const b = makeSession({ status: "failed", pipelineName: "other", finalAnswer: undefined });
+        const b = makeSession({ status: "failed", pipelineName: "other", finalAnswer: undefined, api: { model: "wordsmith" } });
         const c = makeSession({ input: "A DRAGON and a cat", finalAnswer: "the end of the dragon" });
         const d = makeSession({ parentRunId: a.id, rerunFromStage: "draft", finalAnswer: "a unicorn" });
         for (const session of [c, a, d, b]) await store.save(session);
@@ -151,6 +151,8 @@ export function sessionStoreConformance(name: string, open: StoreFactory): void 
         expect(await ids({ query: "dragon" })).toEqual([c.id, a.id]);
         expect(await ids({ query: "unicorn" })).toEqual([d.id]);
         expect(await ids({ query: b.id.slice(-6) })).toEqual([b.id]);
+        // An API call's model, which History shows for it.
+        expect(await ids({ query: "WORDSMITH" })).toEqual([b.id]);
         expect(await ids({ query: "dragon", status: "failed" })).toEqual([]);
         expect(await store.list({ limit: 2, offset: 1 })).toMatchObject({ total: 4, items: [{ id: c.id }, { id: b.id }] });
         expect(await store.list({ limit: 2, offset: 3, order: "oldest" })).toMatchObject({ total: 4, items: [{ id: d.id }] });
