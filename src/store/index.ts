@@ -20,6 +20,7 @@ export {
   type SessionSummary,
   type SessionTextOptions,
 } from "./session.js";
+export { neverSaved, ranName } from "./session-name.js";
 export { FileStageCache, installedVersion, stageSignature, type StageCacheRuntime } from "./stage-cache.js";
 export { processOwner, type SessionOwner } from "./session-owner.js";
 export { describeMetrics, sessionFiles, sessionToMarkdown, sessionZip, type ExportFile, type MarkdownLabels, type MarkdownMessage } from "./session-export.js";

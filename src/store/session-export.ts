@@ -9,6 +9,7 @@ import type { Aggregation, Pipeline } from "../config/schema.js";
 import { topologicalOrder, type ModelOutput, type StageMetrics, type StageRecord } from "../engine/index.js";
 import { pipelineHistories, turnsTranscript } from "../runtime/conversation.js";
 import type { SessionRecord } from "./session.js";
+import { neverSaved } from "./session-name.js";
 
 /** One file of an exported session: a relative path (forward slashes) and its text. */
 export interface ExportFile {
@@ -242,7 +243,7 @@ export function sessionToMarkdown(session: SessionRecord, labels: MarkdownLabels
   const pipeline = session.pipeline as Pick<Pipeline, "stages"> | undefined;
   const facts = [
     // An API call on a model ran a one-stage pipeline of its own, not one of the user's: the call says what ran.
-    ...(session.api && session.inlinePipeline && session.pipelineName === "unsaved" ? [] : [labels.text(session.inlinePipeline ? "pipelineUnsaved" : "pipeline", { name: inlineCode(session.pipelineName) })]),
+    ...(session.api && neverSaved(session) ? [] : [labels.text(session.inlinePipeline ? "pipelineUnsaved" : "pipeline", { name: inlineCode(session.pipelineName) })]),
     ...(session.api ? [labels.text("apiCall", { model: inlineCode(session.api.model) })] : []),
     labels.text("status", { status: session.status }),
     labels.text("started", { started: labels.dateTime(session.startedAt) }),

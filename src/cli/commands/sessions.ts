@@ -4,7 +4,7 @@ import { parse as parseYaml } from "yaml";
 import { ProjectLlmError } from "../../common/index.js";
 import { generationParamsSchema, type GenerationParams } from "../../config/index.js";
 import { Studio } from "../../core/index.js";
-import { sessionFiles, sessionToText, type ExportFile, type SessionTreeNode } from "../../store/index.js";
+import { ranName, sessionFiles, sessionToText, type ExportFile, type SessionTreeNode } from "../../store/index.js";
 import { parse, studioOptions, type Options } from "../args.js";
 import { exitCodeOfRun } from "../exit-code.js";
 import { formatDuration, table } from "../format.js";
@@ -89,7 +89,7 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
             page.items.map((item) => [
               item.id,
               // A call of the OpenAI-compatible API on a model ran a one-stage pipeline of its own: the model names it.
-              item.api ? `${item.inlinePipeline && item.pipelineName === "unsaved" ? item.api.model : item.pipelineName} (api)` : item.pipelineName,
+              item.api ? `${ranName(item)} (api)` : item.pipelineName,
               item.status,
               item.startedAt.replace("T", " ").slice(0, 19),
               formatDuration(item.durationMs),

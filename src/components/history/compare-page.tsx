@@ -10,7 +10,8 @@ import { Badge, ErrorBox, useFormat } from "@/components/ui";
 import { useDescribeError } from "@/components/use-describe-error";
 import type { Pipeline } from "@/config/schema";
 import type { StageRecord } from "@/engine/events";
-import { ranName, SessionMarks } from "./session-marks";
+import { ranName } from "@/store/session-name";
+import { SessionMarks } from "./session-marks";
 import type { SessionData } from "./session-data";
 
 const box = "whitespace-pre-wrap break-words rounded bg-neutral-50 p-2 font-mono text-[13px] dark:bg-neutral-900";

@@ -10,7 +10,8 @@ import { useDescribeError } from "@/components/use-describe-error";
 import { useHydrated } from "@/components/use-hydrated";
 import type { SessionSummary } from "@/store/session";
 import type { DamagedSession } from "@/store/session-store";
-import { ranName, SessionMarks } from "./session-marks";
+import { ranName } from "@/store/session-name";
+import { SessionMarks } from "./session-marks";
 
 const statuses = ["running", "completed", "failed", "cancelled", "interrupted"] as const;
 

@@ -19,14 +19,6 @@ export function Tag({ tone, title, children }: { tone: keyof typeof tones; title
   );
 }
 
-/**
- * What a session names as what it ran: its pipeline's name; for a call of the API on a model, the model
- * as the client named it; nothing for a pipeline sent with the run and never saved.
- */
-export function ranName(summary: Pick<SessionSummary, "pipelineName" | "inlinePipeline" | "api">): string | undefined {
-  if (!(summary.inlinePipeline && summary.pipelineName === "unsaved")) return summary.pipelineName;
-  return summary.api?.model;
-}
 
 /**
  * The marks of a session: `branch`, a branch (and one made with an edited input); `pipeline`, a call of

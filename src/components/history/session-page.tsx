@@ -14,7 +14,8 @@ import { pipelineHistories } from "@/runtime/conversation";
 import type { SessionTreeNode } from "@/store/session-store";
 import { RerunForm } from "./rerun-form";
 import { SavePipelineForm } from "./save-pipeline-form";
-import { ranName, SessionMarks, Tag } from "./session-marks";
+import { ranName } from "@/store/session-name";
+import { SessionMarks, Tag } from "./session-marks";
 
 const link = "text-blue-700 hover:underline dark:text-blue-300";
 

@@ -15,7 +15,7 @@ import { startRun } from "@/client/start-run";
 import { newRunId } from "@/store/run-id";
 import { Badge, Button, ErrorBox, useFormat } from "@/components/ui";
 import { useDescribeError } from "@/components/use-describe-error";
-import { ranName } from "@/components/history/session-marks";
+import { neverSaved, ranName } from "@/store/session-name";
 import { PlanPanel } from "./plan-panel";
 import { RunDisplay } from "./run-display";
 import { pendingRunAfterReload, useDeferredAddress } from "./deferred-address";
@@ -365,7 +365,7 @@ export function RunPage() {
                         setPastError(null);
                         setInput(session.input);
                         // A run of a pipeline never saved (the editor's unsaved edits, an API call on a model) leaves the choice as it is.
-                        if (!(session.inlinePipeline && session.pipelineName === "unsaved")) setPipeline(session.pipelineName);
+                        if (!neverSaved(session)) setPipeline(session.pipelineName);
                         inputRef.current?.focus();
                       },
                       (error: unknown) => setPastError(error),
