@@ -199,6 +199,8 @@ export class Studio {
         batch: settings.batch,
         memoryBudgetBytes: total * config.memory_safety.ram,
         cpuAffinity: settings.cpu_affinity !== false,
+        // Beside the sessions, as the stage cache is (a folder, not a .json the store would take for a session).
+        estimatesFile: path.join(this.paths.sessionsDir, "memory-estimates", "contexts.json"),
       });
     }
     return this.#runtime;
@@ -234,6 +236,17 @@ export class Studio {
       },
     );
     return copying;
+  }
+
+  /**
+   * Opens the session store, if it is not open, without waiting for it: a run's session is created once
+   * its plan is made, and a store opened then (its index read in a thread of its own, its folder listed)
+   * took the cores from a cold run's model load (the 260K chain's load ~25 ms slower, its first token
+   * ~10 ms: BENCHMARKS.md, "A cold run"). Opened as the run starts, that work overlaps the worker's own
+   * start instead. A store that cannot open says why when the session is created.
+   */
+  #openSessions(): void {
+    this.sessions.open().catch(() => undefined);
   }
 
   async loadModels(): Promise<LoadedModelsConfig> {
@@ -497,6 +510,7 @@ export class Studio {
 
   /** Runs a pipeline and keeps it as a session; resolves with the session once the run has ended. */
   async run(options: RunOptions): Promise<SessionRecord> {
+    this.#openSessions();
     // Each model file is stat'ed once for the run: its checks, plan and records share what was found.
     const stats = new StatOnce();
     const { inline, models, pipeline, pipelineName, check } = await this.#prepare(options, stats);

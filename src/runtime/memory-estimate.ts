@@ -53,22 +53,32 @@ export interface ResidentEstimate {
   parts: { weights: number; repacked: number; context: number; overhead: number };
 }
 
-/** The resident memory a model and its context take once loaded and run (see the module's comment). */
+/** node-llama-cpp's simulation of llama.cpp's allocation of a context (its KV cache and compute buffers). */
+export function simulateContext(insights: GgufInsights, context: { contextSize: number; gpuLayers: number; sequences: number; batchSize?: number }): Promise<{ cpuRam: number; gpuVram: number }> {
+  return insights.estimateContextResourceRequirementsV2({
+    contextSize: context.contextSize,
+    modelGpuLayers: context.gpuLayers,
+    sequences: context.sequences,
+    ...(context.batchSize ? { batchSize: context.batchSize } : {}),
+  });
+}
+
+/** llama.cpp's simulated allocation of a context of `sequences` (node-llama-cpp's simulation, or what a cache kept of it). */
+export type SimulateContext = (sequences: number) => Promise<{ cpuRam: number; gpuVram: number }>;
+
+/**
+ * The resident memory a model and its context take once loaded and run (see the module's comment).
+ * `simulate` defaults to node-llama-cpp's simulation (see estimate-cache.ts for one kept across workers).
+ */
 export async function estimateResident(
   insights: GgufInsights,
   options: { contextSize: number; gpuLayers: number; sequences: number; extraSequences?: number; batchSize?: number },
+  simulate: SimulateContext = (sequences) => simulateContext(insights, { ...options, sequences }),
 ): Promise<ResidentEstimate> {
   const model = insights.estimateModelResourceRequirements({ gpuLayers: options.gpuLayers });
   // Only layers left on the CPU are repacked there; with layers on a GPU the share is an upper bound.
   const repacked = options.gpuLayers === 0 ? repackedBytes(insights) : repackedBytes(insights) * (1 - options.gpuLayers / Math.max(1, insights.totalLayers));
-  const contextOf = (sequences: number) =>
-    insights.estimateContextResourceRequirementsV2({
-      contextSize: options.contextSize,
-      modelGpuLayers: options.gpuLayers,
-      sequences,
-      ...(options.batchSize ? { batchSize: options.batchSize } : {}),
-    });
-  const [context, extra] = await Promise.all([contextOf(options.sequences), options.extraSequences ? contextOf(options.extraSequences) : { cpuRam: 0, gpuVram: 0 }]);
+  const [context, extra] = await Promise.all([simulate(options.sequences), options.extraSequences ? simulate(options.extraSequences) : { cpuRam: 0, gpuVram: 0 }]);
   const parts = { weights: model.cpuRam, repacked: Math.max(0, repacked), context: context.cpuRam + extra.cpuRam, overhead: loadOverheadBytes };
   const sum = parts.weights + parts.repacked + parts.context + parts.overhead;
   return { ram: Math.ceil(sum * (1 + residentMargin)), vram: model.gpuVram + context.gpuVram + extra.gpuVram, parts };

@@ -15,6 +15,8 @@ export interface WorkerSettings {
   memoryBudgetBytes: number;
   /** `false`: the worker never holds itself to one core (see cpu-placement.ts); default true. */
   cpuAffinity?: boolean;
+  /** Where llama.cpp's simulated contexts are kept from one worker to the next (see estimate-cache.ts); unset: in memory only. */
+  estimatesFile?: string;
 }
 
 /** GGUF facts and memory estimates of one file, from node-llama-cpp's own readers. */

@@ -188,6 +188,34 @@ describe("the inference runtime", () => {
     expect(facts.parameters).toBeGreaterThan(200_000);
     expect(facts.memory.totalRam).toBeGreaterThan(facts.memory.modelRam);
   });
+
+  it("keeps llama.cpp's simulated contexts in a file, where the next worker takes them from", async () => {
+    const { dir, cleanup } = await tempDir("project-llm-estimates-");
+    const file = path.join(dir, "memory-estimates", "contexts.json");
+    const inspect = async () => {
+      const fresh = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, estimatesFile: file });
+      try {
+        return await fresh.inspect(modelPath, { contextSize: 1024, gpuLayers: 0, threads: 1 });
+      } finally {
+        await fresh.dispose();
+      }
+    };
+    try {
+      const facts = await inspect();
+      const stored = JSON.parse(readFileSync(file, "utf8")) as { version: number; entries: Record<string, [number, number, number]> };
+      const keys = Object.keys(stored.entries);
+      expect(keys.length).toBeGreaterThanOrEqual(1);
+      expect(keys.every((key) => key.includes(modelPath))).toBe(true);
+      // What the file says is what the next worker counts: a MiB more in each kept context.
+      const mib = 1024 * 1024;
+      for (const key of keys) stored.entries[key]![0] += mib;
+      await writeFile(file, JSON.stringify(stored));
+      const again = await inspect();
+      expect([mib, 2 * mib]).toContain(again.resident.parts.context - facts.resident.parts.context);
+    } finally {
+      await cleanup();
+    }
+  });
 });
 
 describe("the model pool's limits", () => {

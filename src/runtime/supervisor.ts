@@ -34,6 +34,8 @@ export interface RuntimeOptions {
   memoryBudgetBytes?: number;
   /** `false`: the worker never holds itself to one core (see cpu-placement.ts); default true. */
   cpuAffinity?: boolean;
+  /** Where the worker keeps llama.cpp's simulated contexts for the next one (see estimate-cache.ts); unset: not kept. */
+  estimatesFile?: string;
 }
 
 export interface RuntimeStats {
@@ -105,6 +107,7 @@ export class Runtime implements InferencePort {
       batch: options.batch ?? "auto",
       memoryBudgetBytes: options.memoryBudgetBytes ?? os.totalmem() * 0.8,
       cpuAffinity: options.cpuAffinity ?? true,
+      ...(options.estimatesFile === undefined ? {} : { estimatesFile: options.estimatesFile }),
     };
     this.#limit = typeof options.parallel === "number" ? options.parallel : undefined;
   }

@@ -7,6 +7,7 @@ import { statSync } from "node:fs";
 import os from "node:os";
 import {
   getLlama,
+  getModuleVersion,
   GgufInsights,
   LlamaChat,
   LlamaCompletion,
@@ -25,7 +26,8 @@ import type { ErrorCode, ErrorParams } from "../common/index.js";
 import type { GenerateRequest, GenerateResult } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerStatus } from "./protocol.js";
 import { isOutOfMemory, loadWithFallback } from "./gpu-fallback.js";
-import { estimateResident, type ResidentEstimate } from "./memory-estimate.js";
+import { estimateResident, simulateContext, type ResidentEstimate } from "./memory-estimate.js";
+import { contextEstimateKey, ContextEstimateCache } from "./estimate-cache.js";
 import { historyTranscript } from "./conversation.js";
 import { samplingOptions } from "./sampling.js";
 import { systemMemory } from "./system-memory.js";
@@ -50,6 +52,12 @@ const flushIntervalMs = 50;
 
 /** Sequences each loaded model keeps for prompt prefix reuse, memory allowing (see `chooseSequences`). */
 const keptSequences = 4;
+
+/**
+ * Contexts up to this size have the estimate with their extra sequences started beside the load's own
+ * (see `chooseSequences`): llama.cpp's simulation of a context takes a few milliseconds at this size.
+ */
+const speculatedContextTokens = 32_768;
 
 /** How long the worker is idle (no call, no load) before a loaded model's extra context is made (see `PoolEntry.extra`). */
 const extraIdleMs = 100;
@@ -292,12 +300,36 @@ async function evict(incomingBytes: number): Promise<void> {
  */
 const residentEstimates = new Map<string, Promise<ResidentEstimate>>();
 
+/** llama.cpp's simulated contexts, kept from one worker to the next (see estimate-cache.ts). */
+const contextEstimates = new ContextEstimateCache(settings.estimatesFile);
+// A save still waiting for its delay is made as the worker exits (it exits with `process.exit`).
+process.on("exit", () => contextEstimates.save());
+
+/** The llama.cpp build the simulations ran on, as the estimates' keys name it (see `contextEstimateKey`). */
+let buildIdentity: Promise<unknown> | undefined;
+function llamaBuild(instance: Llama): Promise<unknown> {
+  buildIdentity ??= getModuleVersion().then(
+    (version) => [instance.gpu, instance.buildType, instance.llamaCppRelease.release, version],
+    () => [instance.gpu, instance.buildType, instance.llamaCppRelease.release],
+  );
+  return buildIdentity;
+}
+
 function resident(insights: GgufInsights, path: string, options: { contextSize: number; gpuLayers: number; sequences: number; extraSequences?: number; batchSize?: number }): Promise<ResidentEstimate> {
-  const key = JSON.stringify([fileIdentity(path), options.contextSize, options.gpuLayers, options.batchSize ?? null, options.sequences, options.extraSequences ?? 0]);
+  const file = fileIdentity(path);
+  const key = JSON.stringify([file, options.contextSize, options.gpuLayers, options.batchSize ?? null, options.sequences, options.extraSequences ?? 0]);
   let estimate = residentEstimates.get(key);
   if (!estimate) {
     if (residentEstimates.size >= 64) residentEstimates.clear();
-    estimate = estimateResident(insights, options);
+    estimate = estimateResident(insights, options, async (sequences) => {
+      const context = { contextSize: options.contextSize, gpuLayers: options.gpuLayers, batchSize: options.batchSize, sequences };
+      const cacheKey = contextEstimateKey(await llamaBuild(await llama()), file, context);
+      const known = contextEstimates.get(cacheKey);
+      if (known) return known;
+      const simulated = await simulateContext(insights, context);
+      contextEstimates.set(cacheKey, simulated);
+      return simulated;
+    });
     residentEstimates.set(key, estimate);
     estimate.catch(() => residentEstimates.delete(key));
   }
@@ -331,6 +363,13 @@ async function estimateRam(insights: GgufInsights, path: string, options: { cont
  * budget and no more than the model with its `parallel` ones, and the model with them at most a quarter
  * of the free memory.
  */
+/**
+ * The sequences a load's extra context is made with where memory allows (see `chooseSequences`): a whole
+ * batch (a batch decodes in one context) and the kept ones; where that is too much, the kept ones alone (a
+ * wider batch then waits for a sequence), then one.
+ */
+const wantedExtra = (batch: number) => Math.max(batch > 1 ? batch : 0, keptSequences - parallel);
+
 async function chooseSequences(
   insights: GgufInsights,
   path: string,
@@ -338,14 +377,16 @@ async function chooseSequences(
 ): Promise<{ sequences: number; extra: number; ram: number; baseRam: number }> {
   const ram = (extraSequences: number) =>
     estimateRam(insights, path, { contextSize: options.contextSize, gpuLayers: options.gpuLayers, batchSize: options.batchSize, sequences: parallel, extraSequences });
+  const wanted = wantedExtra(options.batch);
+  // The estimate with the wanted ones is started with the load's own (each simulates a context in a
+  // thread of the pool: side by side, a fresh worker's plan waits ~6 ms less for them), where that
+  // simulation is short; it is cached, and taken below when the load leaves room for them.
+  if (wanted > 0 && options.contextSize <= speculatedContextTokens) void ram(wanted);
   const base = await ram(0);
   // Extra sequences only add to the load's memory: where the load alone is past what they may take, none
   // is estimated (node-llama-cpp's estimate grows with the context: ~9 s a sequence for a context of 49M
   // tokens, which a load sized past the machine's memory asks for, and which then fails anyway).
   if (base > settings.memoryBudgetBytes || base > (await systemMemory()).free / 4) return { sequences: parallel, extra: 0, ram: base, baseRam: base };
-  // A whole batch in the extra context (a batch decodes in one context), and the kept ones; where that is
-  // too much, the kept ones alone (a wider batch then waits for a sequence), then one.
-  const wanted = Math.max(options.batch > 1 ? options.batch : 0, keptSequences - parallel);
   for (const extra of new Set([wanted, keptSequences - parallel, 1])) {
     if (extra <= 0 || extra > wanted) continue;
     const more = await ram(extra);
@@ -838,15 +879,21 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
   const model = insights.estimateModelResourceRequirements({ gpuLayers });
   // The sequences the load would create (and those of its extra context), unless they would not fit in the memory budget (see load()).
   const threads = chooseThreads({ configured: message.threads, weightBytes: size, parallel, cores });
-  const { sequences, extra } = await chooseSequences(insights, message.path, {
-    contextSize: message.contextSize,
-    gpuLayers,
-    batchSize: message.batchSize,
-    batch: batchWidth({ configured: settings.batch ?? "auto", gpu: instance.gpu }),
-  });
+  const batch = batchWidth({ configured: settings.batch ?? "auto", gpu: instance.gpu });
+  const choosing = chooseSequences(insights, message.path, { contextSize: message.contextSize, gpuLayers, batchSize: message.batchSize, batch });
+  // node-llama-cpp's own estimate of the two contexts the load makes (see chooseSequences), by its
+  // heuristic: made in this thread while llama.cpp's simulations above run in the pool's (a fresh
+  // worker's plan waits for them), for the counts the load most likely makes; another count is made after.
+  const heuristic = new Map<number, { cpuRam: number; gpuVram: number }>([[0, { cpuRam: 0, gpuVram: 0 }]]);
+  const contextOf = (count: number) => {
+    let estimate = heuristic.get(count);
+    if (!estimate) heuristic.set(count, (estimate = insights.estimateContextResourceRequirements({ contextSize: message.contextSize, modelGpuLayers: gpuLayers, sequences: count })));
+    return estimate;
+  };
+  contextOf(parallel);
+  contextOf(wantedExtra(batch));
+  const { sequences, extra } = await choosing;
   const estimate = await resident(insights, message.path, { contextSize: message.contextSize, gpuLayers, sequences, extraSequences: extra, batchSize: message.batchSize });
-  // node-llama-cpp's own estimate of the two contexts the load makes (see chooseSequences).
-  const contextOf = (count: number) => (count === 0 ? { cpuRam: 0, gpuVram: 0 } : insights.estimateContextResourceRequirements({ contextSize: message.contextSize, modelGpuLayers: gpuLayers, sequences: count }));
   const [loadContext, extraContext] = [contextOf(sequences), contextOf(extra)];
   const context = { cpuRam: loadContext.cpuRam + extraContext.cpuRam, gpuVram: loadContext.gpuVram + extraContext.gpuVram };
   const metadata = info.metadata as { general?: { architecture?: string; file_type?: number }; tokenizer?: { chat_template?: unknown } };

@@ -8,7 +8,8 @@
  *   append for any number of changes), so a save costs the index what changed, not the whole index: at
  *   100,000 sessions index.json is 40 MB, and rewriting it on the event loop blocked the server for 0.8 s.
  *   When the log has grown past a tenth of the index, it is folded into a new index.json in a worker
- *   thread (`index-worker.ts`), and index.json is read there too, when the store opens. The index is a
+ *   thread (`index-worker.ts`), and index.json is read there too when the store opens (in the calling thread
+ *   while index.json and its logs are small: a thread's start costs more than the read). The index is a
  *   lowdb database (`db.data` in memory) whose adapter (`index-log.ts`) does both: a change to `db.data` is
  *   recorded on the adapter, and `db.write()` appends what was recorded.
  * - When index.json is missing or damaged (not JSON, or not the index schema) the index is rebuilt from the
@@ -165,7 +166,7 @@ export class FileSessionStore implements SessionStore {
   }
 
   /**
-   * Opens the folder: removes temp files left by a crash, reads the index (in a worker thread) and
+   * Opens the folder: removes temp files left by a crash, reads the index (in a worker thread if large) and
    * reconciles it with the files, or starts rebuilding it (see the module comment). A folder that is not
    * there is opened empty, and not created. Every other method opens the store by itself; call this to do
    * it at a moment of your choosing.

@@ -7,7 +7,7 @@
  * this adapter never serializes what it is given: the store records each change it makes to `db.data`
  * here (`record`), and `write` appends those to the log, one line each, then folds the log into a new
  * index.json in a worker thread (`index-worker.ts`) once it has grown. `read` reads index.json with the
- * logs applied in the worker too.
+ * logs applied in the worker too (in this thread while they are small: see `inlineLoadBytes`).
  */
 import { mkdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
@@ -76,7 +76,7 @@ export class IndexLog implements Adapter<SessionIndex> {
   }
 
   /**
-   * Reads index.json with the log segments and the log applied, in the worker; null when there is none
+   * Reads index.json with the log segments and the log applied (see `runIndexJob`); null when there is none
    * or it is damaged (`problem` says which), and then the store rebuilds the index from the files.
    */
   async read(): Promise<SessionIndex | null> {

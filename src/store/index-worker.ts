@@ -2,7 +2,8 @@
  * The heavy half of the sessions index, run in a worker thread so that it never holds up the server's
  * event loop: reading `index.json` (40 MB at 100,000 sessions; JSON.parse alone takes about half a second)
  * with the change logs applied on top, and folding the logs into a new `index.json` (JSON.stringify and
- * the durable write of the same 40 MB).
+ * the durable write of the same 40 MB). A small index (`inlineLoadBytes`) is read in the calling thread:
+ * a worker thread's start alone costs more than reading it (see `inlineLoadBytes`).
  *
  * The worker is started from this module's own source (`new Worker(source, { eval: true })`) rather than
  * from a file: the store runs inside Next.js server bundles, under vitest from TypeScript and as the
@@ -10,7 +11,17 @@
  * self-contained: it reaches Node's built-ins through the `load` it is given (the worker's `require`) and
  * nothing else from its scope.
  */
+import fs from "node:fs";
+import { stat } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
+
+/**
+ * A `load` of index files up to this size in all is made in the calling thread: a worker thread's start
+ * took 50-60 ms and 65-85 ms of CPU on a 2-vCPU VM (more than reading and parsing a MiB of JSON, ~5 ms), and a
+ * store opened as a cold run starts (see `Studio.run`) took that CPU from the inference worker's start.
+ * At ~400 bytes a summary, a MiB is ~2,500 sessions.
+ */
+export const inlineLoadBytes = 1024 * 1024;
 
 /** One line of a change log: a session's summary as it is now, or a session removed. */
 export type IndexChange = { set: { id: string } } | { delete: string };
@@ -47,11 +58,8 @@ type JobMessage =
 export type LoadResult = { ok: true; logLines: number } | { ok: false; problem: string };
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- `indexJob` runs on its own, untyped, in the worker. */
-function indexJob(load: (module: string) => any): void {
-  const { parentPort, workerData } = load("node:worker_threads");
-  const fs = load("node:fs");
-  const job = workerData;
-  const post = (message: unknown) => parentPort.postMessage(message);
+/** The job, given Node's `fs` and a way to answer (posted to the parent in a worker, collected in the calling thread). */
+function indexJob(fs: any, job: any, post: (message: JobMessage) => void): void {
   const readText = (file: string): string | undefined => {
     try {
       return fs.readFileSync(file, "utf8");
@@ -153,15 +161,51 @@ function indexJob(load: (module: string) => any): void {
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
-const workerSource = `(${indexJob.toString()})(require);`;
+const workerSource = `const { parentPort, workerData } = require("node:worker_threads");
+(${indexJob.toString()})(require("node:fs"), workerData, (message) => parentPort.postMessage(message));`;
+
+/** The files' size in all (those missing count nothing); undefined when one cannot be looked at. */
+async function filesSize(files: string[]): Promise<number | undefined> {
+  try {
+    const sizes = await Promise.all(files.map((file) => stat(file).then((facts) => facts.size, (error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? 0 : Promise.reject(error)))));
+    return sizes.reduce((sum, size) => sum + size, 0);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A `load` made in this thread (see `inlineLoadBytes`): its chunks handed to `onChunk` one per turn of the event loop, as the worker's are. */
+async function loadHere(job: Extract<IndexJob, { kind: "load" }>, onChunk: (summaries: unknown[], info: ChunkInfo) => Promise<void> | void): Promise<LoadResult> {
+  const messages: JobMessage[] = [];
+  // No window: nothing is waiting in a port to be deserialized at once (see `loadWindow`).
+  indexJob(fs, { ...job, flow: new SharedArrayBuffer(8), window: Number.POSITIVE_INFINITY }, (message) => messages.push(message));
+  for (const message of messages) {
+    if (message.type === "chunk") {
+      await new Promise((resolve) => setImmediate(resolve));
+      await onChunk(message.summaries, { ahead: 0 });
+    } else if (message.type === "invalid") return { ok: false, problem: message.problem };
+    else if (message.type === "done") return { ok: true, logLines: message.logLines };
+    else throw new Error(message.message);
+  }
+  throw new Error("the index was read without an answer");
+}
 
 /**
- * Runs one job in a fresh worker thread. `onChunk` gets the summaries of a `load`, in chunks, on this
- * thread, one chunk per turn of the event loop (each costs this thread its structured clone: a few ms
- * for 2,000 summaries); it may return a promise, which is awaited before the next chunk is handled. The
- * worker stays at most `loadWindow` chunks ahead of `onChunk`.
+ * Runs one job in a fresh worker thread (a `load` of at most `inlineUpTo` bytes, `inlineLoadBytes` unless
+ * told, in this thread). `onChunk` gets the summaries of a `load`, in chunks, on this thread, one chunk
+ * per turn of the event loop (each costs this thread its structured clone: a few ms for 2,000
+ * summaries); it may return a promise, which is awaited before the next chunk is handled. The worker
+ * stays at most `loadWindow` chunks ahead of `onChunk`.
  */
-export function runIndexJob(job: IndexJob, onChunk: (summaries: unknown[], info: ChunkInfo) => Promise<void> | void = () => undefined): Promise<LoadResult> {
+export async function runIndexJob(
+  job: IndexJob,
+  onChunk: (summaries: unknown[], info: ChunkInfo) => Promise<void> | void = () => undefined,
+  options: { inlineUpTo?: number } = {},
+): Promise<LoadResult> {
+  if (job.kind === "load") {
+    const size = await filesSize([job.snapshot, ...job.logs]);
+    if (size !== undefined && size <= (options.inlineUpTo ?? inlineLoadBytes)) return loadHere(job, onChunk);
+  }
   return new Promise<LoadResult>((resolve, reject) => {
     const flow = new Int32Array(new SharedArrayBuffer(8));
     const workerData = job.kind === "load" ? { ...job, flow: flow.buffer, window: loadWindow } : job;

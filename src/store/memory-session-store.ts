@@ -20,6 +20,10 @@ export class MemorySessionStore implements SessionStore {
   readonly #sessions = new Map<string, SessionRecord>();
   readonly #index = new SessionIndex();
 
+  async open(): Promise<void> {
+    // Nothing to read: the sessions are in this process's memory.
+  }
+
   async create(session: SessionRecord): Promise<void> {
     assertRunId(session.id);
     if (this.#sessions.has(session.id)) throw sessionIdTaken(session.id);

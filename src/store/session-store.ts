@@ -70,6 +70,11 @@ export interface RebuildOptions {
 
 export interface SessionStore {
   /**
+   * Makes the store ready (reads its index, say) now rather than at its first use; every other method
+   * opens it by itself. Rejects as that first use would.
+   */
+  open(): Promise<void>;
+  /**
    * Writes a new session (a running one's first record), whole or not at all but without an fsync: the
    * run's later writes (its checkpoints, its final record) are durable, and a power cut before the first of
    * them (its first stage's end, or a second after its first text) loses the record of a run it would have
