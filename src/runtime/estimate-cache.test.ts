@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { tempDir } from "../testing/fixtures.js";
@@ -76,6 +76,34 @@ describe("the memory estimates kept across workers", () => {
       expect(next.get(key(1))).toEqual({ cpuRam: 1, gpuVram: 0 });
       expect([2, 3, 4, 5].map((sequences) => next.get(key(sequences)) === undefined)).toEqual([true, true, true, false]);
       expect(Object.keys(JSON.parse(await readFile(file, "utf8")).entries)).toHaveLength(maxEntries);
+    }));
+
+  it("makes no sessions folder: its entries wait until there is one", async () =>
+    inTempDir(async (dir) => {
+      const sessions = path.join(dir, "sessions");
+      const file = path.join(sessions, "memory-estimates", "contexts.json");
+      const cache = new ContextEstimateCache(file);
+      cache.set(key(1), { cpuRam: 1, gpuVram: 0 });
+      cache.save();
+      expect(await readdir(dir)).toEqual([]);
+      await mkdir(sessions);
+      cache.save();
+      expect(new ContextEstimateCache(file).get(key(1))).toEqual({ cpuRam: 1, gpuVram: 0 });
+    }));
+
+  it("writes an entry's time of use again when the one in the file is a day old", async () =>
+    inTempDir(async (dir) => {
+      const file = path.join(dir, "contexts.json");
+      const dayAndMore = 25 * 60 * 60 * 1000;
+      await writeFile(file, JSON.stringify({ version: 1, entries: { [key(1)]: [1, 0, Date.now() - dayAndMore], [key(2)]: [2, 0, Date.now() - 1000] } }));
+      const cache = new ContextEstimateCache(file);
+      expect(cache.get(key(1))).toEqual({ cpuRam: 1, gpuVram: 0 });
+      expect(cache.get(key(2))).toEqual({ cpuRam: 2, gpuVram: 0 });
+      cache.save();
+      const entries = JSON.parse(await readFile(file, "utf8")).entries as Record<string, [number, number, number]>;
+      expect(Date.now() - entries[key(1)]![2]).toBeLessThan(60_000);
+      // A recent one is not written for its use alone.
+      expect(Date.now() - entries[key(2)]![2]).toBeGreaterThanOrEqual(1000);
     }));
 
   it("says once that it cannot write, and goes on", async () =>

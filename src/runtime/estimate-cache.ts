@@ -3,15 +3,17 @@
  * the model loaded without its weights, then the context made without its buffers), kept in a file from
  * one inference worker to the next. Each simulation takes a few milliseconds on a small model and more on
  * a large one, and the plan before a run waits for them: in a fresh worker they came after node-llama-cpp's
- * start, on the path to a cold run's first token (~15 ms of stories260K's; BENCHMARKS.md, "A cold run").
- * The result depends only on the model file, the context's settings and the llama.cpp build, which the
- * key names (see `contextEstimateKey`); a changed file (another size, time or inode) or another build is
- * another key. node-llama-cpp keeps such results in memory only, per `GgufInsights`, so this is our own.
+ * start, on the path to a cold run's first token (~10 ms of stories260K's; BENCHMARKS.md, "A cold run").
+ * The result depends on the model file, the context's settings, the llama.cpp build and the GPUs it
+ * sees, which the key names (see `contextEstimateKey`); a changed file (another size, time or inode),
+ * build or device is another key. node-llama-cpp keeps such results in memory only, per `GgufInsights`,
+ * so this is our own.
  *
  * The file is JSON, at most `maxEntries` entries (the least recently used go first), written whole to a
  * temporary file and renamed (no fsync: a lost or torn file costs one more simulation, and a file that is
  * not what this module writes is ignored). Workers of several studios on one sessions folder merge their
- * entries into it.
+ * entries into it. Its folder is made inside an existing one only: a plan made before any session is
+ * stored leaves no sessions folder behind (its entries are kept for a later save).
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -25,6 +27,14 @@ export interface ContextEstimate {
 export const maxEntries = 512;
 /** A new entry is written this long after it was made, with any made meanwhile. */
 const saveDelayMs = 50;
+/** An entry read from the file has its time of use written again once it is this old (not at each use: each worker reads them). */
+const refreshAfterMs = 24 * 60 * 60 * 1000;
+/**
+ * Names the simulation's own settings in each key: the worker simulates every context with
+ * node-llama-cpp's defaults (flash attention `auto`, F16 caches, no full SWA cache, the default mmap). A
+ * change of those settings changes this, so that no entry made with the old ones is taken.
+ */
+const simulationSettings = "defaults-1";
 
 interface Entry extends ContextEstimate {
   /** When it was last used (ms since the epoch): the least recently used go first. */
@@ -66,13 +76,13 @@ function readEntries(file: string): Map<string, Entry> {
  * node-llama-cpp's version), the file as found on disk, and the context's settings.
  */
 export function contextEstimateKey(runtime: unknown, file: unknown, context: { contextSize: number; gpuLayers: number; batchSize?: number; sequences: number }): string {
-  return JSON.stringify([runtime, file, context.contextSize, context.gpuLayers, context.batchSize ?? null, context.sequences]);
+  return JSON.stringify([simulationSettings, runtime, file, context.contextSize, context.gpuLayers, context.batchSize ?? null, context.sequences]);
 }
 
 export class ContextEstimateCache {
   readonly #file: string | undefined;
   readonly #entries: Map<string, Entry>;
-  /** Keys made or used since the last save. */
+  /** Keys made since the last save, and those used whose time of use in the file is old (see `refreshAfterMs`). */
   readonly #changed = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   /** A failed save has been told (once: the next ones would say the same). */
@@ -87,7 +97,10 @@ export class ContextEstimateCache {
   get(key: string): ContextEstimate | undefined {
     const entry = this.#entries.get(key);
     if (!entry) return undefined;
-    entry.usedAt = Date.now();
+    const now = Date.now();
+    if (now - entry.usedAt > refreshAfterMs) this.#changed.add(key);
+    entry.usedAt = now;
+    if (this.#changed.size > 0) this.#saveSoon();
     return { cpuRam: entry.cpuRam, gpuVram: entry.gpuVram };
   }
 
@@ -95,6 +108,10 @@ export class ContextEstimateCache {
     if (!isSize(estimate.cpuRam) || !isSize(estimate.gpuVram)) return;
     this.#entries.set(key, { cpuRam: estimate.cpuRam, gpuVram: estimate.gpuVram, usedAt: Date.now() });
     this.#changed.add(key);
+    this.#saveSoon();
+  }
+
+  #saveSoon(): void {
     if (this.#file === undefined || this.#timer) return;
     this.#timer = setTimeout(() => this.save(), saveDelayMs);
     // A pending save never keeps the worker alive: `save` is called again as it exits (see worker.ts).
@@ -111,24 +128,37 @@ export class ContextEstimateCache {
     this.#timer = undefined;
     const file = this.#file;
     if (file === undefined || this.#changed.size === 0) return;
+    const folder = path.dirname(file);
+    try {
+      mkdirSync(folder);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException)?.code;
+      // The folder above is not there (no session stored yet): the entries wait for a later save.
+      if (code === "ENOENT") return;
+      if (code !== "EEXIST") return this.#failed(error);
+    }
     const merged = readEntries(file);
     for (const key of this.#changed) merged.set(key, this.#entries.get(key)!);
-    this.#changed.clear();
     const kept = [...merged].sort((a, b) => b[1].usedAt - a[1].usedAt).slice(0, maxEntries);
     const text = JSON.stringify({ version: 1, entries: Object.fromEntries(kept.map(([key, entry]) => [key, [entry.cpuRam, entry.gpuVram, entry.usedAt]])) });
     const temp = `${file}.${process.pid}.tmp`;
     try {
-      mkdirSync(path.dirname(file), { recursive: true });
       writeFileSync(temp, text, { encoding: "utf8", mode: 0o600 });
       renameSync(temp, file);
+      this.#changed.clear();
     } catch (error) {
       try {
         rmSync(temp, { force: true });
       } catch {
         // The write's own error is the one to tell.
       }
-      if (!this.#told) process.stderr.write(`inference worker: the memory estimates were not kept in ${file} (${(error as Error)?.message ?? String(error)})\n`);
-      this.#told = true;
+      this.#failed(error);
     }
+  }
+
+  /** A save that failed: said once (the next ones would say the same); its entries are tried again with the next. */
+  #failed(error: unknown): void {
+    if (!this.#told) process.stderr.write(`inference worker: the memory estimates were not kept in ${this.#file} (${(error as Error)?.message ?? String(error)})\n`);
+    this.#told = true;
   }
 }

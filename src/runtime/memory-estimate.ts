@@ -63,6 +63,20 @@ export function simulateContext(insights: GgufInsights, context: { contextSize: 
   });
 }
 
+/**
+ * node-llama-cpp's heuristic for the same context: what `simulateContext` answers where llama.cpp's
+ * simulation failed (node-llama-cpp falls back to it, with these options).
+ */
+export function heuristicContext(insights: GgufInsights, context: { contextSize: number; gpuLayers: number; sequences: number; batchSize?: number }): { cpuRam: number; gpuVram: number } {
+  return insights.estimateContextResourceRequirements({
+    contextSize: context.contextSize,
+    modelGpuLayers: context.gpuLayers,
+    sequences: context.sequences,
+    ...(context.batchSize ? { batchSize: context.batchSize } : {}),
+    flashAttention: false,
+  });
+}
+
 /** llama.cpp's simulated allocation of a context of `sequences` (node-llama-cpp's simulation, or what a cache kept of it). */
 export type SimulateContext = (sequences: number) => Promise<{ cpuRam: number; gpuVram: number }>;
 

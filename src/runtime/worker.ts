@@ -26,7 +26,7 @@ import type { ErrorCode, ErrorParams } from "../common/index.js";
 import type { GenerateRequest, GenerateResult } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerStatus } from "./protocol.js";
 import { isOutOfMemory, loadWithFallback } from "./gpu-fallback.js";
-import { estimateResident, simulateContext, type ResidentEstimate } from "./memory-estimate.js";
+import { estimateResident, heuristicContext, simulateContext, type ResidentEstimate } from "./memory-estimate.js";
 import { contextEstimateKey, ContextEstimateCache } from "./estimate-cache.js";
 import { historyTranscript } from "./conversation.js";
 import { samplingOptions } from "./sampling.js";
@@ -54,10 +54,11 @@ const flushIntervalMs = 50;
 const keptSequences = 4;
 
 /**
- * Contexts up to this size have the estimate with their extra sequences started beside the load's own
- * (see `chooseSequences`): llama.cpp's simulation of a context takes a few milliseconds at this size.
+ * Loads whose sequences hold up to this many tokens in all have the estimate with their extra sequences
+ * started beside the load's own (see `chooseSequences`): llama.cpp's simulation of such a context takes a
+ * few milliseconds (32,768 tokens in each of four sequences).
  */
-const speculatedContextTokens = 32_768;
+const speculatedTokens = 4 * 32_768;
 
 /** How long the worker is idle (no call, no load) before a loaded model's extra context is made (see `PoolEntry.extra`). */
 const extraIdleMs = 100;
@@ -305,15 +306,24 @@ const contextEstimates = new ContextEstimateCache(settings.estimatesFile);
 // A save still waiting for its delay is made as the worker exits (it exits with `process.exit`).
 process.on("exit", () => contextEstimates.save());
 
-/** The llama.cpp build the simulations ran on, as the estimates' keys name it (see `contextEstimateKey`). */
+/**
+ * The llama.cpp build and devices the simulations ran on, as the estimates' keys name them (see
+ * `contextEstimateKey`): node-llama-cpp's version, its GPU backend, build and llama.cpp release, and the
+ * GPUs it sees (flash attention's `auto` and a split across GPUs depend on them).
+ */
 let buildIdentity: Promise<unknown> | undefined;
 function llamaBuild(instance: Llama): Promise<unknown> {
-  buildIdentity ??= getModuleVersion().then(
-    (version) => [instance.gpu, instance.buildType, instance.llamaCppRelease.release, version],
-    () => [instance.gpu, instance.buildType, instance.llamaCppRelease.release],
-  );
+  buildIdentity ??= Promise.all([getModuleVersion().catch(() => "unknown"), instance.gpu === false ? [] : instance.getGpuDeviceNames().catch(() => ["unknown"])]).then(([version, devices]) => [
+    version,
+    instance.gpu,
+    instance.buildType,
+    instance.llamaCppRelease.release,
+    devices,
+  ]);
   return buildIdentity;
 }
+
+const sameEstimate = (a: { cpuRam: number; gpuVram: number }, b: { cpuRam: number; gpuVram: number }) => a.cpuRam === b.cpuRam && a.gpuVram === b.gpuVram;
 
 function resident(insights: GgufInsights, path: string, options: { contextSize: number; gpuLayers: number; sequences: number; extraSequences?: number; batchSize?: number }): Promise<ResidentEstimate> {
   const file = fileIdentity(path);
@@ -327,7 +337,9 @@ function resident(insights: GgufInsights, path: string, options: { contextSize: 
       const known = contextEstimates.get(cacheKey);
       if (known) return known;
       const simulated = await simulateContext(insights, context);
-      contextEstimates.set(cacheKey, simulated);
+      // node-llama-cpp answers with its heuristic where its simulation failed (and says so only in a log
+      // this worker does not show): that answer is used, not kept for the next worker.
+      if (!sameEstimate(simulated, heuristicContext(insights, context))) contextEstimates.set(cacheKey, simulated);
       return simulated;
     });
     residentEstimates.set(key, estimate);
@@ -344,6 +356,13 @@ async function estimateRam(insights: GgufInsights, path: string, options: { cont
     return 0;
   }
 }
+
+/**
+ * The sequences a load's extra context is made with where memory allows (see `chooseSequences`): a whole
+ * batch (a batch decodes in one context) and the kept ones; where that is too much, the kept ones alone (a
+ * wider batch then waits for a sequence), then one.
+ */
+const wantedExtra = (batch: number) => Math.max(batch > 1 ? batch : 0, keptSequences - parallel);
 
 /**
  * The sequences a model's contexts are made with, and the RAM that load then takes (`baseRam`: without
@@ -363,12 +382,6 @@ async function estimateRam(insights: GgufInsights, path: string, options: { cont
  * budget and no more than the model with its `parallel` ones, and the model with them at most a quarter
  * of the free memory.
  */
-/**
- * The sequences a load's extra context is made with where memory allows (see `chooseSequences`): a whole
- * batch (a batch decodes in one context) and the kept ones; where that is too much, the kept ones alone (a
- * wider batch then waits for a sequence), then one.
- */
-const wantedExtra = (batch: number) => Math.max(batch > 1 ? batch : 0, keptSequences - parallel);
 
 async function chooseSequences(
   insights: GgufInsights,
@@ -381,7 +394,7 @@ async function chooseSequences(
   // The estimate with the wanted ones is started with the load's own (each simulates a context in a
   // thread of the pool: side by side, a fresh worker's plan waits ~6 ms less for them), where that
   // simulation is short; it is cached, and taken below when the load leaves room for them.
-  if (wanted > 0 && options.contextSize <= speculatedContextTokens) void ram(wanted);
+  if (wanted > 0 && options.contextSize * (parallel + wanted) <= speculatedTokens) void ram(wanted);
   const base = await ram(0);
   // Extra sequences only add to the load's memory: where the load alone is past what they may take, none
   // is estimated (node-llama-cpp's estimate grows with the context: ~9 s a sequence for a context of 49M
