@@ -16,6 +16,7 @@ import { sessionsCommand, sessionsOptions } from "./commands/sessions.js";
 import { usersCommand, usersOptions } from "./commands/users.js";
 import { validateCommand, validateOptions } from "./commands/validate.js";
 import { exitCodeOf } from "./exit-code.js";
+import { writeInCallingThread } from "../store/index.js";
 
 const help = `project-llm: multi-stage pipelines over local GGUF models
 
@@ -91,6 +92,8 @@ function printVersion(): number {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // A command makes a few session writes and exits: a write thread would cost it more than it saves.
+  writeInCallingThread();
   const { command, rest, words } = splitCommand(argv, everyOption);
   switch (command) {
     case "run":

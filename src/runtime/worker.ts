@@ -382,7 +382,6 @@ const wantedExtra = (batch: number) => Math.max(batch > 1 ? batch : 0, keptSeque
  * budget and no more than the model with its `parallel` ones, and the model with them at most a quarter
  * of the free memory.
  */
-
 async function chooseSequences(
   insights: GgufInsights,
   path: string,

@@ -1,5 +1,6 @@
 export { FileSessionStore, type FileSessionStoreOptions } from "./file-session-store.js";
 export { writeFileDurably } from "../common/index.js";
+export { writeInCallingThread } from "./write-thread.js";
 export { MemorySessionStore } from "./memory-session-store.js";
 export {
   assertRunId,

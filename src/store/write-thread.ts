@@ -6,6 +6,8 @@
  * the path from its last token to its end. In a thread of their own they cost one message each way.
  *
  * The thread starts with the first write and never keeps the process alive while it has nothing to write.
+ * A short-lived process that makes a few writes (the command line: see `writeInCallingThread`) makes them
+ * from its own thread: there the thread's start and end cost more than it saves.
  * Where it cannot start, or dies, the writes are made from this thread as before (`writeFolderFile`'s
  * `fallback`). Like the index's worker (see index-worker.ts), it runs from this module's own source, so
  * `writeJob` must be self-contained.
@@ -115,11 +117,24 @@ const workerSource = `(${writeJob.toString()})(require);`;
 let worker: Worker | undefined;
 /** The thread could not start, or died: writes are made from this thread from then on. */
 let broken = false;
+/** Set by `writeInCallingThread`: no thread is started. */
+let threadUnwanted = false;
+
+/**
+ * Makes this process's writes from its own thread (`writeFolderFile`'s `fallback`), never starting the
+ * write thread: for a process that makes a few writes and exits, the command line's. A thread's start
+ * (~60 ms and ~70 ms of CPU on a 2-vCPU VM, beside a cold run's model load) and its end at the exit made a
+ * CLI run of the demo pipeline 60-110 ms slower (3-4%) than the dozen trips through the pool it saves
+ * (BENCHMARKS.md, "A cold run"). A thread already started goes on.
+ */
+export function writeInCallingThread(): void {
+  threadUnwanted = true;
+}
 let nextId = 1;
 const pending = new Map<number, { resolve: (result: FolderWriteResult) => void; reject: (error: unknown) => void; fallback: () => Promise<FolderWriteResult> }>();
 
 function thread(): Worker | undefined {
-  if (worker || broken) return worker;
+  if (worker || broken || threadUnwanted) return worker;
   try {
     worker = new Worker(workerSource, { eval: true });
   } catch {
