@@ -17,6 +17,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { tempFileFor } from "../common/durable-write.js";
 
 export interface ContextEstimate {
   cpuRam: number;
@@ -141,7 +142,7 @@ export class ContextEstimateCache {
     for (const key of this.#changed) merged.set(key, this.#entries.get(key)!);
     const kept = [...merged].sort((a, b) => b[1].usedAt - a[1].usedAt).slice(0, maxEntries);
     const text = JSON.stringify({ version: 1, entries: Object.fromEntries(kept.map(([key, entry]) => [key, [entry.cpuRam, entry.gpuVram, entry.usedAt]])) });
-    const temp = `${file}.${process.pid}.tmp`;
+    const temp = tempFileFor(file);
     try {
       writeFileSync(temp, text, { encoding: "utf8", mode: 0o600 });
       renameSync(temp, file);

@@ -81,13 +81,13 @@ export function heuristicContext(insights: GgufInsights, context: { contextSize:
 export type SimulateContext = (sequences: number) => Promise<{ cpuRam: number; gpuVram: number }>;
 
 /**
- * The resident memory a model and its context take once loaded and run (see the module's comment).
- * `simulate` defaults to node-llama-cpp's simulation (see estimate-cache.ts for one kept across workers).
+ * The resident memory a model and its context take once loaded and run (see the module's comment), with
+ * each context as `simulate` finds it (`simulateContext`, or what estimate-cache.ts kept of it).
  */
 export async function estimateResident(
   insights: GgufInsights,
   options: { contextSize: number; gpuLayers: number; sequences: number; extraSequences?: number; batchSize?: number },
-  simulate: SimulateContext = (sequences) => simulateContext(insights, { ...options, sequences }),
+  simulate: SimulateContext,
 ): Promise<ResidentEstimate> {
   const model = insights.estimateModelResourceRequirements({ gpuLayers: options.gpuLayers });
   // Only layers left on the CPU are repacked there; with layers on a GPU the share is an upper bound.

@@ -899,7 +899,7 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
   const heuristic = new Map<number, { cpuRam: number; gpuVram: number }>([[0, { cpuRam: 0, gpuVram: 0 }]]);
   const contextOf = (count: number) => {
     let estimate = heuristic.get(count);
-    if (!estimate) heuristic.set(count, (estimate = insights.estimateContextResourceRequirements({ contextSize: message.contextSize, modelGpuLayers: gpuLayers, sequences: count })));
+    if (!estimate) heuristic.set(count, (estimate = heuristicContext(insights, { contextSize: message.contextSize, gpuLayers, sequences: count })));
     return estimate;
   };
   contextOf(parallel);
