@@ -87,7 +87,8 @@ test("the address follows the run: a failed start keeps it, a reload right after
   await expect(page).toHaveURL(new RegExp(`run=${started.id}`));
   await expect(page.getByTestId("final-answer")).not.toBeEmpty({ timeout: 60_000 });
   await page.goBack();
-  expect(new URL(page.url()).searchParams.get("run")).toBe(first);
+  // Back is a navigation within the document: the address is waited for, not read once.
+  await expect.poll(() => new URL(page.url()).searchParams.get("run")).toBe(first);
 
   // The refused start's 422 is the only error the browser reports.
   expect(errors.filter((error) => !/status of 422/.test(error))).toEqual([]);

@@ -217,11 +217,13 @@ for (const file of files) {
 const memoryLines = [
   "Memory: the plan's estimate against the worker's peak growth (VmHWM over VmRSS before) when the model is loaded and run (context 2048).",
   "",
-  "| model | estimate (weights + repacked + context + allowance, +10%) | node-llama-cpp's estimate | growth: 8 tokens | growth: long prompt | estimate over the larger |",
-  "| --- | --- | --- | --- | --- | --- |",
-  ...memory.map(
-    (figures) =>
-      `| ${figures.model} | ${mib(figures.estimate)} (${Object.values(figures.parts).map((bytes) => mib(bytes)).join(" + ")}) | ${mib(figures.libraryEstimate)} | ${mib(figures.growthShort)} | ${mib(figures.growthLong)} | ${figures.over >= 0 ? "+" : ""}${(figures.over * 100).toFixed(1)}% |`,
+  "| model | the plan | estimate (weights + repacked + context + allowance, +10%) | node-llama-cpp's estimate | growth: 8 tokens | growth: long prompt | estimate over the larger |",
+  "| --- | --- | --- | --- | --- | --- | --- |",
+  ...memory.flatMap((first) =>
+    [first, first.loaded!].map(
+      (figures, index) =>
+        `| ${figures.model} | ${index === 0 ? "before its first load here" : "once loaded here"} | ${mib(figures.estimate)} (${Object.values(figures.parts).map((bytes) => mib(bytes)).join(" + ")}) | ${mib(figures.libraryEstimate)} | ${mib(figures.growthShort)} | ${mib(figures.growthLong)} | ${figures.over >= 0 ? "+" : ""}${(figures.over * 100).toFixed(1)}% |`,
+    ),
   ),
 ];
 if (process.env.BENCH_ONLY === "memory") {

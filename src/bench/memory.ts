@@ -6,9 +6,13 @@
  * generation (8 tokens: the model loaded, its contexts created) and after prompts of about three quarters
  * of the context, one alone and one to three models at once (every compute buffer page a full batch
  * touches, in the context made with the load and in its extra one). The goal: the estimate 0..+35% over
- * the larger growth, never under.
+ * the larger growth, never under. Measured in two fresh workers one after the other, which keep their
+ * estimates in one file: the first plans the model before it was ever loaded on this machine (every type
+ * the CPU backend may repack counted), the second once it has been (what that load repacked: see the
+ * worker's `loadMeasuringRepack`).
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import type { Pipeline } from "../config/index.js";
 import { runPipeline } from "../engine/index.js";
@@ -44,6 +48,8 @@ async function generate(runtime: Runtime, modelPath: string, input: string, maxT
 
 export interface MemoryFigures {
   model: string;
+  /** The same in a fresh worker once the first had loaded the model (what its load repacked known). */
+  loaded?: MemoryFigures;
   /** The plan's estimate (ResidentEstimate.ram) and its parts. */
   estimate: number;
   parts: Record<string, number>;
@@ -56,7 +62,18 @@ export interface MemoryFigures {
 }
 
 export async function measureMemory(modelPath: string, workerPath: string, prompt: string): Promise<MemoryFigures> {
-  const runtime = createRuntime({ workerPath, gpu: false, idleUnloadSeconds: 0 });
+  const dir = await mkdtemp(path.join(os.tmpdir(), "project-llm-bench-memory-"));
+  try {
+    const estimatesFile = path.join(dir, "contexts.json");
+    const first = await measureOnce(modelPath, workerPath, prompt, estimatesFile);
+    return { ...first, loaded: await measureOnce(modelPath, workerPath, prompt, estimatesFile) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function measureOnce(modelPath: string, workerPath: string, prompt: string, estimatesFile: string): Promise<MemoryFigures> {
+  const runtime = createRuntime({ workerPath, gpu: false, idleUnloadSeconds: 0, estimatesFile });
   try {
     await runtime.status();
     const pid = runtime.stats().workerPid!;

@@ -2,14 +2,16 @@
  * Integration: the plan before a run, on the real model through the real worker: what it says of the
  * base pipeline, the rates it learns from a run, and a run refused before any model loads.
  */
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ProjectLlmError } from "../common/index.js";
 import { createRuntime, type Runtime } from "../runtime/index.js";
 import { RunManager } from "../server/run-manager.js";
 import { storiesFile, tempDir, testModelsYaml, writeFiles } from "../testing/fixtures.js";
+import { syntheticShape, writeSyntheticQ8 } from "../testing/synthetic-q8.js";
 import { openTestStudio } from "../testing/studio.js";
-import type { Studio } from "./studio.js";
+import { Studio } from "./studio.js";
 
 const pipelineYaml = `base_pipeline:
   stages:
@@ -65,6 +67,27 @@ describe("the plan before a run", () => {
     expect(after.rates.greedy!.tokensPerSecond).toBeGreaterThan(0);
     expect(after.estimatedMs).toBeGreaterThan(0);
     expect(after.steps.map((step) => step.action)).toEqual(["warm", "warm"]);
+  });
+
+  // The load's memory is read from Linux's /proc: elsewhere nothing is learned.
+  it.runIf(process.platform === "linux")("counts what the CPU backend repacked of a model once a run has loaded it", async () => {
+    // A model of Q8_0 weights, a type llama.cpp may repack, in a models folder of its own.
+    const { dir, cleanup } = await tempDir();
+    const models = path.join(dir, "models");
+    await mkdir(models);
+    const file = await writeSyntheticQ8(path.join(models, "synthetic-q8.gguf"), syntheticShape);
+    const runtime = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false });
+    await writeFiles(dir, { "config/models.yaml": testModelsYaml().replaceAll(storiesFile, "synthetic-q8.gguf").replace("max_tokens: 24", "max_tokens: 4"), "config/pipeline.yaml": pipelineYaml });
+    const studio = Studio.open({ cwd: dir, runtime, env: { PROJECT_LLM_CONFIG_DIR: path.join(dir, "config"), PROJECT_LLM_MODELS_DIR: models, PROJECT_LLM_SESSIONS_DIR: path.join(dir, "sessions") } });
+    opened.push({ studio, runtime, cleanup });
+    const estimate = async () => (await studio.plan({})).models.find((model) => model.name === "greedy")!.estimate!;
+    const before = await estimate();
+    expect(before.parts!.repacked).toBeGreaterThan(0);
+    expect((await studio.run({ input: "Once upon a time" })).status).toBe("completed");
+    expect(runtime.stats().estimatesChanged).toBe(1);
+    // What the worker now says of the file (as the load measured it), not the plan made before the load.
+    const learned = (await runtime.inspect(file, { contextSize: 512, gpuLayers: 0, threads: "auto" })).resident.parts.repacked;
+    expect((await estimate()).parts!.repacked).toBe(learned);
   });
 
   it("refuses a run that cannot fit before any model loads, in the studio and through the run manager", async () => {

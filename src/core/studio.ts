@@ -443,7 +443,8 @@ export class Studio {
 
   async #inspect(runtime: Runtime, file: string, load: { context_size: number; gpu_layers: "auto" | "max" | number; threads: "auto" | number; batch_size?: number }, stats: StatOnce): Promise<ModelFacts> {
     const info = await stats.get(file);
-    const key = JSON.stringify([file, info.size, info.mtimeMs, load.context_size, load.gpu_layers, load.threads, load.batch_size ?? null]);
+    // A worker that learned what a load repacks estimates again (see the runtime's `estimatesChanged`).
+    const key = JSON.stringify([file, info.size, info.mtimeMs, load.context_size, load.gpu_layers, load.threads, load.batch_size ?? null, runtime.stats().estimatesChanged]);
     let facts = this.#facts.get(key);
     if (!facts) {
       if (this.#facts.size >= 256) this.#facts.clear();

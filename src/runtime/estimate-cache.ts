@@ -7,7 +7,9 @@
  * The result depends on the model file, the context's settings, the llama.cpp build and the GPUs it
  * sees, which the key names (see `contextEstimateKey`); a changed file (another size, time or inode),
  * build or device is another key. node-llama-cpp keeps such results in memory only, per `GgufInsights`,
- * so this is our own.
+ * so this is our own. It also keeps, per model file, what llama.cpp's CPU backend repacked of its weights
+ * when the worker loaded it on this machine (see `repackKey`): that depends on the CPU, and no simulation
+ * tells it.
  *
  * The file is JSON, at most `maxEntries` entries (the least recently used go first), written whole to a
  * temporary file and renamed (no fsync: a lost or torn file costs one more simulation, and a file that is
@@ -78,6 +80,14 @@ function readEntries(file: string): Map<string, Entry> {
  */
 export function contextEstimateKey(runtime: unknown, file: unknown, context: { contextSize: number; gpuLayers: number; batchSize?: number; sequences: number }): string {
   return JSON.stringify([simulationSettings, runtime, file, context.contextSize, context.gpuLayers, context.batchSize ?? null, context.sequences]);
+}
+
+/**
+ * The key of what the CPU backend repacked of a model file's weights as it loaded them on the CPU alone
+ * (kept as `cpuRam`): the build and the CPU (`runtime`, which kernels it has and picks), and the file.
+ */
+export function repackKey(runtime: unknown, file: unknown): string {
+  return JSON.stringify(["repacked", runtime, file]);
 }
 
 export class ContextEstimateCache {

@@ -5,10 +5,12 @@
  * this counts what llama.cpp really allocates and touches instead (figures in BENCHMARKS.md):
  *
  * - the weights, memory-mapped: every page is read while the model loads, so they count whole;
- * - a second copy of the weights that llama.cpp's CPU backend repacks for its faster kernels (Q4_0, Q4_K,
- *   IQ4_NL, Q8_0, Q2_K on x86 with AVX2 and on ARM): measured on syn400m (Q8_0), the anonymous memory holds
- *   the repacked copy while the mapped file stays resident. A CPU that does not repack makes this an
- *   overestimate, never an underestimate;
+ * - a second copy of the weights that llama.cpp's CPU backend repacks for its faster kernels: measured on
+ *   syn400m (Q8_0) on an x86 CPU with AVX2, the anonymous memory held the repacked copy while the mapped
+ *   file stayed resident. Which types it repacks depends on the CPU (the same syn400m was not repacked on
+ *   an AMD EPYC with AVX-512), so a model the worker has not loaded on this machine counts every type the
+ *   build can repack (an overestimate where the CPU does not, never an underestimate), and one it has
+ *   loaded counts what that load repacked (`repackedWhenLoaded`, see the worker's `loadMeasuringRepack`);
  * - the contexts as the worker creates them (their size, batch size and sequences: `parallel` in the one
  *   made with the load, the kept and batched ones in a second, see `chooseSequences` in worker.ts), by
  *   node-llama-cpp's simulation of llama.cpp's own allocation (KV cache, cleared and so touched at
@@ -23,16 +25,23 @@ export const loadOverheadBytes = 24 * 1024 * 1024;
 /** A share over the sum: allocator rounding and the compute buffer pages a long prompt touches. */
 export const residentMargin = 0.1;
 
-/** Bytes per element of the tensor types llama.cpp's CPU backend repacks (block bytes over block elements). */
+/**
+ * Bytes per element of the tensor types llama.cpp's CPU backend can repack (block bytes over block
+ * elements): those its build (node-llama-cpp 3.22's) has repacking kernels for, on some CPU.
+ */
 const repackedTypeBytes: Partial<Record<GgmlType, number>> = {
   [GgmlType.Q4_0]: 18 / 32,
   [GgmlType.Q4_K]: 144 / 256,
+  [GgmlType.Q5_K]: 176 / 256,
+  [GgmlType.Q6_K]: 210 / 256,
   [GgmlType.IQ4_NL]: 18 / 32,
   [GgmlType.Q8_0]: 34 / 32,
   [GgmlType.Q2_K]: 84 / 256,
+  [GgmlType.MXFP4]: 17 / 32,
+  [GgmlType.Q1_0]: 18 / 128,
 };
 
-/** Bytes of the matrices the CPU backend repacks (the token embedding is read by rows, never repacked). */
+/** Bytes of the matrices the CPU backend may repack (the token embedding is read by rows, never repacked). */
 export function repackedBytes(insights: GgufInsights): number {
   let bytes = 0;
   for (const tensor of insights.ggufFileInfo.fullTensorInfo ?? []) {
@@ -47,6 +56,12 @@ export function repackedBytes(insights: GgufInsights): number {
 export interface ResidentEstimate {
   /** Bytes of RAM: weights (and their repacked copy) on the CPU, the context, the allowance, the margin. */
   ram: number;
+  /**
+   * `ram` with every type the CPU backend may repack counted as repacked: the same before the model's first
+   * load on this machine; the model's size that the worker bounds its extra sequences by (see its
+   * `chooseSequences`), so that this bound does not move once that load has measured what it repacked.
+   */
+  ramIfRepacked: number;
   /** Bytes of VRAM: the layers and context on the GPU (0 on a CPU). */
   vram: number;
   /** The parts of `ram`, before the margin. */
@@ -77,6 +92,17 @@ export function heuristicContext(insights: GgufInsights, context: { contextSize:
   });
 }
 
+/**
+ * What a load repacked, from the growth of the worker's anonymous memory across it and what its weights'
+ * repackable types would take (see the worker's `loadMeasuringRepack`): half of that or more is all of it
+ * (a part of the tensors may not have been repacked: over, never under); less is the growth and `slack`
+ * more (V8's heap collected during the load, memory glibc had kept and gave again: over, never under).
+ */
+export function repackedFromGrowth(growth: number, repackable: number, slack: number): number {
+  const grown = Math.max(0, growth);
+  return grown >= repackable / 2 ? repackable : Math.min(repackable, grown + slack);
+}
+
 /** llama.cpp's simulated allocation of a context of `sequences` (node-llama-cpp's simulation, or what a cache kept of it). */
 export type SimulateContext = (sequences: number) => Promise<{ cpuRam: number; gpuVram: number }>;
 
@@ -88,12 +114,14 @@ export async function estimateResident(
   insights: GgufInsights,
   options: { contextSize: number; gpuLayers: number; sequences: number; extraSequences?: number; batchSize?: number },
   simulate: SimulateContext,
+  /** What the CPU backend repacked of the model when this machine loaded it on the CPU alone, where known. */
+  repackedWhenLoaded?: number,
 ): Promise<ResidentEstimate> {
   const model = insights.estimateModelResourceRequirements({ gpuLayers: options.gpuLayers });
   // Only layers left on the CPU are repacked there; with layers on a GPU the share is an upper bound.
-  const repacked = options.gpuLayers === 0 ? repackedBytes(insights) : repackedBytes(insights) * (1 - options.gpuLayers / Math.max(1, insights.totalLayers));
+  const onCpu = (whole: number) => Math.max(0, options.gpuLayers === 0 ? whole : whole * (1 - options.gpuLayers / Math.max(1, insights.totalLayers)));
   const [context, extra] = await Promise.all([simulate(options.sequences), options.extraSequences ? simulate(options.extraSequences) : { cpuRam: 0, gpuVram: 0 }]);
-  const parts = { weights: model.cpuRam, repacked: Math.max(0, repacked), context: context.cpuRam + extra.cpuRam, overhead: loadOverheadBytes };
-  const sum = parts.weights + parts.repacked + parts.context + parts.overhead;
-  return { ram: Math.ceil(sum * (1 + residentMargin)), vram: model.gpuVram + context.gpuVram + extra.gpuVram, parts };
+  const parts = { weights: model.cpuRam, repacked: onCpu(repackedWhenLoaded ?? repackedBytes(insights)), context: context.cpuRam + extra.cpuRam, overhead: loadOverheadBytes };
+  const ram = (repacked: number) => Math.ceil((parts.weights + repacked + parts.context + parts.overhead) * (1 + residentMargin));
+  return { ram: ram(parts.repacked), ramIfRepacked: ram(onCpu(repackedBytes(insights))), vram: model.gpuVram + context.gpuVram + extra.gpuVram, parts };
 }

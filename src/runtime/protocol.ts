@@ -91,6 +91,8 @@ export type WorkerMessage =
   | { type: "result"; id: number; result: GenerateResult; status?: WorkerStatus }
   /** The pool changed by itself (an idle model unloaded), on a CPU. */
   | { type: "pool"; status: WorkerStatus }
+  /** The worker learned what a model's load repacked: memory estimates made before it are out of date. */
+  | { type: "estimates-changed" }
   | { type: "reply"; id: number; value: unknown }
   /** `params`: the values the message names (see `ProjectLlmError`'s `details.params`). */
   | { type: "error"; id: number; code: ErrorCode; message: string; params?: ErrorParams };

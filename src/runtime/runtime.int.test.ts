@@ -3,12 +3,14 @@ import { readdirSync, readFileSync } from "node:fs";
 import { copyFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { GgmlType, readGgufFileInfo } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProjectLlmError } from "../common/index.js";
 import type { GenerateRequest } from "../engine/index.js";
 import { storiesFile, tempDir, testModelsDir } from "../testing/fixtures.js";
 import { writeGgufWithChatTemplate } from "../testing/gguf-with-chat-template.js";
 import { writeStoriesWithEndToken } from "../testing/stories-with-end-token.js";
+import { syntheticShape, writeSyntheticQ8 } from "../testing/synthetic-q8.js";
 import { createRuntime, type Runtime } from "./index.js";
 import { allowedCpus, findTaskset, parseCpuList } from "./cpu-placement.js";
 
@@ -212,6 +214,67 @@ describe("the inference runtime", () => {
       await writeFile(file, JSON.stringify(stored));
       const again = await inspect();
       expect([mib, 2 * mib]).toContain(again.resident.parts.context - facts.resident.parts.context);
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe("what a load repacks", () => {
+  // The load's memory is read from Linux's /proc: elsewhere nothing is learned.
+  it.runIf(process.platform === "linux")("is counted for every type the CPU backend may repack until this machine has loaded the file, then as that load measured it, in this worker and the next", async () => {
+    const { dir, cleanup } = await tempDir("project-llm-repack-");
+    const estimatesFile = path.join(dir, "memory-estimates", "contexts.json");
+    const options = { contextSize: 256, gpuLayers: 0, threads: 1 } as const;
+    try {
+      const file = await writeSyntheticQ8(path.join(dir, "synthetic-q8.gguf"), syntheticShape);
+      // Every Q8_0 matrix but the token embedding, at 34 bytes a block of 32 values.
+      const info = await readGgufFileInfo(file);
+      const repackable = (info.fullTensorInfo ?? [])
+        .filter((tensor) => tensor.ggmlType === GgmlType.Q8_0 && !tensor.name.startsWith("token_embd"))
+        .reduce((sum, tensor) => sum + (tensor.dimensions.reduce<number>((product, dimension) => product * Number(dimension), 1) * 34) / 32, 0);
+      expect(repackable).toBeGreaterThan(0);
+      let learned: number;
+      const first = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, estimatesFile });
+      try {
+        const before = await first.inspect(file, options);
+        expect(before.resident.parts.repacked).toBe(repackable);
+        expect(first.stats().estimatesChanged).toBe(0);
+        // Random weights may write the end token: its 4 tokens are asked for whatever they are.
+        const loaded = await first.generate({ ...request("Once upon a time", 4, file), params: { temperature: 0, max_tokens: 4, ignore_eos: true }, model: { ...request("", 4, file).model, load: { context_size: 256, gpu_layers: 0, threads: 1 } } });
+        expect(loaded.load.loaded).toBe(true);
+        expect(loaded.tokensOut).toBe(4);
+        expect(first.stats().estimatesChanged).toBe(1);
+        const after = await first.inspect(file, options);
+        learned = after.resident.parts.repacked;
+        // All of it where the load's anonymous memory grew by half of it or more (this CPU repacks Q8_0);
+        // else that growth and 32 MiB (it repacks none of it: the load adds a few MiB besides).
+        expect(learned === repackable || (learned >= 32 * 1024 * 1024 && learned < repackable)).toBe(true);
+        // Nothing else of the estimate changes.
+        expect({ ...after.resident.parts, repacked: 0 }).toEqual({ ...before.resident.parts, repacked: 0 });
+        if (learned < repackable) expect(after.resident.ram).toBeLessThan(before.resident.ram);
+        // The pool counts the loaded model by it.
+        expect((await first.status()).loaded.find((entry) => entry.path === file)?.memoryBytes).toBe(after.resident.ram);
+        // A second load of the file learns nothing more.
+        await first.unload();
+        await first.generate({ ...request("The cat", 2, file), model: { ...request("", 2, file).model, load: { context_size: 256, gpu_layers: 0, threads: 1 } } });
+        expect(first.stats().estimatesChanged).toBe(1);
+      } finally {
+        await first.dispose();
+      }
+      // Kept in the estimates' file, where the next worker takes it from: a value written there is what it counts.
+      const stored = JSON.parse(readFileSync(estimatesFile, "utf8")) as { version: number; entries: Record<string, [number, number, number]> };
+      const keys = Object.keys(stored.entries).filter((key) => key.startsWith('["repacked"'));
+      expect(keys).toHaveLength(1);
+      expect(stored.entries[keys[0]!]![0]).toBe(learned);
+      stored.entries[keys[0]!]![0] = 12_345;
+      await writeFile(estimatesFile, JSON.stringify(stored));
+      const next = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, estimatesFile });
+      try {
+        expect((await next.inspect(file, options)).resident.parts.repacked).toBe(12_345);
+      } finally {
+        await next.dispose();
+      }
     } finally {
       await cleanup();
     }

@@ -51,6 +51,8 @@ export interface RuntimeStats {
   workerCrashes: number;
   /** The current worker's process id, when one runs. */
   workerPid?: number;
+  /** Times a worker learned something that changes its memory estimates (what a model's load repacked): facts inspected before are out of date. */
+  estimatesChanged: number;
 }
 
 /** A message without its id (distributes over the union, unlike a plain Omit). */
@@ -95,7 +97,7 @@ export class Runtime implements InferencePort {
   #gpu: string | false | undefined;
   #queue: Waiting[] = [];
   #disposed = false;
-  #stats: RuntimeStats = { modelLoads: 0, generations: 0, workerStarts: 0, workerRestarts: 0, workerCrashes: 0 };
+  #stats: RuntimeStats = { modelLoads: 0, generations: 0, workerStarts: 0, workerRestarts: 0, workerCrashes: 0, estimatesChanged: 0 };
 
   constructor(options: RuntimeOptions = {}) {
     this.#options = options;
@@ -203,6 +205,10 @@ export class Runtime implements InferencePort {
     }
     if (message.type === "pool") {
       worker.pool = message.status;
+      return;
+    }
+    if (message.type === "estimates-changed") {
+      this.#stats.estimatesChanged++;
       return;
     }
     const pending = worker.pending.get(message.id);

@@ -3,7 +3,8 @@
  * llama.cpp (out of memory, an assertion on a bad file) ends this process and not the server or the CLI.
  * It keeps a warm pool of loaded models, each with a context that is reused across calls.
  */
-import { statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
 import os from "node:os";
 import {
   getLlama,
@@ -26,8 +27,8 @@ import type { ErrorCode, ErrorParams } from "../common/index.js";
 import type { GenerateRequest, GenerateResult } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerStatus } from "./protocol.js";
 import { isOutOfMemory, loadWithFallback } from "./gpu-fallback.js";
-import { estimateResident, heuristicContext, simulateContext, type ResidentEstimate } from "./memory-estimate.js";
-import { contextEstimateKey, ContextEstimateCache } from "./estimate-cache.js";
+import { estimateResident, heuristicContext, repackedBytes, repackedFromGrowth, simulateContext, type ResidentEstimate } from "./memory-estimate.js";
+import { contextEstimateKey, ContextEstimateCache, repackKey } from "./estimate-cache.js";
 import { historyTranscript } from "./conversation.js";
 import { samplingOptions } from "./sampling.js";
 import { systemMemory } from "./system-memory.js";
@@ -266,6 +267,7 @@ function placeThreads(): void {
 }
 
 function unloadEntry(entry: PoolEntry): Promise<void> {
+  unloadsStarted++;
   pool.delete(entry.key);
   placeThreads();
   entry.unloaded = true;
@@ -331,7 +333,7 @@ function resident(insights: GgufInsights, path: string, options: { contextSize: 
   let estimate = residentEstimates.get(key);
   if (!estimate) {
     if (residentEstimates.size >= 64) residentEstimates.clear();
-    estimate = estimateResident(insights, options, async (sequences) => {
+    const simulate = async (sequences: number) => {
       const context = { contextSize: options.contextSize, gpuLayers: options.gpuLayers, batchSize: options.batchSize, sequences };
       const cacheKey = contextEstimateKey(await llamaBuild(await llama()), file, context);
       const known = contextEstimates.get(cacheKey);
@@ -341,19 +343,115 @@ function resident(insights: GgufInsights, path: string, options: { contextSize: 
       // this worker does not show): that answer is used, not kept for the next worker.
       if (!sameEstimate(simulated, heuristicContext(insights, context))) contextEstimates.set(cacheKey, simulated);
       return simulated;
-    });
+    };
+    estimate = repackedWhenLoaded(file).then((repacked) => estimateResident(insights, options, simulate, repacked));
     residentEstimates.set(key, estimate);
     estimate.catch(() => residentEstimates.delete(key));
   }
   return estimate;
 }
 
+/**
+ * The CPU's instruction sets as Linux lists them (x86's `flags`, ARM's `Features`), hashed: a virtual
+ * machine may hide some of a CPU's sets behind its model's name. Undefined elsewhere.
+ */
+const cpuFeatures = (() => {
+  try {
+    const line = /^(?:flags|Features)\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1];
+    return line === undefined ? undefined : createHash("sha256").update(line.trim()).digest("hex").slice(0, 16);
+  } catch {
+    return undefined;
+  }
+})();
+
+/** The CPU and llama.cpp build a repacking holds for (see `repackKey`): which kernels the build has, and which the CPU can run. */
+async function repackRuntime(): Promise<unknown> {
+  return [await llamaBuild(await llama()), os.arch(), os.cpus()[0]?.model ?? "unknown", cpuFeatures ?? null];
+}
+
+/** What the CPU backend repacked of `file`'s weights when this machine loaded it on the CPU alone (see `loadMeasuringRepack`), if it has. */
+async function repackedWhenLoaded(file: string): Promise<number | undefined> {
+  return contextEstimates.get(repackKey(await repackRuntime(), file))?.cpuRam;
+}
+
+/** Model loads and unloads started, so that a load that measures what it repacks knows whether another one ran meanwhile (see `loadMeasuringRepack`). */
+let loadsStarted = 0;
+let unloadsStarted = 0;
+/** Calls and plans started (a plan's simulations make and free llama.cpp's memory too). */
+let requestsStarted = 0;
+
+/**
+ * What a load must be able to repack for it to be measured (see `loadMeasuringRepack`): glibc maps a
+ * buffer this large afresh (its largest threshold for reusing freed memory is 32 MiB), so the repacked
+ * copy, one buffer, is new memory that the measure sees whole.
+ */
+const measuredRepackBytes = 40 * 1024 * 1024;
+/** Added to a measured growth that is not the whole repackable share: V8's heap collected during the load, memory glibc had kept. */
+const repackMeasureSlack = 32 * 1024 * 1024;
+
+/** This process's anonymous resident memory (Linux's RssAnon), or undefined where it cannot be read. */
+function anonymousBytes(): number | undefined {
+  try {
+    const kib = /^RssAnon:\s+(\d+) kB$/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
+    return kib === undefined ? undefined : Number(kib) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Loads a model, and where this machine has not loaded that file on the CPU alone before and its weights
+ * hold at least `measuredRepackBytes` of types llama.cpp's CPU backend may repack (see
+ * memory-estimate.ts), measures what the load repacked: the growth of the worker's anonymous memory across
+ * the load. The weights themselves are mapped from the file (not anonymous); the repacked copy is one
+ * buffer written whole as the load makes it. A growth of half the repackable share or more counts as all
+ * of it (a part of the tensors may not be repacked: over, never under); a smaller one counts as itself and
+ * `repackMeasureSlack` more (what the load allocates besides: over, never under). That is kept (see
+ * `repackKey`), and the plans after it count it instead of every repackable type: on a CPU that repacks
+ * none of a Q8_0 model's weights (an AMD EPYC here), its estimate had them twice. llama.cpp says what it
+ * repacked only in its log, whose lines node-llama-cpp drops when they come faster than it passes them on
+ * (9 of 32 loads here lost them), so its memory is what is read. Measured only while the worker does
+ * nothing else: no other load, unload, call or plan (memory freed meanwhile would read as less repacked);
+ * where it does, the next load of the file measures. Linux only (elsewhere nothing is learned).
+ * Returns the model, and whether the estimates changed.
+ */
+async function loadMeasuringRepack(instance: Llama, options: Parameters<Llama["loadModel"]>[0], cpuOnly: boolean, insights: GgufInsights): Promise<{ model: LlamaModel; learned: boolean }> {
+  const started = ++loadsStarted;
+  const repackable = cpuOnly ? repackedBytes(insights) : 0;
+  const unloads = unloadsStarted;
+  const requests = requestsStarted;
+  let key: string | undefined;
+  if (repackable >= measuredRepackBytes) {
+    try {
+      const candidate = repackKey(await repackRuntime(), fileIdentity(options.modelPath));
+      if (contextEstimates.get(candidate) === undefined) key = candidate;
+    } catch {
+      // The file is gone: the load below says so.
+    }
+  }
+  const quiet = () => loadsStarted === started && unloadsStarted === unloads && requestsStarted === requests && loading.size <= 1 && freeing.size === 0 && [...pool.values()].every((entry) => entry.busy === 0);
+  const before = key !== undefined && quiet() ? anonymousBytes() : undefined;
+  const model = await instance.loadModel(options);
+  const after = before === undefined ? undefined : anonymousBytes();
+  if (key === undefined || before === undefined || after === undefined || !quiet()) return { model, learned: false };
+  contextEstimates.set(key, { cpuRam: repackedFromGrowth(after - before, repackable, repackMeasureSlack), gpuVram: 0 });
+  residentEstimates.clear();
+  send({ type: "estimates-changed" });
+  return { model, learned: true };
+}
+
 /** The RAM a model and its context take once loaded and run (0 when it cannot be estimated). */
 async function estimateRam(insights: GgufInsights, path: string, options: { contextSize: number; gpuLayers: number; sequences: number; extraSequences?: number; batchSize?: number }): Promise<number> {
+  return (await estimateRams(insights, path, options)).ram;
+}
+
+/** `estimateRam`, and the same with every repackable type counted (see `ResidentEstimate.ramIfRepacked`; 0 when it cannot be estimated). */
+async function estimateRams(insights: GgufInsights, path: string, options: { contextSize: number; gpuLayers: number; sequences: number; extraSequences?: number; batchSize?: number }): Promise<{ ram: number; ramIfRepacked: number }> {
   try {
-    return (await resident(insights, path, options)).ram;
+    const { ram, ramIfRepacked } = await resident(insights, path, options);
+    return { ram, ramIfRepacked };
   } catch {
-    return 0;
+    return { ram: 0, ramIfRepacked: 0 };
   }
 }
 
@@ -379,22 +477,24 @@ const wantedExtra = (batch: number) => Math.max(batch > 1 ? batch : 0, keptSeque
  * `PoolEntry.extra`).
  * Sequences beyond `parallel` are a speed-up, never a reason for the plan to refuse a run or for the pool
  * to unload another model: they are made only while together they take at most an eighth of the memory
- * budget and no more than the model with its `parallel` ones, and the model with them at most a quarter
- * of the free memory.
+ * budget and no more than the model with its `parallel` ones (as estimated before its first load on this
+ * machine: see `ResidentEstimate.ramIfRepacked`), and the model with them at most a quarter of the free
+ * memory.
  */
 async function chooseSequences(
   insights: GgufInsights,
   path: string,
   options: { contextSize: number; gpuLayers: number; batchSize?: number; batch: number },
 ): Promise<{ sequences: number; extra: number; ram: number; baseRam: number }> {
-  const ram = (extraSequences: number) =>
-    estimateRam(insights, path, { contextSize: options.contextSize, gpuLayers: options.gpuLayers, batchSize: options.batchSize, sequences: parallel, extraSequences });
+  const rams = (extraSequences: number) =>
+    estimateRams(insights, path, { contextSize: options.contextSize, gpuLayers: options.gpuLayers, batchSize: options.batchSize, sequences: parallel, extraSequences });
+  const ram = async (extraSequences: number) => (await rams(extraSequences)).ram;
   const wanted = wantedExtra(options.batch);
   // The estimate with the wanted ones is started with the load's own (each simulates a context in a
   // thread of the pool: side by side, a fresh worker's plan waits ~6 ms less for them), where that
   // simulation is short; it is cached, and taken below when the load leaves room for them.
   if (wanted > 0 && options.contextSize * (parallel + wanted) <= speculatedTokens) void ram(wanted);
-  const base = await ram(0);
+  const { ram: base, ramIfRepacked: model } = await rams(0);
   // Extra sequences only add to the load's memory: where the load alone is past what they may take, none
   // is estimated (node-llama-cpp's estimate grows with the context: ~9 s a sequence for a context of 49M
   // tokens, which a load sized past the machine's memory asks for, and which then fails anyway).
@@ -403,7 +503,9 @@ async function chooseSequences(
     if (extra <= 0 || extra > wanted) continue;
     const more = await ram(extra);
     const { free } = await systemMemory();
-    if (more <= settings.memoryBudgetBytes && more <= free / 4 && more - base <= Math.min(settings.memoryBudgetBytes / 8, base)) return { sequences: parallel, extra, ram: more, baseRam: base };
+    // Bounded by the model as if all of it were repacked: the bound does not move once its first load
+    // has measured what it repacked (the budget and free memory are checked against the estimate as it is).
+    if (more <= settings.memoryBudgetBytes && more <= free / 4 && more - base <= Math.min(settings.memoryBudgetBytes / 8, model)) return { sequences: parallel, extra, ram: more, baseRam: base };
   }
   return { sequences: parallel, extra: 0, ram: base, baseRam: base };
 }
@@ -452,16 +554,15 @@ async function load(request: GenerateRequest, threads: number, weightBytes: numb
   const configured = request.model.load.gpu_layers;
   // RAM is what the budget counts: with layers on the GPU ("auto", "max") the CPU-only estimate is an upper bound.
   const estimateLayers = instance.gpu === false || typeof configured !== "number" ? 0 : configured;
-  const { sequences, extra, ram: estimate, baseRam } = await chooseSequences(insights, request.model.path, {
-    contextSize: request.model.load.context_size,
-    gpuLayers: estimateLayers,
-    batchSize: request.model.load.batch_size,
-    batch: batchWidth({ configured: settings.batch ?? "auto", gpu: instance.gpu }),
-  });
+  const choice = { contextSize: request.model.load.context_size, gpuLayers: estimateLayers, batchSize: request.model.load.batch_size };
+  const chosen = await chooseSequences(insights, request.model.path, { ...choice, batch: batchWidth({ configured: settings.batch ?? "auto", gpu: instance.gpu }) });
+  const { sequences, extra } = chosen;
+  let { ram: estimate, baseRam } = chosen;
   // A model unloaded a moment ago (once its calls ended, say) may still hold its memory.
   await Promise.allSettled([...freeing]);
   await evict(estimate);
   // Out of memory on a GPU: retry with half the layers there, then on the CPU alone (see gpu-fallback.ts).
+  let learnedRepack = false;
   let loaded: Awaited<ReturnType<typeof loadWithFallback<{ model: LlamaModel; context: LlamaContext }>>>;
   try {
     loaded = await loadWithFallback({
@@ -469,11 +570,9 @@ async function load(request: GenerateRequest, threads: number, weightBytes: numb
       configured,
       totalLayers: insights.totalLayers,
       load: async (gpuLayers) => {
-        const model = await instance.loadModel({
-          modelPath: request.model.path,
-          gpuLayers: instance.gpu === false ? 0 : gpuLayers,
-          onLoadProgress: (progress) => onProgress(progress),
-        });
+        const onGpu = instance.gpu === false ? 0 : gpuLayers;
+        const { model, learned } = await loadMeasuringRepack(instance, { modelPath: request.model.path, gpuLayers: onGpu, onLoadProgress: (progress) => onProgress(progress) }, onGpu === 0, insights);
+        learnedRepack ||= learned;
         try {
           const context = await model.createContext({
             contextSize: request.model.load.context_size,
@@ -494,6 +593,8 @@ async function load(request: GenerateRequest, threads: number, weightBytes: numb
   }
   const { model, context } = loaded.value;
   modelLoads++;
+  // What the load repacked is known now: the pool counts the model by it.
+  if (learnedRepack) [estimate, baseRam] = await Promise.all([estimateRam(insights, request.model.path, { ...choice, sequences, extraSequences: extra }), estimateRam(insights, request.model.path, { ...choice, sequences })]);
   // By the layers that did go to the GPU (a fallback may have moved some back): the plan credits it on unload.
   const vramBytes = model.gpuLayers === 0 ? 0 : await resident(insights, request.model.path, { contextSize: request.model.load.context_size, sequences, extraSequences: extra, batchSize: request.model.load.batch_size, gpuLayers: model.gpuLayers }).then((estimate) => estimate.vram, () => 0);
   let chatWrapper: ChatWrapper | undefined;
@@ -695,6 +796,7 @@ async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: 
 }
 
 async function generate(id: number, request: GenerateRequest, signal: AbortSignal): Promise<GenerateResult> {
+  requestsStarted++;
   // llama.cpp reports load progress per tensor (hundreds of calls): pass on steps of 5% at most.
   let reported = -1;
   const { entry, loaded, loadMs } = await acquire(request, (progress) => {
@@ -876,6 +978,7 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
 }
 
 async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Promise<ModelFacts> {
+  requestsStarted++;
   const size = fileSize(message.path);
   const insights = await readInsights(llama(), message.path);
   const instance = await llama();
