@@ -34,6 +34,10 @@ import { samplingOptions } from "./sampling.js";
 import { systemMemory } from "./system-memory.js";
 import { batchWidth, chooseThreads, resolveParallel } from "./threads.js";
 import { allowedCpus, chooseCpu, CpuPlacement, currentCpu } from "./cpu-placement.js";
+import { lightenFirstGgufRead } from "./gguf-read.js";
+
+// Before any model file is read (see gguf-read.ts).
+await lightenFirstGgufRead();
 
 const settings = JSON.parse(process.env.PROJECT_LLM_WORKER_SETTINGS ?? "{}") as WorkerSettings;
 /**
