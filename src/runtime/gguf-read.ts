@@ -11,9 +11,10 @@
  * `lightenFirstGgufRead` makes a reader's first growth keep the bytes it read as its buffer: the same
  * bytes (each reader's buffers are its own and never written after they are read). Later growths copy as
  * before. Patched here, not reimplemented: the reader is not exported, and `readGgufFileInfo` and
- * `loadModel` make their own; GGUF parsing is node-llama-cpp's. Another major version of node-llama-cpp,
- * or a reader whose internals are not what this expects, is left as it is (reads as slow as they were;
- * gguf-read.int.test.ts then fails, so that the patch is looked at again).
+ * `loadModel` make their own; GGUF parsing is node-llama-cpp's. It is patched only where node-llama-cpp
+ * is of major version 3 and a new reader of that class starts with an empty buffer and appends two
+ * buffers by copying them into one (tried on a probe first); elsewhere reads are left as they were, and
+ * gguf-read.int.test.ts fails.
  */
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -34,19 +35,26 @@ let firstGrowths = 0;
 export function lightenFirstGgufRead(): Promise<boolean> {
   lightened ??= (async () => {
     try {
-      // The package exports only its index: the reader's module is found beside it (the same file the
-      // index imports, so the same class).
+      // The package's exports name neither the reader nor its package.json: both are found beside its
+      // index, by the real path both resolvers give (the file the index's own imports load: one class).
       const require = createRequire(import.meta.url);
       const index = require.resolve("node-llama-cpp");
       const { version } = require(path.join(path.dirname(index), "..", "package.json")) as { version?: string };
       if (!version?.startsWith("3.")) return false;
       const file = path.join(path.dirname(index), "gguf", "fileReaders", "GgufFileReader.js");
-      const { GgufFileReader } = (await import(pathToFileURL(file).href)) as { GgufFileReader?: { prototype: ReaderPrototype } };
+      const { GgufFileReader } = (await import(pathToFileURL(file).href)) as { GgufFileReader?: { new (): ReaderState; prototype: ReaderPrototype } };
       const prototype = GgufFileReader?.prototype;
       const original = prototype?._addToBuffer;
-      if (!prototype || typeof original !== "function" || original.length !== 1) return false;
+      if (!GgufFileReader || !prototype || typeof original !== "function") return false;
+      // What keeping the first buffer relies on: a reader starts empty and appends by copying.
+      const probe = new GgufFileReader();
+      if (!Buffer.isBuffer(probe._buffer) || probe._buffer.byteLength !== 0) return false;
+      const [first, second] = [Buffer.from([1, 2]), Buffer.from([3])];
+      original.call(probe, first);
+      original.call(probe, second);
+      if (probe._buffer === first || !probe._buffer.equals(Buffer.from([1, 2, 3]))) return false;
       prototype._addToBuffer = function (this: ReaderState, buffer: Buffer) {
-        if (this._buffer instanceof Buffer && this._buffer.byteLength === 0) {
+        if (Buffer.isBuffer(buffer) && Buffer.isBuffer(this._buffer) && this._buffer.byteLength === 0) {
           firstGrowths++;
           this._buffer = buffer;
           return;
