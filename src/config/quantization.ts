@@ -1,17 +1,19 @@
 /**
  * A GGUF file's own quantization, read with node-llama-cpp's metadata reader (plain JavaScript: it loads
- * no native code), to check the `quantization` a model declares. node-llama-cpp is imported when a file
- * is first read, not with this module: its ~300 modules took ~0.45 s of every CLI command's start
- * (`--help`, `sessions list`), which read no model file.
+ * no native code), to check the `quantization` a model declares. The reader is imported when a file is
+ * first read, not with this module, and without the rest of node-llama-cpp (see llama-imports.ts): its
+ * whole index, ~415 modules, took ~0.45 s of every CLI command's start (`--help`, `sessions list`), and
+ * of a run's check of a configuration that declares a quantization (the reader alone: ~0.1 s).
  */
 import { fileMemo } from "../common/index.js";
+import { llamaImports } from "../runtime/llama-imports.js";
 
 /**
  * `general.file_type` as node-llama-cpp names it (`MOSTLY_Q4_K_M`, `ALL_F32`), or, for files without one,
  * the tensor type that holds the most weights (`F32`, `Q8_0`).
  */
 export const fileQuantization = fileMemo(async (file: string): Promise<string | undefined> => {
-  const { GgmlType, GgufFileType, readGgufFileInfo } = await import("node-llama-cpp");
+  const { GgmlType, GgufFileType, readGgufFileInfo } = await llamaImports("GgmlType", "GgufFileType", "readGgufFileInfo");
   const info = await readGgufFileInfo(file, { logWarnings: false });
   const fileType = (info.metadata as { general?: { file_type?: number } }).general?.file_type;
   if (fileType !== undefined) return (GgufFileType as Record<number, string>)[fileType];

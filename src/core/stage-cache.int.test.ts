@@ -7,7 +7,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { SessionRecord } from "../store/index.js";
 import { testModelsYaml, writeFiles } from "../testing/fixtures.js";
-import { eachTestStudio } from "../testing/studio.js";
+import { createRuntime } from "../runtime/index.js";
+import { eachTestStudio, openTestStudio } from "../testing/studio.js";
 
 // `hot` samples at random (no seed): never cached.
 const modelsYaml = testModelsYaml("  hot:\n    file: stories260K.gguf\n    overrides: { temperature: 0.9 }\n");
@@ -59,6 +60,23 @@ describe("the stage cache on the real model", () => {
     const afterRestart = await run();
     expect(afterRestart.calls).toBe(0);
     expect(afterRestart.cached).toEqual(stageIds);
+  });
+
+  it("answers a rerun it serves whole without waiting for an inference worker: nothing is planned", async () => {
+    await run();
+    // A fresh runtime, as a CLI's rerun has: its worker is started with the run, and takes ~1 s to be up.
+    const runtime = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false });
+    const studio = await openTestStudio(setup.root, runtime, { modelsYaml, pipelineYaml: pipelineYaml() });
+    try {
+      const session = await studio.run({ input: "Once upon a time" });
+      expect(cachedIds(session)).toEqual(stageIds);
+      // Its parallelism is known once the worker is up (\`auto\`): the run ended before that.
+      expect(runtime.parallel).toBeUndefined();
+      expect(runtime.stats().generations).toBe(0);
+    } finally {
+      await studio.dispose();
+      await runtime.dispose();
+    }
   });
 
   it("after an edit recomputes only the changed stages and those downstream", async () => {

@@ -14,7 +14,7 @@ import type { RunEvent } from "../engine/index.js";
 import { createRuntime, type Runtime } from "../runtime/index.js";
 import { RunManager } from "../server/run-manager.js";
 import type { SessionRecord } from "../store/index.js";
-import { storiesFile, tempDir, testModelsDir, testModelsYaml, writeFiles } from "../testing/fixtures.js";
+import { processAlive, storiesFile, tempDir, testModelsDir, testModelsYaml, writeFiles } from "../testing/fixtures.js";
 import { openTestStudio } from "../testing/studio.js";
 import { Studio } from "./studio.js";
 
@@ -277,15 +277,7 @@ describe("a real pipeline", () => {
     await closed.dispose();
     await new Promise((resolve) => setTimeout(resolve, 300));
     const pid = (await closed.runtime().catch(() => undefined))?.stats().workerPid;
-    const alive = (id: number) => {
-      try {
-        process.kill(id, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    if (pid !== undefined) expect(alive(pid)).toBe(false);
+    if (pid !== undefined) expect(processAlive(pid)).toBe(false);
   });
 });
 

@@ -3,7 +3,9 @@
  * GPU, then with none (the CPU alone), and says so. Apart from node-llama-cpp's loader, so that the order
  * of the attempts can be tested where no GPU is.
  */
-import { InsufficientMemoryError } from "node-llama-cpp";
+import { llamaImports } from "./llama-imports.js";
+
+const { InsufficientMemoryError } = await llamaImports("InsufficientMemoryError");
 
 /** The `gpu_layers` setting: `auto`, `max`, or a number of layers (0: the CPU alone). */
 export type GpuLayersSetting = "auto" | "max" | number;

@@ -18,7 +18,10 @@
  * - a fixed allowance for what a load adds besides its buffers (the threadpool, the backend's tables, the
  *   model's JavaScript objects), and a margin over the sum (see `residentMargin`).
  */
-import { GgmlType, type GgufInsights } from "node-llama-cpp";
+import type { GgufInsights } from "node-llama-cpp";
+import { llamaImports } from "./llama-imports.js";
+
+const { GgmlType } = await llamaImports("GgmlType");
 
 /** Bytes a model load adds besides its buffers; measured 8-14 MiB on stories260K (BENCHMARKS.md). */
 export const loadOverheadBytes = 24 * 1024 * 1024;
@@ -29,7 +32,7 @@ export const residentMargin = 0.1;
  * Bytes per element of the tensor types llama.cpp's CPU backend can repack (block bytes over block
  * elements): those its build (node-llama-cpp 3.22's) has repacking kernels for, on some CPU.
  */
-const repackedTypeBytes: Partial<Record<GgmlType, number>> = {
+const repackedTypeBytes: Partial<Record<number, number>> = {
   [GgmlType.Q4_0]: 18 / 32,
   [GgmlType.Q4_K]: 144 / 256,
   [GgmlType.Q5_K]: 176 / 256,

@@ -73,6 +73,8 @@ export interface WorkerStatus {
 }
 
 export type ParentMessage =
+  /** A worker forked before its settings were known gets them first (see worker-process.ts). */
+  | { type: "settings"; settings: WorkerSettings }
   | { type: "generate"; id: number; request: GenerateRequest }
   | { type: "cancel"; id: number }
   | { type: "inspect"; id: number; path: string; contextSize: number; gpuLayers: "auto" | "max" | number; threads: "auto" | number; batchSize?: number }

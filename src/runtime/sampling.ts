@@ -2,8 +2,11 @@
  * Generation parameters (models.yaml's names) as node-llama-cpp's generation options. One mapping, used by
  * the inference worker and by the benchmark's direct script, so that both make exactly the same calls.
  */
-import { TokenBias, type LlamaModel, type Token } from "node-llama-cpp";
+import type { LlamaModel, Token } from "node-llama-cpp";
 import type { ResolvedGenerationParams } from "../engine/index.js";
+import { llamaImports } from "./llama-imports.js";
+
+const { TokenBias } = await llamaImports("TokenBias");
 
 /** The parameters the mapping reads. */
 export type SamplingParams = Pick<ResolvedGenerationParams, "max_tokens" | "temperature" | "top_k" | "top_p" | "min_p" | "seed" | "repeat_penalty" | "stop" | "ignore_eos">;
@@ -56,7 +59,7 @@ export function endOfGenerationTokens(model: LlamaModel): readonly Token[] {
  * node-llama-cpp 3.22 keeps it in `_biases` (its sampler reads nothing else). The runtime's integration
  * test (`ignore_eos` on stories260K) fails if a later version moves it.
  */
-function endOfGenerationBan(model: LlamaModel): TokenBias {
+function endOfGenerationBan(model: LlamaModel): InstanceType<typeof TokenBias> {
   const bias = new TokenBias(model.tokenizer);
   const biases = (bias as unknown as { _biases?: unknown })._biases;
   if (!(biases instanceof Map)) throw new Error("ignore_eos: this node-llama-cpp keeps no token bias map (TokenBias._biases); its version is not the one the studio was built for");

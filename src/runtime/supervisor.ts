@@ -4,13 +4,14 @@
  * (a native abort, a kill) fails the calls in flight with `worker-crashed` and forks a fresh one for the
  * next call.
  */
-import { fork, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { ProjectLlmError } from "../common/index.js";
 import type { GenerateOptions, GenerateRequest, GenerateResult, InferencePort } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerStatus } from "./protocol.js";
 import { batchWidth } from "./threads.js";
+import { forkWorker, takePrestarted } from "./worker-process.js";
 
 export interface RuntimeOptions {
   /** The compiled worker; default `dist/runtime/worker.js` under `cwd`. */
@@ -131,14 +132,8 @@ export class Runtime implements InferencePort {
     if (this.#disposed) throw new ProjectLlmError("internal", "the inference runtime has been disposed");
     if (this.#worker && !this.#worker.exited && this.#worker.child.connected) return this.#worker;
     const workerPath = this.#options.workerPath ?? path.join(/*turbopackIgnore: true*/ this.#options.cwd ?? process.cwd(), "dist", "runtime", "worker.js");
-    const child = fork(workerPath, [], {
-      // Next.js dev sets NODE_OPTIONS and execArgv that a plain Node worker must not inherit.
-      execArgv: [],
-      env: { ...process.env, NODE_OPTIONS: "", PROJECT_LLM_WORKER_SETTINGS: JSON.stringify(this.#settings) },
-      stdio: ["ignore", "inherit", "pipe", "ipc"],
-      // JSON: every message is plain data, and JSON costs a quarter of the structured clone per message (each text batch, each call).
-      serialization: "json",
-    });
+    // The one the CLI forked as it started, if any (see worker-process.ts).
+    const child = takePrestarted(workerPath, this.#settings) ?? forkWorker(workerPath, this.#settings);
     let onReady: (parallel: number) => void = () => undefined;
     let onFailure: (error: unknown) => void = () => undefined;
     const ready = new Promise<number>((resolve, reject) => {

@@ -3,29 +3,15 @@
  * llama.cpp (out of memory, an assertion on a bad file) ends this process and not the server or the CLI.
  * It keeps a warm pool of loaded models, each with a context that is reused across calls.
  */
+// First: it takes the parent's messages while the rest loads.
+import { handleMessages, workerSettings } from "./worker-inbox.js";
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import os from "node:os";
-import {
-  getLlama,
-  getModuleVersion,
-  GgufInsights,
-  LlamaChat,
-  LlamaCompletion,
-  LlamaLogLevel,
-  readGgufFileInfo,
-  resolveChatWrapper,
-  type ChatHistoryItem,
-  type ChatWrapper,
-  type Llama,
-  type LlamaContext,
-  type LlamaContextSequence,
-  type LlamaModel,
-  type Token,
-} from "node-llama-cpp";
+import type { ChatHistoryItem, ChatWrapper, GgufInsights, Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import type { ErrorCode, ErrorParams } from "../common/index.js";
 import type { GenerateRequest, GenerateResult } from "../engine/index.js";
-import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerStatus } from "./protocol.js";
+import type { ModelFacts, ParentMessage, WorkerMessage, WorkerStatus } from "./protocol.js";
 import { isOutOfMemory, loadWithFallback } from "./gpu-fallback.js";
 import { estimateResident, heuristicContext, repackedBytes, repackedFromGrowth, simulateContext, type ResidentEstimate } from "./memory-estimate.js";
 import { contextEstimateKey, ContextEstimateCache, repackKey } from "./estimate-cache.js";
@@ -35,11 +21,16 @@ import { systemMemory } from "./system-memory.js";
 import { batchWidth, chooseThreads, resolveParallel } from "./threads.js";
 import { allowedCpus, chooseCpu, CpuPlacement, currentCpu } from "./cpu-placement.js";
 import { lightenFirstGgufRead } from "./gguf-read.js";
+import { llamaImports } from "./llama-imports.js";
 
-// Before any model file is read (see gguf-read.ts).
-await lightenFirstGgufRead();
+// Only the parts of node-llama-cpp used here (see llama-imports.ts); its reader patched before any model
+// file is read (see gguf-read.ts).
+const [{ getLlama, getModuleVersion, GgufInsights: GgufInsightsClass, GgufFileType, GgmlType, LlamaChat, LlamaCompletion, LlamaLogLevel, readGgufFileInfo, resolveChatWrapper }] = await Promise.all([
+  llamaImports("getLlama", "getModuleVersion", "GgufInsights", "GgufFileType", "GgmlType", "LlamaChat", "LlamaCompletion", "LlamaLogLevel", "readGgufFileInfo", "resolveChatWrapper"),
+  lightenFirstGgufRead(),
+]);
 
-const settings = JSON.parse(process.env.PROJECT_LLM_WORKER_SETTINGS ?? "{}") as WorkerSettings;
+const settings = await workerSettings();
 /**
  * The cores and CPUs this process may use, read before it holds itself to one (see cpu-placement.ts): the
  * thread counts `auto` chooses are the machine's, not those of the one core a small model's worker keeps to.
@@ -207,7 +198,7 @@ function readInsights(instance: Llama | Promise<Llama>, path: string): Promise<G
       const detail = (error as Error)?.message ?? String(error);
       throw new WorkerError("model-load-failed", `cannot read ${path} as a GGUF model (${detail}): check that the file is a complete .gguf model`, { reason: "unreadable", path, detail });
     });
-    insights = Promise.all([info, instance]).then(([read, llama]) => GgufInsights.from(read, llama));
+    insights = Promise.all([info, instance]).then(([read, llama]) => GgufInsightsClass.from(read, llama));
     if (key !== undefined) {
       // A file's insights hold its whole vocabulary: a few files' worth at most.
       if (insightsByFile.size >= 8) insightsByFile.clear();
@@ -1017,7 +1008,6 @@ async function inspect(message: Extract<ParentMessage, { type: "inspect" }>): Pr
   const context = { cpuRam: loadContext.cpuRam + extraContext.cpuRam, gpuVram: loadContext.gpuVram + extraContext.gpuVram };
   const metadata = info.metadata as { general?: { architecture?: string; file_type?: number }; tokenizer?: { chat_template?: unknown } };
   const fileType = metadata.general?.file_type;
-  const { GgufFileType, GgmlType } = await import("node-llama-cpp");
   // Files without `general.file_type` (older converters) are named by their dominant tensor type.
   const dominant = insights.dominantTensorType;
   return {
@@ -1090,7 +1080,7 @@ function errorReply(id: number, error: unknown, otherwise: ErrorCode = "generati
   return { type: "error", id, code: otherwise, message: detail, params: { reason: "error", detail } };
 }
 
-process.on("message", (message: ParentMessage) => {
+handleMessages((message: ParentMessage) => {
   switch (message.type) {
     case "generate": {
       const controller = new AbortController();
@@ -1150,11 +1140,6 @@ if (settings.idleUnloadSeconds > 0) {
   }, Math.min(30_000, settings.idleUnloadSeconds * 1000)).unref();
 }
 
-// Never outlive the parent.
-process.on("disconnect", () => process.exit(0));
-// Ctrl+C in a terminal signals the whole process group: the parent decides when the worker stops (it
-// first stops the runs, then sends `shutdown`), and the worker exits anyway when the parent goes.
-for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => undefined);
 llama().then(
   (instance) => send({ type: "ready", gpu: instance.gpu, parallel }),
   (error: unknown) => {

@@ -43,3 +43,13 @@ models:
     overrides: { temperature: 0.6, seed: 5, top_k: 5 }
 ${extraModels}`;
 }
+
+/** Whether a process of this id is running (signal 0 tests it without sending anything). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
