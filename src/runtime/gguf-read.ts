@@ -16,9 +16,10 @@
  * buffers by copying them into one (tried on a probe first); elsewhere reads are left as they were, and
  * gguf-read.int.test.ts fails.
  */
-import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { nodeLlamaCppIndex } from "./llama-imports.js";
 
 interface ReaderState {
   _buffer: Buffer;
@@ -37,9 +38,9 @@ export function lightenFirstGgufRead(): Promise<boolean> {
     try {
       // The package's exports name neither the reader nor its package.json: both are found beside its
       // index, by the real path both resolvers give (the file the index's own imports load: one class).
-      const require = createRequire(import.meta.url);
-      const index = require.resolve("node-llama-cpp");
-      const { version } = require(path.join(path.dirname(index), "..", "package.json")) as { version?: string };
+      const index = nodeLlamaCppIndex();
+      if (index === undefined) return false;
+      const { version } = JSON.parse(readFileSync(path.join(path.dirname(index), "..", "package.json"), "utf8")) as { version?: string };
       if (!version?.startsWith("3.")) return false;
       const file = path.join(path.dirname(index), "gguf", "fileReaders", "GgufFileReader.js");
       const { GgufFileReader } = (await import(pathToFileURL(file).href)) as { GgufFileReader?: { new (): ReaderState; prototype: ReaderPrototype } };

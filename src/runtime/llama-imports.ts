@@ -4,7 +4,7 @@
  * ~415 modules, against ~320 for what the inference worker uses and ~70 for the GGUF metadata reader.
  * On this project's 2-core machine that is ~45 ms of each inference worker's cold start (462 against
  * 418 ms, the median of 12 imports each) and ~390 ms of a configuration check that reads a model's
- * quantization (530 against 142 ms; BENCHMARKS.md, "node-llama-cpp's modules, imported by what is used").
+ * quantization (528 against 142 ms; BENCHMARKS.md, "node-llama-cpp's modules by what is used").
  *
  * The package's exports name its index alone, so the modules are found beside it: which file defines
  * each name is read from the index's own `import { … } from "./….js"` lines (tsc's output), not listed
