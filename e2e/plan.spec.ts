@@ -1,11 +1,13 @@
 /**
  * The plan before a run on the Run page: the demo pipeline's plan (its loads in order, memory, time), and
  * on a studio of its own whose memory budget nothing fits in, the refusal in the plan and at Run, and the
- * HTTP API's 422 with the plan. Screenshots of both, on a desk and on a phone, light and dark, en and ru.
+ * HTTP API's 422 with the plan. In the editor, the plan of what its Run would run: the canvas's unsaved
+ * edits as they are, refused the same way. Screenshots, on a desk and on a phone, light and dark, en and ru.
  */
 import { expect, test } from "@playwright/test";
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { openInEditor, readPipelineText, writePipeline } from "./editor-helpers";
 import { describeLeftOvers, englishLeft } from "./i18n-scan";
 import { runToEnd, schemesFor, shot } from "./page-checks";
 import { spawnStudio, work, type StudioProcess } from "./studio-process";
@@ -57,6 +59,39 @@ test("after a run, the plan estimates the time from the rates it measured, and f
   await screenshots(page, "measured", "en-US");
 });
 
+test("the editor shows the plan of its canvas: the file's, then the unsaved edits' as they are", async ({ browser }) => {
+  const text = `pipeline:
+  stages:
+    - id: draft
+      type: single
+      model: storyteller
+    - id: ending
+      type: single
+      model: dreamer
+      input_from: draft
+`;
+  const name = await writePipeline("planned", text);
+  for (const locale of ["en-US", "ru-RU"]) {
+    const context = await browser.newContext({ locale });
+    const page = await context.newPage();
+    await openInEditor(page, name, "draft");
+    const plan = page.getByTestId("run-plan");
+    await expect(plan.getByRole("heading")).toHaveText(locale === "en-US" ? "Plan" : "План");
+    await expect(plan.getByTestId("plan-step")).toHaveCount(2);
+    await expect(plan.getByTestId("plan-step").first()).toContainText("storyteller");
+    // draft's model changed on the canvas, not saved: the plan is of the edit (one model for both stages).
+    await page.getByTestId("stage-node-draft").click();
+    await page.getByTestId("inspector").getByRole("combobox", { name: /^(Модель)?model$/ }).selectOption("dreamer");
+    await expect(plan.getByRole("heading")).toHaveText(locale === "en-US" ? "Plan of the unsaved edits" : "План несохранённых правок");
+    await expect(plan.getByTestId("plan-step").first()).toContainText("dreamer");
+    await expect(plan.getByTestId("plan-step").nth(1)).toContainText("dreamer");
+    await expect(plan.getByTestId("plan-action").nth(1)).not.toHaveAttribute("data-action", "load");
+    await screenshots(page, "editor", locale);
+    await context.close();
+  }
+  expect(await readPipelineText(name)).toBe(text);
+});
+
 test.describe("a pipeline that cannot fit", () => {
   const config = path.join(work, "plan-config");
   let studio: StudioProcess;
@@ -93,6 +128,18 @@ test.describe("a pipeline that cannot fit", () => {
       await screenshots(page, "refused", locale);
       await context.close();
     }
+    // The editor's Run of unsaved edits: its plan says so before, and the server refuses it the same way.
+    const page = await browser.newPage();
+    await page.goto(`${studio.base}/editor?pipeline=base`);
+    await page.getByTestId("stage-node-draft").click();
+    await page.getByLabel("max_tokens").fill("9");
+    const plan = page.getByTestId("run-plan");
+    await expect(plan.getByRole("heading")).toHaveText("Plan of the unsaved edits");
+    await expect(plan.getByTestId("plan-fit")).toHaveText("does not fit");
+    await page.getByLabel("Input for a run").fill("Once upon a time");
+    await page.getByRole("button", { name: "Run unsaved ▶" }).click();
+    await expect(page.getByTestId("notice")).toContainText("does not fit in memory");
+    await page.close();
     const response = await request.post(`${studio.base}/api/runs`, { data: { pipeline: "base", input: "Once upon a time" } });
     expect(response.status()).toBe(422);
     const body = (await response.json()) as { error: { code: string; params: { model: string }; plan: { fits: boolean; advice: string[] } } };

@@ -12,6 +12,7 @@ import { useTranslations } from "next-intl";
 import { useRouter, useSearchParams } from "next/navigation";
 import { useCallback, useEffect, useId, useMemo, useRef, useState } from "react";
 import { useTRPC, useTRPCClient } from "@/client/trpc";
+import { PlanPanel } from "@/components/run/plan-panel";
 import { followRunEarly } from "@/components/run/use-run-stream";
 import { useDescribeError } from "@/components/use-describe-error";
 import { newRunId } from "@/store/run-id";
@@ -519,6 +520,17 @@ function Editor() {
               fitRequest={fitRequest}
             />
             <IssueList issues={issues} pending={validation.isFetching} checked={checked} onSelect={(stageId) => setSelectedNodes([stageId])} onFix={fixModel} />
+            {/* The plan of what Run would run: the file, or the canvas's unsaved edits as they are sent (once they check out). */}
+            {checked && errorCount === 0 && debounced ? (
+              <PlanPanel
+                // Another pipeline's plan is never shown for this one, while its own comes.
+                key={editing.name}
+                pipeline={dirty ? { inline: debounced, ...(editing.saved ? { basedOn: editing.name } : {}) } : { name: editing.name }}
+                input={runText}
+                cache
+                unsaved={dirty}
+              />
+            ) : null}
           </div>
           <aside ref={inspectorRef} aria-label={t("inspector.label")} className="max-h-[calc(100vh-8rem)] overflow-y-auto rounded-lg border border-neutral-200 p-3 dark:border-neutral-800">
             {selectedStage ? (

@@ -1,6 +1,7 @@
 "use client";
 /**
- * The plan of the pipeline the form would run, before Run: the models it loads in order, what the model
+ * The plan of the pipeline a Run would run, before Run (the Run page's form, or the editor's canvas with
+ * its unsaved edits, sent whole): the models it loads in order, what the model
  * pool keeps or unloads between stages, memory against free RAM and VRAM after the safety coefficients,
  * and the time from rates measured on this machine. A plan that does not fit says why and what to change
  * (the server refuses that run the same way). With the form's input (while the stage cache is used), the
@@ -18,7 +19,13 @@ import type { RunPlan } from "@/core/plan";
 /** How long the input must stay unchanged before the plan is asked again for it (not at every key). */
 const inputSettleMs = 400;
 
-export function PlanPanel({ pipeline, input, cache }: { pipeline: string; input: string; cache: boolean }) {
+/** The pipeline planned: a saved one by name, or one sent whole (the editor's unsaved edits) with the saved pipeline it was edited from. */
+export type PlannedPipeline = { name: string } | { inline: Record<string, unknown>; basedOn?: string };
+
+/** Which pipeline a plan is of: a plan shown stays while the next one of the same pipeline comes. */
+const plannedName = (input: { pipeline?: unknown; basedOn?: unknown } | undefined) => (typeof input?.pipeline === "string" ? input.pipeline : input?.basedOn);
+
+export function PlanPanel({ pipeline, input, cache, unsaved = false }: { pipeline: PlannedPipeline; input: string; cache: boolean; unsaved?: boolean }) {
   const trpc = useTRPC();
   const [settled, setSettled] = useState(input);
   useEffect(() => {
@@ -27,11 +34,14 @@ export function PlanPanel({ pipeline, input, cache }: { pipeline: string; input:
   }, [input]);
   // The stage cache is looked up only for a run that may use it, and an input to run.
   const lookup = cache && settled.trim() !== "" ? { input: settled } : {};
-  // While the plan for a new input comes, the last one of the same pipeline stays (no flash of "working
-  // out the plan"); another pipeline's is never shown for this one.
+  const asked = "name" in pipeline ? { pipeline: pipeline.name } : { pipeline: pipeline.inline, ...(pipeline.basedOn === undefined ? {} : { basedOn: pipeline.basedOn }) };
+  const name = "name" in pipeline ? pipeline.name : pipeline.basedOn;
+  // While the plan for a new input or edit comes, the last one of the same pipeline stays (no flash of
+  // "working out the plan"); another pipeline's is never shown for this one.
   const plan = useQuery({
-    ...trpc.runs.plan.queryOptions({ pipeline, ...lookup }),
-    placeholderData: (previous, previousQuery) => ((previousQuery?.queryKey[1] as { input?: { pipeline?: unknown } } | undefined)?.input?.pipeline === pipeline ? previous : undefined),
+    ...trpc.runs.plan.queryOptions({ ...asked, ...lookup }),
+    placeholderData: (previous, previousQuery) =>
+      plannedName((previousQuery?.queryKey[1] as { input?: { pipeline?: unknown; basedOn?: unknown } } | undefined)?.input) === name ? previous : undefined,
   });
   const t = useTranslations("run.plan");
   const describe = useDescribeError();
@@ -39,7 +49,7 @@ export function PlanPanel({ pipeline, input, cache }: { pipeline: string; input:
     <section aria-labelledby="run-plan" data-testid="run-plan" className="rounded border border-neutral-200 p-3 text-sm dark:border-neutral-800">
       <div className="flex flex-wrap items-center gap-2">
         <h2 id="run-plan" className="text-sm font-medium">
-          {t("title")}
+          {unsaved ? t("titleUnsaved") : t("title")}
         </h2>
         {plan.data ? (
           <span data-testid="plan-fit">

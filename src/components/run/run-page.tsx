@@ -467,7 +467,7 @@ export function RunPage() {
       {/* Under the form on a wide screen; on a narrow one after the run, which comes first after Run. */}
       <div className="min-w-0 space-y-4 lg:col-start-1 lg:row-start-2">
         {/* Only a pipeline the form can run, once the list says so: a run's own name (`unsaved`) has no plan. */}
-        {pipelines.data?.some((entry) => entry.name === chosen && !entry.error) ? <PlanPanel pipeline={chosen} input={input} cache={useCache} /> : null}
+        {pipelines.data?.some((entry) => entry.name === chosen && !entry.error) ? <PlanPanel pipeline={{ name: chosen }} input={input} cache={useCache} /> : null}
         {past}
       </div>
     </div>
