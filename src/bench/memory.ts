@@ -7,9 +7,9 @@
  * of the context, one alone and one to three models at once (every compute buffer page a full batch
  * touches, in the context made with the load and in its extra one). The goal: the estimate 0..+35% over
  * the larger growth, never under. Measured in two fresh workers one after the other, which keep their
- * estimates in one file: the first plans the model before it was ever loaded on this machine (every type
- * the CPU backend may repack counted), the second once it has been (what that load repacked: see the
- * worker's `loadMeasuringRepack`).
+ * estimates in one file: the first plans the model before it was ever loaded on this machine (the types
+ * llama.cpp's rule repacks on this CPU where known, else every type it may repack), the second once it has
+ * been (no more than that load repacked: see the worker's `loadMeasuringRepack`).
  */
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";

@@ -214,8 +214,9 @@ export const modelsConfigSchema = z.strictObject({
       parallel: z.union([z.literal("auto"), z.number().int().min(1).max(64)]).default("auto"),
       /**
        * `auto`: on a CPU, the models of a multi stage that share one loaded model (same file and load
-       * parameters) decode in one batch where that is faster (large models; see BENCHMARKS.md); `false`: one
-       * at a time beyond `parallel`; a number: batches of at most that many on any model.
+       * parameters) decode in one batch or one at a time, whichever measured faster on this machine (see
+       * runtime/batch-choice.ts); `false`: one at a time beyond `parallel`; a number: batches of at most
+       * that many on any model.
        */
       batch: z.union([z.literal("auto"), z.literal(false), z.number().int().min(1).max(64)]).default("auto"),
       /** Runs going at once in the web server; `auto` is `parallel` (its resolved value). Later runs wait in a queue. */

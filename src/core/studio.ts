@@ -201,6 +201,8 @@ export class Studio {
         cpuAffinity: settings.cpu_affinity !== false,
         // Beside the sessions, as the stage cache is (a folder, not a .json the store would take for a session).
         estimatesFile: path.join(this.paths.sessionsDir, "memory-estimates", "contexts.json"),
+        // And what batching measured on this machine, with them.
+        batchFile: path.join(this.paths.sessionsDir, "memory-estimates", "batching.json"),
       });
     }
     return this.#runtime;

@@ -55,6 +55,11 @@ export interface GenerateRequest {
    */
   together?: number;
   /**
+   * Names the calls made together (a multi stage's, see `together`): where `runtime.batch` is `auto`, the
+   * runtime times them as one group to learn whether a batch or one call at a time is faster here.
+   */
+  group?: string;
+  /**
    * How many calls this run's stages still to compute may make at once on this call's loaded model (a
    * multi stage's models, and those of stages that may run beside it, as two branches reading one draft),
    * an upper bound that is above 1 exactly when two calls may overlap: then the runtime makes the

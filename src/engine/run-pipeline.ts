@@ -12,6 +12,9 @@ import type { InferencePort, ResolvedGenerationParams, ResolvedModel } from "./p
 import { stageCacheKey, type StageCacheCall, type StageCacheKey, type StageCachePort } from "./stage-cache.js";
 import { answerValues, checkStageTemplates, defaultSynthesisPrompt, mergeInputs, renderTemplate } from "./templates.js";
 
+/** Multi stages called in this process: names each one's groups of calls (see `GenerateRequest.group`). */
+let stageCalls = 0;
+
 export interface RunPipelineOptions {
   runId: string;
   pipeline: Pipeline;
@@ -221,6 +224,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     part: "model" | "aggregation",
     signal: AbortSignal,
     together = 1,
+    group?: string,
   ): Promise<ModelOutput> => {
     try {
       const model = options.resolveModel(modelName);
@@ -234,7 +238,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
       };
       const many = runTogether.get(loadKey(model) ?? "") ?? 1;
       const result = await port.generate(
-        { model, prompt, system: stage.system, ...(part === "model" && stage.history?.length ? { history: stage.history } : {}), params, ...(together > 1 ? { together } : {}), ...(many > 1 ? { runTogether: many } : {}), ...(options.cache ? {} : { fresh: true }) },
+        { model, prompt, system: stage.system, ...(part === "model" && stage.history?.length ? { history: stage.history } : {}), params, ...(together > 1 ? { together, ...(group === undefined ? {} : { group }) } : {}), ...(many > 1 ? { runTogether: many } : {}), ...(options.cache ? {} : { fresh: true }) },
         {
           signal,
           onText: (text) => {
@@ -294,10 +298,12 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     // The stage's models on one loaded model (a local file with the same load settings) are called together.
     const loadKeys = stage.models.map(loadKeyOf);
     const together = (index: number) => (loadKeys[index] === undefined ? 1 : loadKeys.filter((key) => key === loadKeys[index]).length);
+    // One group per loaded model: its calls are timed together (see `GenerateRequest.group`).
+    const stageCall = `${stage.id}#${++stageCalls}`;
     try {
       const settled = await Promise.allSettled(
         stage.models.map((modelName, index) =>
-          callModel(stage, modelName, prompt, stage.params, "model", siblings.signal, together(index)).catch((error: unknown) => {
+          callModel(stage, modelName, prompt, stage.params, "model", siblings.signal, together(index), `${stageCall}/${loadKeys[index] ?? index}`).catch((error: unknown) => {
             if (firstError === undefined) {
               firstError = { error };
               stageAbort.abort(error);

@@ -6,11 +6,14 @@
  *
  * - the weights, memory-mapped: every page is read while the model loads, so they count whole;
  * - a second copy of the weights that llama.cpp's CPU backend repacks for its faster kernels: measured on
- *   syn400m (Q8_0) on an x86 CPU with AVX2, the anonymous memory held the repacked copy while the mapped
- *   file stayed resident. Which types it repacks depends on the CPU (the same syn400m was not repacked on
- *   an AMD EPYC with AVX-512), so a model the worker has not loaded on this machine counts every type the
- *   build can repack (an overestimate where the CPU does not, never an underestimate), and one it has
- *   loaded counts what that load repacked (`repackedWhenLoaded`, see the worker's `loadMeasuringRepack`);
+ *   syn400m (Q8_0) on an x86 CPU (whose instruction sets were not recorded: llama.cpp repacks Q8_0 on x86
+ *   only into its AMX buffer), the anonymous memory held the repacked copy while the mapped file stayed
+ *   resident. Which types it repacks depends on the CPU (the same syn400m was not repacked on an
+ *   AMD EPYC with AVX-512), so the estimate counts the types llama.cpp's rule repacks on this CPU where
+ *   that is known (`repackedTypesOn`), else every type the build can repack (an overestimate where the CPU
+ *   does not, never an underestimate); and one the worker has loaded counts what that load repacked where
+ *   that is less, or where it repacked all of it against the rule (`repackedWhenLoaded`, see the worker's
+ *   `loadMeasuringRepack`);
  * - the contexts as the worker creates them (their size, batch size and sequences: `parallel` in the one
  *   made with the load, the kept and batched ones in a second, see `chooseSequences` in worker.ts), by
  *   node-llama-cpp's simulation of llama.cpp's own allocation (KV cache, cleared and so touched at
@@ -23,33 +26,64 @@ import { llamaImports } from "./llama-imports.js";
 
 const { GgmlType } = await llamaImports("GgmlType");
 
-/** Bytes a model load adds besides its buffers; measured 8-14 MiB on stories260K (BENCHMARKS.md). */
-export const loadOverheadBytes = 24 * 1024 * 1024;
+/** Bytes a model load adds besides its buffers: the most measured on stories260K, 18-22 MiB (BENCHMARKS.md). */
+export const loadOverheadBytes = 22 * 1024 * 1024;
 /** A share over the sum: allocator rounding and the compute buffer pages a long prompt touches. */
 export const residentMargin = 0.1;
 
 /**
  * Bytes per element of the tensor types llama.cpp's CPU backend can repack (block bytes over block
- * elements): those its build (node-llama-cpp 3.22's) has repacking kernels for, on some CPU.
+ * elements): those its build (node-llama-cpp 3.22's) has repacking kernels for, on some CPU (its
+ * `CPU_REPACK` buffer, and on an x86 CPU with AMX its `AMX` one, which also takes Q4_1 and IQ4_XS).
  */
 const repackedTypeBytes: Partial<Record<number, number>> = {
   [GgmlType.Q4_0]: 18 / 32,
+  [GgmlType.Q4_1]: 20 / 32,
   [GgmlType.Q4_K]: 144 / 256,
   [GgmlType.Q5_K]: 176 / 256,
   [GgmlType.Q6_K]: 210 / 256,
   [GgmlType.IQ4_NL]: 18 / 32,
+  [GgmlType.IQ4_XS]: 136 / 256,
   [GgmlType.Q8_0]: 34 / 32,
   [GgmlType.Q2_K]: 84 / 256,
   [GgmlType.MXFP4]: 17 / 32,
   [GgmlType.Q1_0]: 18 / 128,
 };
 
-/** Bytes of the matrices the CPU backend may repack (the token embedding is read by rows, never repacked). */
-export function repackedBytes(insights: GgufInsights): number {
+/**
+ * The llama.cpp release whose CPU backend `repackedTypesOn` follows (node-llama-cpp 3.22's, its
+ * `llamaCppRelease.release`): under another one every repackable type is counted.
+ */
+export const repackRuleRelease = "v0.5.0";
+
+/**
+ * The types llama.cpp's CPU backend repacks on this CPU, by the release's own rule
+ * (`ggml_repack_get_optimal_repack_type` in ggml/src/ggml-cpu/repack.cpp, and the extra buffer types of
+ * ggml-cpu.cpp); undefined where it is not known (every type is then counted: over, never under). On
+ * x86-64, as Linux lists the CPU's flags: with AVX2, Q4_0, Q4_K, IQ4_NL and MXFP4, and Q2_K with AVX-512
+ * too; Q8_0, Q5_K, Q6_K and Q1_0 only on ARM and RISC-V. That is why a Q8_0 model was not repacked on an
+ * AMD EPYC with AVX-512 (BENCHMARKS.md). A CPU with AMX (`amx_int8`) gets llama.cpp's AMX buffer, which
+ * takes Q8_0 and others: not predicted. ggml loads the CPU library built for the best instruction sets
+ * the CPU has, so a flag the CPU lacks is one the library was built without; a flag it has that the
+ * library lacks only makes this an overestimate. ARM (whose library's kernels depend on how it was built)
+ * and other CPUs: not predicted.
+ */
+export function repackedTypesOn(arch: string, flags: ReadonlySet<string> | undefined): ReadonlySet<number> | undefined {
+  if (arch !== "x64" || flags === undefined || flags.has("amx_int8")) return undefined;
+  if (!flags.has("avx2")) return new Set();
+  return new Set([GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.IQ4_NL, GgmlType.MXFP4, ...(flags.has("avx512f") ? [GgmlType.Q2_K] : [])]);
+}
+
+/**
+ * Bytes of the matrices the CPU backend may repack (the token embedding is read by rows, never repacked):
+ * of the `types` it repacks on this CPU where they are known (see `repackedTypesOn`), else of every type it
+ * can repack on some CPU.
+ */
+export function repackedBytes(insights: GgufInsights, types?: ReadonlySet<number>): number {
   let bytes = 0;
   for (const tensor of insights.ggufFileInfo.fullTensorInfo ?? []) {
     const perElement = repackedTypeBytes[tensor.ggmlType];
-    if (perElement === undefined || tensor.dimensions.length < 2 || tensor.name.startsWith("token_embd")) continue;
+    if (perElement === undefined || (types !== undefined && !types.has(tensor.ggmlType)) || tensor.dimensions.length < 2 || tensor.name.startsWith("token_embd")) continue;
     const elements = tensor.dimensions.reduce<number>((product, dimension) => product * Number(dimension), 1);
     bytes += elements * perElement;
   }
@@ -119,12 +153,19 @@ export async function estimateResident(
   simulate: SimulateContext,
   /** What the CPU backend repacked of the model when this machine loaded it on the CPU alone, where known. */
   repackedWhenLoaded?: number,
+  /** The types the CPU backend repacks on this CPU, where known (see `repackedTypesOn`). */
+  repackedTypes?: ReadonlySet<number>,
 ): Promise<ResidentEstimate> {
   const model = insights.estimateModelResourceRequirements({ gpuLayers: options.gpuLayers });
   // Only layers left on the CPU are repacked there; with layers on a GPU the share is an upper bound.
   const onCpu = (whole: number) => Math.max(0, options.gpuLayers === 0 ? whole : whole * (1 - options.gpuLayers / Math.max(1, insights.totalLayers)));
   const [context, extra] = await Promise.all([simulate(options.sequences), options.extraSequences ? simulate(options.extraSequences) : { cpuRam: 0, gpuVram: 0 }]);
-  const parts = { weights: model.cpuRam, repacked: onCpu(repackedWhenLoaded ?? repackedBytes(insights)), context: context.cpuRam + extra.cpuRam, overhead: loadOverheadBytes };
+  // What the CPU's rule says (over, never under), or what a load measured where that is less: over too.
+  // A load that repacked the whole share where the rule says less is believed over the rule.
+  const whole = repackedBytes(insights);
+  const ruled = repackedBytes(insights, repackedTypes);
+  const repacked = repackedWhenLoaded === undefined ? ruled : repackedWhenLoaded >= whole ? repackedWhenLoaded : Math.min(repackedWhenLoaded, ruled);
+  const parts = { weights: model.cpuRam, repacked: onCpu(repacked), context: context.cpuRam + extra.cpuRam, overhead: loadOverheadBytes };
   const ram = (repacked: number) => Math.ceil((parts.weights + repacked + parts.context + parts.overhead) * (1 + residentMargin));
-  return { ram: ram(parts.repacked), ramIfRepacked: ram(onCpu(repackedBytes(insights))), vram: model.gpuVram + context.gpuVram + extra.gpuVram, parts };
+  return { ram: ram(parts.repacked), ramIfRepacked: ram(onCpu(whole)), vram: model.gpuVram + context.gpuVram + extra.gpuVram, parts };
 }

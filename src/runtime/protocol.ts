@@ -75,7 +75,11 @@ export interface WorkerStatus {
 export type ParentMessage =
   /** A worker forked before its settings were known gets them first (see worker-process.ts). */
   | { type: "settings"; settings: WorkerSettings }
-  | { type: "generate"; id: number; request: GenerateRequest }
+  /**
+   * `alone`: the supervisor makes this call one at a time although calls may batch (`batch: auto` chose it
+   * for its multi stage's calls, see batch-choice.ts): it takes a sequence as where calls never batch.
+   */
+  | { type: "generate"; id: number; request: GenerateRequest; alone?: boolean }
   | { type: "cancel"; id: number }
   | { type: "inspect"; id: number; path: string; contextSize: number; gpuLayers: "auto" | "max" | number; threads: "auto" | number; batchSize?: number }
   /** Unloads one model (every pool entry of that path) or, without a path, every model: an idle one now, a busy one once its calls end. */

@@ -10,7 +10,8 @@ import type { GenerateRequest } from "../engine/index.js";
 import { storiesFile, tempDir, testModelsDir } from "../testing/fixtures.js";
 import { writeGgufWithChatTemplate } from "../testing/gguf-with-chat-template.js";
 import { writeStoriesWithEndToken } from "../testing/stories-with-end-token.js";
-import { syntheticShape, writeSyntheticQ8 } from "../testing/synthetic-q8.js";
+import { repackedSyntheticHere, repackRuleHere, syntheticShape, writeSyntheticQ8 } from "../testing/synthetic-q8.js";
+import { firstPairs, type BatchWay } from "./batch-choice.js";
 import { createRuntime, type Runtime } from "./index.js";
 import { allowedCpus, findTaskset, parseCpuList } from "./cpu-placement.js";
 
@@ -222,18 +223,45 @@ describe("the inference runtime", () => {
 
 describe("what a load repacks", () => {
   // The load's memory is read from Linux's /proc: elsewhere nothing is learned.
-  it.runIf(process.platform === "linux")("is counted for every type the CPU backend may repack until this machine has loaded the file, then as that load measured it, in this worker and the next", async () => {
+  it.runIf(process.platform === "linux")("is counted for the types this CPU's rule repacks (every type where it is not known) until this machine has loaded the file, then no more than that load measured, in this worker and the next", async () => {
     const { dir, cleanup } = await tempDir("project-llm-repack-");
     const estimatesFile = path.join(dir, "memory-estimates", "contexts.json");
     const options = { contextSize: 256, gpuLayers: 0, threads: 1 } as const;
+    // The worker's rule (see repackedTypesOn): on an x86-64 CPU with AVX2 and no AMX it repacks Q4_0 and
+    // never Q8_0; where it is not known, every type is counted.
+    const rule = repackRuleHere();
+    const synthetic = repackedSyntheticHere();
     try {
-      const file = await writeSyntheticQ8(path.join(dir, "synthetic-q8.gguf"), syntheticShape);
-      // Every Q8_0 matrix but the token embedding, at 34 bytes a block of 32 values.
+      if (rule !== undefined && !rule.has(GgmlType.Q8_0)) {
+        // A Q8_0 model on this CPU: nothing repacked, before any load; and its load, measured (every type it
+        // may repack on some CPU is), finds the rule true: less than the whole share grew.
+        const q8 = await writeSyntheticQ8(path.join(dir, "synthetic-q8.gguf"), syntheticShape);
+        const probeEstimates = path.join(dir, "probe-estimates", "contexts.json");
+        const probe = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, estimatesFile: probeEstimates });
+        try {
+          expect((await probe.inspect(q8, options)).resident.parts.repacked).toBe(0);
+          await probe.generate({ ...request("The cat", 2, q8), model: { ...request("", 2, q8).model, load: { context_size: 256, gpu_layers: 0, threads: 1 } } });
+          expect(probe.stats().estimatesChanged).toBe(1);
+          const stored = JSON.parse(readFileSync(probeEstimates, "utf8")) as { entries: Record<string, [number, number, number]> };
+          const measuredQ8 = Object.entries(stored.entries).find(([key]) => key.startsWith('["repacked"'))![1][0];
+          const info = await readGgufFileInfo(q8);
+          const whole = (info.fullTensorInfo ?? []).filter((tensor) => tensor.ggmlType === GgmlType.Q8_0 && !tensor.name.startsWith("token_embd")).reduce((sum, tensor) => sum + (tensor.dimensions.reduce<number>((product, dimension) => product * Number(dimension), 1) * 34) / 32, 0);
+          expect(measuredQ8).toBeLessThan(whole);
+          expect((await probe.inspect(q8, options)).resident.parts.repacked).toBe(0);
+        } finally {
+          await probe.dispose();
+        }
+      }
+      // A CPU whose rule repacks neither (no AVX2): nothing to measure.
+      if (!synthetic) return;
+      const { quantization } = synthetic;
+      const file = await writeSyntheticQ8(path.join(dir, `synthetic-${quantization}.gguf`), synthetic.shape, quantization);
+      // Every matrix but the token embedding, at 34 (Q8_0) or 18 (Q4_0) bytes a block of 32 values.
       const info = await readGgufFileInfo(file);
       const repackable = (info.fullTensorInfo ?? [])
-        .filter((tensor) => tensor.ggmlType === GgmlType.Q8_0 && !tensor.name.startsWith("token_embd"))
-        .reduce((sum, tensor) => sum + (tensor.dimensions.reduce<number>((product, dimension) => product * Number(dimension), 1) * 34) / 32, 0);
-      expect(repackable).toBeGreaterThan(0);
+        .filter((tensor) => tensor.ggmlType === GgmlType[quantization] && !tensor.name.startsWith("token_embd"))
+        .reduce((sum, tensor) => sum + (tensor.dimensions.reduce<number>((product, dimension) => product * Number(dimension), 1) * (quantization === "Q4_0" ? 18 : 34)) / 32, 0);
+      expect(repackable).toBeGreaterThan(40 * 1024 * 1024);
       let learned: number;
       const first = createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, estimatesFile });
       try {
@@ -247,7 +275,7 @@ describe("what a load repacks", () => {
         expect(first.stats().estimatesChanged).toBe(1);
         const after = await first.inspect(file, options);
         learned = after.resident.parts.repacked;
-        // All of it where the load's anonymous memory grew by half of it or more (this CPU repacks Q8_0);
+        // All of it where the load's anonymous memory grew by half of it or more (this CPU repacks the type);
         // else that growth and 32 MiB (it repacks none of it: the load adds a few MiB besides).
         expect(learned === repackable || (learned >= 32 * 1024 * 1024 && learned < repackable)).toBe(true);
         // Nothing else of the estimate changes.
@@ -506,6 +534,64 @@ describe("batching", () => {
       expect(evaluated.slice(1)).toEqual([results[0]!.tokensIn, results[0]!.tokensIn, results[0]!.tokensIn]);
     } finally {
       await fresh.dispose();
+    }
+  });
+});
+
+describe("batch: auto", () => {
+  it("times a multi stage's calls each way in turn, then takes the faster by pairs of groups, and keeps the figures for the next runtime", async () => {
+    const { dir, cleanup } = await tempDir();
+    const batchFile = path.join(dir, "batching.json");
+    const make = () => createRuntime({ workerPath: path.resolve("dist/runtime/worker.js"), gpu: false, parallel: 1, batchFile });
+    const fresh = make();
+    /** A multi stage's three calls on one model: which wrote first and which ended, in order. */
+    const group = async (name: string) => {
+      const order: string[] = [];
+      await Promise.all(
+        [0, 1, 2].map((index) => {
+          let first = true;
+          const call = request("Once upon a time", 24);
+          return fresh
+            .generate(
+              { ...call, params: { ...call.params, temperature: 0.8, seed: index + 1 }, together: 3, group: name },
+              {
+                onText: () => {
+                  if (first) order.push("first");
+                  first = false;
+                },
+              },
+            )
+            .then(() => order.push("end"));
+        }),
+      );
+      return order;
+    };
+    const oneAtATime = ["first", "end", "first", "end", "first", "end"];
+    const wayOf = (order: string[]): BatchWay => (order.join() === oneAtATime.join() ? "one-at-a-time" : "batched");
+    const figures = () => fresh.batchFigures(request("x", 1));
+    try {
+      // The load's call: a group that loads the model would say nothing of either way.
+      await fresh.generate(request("The cat", 2));
+      // A model's first batch in a worker costs more than the next: not counted.
+      const ways = [wayOf(await group("warm"))];
+      expect(figures()).toMatchObject({ ratios: [], next: "batched" });
+      // Then each way in turn: each group next to one the other way makes a pair.
+      for (let index = 0; index <= firstPairs; index++) ways.push(wayOf(await group(`group ${index}`)));
+      expect(ways).toEqual(["batched", "batched", "one-at-a-time", "batched", "one-at-a-time"]);
+      const measured = figures();
+      expect(measured.ratios).toHaveLength(firstPairs);
+      const faster = [...measured.ratios].sort((a, b) => a - b)[1]! >= 1 ? "batched" : "one-at-a-time";
+      expect(measured.next).toBe(faster);
+      expect(wayOf(await group("chosen"))).toBe(faster);
+    } finally {
+      await fresh.dispose();
+    }
+    try {
+      // A new runtime (a restarted studio) starts from what was measured.
+      const next = make().batchFigures(request("x", 1));
+      expect(next.ratios.length).toBeGreaterThanOrEqual(firstPairs);
+    } finally {
+      await cleanup();
     }
   });
 });

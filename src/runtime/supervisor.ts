@@ -5,11 +5,13 @@
  * next call.
  */
 import type { ChildProcess } from "node:child_process";
+import { statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ProjectLlmError } from "../common/index.js";
 import type { GenerateOptions, GenerateRequest, GenerateResult, InferencePort } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerSettings, WorkerStatus } from "./protocol.js";
+import { BatchChooser, type BatchFigures, type BatchWay } from "./batch-choice.js";
 import { batchWidth } from "./threads.js";
 import { forkWorker, takePrestarted } from "./worker-process.js";
 
@@ -27,8 +29,9 @@ export interface RuntimeOptions {
   parallel?: "auto" | number;
   /**
    * `auto` (the default): calls on one loaded model (same file and load parameters) that come while one
-   * of them runs may join it, up to `batchWidth`, and decode in one batch where that is faster (see
-   * `batchWidth`); `false`: never beyond `parallel`; a number: that many on any model.
+   * of them runs may join it, up to `batchWidth`, and decode in one batch; a multi stage's calls
+   * (`GenerateRequest.group`) do so where batching measured faster for their model than one at a time
+   * (see batch-choice.ts); `false`: never beyond `parallel`; a number: that many on any model.
    */
   batch?: "auto" | false | number;
   /** RAM the loaded models may take together, by node-llama-cpp's estimates; default 80% of the total. */
@@ -37,6 +40,8 @@ export interface RuntimeOptions {
   cpuAffinity?: boolean;
   /** Where the worker keeps llama.cpp's simulated contexts for the next one (see estimate-cache.ts); unset: not kept. */
   estimatesFile?: string;
+  /** Where `batch: auto` keeps what batching and one call at a time measured on each model (see batch-choice.ts); unset: in memory only. */
+  batchFile?: string;
 }
 
 export interface RuntimeStats {
@@ -67,11 +72,33 @@ interface Pending {
   isGenerate: boolean;
 }
 
-/** A call waiting for a slot: its model's batch key, and how to let it go. */
+/** A call waiting for a slot: its model's batch key, whether it may join a batch on it, and how to let it go. */
 interface Waiting {
   key: string;
+  mayJoin: boolean;
   start: () => void;
 }
+
+/**
+ * The calls of one multi stage on one loaded model (`GenerateRequest.group`) where `batch: auto` chooses
+ * between a batch and one at a time by measurement (see batch-choice.ts): the way chosen for them, and
+ * their tokens out over the time from the first one's start to the last one's end.
+ */
+interface Group {
+  key: string;
+  /** What the choice is kept under (see `choiceKey`). */
+  choiceKey: string;
+  way: BatchWay;
+  /** Calls of the group not ended yet. */
+  left: number;
+  tokens: number;
+  startedAt?: number;
+  /** False once a call failed or loaded the model: the group's time then says nothing about the way. */
+  counts: boolean;
+}
+
+/** Groups followed at most: a group whose calls never all came (a model the engine could not resolve) goes once past it. */
+const maxGroups = 256;
 
 interface Worker {
   child: ChildProcess;
@@ -97,6 +124,17 @@ export class Runtime implements InferencePort {
   /** The worker's GPU, or false on a CPU; unknown until a worker is up. */
   #gpu: string | false | undefined;
   #queue: Waiting[] = [];
+  /** The groups whose calls are going, by `GenerateRequest.group`. */
+  #groups = new Map<string, Group>();
+  readonly #batchChooser: BatchChooser;
+  /**
+   * The loaded models (batch keys) that have decoded a batch since they were loaded. A model's first batch
+   * costs more than the next ones (measured: a 27M model's first group 0.6x of the next), which would
+   * count against batching for good: it is not recorded.
+   */
+  #batchedBefore = new Set<string>();
+  /** Calls running `alone` (see `#groupOf`) by their model's batch key: no other call joins them. */
+  #aloneByModel = new Map<string, number>();
   #disposed = false;
   #stats: RuntimeStats = { modelLoads: 0, generations: 0, workerStarts: 0, workerRestarts: 0, workerCrashes: 0, estimatesChanged: 0 };
 
@@ -113,6 +151,7 @@ export class Runtime implements InferencePort {
       ...(options.estimatesFile === undefined ? {} : { estimatesFile: options.estimatesFile }),
     };
     this.#limit = typeof options.parallel === "number" ? options.parallel : undefined;
+    this.#batchChooser = new BatchChooser(options.batchFile);
   }
 
   /** Generations at once: the configured count, or what `auto` resolved to (undefined until a worker has started). */
@@ -186,6 +225,7 @@ export class Runtime implements InferencePort {
     });
     if (this.#stats.workerStarts > 0) this.#stats.workerRestarts++;
     this.#stats.workerStarts++;
+    this.#batchedBefore.clear();
     this.#stats.workerPid = child.pid;
     this.#worker = worker;
     return worker;
@@ -253,36 +293,83 @@ export class Runtime implements InferencePort {
 
   /**
    * Whether a call may start now beyond the limit: every call running is on its model and fewer than its
-   * batch width run, so it joins their batch rather than splitting the cores with another model.
+   * batch width run, so it joins their batch rather than splitting the cores with another model. (A call of
+   * a group that runs one at a time never joins: see `#groupOf`.)
    */
   #joinsBatch(key: string): boolean {
+    if (this.#aloneByModel.has(key)) return false;
     const running = this.#runningByModel.get(key) ?? 0;
     const width = this.#batchWidth();
     return width > 1 && running > 0 && running === this.#running && running < width;
   }
 
   /**
-   * Waits for a free generation slot; resolves to a release function. A slot is counted taken as soon as
-   * it is given (before the caller resumes), so that a release sees the calls just started when it lets
-   * the next waiting ones join their batch.
+   * The group a call belongs to where `batch: auto` measures the two ways (on a CPU, a multi stage's calls
+   * on one loaded model: see batch-choice.ts); its first call chooses the way for all of them. Undefined
+   * for any other call, and where the config fixes the way (`batch: false` or a width) or a GPU batches.
    */
-  async #slot(request: GenerateRequest, signal: AbortSignal | undefined): Promise<() => void> {
+  #groupOf(request: GenerateRequest, key: string, limit: number): Group | undefined {
+    const together = request.together ?? 1;
+    // With more than one generation at once (`parallel` set above 1 on a CPU) calls made one at a time would
+    // not be: the way is not measured there.
+    if (request.group === undefined || together <= 1 || this.#settings.batch !== "auto" || this.#gpu !== false || limit !== 1 || this.#batchWidth() <= 1) return undefined;
+    let group = this.#groups.get(request.group);
+    if (!group) {
+      const kept = choiceKey(request, key);
+      group = { key, choiceKey: kept, way: this.#batchChooser.choose(kept), left: together, tokens: 0, counts: true };
+      this.#groups.set(request.group, group);
+      if (this.#groups.size > maxGroups) this.#groups.delete(this.#groups.keys().next().value!);
+    }
+    return group;
+  }
+
+  /**
+   * A call of a group has ended (`result` undefined: it failed or was cancelled); the last one records the
+   * group's rate. A call that waited for its model to load (its own load, or another call's) spoils it.
+   */
+  #groupCallEnded(id: string, group: Group, result: GenerateResult | undefined): void {
+    group.left--;
+    if (!result || result.load.loaded || result.load.loadMs > 0) group.counts = false;
+    else group.tokens += result.tokensOut;
+    if (group.left > 0) return;
+    this.#groups.delete(id);
+    if (!group.counts || group.startedAt === undefined) return;
+    if (group.way === "batched" && !this.#batchedBefore.has(group.key)) this.#batchedBefore.add(group.key);
+    else this.#batchChooser.record(group.choiceKey, group.way, (group.tokens / (performance.now() - group.startedAt)) * 1000);
+  }
+
+  /** What `batch: auto` measured on a loaded model (`request`: a call on it), and the way its next multi stage would take. */
+  batchFigures(request: Pick<GenerateRequest, "model">): BatchFigures {
+    return this.#batchChooser.figures(choiceKey(request, batchKey(request)));
+  }
+
+  /**
+   * Waits for a free generation slot; resolves to a release function and the call's group (see
+   * `#groupOf`). A slot is counted taken as soon as it is given (before the caller resumes), so that a
+   * release sees the calls just started when it lets the next waiting ones join their batch.
+   */
+  async #slot(request: GenerateRequest, signal: AbortSignal | undefined): Promise<{ release: () => void; group?: Group }> {
     const limit = this.#limit ?? (await this.#spawn().ready);
     // Whether a call may join a batch depends on the worker's GPU (see `batchWidth`): known once it is up.
     if (this.#gpu === undefined && this.#settings.batch !== false) await this.#spawn().ready;
     // Aborted while the worker started: an abort listener added now would never fire.
     if (signal?.aborted) throw new ProjectLlmError("cancelled", "the generation was cancelled before it started");
     const key = batchKey(request);
+    const group = this.#groupOf(request, key, limit);
+    const mayJoin = group?.way !== "one-at-a-time";
     const take = () => {
       this.#running++;
       this.#runningByModel.set(key, (this.#runningByModel.get(key) ?? 0) + 1);
+      if (!mayJoin) this.#aloneByModel.set(key, (this.#aloneByModel.get(key) ?? 0) + 1);
+      if (group && group.startedAt === undefined) group.startedAt = performance.now();
     };
     // A call joins a running batch only when no call on another model waits: else those would wait as
     // long as calls on this one kept coming.
-    if (this.#running >= limit && !(this.#joinsBatch(key) && this.#queue.every((waiting) => waiting.key === key))) {
+    if (this.#running >= limit && !(mayJoin && this.#joinsBatch(key) && this.#queue.every((waiting) => waiting.key === key))) {
       await new Promise<void>((resolve, reject) => {
         const waiting: Waiting = {
           key,
+          mayJoin,
           start: () => {
             signal?.removeEventListener("abort", onAbort);
             take();
@@ -291,6 +378,7 @@ export class Runtime implements InferencePort {
         };
         const onAbort = () => {
           this.#queue = this.#queue.filter((entry) => entry !== waiting);
+          if (group) this.#groupCallEnded(request.group!, group, undefined);
           reject(new ProjectLlmError("cancelled", "the generation was cancelled while it waited for a free slot"));
         };
         signal?.addEventListener("abort", onAbort, { once: true });
@@ -300,39 +388,51 @@ export class Runtime implements InferencePort {
       take();
     }
     let released = false;
-    return () => {
+    const release = () => {
       if (released) return;
       released = true;
       this.#running--;
       const left = this.#runningByModel.get(key)! - 1;
       if (left === 0) this.#runningByModel.delete(key);
       else this.#runningByModel.set(key, left);
+      if (!mayJoin) {
+        const alone = this.#aloneByModel.get(key)! - 1;
+        if (alone === 0) this.#aloneByModel.delete(key);
+        else this.#aloneByModel.set(key, alone);
+      }
       // In their order: the next call when a slot is free, and the calls after it that join its batch (while
       // a batch still runs past the limit, only calls that join it).
       const free = () => this.#running < (this.#limit ?? 1);
-      while (this.#queue.length > 0 && (free() || this.#joinsBatch(this.#queue[0]!.key))) this.#queue.shift()!.start();
+      while (this.#queue.length > 0 && (free() || (this.#queue[0]!.mayJoin && this.#joinsBatch(this.#queue[0]!.key)))) this.#queue.shift()!.start();
     };
+    return group ? { release, group } : { release };
   }
 
   async generate(request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
     const { signal } = options;
     const cancelled = () => new ProjectLlmError("cancelled", `the generation on ${request.model.name} was cancelled`, { details: { params: { model: request.model.name } } });
     if (signal?.aborted) throw cancelled();
-    const release = await this.#slot(request, signal);
+    const { release, group } = await this.#slot(request, signal);
+    // The worker needs neither the group nor, for calls made one at a time, that they come together (it
+    // would keep them to the sequences of its batch context): they take sequences as where calls never batch.
+    const { group: groupId, together, ...rest } = request;
+    const alone = group?.way === "one-at-a-time";
+    const sent: GenerateRequest = alone || together === undefined ? rest : { ...rest, together };
     let call: { id: number; worker: Worker; promise: Promise<GenerateResult> };
     try {
-      call = this.#request<GenerateResult>(
-        { type: "generate", request },
-        { onText: options.onText, onLoadProgress: options.onLoadProgress, isGenerate: true },
-      );
+      call = this.#request<GenerateResult>({ type: "generate", request: sent, ...(alone ? { alone } : {}) }, { onText: options.onText, onLoadProgress: options.onLoadProgress, isGenerate: true });
     } catch (error) {
       release();
+      if (group) this.#groupCallEnded(groupId!, group, undefined);
       throw error;
     }
     const { id, worker, promise } = call;
     // The slot stays taken until the worker has really stopped the call (its reply or its exit),
     // even when the caller is answered at once on abort.
     promise.then(release, release);
+    // A model (re)loaded: its next batch is a first one again (see `#batchedBefore`).
+    promise.then((result) => result.load.loaded && this.#batchedBefore.delete(batchKey(request)), () => undefined);
+    if (group) promise.then((result) => this.#groupCallEnded(groupId!, group, result), () => this.#groupCallEnded(groupId!, group, undefined));
     if (!signal) return promise;
     let onAbort: () => void = () => undefined;
     const aborted = new Promise<never>((_, reject) => {
@@ -401,6 +501,7 @@ export class Runtime implements InferencePort {
   /** Stops the worker (a `shutdown` message, then SIGKILL after 3 s); calls in flight fail with `worker-crashed`. */
   async dispose(): Promise<void> {
     this.#disposed = true;
+    this.#batchChooser.flush();
     for (const waiting of this.#queue.splice(0)) waiting.start();
     const worker = this.#worker;
     this.#worker = undefined;
@@ -428,10 +529,30 @@ export class Runtime implements InferencePort {
 }
 
 /** Calls with the same key run on one loaded model (the worker's pool key, less the threads it resolves). */
-function batchKey(request: GenerateRequest): string {
+function batchKey(request: Pick<GenerateRequest, "model">): string {
   const load = request.model.load;
   return JSON.stringify([request.model.path, load.context_size, load.gpu_layers, load.threads, load.batch_size ?? null]);
 }
+
+/**
+ * What `batch: auto`'s figures for a loaded model are kept under, in a file that outlives the process: its
+ * batch key, the file as found on disk (a file replaced under the same name is another), and the CPU (a
+ * sessions folder moved to another machine measures again).
+ */
+function choiceKey(request: Pick<GenerateRequest, "model">, key: string): string {
+  let file: [number, number] | null = null;
+  try {
+    const stats = statSync(request.model.path);
+    file = [stats.size, Math.round(stats.mtimeMs)];
+  } catch {
+    // Gone: the call says so.
+  }
+  cpuModel ??= os.cpus()[0]?.model ?? "unknown";
+  return JSON.stringify([key, file, os.arch(), cpuModel]);
+}
+
+/** The CPU's model name, read once (`os.cpus()` reads the system's tables at each call). */
+let cpuModel: string | undefined;
 
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
   return new Runtime(options);

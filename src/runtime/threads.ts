@@ -50,11 +50,13 @@ export interface BatchChoice {
 /**
  * How many generations on one loaded model may decode at once as sequences of its context, in one batch,
  * beyond `parallel` (1 = no batching). On a CPU the K calls of a multi stage whose models share a loaded
- * model finish sooner in one batch than one after another, measured on a quiet machine on every model
- * size and thread count tried (BENCHMARKS.md, "Batching": 1.01-1.24x at one thread from stories260K to a
- * 400M model, 1.30-1.37x at two threads), even though the batch evaluates their shared prompt K times
- * where one at a time reuses it: each step reads the weights once for K tokens, and the per-token work
- * around a step is shared. On a GPU `parallel` already gives each context several sequences.
+ * model often finish sooner in one batch than one after another (BENCHMARKS.md, "Batching": on a quiet
+ * machine 1.01-1.24x at one thread from stories260K to a 400M model, 1.30-1.37x at two threads), though
+ * the batch evaluates their shared prompt K times where one at a time reuses it: each step reads the
+ * weights once for K tokens, and the per-token work around a step is shared. Under load it lost on the
+ * small models, so with `auto` a multi stage's calls batch up to this width only where batching measured
+ * faster for their model (see batch-choice.ts). On a GPU `parallel` already gives each context several
+ * sequences.
  */
 export function batchWidth({ configured, gpu }: BatchChoice): number {
   if (typeof configured === "number") return Math.max(1, configured);

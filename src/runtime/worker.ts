@@ -13,7 +13,7 @@ import type { ErrorCode, ErrorParams } from "../common/index.js";
 import type { GenerateRequest, GenerateResult } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerStatus } from "./protocol.js";
 import { isOutOfMemory, loadWithFallback } from "./gpu-fallback.js";
-import { estimateResident, heuristicContext, repackedBytes, repackedFromGrowth, simulateContext, type ResidentEstimate } from "./memory-estimate.js";
+import { estimateResident, heuristicContext, repackedBytes, repackedFromGrowth, repackedTypesOn, repackRuleRelease, simulateContext, type ResidentEstimate } from "./memory-estimate.js";
 import { contextEstimateKey, ContextEstimateCache, repackKey } from "./estimate-cache.js";
 import { historyTranscript } from "./conversation.js";
 import { samplingOptions } from "./sampling.js";
@@ -339,25 +339,28 @@ function resident(insights: GgufInsights, path: string, options: { contextSize: 
       if (!sameEstimate(simulated, heuristicContext(insights, context))) contextEstimates.set(cacheKey, simulated);
       return simulated;
     };
-    estimate = repackedWhenLoaded(file).then((repacked) => estimateResident(insights, options, simulate, repacked));
+    estimate = Promise.all([repackedWhenLoaded(file), llama()]).then(([repacked, instance]) => estimateResident(insights, options, simulate, repacked, repackedTypesHere(instance)));
     residentEstimates.set(key, estimate);
     estimate.catch(() => residentEstimates.delete(key));
   }
   return estimate;
 }
 
-/**
- * The CPU's instruction sets as Linux lists them (x86's `flags`, ARM's `Features`), hashed: a virtual
- * machine may hide some of a CPU's sets behind its model's name. Undefined elsewhere.
- */
-const cpuFeatures = (() => {
+/** The CPU's instruction sets as Linux lists them (x86's `flags`, ARM's `Features`); undefined elsewhere. */
+const cpuFlags = (() => {
   try {
-    const line = /^(?:flags|Features)\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1];
-    return line === undefined ? undefined : createHash("sha256").update(line.trim()).digest("hex").slice(0, 16);
+    return /^(?:flags|Features)\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim();
   } catch {
     return undefined;
   }
 })();
+/** `cpuFlags`, hashed: a virtual machine may hide some of a CPU's sets behind its model's name. */
+const cpuFeatures = cpuFlags === undefined ? undefined : createHash("sha256").update(cpuFlags).digest("hex").slice(0, 16);
+
+/** The types llama.cpp's CPU backend repacks on this CPU, where its rule is known for this build (see `repackedTypesOn`). */
+function repackedTypesHere(instance: Llama): ReadonlySet<number> | undefined {
+  return instance.llamaCppRelease.release === repackRuleRelease ? repackedTypesOn(os.arch(), cpuFlags === undefined ? undefined : new Set(cpuFlags.split(/\s+/))) : undefined;
+}
 
 /** The CPU and llama.cpp build a repacking holds for (see `repackKey`): which kernels the build has, and which the CPU can run. */
 async function repackRuntime(): Promise<unknown> {
@@ -396,14 +399,15 @@ function anonymousBytes(): number | undefined {
 
 /**
  * Loads a model, and where this machine has not loaded that file on the CPU alone before and its weights
- * hold at least `measuredRepackBytes` of types llama.cpp's CPU backend may repack (see
+ * hold at least `measuredRepackBytes` of types llama.cpp's CPU backend may repack (on some CPU: see
  * memory-estimate.ts), measures what the load repacked: the growth of the worker's anonymous memory across
  * the load. The weights themselves are mapped from the file (not anonymous); the repacked copy is one
  * buffer written whole as the load makes it. A growth of half the repackable share or more counts as all
  * of it (a part of the tensors may not be repacked: over, never under); a smaller one counts as itself and
  * `repackMeasureSlack` more (what the load allocates besides: over, never under). That is kept (see
- * `repackKey`), and the plans after it count it instead of every repackable type: on a CPU that repacks
- * none of a Q8_0 model's weights (an AMD EPYC here), its estimate had them twice. llama.cpp says what it
+ * `repackKey`), and the plans after it count it, or what this CPU's rule says where that is less and the
+ * load did not repack the whole share (see `estimateResident`): on a CPU that repacks none of a Q8_0
+ * model's weights (an AMD EPYC here), its estimate had them twice where the rule was not known. llama.cpp says what it
  * repacked only in its log, whose lines node-llama-cpp drops when they come faster than it passes them on
  * (9 of 32 loads here lost them), so its memory is what is read. Measured only while the worker does
  * nothing else: no other load, unload, call or plan (memory freed meanwhile would read as less repacked);
@@ -412,6 +416,8 @@ function anonymousBytes(): number | undefined {
  */
 async function loadMeasuringRepack(instance: Llama, options: Parameters<Llama["loadModel"]>[0], cpuOnly: boolean, insights: GgufInsights): Promise<{ model: LlamaModel; learned: boolean }> {
   const started = ++loadsStarted;
+  // Every type it may repack, whatever this CPU's rule says: a load that repacks what the rule says it
+  // does not is seen, and then counted (see `estimateResident`).
   const repackable = cpuOnly ? repackedBytes(insights) : 0;
   const unloads = unloadsStarted;
   const requests = requestsStarted;
@@ -790,7 +796,7 @@ async function takeSequence(entry: PoolEntry, tokens: readonly Token[], signal: 
   }
 }
 
-async function generate(id: number, request: GenerateRequest, signal: AbortSignal): Promise<GenerateResult> {
+async function generate(id: number, request: GenerateRequest, signal: AbortSignal, alone: boolean): Promise<GenerateResult> {
   requestsStarted++;
   // llama.cpp reports load progress per tensor (hundreds of calls): pass on steps of 5% at most.
   let reported = -1;
@@ -865,9 +871,9 @@ async function generate(id: number, request: GenerateRequest, signal: AbortSigna
     }
     // A call batches with others when it is made together with them (a multi stage's models) or comes while
     // another runs on this model (which the supervisor allows only to batch), and only where calls batch at
-    // all: with one call at a time (`batch: false`) a multi stage's models take any sequence, and so the one
-    // holding the prompt they share.
-    const batching = batchWidth({ configured: settings.batch ?? "auto", gpu: loadedLlama?.gpu ?? false }) > 1;
+    // all: with one call at a time (`batch: false`, or a call the supervisor makes `alone`) a multi stage's
+    // models take any sequence, and so the one holding the prompt they share.
+    const batching = !alone && batchWidth({ configured: settings.batch ?? "auto", gpu: loadedLlama?.gpu ?? false }) > 1;
     const batched = ((request.together ?? 1) > 1 || entry.busy > 1) && batching;
     kept = await takeSequence(entry, evaluatedTokens, signal, batched, batching);
     const sequence = kept.sequence;
@@ -1085,7 +1091,7 @@ handleMessages((message: ParentMessage) => {
     case "generate": {
       const controller = new AbortController();
       calls.set(message.id, controller);
-      generate(message.id, message.request, controller.signal).then(
+      generate(message.id, message.request, controller.signal, message.alone === true).then(
         (result) => send({ type: "result", id: message.id, result, status: cpuPoolStatus() }),
         (error: unknown) => send(errorReply(message.id, error)),
       ).finally(() => calls.delete(message.id));

@@ -1,5 +1,5 @@
 /**
- * A llama model of random Q8_0 weights and a chosen size, with the story model's keys and vocabulary: a
+ * A llama model of random Q8_0 (or Q4_0) weights and a chosen size, with the story model's keys and vocabulary: a
  * model with tens of MiB of a type llama.cpp's CPU backend may repack (see memory-estimate.ts), where the
  * only model here is a 1 MiB F32 one, which it never repacks. Its text is noise; it loads and decodes as
  * a real model of that shape does. The story model's keys are copied with its sizes changed in place (the
@@ -7,17 +7,21 @@
  * then the tensor infos and data are written (see gguf-layout.ts). The same shape as
  * `../shared/tools/make-synthetic-gguf.py` makes, written here so that tests need nothing outside the project.
  */
+import { readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
+import { GgmlType } from "node-llama-cpp";
+import { repackedTypesOn } from "../runtime/memory-estimate.js";
 import { storiesFile, testModelsDir } from "./fixtures.js";
 import { readGgufLayout } from "./gguf-layout.js";
 
 const f32 = 0;
-const q8_0 = 8;
 const uint32Type = 4;
 const blockValues = 32;
-const blockBytes = 34;
-/** A Q8_0 block's scale: 0.01 as a half float (the values then lie within ±1.28, as trained weights do). */
+/** Each type's GGUF number and block of 32 values: a half float scale, then the values (8 bits each, or 4). */
+const quantizations = { Q8_0: { type: 8, blockBytes: 34 }, Q4_0: { type: 2, blockBytes: 18 } } as const;
+/** A block's scale: 0.01 as a half float (Q8_0's values then lie within ±1.28, as trained weights do). */
 const scaleBits = 0x211f;
 
 export interface SyntheticShape {
@@ -33,9 +37,34 @@ export interface SyntheticShape {
  * (`measuredRepackBytes` in the worker, 40 MiB), and a 51 MB file.
  */
 export const syntheticShape: SyntheticShape = { embedding: 1024, feedForward: 2816, layers: 4 };
+/** The same in Q4_0, twice as deep: ~51 MiB of matrices, past what a load measures too. */
+export const syntheticShapeQ4: SyntheticShape = { ...syntheticShape, layers: 8 };
+
+/** This CPU's repacking rule as the worker finds it (see `repackedTypesOn`): undefined where it is not known. */
+export function repackRuleHere(): ReadonlySet<number> | undefined {
+  let flags: string | undefined;
+  try {
+    flags = /^(?:flags|Features)\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim();
+  } catch {
+    flags = undefined;
+  }
+  return repackedTypesOn(os.arch(), flags === undefined ? undefined : new Set(flags.split(/\s+/)));
+}
+
+/**
+ * A synthetic model whose plan counts a repacked copy before its first load here, and whose first load
+ * measures it: Q4_0 where this CPU's rule repacks it (x86-64 with AVX2), Q8_0 where the rule is not known
+ * (every type counted); undefined where the rule repacks neither.
+ */
+export function repackedSyntheticHere(): { quantization: keyof typeof quantizations; shape: SyntheticShape } | undefined {
+  const rule = repackRuleHere();
+  if (rule?.has(GgmlType.Q4_0)) return { quantization: "Q4_0", shape: syntheticShapeQ4 };
+  return rule === undefined || rule.has(GgmlType.Q8_0) ? { quantization: "Q8_0", shape: syntheticShape } : undefined;
+}
 
 /** Writes the model to `target` and answers `target`. */
-export async function writeSyntheticQ8(target: string, shape: SyntheticShape): Promise<string> {
+export async function writeSyntheticQ8(target: string, shape: SyntheticShape, quantization: keyof typeof quantizations = "Q8_0"): Promise<string> {
+  const { type: matrixType, blockBytes } = quantizations[quantization];
   if (shape.embedding % 256 !== 0 || shape.feedForward % blockValues !== 0) throw new Error("a synthetic model's widths are whole Q8_0 blocks and 8 heads of them");
   const stories = await readFile(path.join(testModelsDir, storiesFile));
   const { keysEnd, alignment, tensors } = readGgufLayout(stories, storiesFile);
@@ -103,7 +132,7 @@ export async function writeSyntheticQ8(target: string, shape: SyntheticShape): P
       data = Buffer.alloc(values * 4);
       for (let index = 0; index < values; index++) data.writeFloatLE(1, index * 4);
     } else {
-      type = q8_0;
+      type = matrixType;
       data = randomBytes(Buffer.alloc((values / blockValues) * blockBytes));
       for (let block = 0; block < values / blockValues; block++) data.writeUInt16LE(scaleBits, block * blockBytes);
     }
