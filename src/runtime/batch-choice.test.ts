@@ -75,14 +75,29 @@ describe("BatchChooser", () => {
       const file = path.join(dir, "batching.json");
       const studio = new BatchChooser(file);
       const cli = new BatchChooser(file);
+      // Both read the file (none yet) before either writes.
+      studio.figures("shared");
+      cli.figures("shared");
       studio.record("studio's model", "batched", 100);
+      studio.choose("shared");
+      studio.record("shared", "batched", 100);
+      studio.record("shared", "one-at-a-time", 25);
       studio.flush();
       cli.record("cli's model", "batched", 100);
       cli.record("cli's model", "one-at-a-time", 50);
+      // The CLI used the shared model after the studio did: its figures are kept, and the studio takes them.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      cli.choose("shared");
+      cli.record("shared", "batched", 100);
+      cli.record("shared", "one-at-a-time", 200);
       cli.flush();
+      studio.record("studio's model", "one-at-a-time", 50);
+      studio.flush();
       const both = new BatchChooser(file);
-      expect(both.figures("studio's model").next).toBe("one-at-a-time");
+      expect(both.figures("studio's model").ratios).toEqual([2]);
       expect(both.figures("cli's model").ratios).toEqual([2]);
+      expect(both.figures("shared").ratios).toEqual([0.5]);
+      expect(studio.figures("shared").ratios).toEqual([0.5]);
     } finally {
       await cleanup();
     }

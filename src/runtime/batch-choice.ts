@@ -2,9 +2,9 @@
  * `runtime.batch: auto` on a CPU: whether the calls of a multi stage that share one loaded model decode in
  * one batch or one after another, chosen per loaded model by what each way measured on this machine. On
  * a quiet machine a batch was as fast or faster on every model tried on 2026-11-30 (BENCHMARKS.md,
- * "Batching": 1.01-1.37x); on 2026-12-02's machine it was slower on the 27M and 400M models at one thread
- * (0.79-0.83x), about as fast on stories260K (1.01x, 1.06x with both cores busy), faster on the 400M one
- * at two threads (1.19x). Which one wins depends on the CPU, the model, the threads and what else runs,
+ * "Batching": 1.01-1.37x); on 2026-12-02's machine, at one thread, it was slower on the 27M model (0.79x
+ * busy, 0.83x quiet) and on the 400M one when quiet (0.83x; 1.07x with both cores busy), about as fast
+ * on stories260K (1.01x, 1.06x busy), and faster on the 400M one at two threads (1.19x). Which one wins depends on the CPU, the model, the threads and what else runs,
  * so no fixed rule is the better of the two everywhere.
  *
  * A group (the K calls of one multi stage, see `GenerateRequest.group`) is timed from its first call's

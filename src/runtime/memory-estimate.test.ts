@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { GgmlType } from "node-llama-cpp";
 import { describe, expect, it } from "vitest";
-import { repackedFromGrowth, repackedTypesOn, repackRuleRelease } from "./memory-estimate.js";
+import { repackedFromGrowth, repackedMeasured, repackedTypesOn, repackRuleRelease } from "./memory-estimate.js";
 
 const mib = 1024 * 1024;
 
@@ -46,5 +46,24 @@ describe("repackedTypesOn", () => {
   it("is the rule of the llama.cpp release installed: another release must be read again", async () => {
     const release = JSON.parse(await readFile(path.join(path.dirname(createRequire(import.meta.url).resolve("node-llama-cpp")), "..", "llama", "binariesGithubRelease.json"), "utf8")) as { release: string };
     expect(release.release).toBe(repackRuleRelease);
+  });
+});
+
+describe("repackedMeasured", () => {
+  const slack = 32 * mib;
+  it("keeps no more than the CPU's rule says where the load grew by no more: a Q4_K_M model repacks its Q4_K part alone", () => {
+    // 100 MiB it may repack on some CPU, 70 of them Q4_K (repacked with AVX2), 30 Q6_K (not).
+    expect(repackedMeasured(71 * mib, 100 * mib, 70 * mib, slack)).toBe(71 * mib);
+    expect(repackedFromGrowth(71 * mib, 100 * mib, slack)).toBe(100 * mib);
+  });
+
+  it("keeps the growth where the rule says nothing is repacked, and believes a load that grew by more than the rule says", () => {
+    expect(repackedMeasured(10 * mib, 400 * mib, 0, slack)).toBe(10 * mib);
+    expect(repackedMeasured(405 * mib, 400 * mib, 0, slack)).toBe(400 * mib);
+  });
+
+  it("is repackedFromGrowth where the rule is not known (every type counted)", () => {
+    expect(repackedMeasured(10 * mib, 400 * mib, 400 * mib, slack)).toBe(42 * mib);
+    expect(repackedMeasured(300 * mib, 400 * mib, 400 * mib, slack)).toBe(400 * mib);
   });
 });

@@ -11,8 +11,8 @@
  *   resident. Which types it repacks depends on the CPU (the same syn400m was not repacked on an
  *   AMD EPYC with AVX-512), so the estimate counts the types llama.cpp's rule repacks on this CPU where
  *   that is known (`repackedTypesOn`), else every type the build can repack (an overestimate where the CPU
- *   does not, never an underestimate); and one the worker has loaded counts what that load repacked where
- *   that is less, or where it repacked all of it against the rule (`repackedWhenLoaded`, see the worker's
+ *   does not, never an underestimate); and one the worker has loaded counts what that load repacked, no
+ *   more than the rule says unless the load grew by more (`repackedMeasured`, see the worker's
  *   `loadMeasuringRepack`);
  * - the contexts as the worker creates them (their size, batch size and sequences: `parallel` in the one
  *   made with the load, the kept and batched ones in a second, see `chooseSequences` in worker.ts), by
@@ -140,6 +140,17 @@ export function repackedFromGrowth(growth: number, repackable: number, slack: nu
   return grown >= repackable / 2 ? repackable : Math.min(repackable, grown + slack);
 }
 
+/**
+ * What a load repacked, kept for the plans after it: `repackedFromGrowth` over every type it may repack
+ * (`repackable`), or where this CPU's rule says less (`ruled`: every type where the rule is not known),
+ * that or the growth, whichever is more. Over, never under: the repacked copy is part of the growth, and
+ * a load that repacked more than the rule says grew by more. (A Q4_K_M model on an AVX2 CPU repacks its
+ * Q4_K matrices, more than half of it, and never its Q6_K ones: `repackedFromGrowth` alone reads all.)
+ */
+export function repackedMeasured(growth: number, repackable: number, ruled: number, slack: number): number {
+  return Math.min(repackedFromGrowth(growth, repackable, slack), Math.max(ruled, Math.max(0, growth)));
+}
+
 /** llama.cpp's simulated allocation of a context of `sequences` (node-llama-cpp's simulation, or what a cache kept of it). */
 export type SimulateContext = (sequences: number) => Promise<{ cpuRam: number; gpuVram: number }>;
 
@@ -151,7 +162,7 @@ export async function estimateResident(
   insights: GgufInsights,
   options: { contextSize: number; gpuLayers: number; sequences: number; extraSequences?: number; batchSize?: number },
   simulate: SimulateContext,
-  /** What the CPU backend repacked of the model when this machine loaded it on the CPU alone, where known. */
+  /** What the CPU backend repacked of the model when this machine loaded it on the CPU alone, where known (see `repackedMeasured`). */
   repackedWhenLoaded?: number,
   /** The types the CPU backend repacks on this CPU, where known (see `repackedTypesOn`). */
   repackedTypes?: ReadonlySet<number>,
@@ -160,11 +171,9 @@ export async function estimateResident(
   // Only layers left on the CPU are repacked there; with layers on a GPU the share is an upper bound.
   const onCpu = (whole: number) => Math.max(0, options.gpuLayers === 0 ? whole : whole * (1 - options.gpuLayers / Math.max(1, insights.totalLayers)));
   const [context, extra] = await Promise.all([simulate(options.sequences), options.extraSequences ? simulate(options.extraSequences) : { cpuRam: 0, gpuVram: 0 }]);
-  // What the CPU's rule says (over, never under), or what a load measured where that is less: over too.
-  // A load that repacked the whole share where the rule says less is believed over the rule.
+  // What a load measured (see `repackedMeasured`), else what the CPU's rule says: each over, never under.
   const whole = repackedBytes(insights);
-  const ruled = repackedBytes(insights, repackedTypes);
-  const repacked = repackedWhenLoaded === undefined ? ruled : repackedWhenLoaded >= whole ? repackedWhenLoaded : Math.min(repackedWhenLoaded, ruled);
+  const repacked = repackedWhenLoaded ?? repackedBytes(insights, repackedTypes);
   const parts = { weights: model.cpuRam, repacked: onCpu(repacked), context: context.cpuRam + extra.cpuRam, overhead: loadOverheadBytes };
   const ram = (repacked: number) => Math.ceil((parts.weights + repacked + parts.context + parts.overhead) * (1 + residentMargin));
   return { ram: ram(parts.repacked), ramIfRepacked: ram(onCpu(whole)), vram: model.gpuVram + context.gpuVram + extra.gpuVram, parts };

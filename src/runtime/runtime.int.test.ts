@@ -246,8 +246,9 @@ describe("what a load repacks", () => {
           const measuredQ8 = Object.entries(stored.entries).find(([key]) => key.startsWith('["repacked"'))![1][0];
           const info = await readGgufFileInfo(q8);
           const whole = (info.fullTensorInfo ?? []).filter((tensor) => tensor.ggmlType === GgmlType.Q8_0 && !tensor.name.startsWith("token_embd")).reduce((sum, tensor) => sum + (tensor.dimensions.reduce<number>((product, dimension) => product * Number(dimension), 1) * 34) / 32, 0);
-          expect(measuredQ8).toBeLessThan(whole);
-          expect((await probe.inspect(q8, options)).resident.parts.repacked).toBe(0);
+          expect(measuredQ8).toBeLessThan(whole / 2);
+          // Counted from now on: what the load grew by, no more (the rule said none).
+          expect((await probe.inspect(q8, options)).resident.parts.repacked).toBe(measuredQ8);
         } finally {
           await probe.dispose();
         }

@@ -89,11 +89,15 @@ interface Group {
   /** What the choice is kept under (see `choiceKey`). */
   choiceKey: string;
   way: BatchWay;
-  /** Calls of the group not ended yet. */
+  /** Calls of the group not ended yet, and those of them running. */
   left: number;
+  running: number;
   tokens: number;
   startedAt?: number;
-  /** False once a call failed or loaded the model: the group's time then says nothing about the way. */
+  /**
+   * False once a call failed or waited for a load, or another call on the model (another multi stage's,
+   * a lone one) ran during the group: its time then says nothing about the way.
+   */
   counts: boolean;
 }
 
@@ -316,7 +320,7 @@ export class Runtime implements InferencePort {
     let group = this.#groups.get(request.group);
     if (!group) {
       const kept = choiceKey(request, key);
-      group = { key, choiceKey: kept, way: this.#batchChooser.choose(kept), left: together, tokens: 0, counts: true };
+      group = { key, choiceKey: kept, way: this.#batchChooser.choose(kept), left: together, running: 0, tokens: 0, counts: true };
       this.#groups.set(request.group, group);
       if (this.#groups.size > maxGroups) this.#groups.delete(this.#groups.keys().next().value!);
     }
@@ -333,9 +337,12 @@ export class Runtime implements InferencePort {
     else group.tokens += result.tokensOut;
     if (group.left > 0) return;
     this.#groups.delete(id);
-    if (!group.counts || group.startedAt === undefined) return;
-    if (group.way === "batched" && !this.#batchedBefore.has(group.key)) this.#batchedBefore.add(group.key);
-    else this.#batchChooser.record(group.choiceKey, group.way, (group.tokens / (performance.now() - group.startedAt)) * 1000);
+    // A model's first batch since its load, counted or not, is the one not measured.
+    if (group.way === "batched" && !this.#batchedBefore.has(group.key)) {
+      this.#batchedBefore.add(group.key);
+      return;
+    }
+    if (group.counts && group.startedAt !== undefined) this.#batchChooser.record(group.choiceKey, group.way, (group.tokens / (performance.now() - group.startedAt)) * 1000);
   }
 
   /** What `batch: auto` measured on a loaded model (`request`: a call on it), and the way its next multi stage would take. */
@@ -358,10 +365,16 @@ export class Runtime implements InferencePort {
     const group = this.#groupOf(request, key, limit);
     const mayJoin = group?.way !== "one-at-a-time";
     const take = () => {
+      // Calls on this model overlapping a group spoil its time (and it theirs).
+      if (group && (this.#runningByModel.get(key) ?? 0) > group.running) group.counts = false;
+      for (const other of this.#groups.values()) if (other !== group && other.key === key && other.startedAt !== undefined) other.counts = false;
       this.#running++;
       this.#runningByModel.set(key, (this.#runningByModel.get(key) ?? 0) + 1);
       if (!mayJoin) this.#aloneByModel.set(key, (this.#aloneByModel.get(key) ?? 0) + 1);
-      if (group && group.startedAt === undefined) group.startedAt = performance.now();
+      if (group) {
+        group.running++;
+        group.startedAt ??= performance.now();
+      }
     };
     // A call joins a running batch only when no call on another model waits: else those would wait as
     // long as calls on this one kept coming.
@@ -400,6 +413,7 @@ export class Runtime implements InferencePort {
         if (alone === 0) this.#aloneByModel.delete(key);
         else this.#aloneByModel.set(key, alone);
       }
+      if (group) group.running--;
       // In their order: the next call when a slot is free, and the calls after it that join its batch (while
       // a batch still runs past the limit, only calls that join it).
       const free = () => this.#running < (this.#limit ?? 1);

@@ -13,7 +13,7 @@ import type { ErrorCode, ErrorParams } from "../common/index.js";
 import type { GenerateRequest, GenerateResult } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerStatus } from "./protocol.js";
 import { isOutOfMemory, loadWithFallback } from "./gpu-fallback.js";
-import { estimateResident, heuristicContext, repackedBytes, repackedFromGrowth, repackedTypesOn, repackRuleRelease, simulateContext, type ResidentEstimate } from "./memory-estimate.js";
+import { estimateResident, heuristicContext, repackedBytes, repackedMeasured, repackedTypesOn, repackRuleRelease, simulateContext, type ResidentEstimate } from "./memory-estimate.js";
 import { contextEstimateKey, ContextEstimateCache, repackKey } from "./estimate-cache.js";
 import { historyTranscript } from "./conversation.js";
 import { samplingOptions } from "./sampling.js";
@@ -405,9 +405,9 @@ function anonymousBytes(): number | undefined {
  * buffer written whole as the load makes it. A growth of half the repackable share or more counts as all
  * of it (a part of the tensors may not be repacked: over, never under); a smaller one counts as itself and
  * `repackMeasureSlack` more (what the load allocates besides: over, never under). That is kept (see
- * `repackKey`), and the plans after it count it, or what this CPU's rule says where that is less and the
- * load did not repack the whole share (see `estimateResident`): on a CPU that repacks none of a Q8_0
- * model's weights (an AMD EPYC here), its estimate had them twice where the rule was not known. llama.cpp says what it
+ * `repackKey`), no more than this CPU's rule says unless the load grew by more (see `repackedMeasured`),
+ * and the plans after it count it: on a CPU that repacks none of a Q8_0 model's weights (an AMD EPYC
+ * here), its estimate had them twice where the rule was not known. llama.cpp says what it
  * repacked only in its log, whose lines node-llama-cpp drops when they come faster than it passes them on
  * (9 of 32 loads here lost them), so its memory is what is read. Measured only while the worker does
  * nothing else: no other load, unload, call or plan (memory freed meanwhile would read as less repacked);
@@ -417,7 +417,7 @@ function anonymousBytes(): number | undefined {
 async function loadMeasuringRepack(instance: Llama, options: Parameters<Llama["loadModel"]>[0], cpuOnly: boolean, insights: GgufInsights): Promise<{ model: LlamaModel; learned: boolean }> {
   const started = ++loadsStarted;
   // Every type it may repack, whatever this CPU's rule says: a load that repacks what the rule says it
-  // does not is seen, and then counted (see `estimateResident`).
+  // does not is seen, and then counted (see `repackedMeasured`).
   const repackable = cpuOnly ? repackedBytes(insights) : 0;
   const unloads = unloadsStarted;
   const requests = requestsStarted;
@@ -435,7 +435,7 @@ async function loadMeasuringRepack(instance: Llama, options: Parameters<Llama["l
   const model = await instance.loadModel(options);
   const after = before === undefined ? undefined : anonymousBytes();
   if (key === undefined || before === undefined || after === undefined || !quiet()) return { model, learned: false };
-  contextEstimates.set(key, { cpuRam: repackedFromGrowth(after - before, repackable, repackMeasureSlack), gpuVram: 0 });
+  contextEstimates.set(key, { cpuRam: repackedMeasured(after - before, repackable, repackedBytes(insights, repackedTypesHere(instance)), repackMeasureSlack), gpuVram: 0 });
   residentEstimates.clear();
   send({ type: "estimates-changed" });
   return { model, learned: true };
