@@ -21,6 +21,8 @@
  * - a fixed allowance for what a load adds besides its buffers (the threadpool, the backend's tables, the
  *   model's JavaScript objects), and a margin over the sum (see `residentMargin`).
  */
+import { readFileSync } from "node:fs";
+import os from "node:os";
 import type { GgufInsights } from "node-llama-cpp";
 import { llamaImports } from "./llama-imports.js";
 
@@ -73,6 +75,18 @@ export function repackedTypesOn(arch: string, flags: ReadonlySet<string> | undef
   if (!flags.has("avx2")) return new Set();
   return new Set([GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.IQ4_NL, GgmlType.MXFP4, ...(flags.has("avx512f") ? [GgmlType.Q2_K] : [])]);
 }
+
+/** The CPU's instruction sets as Linux lists them (x86's `flags`, ARM's `Features`); undefined elsewhere. */
+export const cpuFlags: string | undefined = (() => {
+  try {
+    return /^(?:flags|Features)\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim();
+  } catch {
+    return undefined;
+  }
+})();
+
+/** `repackedTypesOn` this CPU, by `cpuFlags` (for the release the rule was read from: see the worker). */
+export const repackedTypesHere = repackedTypesOn(os.arch(), cpuFlags === undefined ? undefined : new Set(cpuFlags.split(/\s+/)));
 
 /**
  * Bytes of the matrices the CPU backend may repack (the token embedding is read by rows, never repacked):
@@ -148,7 +162,7 @@ export function repackedFromGrowth(growth: number, repackable: number, slack: nu
  * Q4_K matrices, more than half of it, and never its Q6_K ones: `repackedFromGrowth` alone reads all.)
  */
 export function repackedMeasured(growth: number, repackable: number, ruled: number, slack: number): number {
-  return Math.min(repackedFromGrowth(growth, repackable, slack), Math.max(ruled, Math.max(0, growth)));
+  return Math.min(repackedFromGrowth(growth, repackable, slack), Math.max(ruled, growth, 0));
 }
 
 /** llama.cpp's simulated allocation of a context of `sequences` (node-llama-cpp's simulation, or what a cache kept of it). */

@@ -13,7 +13,7 @@ import type { ErrorCode, ErrorParams } from "../common/index.js";
 import type { GenerateRequest, GenerateResult } from "../engine/index.js";
 import type { ModelFacts, ParentMessage, WorkerMessage, WorkerStatus } from "./protocol.js";
 import { isOutOfMemory, loadWithFallback } from "./gpu-fallback.js";
-import { estimateResident, heuristicContext, repackedBytes, repackedMeasured, repackedTypesOn, repackRuleRelease, simulateContext, type ResidentEstimate } from "./memory-estimate.js";
+import { cpuFlags, estimateResident, heuristicContext, repackedBytes, repackedMeasured, repackedTypesHere, repackRuleRelease, simulateContext, type ResidentEstimate } from "./memory-estimate.js";
 import { contextEstimateKey, ContextEstimateCache, repackKey } from "./estimate-cache.js";
 import { historyTranscript } from "./conversation.js";
 import { samplingOptions } from "./sampling.js";
@@ -339,27 +339,19 @@ function resident(insights: GgufInsights, path: string, options: { contextSize: 
       if (!sameEstimate(simulated, heuristicContext(insights, context))) contextEstimates.set(cacheKey, simulated);
       return simulated;
     };
-    estimate = Promise.all([repackedWhenLoaded(file), llama()]).then(([repacked, instance]) => estimateResident(insights, options, simulate, repacked, repackedTypesHere(instance)));
+    estimate = Promise.all([repackedWhenLoaded(file), llama()]).then(([repacked, instance]) => estimateResident(insights, options, simulate, repacked, repackedTypesFor(instance)));
     residentEstimates.set(key, estimate);
     estimate.catch(() => residentEstimates.delete(key));
   }
   return estimate;
 }
 
-/** The CPU's instruction sets as Linux lists them (x86's `flags`, ARM's `Features`); undefined elsewhere. */
-const cpuFlags = (() => {
-  try {
-    return /^(?:flags|Features)\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim();
-  } catch {
-    return undefined;
-  }
-})();
 /** `cpuFlags`, hashed: a virtual machine may hide some of a CPU's sets behind its model's name. */
 const cpuFeatures = cpuFlags === undefined ? undefined : createHash("sha256").update(cpuFlags).digest("hex").slice(0, 16);
 
 /** The types llama.cpp's CPU backend repacks on this CPU, where its rule is known for this build (see `repackedTypesOn`). */
-function repackedTypesHere(instance: Llama): ReadonlySet<number> | undefined {
-  return instance.llamaCppRelease.release === repackRuleRelease ? repackedTypesOn(os.arch(), cpuFlags === undefined ? undefined : new Set(cpuFlags.split(/\s+/))) : undefined;
+function repackedTypesFor(instance: Llama): ReadonlySet<number> | undefined {
+  return instance.llamaCppRelease.release === repackRuleRelease ? repackedTypesHere : undefined;
 }
 
 /** The CPU and llama.cpp build a repacking holds for (see `repackKey`): which kernels the build has, and which the CPU can run. */
@@ -435,7 +427,7 @@ async function loadMeasuringRepack(instance: Llama, options: Parameters<Llama["l
   const model = await instance.loadModel(options);
   const after = before === undefined ? undefined : anonymousBytes();
   if (key === undefined || before === undefined || after === undefined || !quiet()) return { model, learned: false };
-  contextEstimates.set(key, { cpuRam: repackedMeasured(after - before, repackable, repackedBytes(insights, repackedTypesHere(instance)), repackMeasureSlack), gpuVram: 0 });
+  contextEstimates.set(key, { cpuRam: repackedMeasured(after - before, repackable, repackedBytes(insights, repackedTypesFor(instance)), repackMeasureSlack), gpuVram: 0 });
   residentEstimates.clear();
   send({ type: "estimates-changed" });
   return { model, learned: true };

@@ -7,12 +7,10 @@
  * then the tensor infos and data are written (see gguf-layout.ts). The same shape as
  * `../shared/tools/make-synthetic-gguf.py` makes, written here so that tests need nothing outside the project.
  */
-import { readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { GgmlType } from "node-llama-cpp";
-import { repackedTypesOn } from "../runtime/memory-estimate.js";
+import { repackedTypesHere } from "../runtime/memory-estimate.js";
 import { storiesFile, testModelsDir } from "./fixtures.js";
 import { readGgufLayout } from "./gguf-layout.js";
 
@@ -42,13 +40,7 @@ export const syntheticShapeQ4: SyntheticShape = { ...syntheticShape, layers: 8 }
 
 /** This CPU's repacking rule as the worker finds it (see `repackedTypesOn`): undefined where it is not known. */
 export function repackRuleHere(): ReadonlySet<number> | undefined {
-  let flags: string | undefined;
-  try {
-    flags = /^(?:flags|Features)\s*:\s*(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim();
-  } catch {
-    flags = undefined;
-  }
-  return repackedTypesOn(os.arch(), flags === undefined ? undefined : new Set(flags.split(/\s+/)));
+  return repackedTypesHere;
 }
 
 /**
