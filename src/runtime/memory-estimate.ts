@@ -28,8 +28,11 @@ import { llamaImports } from "./llama-imports.js";
 
 const { GgmlType } = await llamaImports("GgmlType");
 
-/** Bytes a model load adds besides its buffers: the most measured on stories260K, 18-22 MiB (BENCHMARKS.md). */
-export const loadOverheadBytes = 22 * 1024 * 1024;
+/**
+ * Bytes a model load adds besides its buffers: the most measured on stories260K, 10.1-14.8 MiB over 18
+ * fresh workers, each of which had collected what its start left (BENCHMARKS.md, "What a fresh worker holds").
+ */
+export const loadOverheadBytes = 15 * 1024 * 1024;
 /** A share over the sum: allocator rounding and the compute buffer pages a long prompt touches. */
 export const residentMargin = 0.1;
 

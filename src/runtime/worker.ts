@@ -8,6 +8,8 @@ import { handleMessages, workerSettings } from "./worker-inbox.js";
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import os from "node:os";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import type { ChatHistoryItem, ChatWrapper, GgufInsights, Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import type { ErrorCode, ErrorParams } from "../common/index.js";
 import type { GenerateRequest, GenerateResult } from "../engine/index.js";
@@ -1138,8 +1140,30 @@ if (settings.idleUnloadSeconds > 0) {
   }, Math.min(30_000, settings.idleUnloadSeconds * 1000)).unref();
 }
 
+/**
+ * Collects what the worker's start left behind (node-llama-cpp's modules read and compiled: a few MiB that V8
+ * keeps until some later collection, often one in the middle of a model's first load), once the worker is
+ * up and before its first call: its resident memory is then what it holds, and a model's load grows it by
+ * what the load takes. Without it, two fresh workers loading and running stories260K alike grew by 26.6 to
+ * 38.1 MiB, a spread wider than the 35% its estimate may be over its growth (BENCHMARKS.md, "What a fresh worker
+ * holds"). Skipped where a call or a load came first, which would wait for it (~10 ms).
+ *
+ * `gc` is exposed here, once node-llama-cpp's modules are loaded, rather than by `--expose-gc` on the
+ * worker's command line: any V8 flag there (this one as much as `--max-semi-space-size`) made the
+ * worker's start ~65 ms slower here, likely Node's own modules compiled again rather than read from the
+ * code cached in its binary, which V8 takes only under the flags it was made with.
+ */
+function collectStartGarbage(): void {
+  if (calls.size > 0 || loading.size > 0) return;
+  setFlagsFromString("--expose-gc");
+  (runInNewContext("gc") as () => void)();
+}
+
 llama().then(
-  (instance) => send({ type: "ready", gpu: instance.gpu, parallel }),
+  (instance) => {
+    send({ type: "ready", gpu: instance.gpu, parallel });
+    setImmediate(collectStartGarbage);
+  },
   (error: unknown) => {
     process.stderr.write(`inference worker: cannot start node-llama-cpp: ${String(error)}\n`);
     process.exit(70);
