@@ -98,9 +98,9 @@ test.describe("a pipeline that cannot fit", () => {
 
   test.beforeAll(async ({ request }) => {
     await mkdir(config, { recursive: true });
-    // A memory budget of 0.1% of the RAM: no model fits in it.
+    // A memory budget of 0.001% of the RAM (a quarter of a MiB on a machine of 24 GiB): no model fits in it.
     const models = (await readFile("config/models.example.yaml", "utf8")).replace(/^memory_safety:\n(?: {2}.*\n)+/m, "");
-    await writeFile(path.join(config, "models.yaml"), `memory_safety:\n  ram: 0.001\n${models}`);
+    await writeFile(path.join(config, "models.yaml"), `memory_safety:\n  ram: 0.00001\n${models}`);
     await copyFile("config/pipeline.example.yaml", path.join(config, "pipeline.yaml"));
     studio = spawnStudio({ args: ["scripts/start.mjs"], portOffset: 4, sessions: "sessions-plan", env: { PROJECT_LLM_CONFIG_DIR: config } });
     await expect.poll(async () => (await request.get(`${studio.base}/api/health`).catch(() => undefined))?.status(), { timeout: 120_000 }).toBe(200);

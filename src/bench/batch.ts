@@ -11,6 +11,10 @@
  * rounds before (its first rounds measure each way in turn). The ways take turns in every round, each
  * first in its turn; each round's prompt is its own, so that no way finds the last round's prompt in its
  * KV cache.
+ *
+ * `BENCH_BATCH_TWINS=1` adds a twin of each fixed way, a fourth and fifth runtime configured as the first
+ * two: what two workers doing the same thing differ by over the same rounds, the floor under which auto's
+ * figure against the better way says nothing.
  */
 import os from "node:os";
 import path from "node:path";
@@ -34,6 +38,8 @@ export interface BatchBenchResult {
   /** `batch: auto`, and the way it took, by round. */
   auto: Record<number, number[]>;
   autoWays: Record<number, string[]>;
+  /** With `BENCH_BATCH_TWINS=1`: the same two ways again, each in a runtime of its own. */
+  twins?: { sequential: Record<number, number[]>; batched: Record<number, number[]> };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -66,7 +72,8 @@ export async function benchBatch(modelPath: string, sequences: number, maxTokens
   const threadCounts = process.env.BENCH_BATCH_THREADS
     ? process.env.BENCH_BATCH_THREADS.split(",").map(Number)
     : Array.from({ length: os.availableParallelism() }, (_, index) => index + 1);
-  const result: BatchBenchResult = { model: path.basename(modelPath), sizeBytes: size, sequences, maxTokens, sequential: {}, batched: {}, auto: {}, autoWays: {} };
+  const twins = process.env.BENCH_BATCH_TWINS === "1";
+  const result: BatchBenchResult = { model: path.basename(modelPath), sizeBytes: size, sequences, maxTokens, sequential: {}, batched: {}, auto: {}, autoWays: {}, ...(twins ? { twins: { sequential: {}, batched: {} } } : {}) };
   // Per thread count, three runtimes kept over the rounds, their model loaded and warm, each with the
   // config that makes it take one way: one at a time (`batch: false`), batched (`batch: 4`, a width: a
   // batch on any model, with the contexts `auto` makes for one), and `batch: auto` with nothing measured
@@ -79,6 +86,7 @@ export async function benchBatch(modelPath: string, sequences: number, maxTokens
     sequential: runtime({ parallel: 1, batch: false }),
     batched: runtime({ parallel: 1, batch: Math.max(sequences, maxBatchSequences) }),
     auto: runtime({ batch: "auto" }),
+    ...(twins ? { sequentialTwin: runtime({ parallel: 1, batch: false }), batchedTwin: runtime({ parallel: 1, batch: Math.max(sequences, maxBatchSequences) }) } : {}),
   }));
   try {
     for (const { threads, ...ways } of runtimes) {
@@ -86,7 +94,7 @@ export async function benchBatch(modelPath: string, sequences: number, maxTokens
       for (const runtime of Object.values(ways)) await runtime.generate({ ...requestFor(modelPath, threads, 2, -1), prompt: "Warm", runTogether: sequences });
     }
     for (let round = 0; round < rounds; round++) {
-      for (const { threads, sequential, batched, auto } of runtimes) {
+      for (const { threads, sequential, batched, auto, sequentialTwin, batchedTwin } of runtimes) {
         const request = requestFor(modelPath, threads, maxTokens, round);
         const ways = [
           async () => (result.sequential[threads] ??= []).push(await timeGroup(sequential, request, sequences)),
@@ -95,13 +103,19 @@ export async function benchBatch(modelPath: string, sequences: number, maxTokens
             (result.autoWays[threads] ??= []).push(auto.batchFigures(request).next);
             (result.auto[threads] ??= []).push(await timeGroup(auto, request, sequences, `round ${round}`));
           },
+          ...(sequentialTwin && batchedTwin
+            ? [
+                async () => (result.twins!.sequential[threads] ??= []).push(await timeGroup(sequentialTwin, request, sequences)),
+                async () => (result.twins!.batched[threads] ??= []).push(await timeGroup(batchedTwin, request, sequences)),
+              ]
+            : []),
         ];
-        // Each way first, second and third in turn: the one after another may find the cores otherwise.
+        // Each way first, second, third… in turn: the one after another may find the cores otherwise.
         for (let index = 0; index < ways.length; index++) await ways[(index + round) % ways.length]!();
       }
     }
   } finally {
-    await Promise.all(runtimes.flatMap(({ sequential, batched, auto }) => [sequential.dispose(), batched.dispose(), auto.dispose()]));
+    await Promise.all(runtimes.flatMap(({ threads: _threads, ...ways }) => Object.values(ways).map((runtime) => runtime.dispose())));
   }
   return result;
 }
@@ -111,8 +125,8 @@ const learningRounds = 2 + firstPairs;
 
 export function batchReport(results: BatchBenchResult[]): string[] {
   const lines = [
-    "| model | K | tokens each | threads | one at a time: tok/s (median) | batched: tok/s (median) | batched / one at a time | auto: tok/s (median) | auto / the better (medians) | auto / the better, paired by round (median) | the same, after auto's first rounds | auto's ways (b: batched, 1: one at a time) |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| model | K | tokens each | threads | one at a time: tok/s (median) | batched: tok/s (median) | batched / one at a time | auto: tok/s (median) | auto / the better (medians) | auto / the better, paired by round (median) | the same, after auto's first rounds | auto's ways (b: batched, 1: one at a time) | twins: one at a time, batched: the twin over its way (medians; paired, after auto's first rounds) |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const result of results) {
     for (const threads of Object.keys(result.sequential).map(Number)) {
@@ -125,8 +139,14 @@ export function batchReport(results: BatchBenchResult[]): string[] {
       const paired = result.auto[threads]!.map((rate, round) => rate / better[round]!);
       const after = paired.length > learningRounds ? median(paired.slice(learningRounds)).toFixed(2) : "–";
       const ways = result.autoWays[threads]!.map((way) => (way === "batched" ? "b" : "1")).join("");
+      const twin = (own: number[], twinRates: number[] | undefined) => {
+        if (!twinRates) return "–";
+        const pairs = twinRates.map((rate, round) => rate / own[round]!).slice(learningRounds);
+        return `${(median(twinRates) / median(own)).toFixed(2)} (${pairs.length > 0 ? median(pairs).toFixed(2) : "–"})`;
+      };
+      const twins = result.twins ? `${twin(result.sequential[threads]!, result.twins.sequential[threads])}, ${twin(result.batched[threads]!, result.twins.batched[threads])}` : "–";
       lines.push(
-        `| ${result.model} | ${result.sequences} | ${result.maxTokens} | ${threads} | ${sequential.toFixed(1)} | ${batched.toFixed(1)} | ${(batched / sequential).toFixed(2)} | ${auto.toFixed(1)} | ${(auto / Math.max(sequential, batched)).toFixed(2)} | ${median(paired).toFixed(2)} | ${after} | ${ways} |`,
+        `| ${result.model} | ${result.sequences} | ${result.maxTokens} | ${threads} | ${sequential.toFixed(1)} | ${batched.toFixed(1)} | ${(batched / sequential).toFixed(2)} | ${auto.toFixed(1)} | ${(auto / Math.max(sequential, batched)).toFixed(2)} | ${median(paired).toFixed(2)} | ${after} | ${ways} | ${twins} |`,
       );
     }
   }

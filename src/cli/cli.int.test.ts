@@ -410,7 +410,7 @@ describe("project-llm", () => {
     expect(fits.code).toBe(0);
     expect(fits.stdout).toMatch(/draft\s+greedy\s+load/);
     expect(fits.stdout).toContain("no measurement yet");
-    await writeFiles(dir, { "config/models.yaml": testModelsYaml().replace("defaults:", "memory_safety: { ram: 0.001 }\ndefaults:") });
+    await writeFiles(dir, { "config/models.yaml": testModelsYaml().replace("defaults:", "memory_safety: { ram: 0.00001 }\ndefaults:") });
     const tight = await run(["plan", "--config", "config", "--json"], undefined, { cwd: dir });
     expect(tight.code).toBe(2);
     expect((JSON.parse(tight.stdout) as { fits: boolean }).fits).toBe(false);

@@ -238,7 +238,7 @@ describe("the tRPC routers on the real model", () => {
     expect(plan.steps.map((step) => step.stageId)).toEqual(["draft", "panel", "panel", "ending"]);
     const whole = await caller.runs.plan({ pipeline: { stages: [{ id: "only", type: "single", model: "warm" }] } });
     expect(whole.steps).toMatchObject([{ stageId: "only", model: "warm" }]);
-    await writeFiles(root, { "config/models.yaml": modelsYaml.replace("defaults:", "memory_safety: { ram: 0.001 }\ndefaults:") });
+    await writeFiles(root, { "config/models.yaml": modelsYaml.replace("defaults:", "memory_safety: { ram: 0.00001 }\ndefaults:") });
     // A model still warm from an earlier test needs no new memory: none is loaded now.
     await runtime.unload();
     expect((await caller.runs.plan({ pipeline: "base" })).fits).toBe(false);
