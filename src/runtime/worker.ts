@@ -1142,9 +1142,9 @@ if (settings.idleUnloadSeconds > 0) {
 
 /**
  * Collects what the worker's start left behind (node-llama-cpp's modules read and compiled: a few MiB that V8
- * keeps until some later collection, often one in the middle of a model's first load), once the worker is
+ * keeps until some later collection, which may come in the middle of a model's first load), once the worker is
  * up and before its first call: its resident memory is then what it holds, and a model's load grows it by
- * what the load takes. Without it, two fresh workers loading and running stories260K alike grew by 26.6 to
+ * what the load takes. Without it, fresh workers loading and running stories260K alike grew by 26.6 to
  * 38.1 MiB, a spread wider than the 35% its estimate may be over its growth (BENCHMARKS.md, "What a fresh worker
  * holds"). Skipped where a call or a load came first, which would wait for it (~10 ms).
  *
