@@ -10,10 +10,11 @@ import type { GenerateRequest } from "../engine/index.js";
 import { storiesFile, tempDir, testModelsDir } from "../testing/fixtures.js";
 import { writeGgufWithChatTemplate } from "../testing/gguf-with-chat-template.js";
 import { writeStoriesWithEndToken } from "../testing/stories-with-end-token.js";
-import { repackedSyntheticHere, repackRuleHere, syntheticShape, writeSyntheticQ8 } from "../testing/synthetic-q8.js";
+import { repackedSyntheticHere, syntheticShape, writeSyntheticQ8 } from "../testing/synthetic-q8.js";
 import { firstPairs, type BatchWay } from "./batch-choice.js";
 import { createRuntime, type Runtime } from "./index.js";
 import { allowedCpus, findTaskset, parseCpuList } from "./cpu-placement.js";
+import { repackedTypesHere } from "./memory-estimate.js";
 
 let runtime: Runtime;
 const modelPath = path.join(testModelsDir, storiesFile);
@@ -229,7 +230,7 @@ describe("what a load repacks", () => {
     const options = { contextSize: 256, gpuLayers: 0, threads: 1 } as const;
     // The worker's rule (see repackedTypesOn): on an x86-64 CPU with AVX2 and no AMX it repacks Q4_0 and
     // never Q8_0; where it is not known, every type is counted.
-    const rule = repackRuleHere();
+    const rule = repackedTypesHere;
     const synthetic = repackedSyntheticHere();
     try {
       if (rule !== undefined && !rule.has(GgmlType.Q8_0)) {

@@ -38,18 +38,13 @@ export const syntheticShape: SyntheticShape = { embedding: 1024, feedForward: 28
 /** The same in Q4_0, twice as deep: ~51 MiB of matrices, past what a load measures too. */
 export const syntheticShapeQ4: SyntheticShape = { ...syntheticShape, layers: 8 };
 
-/** This CPU's repacking rule as the worker finds it (see `repackedTypesOn`): undefined where it is not known. */
-export function repackRuleHere(): ReadonlySet<number> | undefined {
-  return repackedTypesHere;
-}
-
 /**
  * A synthetic model whose plan counts a repacked copy before its first load here, and whose first load
  * measures it: Q4_0 where this CPU's rule repacks it (x86-64 with AVX2), Q8_0 where the rule is not known
  * (every type counted); undefined where the rule repacks neither.
  */
 export function repackedSyntheticHere(): { quantization: keyof typeof quantizations; shape: SyntheticShape } | undefined {
-  const rule = repackRuleHere();
+  const rule = repackedTypesHere;
   if (rule?.has(GgmlType.Q4_0)) return { quantization: "Q4_0", shape: syntheticShapeQ4 };
   return rule === undefined || rule.has(GgmlType.Q8_0) ? { quantization: "Q8_0", shape: syntheticShape } : undefined;
 }
